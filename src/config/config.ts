@@ -1,0 +1,206 @@
+import { getAddress, isHexString } from 'ethers';
+import { z } from 'zod';
+
+/**
+ * The only place that reads the environment. Everything else receives the frozen `Config`.
+ * A missing or malformed value throws `ConfigError` naming the variable, so the process stops
+ * at start instead of failing on the first request that needs it.
+ */
+
+export const BSC_MAINNET_USDT = '0x55d398326f99059fF775485246999027B3197955';
+const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-do-not-use-in-production';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const url = z.url({ protocol: /^https?$/ });
+const optionalUrl = optionalString.pipe(url.optional());
+const mongoUri = optionalString.pipe(
+  z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
+);
+const redisUri = optionalString.pipe(
+  z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+);
+
+const evmAddress = z.string().refine((v) => {
+  try {
+    getAddress(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an EVM address (0x + 40 hex, valid checksum if mixed case)');
+
+const privateKey = z
+  .string()
+  .refine((v) => isHexString(v, 32), 'must be a 0x-prefixed 32-byte hex private key');
+
+const int = (fallback: number, min: number, max: number) =>
+  optionalString
+    .pipe(z.string().regex(/^-?\d+$/, 'must be a whole number').optional())
+    .transform((v) => (v === undefined ? fallback : Number(v)))
+    .pipe(z.number().int().min(min).max(max));
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: int(3000, 0, 65535),
+  HOST: optionalString.transform((v) => v ?? '0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MONGODB_URI: mongoUri,
+  PAYMENT_STORE: optionalString.pipe(z.enum(['mongodb', 'memory']).optional()),
+  JWT_SECRET: optionalString,
+  PUBLIC_BASE_URL: optionalUrl,
+  PAYMENT_SUCCESS_URL: optionalUrl,
+  PAYMENT_CANCEL_URL: optionalUrl,
+  SHKEEPER_API_URL: optionalUrl,
+  SHKEEPER_API_KEY: optionalString,
+  SHKEEPER_WEBHOOK_SECRET: optionalString,
+  SHKEEPER_USERNAME: optionalString,
+  SHKEEPER_PASSWORD: optionalString,
+  ESCROW_RECEIVER_ADDRESS: optionalString.pipe(evmAddress.optional()),
+  BSC_RPC_URL: optionalUrl,
+  BSC_CHAIN_ID: int(56, 1, 2 ** 31 - 1),
+  BSC_USDT_ADDRESS: optionalString.pipe(evmAddress.optional()),
+  BSC_USDT_DECIMALS: int(18, 0, 36),
+  BSC_CONFIRMATIONS: int(12, 0, 1000),
+  ADMIN_WALLET_PRIVATE_KEY: optionalString.pipe(privateKey.optional()),
+  ENABLE_DEV_ROUTES: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
+  CRON_SECRET: optionalString,
+  REDIS_URL: redisUri,
+  SEED_FILE: optionalString,
+  DATA_DIR: optionalString,
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 120_000),
+});
+
+export type StoreChoice = 'mongodb' | 'memory' | 'auto';
+
+export interface Config {
+  readonly env: 'development' | 'test' | 'production';
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: string;
+  readonly store: {
+    /** `auto`: MONGODB_URI, else embedded mongod, else (not in production) in-process. */
+    readonly choice: StoreChoice;
+    readonly mongoUri?: string;
+    readonly dataDir: string;
+  };
+  readonly jwt: { readonly secret: string; readonly isDevDefault: boolean };
+  readonly publicBaseUrl: string;
+  readonly redirect: { readonly success: string; readonly cancel: string };
+  readonly shkeeper: {
+    readonly apiUrl?: string;
+    readonly apiKey?: string;
+    readonly webhookSecret?: string;
+    readonly username?: string;
+    readonly password?: string;
+  };
+  readonly escrow: { readonly receiverAddress?: string };
+  readonly bsc: {
+    readonly rpcUrl?: string;
+    readonly chainId: number;
+    readonly usdtAddress: string;
+    readonly usdtDecimals: number;
+    readonly confirmations: number;
+  };
+  readonly adminWalletPrivateKey?: string;
+  readonly enableDevRoutes: boolean;
+  readonly cronSecret?: string;
+  readonly redisUrl?: string;
+  readonly seedFile: string;
+  readonly shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const problems: string[] = [];
+
+  if (production && !e.MONGODB_URI) {
+    problems.push('MONGODB_URI: required in production (the in-process store is not durable)');
+  }
+  if (production && e.PAYMENT_STORE === 'memory') {
+    problems.push('PAYMENT_STORE: "memory" is refused in production (data would not survive a restart)');
+  }
+  if (e.PAYMENT_STORE === 'mongodb' && !e.MONGODB_URI && production) {
+    problems.push('MONGODB_URI: required when PAYMENT_STORE=mongodb in production');
+  }
+  if (production && (!e.JWT_SECRET || e.JWT_SECRET.length < 32)) {
+    problems.push('JWT_SECRET: required in production, at least 32 characters');
+  }
+  if (e.JWT_SECRET !== undefined && e.JWT_SECRET.length < 16) {
+    problems.push('JWT_SECRET: must be at least 16 characters');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const publicBaseUrl = (e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT || 3000}`).replace(/\/+$/, '');
+  const config: Config = {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    store: {
+      choice: e.PAYMENT_STORE ?? (e.MONGODB_URI ? 'mongodb' : 'auto'),
+      mongoUri: e.MONGODB_URI,
+      dataDir: e.DATA_DIR ?? '.data',
+    },
+    jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, isDevDefault: e.JWT_SECRET === undefined },
+    publicBaseUrl,
+    redirect: {
+      success: e.PAYMENT_SUCCESS_URL ?? `${publicBaseUrl}/payment/success`,
+      cancel: e.PAYMENT_CANCEL_URL ?? `${publicBaseUrl}/payment/cancel`,
+    },
+    shkeeper: {
+      apiUrl: e.SHKEEPER_API_URL?.replace(/\/+$/, ''),
+      apiKey: e.SHKEEPER_API_KEY,
+      // SHKeeper signs callbacks with its API key; a separate secret was never merged upstream.
+      webhookSecret: e.SHKEEPER_WEBHOOK_SECRET ?? e.SHKEEPER_API_KEY,
+      username: e.SHKEEPER_USERNAME,
+      password: e.SHKEEPER_PASSWORD,
+    },
+    escrow: { receiverAddress: e.ESCROW_RECEIVER_ADDRESS && getAddress(e.ESCROW_RECEIVER_ADDRESS) },
+    bsc: {
+      rpcUrl: e.BSC_RPC_URL,
+      chainId: e.BSC_CHAIN_ID,
+      usdtAddress: getAddress(e.BSC_USDT_ADDRESS ?? BSC_MAINNET_USDT),
+      usdtDecimals: e.BSC_USDT_DECIMALS,
+      confirmations: e.BSC_CONFIRMATIONS,
+    },
+    adminWalletPrivateKey: e.ADMIN_WALLET_PRIVATE_KEY,
+    enableDevRoutes:
+      e.ENABLE_DEV_ROUTES === undefined ? !production : ['true', '1', 'yes'].includes(e.ENABLE_DEV_ROUTES),
+    cronSecret: e.CRON_SECRET,
+    redisUrl: e.REDIS_URL,
+    seedFile: e.SEED_FILE ?? `${e.DATA_DIR ?? '.data'}/seed.json`,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** A config for tests and scripts: the same parser, fed an explicit environment. */
+export function configFrom(overrides: Record<string, string | undefined> = {}): Config {
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...overrides });
+}

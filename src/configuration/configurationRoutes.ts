@@ -1,0 +1,77 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { endpoint } from '../common/http.js';
+import { currencyCode, decimalAmount, objectIdSchema } from '../common/schemas.js';
+import type { AppContext } from '../appContext.js';
+import { widgetConfiguration } from './configurationService.js';
+
+const configurationBody = z.strictObject({
+  amount: decimalAmount.optional(),
+  currency: currencyCode.optional(),
+  purchaseRequestId: objectIdSchema.optional(),
+});
+
+const HEALTH_TIMEOUT_MS = 2_000;
+
+/** Configuration and health: the routes the checkout and load balancers call before anything else. */
+export function configurationRoutes(ctx: AppContext): Router {
+  const router = Router();
+
+  router.post(
+    '/configuration',
+    endpoint({ body: configurationBody }, ({ body }) => widgetConfiguration(ctx.config, ctx.store, body)),
+  );
+
+  // The SHKeeper-hosted widget reads this cross-origin, so it is open to any origin by design.
+  router.options('/shkeeper/config', (_req, res) => {
+    res.set(corsAnyOrigin).status(204).end();
+  });
+  router.get(
+    '/shkeeper/config',
+    endpoint({}, async (_input, _req, res) => {
+      res.set(corsAnyOrigin);
+      return widgetConfiguration(ctx.config, ctx.store, {});
+    }),
+  );
+
+  router.get('/health', async (_req, res) => {
+    const started = Date.now();
+    let storeOk = true;
+    try {
+      await withTimeout(ctx.store.ping(), HEALTH_TIMEOUT_MS);
+    } catch {
+      storeOk = false;
+    }
+    const body = {
+      success: storeOk,
+      message: storeOk ? 'payment service is healthy' : 'payment store is not answering',
+      endpoints: {
+        shkeeper: '/api/payment/shkeeper',
+        decentralized: '/api/payment/decentralized',
+        health: '/api/payment/health',
+      },
+      store: { kind: ctx.store.kind, description: ctx.store.description, ok: storeOk, latencyMs: Date.now() - started },
+      monitors: ctx.monitors.statuses(),
+      ...(storeOk ? {} : { error: { code: 'store_unavailable', message: 'payment store is not answering' } }),
+    };
+    res.status(storeOk ? 200 : 503).json(body);
+  });
+
+  return router;
+}
+
+const corsAnyOrigin = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, OPTIONS',
+  'Access-Control-Allow-Headers': 'Content-Type',
+};
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('timeout')), ms);
+    p.then(
+      (v) => (clearTimeout(t), resolve(v)),
+      (e) => (clearTimeout(t), reject(e)),
+    );
+  });
+}

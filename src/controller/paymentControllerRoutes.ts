@@ -1,0 +1,136 @@
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { pipeline } from 'node:stream/promises';
+import type { AppContext } from '../appContext.js';
+import { principalOf, requireAuth } from '../auth/authMiddleware.js';
+import { AppError } from '../common/errors.js';
+import { endpoint, ok, parseWith } from '../common/http.js';
+import { isObjectId } from '../common/ids.js';
+import { assertSelfOrAdmin } from '../payments/paymentAccess.js';
+import { paymentsCsv, paymentsJson, paymentStats } from '../payments/paymentReports.js';
+import {
+  createPaymentBody,
+  exportQuery,
+  idParams,
+  listQuery,
+  updatePaymentBody,
+  userParams,
+} from '../payments/paymentSchemas.js';
+import { paymentDebugView, paymentView } from '../payments/paymentView.js';
+
+/**
+ * Payment records: CRUD, stats and exports. The fixed paths are declared before `/:id`, and `/:id`
+ * only takes 24-hex ids (anything else falls through to the 404 for unknown routes), so words
+ * such as `stats` or `export` can never be read as an id.
+ */
+export function paymentControllerRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const auth = requireAuth(ctx.tokens);
+  const objectIdOnly: RequestHandler = (req, _res, next) => next(isObjectId(req.params.id) ? undefined : 'route');
+
+  router.post(
+    '/',
+    auth,
+    endpoint({ body: createPaymentBody }, async ({ body }, req) => ok(paymentView(await ctx.payments.create(principalOf(req), body))), {
+      status: 201,
+    }),
+  );
+
+  router.get(
+    '/',
+    auth,
+    endpoint({ query: listQuery }, async ({ query }, req) => {
+      const who = principalOf(req);
+      const page = await ctx.payments.listForUser(who, who.userId, query);
+      return ok({ ...page, payments: page.payments.map(paymentView) });
+    }),
+  );
+
+  router.get(
+    '/user/:userId',
+    auth,
+    endpoint({ params: userParams, query: listQuery }, async ({ params, query }, req) => {
+      const page = await ctx.payments.listForUser(principalOf(req), params.userId, query);
+      return ok({ ...page, payments: page.payments.map(paymentView) });
+    }),
+  );
+
+  const stats = endpoint({}, async (_input, req) => {
+    const who = principalOf(req);
+    const userId = targetUser(req);
+    assertSelfOrAdmin(who, userId);
+    return ok(await paymentStats(ctx.store, userId));
+  });
+  router.get('/stats', auth, stats);
+  router.get('/stats/:userId', auth, stats);
+
+  const exportHandler = endpoint({ query: exportQuery }, async ({ query }, req, res) => {
+    const who = principalOf(req);
+    const userId = targetUser(req);
+    assertSelfOrAdmin(who, userId);
+    await sendExport(res, ctx, userId, query.format, query.status);
+    return undefined;
+  });
+  router.get('/export', auth, exportHandler);
+  router.get('/export/:userId', auth, exportHandler);
+
+  router.get(
+    '/:id',
+    objectIdOnly,
+    auth,
+    endpoint({ params: idParams }, async ({ params }, req) => ok(paymentView(await ctx.payments.get(principalOf(req), params.id)))),
+  );
+
+  router.put(
+    '/:id',
+    objectIdOnly,
+    auth,
+    endpoint({ params: idParams, body: updatePaymentBody }, async ({ params, body }, req) =>
+      ok(paymentView(await ctx.payments.update(principalOf(req), params.id, body))),
+    ),
+  );
+
+  router.get(
+    '/:id/debug',
+    objectIdOnly,
+    auth,
+    endpoint({ params: idParams }, async ({ params }, req) => {
+      const who = principalOf(req);
+      if (!who.isAdmin) throw new AppError('forbidden', 'the debug bundle is for admins', { code: 'admin_required' });
+      const p = await ctx.payments.get(who, params.id);
+      return ok({
+        payment: paymentDebugView(p),
+        blockchain: {
+          network: p.blockchain?.network ?? null,
+          token: p.blockchain?.token ?? null,
+          transactionHash: p.transactionHash,
+          payAddress: p.payAddress,
+          chainId: ctx.config.bsc.chainId,
+          confirmationsRequired: ctx.config.bsc.confirmations,
+        },
+        monitors: ctx.monitors.statuses(),
+      });
+    }),
+  );
+
+  return router;
+}
+
+/** `/:userId` when the route has one (validated), else the caller. */
+function targetUser(req: Request): string {
+  return req.params.userId === undefined ? principalOf(req).userId : parseWith(userParams, req.params, 'path').userId;
+}
+
+async function sendExport(res: Response, ctx: AppContext, userId: string, format: 'json' | 'csv', status?: string[]) {
+  const stamp = ctx.clock.now().toISOString().slice(0, 10);
+  const safeUser = userId.replace(/[^A-Za-z0-9_-]/g, '_');
+  res.status(200);
+  res.setHeader('Content-Disposition', `attachment; filename="payments-${safeUser}-${stamp}.${format}"`);
+  res.setHeader('Cache-Control', 'no-store');
+  if (format === 'csv') {
+    res.type('text/csv; charset=utf-8');
+    await pipeline(...paymentsCsv(ctx.store, userId, status), res);
+  } else {
+    res.type('application/json; charset=utf-8');
+    await pipeline(paymentsJson(ctx.store, userId, status), res);
+  }
+}

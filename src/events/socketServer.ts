@@ -1,0 +1,79 @@
+import type { Server as HttpServer } from 'node:http';
+import { Server } from 'socket.io';
+import type { Logger } from '../common/logger.js';
+import type { TokenService } from '../auth/tokens.js';
+import type { Principal } from '../auth/tokens.js';
+import { isObjectId } from '../common/ids.js';
+import type { Store } from '../store/store.js';
+import { roomOf, type EventTarget, type PaymentEventName, type PaymentEventPayloads, type PaymentEvents } from './paymentEvents.js';
+
+/**
+ * Socket.IO on the service's own HTTP server. The handshake carries the same JWT as the REST API
+ * (`auth: { token }`). Each client is put in `user:<id>` and `seller:<id>`; it may join
+ * `request:<purchaseRequestId>` only as the request's buyer, a seller with an offer on it, or an
+ * admin.
+ */
+export function createSocketServer(httpServer: HttpServer, deps: { tokens: TokenService; store: Store; logger: Logger }) {
+  const io = new Server(httpServer, { path: '/socket.io', serveClient: false });
+  const log = deps.logger.child({ module: 'socket' });
+
+  io.use((socket, next) => {
+    const token: unknown = socket.handshake.auth?.token;
+    try {
+      if (typeof token !== 'string') throw new Error('missing token');
+      socket.data.principal = deps.tokens.verify(token);
+      next();
+    } catch {
+      next(new Error('unauthorized'));
+    }
+  });
+
+  io.on('connection', (socket) => {
+    const principal = socket.data.principal as Principal;
+    void socket.join([roomOf({ kind: 'user', id: principal.userId }), roomOf({ kind: 'seller', id: principal.userId })]);
+
+    socket.on('join-request', async (purchaseRequestId: unknown, ack?: (r: unknown) => void) => {
+      const reply = typeof ack === 'function' ? ack : () => {};
+      try {
+        if (!isObjectId(purchaseRequestId) || !(await isParty(deps.store, principal, purchaseRequestId))) {
+          reply({ ok: false, error: 'forbidden' });
+          return;
+        }
+        await socket.join(roomOf({ kind: 'request', id: purchaseRequestId }));
+        reply({ ok: true });
+      } catch (err) {
+        log.error({ err }, 'join-request failed');
+        reply({ ok: false, error: 'unavailable' });
+      }
+    });
+
+    socket.on('leave-request', async (purchaseRequestId: unknown) => {
+      if (isObjectId(purchaseRequestId)) await socket.leave(roomOf({ kind: 'request', id: purchaseRequestId }));
+    });
+  });
+
+  return io;
+}
+
+async function isParty(store: Store, principal: Principal, purchaseRequestId: string): Promise<boolean> {
+  if (principal.isAdmin) return true;
+  const request = await store.purchaseRequests.findById(purchaseRequestId);
+  if (!request) return false;
+  if (request.buyerId === principal.userId) return true;
+  return (await store.sellerOffers.count({ purchaseRequestId, sellerId: principal.userId })) > 0;
+}
+
+/** Emits into a Socket.IO server once one is attached; until then (or without one) emits nowhere. */
+export class SocketIoEvents implements PaymentEvents {
+  private io?: Server;
+
+  attach(io: Server): void {
+    this.io = io;
+  }
+
+  emit<E extends PaymentEventName>(target: EventTarget, event: E, payload: PaymentEventPayloads[E]): void {
+    if (!this.io) return;
+    if (target.kind === 'global') this.io.emit(event, payload);
+    else this.io.to(roomOf(target)).emit(event, payload);
+  }
+}

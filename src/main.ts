@@ -1,0 +1,60 @@
+import { existsSync } from 'node:fs';
+import { systemClock } from './common/clock.js';
+import { createLogger } from './common/logger.js';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { startServer } from './server.js';
+import { loadSeedFile } from './store/seedFile.js';
+import { selectStore } from './store/selectStore.js';
+
+/** The process entry: real dependencies, listen, and a bounded graceful shutdown. */
+async function main(): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  if (config.jwt.isDevDefault) logger.warn('JWT_SECRET is not set: using the development default. Never do this in production.');
+
+  const store = await selectStore(config, logger, systemClock);
+  logger.info({ store: store.kind, description: store.description }, 'store ready');
+  const seeded = await loadSeedFile(config.seedFile, store, systemClock);
+  if (seeded.loaded) logger.info({ file: config.seedFile, inserted: seeded.inserted, total: seeded.total }, 'seed file loaded');
+
+  const server = await startServer({ config, store, logger, clock: systemClock }, { port: config.port, host: config.host });
+  logger.info({ port: server.port, host: config.host }, 'listening');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const hardStop = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 5_000);
+    hardStop.unref();
+    try {
+      await server.close();
+      await store.close();
+      logger.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'error during shutdown');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`fatal: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

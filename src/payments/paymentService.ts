@@ -1,0 +1,175 @@
+import type { Principal } from '../auth/tokens.js';
+import { AppError } from '../common/errors.js';
+import { newObjectId } from '../common/ids.js';
+import { to, type PaymentEvents } from '../events/paymentEvents.js';
+import type { PaymentRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+import { assertSelfOrAdmin, isPartyTo, partyFilter, visiblePayment } from './paymentAccess.js';
+import type { PaymentCoordinator } from './paymentCoordinator.js';
+import type { CreatePaymentInput, UpdatePaymentInput } from './paymentSchemas.js';
+import type { PaymentStatus } from '../store/records.js';
+
+/** Manual payment records: create, amend, read and list. State changes go through the coordinator. */
+export class PaymentService {
+  constructor(
+    private readonly store: Store,
+    private readonly coordinator: PaymentCoordinator,
+    private readonly events: PaymentEvents,
+  ) {}
+
+  async create(who: Principal, input: CreatePaymentInput): Promise<PaymentRecord> {
+    if (!who.isAdmin && input.buyerId !== who.userId) {
+      throw new AppError('forbidden', 'you may only create payments where you are the buyer', { code: 'not_buyer' });
+    }
+    const request = await this.store.purchaseRequests.findById(input.purchaseRequestId);
+    if (!request) throw new AppError('not_found', 'purchase request not found', { code: 'purchase_request_not_found' });
+    const offer = await this.store.sellerOffers.findById(input.sellerOfferId);
+    if (!offer) throw new AppError('not_found', 'seller offer not found', { code: 'seller_offer_not_found' });
+    const mismatch =
+      offer.purchaseRequestId !== request.id
+        ? 'the offer does not belong to this purchase request'
+        : request.buyerId !== input.buyerId
+          ? 'buyerId is not the buyer of this purchase request'
+          : offer.sellerId !== input.sellerId
+            ? 'sellerId is not the seller of this offer'
+            : offer.currency !== input.amount.currency
+              ? `the offer is priced in ${offer.currency}`
+              : undefined;
+    if (mismatch) throw new AppError('conflict', mismatch, { code: 'records_do_not_match' });
+    if (request.status !== 'open') {
+      throw new AppError('invalid_state', 'the purchase request is no longer open', { code: 'purchase_request_not_open' });
+    }
+
+    const payment = await this.coordinator.create(
+      {
+        id: newObjectId(),
+        provider: 'manual',
+        direction: 'in',
+        status: 'pending',
+        escrowState: 'unfunded',
+        purchaseRequestId: request.id,
+        sellerOfferId: offer.id,
+        buyerId: input.buyerId,
+        sellerId: input.sellerId,
+        amount: input.amount,
+        blockchain: input.blockchain ?? null,
+        transactionHash: null,
+        externalId: null,
+        paymentUrl: null,
+        payAddress: null,
+        expiresAt: null,
+        providerTaskId: null,
+        releaseTxHash: null,
+        refundTxHash: null,
+        providerData: {},
+        metadata: input.metadata ?? {},
+      },
+      'api',
+      who.userId,
+    );
+    const announcement = {
+      paymentId: payment.id,
+      purchaseRequestId: payment.purchaseRequestId,
+      status: payment.status,
+      provider: payment.provider,
+    };
+    this.events.emit(to.global, 'payment-created', announcement);
+    this.events.emit(to.request(payment.purchaseRequestId), 'payment-created', announcement);
+    return payment;
+  }
+
+  /**
+   * Admins move status along the coordinator's table. A party may cancel its own pending payment
+   * and attach metadata or a transaction hash (recorded as a claim; status is unchanged until the
+   * hash is verified). Nobody may mark their own payment completed. Every check runs before the
+   * single atomic write, so a refused request changes nothing.
+   */
+  async update(who: Principal, id: string, input: UpdatePaymentInput): Promise<PaymentRecord> {
+    const current = await visiblePayment(this.store, who, id);
+    const statusChange = input.status !== undefined && input.status !== current.status ? input.status : undefined;
+    if (statusChange) this.assertMayChangeStatus(who, current, statusChange);
+
+    const set: Record<string, unknown> = {};
+    const where: Record<string, unknown> = {};
+    if (input.transactionHash !== undefined && input.transactionHash !== current.transactionHash) {
+      if (current.transactionHash) {
+        throw new AppError('conflict', 'this payment already has a different transaction hash', {
+          code: 'transaction_hash_already_set',
+        });
+      }
+      set.transactionHash = input.transactionHash;
+      where.transactionHash = null;
+    }
+    if (input.blockchain) {
+      if (current.status !== 'pending') {
+        throw new AppError('invalid_state', 'the network and token can only change while the payment is pending', {
+          code: 'payment_not_pending',
+        });
+      }
+      set.blockchain = input.blockchain;
+    }
+    for (const [k, v] of Object.entries(input.metadata ?? {})) set[`metadata.${k}`] = v;
+
+    try {
+      if (statusChange) {
+        const { payment, changed } = await this.coordinator.transition(id, {
+          to: statusChange,
+          source: 'api',
+          actor: who.userId,
+          set,
+          where: input.blockchain ? { ...where, status: 'pending' } : where,
+        });
+        if (changed) this.announceUpdate(payment);
+        return payment;
+      }
+      if (Object.keys(set).length === 0) return current;
+      return await this.coordinator.patch(id, set, input.blockchain ? { ...where, status: 'pending' } : where);
+    } catch (err) {
+      throw translateDuplicateHash(err);
+    }
+  }
+
+  async get(who: Principal, id: string): Promise<PaymentRecord> {
+    return visiblePayment(this.store, who, id);
+  }
+
+  async listForUser(who: Principal, userId: string, q: { status: string[]; limit: number; offset: number }) {
+    assertSelfOrAdmin(who, userId);
+    const filter = { ...partyFilter(userId), status: { $in: q.status } };
+    const [payments, total] = await Promise.all([
+      this.store.payments.find(filter, { sort: { createdAt: -1, id: -1 }, skip: q.offset, limit: q.limit }),
+      this.store.payments.count(filter),
+    ]);
+    return { payments, total, limit: q.limit, offset: q.offset };
+  }
+
+  private assertMayChangeStatus(who: Principal, p: PaymentRecord, next: PaymentStatus): void {
+    if (next === 'completed' && isPartyTo(p, who)) {
+      throw new AppError('forbidden', 'nobody may mark their own payment completed', { code: 'self_completion_forbidden' });
+    }
+    if (who.isAdmin) return;
+    if (next !== 'cancelled') {
+      throw new AppError('forbidden', 'only an admin may set this status', { code: 'status_change_forbidden' });
+    }
+    if (p.status !== 'pending') {
+      throw new AppError('invalid_state', 'only a pending payment can be cancelled', { code: 'payment_not_pending' });
+    }
+  }
+
+  private announceUpdate(p: PaymentRecord): void {
+    const payload = { paymentId: p.id, purchaseRequestId: p.purchaseRequestId, status: p.status, escrowState: p.escrowState };
+    this.events.emit(to.request(p.purchaseRequestId), 'payment-updated', payload);
+    this.events.emit(to.user(p.buyerId), 'payment-updated', payload);
+    if (p.sellerId) this.events.emit(to.seller(p.sellerId), 'payment-updated', payload);
+  }
+}
+
+export function translateDuplicateHash(err: unknown): unknown {
+  const e = err as AppError;
+  if (e instanceof AppError && e.code === 'duplicate_key' && (e.details as { keys?: string[] })?.keys?.includes('transactionHash')) {
+    return new AppError('conflict', 'this transaction hash is already used by another payment', {
+      code: 'transaction_hash_in_use',
+    });
+  }
+  return err;
+}

@@ -1,0 +1,51 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Server as SocketServer } from 'socket.io';
+import { createApp } from './app.js';
+import type { AppContext, AppDeps } from './appContext.js';
+import { createSocketServer, SocketIoEvents } from './events/socketServer.js';
+
+export interface RunningServer {
+  httpServer: HttpServer;
+  io: SocketServer;
+  ctx: AppContext;
+  port: number;
+  url: string;
+  /** Stops accepting, lets in-flight requests finish (bounded), closes sockets and monitors. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** One HTTP server carrying both the REST API and Socket.IO. The store is the caller's to close. */
+export async function startServer(deps: Omit<AppDeps, 'events'>, listen: { port: number; host: string }): Promise<RunningServer> {
+  const events = new SocketIoEvents();
+  const app = createApp({ ...deps, events });
+  const ctx = app.locals.ctx;
+  const httpServer = createServer(app);
+  const io = createSocketServer(httpServer, { tokens: ctx.tokens, store: deps.store, logger: deps.logger });
+  events.attach(io);
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(listen.port, listen.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  ctx.monitors.startAll();
+
+  let closing: Promise<void> | undefined;
+  const close = (timeoutMs = deps.config.shutdownTimeoutMs) =>
+    (closing ??= (async () => {
+      await ctx.monitors.stopAll();
+      const drained = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeIdleConnections();
+      io.local.disconnectSockets(true);
+      const timer = setTimeout(() => httpServer.closeAllConnections(), timeoutMs);
+      await drained;
+      clearTimeout(timer);
+      io.engine.close();
+    })());
+
+  return { httpServer, io, ctx, port, url: `http://127.0.0.1:${port}`, close };
+}

@@ -1,0 +1,114 @@
+import { Schema, type Connection } from 'mongoose';
+import {
+  DIRECTIONS,
+  ESCROW_STATES,
+  PAYMENT_STATUSES,
+  PROVIDERS,
+  PURCHASE_REQUEST_STATUSES,
+  SELLER_OFFER_STATUSES,
+} from './records.js';
+
+/**
+ * Mongoose schemas for the production store. Ids are ObjectIds in `_id`; references to other
+ * records and user ids are plain strings so the same filter documents work in both stores.
+ * `strict: 'throw'` makes a write to a path the schema does not know fail loudly instead of being
+ * dropped. Timestamps are set by the store, not by Mongoose, so both stores stamp them alike.
+ */
+const common = { versionKey: false, strict: 'throw', timestamps: false, minimize: false } as const;
+const nullableString = { type: String, default: null };
+
+const historySchema = new Schema(
+  {
+    fromStatus: { type: String, enum: [...PAYMENT_STATUSES, null], default: null },
+    toStatus: { type: String, enum: PAYMENT_STATUSES, required: true },
+    fromEscrow: { type: String, enum: [...ESCROW_STATES, null], default: null },
+    toEscrow: { type: String, enum: ESCROW_STATES, required: true },
+    source: { type: String, required: true },
+    actor: { type: String, required: true },
+    at: { type: Date, required: true },
+    reason: nullableString,
+  },
+  { _id: false, ...common },
+);
+
+export const paymentSchema = new Schema(
+  {
+    provider: { type: String, enum: PROVIDERS, required: true },
+    direction: { type: String, enum: DIRECTIONS, required: true },
+    status: { type: String, enum: PAYMENT_STATUSES, required: true },
+    escrowState: { type: String, enum: ESCROW_STATES, required: true },
+    purchaseRequestId: { type: String, required: true },
+    sellerOfferId: nullableString,
+    buyerId: { type: String, required: true },
+    sellerId: nullableString,
+    amount: {
+      // A decimal string: exact, and summed with $toDecimal in aggregations.
+      amount: { type: String, required: true },
+      currency: { type: String, required: true },
+    },
+    blockchain: {
+      type: new Schema({ network: String, token: String }, { _id: false, ...common }),
+      default: null,
+    },
+    transactionHash: nullableString,
+    externalId: nullableString,
+    paymentUrl: nullableString,
+    payAddress: nullableString,
+    expiresAt: { type: Date, default: null },
+    providerTaskId: nullableString,
+    releaseTxHash: nullableString,
+    refundTxHash: nullableString,
+    providerData: { type: Schema.Types.Mixed, default: {} },
+    metadata: { type: Schema.Types.Mixed, default: {} },
+    history: { type: [historySchema], default: [] },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  common,
+);
+// Unique only where set: many payments have no hash or external id yet.
+paymentSchema.index(
+  { transactionHash: 1 },
+  { unique: true, partialFilterExpression: { transactionHash: { $type: 'string' } } },
+);
+paymentSchema.index({ externalId: 1 }, { unique: true, partialFilterExpression: { externalId: { $type: 'string' } } });
+// The list, stats and export queries: by party, newest first, optionally by status.
+paymentSchema.index({ buyerId: 1, createdAt: -1 });
+paymentSchema.index({ sellerId: 1, createdAt: -1 });
+paymentSchema.index({ status: 1, provider: 1, createdAt: 1 });
+paymentSchema.index({ purchaseRequestId: 1, sellerOfferId: 1 });
+
+export const purchaseRequestSchema = new Schema(
+  {
+    buyerId: { type: String, required: true },
+    title: nullableString,
+    status: { type: String, enum: PURCHASE_REQUEST_STATUSES, required: true },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  common,
+);
+purchaseRequestSchema.index({ buyerId: 1 });
+
+export const sellerOfferSchema = new Schema(
+  {
+    purchaseRequestId: { type: String, required: true },
+    sellerId: { type: String, required: true },
+    amount: { type: String, required: true },
+    currency: { type: String, required: true },
+    walletAddress: nullableString,
+    status: { type: String, enum: SELLER_OFFER_STATUSES, required: true },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  common,
+);
+sellerOfferSchema.index({ purchaseRequestId: 1, sellerId: 1 });
+
+export function registerModels(conn: Connection) {
+  return {
+    Payment: conn.model('Payment', paymentSchema, 'payments'),
+    PurchaseRequest: conn.model('PurchaseRequest', purchaseRequestSchema, 'purchaserequests'),
+    SellerOffer: conn.model('SellerOffer', sellerOfferSchema, 'selleroffers'),
+  };
+}

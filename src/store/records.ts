@@ -1,0 +1,99 @@
+/** The records every flow reads and writes. Field names are the API's; ids are 24-hex strings. */
+
+export const PAYMENT_STATUSES = [
+  'pending',
+  'processing',
+  'completed',
+  'failed',
+  'cancelled',
+  'released',
+  'refunded',
+] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+export const ESCROW_STATES = ['unfunded', 'funded', 'released', 'refunded'] as const;
+export type EscrowState = (typeof ESCROW_STATES)[number];
+
+export const PROVIDERS = ['shkeeper', 'decentralized', 'manual', 'admin_wallet'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+export const DIRECTIONS = ['in', 'out'] as const;
+export type Direction = (typeof DIRECTIONS)[number];
+
+export interface Money {
+  /** Decimal string, normalised (no trailing zeros). */
+  amount: string;
+  currency: string;
+}
+
+export interface HistoryEntry {
+  fromStatus: PaymentStatus | null;
+  toStatus: PaymentStatus;
+  fromEscrow: EscrowState | null;
+  toEscrow: EscrowState;
+  source: string;
+  actor: string;
+  at: Date;
+  reason: string | null;
+}
+
+export interface PaymentRecord {
+  id: string;
+  provider: Provider;
+  direction: Direction;
+  status: PaymentStatus;
+  escrowState: EscrowState;
+  purchaseRequestId: string;
+  sellerOfferId: string | null;
+  buyerId: string;
+  sellerId: string | null;
+  amount: Money;
+  blockchain: { network: string; token: string } | null;
+  transactionHash: string | null;
+  externalId: string | null;
+  paymentUrl: string | null;
+  payAddress: string | null;
+  expiresAt: Date | null;
+  providerTaskId: string | null;
+  releaseTxHash: string | null;
+  refundTxHash: string | null;
+  /** Provider-specific facts (amounts received, invoice quotes…) kept apart from the core fields. */
+  providerData: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  history: HistoryEntry[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const PURCHASE_REQUEST_STATUSES = [
+  'open',
+  'payment_processing',
+  'seller_paid',
+  'refunded',
+  'closed',
+] as const;
+export type PurchaseRequestStatus = (typeof PURCHASE_REQUEST_STATUSES)[number];
+
+export interface PurchaseRequestRecord {
+  id: string;
+  buyerId: string;
+  title: string | null;
+  status: PurchaseRequestStatus;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const SELLER_OFFER_STATUSES = ['pending', 'accepted', 'rejected'] as const;
+export type SellerOfferStatus = (typeof SELLER_OFFER_STATUSES)[number];
+
+export interface SellerOfferRecord {
+  id: string;
+  purchaseRequestId: string;
+  sellerId: string;
+  amount: string;
+  currency: string;
+  walletAddress: string | null;
+  status: SellerOfferStatus;
+  createdAt: Date;
+  updatedAt: Date;
+}

@@ -1,0 +1,60 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/logger.js';
+import type { Config } from '../config/config.js';
+import { MemoryStore } from './memoryStore.js';
+import { MongoStore } from './mongoStore.js';
+import type { Store } from './store.js';
+
+/**
+ * PAYMENT_STORE overrides; otherwise MONGODB_URI → MongoDB; else an embedded mongod keeping its
+ * files under DATA_DIR; if that cannot start (no binary and no internet, say) and we are not in
+ * production, the in-process store — with a warning that names the reason. Production never gets
+ * here without MONGODB_URI: the config refuses to load.
+ */
+export async function selectStore(config: Config, logger: Logger, clock: Clock): Promise<Store> {
+  const { choice, mongoUri, dataDir } = config.store;
+  if (choice === 'memory') {
+    logger.warn('PAYMENT_STORE=memory: using the in-process store; data is NOT durable across restarts');
+    return new MemoryStore(clock, 'in-process store (PAYMENT_STORE=memory; not durable)');
+  }
+  if (mongoUri) {
+    return MongoStore.connect(mongoUri, { clock, description: 'MongoDB (MONGODB_URI)' });
+  }
+  try {
+    return await startEmbeddedMongo(dataDir, clock, logger);
+  } catch (err) {
+    const reason = (err as Error).message.split('\n')[0];
+    if (choice === 'mongodb') {
+      throw new Error(`PAYMENT_STORE=mongodb but no MONGODB_URI and the embedded mongod failed: ${reason}`);
+    }
+    logger.warn(
+      { reason },
+      'EMBEDDED MONGOD COULD NOT START — falling back to the in-process store. Data is NOT durable: ' +
+        'it is lost when the process stops. Set MONGODB_URI to use a real MongoDB.',
+    );
+    return new MemoryStore(clock, `in-process store (embedded mongod failed: ${reason}; not durable)`);
+  }
+}
+
+export async function startEmbeddedMongo(dataDir: string, clock: Clock, logger: Logger): Promise<Store> {
+  // Imported lazily: the package is only needed on this path.
+  const { MongoMemoryServer } = await import('mongodb-memory-server');
+  const dbPath = path.resolve(dataDir, 'mongo');
+  await mkdir(dbPath, { recursive: true });
+  const server = await MongoMemoryServer.create({ instance: { dbPath, storageEngine: 'wiredTiger' } });
+  logger.info({ dbPath }, 'embedded mongod started');
+  try {
+    return await MongoStore.connect(server.getUri('escrow'), {
+      clock,
+      description: `embedded mongod (${dbPath})`,
+      onClose: async () => {
+        await server.stop({ doCleanup: false });
+      },
+    });
+  } catch (err) {
+    await server.stop({ doCleanup: false });
+    throw err;
+  }
+}

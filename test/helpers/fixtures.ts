@@ -1,0 +1,82 @@
+import { newObjectId } from '../../src/common/ids.js';
+import type { PaymentRecord, PurchaseRequestRecord, SellerOfferRecord } from '../../src/store/records.js';
+import type { Store } from '../../src/store/store.js';
+
+/** Builders for records, with sensible defaults a test overrides where it matters. */
+
+export function purchaseRequest(over: Partial<PurchaseRequestRecord> = {}): PurchaseRequestRecord {
+  const now = new Date();
+  return { id: newObjectId(), buyerId: 'buyer-1', title: 'Sample request', status: 'open', createdAt: now, updatedAt: now, ...over };
+}
+
+export function sellerOffer(over: Partial<SellerOfferRecord> = {}): SellerOfferRecord {
+  const now = new Date();
+  return {
+    id: newObjectId(),
+    purchaseRequestId: newObjectId(),
+    sellerId: 'seller-1',
+    amount: '25.5',
+    currency: 'USDT',
+    walletAddress: '0x1111111111111111111111111111111111111111',
+    status: 'pending',
+    createdAt: now,
+    updatedAt: now,
+    ...over,
+  };
+}
+
+export function payment(over: Partial<PaymentRecord> = {}): PaymentRecord {
+  const now = new Date();
+  return {
+    id: newObjectId(),
+    provider: 'manual',
+    direction: 'in',
+    status: 'pending',
+    escrowState: 'unfunded',
+    purchaseRequestId: newObjectId(),
+    sellerOfferId: newObjectId(),
+    buyerId: 'buyer-1',
+    sellerId: 'seller-1',
+    amount: { amount: '25.5', currency: 'USDT' },
+    blockchain: { network: 'bsc', token: 'USDT' },
+    transactionHash: null,
+    externalId: null,
+    paymentUrl: null,
+    payAddress: null,
+    expiresAt: null,
+    providerTaskId: null,
+    releaseTxHash: null,
+    refundTxHash: null,
+    providerData: {},
+    metadata: {},
+    history: [],
+    createdAt: now,
+    updatedAt: now,
+    ...over,
+  };
+}
+
+/** A purchase request by `buyerId` with two offers (sellers `seller-1` and `seller-2`). */
+export async function seedMarketplace(store: Store, opts: { buyerId?: string } = {}) {
+  const request = purchaseRequest({ buyerId: opts.buyerId ?? 'buyer-1' });
+  const offer = sellerOffer({ purchaseRequestId: request.id, sellerId: 'seller-1' });
+  const otherOffer = sellerOffer({
+    purchaseRequestId: request.id,
+    sellerId: 'seller-2',
+    amount: '30',
+    walletAddress: '0x2222222222222222222222222222222222222222',
+  });
+  await store.purchaseRequests.insertOne(request);
+  await store.sellerOffers.insertOne(offer);
+  await store.sellerOffers.insertOne(otherOffer);
+  return { request, offer, otherOffer };
+}
+
+/** A snapshot of everything in the store, to assert that a refused request changed nothing. */
+export async function snapshot(store: Store) {
+  return {
+    payments: await store.payments.find({}, { sort: { id: 1 } }),
+    purchaseRequests: await store.purchaseRequests.find({}, { sort: { id: 1 } }),
+    sellerOffers: await store.sellerOffers.find({}, { sort: { id: 1 } }),
+  };
+}
