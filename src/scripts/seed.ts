@@ -1,0 +1,92 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { TokenService } from '../auth/tokens.js';
+import { systemClock } from '../common/clock.js';
+import { createLogger } from '../common/logger.js';
+import { applySeed, parseSeed, type SeedData } from '../store/seedFile.js';
+import { selectStore } from '../store/selectStore.js';
+import { scriptConfig } from './scriptEnv.js';
+
+/**
+ * Puts a sample purchase request with two offers into the configured store and prints dev
+ * tokens. Ids are fixed, so seeding twice changes nothing. When the store is in-process it lives
+ * in the service's own process, so the sample goes to SEED_FILE instead, which the service loads
+ * at start.
+ */
+const SAMPLE: SeedData = {
+  purchaseRequests: [{ id: '65a0c0ffee00000000000001', buyerId: 'buyer-1', title: 'Sample purchase request' }],
+  sellerOffers: [
+    {
+      id: '65a0c0ffee00000000000101',
+      purchaseRequestId: '65a0c0ffee00000000000001',
+      sellerId: 'seller-1',
+      amount: '25.5',
+      currency: 'USDT',
+      walletAddress: '0x1111111111111111111111111111111111111111',
+    },
+    {
+      id: '65a0c0ffee00000000000102',
+      purchaseRequestId: '65a0c0ffee00000000000001',
+      sellerId: 'seller-2',
+      amount: '30',
+      currency: 'USDT',
+      walletAddress: '0x2222222222222222222222222222222222222222',
+    },
+  ],
+};
+
+async function main() {
+  const config = scriptConfig();
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  const store = await selectStore(config, logger, systemClock);
+  try {
+    if (store.kind === 'memory') {
+      const file = path.resolve(config.seedFile);
+      const merged = mergeById(await readExisting(file), SAMPLE);
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, `${JSON.stringify(merged, null, 2)}\n`);
+      process.stdout.write(`The store is in-process: wrote ${file}; the service loads it at start (SEED_FILE).\n`);
+    } else {
+      const r = await applySeed(parseSeed(SAMPLE), store, systemClock);
+      process.stdout.write(`Seeded ${store.description}: ${r.inserted} new of ${r.total} records.\n`);
+    }
+  } finally {
+    await store.close();
+  }
+
+  const tokens = new TokenService(config.jwt.secret);
+  const day = 24 * 3600;
+  process.stdout.write(`\npurchaseRequestId=${SAMPLE.purchaseRequests![0]!.id}\n`);
+  process.stdout.write(`sellerOfferIds=${SAMPLE.sellerOffers!.map((o) => o.id).join(',')}\n\n`);
+  for (const [who, claims] of [
+    ['buyer (buyer-1)', { sub: 'buyer-1' }],
+    ['seller (seller-1)', { sub: 'seller-1' }],
+    ['seller (seller-2)', { sub: 'seller-2' }],
+    ['admin (admin-1)', { sub: 'admin-1', role: 'admin' }],
+  ] as const) {
+    process.stdout.write(`${who}:\n${tokens.sign(claims, day)}\n\n`);
+  }
+  if (config.jwt.isDevDefault) process.stdout.write('(signed with the development JWT secret; set JWT_SECRET for anything real)\n');
+}
+
+async function readExisting(file: string): Promise<SeedData> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as SeedData;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw err;
+  }
+}
+
+function mergeById(existing: SeedData, sample: SeedData): SeedData {
+  const merge = <T extends { id: string }>(a: T[] = [], b: T[] = []) => [...new Map([...a, ...b].map((r) => [r.id, r])).values()];
+  return {
+    purchaseRequests: merge(existing.purchaseRequests, sample.purchaseRequests),
+    sellerOffers: merge(existing.sellerOffers, sample.sellerOffers),
+  };
+}
+
+main().catch((err) => {
+  process.stderr.write(`seed failed: ${(err as Error).message}\n`);
+  process.exit(1);
+});
