@@ -8,10 +8,20 @@ import { formatUnits, parseUnits } from 'ethers';
 
 /** The largest number of fraction digits an amount may carry (ERC-20 tokens go up to 18). */
 export const MAX_DECIMALS = 18;
-const DECIMAL_RE = /^(0|[1-9]\d{0,29})(\.\d{1,18})?$/;
+/** Any non-negative decimal with at most 18 fraction digits: sums may grow past an input's size. */
+const DECIMAL_RE = /^(0|[1-9]\d*)(\.\d{1,18})?$/;
+/**
+ * What a client may send: at most 12 integer digits. With 18 decimals that is 30 significant
+ * digits, inside the 34 that MongoDB's Decimal128 sums exactly.
+ */
+const AMOUNT_RE = /^(0|[1-9]\d{0,11})(\.\d{1,18})?$/;
 
 export function isDecimalString(v: string): boolean {
   return DECIMAL_RE.test(v);
+}
+
+export function isAmountString(v: string): boolean {
+  return AMOUNT_RE.test(v);
 }
 
 /** Strips trailing zeros so equal amounts compare equal as strings: "1.50" → "1.5", "2.0" → "2". */
@@ -33,12 +43,15 @@ export function decimalFromJsonNumber(n: number): string | undefined {
   if (/e/i.test(s)) return undefined;
   const digits = s.replace('.', '').replace(/^0+/, '');
   if (digits.length > 15) return undefined;
-  return isDecimalString(s) ? normalizeDecimal(s) : undefined;
+  return isAmountString(s) ? normalizeDecimal(s) : undefined;
 }
 
 export function toBaseUnits(amount: string, decimals: number): bigint {
+  // parseUnits would take "-1.5" and yield negative units; an amount is never negative.
+  if (!isDecimalString(amount)) throw new RangeError(`not a decimal amount: ${amount}`);
+  // Trailing zeros carry no value: "1.1000000" fits a 6-decimal token as well as "1.1" does.
   const [, frac = ''] = amount.split('.');
-  if (frac.length > decimals) throw new RangeError(`${amount} has more than ${decimals} decimals`);
+  if (frac.replace(/0+$/, '').length > decimals) throw new RangeError(`${amount} has more than ${decimals} decimals`);
   return parseUnits(amount, decimals);
 }
 

@@ -1,6 +1,6 @@
 import { getAddress } from 'ethers';
 import { z } from 'zod';
-import { decimalFromJsonNumber, isDecimalString, isPositiveDecimal, normalizeDecimal } from './money.js';
+import { decimalFromJsonNumber, isAmountString, isPositiveDecimal, normalizeDecimal } from './money.js';
 import { isObjectId } from './ids.js';
 
 /** Building blocks for the per-endpoint schemas. Each one rejects rather than coerces. */
@@ -25,12 +25,12 @@ export const currencyCode = z
 export const decimalAmount = z
   .union([z.string(), z.number()])
   .transform((v, ctx) => {
-    const s = typeof v === 'number' ? decimalFromJsonNumber(v) : isDecimalString(v) ? v : undefined;
+    const s = typeof v === 'number' ? decimalFromJsonNumber(v) : isAmountString(v) ? v : undefined;
     if (s === undefined || !isPositiveDecimal(s)) {
       ctx.addIssue({
         code: 'custom',
         message:
-          'must be a positive decimal amount with at most 18 decimals, given as a string ("12.5") ' +
+          'must be a positive decimal amount below 10^12 with at most 18 decimals, given as a string ("12.5") ' +
           'or a plain JSON number with at most 15 significant digits',
       });
       return z.NEVER;
@@ -78,7 +78,8 @@ function checkJson(value: unknown, depth: number, path: (string | number)[], ctx
 
 /** Free-form client metadata: plain JSON, bounded in size and depth, no keys a query could read as operators. */
 export const metadataSchema = z
-  .record(z.string(), z.unknown())
+  // Checked as sent: a record schema would copy the object and silently drop a `__proto__` key.
+  .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be an object')
   .superRefine((value, ctx) => {
     if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) {
       ctx.addIssue({ code: 'custom', message: 'must be a plain object' });

@@ -8,6 +8,10 @@ export async function widgetConfiguration(
   store: Store,
   scope: { amount?: string; currency?: string; purchaseRequestId?: string },
 ) {
+  // The widget is offered USDT only; a config scoped to another currency would contradict `accept`.
+  if (scope.currency !== undefined && scope.currency !== 'USDT') {
+    throw new AppError('validation', 'only USDT is accepted', { code: 'unsupported_currency' });
+  }
   const receiver = config.escrow.receiverAddress;
   if (!receiver) {
     throw new AppError('unavailable', 'ESCROW_RECEIVER_ADDRESS is not configured', { code: 'not_configured' });
@@ -16,6 +20,9 @@ export async function widgetConfiguration(
   if (scope.purchaseRequestId) {
     const request = await store.purchaseRequests.findById(scope.purchaseRequestId);
     if (!request) throw new AppError('not_found', 'purchase request not found', { code: 'purchase_request_not_found' });
+    if (request.status !== 'open') {
+      throw new AppError('invalid_state', 'the purchase request is no longer open', { code: 'purchase_request_not_open' });
+    }
     redirect.success = withQuery(redirect.success, 'purchaseRequestId', request.id);
     redirect.cancel = withQuery(redirect.cancel, 'purchaseRequestId', request.id);
   }

@@ -77,7 +77,9 @@ export class PaymentCoordinator {
         reason: req.reason ?? null,
       };
       const updated = await this.store.payments.updateOne(
-        { ...req.where, id: paymentId, status: current.status, escrowState: current.escrowState },
+        // The caller's condition is combined, never merged: its own `status` key must not
+        // replace the exact state just read.
+        { id: paymentId, status: current.status, escrowState: current.escrowState, ...andWhere(req.where) },
         { $set: { ...req.set, status: req.to, escrowState: nextEscrow }, $push: { history: entry } },
       );
       if (updated) return { payment: updated, changed: true };
@@ -91,7 +93,7 @@ export class PaymentCoordinator {
    * returns the updated record, or throws `precondition_failed` when the condition no longer holds.
    */
   async patch(paymentId: string, set: Record<string, unknown>, where: Filter = {}): Promise<PaymentRecord> {
-    const updated = await this.store.payments.updateOne({ ...where, id: paymentId }, { $set: set });
+    const updated = await this.store.payments.updateOne({ id: paymentId, ...andWhere(where) }, { $set: set });
     if (updated) return updated;
     if (!(await this.store.payments.findById(paymentId))) {
       throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
@@ -113,4 +115,9 @@ export class PaymentCoordinator {
       });
     }
   }
+}
+
+/** `id` stays a top-level key (the stores look records up by it); the rest goes under `$and`. */
+function andWhere(where: Filter | undefined): Filter {
+  return where && Object.keys(where).length > 0 ? { $and: [where] } : {};
 }

@@ -27,7 +27,8 @@ export type CreatePaymentInput = z.output<typeof createPaymentBody>;
 
 export const updatePaymentBody = z
   .strictObject({
-    status: z.enum(['pending', 'processing', 'completed', 'failed', 'cancelled', 'released', 'refunded']).optional(),
+    // released/refunded are not settable here: they need the chain-verified release/refund confirm.
+    status: z.enum(['pending', 'processing', 'completed', 'failed', 'cancelled']).optional(),
     transactionHash: txHashSchema.optional(),
     blockchain: blockchainSchema.optional(),
     metadata: metadataSchema.optional(),

@@ -8,6 +8,13 @@ import { assertSelfOrAdmin, isPartyTo, partyFilter, visiblePayment } from './pay
 import type { PaymentCoordinator } from './paymentCoordinator.js';
 import type { CreatePaymentInput, UpdatePaymentInput } from './paymentSchemas.js';
 import type { PaymentStatus } from '../store/records.js';
+import { compareDecimals } from '../common/money.js';
+import type { KeyedLock } from './keyedLock.js';
+
+/** A payment in one of these still holds (or may soon hold) the buyer's money for its offer. */
+const LIVE_STATUSES: PaymentStatus[] = ['pending', 'processing', 'completed'];
+/** Settlement may still arrive: claims (tx hashes) can be attached. */
+const OPEN_STATUSES: PaymentStatus[] = ['pending', 'processing'];
 
 /** Manual payment records: create, amend, read and list. State changes go through the coordinator. */
 export class PaymentService {
@@ -15,6 +22,7 @@ export class PaymentService {
     private readonly store: Store,
     private readonly coordinator: PaymentCoordinator,
     private readonly events: PaymentEvents,
+    private readonly lock: KeyedLock,
   ) {}
 
   async create(who: Principal, input: CreatePaymentInput): Promise<PaymentRecord> {
@@ -34,21 +42,48 @@ export class PaymentService {
             ? 'sellerId is not the seller of this offer'
             : offer.currency !== input.amount.currency
               ? `the offer is priced in ${offer.currency}`
-              : undefined;
+              : compareDecimals(offer.amount, input.amount.amount) !== 0
+                ? `the offer's amount is ${offer.amount} ${offer.currency}`
+                : undefined;
     if (mismatch) throw new AppError('conflict', mismatch, { code: 'records_do_not_match' });
     if (request.status !== 'open') {
       throw new AppError('invalid_state', 'the purchase request is no longer open', { code: 'purchase_request_not_open' });
     }
+    if (offer.status !== 'pending') {
+      throw new AppError('invalid_state', `the offer is already ${offer.status}`, { code: 'offer_not_pending' });
+    }
+    // Serialised per offer so two concurrent creates cannot both pass the "no live payment" check.
+    const payment = await this.lock.withLock(`offer:${offer.id}`, async () => {
+      const live = await this.store.payments.findOne({ sellerOfferId: offer.id, status: { $in: LIVE_STATUSES } });
+      if (live) {
+        throw new AppError('conflict', 'this offer already has a live payment', {
+          code: 'payment_exists',
+          details: { paymentId: live.id, status: live.status },
+        });
+      }
+      return this.insertManual(who, input, request.id, offer.id);
+    });
+    const announcement = {
+      paymentId: payment.id,
+      purchaseRequestId: payment.purchaseRequestId,
+      status: payment.status,
+      provider: payment.provider,
+    };
+    this.events.emit(to.global, 'payment-created', announcement);
+    this.events.emit(to.request(payment.purchaseRequestId), 'payment-created', announcement);
+    return payment;
+  }
 
-    const payment = await this.coordinator.create(
+  private insertManual(who: Principal, input: CreatePaymentInput, requestId: string, offerId: string) {
+    return this.coordinator.create(
       {
         id: newObjectId(),
         provider: 'manual',
         direction: 'in',
         status: 'pending',
         escrowState: 'unfunded',
-        purchaseRequestId: request.id,
-        sellerOfferId: offer.id,
+        purchaseRequestId: requestId,
+        sellerOfferId: offerId,
         buyerId: input.buyerId,
         sellerId: input.sellerId,
         amount: input.amount,
@@ -67,15 +102,6 @@ export class PaymentService {
       'api',
       who.userId,
     );
-    const announcement = {
-      paymentId: payment.id,
-      purchaseRequestId: payment.purchaseRequestId,
-      status: payment.status,
-      provider: payment.provider,
-    };
-    this.events.emit(to.global, 'payment-created', announcement);
-    this.events.emit(to.request(payment.purchaseRequestId), 'payment-created', announcement);
-    return payment;
   }
 
   /**
@@ -97,6 +123,11 @@ export class PaymentService {
           code: 'transaction_hash_already_set',
         });
       }
+      if (!OPEN_STATUSES.includes(current.status)) {
+        throw new AppError('invalid_state', `a transaction hash cannot be attached to a ${current.status} payment`, {
+          code: 'payment_not_open',
+        });
+      }
       set.transactionHash = input.transactionHash;
       where.transactionHash = null;
     }
@@ -109,6 +140,10 @@ export class PaymentService {
       set.blockchain = input.blockchain;
     }
     for (const [k, v] of Object.entries(input.metadata ?? {})) set[`metadata.${k}`] = v;
+    // Rules checked against the status read above must still hold at the moment of the write.
+    const mustBePending = input.blockchain !== undefined || (statusChange === 'cancelled' && !who.isAdmin);
+    if (mustBePending) where.status = 'pending';
+    else if (set.transactionHash !== undefined) where.status = { $in: OPEN_STATUSES };
 
     try {
       if (statusChange) {
@@ -117,13 +152,17 @@ export class PaymentService {
           source: 'api',
           actor: who.userId,
           set,
-          where: input.blockchain ? { ...where, status: 'pending' } : where,
+          where,
         });
-        if (changed) this.announceUpdate(payment);
-        return payment;
+        if (changed) {
+          this.announceUpdate(payment);
+          return payment;
+        }
+        // Someone else made the same move first; the fields sent with it still apply.
+        return Object.keys(set).length === 0 ? payment : await this.coordinator.patch(id, set, where);
       }
       if (Object.keys(set).length === 0) return current;
-      return await this.coordinator.patch(id, set, input.blockchain ? { ...where, status: 'pending' } : where);
+      return await this.coordinator.patch(id, set, where);
     } catch (err) {
       throw translateDuplicateHash(err);
     }

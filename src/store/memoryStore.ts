@@ -227,7 +227,7 @@ export class MemoryStore implements Store {
         g.count++;
         g.total = addDecimals(g.total, p.amount.amount);
       } else {
-        groups.set(key, { status: p.status, currency: p.amount.currency, count: 1, total: p.amount.amount });
+        groups.set(key, { status: p.status, currency: p.amount.currency, count: 1, total: addDecimals(p.amount.amount) });
       }
     }
     return sortTotals([...groups.values()]);

@@ -1,0 +1,155 @@
+/**
+ * The server side of the benchmark, run as a child process of bench/run.ts so the app and the load
+ * generator each get their own event loop (and, on a 2-core machine, their own core).
+ *
+ * It starts, on 127.0.0.1 with ephemeral ports:
+ *   - the real app from `startServer` (MemoryStore, JWT auth, pino at `info` into /dev/null, so
+ *     log serialisation and the write syscall are paid but nothing is printed);
+ *   - a bare Express app answering the same JSON envelope for the same payment (no auth, no
+ *     logging), the baseline the app's throughput is compared with.
+ * Control (seeding, RSS windows) goes over the IPC channel, not HTTP, so it never shares a socket
+ * pool or a route table with what is being measured.
+ */
+import express from 'express';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { systemClock } from '../src/common/clock.js';
+import { ok } from '../src/common/http.js';
+import { createLogger } from '../src/common/logger.js';
+import { configFrom } from '../src/config/config.js';
+import { paymentView } from '../src/payments/paymentView.js';
+import { startServer } from '../src/server.js';
+import { MemoryStore } from '../src/store/memoryStore.js';
+import type { PaymentRecord } from '../src/store/records.js';
+import { payment } from '../test/helpers/fixtures.js';
+import type { ChildMessage, ReadyMessage, ReplyMap, RequestEnvelope } from './protocol.js';
+import { RssSampler } from './rssSampler.js';
+
+const HOST = '127.0.0.1';
+const JWT_SECRET = 'bench-only-jwt-secret-0123456789abcdef';
+const BUYER = 'bench-buyer';
+
+function send(msg: ChildMessage): void {
+  process.send?.(msg);
+}
+
+/** A payment with most optional fields filled, so the JSON has a realistic size. */
+function samplePayment(over: Partial<PaymentRecord> = {}): PaymentRecord {
+  return payment({
+    buyerId: BUYER,
+    sellerId: 'bench-seller',
+    status: 'processing',
+    escrowState: 'funded',
+    amount: { amount: '1250.75', currency: 'USDT' },
+    transactionHash: `0x${'ab'.repeat(32)}`,
+    paymentUrl: 'https://pay.example.com/invoice/abc123',
+    payAddress: '0x3333333333333333333333333333333333333333',
+    expiresAt: new Date(Date.now() + 3_600_000),
+    metadata: { orderRef: 'ORD-2024-000123', note: 'bench' },
+    ...over,
+  });
+}
+
+async function listenBaseline(body: unknown): Promise<Server> {
+  const app = express();
+  app.disable('x-powered-by');
+  // Same path shape as the real route so routing cost is comparable; the body is computed once.
+  app.get('/api/payment/:id', (_req, res) => {
+    res.json(body);
+  });
+  return new Promise((resolve, reject) => {
+    const server = app.listen(0, HOST, (err?: Error) => (err ? reject(err) : resolve(server)));
+  });
+}
+
+async function main(): Promise<void> {
+  if (!process.send) throw new Error('bench/benchServer.ts must be started by bench/run.ts (needs an IPC channel)');
+
+  const config = configFrom({ JWT_SECRET, LOG_LEVEL: 'info', PAYMENT_STORE: 'memory' });
+  // Synchronous destination, like the production stdout logger: each line costs a write(2).
+  const logger = createLogger(config.logLevel, pino.destination({ dest: '/dev/null', sync: true }));
+  const store = new MemoryStore(systemClock);
+  const record = samplePayment();
+  await store.payments.insertOne(record);
+
+  const app = await startServer({ config, store, logger, clock: systemClock }, { port: 0, host: HOST });
+  const baseline = await listenBaseline(ok(paymentView(record)));
+  const sampler = new RssSampler();
+
+  const handlers: { [K in keyof ReplyMap]: (req: Extract<RequestEnvelope, { type: K }>) => Promise<ReplyMap[K]> } = {
+    async seedPayments({ userId, count }) {
+      // Straight into the store (not through the API): seeding is setup, not what is measured.
+      const started = performance.now();
+      const base = Date.UTC(2024, 0, 1);
+      for (let i = 0; i < count; i++) {
+        const at = new Date(base + i * 1000);
+        await store.payments.insertOne(
+          samplePayment({
+            buyerId: userId,
+            sellerId: `seller-${i % 50}`,
+            status: i % 3 === 0 ? 'completed' : 'pending',
+            // transactionHash is a unique key in the store, so each seeded payment gets its own.
+            transactionHash: i % 2 === 0 ? `0x${i.toString(16).padStart(64, '0')}` : null,
+            createdAt: at,
+            updatedAt: at,
+          }),
+        );
+      }
+      return {
+        inserted: count,
+        ms: performance.now() - started,
+        authorization: `Bearer ${app.ctx.tokens.sign({ sub: userId }, 600)}`,
+      };
+    },
+    async rssStart({ intervalMs }) {
+      // Collect the seeding garbage first, so heap slack left over from setup cannot absorb (and
+      // hide) the export's allocations. Needs --expose-gc, which bench/run.ts passes.
+      (globalThis as { gc?: () => void }).gc?.();
+      return sampler.start(intervalMs);
+    },
+    async rssStop() {
+      return sampler.stop();
+    },
+  };
+
+  process.on('message', (raw) => {
+    const req = raw as RequestEnvelope;
+    const handler = handlers[req.type] as (r: RequestEnvelope) => Promise<unknown>;
+    Promise.resolve()
+      .then(() => handler(req))
+      .then(
+        (result) => send({ type: 'reply', id: req.id, ok: true, result }),
+        (err: unknown) => send({ type: 'reply', id: req.id, ok: false, error: String((err as Error)?.stack ?? err) }),
+      );
+  });
+
+  // The parent going away (normally or not) is the signal to stop: never outlive the runner.
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    setTimeout(() => process.exit(0), 2_000).unref();
+    baseline.closeAllConnections();
+    baseline.close();
+    await app.close(1_000).catch(() => undefined);
+    await sampler.close();
+    process.exit(0);
+  };
+  process.on('disconnect', () => void stop());
+  process.on('SIGTERM', () => void stop());
+
+  const ready: ReadyMessage = {
+    type: 'ready',
+    appUrl: app.url,
+    baselineUrl: `http://${HOST}:${(baseline.address() as AddressInfo).port}`,
+    paymentId: record.id,
+    authorization: `Bearer ${app.ctx.tokens.sign({ sub: BUYER }, 600)}`,
+  };
+  send(ready);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench server failed: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,54 @@
+/**
+ * The IPC contract between the bench runner (parent, runs the load generator) and the bench
+ * server (child, runs the app). Kept type-only so both sides agree at compile time and neither
+ * imports the other's runtime code.
+ */
+
+/** Sent once by the child when every listener is up. */
+export interface ReadyMessage {
+  type: 'ready';
+  /** The real app from `startServer` (auth, logging, MemoryStore). */
+  appUrl: string;
+  /** A bare Express app answering the same JSON with no auth and no logging. */
+  baselineUrl: string;
+  /** A payment already in the store, visible to `token`'s user. */
+  paymentId: string;
+  /** `Bearer …` signed with the app's configured secret. */
+  authorization: string;
+}
+
+/** Requests the parent may make; each carries an id echoed in the reply. */
+export type Request =
+  | { type: 'seedPayments'; userId: string; count: number }
+  | { type: 'rssStart'; intervalMs: number }
+  | { type: 'rssStop' };
+
+export interface SeedResult {
+  inserted: number;
+  ms: number;
+  authorization: string;
+}
+
+export interface RssStartResult {
+  baselineBytes: number;
+}
+
+export interface RssStopResult {
+  baselineBytes: number;
+  peakBytes: number;
+  samples: number;
+}
+
+export interface ReplyMap {
+  seedPayments: SeedResult;
+  rssStart: RssStartResult;
+  rssStop: RssStopResult;
+}
+
+export type RequestEnvelope = Request & { id: number };
+
+export type ReplyEnvelope =
+  | { type: 'reply'; id: number; ok: true; result: unknown }
+  | { type: 'reply'; id: number; ok: false; error: string };
+
+export type ChildMessage = ReadyMessage | ReplyEnvelope;

@@ -1,0 +1,129 @@
+import autocannon from 'autocannon';
+import { fmtInt, fmtMs, verdict, type Row, type Section } from '../report.js';
+
+/**
+ * Throughput of an authenticated `GET /api/payment/:id` on the real app, as a ratio of a bare
+ * Express route returning the same JSON. The ratio (not the absolute req/s) is the target because
+ * it cancels out the machine: what is left is the cost of the app's middleware, auth, logging and
+ * store read relative to Express itself.
+ */
+const NAME = 'GET /api/payment/:id';
+const CONNECTIONS = 10;
+const WARMUP_S = 1;
+/** Measured seconds per target, split into two windows (see ORDER). */
+const MEASURE_S = 5;
+const TARGET_RATIO = 0.5;
+/**
+ * Windows run baseline, app, app, baseline (ABBA): on a shared 2-core machine a background job
+ * that starts or stops mid-run then weighs on both targets alike, instead of only on whichever
+ * happened to run second.
+ */
+const ORDER = [0, 1, 1, 0] as const;
+
+interface Target {
+  label: string;
+  url: string;
+  headers: Record<string, string>;
+}
+
+/** One autocannon run, reduced to what the report needs. */
+interface Window {
+  requests: number;
+  seconds: number;
+  p99Ms: number;
+  /** Responses other than 200, plus connection errors and timeouts. */
+  bad: number;
+  detail: string;
+  /** CPU of this (client) process in ms: if it nears a full core, the client set the pace. */
+  clientCpuMs: number;
+}
+
+async function load(t: Target, seconds: number): Promise<Window> {
+  const cpu0 = process.cpuUsage();
+  const r = await autocannon({ url: t.url, connections: CONNECTIONS, duration: seconds, headers: t.headers });
+  const cpu = process.cpuUsage(cpu0);
+  const stats = Object.entries(r.statusCodeStats ?? {});
+  const non200 = stats.filter(([code]) => code !== '200').reduce((n, [, s]) => n + (s.count ?? 0), 0);
+  return {
+    requests: r.requests.total,
+    seconds: r.duration,
+    p99Ms: r.latency.p99,
+    // non2xx is counted apart from statusCodeStats; take the larger so neither can hide a failure.
+    bad: Math.max(non200, r.non2xx) + r.errors + r.timeouts,
+    detail: `status ${stats.map(([c, s]) => `${c}×${s.count ?? 0}`).join(', ') || 'none'}, errors ${r.errors}, timeouts ${r.timeouts}`,
+    clientCpuMs: (cpu.user + cpu.system) / 1000,
+  };
+}
+
+/** Fetch once with the same headers, to prove both targets answer 200 with identical bodies. */
+async function probe(t: Target): Promise<{ status: number; body: string }> {
+  const res = await fetch(t.url, { headers: t.headers });
+  return { status: res.status, body: await res.text() };
+}
+
+export const getPaymentSection: Section = {
+  name: NAME,
+  async run({ server }) {
+    const { appUrl, baselineUrl, paymentId, authorization } = server.info;
+    const targets: Target[] = [
+      { label: 'baseline (bare Express)', url: `${baselineUrl}/api/payment/${paymentId}`, headers: {} },
+      { label: 'app (auth + logging)', url: `${appUrl}/api/payment/${paymentId}`, headers: { authorization } },
+    ];
+
+    const [base, app] = await Promise.all(targets.map(probe));
+    if (base!.status !== 200 || app!.status !== 200 || base!.body !== app!.body) {
+      // Comparing the throughput of different answers would be meaningless; stop here.
+      const bodies = base!.body === app!.body ? 'equal' : 'differ';
+      return [
+        {
+          section: NAME,
+          metric: 'pre-flight',
+          value: `baseline ${base!.status}, app ${app!.status}, bodies ${bodies}`,
+          target: '200, same body',
+          verdict: 'ERROR',
+        },
+      ];
+    }
+
+    // Warm-up lets the JIT settle and sockets open; it is not measured, but its failures count.
+    const windows: Window[][] = [[], []];
+    const warm: Window[] = [];
+    for (const t of targets) warm.push(await load(t, WARMUP_S));
+    for (const i of ORDER) windows[i]!.push(await load(targets[i]!, MEASURE_S / 2));
+
+    const rows: Row[] = [
+      { section: NAME, metric: 'load per target', value: `${CONNECTIONS} conns, ${WARMUP_S} s warm-up + 2 × ${MEASURE_S / 2} s (ABBA)` },
+    ];
+    const reqPerSec: number[] = [];
+    targets.forEach((t, i) => {
+      const ws = windows[i]!;
+      const seconds = ws.reduce((s, w) => s + w.seconds, 0);
+      const rps = ws.reduce((n, w) => n + w.requests, 0) / seconds;
+      reqPerSec.push(rps);
+      const cpuPct = (ws.reduce((s, w) => s + w.clientCpuMs, 0) / (seconds * 1000)) * 100;
+      rows.push(
+        { section: NAME, metric: `${t.label} req/s`, value: fmtInt(rps) },
+        // Percentiles of two windows cannot be merged exactly; the worse one is the honest bound.
+        { section: NAME, metric: `${t.label} p99 latency`, value: fmtMs(Math.max(...ws.map((w) => w.p99Ms))) },
+        // A saturated client would understate the baseline and flatter the ratio.
+        { section: NAME, metric: `${t.label} client CPU`, value: `${cpuPct.toFixed(0)}% of a core` },
+      );
+      const all = [warm[i]!, ...ws];
+      const bad = all.reduce((n, w) => n + w.bad, 0);
+      if (bad > 0 || ws.some((w) => w.requests === 0)) {
+        rows.push({ section: NAME, metric: `${t.label} failed requests`, value: fmtInt(bad), target: '0', verdict: 'ERROR' });
+        process.stderr.write(`${t.label}: ${all.map((w) => w.detail).join(' | ')}\n`);
+      }
+    });
+
+    const ratio = reqPerSec[1]! / reqPerSec[0]!;
+    rows.push({
+      section: NAME,
+      metric: 'ratio = app / baseline',
+      value: ratio.toFixed(3),
+      target: `≥ ${TARGET_RATIO}`,
+      verdict: verdict(ratio >= TARGET_RATIO),
+    });
+    return rows;
+  },
+};
