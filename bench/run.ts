@@ -14,7 +14,10 @@ import { csvExportSection } from './sections/csvExport.js';
 import { getPaymentSection } from './sections/getPayment.js';
 import { BenchServer } from './serverProcess.js';
 
-const SECTIONS: Section[] = [getPaymentSection, csvExportSection];
+const ALL_SECTIONS: Section[] = [getPaymentSection, csvExportSection];
+/** `BENCH_ONLY=export npm run bench` runs the sections whose name contains the text (for profiling). */
+const only = process.env.BENCH_ONLY?.toLowerCase();
+const SECTIONS = only ? ALL_SECTIONS.filter((s) => s.name.toLowerCase().includes(only)) : ALL_SECTIONS;
 
 /** The whole run must stop by itself even if something hangs; sections add up to ~25 s. */
 const WATCHDOG_MS = 85_000;

@@ -1,5 +1,6 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { LRUCache } from 'lru-cache';
 import { AppError } from '../common/errors.js';
 
 export interface Principal {
@@ -16,12 +17,20 @@ export class TokenService {
    * it as a public key on every verify, which cost ~300 µs per request.
    */
   private readonly key: KeyObject;
+  /**
+   * Clients send the same token on every request, so a verified token is remembered until its
+   * own expiry (never longer): the signature and claims of a given string cannot change. Bounded
+   * in entries; only successfully verified tokens are kept.
+   */
+  private readonly verified = new LRUCache<string, Principal>({ max: 10_000 });
 
   constructor(secret: string) {
     this.key = createSecretKey(Buffer.from(secret, 'utf8'));
   }
 
   verify(token: string): Principal {
+    const cached = this.verified.get(token);
+    if (cached) return cached;
     let claims: jwt.JwtPayload | string;
     try {
       claims = jwt.verify(token, this.key, { algorithms: [ALGORITHM] });
@@ -38,7 +47,11 @@ export class TokenService {
     }
     const roles: unknown = claims.roles;
     const isAdmin = claims.role === 'admin' || (Array.isArray(roles) && roles.includes('admin'));
-    return { userId: id, isAdmin };
+    const principal = Object.freeze({ userId: id, isAdmin });
+    const ttlMs = typeof claims.exp === 'number' ? claims.exp * 1000 - Date.now() : 0;
+    // Tokens without `exp` are re-verified every time rather than cached forever.
+    if (ttlMs > 0) this.verified.set(token, principal, { ttl: ttlMs });
+    return principal;
   }
 
   sign(claims: { sub: string; role?: string; roles?: string[] }, expiresInSeconds = 3600): string {

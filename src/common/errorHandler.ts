@@ -10,7 +10,7 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const appError = toAppError(err);
   const status = httpStatusOf(appError.kind);
   if (status >= 500) {
-    req.log?.error({ err, code: appError.code }, 'request failed');
+    req.log.error({ err, code: appError.code }, 'request failed');
   }
   if (res.headersSent) {
     // A streamed response failed midway: the client sees a truncated body, never a second one.
