@@ -37,6 +37,6 @@ export function buildContext(deps: AppDeps): AppContext {
     monitors,
     tokens: new TokenService(deps.config.jwt.secret),
     coordinator,
-    payments: new PaymentService(deps.store, coordinator, deps.events, lock),
+    payments: new PaymentService(deps.store, coordinator, deps.events),
   };
 }

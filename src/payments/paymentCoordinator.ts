@@ -3,7 +3,7 @@ import { AppError } from '../common/errors.js';
 import type { HistoryEntry, PaymentRecord, PaymentStatus } from '../store/records.js';
 import type { Filter, Store } from '../store/store.js';
 import type { KeyedLock } from './keyedLock.js';
-import { canTransition, escrowAfter } from './transitions.js';
+import { canTransition, escrowAfter, RELEASES_OFFER } from './transitions.js';
 
 export interface TransitionRequest {
   to: PaymentStatus;
@@ -80,7 +80,15 @@ export class PaymentCoordinator {
         // The caller's condition is combined, never merged: its own `status` key must not
         // replace the exact state just read.
         { id: paymentId, status: current.status, escrowState: current.escrowState, ...andWhere(req.where) },
-        { $set: { ...req.set, status: req.to, escrowState: nextEscrow }, $push: { history: entry } },
+        {
+          $set: {
+            ...req.set,
+            status: req.to,
+            escrowState: nextEscrow,
+            ...(RELEASES_OFFER.includes(req.to) ? { liveOfferKey: null } : {}),
+          },
+          $push: { history: entry },
+        },
       );
       if (updated) return { payment: updated, changed: true };
       await this.assertStateMoved(paymentId, current);

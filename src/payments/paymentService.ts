@@ -9,10 +9,9 @@ import type { PaymentCoordinator } from './paymentCoordinator.js';
 import type { CreatePaymentInput, UpdatePaymentInput } from './paymentSchemas.js';
 import type { PaymentStatus } from '../store/records.js';
 import { compareDecimals } from '../common/money.js';
-import type { KeyedLock } from './keyedLock.js';
 
 /** A payment in one of these still holds (or may soon hold) the buyer's money for its offer. */
-const LIVE_STATUSES: PaymentStatus[] = ['pending', 'processing', 'completed'];
+const LIVE_STATUSES: PaymentStatus[] = ['pending', 'processing', 'completed', 'released', 'refunded'];
 /** Settlement may still arrive: claims (tx hashes) can be attached. */
 const OPEN_STATUSES: PaymentStatus[] = ['pending', 'processing'];
 
@@ -22,7 +21,6 @@ export class PaymentService {
     private readonly store: Store,
     private readonly coordinator: PaymentCoordinator,
     private readonly events: PaymentEvents,
-    private readonly lock: KeyedLock,
   ) {}
 
   async create(who: Principal, input: CreatePaymentInput): Promise<PaymentRecord> {
@@ -52,17 +50,17 @@ export class PaymentService {
     if (offer.status !== 'pending') {
       throw new AppError('invalid_state', `the offer is already ${offer.status}`, { code: 'offer_not_pending' });
     }
-    // Serialised per offer so two concurrent creates cannot both pass the "no live payment" check.
-    const payment = await this.lock.withLock(`offer:${offer.id}`, async () => {
-      const live = await this.store.payments.findOne({ sellerOfferId: offer.id, status: { $in: LIVE_STATUSES } });
-      if (live) {
-        throw new AppError('conflict', 'this offer already has a live payment', {
-          code: 'payment_exists',
-          details: { paymentId: live.id, status: live.status },
-        });
+    await this.assertNoLivePayment(offer.id);
+    let payment: PaymentRecord;
+    try {
+      payment = await this.insertManual(who, input, request.id, offer.id);
+    } catch (err) {
+      // Two creates passed the check at once: the store's unique live-offer key let one win.
+      if ((err as AppError).code === 'duplicate_key' && duplicateKeys(err).includes('liveOfferKey')) {
+        await this.assertNoLivePayment(offer.id);
       }
-      return this.insertManual(who, input, request.id, offer.id);
-    });
+      throw err;
+    }
     const announcement = {
       paymentId: payment.id,
       purchaseRequestId: payment.purchaseRequestId,
@@ -72,6 +70,18 @@ export class PaymentService {
     this.events.emit(to.global, 'payment-created', announcement);
     this.events.emit(to.request(payment.purchaseRequestId), 'payment-created', announcement);
     return payment;
+  }
+
+  private async assertNoLivePayment(offerId: string): Promise<void> {
+    const live = await this.store.payments.findOne({
+      $or: [{ liveOfferKey: offerId }, { sellerOfferId: offerId, status: { $in: LIVE_STATUSES } }],
+    });
+    if (live) {
+      throw new AppError('conflict', 'this offer already has a live payment', {
+        code: 'payment_exists',
+        details: { paymentId: live.id, status: live.status },
+      });
+    }
   }
 
   private insertManual(who: Principal, input: CreatePaymentInput, requestId: string, offerId: string) {
@@ -96,6 +106,7 @@ export class PaymentService {
         providerTaskId: null,
         releaseTxHash: null,
         refundTxHash: null,
+        liveOfferKey: offerId,
         providerData: {},
         metadata: input.metadata ?? {},
       },
@@ -203,9 +214,13 @@ export class PaymentService {
   }
 }
 
+function duplicateKeys(err: unknown): string[] {
+  return (err as { details?: { keys?: string[] } }).details?.keys ?? [];
+}
+
 export function translateDuplicateHash(err: unknown): unknown {
   const e = err as AppError;
-  if (e instanceof AppError && e.code === 'duplicate_key' && (e.details as { keys?: string[] })?.keys?.includes('transactionHash')) {
+  if (e instanceof AppError && e.code === 'duplicate_key' && duplicateKeys(e).includes('transactionHash')) {
     return new AppError('conflict', 'this transaction hash is already used by another payment', {
       code: 'transaction_hash_in_use',
     });

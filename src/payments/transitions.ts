@@ -21,6 +21,9 @@ const ESCROW_EFFECTS: Partial<Record<PaymentStatus, { from: EscrowState; to: Esc
   refunded: { from: 'funded', to: 'refunded' },
 };
 
+/** Moving here lets go of the offer: another payment for it may be created. */
+export const RELEASES_OFFER: readonly PaymentStatus[] = ['failed', 'cancelled'];
+
 export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
   return STATUS_TRANSITIONS[from].includes(to);
 }

@@ -58,6 +58,7 @@ export const paymentSchema = new Schema(
     providerTaskId: nullableString,
     releaseTxHash: nullableString,
     refundTxHash: nullableString,
+    liveOfferKey: nullableString,
     providerData: { type: Schema.Types.Mixed, default: {} },
     metadata: { type: Schema.Types.Mixed, default: {} },
     history: { type: [historySchema], default: [] },
@@ -72,6 +73,7 @@ paymentSchema.index(
   { unique: true, partialFilterExpression: { transactionHash: { $type: 'string' } } },
 );
 paymentSchema.index({ externalId: 1 }, { unique: true, partialFilterExpression: { externalId: { $type: 'string' } } });
+paymentSchema.index({ liveOfferKey: 1 }, { unique: true, partialFilterExpression: { liveOfferKey: { $type: 'string' } } });
 // The list, stats and export queries: by party, newest first, optionally by status.
 paymentSchema.index({ buyerId: 1, createdAt: -1 });
 paymentSchema.index({ sellerId: 1, createdAt: -1 });

@@ -57,6 +57,12 @@ export interface PaymentRecord {
   providerTaskId: string | null;
   releaseTxHash: string | null;
   refundTxHash: string | null;
+  /**
+   * The offer id while this inbound payment holds the offer (pending, processing, completed,
+   * released, refunded); null once it failed or was cancelled. A unique key on it means one live
+   * payment per offer, enforced by the store itself rather than by a lock.
+   */
+  liveOfferKey: string | null;
   /** Provider-specific facts (amounts received, invoice quotes…) kept apart from the core fields. */
   providerData: Record<string, unknown>;
   metadata: Record<string, unknown>;

@@ -76,7 +76,7 @@ export interface UniqueKey {
 }
 
 export const UNIQUE_KEYS = {
-  payments: [{ field: 'externalId' }, { field: 'transactionHash' }],
+  payments: [{ field: 'externalId' }, { field: 'transactionHash' }, { field: 'liveOfferKey' }],
   purchaseRequests: [],
   sellerOffers: [],
 } satisfies Record<string, UniqueKey[]>;

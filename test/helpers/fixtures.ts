@@ -47,6 +47,7 @@ export function payment(over: Partial<PaymentRecord> = {}): PaymentRecord {
     providerTaskId: null,
     releaseTxHash: null,
     refundTxHash: null,
+    liveOfferKey: null,
     providerData: {},
     metadata: {},
     history: [],
