@@ -4,6 +4,8 @@ import { configurationRoutes } from './configuration/configurationRoutes.js';
 import { paymentControllerRoutes } from './controller/paymentControllerRoutes.js';
 import { errorHandler, notFoundHandler } from './common/errorHandler.js';
 import { requestLogger } from './common/requestLogger.js';
+import { shkeeperRoutes } from './shkeeper/shkeeperRoutes.js';
+import { shkeeperWebhookRoutes } from './shkeeper/shkeeperWebhookRoutes.js';
 
 export type { AppDeps } from './appContext.js';
 
@@ -21,10 +23,13 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppContext 
   app.locals.ctx = ctx;
 
   app.use(requestLogger(ctx.logger, { ignore: (url) => url === '/api/payment/health' }));
+  // Webhooks verify signatures over the raw body, so they are routed before JSON parsing.
+  app.use('/api/payment/shkeeper', shkeeperWebhookRoutes(ctx));
   app.use(express.json({ limit: JSON_BODY_LIMIT, strict: true }));
 
   const api = express.Router();
   api.use(configurationRoutes(ctx));
+  api.use('/shkeeper', shkeeperRoutes(ctx));
   // Routers with fixed prefixes (/shkeeper, /decentralized, /payments) mount here, before the
   // controller, whose `/:id` would otherwise see their first path segment.
   api.use(paymentControllerRoutes(ctx));

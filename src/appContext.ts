@@ -8,6 +8,16 @@ import { InProcessKeyedLock, type KeyedLock } from './payments/keyedLock.js';
 import { PaymentCoordinator } from './payments/paymentCoordinator.js';
 import { PaymentService } from './payments/paymentService.js';
 import type { Store } from './store/store.js';
+import type { ChainGateway } from './chain/chainTypes.js';
+import { PaymentSettlement } from './payments/paymentSettlement.js';
+import { AutoWebhookMonitor } from './shkeeper/autoWebhookMonitor.js';
+import { ConfirmTransactionService } from './shkeeper/confirmTransactionService.js';
+import { DeliveryLog } from './shkeeper/deliveryLog.js';
+import { IntentService } from './shkeeper/intentService.js';
+import { InvoiceEvents } from './shkeeper/invoiceEvents.js';
+import type { ShkeeperClient } from './shkeeper/shkeeperClient.js';
+import { WalletMonitor } from './shkeeper/walletMonitor.js';
+import { ShkeeperWebhookService } from './shkeeper/webhookService.js';
 
 /** What the entry point (or a test) hands to `createApp`: the things that differ per environment. */
 export interface AppDeps {
@@ -18,25 +28,49 @@ export interface AppDeps {
   events: PaymentEvents;
   lock?: KeyedLock;
   monitors?: MonitorRegistry;
+  /** Absent when SHKEEPER_API_URL is not set: SHKeeper routes then answer 503 not_configured. */
+  shkeeper?: ShkeeperClient;
+  /** Absent when BSC_RPC_URL is not set: chain checks then answer 503 not_configured. */
+  chain?: ChainGateway;
 }
 
 /** Everything the routers share, built once per app from the deps. */
-export interface AppContext extends Required<AppDeps> {
+export interface AppContext extends Required<Omit<AppDeps, 'shkeeper' | 'chain'>> {
+  shkeeper?: ShkeeperClient;
+  chain?: ChainGateway;
   tokens: TokenService;
   coordinator: PaymentCoordinator;
   payments: PaymentService;
+  settlement: PaymentSettlement;
+  deliveries: DeliveryLog;
+  invoiceEvents: InvoiceEvents;
+  shkeeperWebhooks: ShkeeperWebhookService;
+  intents: IntentService;
+  confirmations: ConfirmTransactionService;
 }
 
 export function buildContext(deps: AppDeps): AppContext {
   const lock = deps.lock ?? new InProcessKeyedLock();
   const monitors = deps.monitors ?? new MonitorRegistry();
-  const coordinator = new PaymentCoordinator(deps.store, lock, deps.clock);
+  const { store, config, clock, events, logger } = deps;
+  const coordinator = new PaymentCoordinator(store, lock, clock);
+  const settlement = new PaymentSettlement(store, coordinator, events, logger);
+  const deliveries = new DeliveryLog(store, clock);
+  const invoiceEvents = new InvoiceEvents(store, coordinator, settlement, logger);
+  monitors.register(new AutoWebhookMonitor({ config, store, clock, invoiceEvents, shkeeper: deps.shkeeper, chain: deps.chain }, logger));
+  monitors.register(new WalletMonitor({ config, store, settlement, chain: deps.chain }, logger));
   return {
     ...deps,
     lock,
     monitors,
-    tokens: new TokenService(deps.config.jwt.secret),
+    tokens: new TokenService(config.jwt.secret),
     coordinator,
-    payments: new PaymentService(deps.store, coordinator, deps.events),
+    payments: new PaymentService(store, coordinator, events),
+    settlement,
+    deliveries,
+    invoiceEvents,
+    shkeeperWebhooks: new ShkeeperWebhookService(config, deliveries, invoiceEvents, clock, logger),
+    intents: new IntentService({ config, store, coordinator, events, lock, clock, logger, shkeeper: deps.shkeeper }),
+    confirmations: new ConfirmTransactionService({ config, store, settlement, clock, chain: deps.chain }),
   };
 }

@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { systemClock } from './common/clock.js';
 import { createLogger } from './common/logger.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { createChainGateway } from './chain/chainGateway.js';
 import { startServer } from './server.js';
+import { createShkeeperClient } from './shkeeper/shkeeperClient.js';
 import { loadSeedFile } from './store/seedFile.js';
 import { selectStore } from './store/selectStore.js';
 
@@ -27,7 +29,24 @@ async function main(): Promise<void> {
   const seeded = await loadSeedFile(config.seedFile, store, systemClock);
   if (seeded.loaded) logger.info({ file: config.seedFile, inserted: seeded.inserted, total: seeded.total }, 'seed file loaded');
 
-  const server = await startServer({ config, store, logger, clock: systemClock }, { port: config.port, host: config.host });
+  // External systems are built only when configured; their routes answer 503 not_configured otherwise.
+  const shkeeper = config.shkeeper.apiUrl
+    ? createShkeeperClient({
+        apiUrl: config.shkeeper.apiUrl,
+        apiKey: config.shkeeper.apiKey,
+        username: config.shkeeper.username,
+        password: config.shkeeper.password,
+        logger: logger.child({ module: 'shkeeper' }),
+      })
+    : undefined;
+  const chain = config.bsc.rpcUrl
+    ? createChainGateway({ rpcUrl: config.bsc.rpcUrl, chainId: config.bsc.chainId, logger: logger.child({ module: 'chain' }) })
+    : undefined;
+
+  const server = await startServer(
+    { config, store, logger, clock: systemClock, shkeeper, chain },
+    { port: config.port, host: config.host },
+  );
   logger.info({ port: server.port, host: config.host }, 'listening');
 
   let stopping = false;
@@ -42,6 +61,7 @@ async function main(): Promise<void> {
     hardStop.unref();
     try {
       await server.close();
+      chain?.close();
       await store.close();
       logger.info('stopped');
       process.exit(0);

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server as SocketServer } from 'socket.io';
 import { createApp } from './app.js';
 import type { AppContext, AppDeps } from './appContext.js';
+import type { PaymentEvents } from './events/paymentEvents.js';
 import { createSocketServer, SocketIoEvents } from './events/socketServer.js';
 
 export interface RunningServer {
@@ -16,8 +17,11 @@ export interface RunningServer {
 }
 
 /** One HTTP server carrying both the REST API and Socket.IO. The store is the caller's to close. */
-export async function startServer(deps: Omit<AppDeps, 'events'>, listen: { port: number; host: string }): Promise<RunningServer> {
-  const events = new SocketIoEvents();
+export async function startServer(
+  deps: Omit<AppDeps, 'events'> & { observer?: PaymentEvents },
+  listen: { port: number; host: string },
+): Promise<RunningServer> {
+  const events = new SocketIoEvents(deps.observer);
   const app = createApp({ ...deps, events });
   const ctx = app.locals.ctx;
   const httpServer = createServer(app);

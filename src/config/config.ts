@@ -59,6 +59,16 @@ const envSchema = z.object({
   SHKEEPER_WEBHOOK_SECRET: optionalString,
   SHKEEPER_USERNAME: optionalString,
   SHKEEPER_PASSWORD: optionalString,
+  SHKEEPER_ALLOW_LEGACY_API_KEY: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
+  SHKEEPER_INVOICE_URL: optionalUrl,
+  SHKEEPER_FIAT: optionalString.pipe(z.string().regex(/^[A-Z]{3}$/, 'must be an upper-case ISO code such as USD').optional()),
+  INTENT_TTL_MINUTES: int(60, 1, 7 * 24 * 60),
+  AUTO_WEBHOOK_ENABLED: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
+  AUTO_WEBHOOK_INTERVAL_MS: int(60_000, 1_000, 3_600_000),
+  AUTO_WEBHOOK_AFTER_MS: int(300_000, 0, 7 * 24 * 3_600_000),
+  WALLET_MONITOR_ENABLED: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
+  WALLET_MONITOR_INTERVAL_MS: int(30_000, 1_000, 3_600_000),
+  WALLET_MONITOR_BLOCK_WINDOW: int(5_000, 10, 1_000_000),
   ESCROW_RECEIVER_ADDRESS: optionalString.pipe(evmAddress.optional()),
   BSC_RPC_URL: optionalUrl,
   BSC_CHAIN_ID: int(56, 1, 2 ** 31 - 1),
@@ -96,6 +106,15 @@ export interface Config {
     readonly webhookSecret?: string;
     readonly username?: string;
     readonly password?: string;
+    readonly allowLegacyApiKey: boolean;
+    /** Where the buyer pays an invoice: `${invoiceUrl}/${externalId}`. */
+    readonly invoiceUrl: string;
+    readonly fiat: string;
+    readonly intentTtlMinutes: number;
+  };
+  readonly monitors: {
+    readonly autoWebhook: { readonly enabled: boolean; readonly intervalMs: number; readonly afterMs: number };
+    readonly wallet: { readonly enabled: boolean; readonly intervalMs: number; readonly blockWindow: number };
   };
   readonly escrow: { readonly receiverAddress?: string };
   readonly bsc: {
@@ -172,6 +191,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       webhookSecret: e.SHKEEPER_WEBHOOK_SECRET ?? e.SHKEEPER_API_KEY,
       username: e.SHKEEPER_USERNAME,
       password: e.SHKEEPER_PASSWORD,
+      allowLegacyApiKey: isTrue(e.SHKEEPER_ALLOW_LEGACY_API_KEY, false),
+      invoiceUrl: (e.SHKEEPER_INVOICE_URL ?? `${e.SHKEEPER_API_URL?.replace(/\/+$/, '') ?? publicBaseUrl}/invoice`).replace(/\/+$/, ''),
+      fiat: e.SHKEEPER_FIAT ?? 'USD',
+      intentTtlMinutes: e.INTENT_TTL_MINUTES,
+    },
+    monitors: {
+      autoWebhook: {
+        enabled: isTrue(e.AUTO_WEBHOOK_ENABLED, true),
+        intervalMs: e.AUTO_WEBHOOK_INTERVAL_MS,
+        afterMs: e.AUTO_WEBHOOK_AFTER_MS,
+      },
+      wallet: {
+        enabled: isTrue(e.WALLET_MONITOR_ENABLED, true),
+        intervalMs: e.WALLET_MONITOR_INTERVAL_MS,
+        blockWindow: e.WALLET_MONITOR_BLOCK_WINDOW,
+      },
     },
     escrow: { receiverAddress: e.ESCROW_RECEIVER_ADDRESS && getAddress(e.ESCROW_RECEIVER_ADDRESS) },
     bsc: {
@@ -182,14 +217,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       confirmations: e.BSC_CONFIRMATIONS,
     },
     adminWalletPrivateKey: e.ADMIN_WALLET_PRIVATE_KEY,
-    enableDevRoutes:
-      e.ENABLE_DEV_ROUTES === undefined ? !production : ['true', '1', 'yes'].includes(e.ENABLE_DEV_ROUTES),
+    enableDevRoutes: isTrue(e.ENABLE_DEV_ROUTES, !production),
     cronSecret: e.CRON_SECRET,
     redisUrl: e.REDIS_URL,
     seedFile: e.SEED_FILE ?? `${e.DATA_DIR ?? '.data'}/seed.json`,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
   return deepFreeze(config);
+}
+
+function isTrue(v: string | undefined, fallback: boolean): boolean {
+  return v === undefined ? fallback : ['true', '1', 'yes'].includes(v);
 }
 
 function deepFreeze<T>(value: T): T {

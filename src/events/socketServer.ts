@@ -63,15 +63,21 @@ async function isParty(store: Store, principal: Principal, purchaseRequestId: st
   return (await store.sellerOffers.count({ purchaseRequestId, sellerId: principal.userId })) > 0;
 }
 
-/** Emits into a Socket.IO server once one is attached; until then (or without one) emits nowhere. */
+/**
+ * Emits into a Socket.IO server once one is attached; until then (or without one) emits nowhere.
+ * An optional observer sees every emission too (metrics, tests counting what was announced).
+ */
 export class SocketIoEvents implements PaymentEvents {
   private io?: Server;
+
+  constructor(private readonly observer?: PaymentEvents) {}
 
   attach(io: Server): void {
     this.io = io;
   }
 
   emit<E extends PaymentEventName>(target: EventTarget, event: E, payload: PaymentEventPayloads[E]): void {
+    this.observer?.emit(target, event, payload);
     if (!this.io) return;
     if (target.kind === 'global') this.io.emit(event, payload);
     else this.io.to(roomOf(target)).emit(event, payload);

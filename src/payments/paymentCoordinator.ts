@@ -109,6 +109,13 @@ export class PaymentCoordinator {
     throw new AppError('conflict', 'the payment changed; reload and try again', { code: 'precondition_failed' });
   }
 
+  /** Appends to an append-only list of provider facts (late payments, …); never touches state. */
+  async append(paymentId: string, field: `providerData.${string}`, value: unknown): Promise<PaymentRecord> {
+    const updated = await this.store.payments.updateOne({ id: paymentId }, { $push: { [field]: value } });
+    if (!updated) throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
+    return updated;
+  }
+
   /** Serialises a multi-record step (payment + offers + request) of one payment. */
   withPaymentLock<T>(paymentId: string, fn: () => Promise<T>): Promise<T> {
     return this.lock.withLock(`payment:${paymentId}`, fn);

@@ -1,7 +1,8 @@
 import type { Principal } from '../auth/tokens.js';
 import { AppError } from '../common/errors.js';
 import { newObjectId } from '../common/ids.js';
-import { to, type PaymentEvents } from '../events/paymentEvents.js';
+import type { PaymentEvents } from '../events/paymentEvents.js';
+import { announcePaymentCreated, announcePaymentUpdate } from './paymentAnnouncements.js';
 import type { PaymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { assertSelfOrAdmin, isPartyTo, partyFilter, visiblePayment } from './paymentAccess.js';
@@ -61,14 +62,7 @@ export class PaymentService {
       }
       throw err;
     }
-    const announcement = {
-      paymentId: payment.id,
-      purchaseRequestId: payment.purchaseRequestId,
-      status: payment.status,
-      provider: payment.provider,
-    };
-    this.events.emit(to.global, 'payment-created', announcement);
-    this.events.emit(to.request(payment.purchaseRequestId), 'payment-created', announcement);
+    announcePaymentCreated(this.events, payment);
     return payment;
   }
 
@@ -166,7 +160,7 @@ export class PaymentService {
           where,
         });
         if (changed) {
-          this.announceUpdate(payment);
+          announcePaymentUpdate(this.events, payment);
           return payment;
         }
         // Someone else made the same move first; the fields sent with it still apply.
@@ -204,13 +198,6 @@ export class PaymentService {
     if (p.status !== 'pending') {
       throw new AppError('invalid_state', 'only a pending payment can be cancelled', { code: 'payment_not_pending' });
     }
-  }
-
-  private announceUpdate(p: PaymentRecord): void {
-    const payload = { paymentId: p.id, purchaseRequestId: p.purchaseRequestId, status: p.status, escrowState: p.escrowState };
-    this.events.emit(to.request(p.purchaseRequestId), 'payment-updated', payload);
-    this.events.emit(to.user(p.buyerId), 'payment-updated', payload);
-    if (p.sellerId) this.events.emit(to.seller(p.sellerId), 'payment-updated', payload);
   }
 }
 

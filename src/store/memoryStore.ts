@@ -2,7 +2,13 @@ import { Query, update as applyUpdate } from 'mingo';
 import { AppError } from '../common/errors.js';
 import type { Clock } from '../common/clock.js';
 import { addDecimals } from '../common/money.js';
-import type { PaymentRecord, PurchaseRequestRecord, SellerOfferRecord } from './records.js';
+import type {
+  IdempotencyRecord,
+  PaymentRecord,
+  PurchaseRequestRecord,
+  SellerOfferRecord,
+  WebhookDeliveryRecord,
+} from './records.js';
 import {
   UNIQUE_KEYS,
   withUpdatedAt,
@@ -208,6 +214,8 @@ export class MemoryStore implements Store {
   readonly payments: MemoryCollection<PaymentRecord>;
   readonly purchaseRequests: MemoryCollection<PurchaseRequestRecord>;
   readonly sellerOffers: MemoryCollection<SellerOfferRecord>;
+  readonly webhookDeliveries: MemoryCollection<WebhookDeliveryRecord>;
+  readonly idempotencyKeys: MemoryCollection<IdempotencyRecord>;
 
   constructor(
     clock: Clock,
@@ -216,6 +224,8 @@ export class MemoryStore implements Store {
     this.payments = new MemoryCollection(UNIQUE_KEYS.payments, clock);
     this.purchaseRequests = new MemoryCollection(UNIQUE_KEYS.purchaseRequests, clock);
     this.sellerOffers = new MemoryCollection(UNIQUE_KEYS.sellerOffers, clock);
+    this.webhookDeliveries = new MemoryCollection(UNIQUE_KEYS.webhookDeliveries, clock);
+    this.idempotencyKeys = new MemoryCollection(UNIQUE_KEYS.idempotencyKeys, clock);
   }
 
   async paymentTotals(filter: Filter): Promise<PaymentTotal[]> {

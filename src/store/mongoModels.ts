@@ -1,5 +1,6 @@
 import { Schema, type Connection } from 'mongoose';
 import {
+  DELIVERY_OUTCOMES,
   DIRECTIONS,
   ESCROW_STATES,
   PAYMENT_STATUSES,
@@ -107,10 +108,52 @@ export const sellerOfferSchema = new Schema(
 );
 sellerOfferSchema.index({ purchaseRequestId: 1, sellerId: 1 });
 
+export const webhookDeliverySchema = new Schema(
+  {
+    provider: { type: String, required: true },
+    kind: { type: String, enum: ['invoice', 'payout'], required: true },
+    receivedAt: { type: Date, required: true },
+    verification: nullableString,
+    verificationError: nullableString,
+    externalId: nullableString,
+    status: nullableString,
+    txids: { type: [String], default: [] },
+    outcome: { type: String, enum: DELIVERY_OUTCOMES, required: true },
+    dedupeKey: nullableString,
+    paymentId: nullableString,
+    detail: nullableString,
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  common,
+);
+webhookDeliverySchema.index({ dedupeKey: 1 }, { unique: true, partialFilterExpression: { dedupeKey: { $type: 'string' } } });
+webhookDeliverySchema.index({ outcome: 1, kind: 1 });
+webhookDeliverySchema.index({ externalId: 1, receivedAt: -1 });
+
+export const idempotencySchema = new Schema(
+  {
+    scopeKey: { type: String, required: true },
+    requestHash: { type: String, required: true },
+    state: { type: String, enum: ['in_progress', 'done'], required: true },
+    statusCode: { type: Number, default: null },
+    responseBody: { type: Schema.Types.Mixed, default: null },
+    expiresAt: { type: Date, required: true },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  common,
+);
+idempotencySchema.index({ scopeKey: 1 }, { unique: true });
+// MongoDB drops expired records itself.
+idempotencySchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+
 export function registerModels(conn: Connection) {
   return {
     Payment: conn.model('Payment', paymentSchema, 'payments'),
     PurchaseRequest: conn.model('PurchaseRequest', purchaseRequestSchema, 'purchaserequests'),
     SellerOffer: conn.model('SellerOffer', sellerOfferSchema, 'selleroffers'),
+    WebhookDelivery: conn.model('WebhookDelivery', webhookDeliverySchema, 'webhookdeliveries'),
+    IdempotencyKey: conn.model('IdempotencyKey', idempotencySchema, 'idempotencykeys'),
   };
 }

@@ -5,7 +5,14 @@ import { isObjectId } from '../common/ids.js';
 import { plainDecimal } from '../common/money.js';
 import { sortTotals } from './memoryStore.js';
 import { registerModels } from './mongoModels.js';
-import type { PaymentRecord, PaymentStatus, PurchaseRequestRecord, SellerOfferRecord } from './records.js';
+import type {
+  IdempotencyRecord,
+  PaymentRecord,
+  PaymentStatus,
+  PurchaseRequestRecord,
+  SellerOfferRecord,
+  WebhookDeliveryRecord,
+} from './records.js';
 import {
   withUpdatedAt,
   type Collection,
@@ -200,6 +207,8 @@ export class MongoStore implements Store {
   readonly payments: Collection<PaymentRecord>;
   readonly purchaseRequests: Collection<PurchaseRequestRecord>;
   readonly sellerOffers: Collection<SellerOfferRecord>;
+  readonly webhookDeliveries: Collection<WebhookDeliveryRecord>;
+  readonly idempotencyKeys: Collection<IdempotencyRecord>;
   private readonly models: ReturnType<typeof registerModels>;
 
   private constructor(
@@ -212,6 +221,8 @@ export class MongoStore implements Store {
     this.payments = new MongoCollection(this.models.Payment, clock);
     this.purchaseRequests = new MongoCollection(this.models.PurchaseRequest, clock);
     this.sellerOffers = new MongoCollection(this.models.SellerOffer, clock);
+    this.webhookDeliveries = new MongoCollection(this.models.WebhookDelivery, clock);
+    this.idempotencyKeys = new MongoCollection(this.models.IdempotencyKey, clock);
   }
 
   static async connect(

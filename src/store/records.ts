@@ -103,3 +103,51 @@ export interface SellerOfferRecord {
   createdAt: Date;
   updatedAt: Date;
 }
+
+export const DELIVERY_OUTCOMES = [
+  'received',
+  'applied',
+  'duplicate',
+  'stale',
+  'late_payment',
+  'unknown_invoice',
+  'bad_signature',
+  'malformed',
+  'error',
+] as const;
+export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
+
+/** One row per webhook delivery, whatever became of it: what an operator reads to see what arrived. */
+export interface WebhookDeliveryRecord {
+  id: string;
+  provider: 'shkeeper';
+  kind: 'invoice' | 'payout';
+  receivedAt: Date;
+  /** How the delivery proved it came from SHKeeper, or null when it did not. */
+  verification: 'hmac_timestamp' | 'hmac_body' | 'legacy_api_key' | null;
+  verificationError: string | null;
+  externalId: string | null;
+  status: string | null;
+  txids: string[];
+  outcome: DeliveryOutcome;
+  /** Set on the one delivery that applied an (external id, txid, crypto); unique. */
+  dedupeKey: string | null;
+  paymentId: string | null;
+  detail: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A stored answer to a request that carried an Idempotency-Key. */
+export interface IdempotencyRecord {
+  id: string;
+  /** route + caller + key; unique. */
+  scopeKey: string;
+  requestHash: string;
+  state: 'in_progress' | 'done';
+  statusCode: number | null;
+  responseBody: unknown;
+  expiresAt: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}

@@ -1,4 +1,11 @@
-import type { PaymentRecord, PaymentStatus, PurchaseRequestRecord, SellerOfferRecord } from './records.js';
+import type {
+  IdempotencyRecord,
+  PaymentRecord,
+  PaymentStatus,
+  PurchaseRequestRecord,
+  SellerOfferRecord,
+  WebhookDeliveryRecord,
+} from './records.js';
 
 /**
  * The persistence contract every service uses. Filters and updates are MongoDB query/update
@@ -64,6 +71,8 @@ export interface Store {
   readonly payments: Collection<PaymentRecord>;
   readonly purchaseRequests: Collection<PurchaseRequestRecord>;
   readonly sellerOffers: Collection<SellerOfferRecord>;
+  readonly webhookDeliveries: Collection<WebhookDeliveryRecord>;
+  readonly idempotencyKeys: Collection<IdempotencyRecord>;
   paymentTotals(filter: Filter): Promise<PaymentTotal[]>;
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
@@ -79,6 +88,8 @@ export const UNIQUE_KEYS = {
   payments: [{ field: 'externalId' }, { field: 'transactionHash' }, { field: 'liveOfferKey' }],
   purchaseRequests: [],
   sellerOffers: [],
+  webhookDeliveries: [{ field: 'dedupeKey' }],
+  idempotencyKeys: [{ field: 'scopeKey' }],
 } satisfies Record<string, UniqueKey[]>;
 
 export function withUpdatedAt(update: Update, now: Date): Update {

@@ -88,7 +88,7 @@ describe('GET /api/payment/:id/debug', () => {
       chainId: t.config.bsc.chainId,
       confirmationsRequired: t.config.bsc.confirmations,
     });
-    expect(res.body.data.monitors).toEqual({ wallet: { running: true, intervalMs: 1000, lastRunAt: null, lastError: null } });
+    expect(res.body.data.monitors).toMatchObject({ wallet: { running: true, intervalMs: 1000, lastRunAt: null, lastError: null }, walletMonitor: { running: false }, autoWebhook: { running: false } });
   });
 
   it('reports null network and token for a payment without blockchain details', async () => {

@@ -1,0 +1,82 @@
+/**
+ * The chain layer's contract with the rest of the service. Features (deposit monitor, escrow
+ * release/refund) depend on `ChainGateway` only; `createChainGateway` builds the real one.
+ * Amounts are bigint base units; addresses come back checksummed.
+ */
+
+export interface TransferExpectation {
+  /** ERC-20 contract address. */
+  token: string;
+  /** Expected receiver. */
+  to: string;
+  /** Expected sender, when it matters (escrow release/refund). */
+  from?: string;
+  /** Base units: the transfer must move at least this. */
+  minAmount: bigint;
+  /** When true, must move exactly `minAmount`. */
+  exactAmount?: boolean;
+  /** Required confirmations (1 = mined in the latest block). */
+  confirmations: number;
+}
+
+export type MismatchReason =
+  | 'reverted'
+  | 'wrong_token'
+  | 'wrong_receiver'
+  | 'wrong_sender'
+  | 'amount_too_low'
+  | 'amount_mismatch'
+  | 'no_transfer';
+
+export type TransferVerdict =
+  | {
+      status: 'confirmed';
+      confirmations: number;
+      amount: bigint;
+      from: string;
+      to: string;
+      blockNumber: number;
+      logIndex: number;
+    }
+  | {
+      status: 'pending';
+      confirmations: number;
+      required: number;
+      amount?: bigint;
+      from?: string;
+      to?: string;
+    }
+  | { status: 'mismatch'; reason: MismatchReason; message: string }
+  | { status: 'not_found' };
+
+export interface TokenTransfer {
+  txHash: string;
+  from: string;
+  to: string;
+  amount: bigint;
+  blockNumber: number;
+  logIndex: number;
+}
+
+/** A transaction for `from` to sign: hex quantities, as wallets (`eth_sendTransaction`) expect. */
+export interface UnsignedTokenTransfer {
+  to: string;
+  from: string;
+  data: string;
+  value: '0x0';
+  chainId: number;
+  /** Hex quantity: the node's estimate plus 20% headroom. */
+  gasLimit: string;
+  nonce: number;
+}
+
+export interface ChainGateway {
+  readonly chainId: number;
+  blockNumber(): Promise<number>;
+  verifyTransfer(txHash: string, expect: TransferExpectation): Promise<TransferVerdict>;
+  /** Transfers of `token` to `to` in a bounded block window, read with chunked `eth_getLogs`. */
+  findTransfers(q: { token: string; to: string; fromBlock: number; toBlock?: number }): Promise<TokenTransfer[]>;
+  /** ERC-20 `transfer(to, amount)` calldata, gas estimate from the node, pending nonce of `from`. */
+  buildTokenTransfer(q: { token: string; from: string; to: string; amount: bigint }): Promise<UnsignedTokenTransfer>;
+  close(): void;
+}

@@ -1,0 +1,97 @@
+import type { RequestHandler } from 'express';
+import { createHash } from 'node:crypto';
+import type { Clock } from '../common/clock.js';
+import { AppError } from '../common/errors.js';
+import { newObjectId } from '../common/ids.js';
+import type { Store } from '../store/store.js';
+
+const KEY_RE = /^[A-Za-z0-9_.:-]{1,200}$/;
+export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+
+/** Key order does not change what a body means, so it must not change its hash. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * `Idempotency-Key` for money-moving POSTs. The first answer to (route, caller, key) is stored and
+ * replayed for 24 h; the same key with another body is refused; the same key arriving while the
+ * first request still runs is refused. A request that failed on our side (5xx) forgets its key so
+ * the client can retry. Runs after authentication: keys are scoped to the caller.
+ */
+export function idempotency(store: Store, clock: Clock): RequestHandler {
+  return async (req, res, next) => {
+    const key = req.get('Idempotency-Key');
+    if (key === undefined) return next();
+    if (!KEY_RE.test(key)) {
+      throw new AppError('validation', 'Idempotency-Key must be 1–200 characters of A-Z a-z 0-9 _ . : -', {
+        code: 'invalid_idempotency_key',
+      });
+    }
+    const scopeKey = `${req.method} ${req.baseUrl}${req.path} ${req.principal?.userId ?? 'anonymous'} ${key}`;
+    const requestHash = createHash('sha256').update(canonical(req.body ?? null)).digest('hex');
+    const now = clock.now();
+    await store.idempotencyKeys.deleteMany({ scopeKey, expiresAt: { $lte: now } });
+
+    const existing = await claim(store, { scopeKey, requestHash, now });
+    if (existing) {
+      if (existing.requestHash !== requestHash) {
+        throw new AppError('conflict', 'this Idempotency-Key was used with a different request body', {
+          code: 'idempotency_key_reused',
+        });
+      }
+      if (existing.state === 'in_progress') {
+        throw new AppError('conflict', 'a request with this Idempotency-Key is still being processed', {
+          code: 'idempotency_request_in_progress',
+        });
+      }
+      res.setHeader('Idempotent-Replayed', 'true');
+      res.status(existing.statusCode ?? 200).json(existing.responseBody);
+      return;
+    }
+
+    const originalJson = res.json.bind(res);
+    let body: unknown;
+    res.json = (b: unknown) => {
+      body = b;
+      return originalJson(b);
+    };
+    res.once('finish', () => {
+      const settle =
+        res.statusCode >= 500
+          ? store.idempotencyKeys.deleteMany({ scopeKey })
+          : store.idempotencyKeys.updateOne(
+              { scopeKey },
+              { $set: { state: 'done', statusCode: res.statusCode, responseBody: body ?? null } },
+            );
+      settle.catch((err: unknown) => req.log?.error({ err }, 'could not store the idempotent response'));
+    });
+    next();
+  };
+}
+
+/** Inserts an in-progress record, or returns the one already there. */
+async function claim(store: Store, r: { scopeKey: string; requestHash: string; now: Date }) {
+  try {
+    await store.idempotencyKeys.insertOne({
+      id: newObjectId(r.now),
+      scopeKey: r.scopeKey,
+      requestHash: r.requestHash,
+      state: 'in_progress',
+      statusCode: null,
+      responseBody: null,
+      expiresAt: new Date(r.now.getTime() + IDEMPOTENCY_TTL_MS),
+      createdAt: r.now,
+      updatedAt: r.now,
+    });
+    return null;
+  } catch (err) {
+    if (!(err instanceof AppError && err.code === 'duplicate_key')) throw err;
+    return store.idempotencyKeys.findOne({ scopeKey: r.scopeKey });
+  }
+}

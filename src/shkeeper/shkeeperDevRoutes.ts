@@ -1,0 +1,122 @@
+import { Router } from 'express';
+import type { AppContext } from '../appContext.js';
+import { principalOf, requireAuth } from '../auth/authMiddleware.js';
+import { AppError } from '../common/errors.js';
+import { endpoint, ok } from '../common/http.js';
+import { newObjectId } from '../common/ids.js';
+import { hmacHex } from './webhookSignature.js';
+import { createTestPaymentBody, triggerWebhookBody } from './shkeeperSchemas.js';
+
+const HIDDEN_HEADERS = new Set(['authorization', 'cookie', 'x-shkeeper-api-key', 'x-shkeeper-signature']);
+
+/** Sorted keys, compact separators: the bytes SHKeeper itself signs and sends (spec §5.1). */
+function compactSorted(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(compactSorted).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${compactSorted((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Tools for wiring SHKeeper up in development. Mounted only when ENABLE_DEV_ROUTES is on (never
+ * by default in production), so in production these paths are 404.
+ */
+export function shkeeperDevRoutes(ctx: AppContext): Router {
+  const router = Router();
+
+  router.post(
+    '/test',
+    endpoint({}, async () => {
+      const client = ctx.shkeeper;
+      if (!client) throw new AppError('unavailable', 'SHKEEPER_API_URL is not configured', { code: 'not_configured' });
+      const attempt = async (fn: () => Promise<unknown>) => {
+        try {
+          return { ok: true, result: await fn() };
+        } catch (err) {
+          return { ok: false, error: (err as AppError).code ?? 'error' };
+        }
+      };
+      return ok({
+        cryptoList: await attempt(async () => (await client.listCryptos()).map((c) => c.name)),
+        authenticatedCall: await attempt(async () => (await client.getInvoices('shkeeper-connectivity-check')).length),
+      });
+    }),
+  );
+
+  const echo = endpoint({}, (_input, req) =>
+    ok({
+      method: req.method,
+      query: req.query,
+      body: req.body ?? null,
+      headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => !HIDDEN_HEADERS.has(k))),
+      receivedAt: ctx.clock.now().toISOString(),
+    }),
+  );
+  router.post('/callback-test', echo);
+  router.get('/callback-test', echo);
+
+  router.post(
+    '/create-test-payment',
+    endpoint({ body: createTestPaymentBody }, async ({ body }) => {
+      const now = ctx.clock.now();
+      const amount = body.amount ?? '10';
+      const requestId = newObjectId(now);
+      const offerId = newObjectId(now);
+      const buyerId = body.buyerId ?? 'test-buyer';
+      const sellerId = body.sellerId ?? 'test-seller';
+      await ctx.store.purchaseRequests.insertOne({ id: requestId, buyerId, title: 'test payment', status: 'open', createdAt: now, updatedAt: now });
+      await ctx.store.sellerOffers.insertOne({
+        id: offerId, purchaseRequestId: requestId, sellerId, amount, currency: 'USDT', walletAddress: null, status: 'pending', createdAt: now, updatedAt: now,
+      });
+      const id = newObjectId(now);
+      const payment = await ctx.coordinator.create(
+        {
+          id, provider: 'shkeeper', direction: 'in', status: 'pending', escrowState: 'unfunded',
+          purchaseRequestId: requestId, sellerOfferId: offerId, buyerId, sellerId,
+          amount: { amount, currency: 'USDT' }, blockchain: { network: 'bsc', token: 'USDT' },
+          transactionHash: null, externalId: `AMN_TEST_${id}`, paymentUrl: null, payAddress: null, expiresAt: null,
+          providerTaskId: null, releaseTxHash: null, refundTxHash: null, liveOfferKey: offerId,
+          providerData: { test: true }, metadata: {},
+        },
+        'dev_test_payment',
+        'system',
+      );
+      return ok({ paymentId: payment.id, externalId: payment.externalId, purchaseRequestId: requestId, sellerOfferId: offerId });
+    }, { status: 201 }),
+  );
+
+  router.post(
+    '/trigger-webhook',
+    requireAuth(ctx.tokens),
+    endpoint({ body: triggerWebhookBody }, async ({ body }, req) => {
+      const who = principalOf(req);
+      const payment = await ctx.store.payments.findById(body.paymentId);
+      if (!payment || !payment.externalId || !(who.isAdmin || who.userId === payment.buyerId)) {
+        throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
+      }
+      const secret = ctx.config.shkeeper.webhookSecret;
+      if (!secret) throw new AppError('unavailable', 'SHKEEPER_WEBHOOK_SECRET is not configured', { code: 'not_configured' });
+      const txid = body.txid ?? `0x${newObjectId()}${newObjectId()}${'0'.repeat(16)}`;
+      const amount = payment.amount.amount;
+      const payload = {
+        external_id: payment.externalId, crypto: 'BNB-USDT', addr: payment.payAddress ?? '0x0', fiat: 'USD',
+        balance_fiat: amount, balance_crypto: amount, paid: body.status !== 'PARTIAL', status: body.status,
+        fee_fixed: '0', fee_percent: '0', fee_policy: 'NO_FEE', overpaid_fiat: '0.00',
+        transactions: [{ txid, date: now(), amount_crypto: amount, amount_fiat: amount, amount_fiat_without_fee: amount, fee_fiat: '0', trigger: true, crypto: 'BNB-USDT' }],
+      };
+      const raw = compactSorted(payload);
+      const ts = String(Math.floor(ctx.clock.now().getTime() / 1000));
+      const res = await fetch(`${req.protocol}://${req.get('host')}/api/payment/shkeeper/webhook`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-shkeeper-timestamp': ts, 'x-shkeeper-signature': hmacHex(secret, `${ts}.`, raw) },
+        body: raw,
+      });
+      return ok({ webhookStatus: res.status, webhookResponse: await res.json().catch(() => null), payload });
+    }),
+  );
+  return router;
+}
+
+const now = () => new Date().toISOString().replace('T', ' ').slice(0, 19);

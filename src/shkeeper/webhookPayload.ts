@@ -1,0 +1,106 @@
+import { z } from 'zod';
+
+/**
+ * SHKeeper's invoice callbacks (§5.3 and the §5.4 "unconfirmed" variant), normalised to the
+ * one action our service takes. Unknown extra fields are allowed: SHKeeper adds fields across
+ * versions, and the signature already proved who sent them.
+ */
+const decimalText = z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal string');
+const externalId = z.union([z.string().min(1).max(128), z.number().int().nonnegative()]).transform(String);
+
+const transaction = z.object({
+  txid: z.string().min(1).max(256),
+  crypto: z.string().min(1).max(64),
+  amount_crypto: decimalText,
+  amount_fiat: decimalText.optional(),
+  amount_fiat_without_fee: decimalText.optional(),
+  date: z.string().max(64).optional(),
+  trigger: z.boolean().optional(),
+});
+
+const invoiceCallback = z.object({
+  external_id: externalId,
+  crypto: z.string().min(1).max(64),
+  addr: z.string().min(1).max(256),
+  fiat: z.string().min(1).max(16),
+  balance_fiat: decimalText,
+  balance_crypto: decimalText,
+  paid: z.boolean(),
+  status: z.enum(['PARTIAL', 'PAID', 'OVERPAID']),
+  transactions: z.array(transaction).min(1).max(1000),
+});
+
+const unconfirmedCallback = z.object({
+  external_id: externalId,
+  crypto: z.string().min(1).max(64),
+  addr: z.string().min(1).max(256),
+  amount: decimalText,
+  status: z.literal('unconfirmed'),
+  txid: z.string().min(1).max(256),
+});
+
+export type InvoiceAction =
+  | { kind: 'paid' | 'partial'; status: 'PAID' | 'OVERPAID' | 'PARTIAL' }
+  | { kind: 'unconfirmed'; status: 'unconfirmed' };
+
+export interface NormalisedInvoiceEvent {
+  externalId: string;
+  action: InvoiceAction;
+  /** The transaction that caused this delivery (SHKeeper marks it `trigger`). */
+  trigger: { txid: string; crypto: string; amountCrypto: string };
+  txids: string[];
+  /** Facts worth keeping on the payment. */
+  snapshot: Record<string, unknown>;
+  /** One delivery stream per (external id, txid, crypto): repeats of it are duplicates. */
+  dedupeKey: string;
+}
+
+export function normaliseInvoiceCallback(body: unknown): { ok: true; event: NormalisedInvoiceEvent } | { ok: false; error: string } {
+  const unconfirmed = unconfirmedCallback.safeParse(body);
+  if (unconfirmed.success) {
+    const u = unconfirmed.data;
+    return {
+      ok: true,
+      event: {
+        externalId: u.external_id,
+        action: { kind: 'unconfirmed', status: 'unconfirmed' },
+        trigger: { txid: u.txid, crypto: u.crypto, amountCrypto: u.amount },
+        txids: [u.txid],
+        snapshot: { status: 'unconfirmed', crypto: u.crypto, addr: u.addr, unconfirmedAmount: u.amount },
+        dedupeKey: `${u.external_id}:${u.txid}:${u.crypto}:unconfirmed`,
+      },
+    };
+  }
+  const parsed = invoiceCallback.safeParse(body);
+  if (!parsed.success) {
+    return { ok: false, error: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  }
+  const c = parsed.data;
+  const trigger = c.transactions.find((t) => t.trigger) ?? c.transactions.at(-1)!;
+  return {
+    ok: true,
+    event: {
+      externalId: c.external_id,
+      action: { kind: c.status === 'PARTIAL' ? 'partial' : 'paid', status: c.status },
+      trigger: { txid: trigger.txid, crypto: trigger.crypto, amountCrypto: trigger.amount_crypto },
+      txids: c.transactions.map((t) => t.txid),
+      snapshot: {
+        status: c.status,
+        crypto: c.crypto,
+        addr: c.addr,
+        fiat: c.fiat,
+        balanceFiat: c.balance_fiat,
+        balanceCrypto: c.balance_crypto,
+        txids: c.transactions.map((t) => t.txid),
+      },
+      dedupeKey: `${c.external_id}:${trigger.txid}:${trigger.crypto}`,
+    },
+  };
+}
+
+/** Bodies arrive as JSON or as a JSON string holding JSON; both are read after the signature check. */
+export function parseJsonBody(raw: Buffer): unknown {
+  let value: unknown = JSON.parse(raw.toString('utf8'));
+  if (typeof value === 'string') value = JSON.parse(value);
+  return value;
+}

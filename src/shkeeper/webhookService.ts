@@ -1,0 +1,92 @@
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/logger.js';
+import type { Config } from '../config/config.js';
+import type { DeliveryLog } from './deliveryLog.js';
+import type { InvoiceEvents } from './invoiceEvents.js';
+import { normaliseInvoiceCallback, parseJsonBody } from './webhookPayload.js';
+import { verifyShkeeperSignature } from './webhookSignature.js';
+
+export interface WebhookAnswer {
+  status: number;
+  body: unknown;
+}
+
+/**
+ * An invoice callback: signature first (on the raw bytes), then parse, record, dedupe, apply.
+ * SHKeeper counts only HTTP 202 as delivered and re-sends anything else every ~60 s forever, so
+ * every delivery we have recorded and dealt with — applied, duplicate, stale, late, unknown — is
+ * answered 202. Bad signatures get 401 and bad bodies 400 (harmless retries); a failure of ours
+ * is an error so that SHKeeper retries it.
+ */
+export class ShkeeperWebhookService {
+  constructor(
+    private readonly config: Config,
+    private readonly deliveries: DeliveryLog,
+    private readonly invoiceEvents: InvoiceEvents,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  async receiveInvoiceCallback(headers: Record<string, string | string[] | undefined>, rawBody: Buffer): Promise<WebhookAnswer> {
+    const secret = this.config.shkeeper.webhookSecret;
+    if (!secret) {
+      return refusal(503, 'not_configured', 'SHKEEPER_WEBHOOK_SECRET (or SHKEEPER_API_KEY) is not configured');
+    }
+    const verdict = verifyShkeeperSignature(headers, rawBody, {
+      secret,
+      legacyApiKey: this.config.shkeeper.allowLegacyApiKey ? this.config.shkeeper.apiKey : undefined,
+      nowSeconds: Math.floor(this.clock.now().getTime() / 1000),
+    });
+    const base = { kind: 'invoice' as const, externalId: null, status: null, txids: [] };
+    if (!verdict.ok) {
+      await this.deliveries.received({ ...base, verification: null, verificationError: verdict.reason }, 'bad_signature');
+      this.logger.warn({ reason: verdict.reason }, 'webhook refused: bad signature');
+      return refusal(401, 'invalid_signature', 'the webhook signature is missing or invalid');
+    }
+
+    let body: unknown;
+    try {
+      body = parseJsonBody(rawBody);
+    } catch {
+      await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'not JSON');
+      return refusal(400, 'malformed_json', 'the webhook body is not JSON');
+    }
+    const normalised = normaliseInvoiceCallback(body);
+    if (!normalised.ok) {
+      await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', normalised.error);
+      return refusal(400, 'validation_error', 'the webhook body is not an invoice callback');
+    }
+    const event = normalised.event;
+    const deliveryId = await this.deliveries.received({
+      kind: 'invoice',
+      verification: verdict.method,
+      verificationError: null,
+      externalId: event.externalId,
+      status: event.action.status,
+      txids: event.txids,
+    });
+    if (await this.deliveries.alreadyApplied(event.dedupeKey)) {
+      await this.deliveries.finish(deliveryId, 'duplicate');
+      return accepted();
+    }
+    try {
+      const result = await this.invoiceEvents.apply(event, 'shkeeper_webhook');
+      const keep = ['applied', 'duplicate', 'stale', 'late_payment'].includes(result.outcome);
+      await this.deliveries.finish(deliveryId, result.outcome, {
+        ...(keep ? { dedupeKey: event.dedupeKey } : {}),
+        paymentId: result.paymentId,
+        detail: result.detail,
+      });
+      return accepted();
+    } catch (err) {
+      await this.deliveries.finish(deliveryId, 'error', { detail: (err as Error).message?.slice(0, 200) }).catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+const accepted = (): WebhookAnswer => ({ status: 202, body: { success: true } });
+const refusal = (status: number, code: string, message: string): WebhookAnswer => ({
+  status,
+  body: { success: false, error: { code, message } },
+});
