@@ -23,12 +23,14 @@ import { startServer } from '../src/server.js';
 import { MemoryStore } from '../src/store/memoryStore.js';
 import type { PaymentRecord } from '../src/store/records.js';
 import { payment } from '../test/helpers/fixtures.js';
+import { newObjectId } from '../src/common/ids.js';
 import type { ChildMessage, ReadyMessage, ReplyMap, RequestEnvelope } from './protocol.js';
 import { RssSampler } from './rssSampler.js';
 
 const HOST = '127.0.0.1';
 const JWT_SECRET = 'bench-only-jwt-secret-0123456789abcdef';
 const BUYER = 'bench-buyer';
+const WEBHOOK_SECRET = 'bench-only-shkeeper-webhook-secret';
 
 function send(msg: ChildMessage): void {
   process.send?.(msg);
@@ -58,6 +60,10 @@ async function listenBaseline(body: unknown): Promise<Server> {
   app.get('/api/payment/:id', (_req, res) => {
     res.json(body);
   });
+  // The webhook baseline: read the raw body, answer 202, nothing else.
+  app.post('/webhook', express.raw({ type: () => true }), (_req, res) => {
+    res.status(202).json({ success: true });
+  });
   return new Promise((resolve, reject) => {
     const server = app.listen(0, HOST, (err?: Error) => (err ? reject(err) : resolve(server)));
   });
@@ -66,7 +72,7 @@ async function listenBaseline(body: unknown): Promise<Server> {
 async function main(): Promise<void> {
   if (!process.send) throw new Error('bench/benchServer.ts must be started by bench/run.ts (needs an IPC channel)');
 
-  const config = configFrom({ JWT_SECRET, LOG_LEVEL: 'info', PAYMENT_STORE: 'memory' });
+  const config = configFrom({ JWT_SECRET, LOG_LEVEL: 'info', PAYMENT_STORE: 'memory', SHKEEPER_WEBHOOK_SECRET: WEBHOOK_SECRET });
   // Synchronous destination, like the production stdout logger: each line costs a write(2).
   const logger = createLogger(config.logLevel, pino.destination({ dest: '/dev/null', sync: true }));
   const store = new MemoryStore(systemClock);
@@ -100,6 +106,36 @@ async function main(): Promise<void> {
         inserted: count,
         ms: performance.now() - started,
         authorization: `Bearer ${app.ctx.tokens.sign({ sub: userId }, 600)}`,
+      };
+    },
+    async seedInvoices({ count }) {
+      const started = performance.now();
+      const externalIds: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const now = new Date();
+        const request = { id: newObjectId(), buyerId: `wh-buyer-${i}`, title: null, status: 'open' as const, createdAt: now, updatedAt: now };
+        const offer = {
+          id: newObjectId(), purchaseRequestId: request.id, sellerId: `wh-seller-${i}`, amount: '10', currency: 'USDT',
+          walletAddress: null, status: 'pending' as const, createdAt: now, updatedAt: now,
+        };
+        await store.purchaseRequests.insertOne(request);
+        await store.sellerOffers.insertOne(offer);
+        const p = payment({
+          provider: 'shkeeper', buyerId: request.buyerId, sellerId: offer.sellerId, purchaseRequestId: request.id,
+          sellerOfferId: offer.id, amount: { amount: '10', currency: 'USDT' }, liveOfferKey: offer.id,
+        });
+        await store.payments.insertOne({ ...p, externalId: `AMN_${p.id}` });
+        externalIds.push(`AMN_${p.id}`);
+      }
+      return { externalIds, ms: performance.now() - started };
+    },
+    async invoiceCounts({ externalIds }) {
+      const completed = await store.payments.count({ externalId: { $in: externalIds }, status: 'completed' });
+      const stats = await app.ctx.deliveries.stats('invoice');
+      return {
+        completed,
+        notCompleted: externalIds.length - completed,
+        deliveries: { success: stats.success, duplicate: stats.duplicate, failure: stats.failure, badSignature: stats.badSignature },
       };
     },
     async rssStart({ intervalMs }) {
@@ -145,6 +181,8 @@ async function main(): Promise<void> {
     baselineUrl: `http://${HOST}:${(baseline.address() as AddressInfo).port}`,
     paymentId: record.id,
     authorization: `Bearer ${app.ctx.tokens.sign({ sub: BUYER }, 600)}`,
+    webhookSecret: WEBHOOK_SECRET,
+    baselineWebhookUrl: `http://${HOST}:${(baseline.address() as AddressInfo).port}/webhook`,
   };
   send(ready);
 }

@@ -15,13 +15,19 @@ export interface ReadyMessage {
   paymentId: string;
   /** `Bearer …` signed with the app's configured secret. */
   authorization: string;
+  /** The app's SHKeeper webhook secret, so the runner can sign deliveries as SHKeeper does. */
+  webhookSecret: string;
+  /** A bare Express POST that reads the raw body and answers 202: the webhook baseline. */
+  baselineWebhookUrl: string;
 }
 
 /** Requests the parent may make; each carries an id echoed in the reply. */
 export type Request =
   | { type: 'seedPayments'; userId: string; count: number }
   | { type: 'rssStart'; intervalMs: number }
-  | { type: 'rssStop' };
+  | { type: 'rssStop' }
+  | { type: 'seedInvoices'; count: number }
+  | { type: 'invoiceCounts'; externalIds: string[] };
 
 export interface SeedResult {
   inserted: number;
@@ -39,7 +45,15 @@ export interface RssStopResult {
   samples: number;
 }
 
+export interface InvoiceCounts {
+  completed: number;
+  notCompleted: number;
+  deliveries: { success: number; duplicate: number; failure: number; badSignature: number };
+}
+
 export interface ReplyMap {
+  seedInvoices: { externalIds: string[]; ms: number };
+  invoiceCounts: InvoiceCounts;
   seedPayments: SeedResult;
   rssStart: RssStartResult;
   rssStop: RssStopResult;

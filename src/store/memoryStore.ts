@@ -82,7 +82,7 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
   async count(filter: Filter): Promise<number> {
     const q = matcher(filter);
     let n = 0;
-    for (const d of this.docs.values()) if (q.test(d)) n++;
+    for (const d of this.candidates(filter)) if (q.test(d)) n++;
     return n;
   }
 
@@ -137,15 +137,25 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
   }
 
   private firstMatch(filter: Filter): T | undefined {
-    // Fast path for the common "by id" form; the full filter is still evaluated.
-    const id = filter.id;
-    if (typeof id === 'string') {
-      const d = this.docs.get(id);
-      return d && matcher(filter).test(d) ? d : undefined;
-    }
     const q = matcher(filter);
-    for (const d of this.docs.values()) if (q.test(d)) return d;
+    for (const d of this.candidates(filter)) if (q.test(d)) return d;
     return undefined;
+  }
+
+  /**
+   * The records a filter can match. An equality on `id` or on a unique key names at most one
+   * record, found through the index; anything else scans. The full filter is still evaluated.
+   */
+  private candidates(filter: Filter): Iterable<T> {
+    if (typeof filter.id === 'string') return single(this.docs.get(filter.id));
+    for (const [field, index] of this.uniques) {
+      const v = filter[field];
+      if (typeof v === 'string') {
+        const id = index.get(v);
+        return single(id === undefined ? undefined : this.docs.get(id));
+      }
+    }
+    return this.docs.values();
   }
 
   private insertSync(doc: T): T {
@@ -207,6 +217,10 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
       if (typeof v === 'string' && index.get(v) === doc.id) index.delete(v);
     }
   }
+}
+
+function single<T>(d: T | undefined): T[] {
+  return d === undefined ? [] : [d];
 }
 
 export class MemoryStore implements Store {

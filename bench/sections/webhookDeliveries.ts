@@ -1,0 +1,140 @@
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import { fmtInt, fmtMs, type Row, type Section } from '../report.js';
+
+/**
+ * 2,000 signed SHKeeper deliveries (1,000 invoices, each delivered twice, shuffled so that a
+ * duplicate may be in flight next to its original) at 64 concurrent connections. Correctness is
+ * the target — exactly 1,000 completions, 1,000 counted duplicates, 0 errors — and throughput is
+ * reported as a ratio of a bare Express route that only reads the body and answers 202.
+ */
+const NAME = 'SHKeeper webhook';
+const INVOICES = 1_000;
+const CONNECTIONS = 64;
+
+interface Delivery {
+  body: Buffer;
+  headers: Record<string, string>;
+}
+
+/** Compact JSON with sorted keys, signed as SHKeeper ≥ 2.5.16 does: HMAC(secret, ts + "." + body). */
+function delivery(secret: string, externalId: string, txid: string): Delivery {
+  const payload = {
+    addr: '0x3333333333333333333333333333333333333333',
+    balance_crypto: '10.2',
+    balance_fiat: '10.2',
+    crypto: 'BNB-USDT',
+    external_id: externalId,
+    fee_fixed: '0',
+    fee_percent: '2',
+    fee_policy: 'PERCENT_FEE',
+    fiat: 'USD',
+    overpaid_fiat: '0.00',
+    paid: true,
+    status: 'PAID',
+    transactions: [
+      { amount_crypto: '10.2', amount_fiat: '10.2', amount_fiat_without_fee: '10', crypto: 'BNB-USDT', date: '2026-01-01 00:00:00', fee_fiat: '0.2', trigger: true, txid },
+    ],
+  };
+  const body = Buffer.from(JSON.stringify(payload));
+  const ts = String(Math.floor(Date.now() / 1000));
+  const sig = createHmac('sha256', secret).update(`${ts}.`).update(body).digest('hex');
+  return {
+    body,
+    headers: { 'content-type': 'application/json', 'x-shkeeper-timestamp': ts, 'x-shkeeper-signature': sig },
+  };
+}
+
+interface Run {
+  seconds: number;
+  latencies: number[];
+  statuses: Map<number, number>;
+  errors: number;
+}
+
+/** A fixed pool of keep-alive connections, each worker taking the next delivery from one queue. */
+async function deliverAll(url: string, deliveries: Delivery[]): Promise<Run> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const target = new URL(url);
+  const latencies: number[] = [];
+  const statuses = new Map<number, number>();
+  let errors = 0;
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < deliveries.length) {
+      const d = deliveries[next++]!;
+      const t0 = performance.now();
+      try {
+        const status = await post(agent, target, d);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      } catch {
+        errors++;
+      }
+      latencies.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  return { seconds, latencies, statuses, errors };
+}
+
+function post(agent: http.Agent, url: URL, d: Delivery): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...d.headers, 'content-length': d.body.length }, timeout: 10_000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(d.body);
+  });
+}
+
+const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)] ?? 0;
+
+function shuffle<T>(xs: T[]): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+  }
+  return xs;
+}
+
+export const webhookDeliveriesSection: Section = {
+  name: NAME,
+  async run({ server }) {
+    const { externalIds } = await server.request({ type: 'seedInvoices', count: INVOICES });
+    const secret = server.info.webhookSecret;
+    const build = () =>
+      shuffle(externalIds.flatMap((id, i) => {
+        const txid = `0x${i.toString(16).padStart(64, '0')}`;
+        return [delivery(secret, id, txid), delivery(secret, id, txid)];
+      }));
+    const baseline = await deliverAll(server.info.baselineWebhookUrl, build());
+    const app = await deliverAll(`${server.info.appUrl}/api/payment/shkeeper/webhook`, build());
+    const counts = await server.request({ type: 'invoiceCounts', externalIds });
+
+    const accepted = app.statuses.get(202) ?? 0;
+    const others = [...app.statuses].filter(([s]) => s !== 202).reduce((n, [, c]) => n + c, 0) + app.errors;
+    const correct = counts.completed === INVOICES && counts.deliveries.duplicate === INVOICES && others === 0;
+    const ratio = app.latencies.length / app.seconds / (baseline.latencies.length / baseline.seconds);
+    const rows: Row[] = [
+      { section: NAME, metric: 'deliveries', value: `${fmtInt(INVOICES * 2)} (${fmtInt(INVOICES)} invoices × 2), ${CONNECTIONS} connections` },
+      { section: NAME, metric: 'answered 202 / other or error', value: `${fmtInt(accepted)} / ${fmtInt(others)}`, target: `${fmtInt(INVOICES * 2)} / 0` },
+      { section: NAME, metric: 'payments completed', value: fmtInt(counts.completed), target: fmtInt(INVOICES) },
+      { section: NAME, metric: 'duplicates counted', value: fmtInt(counts.deliveries.duplicate), target: fmtInt(INVOICES) },
+      { section: NAME, metric: 'correct', value: correct ? 'yes' : 'NO', verdict: correct ? 'PASS' : 'ERROR' },
+      { section: NAME, metric: 'baseline (bare Express) deliveries/s', value: fmtInt(baseline.latencies.length / baseline.seconds) },
+      { section: NAME, metric: 'app deliveries/s', value: fmtInt(app.latencies.length / app.seconds) },
+      { section: NAME, metric: 'ratio = app / baseline', value: ratio.toFixed(3) },
+      { section: NAME, metric: 'app p99 latency', value: fmtMs(p99(app.latencies)), target: 'reported' },
+      { section: NAME, metric: 'baseline p99 latency', value: fmtMs(p99(baseline.latencies)) },
+    ];
+    return rows;
+  },
+};
