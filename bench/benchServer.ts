@@ -22,7 +22,7 @@ import { paymentView } from '../src/payments/paymentView.js';
 import { startServer } from '../src/server.js';
 import { MemoryStore } from '../src/store/memoryStore.js';
 import type { PaymentRecord } from '../src/store/records.js';
-import { payment } from '../test/helpers/fixtures.js';
+import { payment, purchaseRequest } from '../test/helpers/fixtures.js';
 import { newObjectId } from '../src/common/ids.js';
 import type { ChildMessage, ReadyMessage, ReplyMap, RequestEnvelope } from './protocol.js';
 import { RssSampler } from './rssSampler.js';
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
       const externalIds: string[] = [];
       for (let i = 0; i < count; i++) {
         const now = new Date();
-        const request = { id: newObjectId(), buyerId: `wh-buyer-${i}`, title: null, status: 'open' as const, createdAt: now, updatedAt: now };
+        const request = purchaseRequest({ buyerId: `wh-buyer-${i}` });
         const offer = {
           id: newObjectId(), purchaseRequestId: request.id, sellerId: `wh-seller-${i}`, amount: '10', currency: 'USDT',
           walletAddress: null, status: 'pending' as const, createdAt: now, updatedAt: now,

@@ -13,9 +13,10 @@ import { printTable, type Row, type Section } from './report.js';
 import { csvExportSection } from './sections/csvExport.js';
 import { getPaymentSection } from './sections/getPayment.js';
 import { webhookDeliveriesSection } from './sections/webhookDeliveries.js';
+import { verifyAllPendingSection } from './sections/verifyAllPending.js';
 import { BenchServer } from './serverProcess.js';
 
-const ALL_SECTIONS: Section[] = [getPaymentSection, csvExportSection, webhookDeliveriesSection];
+const ALL_SECTIONS: Section[] = [getPaymentSection, csvExportSection, webhookDeliveriesSection, verifyAllPendingSection];
 /** `BENCH_ONLY=export npm run bench` runs the sections whose name contains the text (for profiling). */
 const only = process.env.BENCH_ONLY?.toLowerCase();
 const SECTIONS = only ? ALL_SECTIONS.filter((s) => s.name.toLowerCase().includes(only)) : ALL_SECTIONS;

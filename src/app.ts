@@ -5,6 +5,10 @@ import { paymentControllerRoutes } from './controller/paymentControllerRoutes.js
 import { errorHandler, notFoundHandler } from './common/errorHandler.js';
 import { requestLogger } from './common/requestLogger.js';
 import { shkeeperRoutes } from './shkeeper/shkeeperRoutes.js';
+import { escrowRoutes } from './escrow/escrowRoutes.js';
+import { decentralizedPaymentRoutes } from './decentralized/decentralizedPaymentRoutes.js';
+import { paymentRoutes } from './legacy/paymentRoutes.js';
+import { shkeeperPayoutRoutes } from './payouts/shkeeperPayoutRoutes.js';
 import { shkeeperWebhookRoutes } from './shkeeper/shkeeperWebhookRoutes.js';
 
 export type { AppDeps } from './appContext.js';
@@ -29,7 +33,11 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppContext 
 
   const api = express.Router();
   api.use(configurationRoutes(ctx));
+  api.use('/decentralized', decentralizedPaymentRoutes(ctx));
+  api.use(paymentRoutes(ctx));
   api.use('/shkeeper', shkeeperRoutes(ctx));
+  api.use('/shkeeper', shkeeperPayoutRoutes(ctx));
+  api.use('/shkeeper', escrowRoutes(ctx));
   // Routers with fixed prefixes (/shkeeper, /decentralized, /payments) mount here, before the
   // controller, whose `/:id` would otherwise see their first path segment.
   api.use(paymentControllerRoutes(ctx));

@@ -10,6 +10,16 @@ import { PaymentService } from './payments/paymentService.js';
 import type { Store } from './store/store.js';
 import type { ChainGateway } from './chain/chainTypes.js';
 import { PaymentSettlement } from './payments/paymentSettlement.js';
+import { EscrowService } from './escrow/escrowService.js';
+import { PayoutReconciler } from './payouts/payoutReconciler.js';
+import type { HotWallet } from './chain/hotWallet.js';
+import { AdminPayoutService } from './decentralized/adminPayoutService.js';
+import { Web3PaymentService } from './decentralized/web3PaymentService.js';
+import { Web3Verifier } from './decentralized/web3Verifier.js';
+import { TransactionBackfill } from './legacy/transactionBackfill.js';
+import { PayoutService } from './payouts/payoutService.js';
+import { PayoutUpdates } from './payouts/payoutUpdates.js';
+import { PayoutWebhookService } from './payouts/payoutWebhookService.js';
 import { AutoWebhookMonitor } from './shkeeper/autoWebhookMonitor.js';
 import { ConfirmTransactionService } from './shkeeper/confirmTransactionService.js';
 import { DeliveryLog } from './shkeeper/deliveryLog.js';
@@ -32,10 +42,12 @@ export interface AppDeps {
   shkeeper?: ShkeeperClient;
   /** Absent when BSC_RPC_URL is not set: chain checks then answer 503 not_configured. */
   chain?: ChainGateway;
+  /** Absent without ADMIN_WALLET_PRIVATE_KEY: admin payouts then answer 503 not_configured. */
+  hotWallet?: HotWallet;
 }
 
 /** Everything the routers share, built once per app from the deps. */
-export interface AppContext extends Required<Omit<AppDeps, 'shkeeper' | 'chain'>> {
+export interface AppContext extends Required<Omit<AppDeps, 'shkeeper' | 'chain' | 'hotWallet'>> {
   shkeeper?: ShkeeperClient;
   chain?: ChainGateway;
   tokens: TokenService;
@@ -47,6 +59,13 @@ export interface AppContext extends Required<Omit<AppDeps, 'shkeeper' | 'chain'>
   shkeeperWebhooks: ShkeeperWebhookService;
   intents: IntentService;
   confirmations: ConfirmTransactionService;
+  escrow: EscrowService;
+  payouts: PayoutService;
+  payoutWebhooks: PayoutWebhookService;
+  web3Verifier: Web3Verifier;
+  web3: Web3PaymentService;
+  adminPayouts: AdminPayoutService;
+  backfill: TransactionBackfill;
 }
 
 export function buildContext(deps: AppDeps): AppContext {
@@ -59,6 +78,10 @@ export function buildContext(deps: AppDeps): AppContext {
   const invoiceEvents = new InvoiceEvents(store, coordinator, settlement, logger);
   monitors.register(new AutoWebhookMonitor({ config, store, clock, invoiceEvents, shkeeper: deps.shkeeper, chain: deps.chain }, logger));
   monitors.register(new WalletMonitor({ config, store, settlement, chain: deps.chain }, logger));
+  const payoutUpdates = new PayoutUpdates(coordinator, events, logger);
+  const web3Verifier = new Web3Verifier({ config, store, coordinator, settlement, chain: deps.chain });
+  const payouts = new PayoutService({ config, store, coordinator, events, lock, clock, logger, updates: payoutUpdates, shkeeper: deps.shkeeper });
+  monitors.register(new PayoutReconciler({ config, store, clock, payouts, updates: payoutUpdates, shkeeper: deps.shkeeper }, logger));
   return {
     ...deps,
     lock,
@@ -72,5 +95,12 @@ export function buildContext(deps: AppDeps): AppContext {
     shkeeperWebhooks: new ShkeeperWebhookService(config, deliveries, invoiceEvents, clock, logger),
     intents: new IntentService({ config, store, coordinator, events, lock, clock, logger, shkeeper: deps.shkeeper }),
     confirmations: new ConfirmTransactionService({ config, store, settlement, clock, chain: deps.chain }),
+    escrow: new EscrowService({ config, store, coordinator, events, clock, logger, chain: deps.chain }),
+    payouts,
+    payoutWebhooks: new PayoutWebhookService({ config, store, deliveries, updates: payoutUpdates, clock }),
+    web3Verifier,
+    web3: new Web3PaymentService({ store, coordinator, verifier: web3Verifier, events, clock, logger }),
+    backfill: new TransactionBackfill({ config, store, coordinator, logger, chain: deps.chain, shkeeper: deps.shkeeper }),
+    adminPayouts: new AdminPayoutService({ config, store, coordinator, events, lock, clock, logger, wallet: deps.hotWallet }),
   };
 }

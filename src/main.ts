@@ -3,6 +3,7 @@ import { systemClock } from './common/clock.js';
 import { createLogger } from './common/logger.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createChainGateway } from './chain/chainGateway.js';
+import { createHotWallet } from './chain/hotWallet.js';
 import { startServer } from './server.js';
 import { createShkeeperClient } from './shkeeper/shkeeperClient.js';
 import { loadSeedFile } from './store/seedFile.js';
@@ -43,8 +44,13 @@ async function main(): Promise<void> {
     ? createChainGateway({ rpcUrl: config.bsc.rpcUrl, chainId: config.bsc.chainId, logger: logger.child({ module: 'chain' }) })
     : undefined;
 
+  const hotWallet =
+    config.adminWalletPrivateKey && config.bsc.rpcUrl
+      ? createHotWallet({ rpcUrl: config.bsc.rpcUrl, chainId: config.bsc.chainId, privateKey: config.adminWalletPrivateKey, logger })
+      : undefined;
+
   const server = await startServer(
-    { config, store, logger, clock: systemClock, shkeeper, chain },
+    { config, store, logger, clock: systemClock, shkeeper, chain, hotWallet },
     { port: config.port, host: config.host },
   );
   logger.info({ port: server.port, host: config.host }, 'listening');

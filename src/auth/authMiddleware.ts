@@ -23,6 +23,15 @@ export function requireAuth(tokens: TokenService): RequestHandler {
   };
 }
 
+/** A token is optional, but one that is sent must be valid (401 otherwise). */
+export function optionalAuth(tokens: TokenService): RequestHandler {
+  return (req, _res, next) => {
+    const token = bearerToken(req.headers.authorization);
+    if (token) req.principal = tokens.verify(token);
+    next();
+  };
+}
+
 /** 401 without a token, 403 for a signed-in user who is not an admin. */
 export function requireAdmin(tokens: TokenService): RequestHandler {
   const auth = requireAuth(tokens);

@@ -66,6 +66,8 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
   }
 
   const latestBlock = () => call('eth_blockNumber', () => provider.getBlockNumber());
+  // A second provider that packs the calls made together into one JSON-RPC batch request.
+  const batching = createProvider(opts.rpcUrl, chainId, opts.timeoutMs ?? 10_000, RECEIPT_BATCH);
 
   return {
     chainId,
@@ -92,6 +94,28 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
       }
       log.debug({ txHash, status: verdict.status, ...('reason' in verdict ? { reason: verdict.reason } : {}) }, 'transfer verified');
       return verdict;
+    },
+
+    async verifyTransfers(items) {
+      for (const { txHash, expect } of items) {
+        if (!isHexString(txHash, 32)) throw invalid('txHash must be a 0x-prefixed 32-byte hex string', 'invalid_tx_hash');
+        assertValidExpectation(expect);
+      }
+      await ensureChain();
+      const latest = await latestBlock();
+      const verdicts: TransferVerdict[] = [];
+      for (let i = 0; i < items.length; i += RECEIPT_BATCH) {
+        const slice = items.slice(i, i + RECEIPT_BATCH);
+        const receipts = await call('eth_getTransactionReceipt[batch]', () =>
+          Promise.all(slice.map((it) => batching.getTransactionReceipt(it.txHash))),
+        );
+        for (const [j, it] of slice.entries()) {
+          const receipt = receipts[j];
+          // Unmined or unknown: the single path tells those two apart.
+          verdicts.push(receipt ? judgeReceipt(receipt, it.expect, latest) : await this.verifyTransfer(it.txHash, it.expect));
+        }
+      }
+      return verdicts;
     },
 
     async findTransfers(q): Promise<TokenTransfer[]> {
@@ -137,17 +161,21 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
 
     close() {
       provider.destroy();
+      batching.destroy();
     },
   };
 }
 
-function createProvider(rpcUrl: string, chainId: number, timeoutMs: number): JsonRpcProvider {
+/** Receipts per JSON-RPC batch request in `verifyTransfers`. */
+const RECEIPT_BATCH = 100;
+
+export function createProvider(rpcUrl: string, chainId: number, timeoutMs: number, batchMaxCount = 1): JsonRpcProvider {
   const request = new FetchRequest(rpcUrl);
   request.timeout = timeoutMs;
   // ethers would retry HTTP 429 by itself up to 12 times; p-retry owns all retrying here.
   request.retryFunc = async () => false;
   const network = Network.from(chainId);
-  return new JsonRpcProvider(request, network, { staticNetwork: network, batchMaxCount: 1, cacheTimeout: -1 });
+  return new JsonRpcProvider(request, network, { staticNetwork: network, batchMaxCount, batchStallTime: 0, cacheTimeout: -1 });
 }
 
 /** What a not-yet-mined `transfer(to, amount)` call says it will do; a hint, never a confirmation. */

@@ -74,6 +74,11 @@ export interface ChainGateway {
   readonly chainId: number;
   blockNumber(): Promise<number>;
   verifyTransfer(txHash: string, expect: TransferExpectation): Promise<TransferVerdict>;
+  /**
+   * Many at once, as a cron does: one block-number read and the receipts fetched in JSON-RPC
+   * batches, each judged exactly as `verifyTransfer` would. Verdicts come back in input order.
+   */
+  verifyTransfers(items: { txHash: string; expect: TransferExpectation }[]): Promise<TransferVerdict[]>;
   /** Transfers of `token` to `to` in a bounded block window, read with chunked `eth_getLogs`. */
   findTransfers(q: { token: string; to: string; fromBlock: number; toBlock?: number }): Promise<TokenTransfer[]>;
   /** ERC-20 `transfer(to, amount)` calldata, gas estimate from the node, pending nonce of `from`. */

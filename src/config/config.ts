@@ -69,6 +69,12 @@ const envSchema = z.object({
   WALLET_MONITOR_ENABLED: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
   WALLET_MONITOR_INTERVAL_MS: int(30_000, 1_000, 3_600_000),
   WALLET_MONITOR_BLOCK_WINDOW: int(5_000, 10, 1_000_000),
+  PAYOUT_RECONCILER_ENABLED: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
+  PAYOUT_RECONCILER_INTERVAL_MS: int(60_000, 1_000, 3_600_000),
+  PAYOUT_RECONCILER_AFTER_MS: int(120_000, 0, 7 * 24 * 3_600_000),
+  LEGACY_CLEANUP_AFTER_MINUTES: int(24 * 60, 1, 365 * 24 * 60),
+  LEGACY_FETCH_BLOCK_WINDOW: int(5_000, 10, 1_000_000),
+  SHKEEPER_PAYOUT_FEE: optionalString.pipe(z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal string').optional()),
   ESCROW_RECEIVER_ADDRESS: optionalString.pipe(evmAddress.optional()),
   BSC_RPC_URL: optionalUrl,
   BSC_CHAIN_ID: int(56, 1, 2 ** 31 - 1),
@@ -111,10 +117,14 @@ export interface Config {
     readonly invoiceUrl: string;
     readonly fiat: string;
     readonly intentTtlMinutes: number;
+    /** Sent with every payout: SHKeeper requires `fee` (ignored for EVM tokens). */
+    readonly payoutFee: string;
   };
+  readonly legacy: { readonly cleanupAfterMinutes: number; readonly fetchBlockWindow: number };
   readonly monitors: {
     readonly autoWebhook: { readonly enabled: boolean; readonly intervalMs: number; readonly afterMs: number };
     readonly wallet: { readonly enabled: boolean; readonly intervalMs: number; readonly blockWindow: number };
+    readonly payoutReconciler: { readonly enabled: boolean; readonly intervalMs: number; readonly afterMs: number };
   };
   readonly escrow: { readonly receiverAddress?: string };
   readonly bsc: {
@@ -195,7 +205,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       invoiceUrl: (e.SHKEEPER_INVOICE_URL ?? `${e.SHKEEPER_API_URL?.replace(/\/+$/, '') ?? publicBaseUrl}/invoice`).replace(/\/+$/, ''),
       fiat: e.SHKEEPER_FIAT ?? 'USD',
       intentTtlMinutes: e.INTENT_TTL_MINUTES,
+      payoutFee: e.SHKEEPER_PAYOUT_FEE ?? '0',
     },
+    legacy: { cleanupAfterMinutes: e.LEGACY_CLEANUP_AFTER_MINUTES, fetchBlockWindow: e.LEGACY_FETCH_BLOCK_WINDOW },
     monitors: {
       autoWebhook: {
         enabled: isTrue(e.AUTO_WEBHOOK_ENABLED, true),
@@ -206,6 +218,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         enabled: isTrue(e.WALLET_MONITOR_ENABLED, true),
         intervalMs: e.WALLET_MONITOR_INTERVAL_MS,
         blockWindow: e.WALLET_MONITOR_BLOCK_WINDOW,
+      },
+      payoutReconciler: {
+        enabled: isTrue(e.PAYOUT_RECONCILER_ENABLED, true),
+        intervalMs: e.PAYOUT_RECONCILER_INTERVAL_MS,
+        afterMs: e.PAYOUT_RECONCILER_AFTER_MS,
       },
     },
     escrow: { receiverAddress: e.ESCROW_RECEIVER_ADDRESS && getAddress(e.ESCROW_RECEIVER_ADDRESS) },

@@ -55,21 +55,27 @@ export function idempotency(store: Store, clock: Clock): RequestHandler {
       return;
     }
 
-    const originalJson = res.json.bind(res);
-    let body: unknown;
-    res.json = (b: unknown) => {
-      body = b;
-      return originalJson(b);
-    };
-    res.once('finish', () => {
-      const settle =
-        res.statusCode >= 500
+    // The answer is stored as soon as it is known and before it is sent: a client that gave up
+    // waiting (its socket is gone, so 'finish' never fires) or that retries the instant it reads
+    // the answer must find it, not an `in_progress` record.
+    let settled = false;
+    const settle = (statusCode: number, body: unknown): Promise<unknown> => {
+      settled = true;
+      const write =
+        statusCode >= 500
           ? store.idempotencyKeys.deleteMany({ scopeKey })
-          : store.idempotencyKeys.updateOne(
-              { scopeKey },
-              { $set: { state: 'done', statusCode: res.statusCode, responseBody: body ?? null } },
-            );
-      settle.catch((err: unknown) => req.log?.error({ err }, 'could not store the idempotent response'));
+          : store.idempotencyKeys.updateOne({ scopeKey }, { $set: { state: 'done', statusCode, responseBody: body ?? null } });
+      return write.catch((err: unknown) => req.log?.error({ err }, 'could not store the idempotent response'));
+    };
+    const originalJson = res.json.bind(res);
+    res.json = (b: unknown) => {
+      if (settled) return originalJson(b);
+      void settle(res.statusCode, b).finally(() => originalJson(b));
+      return res;
+    };
+    // Answers sent without res.json.
+    res.once('finish', () => {
+      if (!settled) void settle(res.statusCode, null);
     });
     next();
   };

@@ -76,7 +76,8 @@ export class AutoWebhookMonitor extends IntervalMonitor {
 
   private async confirmedOnChain(p: PaymentRecord, invoice: ShkeeperInvoiceState): Promise<boolean> {
     const { chain, config } = this.deps;
-    if (!chain || !p.payAddress) return false;
+    // Only this chain can be asked; a payment on another network waits for SHKeeper's webhook.
+    if (!chain || !p.payAddress || p.blockchain?.network !== 'bsc') return false;
     for (const tx of invoice.txs) {
       if (!/^0x[0-9a-fA-F]{64}$/.test(tx.txid)) continue;
       const verdict = await chain.verifyTransfer(tx.txid, {

@@ -33,6 +33,10 @@ export class ConfirmTransactionService {
     if (payment.provider !== 'shkeeper' || !payment.payAddress) {
       throw new AppError('invalid_state', 'this payment has no SHKeeper invoice address to check against', { code: 'no_pay_address' });
     }
+    // A payment on another network is not paid by a BSC transfer, even to the same EVM address.
+    if (payment.blockchain?.network !== 'bsc') {
+      throw new AppError('validation', 'only transactions on bsc can be confirmed', { code: 'unsupported_network' });
+    }
     if (SETTLED.includes(payment.status)) return answer(payment, 'payment is already confirmed');
     if (payment.status === 'cancelled' || payment.status === 'failed') {
       throw new AppError('invalid_state', `the payment is ${payment.status}`, { code: 'payment_closed' });
@@ -77,6 +81,8 @@ export class ConfirmTransactionService {
           ...step,
           set: { transactionHash: input.transactionHash },
         });
+        // Settled meanwhile (the webhook won the race): say so, not "processing".
+        if (SETTLED.includes(seen.status)) return answer(seen, 'payment is already confirmed');
         return {
           ...answer(seen, `transaction seen; ${verdict.confirmations} of ${verdict.required} confirmations`),
           httpStatus: 202,

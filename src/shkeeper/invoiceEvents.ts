@@ -38,14 +38,25 @@ export class InvoiceEvents {
     const log = this.logger.child({ paymentId: payment.id, externalId: event.externalId, source });
 
     if (CLOSED.includes(payment.status)) {
-      await this.coordinator.append(payment.id, 'providerData.latePayments', {
-        at: new Date().toISOString(),
-        source,
-        status: event.action.status,
-        txid: event.trigger.txid,
-        crypto: event.trigger.crypto,
-        amountCrypto: event.trigger.amountCrypto,
-      });
+      // One entry per (external id, txid, crypto): the push is conditional, so the same callback
+      // delivered twice at once is recorded once.
+      const recorded = await this.store.payments.updateOne(
+        { id: payment.id, 'providerData.latePayments.dedupeKey': { $ne: event.dedupeKey } },
+        {
+          $push: {
+            'providerData.latePayments': {
+              at: new Date().toISOString(),
+              source,
+              status: event.action.status,
+              txid: event.trigger.txid,
+              crypto: event.trigger.crypto,
+              amountCrypto: event.trigger.amountCrypto,
+              dedupeKey: event.dedupeKey,
+            },
+          },
+        },
+      );
+      if (!recorded) return { outcome: 'duplicate', paymentId: payment.id, detail: 'late payment already recorded' };
       log.warn({ status: payment.status, txid: event.trigger.txid }, 'payment arrived for a closed payment; recorded for an admin');
       return { outcome: 'late_payment', paymentId: payment.id, detail: `payment is ${payment.status}` };
     }

@@ -90,8 +90,11 @@ const payoutStatusSchema = z.object({ status: z.string(), txid: z.string().nulla
 
 interface Call {
   operation: string;
-  /** Safe to send twice (read, or upsert keyed by our id). Only these are retried. */
-  repeatable: boolean;
+  /**
+   * `true`: safe to send twice (a read, or an upsert keyed by our id), retried on any transient
+   * failure. `'unsent'`: retried only when the request provably never reached SHKeeper.
+   */
+  repeatable: boolean | 'unsent';
   auth: 'none' | 'apiKey' | 'basic';
   config: AxiosRequestConfig;
 }
@@ -143,7 +146,10 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
       const res = await http.request({
         ...call.config,
         headers: { ...call.config.headers, ...authHeaders(call) },
-        'axios-retry': { retries: call.repeatable ? retries : 0 },
+        'axios-retry':
+          call.repeatable === 'unsent'
+            ? { retries, retryCondition: neverReachedServer }
+            : { retries: call.repeatable ? retries : 0 },
       });
       log.debug({ operation: call.operation, httpStatus: res.status, ms: Date.now() - started }, 'SHKeeper answered');
       return res;
@@ -229,9 +235,11 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
       const externalId = req.externalId === '' ? undefined : req.externalId;
       const call: Call = {
         operation: 'createPayout',
-        // SHKeeper refuses a second payout with the same external_id (checked before it pays), so
-        // only then can a lost answer be retried without paying twice.
-        repeatable: externalId !== undefined,
+        // SHKeeper checks for a duplicate external_id before paying but records the payout only
+        // after its wallet backend answers, so a retry of a request it may still be working on
+        // could pay twice. A payout is re-sent only when the connection was never made; after a
+        // timeout or a reset the payout is left for reconciliation by its external id.
+        repeatable: externalId !== undefined ? 'unsent' : false,
         auth: 'basic',
         config: {
           method: 'POST',
@@ -309,6 +317,11 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
 }
 
 /** Network errors and 5xx that are not SHKeeper's own structured `status:"error"` answer. */
+/** The request cannot have reached SHKeeper: no connection was ever established. */
+function neverReachedServer(err: AxiosError): boolean {
+  return !err.response && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'].includes(err.code ?? '');
+}
+
 function isTransient(err: AxiosError): boolean {
   if (!err.response) return isNetworkError(err);
   if (err.response.status < 500) return false;

@@ -66,7 +66,9 @@ export function shkeeperDevRoutes(ctx: AppContext): Router {
       const offerId = newObjectId(now);
       const buyerId = body.buyerId ?? 'test-buyer';
       const sellerId = body.sellerId ?? 'test-seller';
-      await ctx.store.purchaseRequests.insertOne({ id: requestId, buyerId, title: 'test payment', status: 'open', createdAt: now, updatedAt: now });
+      await ctx.store.purchaseRequests.insertOne({
+        id: requestId, buyerId, title: 'test payment', buyerWalletAddress: null, status: 'open', createdAt: now, updatedAt: now,
+      });
       await ctx.store.sellerOffers.insertOne({
         id: offerId, purchaseRequestId: requestId, sellerId, amount, currency: 'USDT', walletAddress: null, status: 'pending', createdAt: now, updatedAt: now,
       });
@@ -108,7 +110,11 @@ export function shkeeperDevRoutes(ctx: AppContext): Router {
       };
       const raw = compactSorted(payload);
       const ts = String(Math.floor(ctx.clock.now().getTime() / 1000));
-      const res = await fetch(`${req.protocol}://${req.get('host')}/api/payment/shkeeper/webhook`, {
+      // Back to this server over the socket the request came in on — never to the client-chosen
+      // Host header, which would send a validly signed callback wherever the caller points it.
+      const local = req.socket.localAddress ?? '127.0.0.1';
+      const self = `http://${local.includes(':') ? `[${local}]` : local}:${req.socket.localPort}`;
+      const res = await fetch(`${self}/api/payment/shkeeper/webhook`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-shkeeper-timestamp': ts, 'x-shkeeper-signature': hmacHex(secret, `${ts}.`, raw) },
         body: raw,

@@ -7,9 +7,14 @@ import type { AppContext } from '../appContext.js';
  */
 export function shkeeperWebhookRoutes(ctx: AppContext): Router {
   const router = Router();
-  router.post('/webhook', express.raw({ type: () => true, limit: '256kb' }), async (req, res) => {
-    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const answer = await ctx.shkeeperWebhooks.receiveInvoiceCallback(req.headers, raw);
+  const raw = express.raw({ type: () => true, limit: '256kb' });
+  const bytes = (body: unknown) => (Buffer.isBuffer(body) ? body : Buffer.alloc(0));
+  router.post('/webhook', raw, async (req, res) => {
+    const answer = await ctx.shkeeperWebhooks.receiveInvoiceCallback(req.headers, bytes(req.body));
+    res.status(answer.status).json(answer.body);
+  });
+  router.post('/payout/webhook', raw, async (req, res) => {
+    const answer = await ctx.payoutWebhooks.receive(req.headers, bytes(req.body));
     res.status(answer.status).json(answer.body);
   });
   return router;

@@ -1,3 +1,4 @@
+import { isAddress } from 'ethers';
 import type { ChainGateway } from '../chain/chainTypes.js';
 import type { Logger } from '../common/logger.js';
 import { toBaseUnits } from '../common/money.js';
@@ -43,10 +44,14 @@ export class WalletMonitor extends IntervalMonitor {
   protected async runOnce(): Promise<void> {
     const { chain, store, config } = this.deps;
     if (!chain) return;
-    const open = await store.payments.find(
-      { provider: 'shkeeper', status: { $in: ['pending', 'processing'] }, payAddress: { $ne: null } },
-      { sort: { createdAt: 1 }, limit: MAX_WATCHED },
-    );
+    // Only payments on this chain: another network's pay address (a Tron `T…`) is no EVM address,
+    // and one such record would fail every run for all the others.
+    const open = (
+      await store.payments.find(
+        { provider: 'shkeeper', status: { $in: ['pending', 'processing'] }, payAddress: { $ne: null }, 'blockchain.network': 'bsc' },
+        { sort: { createdAt: 1 }, limit: MAX_WATCHED },
+      )
+    ).filter((p) => isAddress(p.payAddress));
     this.watched = open.map((p) => p.payAddress!);
     const latest = await chain.blockNumber();
     const fromBlock = this.lastScannedBlock === null ? Math.max(0, latest - config.monitors.wallet.blockWindow) : this.lastScannedBlock + 1;

@@ -71,7 +71,9 @@ export class ShkeeperWebhookService {
     }
     try {
       const result = await this.invoiceEvents.apply(event, 'shkeeper_webhook');
-      const keep = ['applied', 'duplicate', 'stale', 'late_payment'].includes(result.outcome);
+      // A delivery that changed nothing (`duplicate`) never claims the key: racing the one that
+      // applied it, it could otherwise take the key first and turn that one into a "duplicate".
+      const keep = ['applied', 'stale', 'late_payment'].includes(result.outcome);
       await this.deliveries.finish(deliveryId, result.outcome, {
         ...(keep ? { dedupeKey: event.dedupeKey } : {}),
         paymentId: result.paymentId,

@@ -74,6 +74,9 @@ paymentSchema.index(
   { unique: true, partialFilterExpression: { transactionHash: { $type: 'string' } } },
 );
 paymentSchema.index({ externalId: 1 }, { unique: true, partialFilterExpression: { externalId: { $type: 'string' } } });
+paymentSchema.index({ releaseTxHash: 1 }, { unique: true, partialFilterExpression: { releaseTxHash: { $type: 'string' } } });
+paymentSchema.index({ refundTxHash: 1 }, { unique: true, partialFilterExpression: { refundTxHash: { $type: 'string' } } });
+paymentSchema.index({ providerTaskId: 1 });
 paymentSchema.index({ liveOfferKey: 1 }, { unique: true, partialFilterExpression: { liveOfferKey: { $type: 'string' } } });
 // The list, stats and export queries: by party, newest first, optionally by status.
 paymentSchema.index({ buyerId: 1, createdAt: -1 });
@@ -85,6 +88,7 @@ export const purchaseRequestSchema = new Schema(
   {
     buyerId: { type: String, required: true },
     title: nullableString,
+    buyerWalletAddress: nullableString,
     status: { type: String, enum: PURCHASE_REQUEST_STATUSES, required: true },
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },

@@ -58,7 +58,7 @@ export interface PaymentRecord {
   releaseTxHash: string | null;
   refundTxHash: string | null;
   /**
-   * The offer id while this inbound payment holds the offer (pending, processing, completed,
+   * The offer id (`payout:<offer id>` for a payout) while this payment holds the offer (pending, processing, completed,
    * released, refunded); null once it failed or was cancelled. A unique key on it means one live
    * payment per offer, enforced by the store itself rather than by a lock.
    */
@@ -84,6 +84,8 @@ export interface PurchaseRequestRecord {
   id: string;
   buyerId: string;
   title: string | null;
+  /** Where a refund goes when the paying wallet is not known from the chain. */
+  buyerWalletAddress: string | null;
   status: PurchaseRequestStatus;
   createdAt: Date;
   updatedAt: Date;

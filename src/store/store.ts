@@ -85,7 +85,13 @@ export interface UniqueKey {
 }
 
 export const UNIQUE_KEYS = {
-  payments: [{ field: 'externalId' }, { field: 'transactionHash' }, { field: 'liveOfferKey' }],
+  payments: [
+    { field: 'externalId' },
+    { field: 'transactionHash' },
+    { field: 'liveOfferKey' },
+    { field: 'releaseTxHash' },
+    { field: 'refundTxHash' },
+  ],
   purchaseRequests: [],
   sellerOffers: [],
   webhookDeliveries: [{ field: 'dedupeKey' }],

@@ -6,7 +6,16 @@ import type { Store } from '../../src/store/store.js';
 
 export function purchaseRequest(over: Partial<PurchaseRequestRecord> = {}): PurchaseRequestRecord {
   const now = new Date();
-  return { id: newObjectId(), buyerId: 'buyer-1', title: 'Sample request', status: 'open', createdAt: now, updatedAt: now, ...over };
+  return {
+    id: newObjectId(),
+    buyerId: 'buyer-1',
+    title: 'Sample request',
+    buyerWalletAddress: null,
+    status: 'open',
+    createdAt: now,
+    updatedAt: now,
+    ...over,
+  };
 }
 
 export function sellerOffer(over: Partial<SellerOfferRecord> = {}): SellerOfferRecord {

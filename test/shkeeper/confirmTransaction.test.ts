@@ -1,0 +1,306 @@
+import { hexlify, randomBytes } from 'ethers';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import { freePort } from '../helpers/childService.js';
+import { randomAddress } from '../helpers/fakeShkeeper/common.js';
+import { snapshot } from '../helpers/fixtures.js';
+import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+import {
+  BUYER,
+  confirmTx,
+  createIntent,
+  deployUsdt,
+  eventsFor,
+  expectCompletedOnce,
+  expectNotCompleted,
+  newAddress,
+  paymentOf,
+  QUIET_MONITORS,
+  units,
+  type ChainSetup,
+  type Intent,
+} from './payinChainKit.js';
+
+/**
+ * POST /shkeeper/confirm-transaction end to end: the buyer names a transaction, the real local
+ * chain decides (BSC_CONFIRMATIONS = 3 in the harness: the block of the transfer plus two).
+ */
+
+let chain: LocalChain;
+let setup: ChainSetup;
+let otherToken: DeployedToken;
+
+beforeAll(async () => {
+  chain = await startLocalChain();
+  setup = await deployUsdt(chain);
+  otherToken = await chain.deployToken({ symbol: 'OTHER', mint: [{ to: setup.buyerWallet.address, amount: units('1000') }] });
+});
+afterAll(async () => {
+  await chain?.stop();
+});
+
+const pay = (to: string, amount = '25.5') => chain.transfer(setup.usdt.address, setup.buyerWallet, to, units(amount));
+const randomHash = () => hexlify(randomBytes(32));
+
+describe('confirm-transaction against the chain', () => {
+  let h: PayinHarness;
+  beforeEach(async () => {
+    h = await startPayinHarness({ chain, tokenAddress: setup.usdt.address, env: QUIET_MONITORS });
+  });
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  /** Calls confirm and asserts it was refused with `status`/`code` and changed and announced nothing. */
+  async function expectRefused(auth: string | undefined, body: unknown, status: number, code: string, details?: unknown) {
+    const before = await snapshot(h.store);
+    const emitted = h.events.emitted.length;
+    const r = await confirmTx(h, auth, body);
+    expect(r.status, JSON.stringify(r.body)).toBe(status);
+    expect(r.body.success).toBe(false);
+    expect(r.body.error.code).toBe(code);
+    if (details !== undefined) expect(r.body.error.details).toEqual(details);
+    expect(await snapshot(h.store)).toEqual(before);
+    expect(h.events.emitted.length).toBe(emitted);
+    return r;
+  }
+
+  it('completes the payment when the transfer has enough confirmations, with its side effects exactly once', async () => {
+    const intent = await createIntent(h);
+    const hash = await pay(intent.payAddress);
+    await chain.mine(2);
+
+    const r = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toEqual({
+      success: true,
+      message: 'payment confirmed on chain',
+      data: { paymentId: intent.paymentId, transactionHash: hash, status: 'completed' },
+    });
+    await expectCompletedOnce(h, intent, { source: 'confirm_transaction', txHash: hash });
+    const p = await paymentOf(h, intent.paymentId);
+    expect(p.providerData.confirmedTransfer).toMatchObject({
+      from: setup.buyerWallet.address,
+      amount: units('25.5').toString(),
+      confirmations: 3,
+    });
+    expect(p.providerData.invoiceSessionClosedAt).toEqual(expect.any(String));
+
+    // Asking again (the buyer's retry) answers the same and changes or announces nothing.
+    const before = await snapshot(h.store);
+    const emitted = h.events.emitted.length;
+    const again = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
+    expect(again.status).toBe(200);
+    expect(again.body.data).toEqual({ paymentId: intent.paymentId, transactionHash: hash, status: 'completed' });
+    expect(await snapshot(h.store)).toEqual(before);
+    expect(h.events.emitted.length).toBe(emitted);
+    await expectCompletedOnce(h, intent);
+  });
+
+  it('accepts more than the amount due, an upper-case hash, and the seller or an admin as caller', async () => {
+    const bySeller = await createIntent(h);
+    const hash = await pay(bySeller.payAddress, '40');
+    const byAdmin = await createIntent(h);
+    const adminHash = await pay(byAdmin.payAddress);
+    await chain.mine(2);
+
+    const r = await confirmTx(h, h.bearer('seller-1'), { paymentId: bySeller.paymentId, transactionHash: `0x${hash.slice(2).toUpperCase()}` });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.data).toEqual({ paymentId: bySeller.paymentId, transactionHash: hash, status: 'completed' });
+    await expectCompletedOnce(h, bySeller, { txHash: hash });
+
+    const a = await confirmTx(h, h.bearer('ops', { admin: true }), { paymentId: byAdmin.paymentId, transactionHash: adminHash, network: 'BSC' });
+    expect(a.status, JSON.stringify(a.body)).toBe(200);
+    await expectCompletedOnce(h, byAdmin, { txHash: adminHash });
+  });
+
+  it('answers 202 processing with too few confirmations, then completes once the chain has them', async () => {
+    const intent = await createIntent(h);
+    const hash = await pay(intent.payAddress);
+    await chain.mine(1); // 2 of 3
+
+    const first = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
+    expect(first.status, JSON.stringify(first.body)).toBe(202);
+    expect(first.body).toEqual({
+      success: true,
+      message: 'transaction seen; 2 of 3 confirmations',
+      data: { paymentId: intent.paymentId, transactionHash: hash, status: 'processing' },
+    });
+    const seen = await paymentOf(h, intent.paymentId);
+    expect(seen.status).toBe('processing');
+    expect(seen.transactionHash).toBe(hash);
+    await expectNotCompleted(h, intent);
+    expect(eventsFor(h, intent).filter((e) => e.event === 'payment-updated').map((e) => (e.payload as { status: string }).status)).toEqual([
+      'processing',
+      'processing',
+      'processing',
+    ]);
+
+    // Still short: another 202, nothing new announced.
+    const emitted = h.events.emitted.length;
+    const again = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
+    expect(again.status).toBe(202);
+    expect(h.events.emitted.length).toBe(emitted);
+
+    await chain.mine(1);
+    const done = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(done.body.data.status).toBe('completed');
+    await expectCompletedOnce(h, intent, { source: 'confirm_transaction', txHash: hash });
+    expect((await paymentOf(h, intent.paymentId)).history.map((e) => e.toStatus)).toEqual(['pending', 'processing', 'completed']);
+  });
+
+  it('answers 202 processing for a transaction still waiting in the mempool', async () => {
+    const intent = await createIntent(h);
+    await chain.setAutomine(false);
+    let hash: string;
+    try {
+      hash = await pay(intent.payAddress);
+      const r = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      expect(r.body).toEqual({
+        success: true,
+        message: 'transaction seen; 0 of 3 confirmations',
+        data: { paymentId: intent.paymentId, transactionHash: hash, status: 'processing' },
+      });
+      await expectNotCompleted(h, intent);
+    } finally {
+      await chain.setAutomine(true);
+    }
+    await chain.mine(3);
+    const done = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    await expectCompletedOnce(h, intent, { source: 'confirm_transaction', txHash: hash });
+  });
+
+  it('refuses a transfer of another token to the pay address: 409 transfer_mismatch wrong_token', async () => {
+    const intent = await createIntent(h);
+    const hash = await chain.transfer(otherToken.address, setup.buyerWallet, intent.payAddress, units('25.5'));
+    await chain.mine(2);
+    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash }, 409, 'transfer_mismatch', {
+      reason: 'wrong_token',
+    });
+  });
+
+  it('refuses a transfer to someone else: wrong_receiver', async () => {
+    const intent = await createIntent(h);
+    const hash = await pay(newAddress());
+    await chain.mine(2);
+    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash }, 409, 'transfer_mismatch', {
+      reason: 'wrong_receiver',
+    });
+  });
+
+  it('refuses a transfer of less than the amount due: amount_too_low', async () => {
+    const intent = await createIntent(h);
+    const hash = await pay(intent.payAddress, '25.499999999999999999');
+    await chain.mine(2);
+    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash }, 409, 'transfer_mismatch', {
+      reason: 'amount_too_low',
+    });
+  });
+
+  it('refuses a transfer that reverted on chain: reverted', async () => {
+    const intent = await createIntent(h);
+    const broke = chain.accounts[5]!; // holds no tokens: the transfer is mined and reverts
+    const hash = await chain.transfer(setup.usdt.address, broke, intent.payAddress, units('25.5'), { gasLimit: 100_000n });
+    await chain.mine(2);
+    expect((await chain.provider.getTransactionReceipt(hash))?.status).toBe(0);
+    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash }, 409, 'transfer_mismatch', {
+      reason: 'reverted',
+    });
+  });
+
+  it('refuses a hash the chain does not know: 409 transaction_not_found', async () => {
+    const intent = await createIntent(h);
+    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: randomHash() }, 409, 'transaction_not_found');
+  });
+
+  it('refuses a hash already used by another payment: 409 transaction_hash_in_use', async () => {
+    const first = await createIntent(h);
+    const hash = await pay(first.payAddress);
+    await chain.mine(2);
+    expect((await confirmTx(h, h.bearer(BUYER), { paymentId: first.paymentId, transactionHash: hash })).status).toBe(200);
+
+    const second = await createIntent(h);
+    await expectRefused(h.bearer(BUYER), { paymentId: second.paymentId, transactionHash: hash }, 409, 'transaction_hash_in_use');
+    await expectNotCompleted(h, second);
+  });
+
+  it('refuses a different hash once one is recorded on the payment', async () => {
+    const intent = await createIntent(h);
+    const hash = await pay(intent.payAddress);
+    expect((await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash })).status).toBe(202);
+    const other = await pay(intent.payAddress);
+    await chain.mine(2);
+    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: other }, 409, 'transaction_hash_already_set');
+  });
+
+  it('hides the payment from non-parties (404), needs a token (401) and valid fields (400)', async () => {
+    const intent = await createIntent(h);
+    const hash = await pay(intent.payAddress);
+    await chain.mine(2);
+    const body = { paymentId: intent.paymentId, transactionHash: hash };
+
+    await expectRefused(h.bearer('stranger'), body, 404, 'payment_not_found');
+    await expectRefused(undefined, body, 401, 'missing_token');
+    await expectRefused('Bearer not-a-jwt', body, 401, 'invalid_token');
+    const missing = await expectRefused(h.bearer(BUYER), {}, 400, 'validation_error');
+    expect(JSON.stringify(missing.body.error.details)).toContain('paymentId');
+    expect(JSON.stringify(missing.body.error.details)).toContain('transactionHash');
+    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId }, 400, 'validation_error');
+    await expectRefused(h.bearer(BUYER), { transactionHash: hash }, 400, 'validation_error');
+    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: '0x1234' }, 400, 'validation_error');
+    await expectRefused(h.bearer(BUYER), { ...body, network: 'tron' }, 400, 'unsupported_network');
+    await expectNotCompleted(h, intent);
+  });
+
+  it('refuses to confirm a payment on another network with a BSC transfer: 400 unsupported_network', async () => {
+    const onEthereum = await createIntent(h, newAddress(), { token: 'USDT', network: 'ethereum' });
+    const hash = await pay(onEthereum.payAddress); // the right amount of BSC USDT, to the same EVM address
+    await chain.mine(2);
+    await expectRefused(h.bearer(BUYER), { paymentId: onEthereum.paymentId, transactionHash: hash }, 400, 'unsupported_network');
+    await expectRefused(h.bearer(BUYER), { paymentId: onEthereum.paymentId, transactionHash: hash, network: 'bsc' }, 400, 'unsupported_network');
+    await expectNotCompleted(h, onEthereum);
+
+    const onTron = await createIntent(h, randomAddress('USDT'), { token: 'USDT', network: 'tron' });
+    await expectRefused(h.bearer(BUYER), { paymentId: onTron.paymentId, transactionHash: hash }, 400, 'unsupported_network');
+  });
+
+  it('refuses to confirm a cancelled payment, even with a good transfer', async () => {
+    const intent = await createIntent(h);
+    await h.server.ctx.coordinator.transition(intent.paymentId, { to: 'cancelled', source: 'test', actor: BUYER });
+    const hash = await pay(intent.payAddress);
+    await chain.mine(2);
+    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash }, 409, 'payment_closed');
+  });
+});
+
+describe('confirm-transaction with the RPC down', () => {
+  let h: PayinHarness;
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  it('answers 502 rpc_unavailable and leaves the payment as it was', async () => {
+    const deadRpc = `http://127.0.0.1:${await freePort()}`;
+    h = await startPayinHarness({
+      chain: { ...chain, rpcUrl: deadRpc },
+      tokenAddress: setup.usdt.address,
+      env: { ...QUIET_MONITORS, BSC_RPC_URL: deadRpc },
+    });
+    const intent: Intent = await createIntent(h);
+    const hash = await pay(intent.payAddress); // a real, confirmed transfer on the real chain
+    await chain.mine(2);
+
+    const before = await snapshot(h.store);
+    const emitted = h.events.emitted.length;
+    const r = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
+    expect(r.status, JSON.stringify(r.body)).toBe(502);
+    expect(r.body.error.code).toBe('rpc_unavailable');
+    expect(JSON.stringify(r.body)).not.toContain(deadRpc);
+    expect(await snapshot(h.store)).toEqual(before);
+    expect(h.events.emitted.length).toBe(emitted);
+    expect((await paymentOf(h, intent.paymentId)).status).toBe('pending');
+  });
+});

@@ -1,0 +1,190 @@
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { parseUnits, Wallet } from 'ethers';
+import { expect } from 'vitest';
+import type { PaymentRecord } from '../../src/store/records.js';
+import type { IntervalMonitor } from '../../src/monitors/intervalMonitor.js';
+import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
+import { seedMarketplace } from '../helpers/fixtures.js';
+import type { PayinHarness } from '../helpers/payinHarness.js';
+
+/**
+ * Shared steps of the SHKeeper pay-in end-to-end tests (confirm-transaction, settlement race,
+ * monitors): a real server, the fake SHKeeper and a real local chain with a real ERC-20 as USDT.
+ */
+
+export const BUYER = 'buyer-1';
+export const units = (v: string) => parseUnits(v, 18);
+export const newAddress = () => Wallet.createRandom().address;
+/** Monitors tick only when a test asks (the timers exist but fire after an hour). */
+export const QUIET_MONITORS = { AUTO_WEBHOOK_INTERVAL_MS: '3600000', WALLET_MONITOR_INTERVAL_MS: '3600000' };
+
+export interface ChainSetup {
+  chain: LocalChain;
+  usdt: DeployedToken;
+  buyerWallet: Wallet;
+}
+
+/** The configured token, with a buyer wallet holding plenty of it. */
+export async function deployUsdt(chain: LocalChain): Promise<ChainSetup> {
+  const buyerWallet = chain.accounts[1]!;
+  const usdt = await chain.deployToken({ symbol: 'USDT', mint: [{ to: buyerWallet.address, amount: units('1000000') }] });
+  return { chain, usdt, buyerWallet };
+}
+
+export async function api(h: PayinHarness, method: 'GET' | 'POST', path: string, opts: { auth?: string; body?: unknown } = {}) {
+  const res = await fetch(`${h.url}/api/payment${path}`, {
+    method,
+    headers: {
+      ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(opts.auth ? { authorization: opts.auth } : {}),
+    },
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any };
+}
+
+export interface Intent {
+  paymentId: string;
+  externalId: string;
+  payAddress: string;
+  purchaseRequestId: string;
+  offerId: string;
+  otherOfferId: string;
+}
+
+/** A fresh purchase request (offers from seller-1 for 25.5 and seller-2 for 30) and the buyer's intent for seller-1's offer, paid to `payAddress`. */
+export async function createIntent(
+  h: PayinHarness,
+  payAddress = newAddress(),
+  asset: { token?: string; network?: string } = {},
+): Promise<Intent> {
+  const { request, offer, otherOffer } = await seedMarketplace(h.store, { buyerId: BUYER });
+  h.fake.queueAddress(payAddress);
+  const r = await api(h, 'POST', '/shkeeper/intents', {
+    auth: h.bearer(BUYER),
+    body: { purchaseRequestId: request.id, sellerOfferId: offer.id, amount: offer.amount, sellerId: offer.sellerId, ...asset },
+  });
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  expect(r.body.data.payAddress).toBe(payAddress);
+  return {
+    paymentId: r.body.data.paymentId,
+    externalId: r.body.data.externalId,
+    payAddress,
+    purchaseRequestId: request.id,
+    offerId: offer.id,
+    otherOfferId: otherOffer.id,
+  };
+}
+
+export const confirmTx = (h: PayinHarness, auth: string | undefined, body: unknown) =>
+  api(h, 'POST', '/shkeeper/confirm-transaction', { auth, body });
+
+export async function paymentOf(h: PayinHarness, id: string): Promise<PaymentRecord> {
+  const p = await h.store.payments.findById(id);
+  if (!p) throw new Error(`payment ${id} is gone`);
+  return p;
+}
+
+export function monitor(h: PayinHarness, name: 'walletMonitor' | 'autoWebhook'): IntervalMonitor {
+  const m = h.server.ctx.monitors.get(name);
+  if (!m) throw new Error(`monitor ${name} is not registered`);
+  return m as IntervalMonitor;
+}
+
+/** Events announcing anything about this purchase request (its room, its sellers, its payment). */
+export function eventsFor(h: PayinHarness, intent: Intent) {
+  return h.events.emitted.filter((e) => (e.payload as { purchaseRequestId?: string }).purchaseRequestId === intent.purchaseRequestId);
+}
+
+/**
+ * The payment completed exactly once and everything that goes with completion happened exactly
+ * once: offer accepted, sibling rejected, request moved, and one announcement of each.
+ */
+export async function expectCompletedOnce(h: PayinHarness, intent: Intent, opts: { source?: string; txHash?: string } = {}) {
+  const p = await paymentOf(h, intent.paymentId);
+  expect(p.status).toBe('completed');
+  expect(p.escrowState).toBe('funded');
+  expect(p.liveOfferKey).toBe(intent.offerId);
+  if (opts.txHash) expect(p.transactionHash).toBe(opts.txHash.toLowerCase());
+  const completions = p.history.filter((e) => e.toStatus === 'completed');
+  expect(completions).toHaveLength(1);
+  if (opts.source) expect(completions[0]!.source).toBe(opts.source);
+
+  expect((await h.store.sellerOffers.findById(intent.offerId))?.status).toBe('accepted');
+  expect((await h.store.sellerOffers.findById(intent.otherOfferId))?.status).toBe('rejected');
+  expect((await h.store.purchaseRequests.findById(intent.purchaseRequestId))?.status).toBe('payment_processing');
+
+  const ev = eventsFor(h, intent);
+  const requestUpdates = ev.filter((e) => e.event === 'purchase-request-update');
+  expect(requestUpdates).toEqual([
+    {
+      target: { kind: 'request', id: intent.purchaseRequestId },
+      event: 'purchase-request-update',
+      payload: { purchaseRequestId: intent.purchaseRequestId, status: 'payment_processing', type: 'payment_completed', paymentId: intent.paymentId },
+    },
+  ]);
+  const offerUpdates = (seller: string) =>
+    ev.filter((e) => e.event === 'seller-offer-update' && e.target.kind === 'seller' && e.target.id === seller).map((e) => e.payload);
+  expect(offerUpdates('seller-1')).toEqual([{ sellerOfferId: intent.offerId, purchaseRequestId: intent.purchaseRequestId, status: 'accepted' }]);
+  expect(offerUpdates('seller-2')).toEqual([
+    { sellerOfferId: intent.otherOfferId, purchaseRequestId: intent.purchaseRequestId, status: 'rejected' },
+  ]);
+  // The request room hears about both offers, once each.
+  expect(ev.filter((e) => e.event === 'seller-offer-update' && e.target.kind === 'request')).toHaveLength(2);
+  const completedAnnouncements = ev.filter(
+    (e) => e.event === 'payment-updated' && (e.payload as { status: string }).status === 'completed',
+  );
+  expect(completedAnnouncements.map((e) => e.target)).toEqual([
+    { kind: 'request', id: intent.purchaseRequestId },
+    { kind: 'user', id: BUYER },
+    { kind: 'seller', id: 'seller-1' },
+  ]);
+}
+
+/** Nothing of completion happened: offers pending, request open, no offer or request announcements. */
+export async function expectNotCompleted(h: PayinHarness, intent: Intent) {
+  const p = await paymentOf(h, intent.paymentId);
+  expect(p.history.some((e) => e.toStatus === 'completed')).toBe(false);
+  expect(p.escrowState).toBe('unfunded');
+  expect((await h.store.sellerOffers.findById(intent.offerId))?.status).toBe('pending');
+  expect((await h.store.sellerOffers.findById(intent.otherOfferId))?.status).toBe('pending');
+  expect((await h.store.purchaseRequests.findById(intent.purchaseRequestId))?.status).toBe('open');
+  const ev = eventsFor(h, intent);
+  expect(ev.filter((e) => e.event === 'purchase-request-update' || e.event === 'seller-offer-update')).toEqual([]);
+}
+
+/** A TCP relay in front of the local chain's RPC that can be taken down and brought back on the same port. */
+export async function startRpcSwitch(target: string) {
+  const { hostname, port: targetPort } = new URL(target);
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(targetPort), hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = (port: number) => new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  await listen(0);
+  const port = (server.address() as AddressInfo).port;
+  const down = () => new Promise<void>((resolve) => {
+    for (const s of sockets) s.destroy();
+    if (!server.listening) resolve();
+    else server.close(() => resolve());
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    down,
+    up: () => listen(port),
+    close: down,
+  };
+}

@@ -1,0 +1,239 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import { freePort, waitFor } from '../helpers/childService.js';
+import { randomAddress } from '../helpers/fakeShkeeper/common.js';
+import { snapshot } from '../helpers/fixtures.js';
+import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+import {
+  api,
+  createIntent,
+  deployUsdt,
+  expectCompletedOnce,
+  expectNotCompleted,
+  monitor,
+  newAddress,
+  paymentOf,
+  QUIET_MONITORS,
+  startRpcSwitch,
+  units,
+  type ChainSetup,
+} from './payinChainKit.js';
+
+/**
+ * The wallet monitor against the real local chain: it watches the pay addresses of open SHKeeper
+ * payments, finds real token transfers to them and settles them through the shared path, and its
+ * status route tells the truth about it.
+ */
+
+let chain: LocalChain;
+let setup: ChainSetup;
+let otherToken: DeployedToken;
+let h: PayinHarness | undefined;
+
+beforeAll(async () => {
+  chain = await startLocalChain();
+  setup = await deployUsdt(chain);
+  otherToken = await chain.deployToken({ symbol: 'OTHER', mint: [{ to: setup.buyerWallet.address, amount: units('1000') }] });
+});
+afterEach(async () => {
+  await h?.stop();
+  h = undefined;
+});
+afterAll(async () => {
+  await chain?.stop();
+});
+
+const start = async (env: Record<string, string> = {}, rpcUrl?: string) => {
+  h = await startPayinHarness({
+    chain: rpcUrl ? { ...chain, rpcUrl } : chain,
+    tokenAddress: setup.usdt.address,
+    env: { ...QUIET_MONITORS, ...env },
+  });
+  return h;
+};
+const pay = (to: string, amount = '25.5') => chain.transfer(setup.usdt.address, setup.buyerWallet, to, units(amount));
+const statusOf = async (harness: PayinHarness) => {
+  const r = await api(harness, 'GET', '/shkeeper/wallet-monitor/status');
+  expect(r.status).toBe(200);
+  expect(r.body.success).toBe(true);
+  return r.body.data;
+};
+
+describe('wallet monitor', () => {
+  it('finds a transfer to a watched address: processing while shallow, completed once deep enough', async () => {
+    const harness = await start();
+    const wallet = monitor(harness, 'walletMonitor');
+    const intent = await createIntent(harness);
+    await wallet.tick();
+    expect((await paymentOf(harness, intent.paymentId)).status).toBe('pending'); // nothing paid yet
+
+    const hash = await pay(intent.payAddress); // 1 of 3 confirmations
+    await wallet.tick();
+    const seen = await paymentOf(harness, intent.paymentId);
+    expect(seen.status).toBe('processing');
+    expect(seen.history.at(-1)).toMatchObject({ fromStatus: 'pending', toStatus: 'processing', source: 'wallet_monitor', actor: 'system' });
+    await expectNotCompleted(harness, intent);
+    expect((await statusOf(harness)).awaitingConfirmations).toBe(1);
+
+    await chain.mine(1); // 2 of 3: still processing, nothing more announced
+    const emitted = harness.events.emitted.length;
+    await wallet.tick();
+    expect((await paymentOf(harness, intent.paymentId)).status).toBe('processing');
+    expect(harness.events.emitted.length).toBe(emitted);
+
+    await chain.mine(1);
+    await wallet.tick();
+    await expectCompletedOnce(harness, intent, { source: 'wallet_monitor', txHash: hash });
+    const status = await statusOf(harness);
+    expect(status).toMatchObject({ settled: 1, awaitingConfirmations: 0, lastError: null });
+
+    // Later runs change and announce nothing, and stop watching the settled address.
+    const before = await snapshot(harness.store);
+    const after = harness.events.emitted.length;
+    await wallet.tick();
+    await wallet.tick();
+    expect(await snapshot(harness.store)).toEqual(before);
+    expect(harness.events.emitted.length).toBe(after);
+    expect((await statusOf(harness)).watchedAddresses).toEqual([]);
+  });
+
+  it('completes a payment whose transfer is already deep on its first run', async () => {
+    const harness = await start();
+    const intent = await createIntent(harness);
+    const hash = await pay(intent.payAddress, '30');
+    await chain.mine(5);
+    await monitor(harness, 'walletMonitor').tick();
+    await expectCompletedOnce(harness, intent, { source: 'wallet_monitor', txHash: hash });
+  });
+
+  it('ignores transfers that do not pay the invoice: too little, another token, another address', async () => {
+    const harness = await start();
+    const intent = await createIntent(harness);
+    await pay(intent.payAddress, '25.49');
+    await chain.transfer(otherToken.address, setup.buyerWallet, intent.payAddress, units('100'));
+    await pay(newAddress(), '100');
+    await chain.mine(3);
+    const before = await snapshot(harness.store);
+    const emitted = harness.events.emitted.length;
+    await monitor(harness, 'walletMonitor').tick();
+    expect(await snapshot(harness.store)).toEqual(before);
+    expect(harness.events.emitted.length).toBe(emitted);
+    expect((await statusOf(harness)).lastError).toBeNull();
+  });
+
+  it('does not take a transfer whose hash another payment already holds', async () => {
+    const harness = await start();
+    const first = await createIntent(harness);
+    const hash = await pay(first.payAddress);
+    await chain.mine(2);
+    await monitor(harness, 'walletMonitor').tick();
+    await expectCompletedOnce(harness, first, { txHash: hash });
+    // A second payment claiming the same address (SHKeeper reuses it) cannot settle on that transfer.
+    const second = await createIntent(harness, first.payAddress);
+    await monitor(harness, 'walletMonitor').tick();
+    await expectNotCompleted(harness, second);
+    expect((await paymentOf(harness, second.paymentId)).status).toBe('pending');
+  });
+
+  it('keeps settling BSC payments when an open payment on another network has a non-EVM pay address', async () => {
+    const harness = await start();
+    const tron = await createIntent(harness, randomAddress('USDT'), { token: 'USDT', network: 'tron' });
+    const bsc = await createIntent(harness);
+    const hash = await pay(bsc.payAddress);
+    await chain.mine(2);
+    await monitor(harness, 'walletMonitor').tick();
+    const status = await statusOf(harness);
+    expect(status.lastError).toBeNull();
+    await expectCompletedOnce(harness, bsc, { source: 'wallet_monitor', txHash: hash });
+    expect((await paymentOf(harness, tron.paymentId)).status).toBe('pending');
+  });
+});
+
+describe('GET /shkeeper/wallet-monitor/status', () => {
+  it('reports running, interval, last run and the watched addresses as they are', async () => {
+    const harness = await start();
+    const fresh = await statusOf(harness);
+    expect(fresh).toMatchObject({
+      running: true,
+      enabled: true,
+      intervalMs: 3_600_000,
+      lastRunAt: null,
+      lastError: null,
+      runs: 0,
+      errors: 0,
+      isMonitoring: false,
+      watchedAddresses: [],
+      lastScannedBlock: null,
+      configured: true,
+    });
+
+    const a = await createIntent(harness);
+    const b = await createIntent(harness);
+    const t0 = Date.now();
+    await monitor(harness, 'walletMonitor').tick();
+    const after = await statusOf(harness);
+    expect(after).toMatchObject({ running: true, isMonitoring: true, runs: 1, errors: 0, lastError: null });
+    expect(after.watchedAddresses).toEqual([a.payAddress, b.payAddress]);
+    expect(after.lastScannedBlock).toBe(await chain.blockNumber());
+    const ran = Date.parse(after.lastRunAt);
+    expect(ran).toBeGreaterThanOrEqual(t0);
+    expect(ran).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('runs by itself on its interval', async () => {
+    const harness = await start({ WALLET_MONITOR_INTERVAL_MS: '1000' });
+    const intent = await createIntent(harness);
+    const hash = await pay(intent.payAddress);
+    await chain.mine(2);
+    await waitFor(() => harness.events.named('purchase-request-update').length > 0, 'the wallet monitor settling by itself', 10_000);
+    await expectCompletedOnce(harness, intent, { source: 'wallet_monitor', txHash: hash });
+    const status = await statusOf(harness);
+    expect(status).toMatchObject({ running: true, intervalMs: 1000, lastError: null });
+    expect(status.runs).toBeGreaterThanOrEqual(1);
+  });
+
+  it('says it is not running when disabled', async () => {
+    const harness = await start({ WALLET_MONITOR_ENABLED: 'false' });
+    expect(await statusOf(harness)).toMatchObject({ running: false, enabled: false, lastRunAt: null });
+  });
+
+  it('reports the error of a run while the RPC is down, changes nothing, and clears it once the RPC answers', async () => {
+    const rpc = await startRpcSwitch(chain.rpcUrl);
+    try {
+      const harness = await start({}, rpc.url);
+      const wallet = monitor(harness, 'walletMonitor');
+      const intent = await createIntent(harness);
+      const hash = await pay(intent.payAddress);
+      await chain.mine(2);
+
+      await rpc.down();
+      const before = await snapshot(harness.store);
+      await wallet.tick();
+      const failed = await statusOf(harness);
+      expect(failed).toMatchObject({ running: true, runs: 1, errors: 1 });
+      expect(failed.lastError).toEqual(expect.any(String));
+      expect(failed.lastError).not.toContain(rpc.url);
+      expect(failed.lastRunAt).toEqual(expect.any(String));
+      expect(await snapshot(harness.store)).toEqual(before);
+      expect(harness.events.emitted.length).toBe(1 + 1); // only the intent's payment-created (global + room)
+
+      await rpc.up();
+      await wallet.tick();
+      expect(await statusOf(harness)).toMatchObject({ runs: 2, errors: 1, lastError: null });
+      await expectCompletedOnce(harness, intent, { source: 'wallet_monitor', txHash: hash });
+    } finally {
+      await rpc.close();
+    }
+  });
+
+  it('reports an error when the RPC was never reachable', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const harness = await start({}, dead);
+    await createIntent(harness);
+    await monitor(harness, 'walletMonitor').tick();
+    const status = await statusOf(harness);
+    expect(status).toMatchObject({ errors: 1, watchedAddresses: expect.any(Array) });
+    expect(status.lastError).toEqual(expect.any(String));
+    expect(status.lastError).not.toContain(dead);
+  });
+});
