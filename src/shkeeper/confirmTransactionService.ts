@@ -66,6 +66,8 @@ export class ConfirmTransactionService {
             transactionHash: input.transactionHash,
             // SHKeeper has no call to close an invoice; we record that this session is over.
             'providerData.invoiceSessionClosedAt': this.deps.clock.now().toISOString(),
+            // Where a refund goes: the wallet the chain says paid.
+            'providerData.payerAddress': verdict.from,
             'providerData.confirmedTransfer': {
               from: verdict.from,
               amount: verdict.amount.toString(),

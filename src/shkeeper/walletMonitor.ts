@@ -85,7 +85,10 @@ export class WalletMonitor extends IntervalMonitor {
     const step = { source: 'wallet_monitor', actor: 'system' };
     if (verdict.status === 'confirmed') {
       this.awaitingConfirmations.delete(hash);
-      const r = await settlement.complete(p.id, { ...step, set: p.transactionHash ? {} : { transactionHash: hash } });
+      const r = await settlement.complete(p.id, {
+        ...step,
+        set: { ...(p.transactionHash ? {} : { transactionHash: hash }), 'providerData.payerAddress': verdict.from },
+      });
       if (r.changed) this.settled++;
     } else if (verdict.status === 'pending') {
       this.awaitingConfirmations.set(hash, p.id);
