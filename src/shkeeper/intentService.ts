@@ -48,6 +48,10 @@ export class IntentService {
 
   async create(who: Principal, input: IntentInput) {
     const { store, shkeeper } = this.deps;
+    // Only what the chain checks (confirm-transaction, wallet monitor) can verify: USDT on BSC.
+    if (input.token !== 'USDT' || input.network !== 'bsc') {
+      throw new AppError('validation', 'only USDT on bsc is accepted', { code: 'unsupported_token' });
+    }
     const crypto = cryptoIdFor(input.token, input.network);
     const request = await store.purchaseRequests.findById(input.purchaseRequestId);
     if (!request) throw new AppError('not_found', 'purchase request not found', { code: 'purchase_request_not_found' });

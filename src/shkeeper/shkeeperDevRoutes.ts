@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { AppContext } from '../appContext.js';
-import { principalOf, requireAuth } from '../auth/authMiddleware.js';
+import { requireAdmin } from '../auth/authMiddleware.js';
 import { AppError } from '../common/errors.js';
 import { endpoint, ok } from '../common/http.js';
 import { newObjectId } from '../common/ids.js';
@@ -91,11 +91,11 @@ export function shkeeperDevRoutes(ctx: AppContext): Router {
 
   router.post(
     '/trigger-webhook',
-    requireAuth(ctx.tokens),
+    // Admin only: a signed PAID delivery completes a payment, even in development.
+    requireAdmin(ctx.tokens),
     endpoint({ body: triggerWebhookBody }, async ({ body }, req) => {
-      const who = principalOf(req);
       const payment = await ctx.store.payments.findById(body.paymentId);
-      if (!payment || !payment.externalId || !(who.isAdmin || who.userId === payment.buyerId)) {
+      if (!payment || !payment.externalId) {
         throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
       }
       const secret = ctx.config.shkeeper.webhookSecret;

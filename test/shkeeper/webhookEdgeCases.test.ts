@@ -1,0 +1,273 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+import {
+  ADMIN,
+  BUYER,
+  call,
+  deliveriesOf,
+  intentFor,
+  invoiceCallback,
+  paymentOf,
+  postWebhook,
+  seed,
+  webhookStats,
+  type Seeded,
+} from './payinTestKit.js';
+
+/**
+ * The webhook under SHKeeper's real delivery habits (spec §4, §5.6, §8): partial payments,
+ * repeats, overpayment, out-of-order streams, late money for a cancelled payment. The fake drives
+ * it; every accepted delivery must be answered 202 so that SHKeeper stops re-sending.
+ */
+
+let h: PayinHarness;
+let s: Seeded;
+
+beforeEach(async () => {
+  h = await startPayinHarness();
+  s = await seed(h);
+});
+afterEach(async () => {
+  await h?.stop();
+});
+
+const acked = () => h.fake.deliveries.map((d) => d.status);
+/** Every delivery the fake made was acknowledged with 202 (and there was at least one). */
+const allAcked = () => expect(acked()).toEqual(Array(Math.max(acked().length, 1)).fill(202));
+const statuses = async (id: string) => (await paymentOf(h, id)).history.map((x) => x.toStatus);
+const completionEffects = async () => ({
+  offer: (await h.store.sellerOffers.findById(s.offer.id))?.status,
+  sibling: (await h.store.sellerOffers.findById(s.otherOffer.id))?.status,
+  request: (await h.store.purchaseRequests.findById(s.request.id))?.status,
+  requestUpdates: h.events.named('purchase-request-update').length,
+});
+const COMPLETED_ONCE = { offer: 'accepted', sibling: 'rejected', request: 'payment_processing', requestUpdates: 1 };
+const UNTOUCHED = { offer: 'pending', sibling: 'pending', request: 'open', requestUpdates: 0 };
+
+describe('partial payments', () => {
+  it('PARTIAL → processing with the amounts seen; the rest → completed and funded', async () => {
+    const intent = await intentFor(h, s);
+    const first = h.fake.pay({ externalId: intent.externalId, amountCrypto: '10' });
+    await h.fake.callbacksSettled();
+    expect(first.status).toBe('PARTIAL');
+    let p = await paymentOf(h, intent.paymentId);
+    expect(p).toMatchObject({ status: 'processing', escrowState: 'unfunded', transactionHash: null });
+    expect(p.providerData.shkeeper).toMatchObject({ status: 'PARTIAL', balanceCrypto: '10', balanceFiat: '10', txids: [first.txid] });
+    expect(await completionEffects()).toEqual(UNTOUCHED);
+    expect(h.events.named('payment-updated').map((e) => (e.payload as { status: string }).status)).toEqual(['processing', 'processing', 'processing']);
+
+    // The admin's debug bundle shows the same facts.
+    const debug = await call(h, 'GET', `/api/payment/${intent.paymentId}/debug`, { as: { admin: ADMIN } });
+    expect(debug.status).toBe(200);
+    expect(debug.body.data.payment.providerData.shkeeper).toMatchObject({ status: 'PARTIAL', balanceCrypto: '10' });
+
+    const rest = h.fake.pay({ externalId: intent.externalId, amountCrypto: '16.01' });
+    await h.fake.callbacksSettled();
+    expect(rest.status).toBe('PAID');
+    allAcked();
+    p = await paymentOf(h, intent.paymentId);
+    expect(p).toMatchObject({ status: 'completed', escrowState: 'funded', transactionHash: rest.txid });
+    expect(p.providerData.shkeeper).toMatchObject({ status: 'PAID', balanceCrypto: '26.01', txids: [first.txid, rest.txid] });
+    expect(await statuses(intent.paymentId)).toEqual(['pending', 'processing', 'completed']);
+    expect(await completionEffects()).toEqual(COMPLETED_ONCE);
+  });
+
+  it('an unconfirmed (0-confirmation) callback → processing; the confirmed one completes it', async () => {
+    const intent = await intentFor(h, s);
+    const seen = h.fake.pay({ externalId: intent.externalId, confirmations: 0 });
+    await h.fake.callbacksSettled();
+    const p = await paymentOf(h, intent.paymentId);
+    expect(p.status).toBe('processing');
+    expect(p.providerData.shkeeper).toMatchObject({ status: 'unconfirmed', unconfirmedAmount: '26.01' });
+    h.fake.pay({ externalId: intent.externalId, txid: seen.txid });
+    await h.fake.callbacksSettled();
+    allAcked();
+    expect(await statuses(intent.paymentId)).toEqual(['pending', 'processing', 'completed']);
+    expect(await completionEffects()).toEqual(COMPLETED_ONCE);
+  });
+
+  it('PARTIAL snapshots arriving out of order never replace a larger balance with a smaller one', async () => {
+    const intent = await intentFor(h, s);
+    const a = { txid: `0x${'a1'.repeat(32)}`, amount_crypto: '5', amount_fiat: '5' };
+    const b = { txid: `0x${'b2'.repeat(32)}`, amount_crypto: '5', amount_fiat: '5' };
+    const newer = invoiceCallback(intent.externalId, {
+      status: 'PARTIAL', paid: false, balance_crypto: '10', balance_fiat: '10',
+      transactions: [{ ...a, crypto: 'BNB-USDT', trigger: false }, { ...b, crypto: 'BNB-USDT', trigger: true }],
+    });
+    const older = invoiceCallback(intent.externalId, {
+      status: 'PARTIAL', paid: false, balance_crypto: '5', balance_fiat: '5',
+      transactions: [{ ...a, crypto: 'BNB-USDT', trigger: true }],
+    });
+    expect((await postWebhook(h, newer)).status).toBe(202);
+    expect((await postWebhook(h, older)).status).toBe(202);
+    const p = await paymentOf(h, intent.paymentId);
+    expect(p.status).toBe('processing');
+    expect(p.providerData.shkeeper).toMatchObject({ balanceCrypto: '10', txids: [a.txid, b.txid] });
+  });
+});
+
+describe('repeats and overpayment', () => {
+  it('PAID twice (two transactions): one completion, the second counted as a duplicate', async () => {
+    const intent = await intentFor(h, s);
+    const first = h.fake.pay({ externalId: intent.externalId });
+    await h.fake.callbacksSettled();
+    const second = h.fake.pay({ externalId: intent.externalId });
+    await h.fake.callbacksSettled();
+    expect([first.status, second.status]).toEqual(['PAID', 'OVERPAID']);
+    expect(acked()).toEqual([202, 202]);
+    expect(await statuses(intent.paymentId)).toEqual(['pending', 'completed']);
+    expect((await paymentOf(h, intent.paymentId)).transactionHash).toBe(first.txid);
+    expect(await completionEffects()).toEqual(COMPLETED_ONCE);
+    expect((await deliveriesOf(h)).map((d) => d.outcome)).toEqual(['applied', 'duplicate']);
+    expect(await webhookStats(h)).toMatchObject({ success: 1, duplicate: 1 });
+  });
+
+  it('the same callback re-delivered (same external id, txid, crypto): one completion, duplicates counted', async () => {
+    const intent = await intentFor(h, s);
+    h.fake.pay({ externalId: intent.externalId, callback: { duplicates: 3 } });
+    await h.fake.callbacksSettled();
+    expect(acked()).toEqual([202, 202, 202, 202]);
+    expect(h.fake.deliveries.filter((d) => d.duplicate)).toHaveLength(3);
+    expect(await statuses(intent.paymentId)).toEqual(['pending', 'completed']);
+    expect(await completionEffects()).toEqual(COMPLETED_ONCE);
+    expect(await webhookStats(h)).toMatchObject({ total: 4, success: 1, duplicate: 3 });
+  });
+
+  it('the same callback delivered concurrently still completes once', async () => {
+    const intent = await intentFor(h, s);
+    const body = invoiceCallback(intent.externalId);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => postWebhook(h, body)));
+    expect(answers.map((a) => a.status)).toEqual(Array(6).fill(202));
+    expect(await statuses(intent.paymentId)).toEqual(['pending', 'completed']);
+    expect(await completionEffects()).toEqual(COMPLETED_ONCE);
+    expect(await webhookStats(h)).toMatchObject({ success: 1, duplicate: 5 });
+  });
+
+  it('OVERPAID completes the payment', async () => {
+    const intent = await intentFor(h, s);
+    const paid = h.fake.pay({ externalId: intent.externalId, amountCrypto: '40' });
+    await h.fake.callbacksSettled();
+    expect(paid.status).toBe('OVERPAID');
+    allAcked();
+    const p = await paymentOf(h, intent.paymentId);
+    expect(p).toMatchObject({ status: 'completed', escrowState: 'funded' });
+    expect(p.providerData.shkeeper).toMatchObject({ status: 'OVERPAID', balanceCrypto: '40' });
+    expect(await completionEffects()).toEqual(COMPLETED_ONCE);
+  });
+
+  it('one txid paying two invoices completes both; the hash is claimed by the first only', async () => {
+    const other = await seed(h);
+    const one = await intentFor(h, s);
+    const two = await intentFor(h, other);
+    const txid = `0x${'c3'.repeat(32)}`;
+    h.fake.pay({ externalId: one.externalId, txid });
+    await h.fake.callbacksSettled();
+    h.fake.pay({ externalId: two.externalId, txid });
+    await h.fake.callbacksSettled();
+    expect(acked()).toEqual([202, 202]);
+    expect(await paymentOf(h, one.paymentId)).toMatchObject({ status: 'completed', transactionHash: txid });
+    expect(await paymentOf(h, two.paymentId)).toMatchObject({ status: 'completed', transactionHash: null });
+  });
+});
+
+describe('ordering', () => {
+  it('streams flushed in reverse order never move the payment backwards', async () => {
+    const intent = await intentFor(h, s);
+    h.fake.deferCallbacks();
+    h.fake.pay({ externalId: intent.externalId, amountCrypto: '10' });
+    const rest = h.fake.pay({ externalId: intent.externalId, amountCrypto: '16.01' });
+    expect(h.fake.deliveries).toHaveLength(0);
+    await h.fake.flushCallbacks('reverse');
+    await h.fake.callbacksSettled();
+    expect(acked()).toEqual([202, 202]);
+    expect(h.fake.deliveries.map((d) => d.txid)[0]).toBe(rest.txid);
+    const p = await paymentOf(h, intent.paymentId);
+    expect(p).toMatchObject({ status: 'completed', escrowState: 'funded' });
+    expect(await statuses(intent.paymentId)).toEqual(['pending', 'completed']);
+    expect(await completionEffects()).toEqual(COMPLETED_ONCE);
+  });
+
+  it('a PARTIAL that arrives after completion is acknowledged as stale and changes nothing', async () => {
+    const intent = await intentFor(h, s);
+    h.fake.pay({ externalId: intent.externalId });
+    await h.fake.callbacksSettled();
+    const before = await paymentOf(h, intent.paymentId);
+    const late = invoiceCallback(
+      intent.externalId,
+      { status: 'PARTIAL', paid: false, balance_crypto: '1', balance_fiat: '1' },
+      { txid: `0x${'d4'.repeat(32)}`, amount_crypto: '1', amount_fiat: '1' },
+    );
+    const r = await postWebhook(h, late);
+    expect(r.status).toBe(202);
+    expect(await paymentOf(h, intent.paymentId)).toEqual(before);
+    expect((await deliveriesOf(h)).at(-1)).toMatchObject({ outcome: 'stale', paymentId: intent.paymentId });
+    expect(await webhookStats(h)).toMatchObject({ success: 1, stale: 1 });
+  });
+});
+
+describe('money for a cancelled payment', () => {
+  it('is acknowledged (202), recorded in providerData.latePayments, and not applied', async () => {
+    const intent = await intentFor(h, s);
+    const cancel = await call(h, 'PUT', `/api/payment/${intent.paymentId}`, { as: BUYER, body: { status: 'cancelled' } });
+    expect(cancel.status).toBe(200);
+    expect(cancel.body.data.status).toBe('cancelled');
+    const mark = h.events.emitted.length;
+
+    const paid = h.fake.pay({ externalId: intent.externalId });
+    await h.fake.callbacksSettled();
+    expect(acked()).toEqual([202]);
+    const p = await paymentOf(h, intent.paymentId);
+    expect(p).toMatchObject({ status: 'cancelled', escrowState: 'unfunded', transactionHash: null });
+    expect(await statuses(intent.paymentId)).toEqual(['pending', 'cancelled']);
+    expect(await completionEffects()).toEqual(UNTOUCHED);
+    expect(h.events.emitted.slice(mark)).toEqual([]);
+
+    const debug = await call(h, 'GET', `/api/payment/${intent.paymentId}/debug`, { as: { admin: ADMIN } });
+    expect(debug.status).toBe(200);
+    expect(debug.body.data.payment.status).toBe('cancelled');
+    const late = debug.body.data.payment.providerData.latePayments;
+    expect(late).toHaveLength(1);
+    expect(late[0]).toMatchObject({ source: 'shkeeper_webhook', status: 'PAID', txid: paid.txid, crypto: 'BNB-USDT', amountCrypto: '26.01' });
+    expect(await webhookStats(h)).toMatchObject({ latePayments: 1, success: 0 });
+
+    // Another transaction is a second late payment; the re-delivery of its callback is a duplicate.
+    h.fake.pay({ externalId: intent.externalId, amountCrypto: '1', callback: { duplicates: 1 } });
+    await h.fake.callbacksSettled();
+    allAcked();
+    expect((await paymentOf(h, intent.paymentId)).providerData.latePayments).toHaveLength(2);
+    expect(await webhookStats(h)).toMatchObject({ latePayments: 2, duplicate: 1 });
+  });
+
+  it('money for an intent that failed after SHKeeper had made the invoice is recorded as late', async () => {
+    // SHKeeper handles every attempt but the answers never arrive: the intent fails…
+    h.fake.fail('reset_after_processing', { endpoint: 'payment_request' });
+    const r = await call(h, 'POST', '/api/payment/shkeeper/intents', {
+      as: BUYER,
+      body: { purchaseRequestId: s.request.id, sellerOfferId: s.offer.id, amount: s.offer.amount, sellerId: s.offer.sellerId },
+    });
+    expect(r.status).toBe(502);
+    const [failed] = await h.store.payments.find({});
+    expect(failed!.status).toBe('failed');
+    // …yet the invoice exists there, and money sent to it is announced to us.
+    await h.fake.heal();
+    h.fake.pay({ externalId: failed!.externalId! });
+    await h.fake.callbacksSettled();
+    allAcked();
+    const p = await paymentOf(h, failed!.id);
+    expect(p.status).toBe('failed');
+    expect(p.providerData.latePayments).toHaveLength(1);
+    expect(await completionEffects()).toEqual(UNTOUCHED);
+  });
+
+  it('paying the old invoice after a new intent leaves the new payment alone', async () => {
+    const old = await intentFor(h, s);
+    await call(h, 'PUT', `/api/payment/${old.paymentId}`, { as: BUYER, body: { status: 'cancelled' } });
+    const fresh = await intentFor(h, s);
+    h.fake.pay({ externalId: old.externalId });
+    await h.fake.callbacksSettled();
+    allAcked();
+    expect((await paymentOf(h, old.paymentId)).status).toBe('cancelled');
+    expect((await paymentOf(h, fresh.paymentId)).status).toBe('pending');
+    expect(await completionEffects()).toEqual(UNTOUCHED);
+  });
+});
