@@ -63,10 +63,18 @@ export async function createIntent(
   h.fake.queueAddress(payAddress);
   const r = await api(h, 'POST', '/shkeeper/intents', {
     auth: h.bearer(BUYER),
-    body: { purchaseRequestId: request.id, sellerOfferId: offer.id, amount: offer.amount, sellerId: offer.sellerId, ...asset },
+    body: { purchaseRequestId: request.id, sellerOfferId: offer.id, amount: offer.amount, sellerId: offer.sellerId },
   });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   expect(r.body.data.payAddress).toBe(payAddress);
+  if (asset.network && asset.network.toLowerCase() !== 'bsc') {
+    // Intents take only USDT on bsc now; a payment on another network can still exist (recorded
+    // before that rule, or by hand), and every path must leave it alone.
+    await h.store.payments.updateOne(
+      { id: r.body.data.paymentId },
+      { $set: { blockchain: { network: asset.network.toLowerCase(), token: (asset.token ?? 'USDT').toUpperCase() } } },
+    );
+  }
   return {
     paymentId: r.body.data.paymentId,
     externalId: r.body.data.externalId,
