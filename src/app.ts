@@ -1,4 +1,7 @@
+import cors from 'cors';
 import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { createRateLimiters, retryAfterHeader } from './limits/rateLimits.js';
 import { buildContext, type AppContext, type AppDeps } from './appContext.js';
 import { configurationRoutes } from './configuration/configurationRoutes.js';
 import { paymentControllerRoutes } from './controller/paymentControllerRoutes.js';
@@ -10,10 +13,19 @@ import { decentralizedPaymentRoutes } from './decentralized/decentralizedPayment
 import { paymentRoutes } from './legacy/paymentRoutes.js';
 import { shkeeperPayoutRoutes } from './payouts/shkeeperPayoutRoutes.js';
 import { shkeeperWebhookRoutes } from './shkeeper/shkeeperWebhookRoutes.js';
+import { openapiRoutes } from './openapi/openapiRoutes.js';
 
 export type { AppDeps } from './appContext.js';
 
-export const JSON_BODY_LIMIT = '100kb';
+/** CORS_ORIGINS: none → no cross-origin access; `*` → any origin; else exactly those origins. */
+function corsFor(origins: readonly string[]) {
+  if (origins.includes('*')) return cors({ origin: '*' });
+  return cors({ origin: (origin, cb) => cb(null, origin !== undefined && origins.includes(origin)) });
+}
+
+const WEBHOOK_PATHS = ['/api/payment/shkeeper/webhook', '/api/payment/shkeeper/payout/webhook'];
+/** The SHKeeper widget reads this cross-origin from anywhere: it sets its own CORS headers. */
+const OPEN_CORS_PATH = '/api/payment/shkeeper/config';
 
 /**
  * Builds the Express app from its dependencies. The entry point passes real ones; tests pass the
@@ -24,12 +36,27 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppContext 
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.set('trust proxy', ctx.config.trustProxy);
   app.locals.ctx = ctx;
 
   app.use(requestLogger(ctx.logger, { ignore: (url) => url === '/api/payment/health' }));
+  app.use(ctx.metrics.httpMiddleware());
+  app.use(helmet());
+  const corsPolicy = corsFor(ctx.config.corsOrigins);
+  app.use((req, res, next) => (req.path === OPEN_CORS_PATH ? next() : corsPolicy(req, res, next)));
+  app.use(retryAfterHeader);
+  app.get('/metrics', ctx.metrics.endpoint(ctx.config.metricsToken));
+
+  // SHKeeper's deliveries have a limit of their own, so a busy API never starves them.
+  const limits = createRateLimiters(ctx.config, ctx.tokens, ctx.rateLimitStores);
+  const isWebhook = (path: string) => WEBHOOK_PATHS.includes(path);
+  app.use(WEBHOOK_PATHS, limits.webhooks);
+  app.use('/api/payment', (req, res, next) => (isWebhook(req.originalUrl.split('?')[0]!) ? next() : limits.perIp(req, res, next)));
+  app.use('/api/payment', (req, res, next) => (isWebhook(req.originalUrl.split('?')[0]!) ? next() : limits.perUser(req, res, next)));
+
   // Webhooks verify signatures over the raw body, so they are routed before JSON parsing.
   app.use('/api/payment/shkeeper', shkeeperWebhookRoutes(ctx));
-  app.use(express.json({ limit: JSON_BODY_LIMIT, strict: true }));
+  app.use(express.json({ limit: ctx.config.jsonBodyLimit, strict: true }));
 
   const api = express.Router();
   api.use(configurationRoutes(ctx));
@@ -40,6 +67,7 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppContext 
   api.use('/shkeeper', escrowRoutes(ctx));
   // Routers with fixed prefixes (/shkeeper, /decentralized, /payments) mount here, before the
   // controller, whose `/:id` would otherwise see their first path segment.
+  api.use(openapiRoutes(ctx));
   api.use(paymentControllerRoutes(ctx));
   app.use('/api/payment', api);
 

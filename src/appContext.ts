@@ -13,6 +13,8 @@ import { PaymentSettlement } from './payments/paymentSettlement.js';
 import { EscrowService } from './escrow/escrowService.js';
 import { PayoutReconciler } from './payouts/payoutReconciler.js';
 import type { HotWallet } from './chain/hotWallet.js';
+import type { Store as RateLimitStore } from 'express-rate-limit';
+import { Metrics } from './metrics/metrics.js';
 import { AdminPayoutService } from './decentralized/adminPayoutService.js';
 import { Web3PaymentService } from './decentralized/web3PaymentService.js';
 import { Web3Verifier } from './decentralized/web3Verifier.js';
@@ -44,10 +46,15 @@ export interface AppDeps {
   chain?: ChainGateway;
   /** Absent without ADMIN_WALLET_PRIVATE_KEY: admin payouts then answer 503 not_configured. */
   hotWallet?: HotWallet;
+  /** Built by the entry point so the SHKeeper client and RPC layer report into the same registry. */
+  metrics?: Metrics;
+  /** Shared counters when several instances run; per process otherwise. */
+  rateLimitStores?: { perIp?: RateLimitStore; perUser?: RateLimitStore; webhooks?: RateLimitStore };
 }
 
 /** Everything the routers share, built once per app from the deps. */
-export interface AppContext extends Required<Omit<AppDeps, 'shkeeper' | 'chain' | 'hotWallet'>> {
+export interface AppContext extends Required<Omit<AppDeps, 'shkeeper' | 'chain' | 'hotWallet' | 'rateLimitStores'>> {
+  rateLimitStores?: AppDeps['rateLimitStores'];
   shkeeper?: ShkeeperClient;
   chain?: ChainGateway;
   tokens: TokenService;
@@ -72,9 +79,11 @@ export function buildContext(deps: AppDeps): AppContext {
   const lock = deps.lock ?? new InProcessKeyedLock();
   const monitors = deps.monitors ?? new MonitorRegistry();
   const { store, config, clock, events, logger } = deps;
-  const coordinator = new PaymentCoordinator(store, lock, clock);
+  const metrics = deps.metrics ?? new Metrics();
+  metrics.watchMonitors(monitors);
+  const coordinator = new PaymentCoordinator(store, lock, clock, metrics);
   const settlement = new PaymentSettlement(store, coordinator, events, logger);
-  const deliveries = new DeliveryLog(store, clock);
+  const deliveries = new DeliveryLog(store, clock, metrics);
   const invoiceEvents = new InvoiceEvents(store, coordinator, settlement, logger);
   monitors.register(new AutoWebhookMonitor({ config, store, clock, invoiceEvents, shkeeper: deps.shkeeper, chain: deps.chain }, logger));
   monitors.register(new WalletMonitor({ config, store, settlement, chain: deps.chain }, logger));
@@ -86,6 +95,7 @@ export function buildContext(deps: AppDeps): AppContext {
     ...deps,
     lock,
     monitors,
+    metrics,
     tokens: new TokenService(config.jwt.secret),
     coordinator,
     payments: new PaymentService(store, coordinator, events),

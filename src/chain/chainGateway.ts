@@ -32,6 +32,7 @@ export interface ChainGatewayOptions {
   logChunkBlocks?: number;
   /** The widest window `findTransfers` accepts (default 50,000 blocks). */
   maxLogWindowBlocks?: number;
+  onCall?: (label: string, seconds: number, outcome: 'ok' | 'error') => void;
 }
 
 /**
@@ -45,7 +46,7 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
   const { chainId } = opts;
   const log = opts.logger.child({ module: 'chain', chainId });
   const provider = createProvider(opts.rpcUrl, chainId, opts.timeoutMs ?? 10_000);
-  const call = createRpcCall({ retries: opts.retries ?? 3, minDelayMs: opts.retryMinDelayMs, logger: log });
+  const call = createRpcCall({ retries: opts.retries ?? 3, minDelayMs: opts.retryMinDelayMs, logger: log, onCall: opts.onCall });
   const chunk = opts.logChunkBlocks ?? 2_000;
   const maxWindow = opts.maxLogWindowBlocks ?? 50_000;
 

@@ -46,11 +46,20 @@ export function createHotWallet(opts: { rpcUrl: string; chainId: number; private
       return sends.withLock('send', async () => {
         const erc20 = new Contract(token, ERC20_ABI, wallet);
         const transfer = erc20.getFunction('transfer');
+        let gas: bigint;
         try {
-          await transfer.estimateGas(to, amount);
+          gas = await transfer.estimateGas(to, amount);
         } catch (err) {
           throw sendError(err, 'estimate');
         }
+        // Nodes word "cannot pay the gas" differently (Hardhat's is not one ethers recognises), so
+        // the wallet checks its own native balance against the worst-case fee before signing.
+        const [fees, native] = await Promise.all([
+          call('feeData', () => provider.getFeeData()),
+          call('nativeBalance', () => provider.getBalance(wallet.address)),
+        ]);
+        const price = fees.maxFeePerGas ?? fees.gasPrice ?? 0n;
+        if (native < gas * price) throw insufficientGas();
         const nonce = await call('nonce', () => provider.getTransactionCount(wallet.address, 'pending'));
         try {
           // Broadcast once, never retried: a retry after a lost answer could send it twice.
@@ -76,11 +85,16 @@ export function createHotWallet(opts: { rpcUrl: string; chainId: number; private
 /** Translates ethers' failures without echoing them (they can carry the RPC URL). */
 function sendError(err: unknown, stage: 'estimate' | 'send'): AppError {
   const code = (err as { code?: string })?.code;
-  if (code === 'INSUFFICIENT_FUNDS') {
-    return new AppError('invalid_state', 'the hot wallet cannot pay the gas for this transfer', { code: 'insufficient_gas_funds' });
+  const rpcMessage = (err as { error?: { message?: unknown } })?.error?.message;
+  if (code === 'INSUFFICIENT_FUNDS' || (typeof rpcMessage === 'string' && /insufficient funds|enough funds/i.test(rpcMessage))) {
+    return insufficientGas();
   }
   if (code === 'CALL_EXCEPTION' && stage === 'estimate') {
     return new AppError('invalid_state', 'the token transfer would revert (balance or allowance)', { code: 'transfer_would_revert' });
   }
   return new AppError('provider_error', 'the transfer could not be broadcast', { code: 'rpc_unavailable', cause: err });
+}
+
+function insufficientGas(): AppError {
+  return new AppError('invalid_state', 'the hot wallet cannot pay the gas for this transfer', { code: 'insufficient_gas_funds' });
 }

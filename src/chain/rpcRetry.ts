@@ -18,6 +18,8 @@ export interface RpcRetryOptions {
   minDelayMs?: number;
   maxDelayMs?: number;
   logger: Logger;
+  /** Told about every call (metrics): label, seconds including retries, outcome. */
+  onCall?: (label: string, seconds: number, outcome: 'ok' | 'error') => void;
 }
 
 export type RpcCall = <T>(
@@ -97,8 +99,10 @@ export function createRpcCall(opts: RpcRetryOptions): RpcCall {
   const log = opts.logger;
   return async (label, fn, translate) => {
     let attempts = 0;
+    const started = performance.now();
+    const report = (outcome: 'ok' | 'error') => opts.onCall?.(label, (performance.now() - started) / 1000, outcome);
     try {
-      return await pRetry(
+      const result = await pRetry(
         async () => {
           attempts += 1;
           return fn();
@@ -116,7 +120,10 @@ export function createRpcCall(opts: RpcRetryOptions): RpcCall {
           },
         },
       );
+      report('ok');
+      return result;
     } catch (error) {
+      report('error');
       if (error instanceof AppError) throw error;
       const translated = translate?.(error);
       if (translated) throw translated;

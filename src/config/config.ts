@@ -72,6 +72,14 @@ const envSchema = z.object({
   PAYOUT_RECONCILER_ENABLED: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
   PAYOUT_RECONCILER_INTERVAL_MS: int(60_000, 1_000, 3_600_000),
   PAYOUT_RECONCILER_AFTER_MS: int(120_000, 0, 7 * 24 * 3_600_000),
+  RATE_LIMIT_WINDOW_MS: int(60_000, 1_000, 3_600_000),
+  RATE_LIMIT_PER_IP: int(600, 1, 1_000_000_000),
+  RATE_LIMIT_PER_USER: int(600, 1, 1_000_000_000),
+  RATE_LIMIT_WEBHOOKS_PER_IP: int(10_000, 1, 1_000_000_000),
+  CORS_ORIGINS: optionalString,
+  TRUST_PROXY: optionalString.pipe(z.string().regex(/^(true|false|\d{1,2}|loopback|uniquelocal)$/, 'must be true, false, a hop count, loopback or uniquelocal').optional()),
+  METRICS_TOKEN: optionalString,
+  JSON_BODY_LIMIT: optionalString.pipe(z.string().regex(/^\d{1,6}(b|kb|mb)$/, 'must look like 100kb').optional()),
   LEGACY_CLEANUP_AFTER_MINUTES: int(24 * 60, 1, 365 * 24 * 60),
   LEGACY_FETCH_BLOCK_WINDOW: int(5_000, 10, 1_000_000),
   SHKEEPER_PAYOUT_FEE: optionalString.pipe(z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal string').optional()),
@@ -120,6 +128,13 @@ export interface Config {
     /** Sent with every payout: SHKeeper requires `fee` (ignored for EVM tokens). */
     readonly payoutFee: string;
   };
+  readonly rateLimits: { readonly windowMs: number; readonly perIp: number; readonly perUser: number; readonly webhooks: number };
+  /** Origins allowed by CORS: empty means no cross-origin access, `*` means any. */
+  readonly corsOrigins: readonly string[];
+  readonly trustProxy: boolean | number | string;
+  /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
+  readonly metricsToken?: string;
+  readonly jsonBodyLimit: string;
   readonly legacy: { readonly cleanupAfterMinutes: number; readonly fetchBlockWindow: number };
   readonly monitors: {
     readonly autoWebhook: { readonly enabled: boolean; readonly intervalMs: number; readonly afterMs: number };
@@ -207,6 +222,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       intentTtlMinutes: e.INTENT_TTL_MINUTES,
       payoutFee: e.SHKEEPER_PAYOUT_FEE ?? '0',
     },
+    rateLimits: {
+      windowMs: e.RATE_LIMIT_WINDOW_MS,
+      perIp: e.RATE_LIMIT_PER_IP,
+      perUser: e.RATE_LIMIT_PER_USER,
+      webhooks: e.RATE_LIMIT_WEBHOOKS_PER_IP,
+    },
+    corsOrigins: (e.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    metricsToken: e.METRICS_TOKEN,
+    jsonBodyLimit: e.JSON_BODY_LIMIT ?? '100kb',
     legacy: { cleanupAfterMinutes: e.LEGACY_CLEANUP_AFTER_MINUTES, fetchBlockWindow: e.LEGACY_FETCH_BLOCK_WINDOW },
     monitors: {
       autoWebhook: {
@@ -241,6 +266,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
   return deepFreeze(config);
+}
+
+function parseTrustProxy(v: string | undefined): boolean | number | string {
+  if (v === undefined || v === 'false') return false;
+  if (v === 'true') return true;
+  return /^\d+$/.test(v) ? Number(v) : v;
 }
 
 function isTrue(v: string | undefined, fallback: boolean): boolean {

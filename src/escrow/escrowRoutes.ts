@@ -9,8 +9,8 @@ import { idempotency } from '../idempotency/idempotencyMiddleware.js';
 import { paymentView } from '../payments/paymentView.js';
 import type { EscrowAction } from './escrowRecipients.js';
 
-const params = z.object({ id: z.string() });
-const confirmBody = z.strictObject({ txHash: txHashSchema });
+export const params = z.object({ id: z.string() });
+export const confirmBody = z.strictObject({ txHash: txHashSchema });
 
 /**
  * Admin escrow tooling under /shkeeper: prepare a release or refund (the admin's wallet signs and

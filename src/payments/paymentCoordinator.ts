@@ -37,6 +37,7 @@ export class PaymentCoordinator {
     private readonly store: Store,
     private readonly lock: KeyedLock,
     private readonly clock: Clock,
+    private readonly observer?: { transition(from: string | null, to: string): void },
   ) {}
 
   async create(record: Omit<PaymentRecord, 'history' | 'createdAt' | 'updatedAt'>, source: string, actor: string) {
@@ -90,7 +91,10 @@ export class PaymentCoordinator {
           $push: { history: entry },
         },
       );
-      if (updated) return { payment: updated, changed: true };
+      if (updated) {
+        this.observer?.transition(current.status, req.to);
+        return { payment: updated, changed: true };
+      }
       await this.assertStateMoved(paymentId, current);
     }
     throw new AppError('unavailable', 'the payment is changing too often; try again', { code: 'contention' });

@@ -62,6 +62,16 @@ export class PayoutService {
           details: { payoutId: live.id, status: live.status },
         });
       }
+      // Forcing a second payout while SHKeeper may still be paying the first could pay twice.
+      const unknown = await store.payments.findOne({
+        direction: 'out', sellerOfferId: offer.id, status: { $in: ['pending', 'processing'] }, 'providerData.submission.outcome': 'unknown',
+      });
+      if (unknown) {
+        throw new AppError('conflict', 'an earlier payout for this offer may still be paying; wait for it to be reconciled', {
+          code: 'payout_outcome_unknown',
+          details: { payoutId: unknown.id },
+        });
+      }
       const payout = await this.insert(who, input, live ? null : liveKey);
       let taskId: string;
       try {

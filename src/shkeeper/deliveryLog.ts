@@ -14,6 +14,7 @@ export class DeliveryLog {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly observer?: { delivery(kind: string, outcome: string): void },
   ) {}
 
   async received(d: Received, outcome: DeliveryOutcome = 'received', detail: string | null = null): Promise<string> {
@@ -31,6 +32,7 @@ export class DeliveryLog {
       createdAt: now,
       updatedAt: now,
     });
+    if (outcome !== 'received') this.observer?.delivery(d.kind, outcome);
     return id;
   }
 
@@ -49,11 +51,13 @@ export class DeliveryLog {
   ): Promise<DeliveryOutcome> {
     const set = { outcome, paymentId: extra.paymentId ?? null, detail: extra.detail ?? null };
     try {
-      await this.store.webhookDeliveries.updateOne({ id }, { $set: { ...set, dedupeKey: extra.dedupeKey ?? null } });
+      const d = await this.store.webhookDeliveries.updateOne({ id }, { $set: { ...set, dedupeKey: extra.dedupeKey ?? null } });
+      if (d) this.observer?.delivery(d.kind, outcome);
       return outcome;
     } catch (err) {
       if (!(err instanceof AppError && err.code === 'duplicate_key')) throw err;
-      await this.store.webhookDeliveries.updateOne({ id }, { $set: { ...set, outcome: 'duplicate' } });
+      const d = await this.store.webhookDeliveries.updateOne({ id }, { $set: { ...set, outcome: 'duplicate' } });
+      if (d) this.observer?.delivery(d.kind, 'duplicate');
       return 'duplicate';
     }
   }

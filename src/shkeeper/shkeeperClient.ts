@@ -41,6 +41,8 @@ export interface ShkeeperClientOptions {
   /** Backoff factor: retry n waits 2^n × this, plus up to 20 % jitter. Default 100 ms (200, 400, 800 ms). */
   retryBaseDelayMs?: number;
   logger: Logger;
+  /** Told about every call (metrics): operation, seconds, and whether SHKeeper answered. */
+  onCall?: (operation: string, seconds: number, outcome: 'ok' | 'error') => void;
 }
 
 type ErrorCode = 'shkeeper_error' | 'shkeeper_auth' | 'shkeeper_timeout' | 'shkeeper_unreachable' | 'shkeeper_duplicate_payout';
@@ -152,8 +154,10 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
             : { retries: call.repeatable ? retries : 0 },
       });
       log.debug({ operation: call.operation, httpStatus: res.status, ms: Date.now() - started }, 'SHKeeper answered');
+      opts.onCall?.(call.operation, (Date.now() - started) / 1000, 'ok');
       return res;
     } catch (err) {
+      opts.onCall?.(call.operation, (Date.now() - started) / 1000, 'error');
       if (!(err instanceof AxiosError)) throw err;
       if (err.response) return err.response; // a 5xx that retries did not cure
       const attempts = (err.config?.['axios-retry']?.retryCount ?? 0) + 1;

@@ -1,0 +1,101 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { documentRoute, type DocsOptions, type RouteDoc } from '../openapi/documentRoute.js';
+import { PaymentStatusSchema, json } from '../openapi/sharedSchemas.js';
+import { describeSchema, z } from '../openapi/zod.js';
+import { payoutBody, payoutCallback, taskParams } from './payoutSchemas.js';
+
+/** SHKeeper payouts: src/payouts/shkeeperPayoutRoutes.ts and the payout webhook of shkeeperWebhookRoutes.ts. */
+
+describeSchema(payoutBody.shape.token, { default: 'USDT', description: 'token symbol, upper-cased' });
+describeSchema(payoutBody.shape.network, { default: 'bsc' });
+describeSchema(payoutBody.shape.force, { description: 'send although the offer already has a live payout' });
+
+const PayoutCreatedSchema = z
+  .object({
+    success: z.literal(true),
+    data: z.object({ payoutId: z.string(), taskId: z.string(), status: PaymentStatusSchema }),
+    message: z.string(),
+  })
+  .openapi('PayoutCreated');
+
+const PayoutTaskSchema = z
+  .object({
+    success: z.literal(true),
+    data: z.object({
+      taskId: z.string(),
+      status: z.string().openapi({ description: "SHKeeper's task status (PENDING, SUCCESS, FAILURE…)" }),
+      result: z.unknown().openapi({ description: "SHKeeper's task result (txids, or the failure message)" }),
+      payoutId: z.string(),
+      payoutStatus: PaymentStatusSchema,
+    }),
+  })
+  .openapi('PayoutTask');
+
+const PayoutWebhookAnswer = z
+  .object({
+    success: z.boolean(),
+    message: z.string(),
+    data: z.object({ payoutId: z.string(), status: PaymentStatusSchema }).nullable(),
+  })
+  .openapi('PayoutWebhookAnswer', { description: "SHKeeper's `{ success, message, data }`, for errors too (not the API's error shape)" });
+
+const webhookHeaders = z.object({
+  'X-Shkeeper-Timestamp': z.string().regex(/^\d+$/).optional().openapi({ description: 'unix seconds; signs `ts + "." + body`' }),
+  'X-Shkeeper-Signature': z.string().openapi({ description: 'hex HMAC-SHA256 (see the security scheme); no API-key form here' }),
+});
+
+export function registerPayoutDocs(registry: OpenAPIRegistry, opts: DocsOptions): void {
+  const doc = (d: Omit<RouteDoc, 'tag'>) => documentRoute(registry, opts, { tag: 'payouts', ...d });
+  doc({
+    method: 'post',
+    path: '/shkeeper/payout',
+    summary: 'Pay a seller through SHKeeper',
+    description:
+      'Writes the outbound Payment (`direction: out`, `externalId: PAYOUT_<id>`) before calling SHKeeper. One live payout per ' +
+      'offer unless `force: true`. SHKeeper refusing → 502 and the payout `failed`; a lost answer (timeout, reset) → 502 ' +
+      'and the payout stays pending for the reconciler — it is never re-sent. Emits `payout-created`.',
+    auth: 'admin',
+    idempotent: true,
+    body: { schema: payoutBody },
+    responses: { 200: json('Sent to SHKeeper', PayoutCreatedSchema) },
+    errors: {
+      400: ['unsupported_token'],
+      404: ['purchase_request_not_found', 'seller_offer_not_found'],
+      409: ['records_do_not_match', 'payout_exists'],
+      502: ['shkeeper_error', 'shkeeper_auth', 'shkeeper_timeout', 'shkeeper_unreachable', 'shkeeper_duplicate_payout'],
+      503: ['not_configured'],
+    },
+  });
+  doc({
+    method: 'get',
+    path: '/shkeeper/payout/status/{taskId}',
+    summary: "Poll a payout's SHKeeper task and move the payout to match (its buyer, its seller or an admin)",
+    auth: 'bearer',
+    params: taskParams,
+    responses: { 200: json("The task and the payout's status", PayoutTaskSchema) },
+    errors: {
+      404: ['payout_not_found'],
+      502: ['shkeeper_error', 'shkeeper_auth', 'shkeeper_timeout', 'shkeeper_unreachable'],
+      503: ['not_configured'],
+    },
+  });
+  doc({
+    method: 'post',
+    path: '/shkeeper/payout/webhook',
+    summary: "SHKeeper's payout callback",
+    description:
+      'Verified on the raw bytes (HMAC forms only). **Answers 202, not 200**, once recorded and applied (SHKeeper retries ' +
+      'anything else); deduplicated by (external id, tx hash). Errors use `{ success: false, message, data: null }`.',
+    auth: 'signature',
+    rawBody: true,
+    headers: webhookHeaders,
+    body: { schema: payoutCallback, contentTypes: ['application/json', 'text/plain'], description: 'A flat payout callback' },
+    responses: {
+      202: json('Processed, a duplicate ignored, or an unknown payout recorded', PayoutWebhookAnswer),
+      400: json('Not a payout callback', PayoutWebhookAnswer),
+      401: json('Signature missing or invalid', PayoutWebhookAnswer),
+      503: json('SHKEEPER_WEBHOOK_SECRET (or SHKEEPER_API_KEY) is not configured', PayoutWebhookAnswer),
+    },
+    errors: { 413: ['payload_too_large'] },
+  });
+}

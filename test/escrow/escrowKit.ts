@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+import { Interface, parseUnits, Wallet } from 'ethers';
+import { expect } from 'vitest';
+import type { PaymentRecord } from '../../src/store/records.js';
+import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
+import { startLocalChain } from '../helpers/chain/localChain.js';
+import { payment, purchaseRequest, sellerOffer, snapshot } from '../helpers/fixtures.js';
+import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+
+/**
+ * Shared steps of the escrow release/refund tests: a real server (payin harness) on a real local
+ * chain whose token is the configured USDT, with the escrow being a local-chain account whose key
+ * the test holds, so the admin's side (sign and broadcast the prepared payload) is done for real.
+ */
+
+export const ADMIN = 'admin-1';
+export const BUYER = 'buyer-1';
+export const SELLER = 'seller-1';
+export const AMOUNT = '25.5';
+export const units = (v: string) => parseUnits(v, 18);
+export const newAddress = () => Wallet.createRandom().address;
+export const randomHash = () => `0x${randomBytes(32).toString('hex')}`;
+/** Monitors tick only when a test asks (the timers exist but fire after an hour). */
+export const QUIET_MONITORS = {
+  AUTO_WEBHOOK_INTERVAL_MS: '3600000',
+  WALLET_MONITOR_INTERVAL_MS: '3600000',
+  PAYOUT_RECONCILER_INTERVAL_MS: '3600000',
+};
+const ERC20 = new Interface(['function transfer(address to, uint256 amount) returns (bool)']);
+export const transferData = (to: string, amount: bigint) => ERC20.encodeFunctionData('transfer', [to, amount]);
+
+export interface EscrowEnv {
+  chain: LocalChain;
+  usdt: DeployedToken;
+  /** The escrow account: ESCROW_RECEIVER_ADDRESS, holding plenty of the token. */
+  escrow: Wallet;
+  /** An account that is not escrow, holding the token too. */
+  outsider: Wallet;
+  h: PayinHarness;
+  stop(): Promise<void>;
+}
+
+export async function startEscrowEnv(): Promise<EscrowEnv> {
+  const chain = await startLocalChain();
+  try {
+    const escrow = chain.accounts[2]!;
+    const outsider = chain.accounts[3]!;
+    const usdt = await chain.deployToken({
+      symbol: 'USDT',
+      mint: [
+        { to: escrow.address, amount: units('1000000') },
+        { to: outsider.address, amount: units('1000000') },
+      ],
+    });
+    const h = await startPayinHarness({ chain, tokenAddress: usdt.address, env: { ...QUIET_MONITORS, ESCROW_RECEIVER_ADDRESS: escrow.address } });
+    return {
+      chain,
+      usdt,
+      escrow,
+      outsider,
+      h,
+      stop: async () => {
+        await h.stop();
+        await chain.stop();
+      },
+    };
+  } catch (err) {
+    await chain.stop();
+    throw err;
+  }
+}
+
+export interface HttpAnswer {
+  status: number;
+  body: any;
+  headers: Headers;
+}
+
+export type As = 'anonymous' | 'admin' | string;
+
+export async function call(h: PayinHarness, method: string, path: string, opts: { as?: As; body?: unknown; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
+  const headers: Record<string, string> = { ...opts.headers };
+  const as = opts.as ?? 'admin';
+  if (as === 'admin') headers.authorization = h.bearer(ADMIN, { admin: true });
+  else if (as !== 'anonymous') headers.authorization = h.bearer(as);
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${h.url}/api/payment${path}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+  const text = await res.text();
+  let body: unknown = null;
+  try {
+    body = text === '' ? null : JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+export const prepare = (h: PayinHarness, id: string, kind: 'release' | 'refund', as: As = 'admin') =>
+  call(h, 'POST', `/shkeeper/${id}/${kind}`, { as });
+export const confirm = (h: PayinHarness, id: string, kind: 'release' | 'refund', txHash: unknown, as: As = 'admin') =>
+  call(h, 'POST', `/shkeeper/${id}/${kind}/confirm`, { as, body: txHash === undefined ? {} : { txHash } });
+export const cancelPrepared = (h: PayinHarness, id: string, as: As = 'admin') => call(h, 'DELETE', `/shkeeper/${id}/prepared`, { as });
+
+export interface Funded {
+  paymentId: string;
+  requestId: string;
+  offerId: string;
+  /** The offer's wallet: where a release goes. */
+  seller: string;
+  /** The wallet the buyer paid from (providerData.payerAddress), if any: where a refund goes. */
+  payer: string | null;
+  /** The purchase request's buyer wallet, if any. */
+  buyerWallet: string | null;
+  payInHash: string;
+}
+
+/**
+ * A purchase request with an accepted offer and a completed SHKeeper payment whose escrow is
+ * funded, written straight into the store (the pay-in itself is tested elsewhere).
+ */
+export async function fundedPayment(
+  h: PayinHarness,
+  opts: { seller?: string | null; payer?: string | null; buyerWallet?: string | null; amount?: string; status?: PaymentRecord['status']; escrowState?: PaymentRecord['escrowState'] } = {},
+): Promise<Funded> {
+  const seller = opts.seller === undefined ? newAddress() : opts.seller;
+  const payer = opts.payer === undefined ? newAddress() : opts.payer;
+  const buyerWallet = opts.buyerWallet === undefined ? null : opts.buyerWallet;
+  const request = purchaseRequest({ buyerId: BUYER, status: 'payment_processing', buyerWalletAddress: buyerWallet });
+  const offer = sellerOffer({ purchaseRequestId: request.id, sellerId: SELLER, amount: opts.amount ?? AMOUNT, walletAddress: seller, status: 'accepted' });
+  const payInHash = randomHash();
+  const p = payment({
+    provider: 'shkeeper',
+    status: opts.status ?? 'completed',
+    escrowState: opts.escrowState ?? 'funded',
+    purchaseRequestId: request.id,
+    sellerOfferId: offer.id,
+    buyerId: BUYER,
+    sellerId: SELLER,
+    amount: { amount: opts.amount ?? AMOUNT, currency: 'USDT' },
+    transactionHash: payInHash,
+    externalId: `ext-${request.id}`,
+    liveOfferKey: offer.id,
+    providerData: payer ? { payerAddress: payer } : {},
+  });
+  await h.store.purchaseRequests.insertOne(request);
+  await h.store.sellerOffers.insertOne(offer);
+  await h.store.payments.insertOne(p);
+  return { paymentId: p.id, requestId: request.id, offerId: offer.id, seller: seller ?? '', payer, buyerWallet, payInHash };
+}
+
+export async function paymentOf(h: PayinHarness, id: string): Promise<PaymentRecord> {
+  const p = await h.store.payments.findById(id);
+  if (!p) throw new Error(`payment ${id} is gone`);
+  return p;
+}
+
+/** Runs `fn` (a refused request) and checks the store and the event log did not change. */
+export async function expectNothingChanged<T>(h: PayinHarness, fn: () => Promise<T>): Promise<T> {
+  const before = await snapshot(h.store);
+  const events = h.events.emitted.length;
+  const result = await fn();
+  expect(await snapshot(h.store)).toEqual(before);
+  expect(h.events.emitted.slice(events)).toEqual([]);
+  return result;
+}
+
+/** Signs and broadcasts the prepared payload with the escrow key, exactly as returned. */
+export async function signAndSend(env: EscrowEnv, payload: { to: string; data: string; value: string; chainId: number; gasLimit: string; nonce: number }) {
+  const { to, data, value, chainId, gasLimit, nonce } = payload;
+  const tx = await env.escrow.sendTransaction({ to, data, value, chainId, gasLimit, nonce });
+  const receipt = await tx.wait();
+  expect(receipt?.status).toBe(1);
+  return tx.hash;
+}
+
+/** Events about this purchase request. */
+export function eventsOf(h: PayinHarness, requestId: string) {
+  return h.events.emitted.filter((e) => (e.payload as { purchaseRequestId?: string }).purchaseRequestId === requestId);
+}

@@ -1,0 +1,112 @@
+import { expect } from 'vitest';
+import type { IntervalMonitor } from '../../src/monitors/intervalMonitor.js';
+import type { PaymentRecord } from '../../src/store/records.js';
+import type { FakeShkeeperOptions } from '../helpers/fakeShkeeper/options.js';
+import { seedMarketplace, snapshot } from '../helpers/fixtures.js';
+import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+
+/**
+ * Shared steps of the payout tests: the real server against the fake SHKeeper (a real HTTP
+ * server), monitors ticking only when a test asks, the reconciler looking at every open payout.
+ */
+
+export const ADMIN = 'admin-1';
+export const BUYER = 'buyer-1';
+export const SELLER = 'seller-1';
+export const RECIPIENT = '0x1111111111111111111111111111111111111111';
+export const PAYOUT_ENV = {
+  AUTO_WEBHOOK_INTERVAL_MS: '3600000',
+  WALLET_MONITOR_INTERVAL_MS: '3600000',
+  PAYOUT_RECONCILER_INTERVAL_MS: '3600000',
+  PAYOUT_RECONCILER_AFTER_MS: '0',
+};
+
+export function startPayoutHarness(fake: FakeShkeeperOptions = {}) {
+  return startPayinHarness({ env: PAYOUT_ENV, fake });
+}
+
+export interface HttpAnswer {
+  status: number;
+  body: any;
+  headers: Headers;
+}
+
+export type As = 'anonymous' | 'admin' | string;
+
+export async function call(
+  h: PayinHarness,
+  method: string,
+  path: string,
+  opts: { as?: As; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+): Promise<HttpAnswer> {
+  const headers: Record<string, string> = { ...opts.headers };
+  const as = opts.as ?? 'admin';
+  if (as === 'admin') headers.authorization = h.bearer(ADMIN, { admin: true });
+  else if (as !== 'anonymous') headers.authorization = h.bearer(as);
+  let payload: string | undefined;
+  if (opts.raw !== undefined) payload = opts.raw;
+  else if (opts.body !== undefined) {
+    payload = JSON.stringify(opts.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`${h.url}/api/payment${path}`, { method, headers, body: payload });
+  const text = await res.text();
+  let body: unknown = null;
+  try {
+    body = text === '' ? null : JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+export type Market = Awaited<ReturnType<typeof seedMarketplace>>;
+export const seed = (h: PayinHarness) => seedMarketplace(h.store, { buyerId: BUYER });
+
+export const payoutBody = (m: Market, over: Record<string, unknown> = {}) => ({
+  purchaseRequestId: m.request.id,
+  sellerOfferId: m.offer.id,
+  buyerId: BUYER,
+  sellerId: SELLER,
+  amount: 25.5,
+  recipientAddress: RECIPIENT,
+  ...over,
+});
+
+export const createPayout = (h: PayinHarness, body: unknown, opts: { as?: As; key?: string } = {}) =>
+  call(h, 'POST', '/shkeeper/payout', { as: opts.as, body, headers: opts.key ? { 'Idempotency-Key': opts.key } : {} });
+
+export const payoutStatus = (h: PayinHarness, taskId: string, as: As = 'admin') => call(h, 'GET', `/shkeeper/payout/status/${taskId}`, { as });
+
+export async function payoutOf(h: PayinHarness, id: string): Promise<PaymentRecord> {
+  const p = await h.store.payments.findById(id);
+  if (!p) throw new Error(`payout ${id} is gone`);
+  return p;
+}
+
+export const outbound = (h: PayinHarness, offerId?: string) =>
+  h.store.payments.find({ direction: 'out', ...(offerId ? { sellerOfferId: offerId } : {}) }, { sort: { id: 1 } });
+
+export function reconciler(h: PayinHarness): IntervalMonitor {
+  const m = h.server.ctx.monitors.get('payoutReconciler');
+  if (!m) throw new Error('the payout reconciler is not registered');
+  return m as IntervalMonitor;
+}
+
+/** Payout events (payout-created/-updated/-completed) about one payout. */
+export const payoutEvents = (h: PayinHarness, payoutId: string) =>
+  h.events.emitted.filter((e) => e.event.startsWith('payout-') && (e.payload as { payoutId?: string }).payoutId === payoutId);
+
+/** Runs `fn` (a refused request) and checks the store and the event log did not change. */
+export async function expectNothingChanged<T>(h: PayinHarness, fn: () => Promise<T>): Promise<T> {
+  const before = await snapshot(h.store);
+  const events = h.events.emitted.length;
+  const result = await fn();
+  expect(await snapshot(h.store)).toEqual(before);
+  expect(h.events.emitted.slice(events)).toEqual([]);
+  return result;
+}
+
+/** The bodies of the payout requests the fake SHKeeper received. */
+export const payoutRequests = (h: PayinHarness) =>
+  h.fake.requests.filter((r) => r.endpoint === 'payout').map((r) => ({ ...r, json: JSON.parse(r.body) as Record<string, unknown> }));
