@@ -72,7 +72,11 @@ async function listenBaseline(body: unknown): Promise<Server> {
 async function main(): Promise<void> {
   if (!process.send) throw new Error('bench/benchServer.ts must be started by bench/run.ts (needs an IPC channel)');
 
-  const config = configFrom({ JWT_SECRET, LOG_LEVEL: 'info', PAYMENT_STORE: 'memory', SHKEEPER_WEBHOOK_SECRET: WEBHOOK_SECRET });
+  // One load generator on one IP: limits are raised out of reach, but the limiters still run.
+  const config = configFrom({
+    JWT_SECRET, LOG_LEVEL: 'info', PAYMENT_STORE: 'memory', SHKEEPER_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    RATE_LIMIT_PER_IP: '1000000000', RATE_LIMIT_PER_USER: '1000000000', RATE_LIMIT_WEBHOOKS_PER_IP: '1000000000',
+  });
   // Synchronous destination, like the production stdout logger: each line costs a write(2).
   const logger = createLogger(config.logLevel, pino.destination({ dest: '/dev/null', sync: true }));
   const store = new MemoryStore(systemClock);

@@ -1,7 +1,7 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import { createRateLimiters, retryAfterHeader } from './limits/rateLimits.js';
+import { createRateLimiters } from './limits/rateLimits.js';
 import { buildContext, type AppContext, type AppDeps } from './appContext.js';
 import { configurationRoutes } from './configuration/configurationRoutes.js';
 import { paymentControllerRoutes } from './controller/paymentControllerRoutes.js';
@@ -44,11 +44,10 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppContext 
   app.use(helmet());
   const corsPolicy = corsFor(ctx.config.corsOrigins);
   app.use((req, res, next) => (req.path === OPEN_CORS_PATH ? next() : corsPolicy(req, res, next)));
-  app.use(retryAfterHeader);
   app.get('/metrics', ctx.metrics.endpoint(ctx.config.metricsToken));
 
   // SHKeeper's deliveries have a limit of their own, so a busy API never starves them.
-  const limits = createRateLimiters(ctx.config, ctx.tokens, ctx.rateLimitStores);
+  const limits = createRateLimiters(ctx.config, ctx.tokens, ctx.limiterFactory);
   const isWebhook = (path: string) => WEBHOOK_PATHS.includes(path);
   app.use(WEBHOOK_PATHS, limits.webhooks);
   app.use('/api/payment', (req, res, next) => (isWebhook(req.originalUrl.split('?')[0]!) ? next() : limits.perIp(req, res, next)));

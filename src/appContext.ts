@@ -13,7 +13,7 @@ import { PaymentSettlement } from './payments/paymentSettlement.js';
 import { EscrowService } from './escrow/escrowService.js';
 import { PayoutReconciler } from './payouts/payoutReconciler.js';
 import type { HotWallet } from './chain/hotWallet.js';
-import type { Store as RateLimitStore } from 'express-rate-limit';
+import type { LimiterFactory } from './limits/rateLimits.js';
 import { Metrics } from './metrics/metrics.js';
 import { AdminPayoutService } from './decentralized/adminPayoutService.js';
 import { Web3PaymentService } from './decentralized/web3PaymentService.js';
@@ -48,13 +48,13 @@ export interface AppDeps {
   hotWallet?: HotWallet;
   /** Built by the entry point so the SHKeeper client and RPC layer report into the same registry. */
   metrics?: Metrics;
-  /** Shared counters when several instances run; per process otherwise. */
-  rateLimitStores?: { perIp?: RateLimitStore; perUser?: RateLimitStore; webhooks?: RateLimitStore };
+  /** Shared rate-limit counters when several instances run; per process otherwise. */
+  limiterFactory?: LimiterFactory;
 }
 
 /** Everything the routers share, built once per app from the deps. */
-export interface AppContext extends Required<Omit<AppDeps, 'shkeeper' | 'chain' | 'hotWallet' | 'rateLimitStores'>> {
-  rateLimitStores?: AppDeps['rateLimitStores'];
+export interface AppContext extends Required<Omit<AppDeps, 'shkeeper' | 'chain' | 'hotWallet' | 'limiterFactory'>> {
+  limiterFactory?: LimiterFactory;
   shkeeper?: ShkeeperClient;
   chain?: ChainGateway;
   tokens: TokenService;

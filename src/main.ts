@@ -4,6 +4,7 @@ import { createLogger } from './common/logger.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createChainGateway } from './chain/chainGateway.js';
 import { createHotWallet } from './chain/hotWallet.js';
+import { Metrics } from './metrics/metrics.js';
 import { startServer } from './server.js';
 import { createShkeeperClient } from './shkeeper/shkeeperClient.js';
 import { loadSeedFile } from './store/seedFile.js';
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
   const seeded = await loadSeedFile(config.seedFile, store, systemClock);
   if (seeded.loaded) logger.info({ file: config.seedFile, inserted: seeded.inserted, total: seeded.total }, 'seed file loaded');
 
+  const metrics = new Metrics();
   // External systems are built only when configured; their routes answer 503 not_configured otherwise.
   const shkeeper = config.shkeeper.apiUrl
     ? createShkeeperClient({
@@ -38,10 +40,16 @@ async function main(): Promise<void> {
         username: config.shkeeper.username,
         password: config.shkeeper.password,
         logger: logger.child({ module: 'shkeeper' }),
+        onCall: (op, s, outcome) => metrics.upstreamCall('shkeeper', op, s, outcome),
       })
     : undefined;
   const chain = config.bsc.rpcUrl
-    ? createChainGateway({ rpcUrl: config.bsc.rpcUrl, chainId: config.bsc.chainId, logger: logger.child({ module: 'chain' }) })
+    ? createChainGateway({
+        rpcUrl: config.bsc.rpcUrl,
+        chainId: config.bsc.chainId,
+        logger: logger.child({ module: 'chain' }),
+        onCall: (op, s, outcome) => metrics.upstreamCall('rpc', op, s, outcome),
+      })
     : undefined;
 
   const hotWallet =
@@ -50,7 +58,7 @@ async function main(): Promise<void> {
       : undefined;
 
   const server = await startServer(
-    { config, store, logger, clock: systemClock, shkeeper, chain, hotWallet },
+    { config, store, logger, clock: systemClock, shkeeper, chain, hotWallet, metrics },
     { port: config.port, host: config.host },
   );
   logger.info({ port: server.port, host: config.host }, 'listening');

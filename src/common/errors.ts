@@ -9,6 +9,7 @@ export type ErrorKind =
   | 'not_found'
   | 'conflict'
   | 'invalid_state'
+  | 'unprocessable'
   | 'payload_too_large'
   | 'rate_limited'
   | 'provider_error'
@@ -22,6 +23,7 @@ const HTTP_STATUS: Record<ErrorKind, number> = {
   not_found: 404,
   conflict: 409,
   invalid_state: 409,
+  unprocessable: 422,
   payload_too_large: 413,
   rate_limited: 429,
   provider_error: 502,

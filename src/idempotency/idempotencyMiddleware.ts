@@ -41,7 +41,7 @@ export function idempotency(store: Store, clock: Clock): RequestHandler {
     const existing = await claim(store, { scopeKey, requestHash, now });
     if (existing) {
       if (existing.requestHash !== requestHash) {
-        throw new AppError('conflict', 'this Idempotency-Key was used with a different request body', {
+        throw new AppError('unprocessable', 'this Idempotency-Key was used with a different request body', {
           code: 'idempotency_key_reused',
         });
       }

@@ -1,5 +1,5 @@
-import type { Request, RequestHandler } from 'express';
-import { rateLimit, type Store as RateLimitStore } from 'express-rate-limit';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { bearerToken } from '../auth/authMiddleware.js';
 import type { TokenService } from '../auth/tokens.js';
 import { AppError } from '../common/errors.js';
@@ -14,28 +14,36 @@ export interface RateLimiters {
   webhooks: RequestHandler;
 }
 
+/** Builds the counter behind a limit: in process by default, shared (Redis) when scaled out. */
+export type LimiterFactory = (name: string, points: number, durationSeconds: number) => RateLimiterAbstract;
+
+export const memoryLimiters: LimiterFactory = (name, points, duration) => new RateLimiterMemory({ keyPrefix: name, points, duration });
+
 /**
- * 429 in the one error shape, with Retry-After. Counters live in a store that is per process
- * unless one is passed in (shared across instances when scaled out).
+ * Fixed-window limits with rate-limiter-flexible (chosen over express-rate-limit after the bench
+ * measured ~50 µs per request for each express-rate-limit instance against ~1 µs here). Over the
+ * limit: 429 in the one error shape, with Retry-After. A counter store that fails answers 503.
  */
-export function createRateLimiters(
-  config: Config,
-  tokens: TokenService,
-  stores: { perIp?: RateLimitStore; perUser?: RateLimitStore; webhooks?: RateLimitStore } = {},
-): RateLimiters {
+export function createRateLimiters(config: Config, tokens: TokenService, factory: LimiterFactory = memoryLimiters): RateLimiters {
   const { windowMs, perIp, perUser, webhooks } = config.rateLimits;
-  const common = {
-    windowMs,
-    standardHeaders: 'draft-7' as const,
-    legacyHeaders: false,
-    // The proxy setting is ours (TRUST_PROXY); no warnings for headers we deliberately ignore.
-    validate: { xForwardedForHeader: false, trustProxy: false },
-    handler: (req: Request) => {
-      const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-      const seconds = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : Math.ceil(windowMs / 1000);
-      throw new AppError('rate_limited', 'too many requests; slow down', { code: 'rate_limited', details: { retryAfterSeconds: seconds } });
-    },
-  };
+  const seconds = Math.max(1, Math.round(windowMs / 1000));
+  const middleware = (limiter: RateLimiterAbstract, keyOf: (req: Request) => string | undefined): RequestHandler =>
+    (req: Request, res: Response, next: NextFunction) => {
+      const key = keyOf(req);
+      if (key === undefined) return next();
+      limiter.consume(key).then(
+        () => next(),
+        (rejection: unknown) => {
+          if (rejection instanceof RateLimiterRes) {
+            const retryAfterSeconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+            res.setHeader('Retry-After', String(retryAfterSeconds));
+            next(new AppError('rate_limited', 'too many requests; slow down', { code: 'rate_limited', details: { retryAfterSeconds } }));
+          } else {
+            next(new AppError('unavailable', 'rate limiting is unavailable; try again', { code: 'rate_limit_unavailable', cause: rejection }));
+          }
+        },
+      );
+    };
   const userOf = (req: Request): string | undefined => {
     const token = bearerToken(req.headers.authorization);
     if (!token) return undefined;
@@ -46,25 +54,8 @@ export function createRateLimiters(
     }
   };
   return {
-    perIp: rateLimit({ ...common, limit: perIp, store: stores.perIp }),
-    perUser: rateLimit({
-      ...common,
-      limit: perUser,
-      store: stores.perUser,
-      skip: (req) => userOf(req) === undefined,
-      keyGenerator: (req) => `user:${userOf(req)}`,
-    }),
-    webhooks: rateLimit({ ...common, limit: webhooks, store: stores.webhooks }),
+    perIp: middleware(factory('rl:ip', perIp, seconds), (req) => req.ip ?? 'unknown'),
+    perUser: middleware(factory('rl:user', perUser, seconds), userOf),
+    webhooks: middleware(factory('rl:webhook', webhooks, seconds), (req) => req.ip ?? 'unknown'),
   };
 }
-
-/** Retry-After on every 429, including ours. */
-export const retryAfterHeader: RequestHandler = (_req, res, next) => {
-  const json = res.json.bind(res);
-  res.json = (body: unknown) => {
-    const secs = (body as { error?: { details?: { retryAfterSeconds?: number } } })?.error?.details?.retryAfterSeconds;
-    if (res.statusCode === 429 && secs && !res.getHeader('Retry-After')) res.setHeader('Retry-After', String(secs));
-    return json(body);
-  };
-  next();
-};

@@ -181,7 +181,7 @@ describe('Idempotency-Key', () => {
     expect(payoutEvents(h, a.body.data.payoutId).filter((e) => e.event === 'payout-created')).toHaveLength(1);
 
     const reused = await expectNothingChanged(h, () => createPayout(h, payoutBody(m, { amount: 26 }), { key: `po-${m.offer.id}` }));
-    expect(reused.status).toBe(409);
+    expect(reused.status).toBe(422);
     expect(reused.body.error.code).toBe('idempotency_key_reused');
     expect(h.fake.calls('payout')).toBe(calls + 1);
   });

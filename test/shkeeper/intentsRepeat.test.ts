@@ -84,10 +84,10 @@ describe('Idempotency-Key', () => {
     expect(again.body).toEqual(first.body);
   });
 
-  it('same key with another body: 409 idempotency_key_reused, nothing created', async () => {
+  it('same key with another body: 422 idempotency_key_reused, nothing created', async () => {
     await createIntent(h, s, {}, withKey('key-2'));
     const other = await createIntent(h, s, { metadata: { note: 'changed' } }, withKey('key-2'));
-    expect(other.status).toBe(409);
+    expect(other.status).toBe(422);
     expect(other.body.error.code).toBe('idempotency_key_reused');
     expect(other.headers.get('idempotent-replayed')).toBeNull();
     expect(await h.store.payments.count({})).toBe(1);
