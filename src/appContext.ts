@@ -10,6 +10,8 @@ import { PaymentService } from './payments/paymentService.js';
 import type { Store } from './store/store.js';
 import type { ChainGateway } from './chain/chainTypes.js';
 import { PaymentSettlement } from './payments/paymentSettlement.js';
+import { PaymentEffects } from './payments/paymentEffects.js';
+import { EffectsSweeper } from './payments/effectsSweeper.js';
 import { EscrowService } from './escrow/escrowService.js';
 import { PayoutReconciler } from './payouts/payoutReconciler.js';
 import type { HotWallet } from './chain/hotWallet.js';
@@ -82,7 +84,9 @@ export function buildContext(deps: AppDeps): AppContext {
   const metrics = deps.metrics ?? new Metrics();
   metrics.watchMonitors(monitors);
   const coordinator = new PaymentCoordinator(store, lock, clock, metrics);
-  const settlement = new PaymentSettlement(store, coordinator, events, logger);
+  const effects = new PaymentEffects(store, coordinator, events, logger);
+  const settlement = new PaymentSettlement(store, coordinator, events, effects, logger);
+  monitors.register(new EffectsSweeper({ store, coordinator, effects, clock, graceMs: config.effectsGraceMs, intervalMs: 30_000 }, logger));
   const deliveries = new DeliveryLog(store, clock, metrics);
   const invoiceEvents = new InvoiceEvents(store, coordinator, settlement, logger);
   monitors.register(new AutoWebhookMonitor({ config, store, clock, invoiceEvents, shkeeper: deps.shkeeper, chain: deps.chain }, logger));
@@ -105,7 +109,7 @@ export function buildContext(deps: AppDeps): AppContext {
     shkeeperWebhooks: new ShkeeperWebhookService(config, deliveries, invoiceEvents, clock, logger),
     intents: new IntentService({ config, store, coordinator, events, lock, clock, logger, shkeeper: deps.shkeeper }),
     confirmations: new ConfirmTransactionService({ config, store, settlement, clock, chain: deps.chain }),
-    escrow: new EscrowService({ config, store, coordinator, events, clock, logger, chain: deps.chain }),
+    escrow: new EscrowService({ config, store, coordinator, events, effects, clock, logger, chain: deps.chain }),
     payouts,
     payoutWebhooks: new PayoutWebhookService({ config, store, deliveries, updates: payoutUpdates, clock }),
     web3Verifier,

@@ -80,6 +80,7 @@ const envSchema = z.object({
   TRUST_PROXY: optionalString.pipe(z.string().regex(/^(true|false|\d{1,2}|loopback|uniquelocal)$/, 'must be true, false, a hop count, loopback or uniquelocal').optional()),
   METRICS_TOKEN: optionalString,
   JSON_BODY_LIMIT: optionalString.pipe(z.string().regex(/^\d{1,6}(b|kb|mb)$/, 'must look like 100kb').optional()),
+  EFFECTS_GRACE_MS: int(30_000, 0, 3_600_000),
   LEGACY_CLEANUP_AFTER_MINUTES: int(24 * 60, 1, 365 * 24 * 60),
   LEGACY_FETCH_BLOCK_WINDOW: int(5_000, 10, 1_000_000),
   SHKEEPER_PAYOUT_FEE: optionalString.pipe(z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal string').optional()),
@@ -135,6 +136,8 @@ export interface Config {
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   readonly metricsToken?: string;
   readonly jsonBodyLimit: string;
+  /** How long a transition's side effects may stay pending before the sweeper finishes them. */
+  readonly effectsGraceMs: number;
   readonly legacy: { readonly cleanupAfterMinutes: number; readonly fetchBlockWindow: number };
   readonly monitors: {
     readonly autoWebhook: { readonly enabled: boolean; readonly intervalMs: number; readonly afterMs: number };
@@ -232,6 +235,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     metricsToken: e.METRICS_TOKEN,
     jsonBodyLimit: e.JSON_BODY_LIMIT ?? '100kb',
+    effectsGraceMs: e.EFFECTS_GRACE_MS,
     legacy: { cleanupAfterMinutes: e.LEGACY_CLEANUP_AFTER_MINUTES, fetchBlockWindow: e.LEGACY_FETCH_BLOCK_WINDOW },
     monitors: {
       autoWebhook: {

@@ -5,7 +5,7 @@ import { currencyCode, decimalAmount, objectIdSchema } from '../common/schemas.j
 import type { AppContext } from '../appContext.js';
 import { widgetConfiguration } from './configurationService.js';
 
-const configurationBody = z.strictObject({
+export const configurationBody = z.strictObject({
   amount: decimalAmount.optional(),
   currency: currencyCode.optional(),
   purchaseRequestId: objectIdSchema.optional(),

@@ -47,10 +47,36 @@ export class Web3Verifier {
    */
   async verifyMany(payments: PaymentRecord[], source: string): Promise<(Verification | { error: unknown })[]> {
     const chain = this.requireChain();
-    const verdicts = await chain.verifyTransfers(payments.map((p) => ({ txHash: p.transactionHash!, expect: this.expectation(p) })));
+    let verdicts: TransferVerdict[];
+    try {
+      verdicts = await chain.verifyTransfers(payments.map((p) => ({ txHash: p.transactionHash!, expect: this.expectation(p) })));
+    } catch {
+      // One bad answer fails the whole batched read; it must cost only its own payment, so the
+      // chunk is read again one payment at a time (sequentially: the caller bounds concurrency).
+      return this.verifyOneByOne(payments, source);
+    }
     return Promise.all(
       payments.map((p, i) => this.apply(p, verdicts[i]!, source).catch((error: unknown) => ({ error }))),
     );
+  }
+
+  private async verifyOneByOne(payments: PaymentRecord[], source: string): Promise<(Verification | { error: unknown })[]> {
+    const results: (Verification | { error: unknown })[] = [];
+    let down: unknown;
+    for (const p of payments) {
+      if (down !== undefined) {
+        // The RPC is unreachable, not just wrong about one hash: the rest wait for the next run.
+        results.push({ error: down });
+        continue;
+      }
+      try {
+        results.push(await this.verify(p.id, source));
+      } catch (error) {
+        results.push({ error });
+        if ((error as AppError).code === 'rpc_unavailable') down = error;
+      }
+    }
+    return results;
   }
 
   /** The chain's view of the payment's claimed transfer; RPC trouble throws, never reads as "not found". */

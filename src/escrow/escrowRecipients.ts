@@ -28,5 +28,3 @@ export async function escrowRecipient(store: Store, p: PaymentRecord, action: Es
 
 export const TARGET_STATUS = { release: 'released', refund: 'refunded' } as const;
 export const HASH_FIELD = { release: 'releaseTxHash', refund: 'refundTxHash' } as const;
-export const REQUEST_STATUS = { release: 'seller_paid', refund: 'refunded' } as const;
-export const EVENT_TYPE = { release: 'payment_released', refund: 'payment_refunded' } as const;

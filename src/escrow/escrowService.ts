@@ -4,12 +4,12 @@ import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { toBaseUnits } from '../common/money.js';
 import type { Config } from '../config/config.js';
-import { to, type PaymentEvents } from '../events/paymentEvents.js';
-import { announcePaymentUpdate } from '../payments/paymentAnnouncements.js';
+import type { PaymentEvents } from '../events/paymentEvents.js';
+import { REFUND_EFFECTS, RELEASE_EFFECTS, type PaymentEffects } from '../payments/paymentEffects.js';
 import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
 import type { PaymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
-import { EVENT_TYPE, HASH_FIELD, REQUEST_STATUS, TARGET_STATUS, escrowRecipient, type EscrowAction } from './escrowRecipients.js';
+import { HASH_FIELD, TARGET_STATUS, escrowRecipient, type EscrowAction } from './escrowRecipients.js';
 
 interface PreparedAction {
   kind: EscrowAction;
@@ -34,6 +34,7 @@ export class EscrowService {
       store: Store;
       coordinator: PaymentCoordinator;
       events: PaymentEvents;
+      effects: PaymentEffects;
       clock: Clock;
       logger: Logger;
       chain?: ChainGateway;
@@ -135,7 +136,7 @@ export class EscrowService {
           to: TARGET_STATUS[kind],
           source: `escrow_${kind}_confirm`,
           actor: adminId,
-          set: { [HASH_FIELD[kind]]: txHash, 'providerData.escrowAction': null },
+          set: { [HASH_FIELD[kind]]: txHash, 'providerData.escrowAction': null, pendingEffects: kind === 'release' ? RELEASE_EFFECTS : REFUND_EFFECTS },
         });
       } catch (err) {
         if ((err as AppError).code === 'duplicate_key') throw hashInUse();
@@ -149,17 +150,7 @@ export class EscrowService {
           code: 'escrow_not_funded',
         });
       }
-      const request = await this.d.store.purchaseRequests.updateOne(
-        { id: p.purchaseRequestId, status: { $in: ['open', 'payment_processing'] } },
-        { $set: { status: REQUEST_STATUS[kind] } },
-      );
-      this.d.events.emit(to.request(p.purchaseRequestId), 'purchase-request-update', {
-        purchaseRequestId: p.purchaseRequestId,
-        status: request?.status ?? REQUEST_STATUS[kind],
-        type: EVENT_TYPE[kind],
-        paymentId: p.id,
-      });
-      announcePaymentUpdate(this.d.events, result.payment);
+      await this.d.effects.run(result.payment);
       this.d.logger.info({ paymentId: p.id, kind, txHash }, `escrow ${TARGET_STATUS[kind]}`);
       return result.payment;
     }));

@@ -9,15 +9,15 @@ import { objectIdSchema, txHashSchema } from '../common/schemas.js';
 import { visiblePayment } from '../payments/paymentAccess.js';
 import { paymentView } from '../payments/paymentView.js';
 
-const cleanupBody = z.strictObject({ olderThanMinutes: z.number().int().min(1).max(365 * 24 * 60).optional() });
-const autoFetchBody = z.strictObject({ limit: z.number().int().min(1).max(50).optional() });
-const callbackBody = z.strictObject({
+export const cleanupBody = z.strictObject({ olderThanMinutes: z.number().int().min(1).max(365 * 24 * 60).optional() });
+export const autoFetchBody = z.strictObject({ limit: z.number().int().min(1).max(50).optional() });
+export const callbackBody = z.strictObject({
   paymentId: objectIdSchema,
   transactionHash: txHashSchema.optional(),
   status: z.string().max(32).optional(),
   data: z.object({ reference: z.string().max(128).optional(), paymentRef: z.string().max(128).optional() }).optional(),
 });
-const verifyBody = z.strictObject({ paymentId: objectIdSchema, transactionHash: txHashSchema.optional() });
+export const verifyBody = z.strictObject({ paymentId: objectIdSchema, transactionHash: txHashSchema.optional() });
 
 /**
  * The legacy endpoints, kept for older clients. Their callers' statuses are claims: a tx hash may
@@ -78,6 +78,8 @@ export function paymentRoutes(ctx: AppContext): Router {
     if (p.provider !== 'decentralized') throw new AppError('invalid_state', 'only Web3 payments are verified here', { code: 'wrong_provider' });
     const result = await claimAndVerify(ctx, p.id, body.transactionHash, 'web3_verify');
     if (result.outcome === 'no_hash') throw new AppError('conflict', 'no transaction hash is known for this payment', { code: 'no_transaction_hash' });
+    // A failed or cancelled payment will never complete: a refusal, not "202, keep waiting".
+    if (result.outcome === 'closed') throw new AppError('conflict', `the payment is ${result.payment.status}`, { code: 'payment_closed', details: { status: result.payment.status } });
     if (result.outcome === 'mismatch') throw new AppError('conflict', `the transaction does not pay this payment: ${result.reason}`, { code: 'transfer_mismatch', details: { reason: result.reason } });
     res.status(result.outcome === 'confirmed' ? 200 : 202).json(ok(result));
   }));

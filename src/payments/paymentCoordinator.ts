@@ -40,7 +40,7 @@ export class PaymentCoordinator {
     private readonly observer?: { transition(from: string | null, to: string): void },
   ) {}
 
-  async create(record: Omit<PaymentRecord, 'history' | 'createdAt' | 'updatedAt'>, source: string, actor: string) {
+  async create(record: Omit<PaymentRecord, 'history' | 'createdAt' | 'updatedAt' | 'pendingEffects'>, source: string, actor: string) {
     const now = this.clock.now();
     const entry: HistoryEntry = {
       fromStatus: null,
@@ -52,7 +52,7 @@ export class PaymentCoordinator {
       at: now,
       reason: null,
     };
-    return this.store.payments.insertOne({ ...record, history: [entry], createdAt: now, updatedAt: now });
+    return this.store.payments.insertOne({ ...record, pendingEffects: [], history: [entry], createdAt: now, updatedAt: now });
   }
 
   async transition(paymentId: string, req: TransitionRequest): Promise<TransitionResult> {
@@ -111,6 +111,11 @@ export class PaymentCoordinator {
       throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
     }
     throw new AppError('conflict', 'the payment changed; reload and try again', { code: 'precondition_failed' });
+  }
+
+  /** Marks one outbox step done. */
+  async effectDone(paymentId: string, step: string): Promise<void> {
+    await this.store.payments.updateOne({ id: paymentId }, { $pull: { pendingEffects: step } });
   }
 
   /** Appends to an append-only list of provider facts (late payments, …); never touches state. */

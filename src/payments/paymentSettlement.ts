@@ -1,8 +1,9 @@
 import type { Logger } from '../common/logger.js';
-import { to, type PaymentEvents } from '../events/paymentEvents.js';
+import type { PaymentEvents } from '../events/paymentEvents.js';
 import type { PaymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { announcePaymentUpdate } from './paymentAnnouncements.js';
+import { COMPLETION_EFFECTS, type PaymentEffects } from './paymentEffects.js';
 import type { PaymentCoordinator, TransitionResult } from './paymentCoordinator.js';
 
 export interface SettlementStep {
@@ -24,13 +25,22 @@ export class PaymentSettlement {
     private readonly store: Store,
     private readonly coordinator: PaymentCoordinator,
     private readonly events: PaymentEvents,
+    private readonly effects: PaymentEffects,
     private readonly logger: Logger,
   ) {}
 
   complete(paymentId: string, step: SettlementStep): Promise<TransitionResult> {
     return this.coordinator.withPaymentLock(paymentId, async () => {
-      const result = await this.coordinator.transition(paymentId, { to: 'completed', ...step });
-      if (result.changed) await this.afterCompletion(result.payment);
+      const result = await this.coordinator.transition(paymentId, {
+        to: 'completed',
+        ...step,
+        // The side effects ride in the same atomic write (an outbox): a crash cannot lose them.
+        set: { ...step.set, pendingEffects: COMPLETION_EFFECTS },
+      });
+      if (result.changed) {
+        await this.effects.run(result.payment);
+        this.logger.info({ paymentId, source: step.source }, 'payment completed; escrow funded');
+      }
       return result;
     });
   }
@@ -48,48 +58,6 @@ export class PaymentSettlement {
       if (result.changed) this.announcePayment(result.payment);
       return result;
     });
-  }
-
-  private async afterCompletion(p: PaymentRecord): Promise<void> {
-    const log = this.logger.child({ paymentId: p.id, purchaseRequestId: p.purchaseRequestId });
-    if (p.sellerOfferId) {
-      const accepted = await this.store.sellerOffers.updateOne(
-        { id: p.sellerOfferId, status: 'pending' },
-        { $set: { status: 'accepted' } },
-      );
-      if (accepted) this.announceOffer(accepted.id, accepted.purchaseRequestId, accepted.sellerId, 'accepted');
-      const siblings = await this.store.sellerOffers.find({
-        purchaseRequestId: p.purchaseRequestId,
-        id: { $ne: p.sellerOfferId },
-        status: 'pending',
-      });
-      for (const s of siblings) {
-        const rejected = await this.store.sellerOffers.updateOne({ id: s.id, status: 'pending' }, { $set: { status: 'rejected' } });
-        if (rejected) this.announceOffer(rejected.id, rejected.purchaseRequestId, rejected.sellerId, 'rejected');
-      }
-    }
-    const request = await this.store.purchaseRequests.updateOne(
-      { id: p.purchaseRequestId, status: 'open' },
-      { $set: { status: 'payment_processing' } },
-    );
-    if (request) {
-      this.events.emit(to.request(request.id), 'purchase-request-update', {
-        purchaseRequestId: request.id,
-        status: request.status,
-        type: 'payment_completed',
-        paymentId: p.id,
-      });
-    } else {
-      log.warn('completed payment found its purchase request not open; left it as it is');
-    }
-    this.announcePayment(p);
-    log.info({ source: p.history.at(-1)?.source }, 'payment completed; escrow funded');
-  }
-
-  private announceOffer(sellerOfferId: string, purchaseRequestId: string, sellerId: string, status: string): void {
-    const payload = { sellerOfferId, purchaseRequestId, status };
-    this.events.emit(to.seller(sellerId), 'seller-offer-update', payload);
-    this.events.emit(to.request(purchaseRequestId), 'seller-offer-update', payload);
   }
 
   private announcePayment(p: PaymentRecord): void {

@@ -1,4 +1,5 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { ErrorResponseSchema } from '../openapi/components.js';
 import { documentRoute, type DocsOptions, type RouteDoc } from '../openapi/documentRoute.js';
 import { PaymentStatusSchema, json } from '../openapi/sharedSchemas.js';
 import { describeSchema, z } from '../openapi/zod.js';
@@ -51,9 +52,10 @@ export function registerPayoutDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     path: '/shkeeper/payout',
     summary: 'Pay a seller through SHKeeper',
     description:
-      'Writes the outbound Payment (`direction: out`, `externalId: PAYOUT_<id>`) before calling SHKeeper. One live payout per ' +
-      'offer unless `force: true`. SHKeeper refusing → 502 and the payout `failed`; a lost answer (timeout, reset) → 502 ' +
-      'and the payout stays pending for the reconciler — it is never re-sent. Emits `payout-created`.',
+      'Writes the outbound Payment (`direction: out`, `externalId: PAYOUT_<id>`) before calling SHKeeper. One live payout ' +
+      "per offer unless `force: true` (refused while an earlier payout's outcome is unknown). SHKeeper refusing → 502 and " +
+      'the payout `failed`; a lost answer (timeout, reset) → 502 and the payout stays pending for the reconciler — it is ' +
+      'never re-sent. Emits `payout-created`.',
     auth: 'admin',
     idempotent: true,
     body: { schema: payoutBody },
@@ -61,7 +63,7 @@ export function registerPayoutDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     errors: {
       400: ['unsupported_token'],
       404: ['purchase_request_not_found', 'seller_offer_not_found'],
-      409: ['records_do_not_match', 'payout_exists'],
+      409: ['records_do_not_match', 'payout_exists', 'payout_outcome_unknown'],
       502: ['shkeeper_error', 'shkeeper_auth', 'shkeeper_timeout', 'shkeeper_unreachable', 'shkeeper_duplicate_payout'],
       503: ['not_configured'],
     },
@@ -92,10 +94,12 @@ export function registerPayoutDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     body: { schema: payoutCallback, contentTypes: ['application/json', 'text/plain'], description: 'A flat payout callback' },
     responses: {
       202: json('Processed, a duplicate ignored, or an unknown payout recorded', PayoutWebhookAnswer),
-      400: json('Not a payout callback', PayoutWebhookAnswer),
+      400: json('Not a payout callback; or a body the parser refused (error shape)', z.union([PayoutWebhookAnswer, ErrorResponseSchema])),
       401: json('Signature missing or invalid', PayoutWebhookAnswer),
-      503: json('SHKEEPER_WEBHOOK_SECRET (or SHKEEPER_API_KEY) is not configured', PayoutWebhookAnswer),
+      503: json(
+        'SHKEEPER_WEBHOOK_SECRET (or SHKEEPER_API_KEY) is not configured; or rate limiting is unavailable (`rate_limit_unavailable`, error shape)',
+        z.union([PayoutWebhookAnswer, ErrorResponseSchema]),
+      ),
     },
-    errors: { 413: ['payload_too_large'] },
   });
 }

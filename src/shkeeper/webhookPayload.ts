@@ -18,7 +18,7 @@ const transaction = z.object({
   trigger: z.boolean().optional(),
 });
 
-const invoiceCallback = z.object({
+export const invoiceCallback = z.object({
   external_id: externalId,
   crypto: z.string().min(1).max(64),
   addr: z.string().min(1).max(256),
@@ -30,7 +30,7 @@ const invoiceCallback = z.object({
   transactions: z.array(transaction).min(1).max(1000),
 });
 
-const unconfirmedCallback = z.object({
+export const unconfirmedCallback = z.object({
   external_id: externalId,
   crypto: z.string().min(1).max(64),
   addr: z.string().min(1).max(256),

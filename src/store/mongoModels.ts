@@ -60,6 +60,7 @@ export const paymentSchema = new Schema(
     releaseTxHash: nullableString,
     refundTxHash: nullableString,
     liveOfferKey: nullableString,
+    pendingEffects: { type: [String], default: [] },
     providerData: { type: Schema.Types.Mixed, default: {} },
     metadata: { type: Schema.Types.Mixed, default: {} },
     history: { type: [historySchema], default: [] },
@@ -77,6 +78,7 @@ paymentSchema.index({ externalId: 1 }, { unique: true, partialFilterExpression: 
 paymentSchema.index({ releaseTxHash: 1 }, { unique: true, partialFilterExpression: { releaseTxHash: { $type: 'string' } } });
 paymentSchema.index({ refundTxHash: 1 }, { unique: true, partialFilterExpression: { refundTxHash: { $type: 'string' } } });
 paymentSchema.index({ providerTaskId: 1 });
+paymentSchema.index({ pendingEffects: 1 }, { partialFilterExpression: { 'pendingEffects.0': { $exists: true } } });
 paymentSchema.index({ liveOfferKey: 1 }, { unique: true, partialFilterExpression: { liveOfferKey: { $type: 'string' } } });
 // The list, stats and export queries: by party, newest first, optionally by status.
 paymentSchema.index({ buyerId: 1, createdAt: -1 });

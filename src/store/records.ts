@@ -63,6 +63,11 @@ export interface PaymentRecord {
    * payment per offer, enforced by the store itself rather than by a lock.
    */
   liveOfferKey: string | null;
+  /**
+   * Side effects of the last transition not yet carried out (an outbox): written in the same
+   * atomic update as the transition, each removed once done, finished by the sweeper after a crash.
+   */
+  pendingEffects: string[];
   /** Provider-specific facts (amounts received, invoice quotes…) kept apart from the core fields. */
   providerData: Record<string, unknown>;
   metadata: Record<string, unknown>;

@@ -22,6 +22,7 @@ export interface Update {
   $set?: Record<string, unknown>;
   $unset?: Record<string, ''>;
   $push?: Record<string, unknown>;
+  $pull?: Record<string, unknown>;
   $inc?: Record<string, number>;
 }
 

@@ -57,6 +57,7 @@ export function payment(over: Partial<PaymentRecord> = {}): PaymentRecord {
     releaseTxHash: null,
     refundTxHash: null,
     liveOfferKey: null,
+    pendingEffects: [],
     providerData: {},
     metadata: {},
     history: [],

@@ -1,0 +1,201 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { ErrorResponseSchema } from '../openapi/components.js';
+import { documentRoute, type DocsOptions, type RouteDoc } from '../openapi/documentRoute.js';
+import { EscrowStateSchema, MoneySchema, PaymentSchema, PaymentStatusSchema, json, okEnvelope } from '../openapi/sharedSchemas.js';
+import { describeSchema, z } from '../openapi/zod.js';
+import { adminPayoutBody, paymentIdParams, saveBody, updateBody, userIdParams } from './decentralizedSchemas.js';
+
+/** Web3 (DePay) payments under /decentralized (src/decentralized/decentralizedPaymentRoutes.ts). */
+
+const USDT = { pattern: '^[Uu][Ss][Dd][Tt]$', default: 'USDT', description: 'only USDT (any case)' };
+const BSC = { pattern: '^([Bb][Ss][Cc]|[Bb][Nn][Bb]|[Bb][Ee][Pp]20)$', default: 'bsc', description: 'BSC: bsc, bnb or bep20 (any case)' };
+for (const body of [saveBody, adminPayoutBody]) {
+  describeSchema(body.shape.currency, USDT);
+  describeSchema(body.shape.network, BSC);
+}
+describeSchema(saveBody.shape.token, USDT);
+describeSchema(saveBody.shape.sellerId, { description: 'names the offer; without it the one pending offer at exactly this amount is used' });
+describeSchema(adminPayoutBody.shape.force, { description: 'pay although the purchase request already has an admin payout' });
+
+const OUTCOMES = ['confirmed', 'pending', 'mismatch', 'not_found', 'no_hash', 'closed'] as const;
+
+const StatusViewSchema = z
+  .object({
+    paymentId: z.string(),
+    status: PaymentStatusSchema,
+    escrowState: EscrowStateSchema,
+    transactionHash: z.string().nullable(),
+    confirmations: z.number().int().nullable(),
+    amount: MoneySchema,
+    updatedAt: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('Web3PaymentStatus');
+
+const SavedSchema = z
+  .object({
+    success: z.literal(true),
+    data: PaymentSchema,
+    verification: z
+      .object({
+        outcome: z.enum([...OUTCOMES, 'error']),
+        confirmations: z.number().int().optional(),
+        reason: z.string().optional(),
+        code: z.string().optional().openapi({ description: 'when `outcome: error`: the verification could not run; the claim is kept' }),
+      })
+      .nullable()
+      .openapi({ description: 'null when no hash was given or the payment was already saved' }),
+  })
+  .openapi('Web3PaymentSaved');
+
+const VerifiedSchema = okEnvelope(
+  StatusViewSchema.extend({
+    outcome: z.enum(OUTCOMES),
+    confirmations: z.number().int().nullable(),
+    required: z.number().int().nullable(),
+    reason: z.string().nullable(),
+  }),
+);
+
+const ReceiverSchema = okEnvelope(
+  z.object({
+    address: z.string(),
+    network: z.literal('bsc'),
+    chainId: z.number().int(),
+    confirmations: z.number().int(),
+    tokens: z.array(z.object({ symbol: z.literal('USDT'), address: z.string(), decimals: z.number().int() })),
+  }),
+);
+
+const VerifyAllSchema = okEnvelope(
+  z.object({
+    checked: z.number().int(),
+    confirmed: z.number().int(),
+    stillPending: z.number().int(),
+    failed: z.number().int(),
+    errors: z.number().int(),
+    concurrency: z.number().int(),
+    chunkSize: z.number().int(),
+  }),
+);
+
+const AdminPayoutSchema = z
+  .object({
+    success: z.boolean().openapi({ description: 'false (with HTTP 502) when the transfer reverted' }),
+    message: z.string(),
+    data: z.object({
+      payoutId: z.string(),
+      status: PaymentStatusSchema,
+      transactionHash: z.string(),
+      from: z.string(),
+      to: z.string().nullable(),
+      amount: z.string(),
+      currency: z.string(),
+      receipt: z.unknown().openapi({ description: 'the mined receipt, or null while still waiting (status `processing`)' }),
+    }),
+  })
+  .openapi('AdminPayout');
+
+const CHAIN_ERRORS = ['rpc_unavailable', 'rpc_error', 'rpc_wrong_chain'];
+
+export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsOptions): void {
+  const doc = (d: Omit<RouteDoc, 'tag'>) => documentRoute(registry, opts, { tag: 'decentralized', ...d });
+  doc({
+    method: 'post',
+    path: '/decentralized/save',
+    summary: 'Record a Web3 payment (before login); a given hash is a claim, verified on chain',
+    description:
+      'The offer is the named seller\'s, else the one pending offer at exactly this amount. Saving the same hash again ' +
+      'answers the same payment. Emits `payment-created`.',
+    auth: 'none',
+    body: { schema: saveBody },
+    responses: { 200: json('Saved (or the payment already saved)', SavedSchema) },
+    errors: {
+      404: ['purchase_request_not_found'],
+      409: ['records_do_not_match', 'offer_ambiguous', 'payment_exists', 'transaction_hash_in_use'],
+    },
+  });
+  doc({
+    method: 'get',
+    path: '/decentralized/status/{paymentId}',
+    summary: "A Web3 payment's status",
+    auth: 'none',
+    params: paymentIdParams,
+    responses: { 200: json('Its status', okEnvelope(StatusViewSchema)) },
+    errors: { 404: ['payment_not_found'] },
+  });
+  doc({
+    method: 'put',
+    path: '/decentralized/update',
+    summary: 'Ask for a status; applied only when the chain agrees (cancelling needs a party or admin token)',
+    description:
+      '`cancelled` needs a bearer token of a party (pending payments only) or an admin. Any other status is checked against ' +
+      'the chain, asked afresh; `confirmations` is accepted and ignored.',
+    auth: 'optionalBearer',
+    body: { schema: updateBody },
+    responses: { 200: json("The payment's status after the chain was asked", okEnvelope(StatusViewSchema)) },
+    errors: {
+      401: ['missing_token'],
+      404: ['payment_not_found'],
+      409: ['chain_disagrees', 'payment_not_pending', 'invalid_transition'],
+      502: CHAIN_ERRORS,
+      503: ['not_configured'],
+    },
+  });
+  doc({
+    method: 'get',
+    path: '/decentralized/receiver',
+    summary: 'Where Web3 payments go: escrow address, chain and token',
+    auth: 'none',
+    responses: { 200: json('The receiver', ReceiverSchema) },
+    errors: { 503: ['not_configured'] },
+  });
+  doc({
+    method: 'get',
+    path: '/decentralized/history/{userId}',
+    summary: "A user's Web3 payments, newest first, at most 200 (self or admin)",
+    description: "Deliberately stricter than the spec's \"no auth\": a history reveals a user's payments.",
+    auth: 'bearer',
+    params: userIdParams,
+    responses: { 200: json('The payments', okEnvelope(z.array(PaymentSchema))) },
+    errors: { 403: ['forbidden_user'] },
+  });
+  doc({
+    method: 'post',
+    path: '/decentralized/verify/{paymentId}',
+    summary: 'Verify a Web3 payment on chain now',
+    auth: 'none',
+    params: paymentIdParams,
+    responses: { 200: json("The chain's verdict and the payment's status", VerifiedSchema) },
+    errors: { 404: ['payment_not_found'], 502: CHAIN_ERRORS, 503: ['not_configured'] },
+  });
+  doc({
+    method: 'post',
+    path: '/decentralized/verify-all-pending',
+    summary: 'Re-verify every open Web3 payment with a claimed hash (for a cron)',
+    auth: 'cronSecret',
+    responses: { 200: json('Counts', VerifyAllSchema) },
+  });
+  doc({
+    method: 'post',
+    path: '/decentralized/admin-payout',
+    summary: 'Pay a seller from the hot wallet (no SHKeeper)',
+    description:
+      'The payout is recorded before anything is broadcast, broadcast once, and its receipt decides. One payout per ' +
+      'purchase request unless `force: true`. Emits `payout-created`, then `payout-completed` or `payout-updated`.',
+    auth: 'admin',
+    idempotent: true,
+    body: { schema: adminPayoutBody },
+    responses: {
+      200: json('Sent (completed), or broadcast and still waiting for its receipt (processing)', AdminPayoutSchema),
+      502: json(
+        'The transfer reverted (`success: false`, status `failed`), or the broadcast failed (`rpc_unavailable`, error shape)',
+        z.union([AdminPayoutSchema, ErrorResponseSchema]),
+      ),
+    },
+    errors: {
+      404: ['purchase_request_not_found'],
+      409: ['payout_exists', 'insufficient_balance', 'transfer_would_revert', 'insufficient_gas_funds'],
+      503: ['not_configured'],
+    },
+  });
+}

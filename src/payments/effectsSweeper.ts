@@ -1,0 +1,47 @@
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/logger.js';
+import { IntervalMonitor } from '../monitors/intervalMonitor.js';
+import type { Store } from '../store/store.js';
+import type { PaymentCoordinator } from './paymentCoordinator.js';
+import type { PaymentEffects } from './paymentEffects.js';
+
+const BATCH = 100;
+
+/**
+ * Finishes the side effects a crash (or a store failure) left behind: payments whose outbox
+ * still holds steps a while after their last write. Runs at start-up and then periodically, under
+ * each payment's lock, so it never races the request that is still carrying them out.
+ */
+export class EffectsSweeper extends IntervalMonitor {
+  private finished = 0;
+
+  constructor(
+    private readonly d: { store: Store; coordinator: PaymentCoordinator; effects: PaymentEffects; clock: Clock; graceMs: number; intervalMs: number },
+    logger: Logger,
+  ) {
+    super('effectsSweeper', d.intervalMs, true, logger.child({ monitor: 'effectsSweeper' }));
+  }
+
+  protected details() {
+    return { finished: this.finished, graceMs: this.d.graceMs };
+  }
+
+  override start(): void {
+    super.start();
+    void this.tick();
+  }
+
+  protected async runOnce(): Promise<void> {
+    const cutoff = new Date(this.d.clock.now().getTime() - this.d.graceMs);
+    const stuck = await this.d.store.payments.find({ 'pendingEffects.0': { $exists: true }, updatedAt: { $lte: cutoff } }, { limit: BATCH });
+    for (const p of stuck) {
+      await this.d.coordinator.withPaymentLock(p.id, async () => {
+        const current = await this.d.store.payments.findById(p.id);
+        if (!current || current.pendingEffects.length === 0) return;
+        await this.d.effects.run(current);
+        this.finished++;
+        this.logger.warn({ paymentId: p.id }, 'finished side effects left behind');
+      });
+    }
+  }
+}
