@@ -17,6 +17,10 @@ import { PayoutReconciler } from './payouts/payoutReconciler.js';
 import type { HotWallet } from './chain/hotWallet.js';
 import type { LimiterFactory } from './limits/rateLimits.js';
 import { Metrics } from './metrics/metrics.js';
+import type { Redis } from 'ioredis';
+import { MonitorLeader } from './scaling/monitorLeader.js';
+import { RedisLeaseLock } from './scaling/redisLeaseLock.js';
+import { redisLimiters } from './scaling/redisLimiters.js';
 import { AdminPayoutService } from './decentralized/adminPayoutService.js';
 import { Web3PaymentService } from './decentralized/web3PaymentService.js';
 import { Web3Verifier } from './decentralized/web3Verifier.js';
@@ -52,11 +56,15 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Shared rate-limit counters when several instances run; per process otherwise. */
   limiterFactory?: LimiterFactory;
+  /** REDIS_URL set: the coordinator's lock, monitor leadership and rate limits go through Redis. */
+  redis?: Redis;
 }
 
 /** Everything the routers share, built once per app from the deps. */
-export interface AppContext extends Required<Omit<AppDeps, 'shkeeper' | 'chain' | 'hotWallet' | 'limiterFactory'>> {
+export interface AppContext extends Required<Omit<AppDeps, 'shkeeper' | 'chain' | 'hotWallet' | 'limiterFactory' | 'redis'>> {
   limiterFactory?: LimiterFactory;
+  redis?: Redis;
+  leader?: MonitorLeader;
   shkeeper?: ShkeeperClient;
   chain?: ChainGateway;
   tokens: TokenService;
@@ -78,8 +86,11 @@ export interface AppContext extends Required<Omit<AppDeps, 'shkeeper' | 'chain' 
 }
 
 export function buildContext(deps: AppDeps): AppContext {
-  const lock = deps.lock ?? new InProcessKeyedLock();
+  const redis = deps.redis;
+  const lock = deps.lock ?? (redis ? new RedisLeaseLock(redis) : new InProcessKeyedLock());
   const monitors = deps.monitors ?? new MonitorRegistry();
+  const leader = redis ? new MonitorLeader(redis, deps.logger.child({ module: 'leader' })) : undefined;
+  if (leader) monitors.setGate(() => leader.isLeader());
   const { store, config, clock, events, logger } = deps;
   const metrics = deps.metrics ?? new Metrics();
   metrics.watchMonitors(monitors);
@@ -100,6 +111,8 @@ export function buildContext(deps: AppDeps): AppContext {
     lock,
     monitors,
     metrics,
+    leader,
+    limiterFactory: deps.limiterFactory ?? (redis ? redisLimiters(redis) : undefined),
     tokens: new TokenService(config.jwt.secret),
     coordinator,
     payments: new PaymentService(store, coordinator, events),

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createChainGateway } from './chain/chainGateway.js';
 import { createHotWallet } from './chain/hotWallet.js';
 import { Metrics } from './metrics/metrics.js';
+import { createPubSub, createRedis } from './scaling/redis.js';
 import { startServer } from './server.js';
 import { createShkeeperClient } from './shkeeper/shkeeperClient.js';
 import { loadSeedFile } from './store/seedFile.js';
@@ -57,8 +58,12 @@ async function main(): Promise<void> {
       ? createHotWallet({ rpcUrl: config.bsc.rpcUrl, chainId: config.bsc.chainId, privateKey: config.adminWalletPrivateKey, logger })
       : undefined;
 
+  // REDIS_URL: several instances share locks, monitor leadership, rate limits and Socket.IO rooms.
+  const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
+  const pubSub = config.redisUrl ? createPubSub(config.redisUrl, logger) : undefined;
+
   const server = await startServer(
-    { config, store, logger, clock: systemClock, shkeeper, chain, hotWallet, metrics },
+    { config, store, logger, clock: systemClock, shkeeper, chain, hotWallet, metrics, redis, pubSub },
     { port: config.port, host: config.host },
   );
   logger.info({ port: server.port, host: config.host }, 'listening');
@@ -76,6 +81,7 @@ async function main(): Promise<void> {
     try {
       await server.close();
       chain?.close();
+      await Promise.all([redis, pubSub?.pub, pubSub?.sub].map((r) => r?.quit().catch(() => undefined)));
       await store.close();
       logger.info('stopped');
       process.exit(0);

@@ -4,6 +4,8 @@ import type { Server as SocketServer } from 'socket.io';
 import { createApp } from './app.js';
 import type { AppContext, AppDeps } from './appContext.js';
 import type { PaymentEvents } from './events/paymentEvents.js';
+import { createAdapter } from '@socket.io/redis-adapter';
+import type { Redis } from 'ioredis';
 import { createSocketServer, SocketIoEvents } from './events/socketServer.js';
 
 export interface RunningServer {
@@ -18,14 +20,22 @@ export interface RunningServer {
 
 /** One HTTP server carrying both the REST API and Socket.IO. The store is the caller's to close. */
 export async function startServer(
-  deps: Omit<AppDeps, 'events'> & { observer?: PaymentEvents },
+  deps: Omit<AppDeps, 'events'> & { observer?: PaymentEvents; pubSub?: { pub: Redis; sub: Redis } },
   listen: { port: number; host: string },
 ): Promise<RunningServer> {
   const events = new SocketIoEvents(deps.observer);
   const app = createApp({ ...deps, events });
   const ctx = app.locals.ctx;
-  const httpServer = createServer(app);
+  let draining = false;
+  // While shutting down, a request arriving on a kept-alive connection gets a clear 503.
+  const httpServer = createServer((req, res) => {
+    if (!draining) return app(req, res);
+    res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
+    res.end(JSON.stringify({ success: false, error: { code: 'shutting_down', message: 'this instance is shutting down; retry' } }));
+  });
   const io = createSocketServer(httpServer, { tokens: ctx.tokens, store: deps.store, logger: deps.logger });
+  // With Redis, an event emitted on any instance reaches its room's clients on every instance.
+  if (deps.pubSub) io.adapter(createAdapter(deps.pubSub.pub, deps.pubSub.sub));
   events.attach(io);
 
   await new Promise<void>((resolve, reject) => {
@@ -36,12 +46,15 @@ export async function startServer(
     });
   });
   const { port } = httpServer.address() as AddressInfo;
+  ctx.leader?.start();
   ctx.monitors.startAll();
 
   let closing: Promise<void> | undefined;
   const close = (timeoutMs = deps.config.shutdownTimeoutMs) =>
     (closing ??= (async () => {
+      draining = true;
       await ctx.monitors.stopAll();
+      await ctx.leader?.stop();
       const drained = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
       io.local.disconnectSockets(true);

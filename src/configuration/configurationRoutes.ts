@@ -42,19 +42,28 @@ export function configurationRoutes(ctx: AppContext): Router {
     } catch {
       storeOk = false;
     }
+    let redis: { ok: boolean; leader: boolean } | undefined;
+    if (ctx.redis) {
+      const redisOk = await withTimeout(ctx.redis.ping(), HEALTH_TIMEOUT_MS).then(() => true, () => false);
+      redis = { ok: redisOk, leader: ctx.leader?.isLeader() ?? false };
+    }
+    const healthy = storeOk && (redis?.ok ?? true);
     const body = {
-      success: storeOk,
-      message: storeOk ? 'payment service is healthy' : 'payment store is not answering',
+      success: healthy,
+      message: healthy ? 'payment service is healthy' : storeOk ? 'redis is not answering' : 'payment store is not answering',
       endpoints: {
         shkeeper: '/api/payment/shkeeper',
         decentralized: '/api/payment/decentralized',
         health: '/api/payment/health',
       },
       store: { kind: ctx.store.kind, description: ctx.store.description, ok: storeOk, latencyMs: Date.now() - started },
+      ...(redis ? { redis } : {}),
       monitors: ctx.monitors.statuses(),
-      ...(storeOk ? {} : { error: { code: 'store_unavailable', message: 'payment store is not answering' } }),
+      ...(healthy
+        ? {}
+        : { error: storeOk ? { code: 'redis_unavailable', message: 'redis is not answering' } : { code: 'store_unavailable', message: 'payment store is not answering' } }),
     };
-    res.status(storeOk ? 200 : 503).json(body);
+    res.status(healthy ? 200 : 503).json(body);
   });
 
   return router;

@@ -13,6 +13,9 @@ export abstract class IntervalMonitor implements Monitor {
   private lastError: string | null = null;
   private runs = 0;
   private errors = 0;
+  private skipped = 0;
+  /** When set, a pass runs only while it says so (the instance holds the monitor lease). */
+  private gate?: () => boolean;
 
   protected constructor(
     readonly name: string,
@@ -38,9 +41,17 @@ export abstract class IntervalMonitor implements Monitor {
     await this.current;
   }
 
+  setGate(gate: () => boolean): void {
+    this.gate = gate;
+  }
+
   /** Runs one pass now (tests and operators); waits for a pass already under way instead of overlapping. */
   async tick(): Promise<void> {
     if (this.current) return this.current;
+    if (this.gate && !this.gate()) {
+      this.skipped++;
+      return;
+    }
     this.current = this.runOnce()
       .then(() => {
         this.lastError = null;
@@ -67,6 +78,7 @@ export abstract class IntervalMonitor implements Monitor {
       lastError: this.lastError,
       runs: this.runs,
       errors: this.errors,
+      ...(this.gate ? { leader: this.gate(), skippedAsFollower: this.skipped } : {}),
       ...this.details(),
     };
   }

@@ -15,13 +15,24 @@ export interface Monitor {
   status(): MonitorStatus;
   start(): void;
   stop(): Promise<void>;
+  /** Runs a pass only while `gate` says so (leader election across instances). */
+  setGate?(gate: () => boolean): void;
 }
 
 export class MonitorRegistry {
   private readonly monitors = new Map<string, Monitor>();
 
+  private gate?: () => boolean;
+
   register(m: Monitor): void {
     this.monitors.set(m.name, m);
+    if (this.gate) m.setGate?.(this.gate);
+  }
+
+  /** From now on every monitor runs only while `gate` holds. */
+  setGate(gate: () => boolean): void {
+    this.gate = gate;
+    for (const m of this.monitors.values()) m.setGate?.(gate);
   }
 
   get(name: string): Monitor | undefined {
