@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import type { Principal } from '../auth/tokens.js';
 import type { Clock } from '../common/clock.js';
@@ -181,7 +182,9 @@ export class Web3PaymentService {
         purchaseRequestId: input.purchaseRequestId, sellerOfferId: offer.id, buyerId: input.buyerId, sellerId: offer.sellerId,
         amount: { amount: input.amount, currency: input.currency },
         blockchain: { network: input.network, token: input.token },
-        transactionHash: input.transactionHash ?? null, externalId: `DEPAY_${id}`,
+        // The reference the old SDK's callback must present: random, so knowing a payment id
+        // (ids are announced to every client) is not enough to make claims about it.
+        transactionHash: input.transactionHash ?? null, externalId: `DEPAY_${randomBytes(16).toString('hex')}`,
         paymentUrl: null, payAddress: null, expiresAt: null, providerTaskId: null, releaseTxHash: null, refundTxHash: null,
         liveOfferKey: offer.id,
         providerData: input.walletAddress ? { claimedWallet: input.walletAddress } : {},

@@ -2,10 +2,11 @@ import { createChainGateway } from '../../src/chain/chainGateway.js';
 import type { ChainGateway } from '../../src/chain/chainTypes.js';
 import { TokenService } from '../../src/auth/tokens.js';
 import { systemClock } from '../../src/common/clock.js';
-import { createLogger } from '../../src/common/logger.js';
+import { createLogger, type Logger } from '../../src/common/logger.js';
 import { configFrom, type Config } from '../../src/config/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { createShkeeperClient } from '../../src/shkeeper/shkeeperClient.js';
+import { createShkeeperClient, type ShkeeperClient } from '../../src/shkeeper/shkeeperClient.js';
+import { createHotWallet, type HotWallet } from '../../src/chain/hotWallet.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import type { LocalChain } from './chain/localChain.js';
 import { freePort } from './childService.js';
@@ -21,7 +22,12 @@ export interface PayinHarness {
   store: MemoryStore;
   events: RecordingEvents;
   fake: FakeShkeeper;
+  shkeeper: ShkeeperClient;
   chain?: ChainGateway;
+  /** Built from ADMIN_WALLET_PRIVATE_KEY exactly as main.ts builds it, when the env gives one. */
+  hotWallet?: HotWallet;
+  /** Every log line the server wrote (only with `captureLogs`). */
+  logs: string[];
   tokens: TokenService;
   bearer(userId: string, opts?: { admin?: boolean }): string;
   stop(): Promise<void>;
@@ -37,9 +43,13 @@ export async function startPayinHarness(opts: {
   tokenAddress?: string;
   env?: Record<string, string>;
   fake?: FakeShkeeperOptions;
+  /** Where the chain gateway and hot wallet send RPC calls; default the chain's own URL (a closed port: "RPC down"). */
+  rpcUrl?: string;
+  captureLogs?: boolean;
 } = {}): Promise<PayinHarness> {
   const fake = await FakeShkeeper.start({ callbackRetryMs: 20, ...opts.fake });
   const port = await freePort();
+  const rpcUrl = opts.rpcUrl ?? opts.chain?.rpcUrl;
   const config = configFrom({
     JWT_SECRET: TEST_JWT_SECRET,
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
@@ -48,11 +58,12 @@ export async function startPayinHarness(opts: {
     SHKEEPER_API_KEY: fake.apiKey,
     SHKEEPER_USERNAME: fake.username,
     SHKEEPER_PASSWORD: fake.password,
-    ...(opts.chain ? { BSC_RPC_URL: opts.chain.rpcUrl, BSC_CHAIN_ID: String(opts.chain.chainId), BSC_CONFIRMATIONS: '3' } : {}),
+    ...(opts.chain && rpcUrl ? { BSC_RPC_URL: rpcUrl, BSC_CHAIN_ID: String(opts.chain.chainId), BSC_CONFIRMATIONS: '3' } : {}),
     ...(opts.tokenAddress ? { BSC_USDT_ADDRESS: opts.tokenAddress } : {}),
     ...opts.env,
   });
-  const logger = createLogger('silent');
+  const logs: string[] = [];
+  const logger: Logger = opts.captureLogs ? createLogger('trace', { write: (line: string) => void logs.push(line) }) : createLogger('silent');
   const store = new MemoryStore(systemClock);
   const events = new RecordingEvents();
   const shkeeper = createShkeeperClient({
@@ -64,10 +75,17 @@ export async function startPayinHarness(opts: {
     retryBaseDelayMs: 10,
     logger,
   });
-  const chain = opts.chain
-    ? createChainGateway({ rpcUrl: opts.chain.rpcUrl, chainId: opts.chain.chainId, logger, retries: 1, timeoutMs: 2_000, retryMinDelayMs: 20 })
+  const chain = opts.chain && rpcUrl
+    ? createChainGateway({ rpcUrl, chainId: opts.chain.chainId, logger, retries: 1, timeoutMs: 2_000, retryMinDelayMs: 20 })
     : undefined;
-  const server = await startServer({ config, store, logger, clock: systemClock, shkeeper, chain, observer: events }, { port, host: '127.0.0.1' });
+  const hotWallet =
+    config.adminWalletPrivateKey && config.bsc.rpcUrl
+      ? createHotWallet({ rpcUrl: config.bsc.rpcUrl, chainId: config.bsc.chainId, privateKey: config.adminWalletPrivateKey, logger })
+      : undefined;
+  const server = await startServer(
+    { config, store, logger, clock: systemClock, shkeeper, chain, hotWallet, observer: events },
+    { port, host: '127.0.0.1' },
+  );
   const tokens = new TokenService(TEST_JWT_SECRET);
   return {
     server,
@@ -76,7 +94,10 @@ export async function startPayinHarness(opts: {
     store,
     events,
     fake,
+    shkeeper,
     chain,
+    hotWallet,
+    logs,
     tokens,
     bearer: (userId, o = {}) => `Bearer ${tokens.sign({ sub: userId, ...(o.admin ? { role: 'admin' } : {}) }, 600)}`,
     stop: async () => {

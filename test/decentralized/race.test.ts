@@ -1,0 +1,127 @@
+import type { Wallet } from 'ethers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import {
+  BUYER,
+  deployUsdt,
+  expectCompletedOnce,
+  market,
+  pay,
+  saveBody,
+  seedClaim,
+  startWeb3Harness,
+  units,
+  type Market,
+  type Web3Harness,
+} from '../helpers/web3Harness.js';
+
+/**
+ * Every route that verifies a Web3 payment, fired at one payment at the same moment, many times
+ * over, for one real confirmed transfer: the legacy /verify (buyer's JWT), /decentralized/verify/:id,
+ * /decentralized/verify-all-pending, PUT /decentralized/update and the legacy /callback. Whoever
+ * wins, the payment completes once, with one set of side effects and one of each announcement.
+ * (The SHKeeper webhook does not apply: these payments have no SHKeeper invoice.)
+ */
+
+const ITERATIONS = 12;
+const COPIES = 4;
+
+let chain: LocalChain;
+let usdt: DeployedToken;
+let buyerWallet: Wallet;
+let receiver: Wallet;
+let h: Web3Harness;
+
+beforeAll(async () => {
+  chain = await startLocalChain();
+  ({ usdt, buyerWallet, receiver } = await deployUsdt(chain));
+  h = await startWeb3Harness({ chain, tokenAddress: usdt.address, env: { ESCROW_RECEIVER_ADDRESS: receiver.address } });
+});
+afterAll(async () => {
+  await h?.stop();
+  await chain?.stop();
+});
+
+function racers(paymentId: string, externalId: string, hash: string) {
+  const one = [
+    () => h.api('POST', '/verify', { auth: h.bearer(BUYER), body: { paymentId, transactionHash: hash } }),
+    () => h.api('POST', '/verify', { auth: h.bearer('seller-1'), body: { paymentId } }),
+    () => h.api('POST', `/decentralized/verify/${paymentId}`),
+    () => h.api('POST', '/decentralized/verify-all-pending'),
+    () => h.api('PUT', '/decentralized/update', { body: { paymentId, status: 'completed' } }),
+    () => h.api('POST', '/callback', { body: { paymentId, transactionHash: hash, status: 'completed', data: { reference: externalId } } }),
+  ];
+  return Array.from({ length: COPIES }, () => one).flat();
+}
+
+function expectSaneAnswers(answers: { status: number; text: string }[]) {
+  // Every racer gets an answer about the same payment: success, or "not yet" / "the chain says
+  // otherwise" (409 chain_disagrees for an update that lost to the confirmations) — never a 5xx.
+  for (const a of answers) expect([200, 202, 409], a.text).toContain(a.status);
+  for (const a of answers.filter((x) => x.status === 409)) expect(a.text).toContain('chain_disagrees');
+}
+
+describe('racing verifications of one confirmed transfer', () => {
+  it(`complete it exactly once (${ITERATIONS} rounds × ${6 * COPIES} concurrent calls)`, async () => {
+    for (let i = 0; i < ITERATIONS; i++) {
+      const m = await market(h);
+      const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+      // Half the rounds start with the hash claimed, half with only the payment saved: then the
+      // /verify and /callback racers carry the claim and the others may find no hash yet.
+      const p = await seedClaim(h, m, i % 2 === 0 ? hash : null);
+      const answers = await Promise.all(racers(p.id, p.externalId!, hash).map((call) => call()));
+      expectSaneAnswers(answers);
+      await expectCompletedOnce(h, m, p.id, { txHash: hash });
+    }
+  });
+
+  it('complete it exactly once when the last confirmation arrives in the middle of the race', async () => {
+    for (let i = 0; i < ITERATIONS / 2; i++) {
+      const m = await market(h);
+      const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 2);
+      const p = await seedClaim(h, m, hash);
+      const calls = racers(p.id, p.externalId!, hash);
+      const half = Math.floor(calls.length / 2);
+      const first = calls.slice(0, half).map((c) => c());
+      await chain.mine(1);
+      const rest = calls.slice(half).map((c) => c());
+      const answers = await Promise.all([...first, ...rest]);
+      expectSaneAnswers(answers);
+      // Whatever the racers saw, one more verification settles it, once.
+      const settled = await h.api('POST', `/decentralized/verify/${p.id}`);
+      expect(settled.body.data.status).toBe('completed');
+      await expectCompletedOnce(h, m, p.id, { txHash: hash });
+      expect((await h.payment(p.id)).history.filter((e) => e.toStatus === 'processing').length).toBeLessThanOrEqual(1);
+    }
+  });
+});
+
+describe('racing saves', () => {
+  async function raceSaves(m: Market, body: Record<string, unknown>, n = 10) {
+    return Promise.all(Array.from({ length: n }, () => h.api('POST', '/decentralized/save', { body })));
+  }
+
+  it('the same save with a confirmed hash, many times at once: one payment, completed once', async () => {
+    for (let i = 0; i < ITERATIONS / 2; i++) {
+      const m = await market(h);
+      const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+      const answers = await raceSaves(m, saveBody(m, { transactionHash: hash }));
+      for (const a of answers) expect(a.status, a.text).toBe(200);
+      const ids = new Set(answers.map((a) => a.body.data.id));
+      expect(ids.size).toBe(1);
+      expect(await h.store.payments.count({ purchaseRequestId: m.requestId })).toBe(1);
+      await expectCompletedOnce(h, m, [...ids][0], { txHash: hash });
+      expect(h.events.named('payment-created').filter((e) => (e.payload as { purchaseRequestId: string }).purchaseRequestId === m.requestId)).toHaveLength(2);
+    }
+  });
+
+  it('the same save without a hash, many times at once: one payment, and every caller gets it', async () => {
+    for (let i = 0; i < ITERATIONS / 2; i++) {
+      const m = await market(h);
+      const answers = await raceSaves(m, saveBody(m));
+      for (const a of answers) expect(a.status, a.text).toBe(200);
+      expect(new Set(answers.map((a) => a.body.data.id)).size).toBe(1);
+      expect(await h.store.payments.count({ purchaseRequestId: m.requestId })).toBe(1);
+    }
+  });
+});

@@ -1,0 +1,252 @@
+import type { Wallet } from 'ethers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import { sellerOffer, snapshot } from '../helpers/fixtures.js';
+import {
+  BUYER,
+  bogusHash,
+  deployUsdt,
+  eventsFor,
+  expectCompletedOnce,
+  expectNotCompleted,
+  market,
+  newAddress,
+  pay,
+  saveBody,
+  startWeb3Harness,
+  units,
+  type Web3Harness,
+} from '../helpers/web3Harness.js';
+
+/** POST /decentralized/save: what it records, what it refuses, and that a claimed hash is only a claim. */
+
+let chain: LocalChain;
+let usdt: DeployedToken;
+let buyerWallet: Wallet;
+let receiver: Wallet;
+let h: Web3Harness;
+
+beforeAll(async () => {
+  chain = await startLocalChain();
+  ({ usdt, buyerWallet, receiver } = await deployUsdt(chain));
+  h = await startWeb3Harness({ chain, tokenAddress: usdt.address, env: { ESCROW_RECEIVER_ADDRESS: receiver.address } });
+});
+afterAll(async () => {
+  await h?.stop();
+  await chain?.stop();
+});
+
+const save = (body: unknown) => h.api('POST', '/decentralized/save', { body });
+
+describe('POST /decentralized/save — recording', () => {
+  it('records a pending decentralized payment for the named seller’s offer, with no token', async () => {
+    const m = await market(h);
+    const wallet = newAddress();
+    const r = await save(saveBody(m, { walletAddress: wallet.toLowerCase(), metadata: { checkout: 'depay' } }));
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.success).toBe(true);
+    expect(r.body.verification).toBeNull();
+    const d = r.body.data;
+    expect(d).toMatchObject({
+      provider: 'decentralized',
+      direction: 'in',
+      status: 'pending',
+      escrowState: 'unfunded',
+      purchaseRequestId: m.requestId,
+      sellerOfferId: m.offerId,
+      buyerId: BUYER,
+      sellerId: 'seller-1',
+      amount: { amount: '25.5', currency: 'USDT' },
+      blockchain: { network: 'bsc', token: 'USDT' },
+      transactionHash: null,
+      externalId: expect.stringMatching(/^DEPAY_[0-9a-f]{32}$/),
+      metadata: { checkout: 'depay' },
+    });
+    const stored = await h.payment(d.id);
+    expect(stored.providerData).toEqual({ claimedWallet: wallet });
+    expect(stored.history).toMatchObject([{ fromStatus: null, toStatus: 'pending', source: 'decentralized_save', actor: 'anonymous' }]);
+    expect(eventsFor(h, m.requestId).filter((e) => e.event === 'payment-created').map((e) => e.target)).toEqual([
+      { kind: 'global' },
+      { kind: 'request', id: m.requestId },
+    ]);
+  });
+
+  it('the same save again answers the same payment and records nothing new', async () => {
+    const m = await market(h);
+    const first = await save(saveBody(m));
+    const before = await snapshot(h.store);
+    const created = h.events.named('payment-created').length;
+    const again = await save(saveBody(m));
+    expect(again.status, again.text).toBe(200);
+    expect(again.body.data.id).toBe(first.body.data.id);
+    expect(await snapshot(h.store)).toEqual(before);
+    expect(h.events.named('payment-created')).toHaveLength(created);
+  });
+
+  it('without sellerId picks the single pending offer at that amount', async () => {
+    const m = await market(h);
+    const r = await save(saveBody(m, { sellerId: undefined, amount: '30' }));
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data).toMatchObject({ sellerOfferId: m.otherOfferId, sellerId: 'seller-2', amount: { amount: '30', currency: 'USDT' } });
+  });
+
+  it('accepts the spellings of BSC and USDT and the amount as a number', async () => {
+    const m = await market(h);
+    const r = await save(saveBody(m, { amount: 25.5, network: 'BEP20', token: 'usdt', currency: 'Usdt' }));
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data).toMatchObject({ amount: { amount: '25.5', currency: 'USDT' }, blockchain: { network: 'bsc', token: 'USDT' } });
+  });
+
+  it('a save with a hash after a save without one for the same offer is refused: the offer already has a live payment', async () => {
+    const m = await market(h);
+    const first = await save(saveBody(m));
+    const r = await save(saveBody(m, { transactionHash: bogusHash() }));
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.error).toMatchObject({ code: 'payment_exists', details: { paymentId: first.body.data.id } });
+  });
+});
+
+describe('POST /decentralized/save — a claimed hash is verified on chain at once', () => {
+  it('a confirmed transfer of the amount to the escrow receiver completes the payment, with every side effect once', async () => {
+    const m = await market(h);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+    const r = await save(saveBody(m, { transactionHash: hash.toUpperCase().replace('0X', '0x') }));
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.verification).toMatchObject({ outcome: 'confirmed', confirmations: 3 });
+    expect(r.body.data).toMatchObject({ status: 'completed', escrowState: 'funded', transactionHash: hash.toLowerCase() });
+    await expectCompletedOnce(h, m, r.body.data.id, { txHash: hash });
+    const p = await h.payment(r.body.data.id);
+    expect(p.providerData).toMatchObject({ payerAddress: buyerWallet.address, confirmations: 3 });
+
+    // The same save again: the same payment, nothing happens twice.
+    const again = await save(saveBody(m, { transactionHash: hash }));
+    expect(again.status, again.text).toBe(200);
+    expect(again.body.data.id).toBe(r.body.data.id);
+    await expectCompletedOnce(h, m, r.body.data.id, { txHash: hash });
+  });
+
+  it('a hash already recorded on another payment is refused (409 transaction_hash_in_use), nothing recorded', async () => {
+    const a = await market(h);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+    expect((await save(saveBody(a, { transactionHash: hash }))).status).toBe(200);
+    const b = await market(h);
+    const before = await snapshot(h.store);
+    const r = await save(saveBody(b, { transactionHash: hash }));
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.error.code).toBe('transaction_hash_in_use');
+    expect(await snapshot(h.store)).toEqual(before);
+    await expectNotCompleted(h, b);
+  });
+
+  it('a transfer with too few confirmations: saved, processing, not completed', async () => {
+    const m = await market(h);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 2);
+    const r = await save(saveBody(m, { transactionHash: hash }));
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.verification).toMatchObject({ outcome: 'pending', confirmations: 2 });
+    expect(r.body.data.status).toBe('processing');
+    await expectNotCompleted(h, m, r.body.data.id);
+  });
+
+  it('an unknown hash: saved as a pending claim, nothing else', async () => {
+    const m = await market(h);
+    const hash = bogusHash();
+    const r = await save(saveBody(m, { transactionHash: hash }));
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.verification).toMatchObject({ outcome: 'not_found' });
+    expect(r.body.data).toMatchObject({ status: 'pending', transactionHash: hash });
+    await expectNotCompleted(h, m, r.body.data.id);
+  });
+
+  it('an underpaying transfer fails the payment and releases the offer', async () => {
+    const m = await market(h);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.4'), 3);
+    const r = await save(saveBody(m, { transactionHash: hash }));
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.verification).toMatchObject({ outcome: 'mismatch', reason: 'amount_too_low' });
+    expect(r.body.data.status).toBe('failed');
+    expect((await h.payment(r.body.data.id)).liveOfferKey).toBeNull();
+    await expectNotCompleted(h, m, r.body.data.id);
+  });
+});
+
+describe('POST /decentralized/save — refusals', () => {
+  it('404 for an unknown purchase request', async () => {
+    const m = await market(h);
+    const before = await snapshot(h.store);
+    const r = await save(saveBody(m, { purchaseRequestId: 'aaaaaaaaaaaaaaaaaaaaaaaa' }));
+    expect(r.status, r.text).toBe(404);
+    expect(r.body.error.code).toBe('purchase_request_not_found');
+    expect(await snapshot(h.store)).toEqual(before);
+  });
+
+  it('409 records_do_not_match when buyerId is not the request’s buyer', async () => {
+    const m = await market(h);
+    const before = await snapshot(h.store);
+    const r = await save(saveBody(m, { buyerId: 'someone-else' }));
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.error.code).toBe('records_do_not_match');
+    expect(await snapshot(h.store)).toEqual(before);
+  });
+
+  it('409 records_do_not_match when the amount matches no pending offer (or not the named seller’s)', async () => {
+    const m = await market(h);
+    const before = await snapshot(h.store);
+    for (const body of [saveBody(m, { amount: '25.49' }), saveBody(m, { sellerId: 'seller-2' }), saveBody(m, { sellerId: 'seller-9' })]) {
+      const r = await save(body);
+      expect(r.status, r.text).toBe(409);
+      expect(r.body.error.code).toBe('records_do_not_match');
+    }
+    expect(await snapshot(h.store)).toEqual(before);
+  });
+
+  it('409 offer_ambiguous when two pending offers have the amount and no seller is named', async () => {
+    const m = await market(h);
+    await h.store.sellerOffers.insertOne(sellerOffer({ purchaseRequestId: m.requestId, sellerId: 'seller-3', amount: '25.50' }));
+    const before = await snapshot(h.store);
+    const r = await save(saveBody(m, { sellerId: undefined }));
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.error.code).toBe('offer_ambiguous');
+    expect(await snapshot(h.store)).toEqual(before);
+    // Naming the seller resolves it.
+    expect((await save(saveBody(m, { sellerId: 'seller-3' }))).status).toBe(200);
+  });
+
+  it('409 records_do_not_match once the offer is no longer pending', async () => {
+    const m = await market(h);
+    await h.store.sellerOffers.updateOne({ id: m.offerId }, { $set: { status: 'rejected' } });
+    const r = await save(saveBody(m));
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.error.code).toBe('records_do_not_match');
+  });
+
+  it('400 for anything but USDT on BSC, and for malformed fields', async () => {
+    const m = await market(h);
+    const before = await snapshot(h.store);
+    const bad: Record<string, unknown>[] = [
+      { currency: 'USDC' },
+      { token: 'BUSD' },
+      { network: 'ethereum' },
+      { network: 'tron' },
+      { transactionHash: '0x1234' },
+      { walletAddress: '0xnot-an-address' },
+      { amount: '-1' },
+      { amount: 0 },
+      { amount: '1e3' },
+      { purchaseRequestId: 'not-an-id' },
+      { buyerId: '' },
+      { unexpected: true },
+      { metadata: { $where: 'x' } },
+    ];
+    for (const over of bad) {
+      const r = await save(saveBody(m, over));
+      expect(r.status, `${JSON.stringify(over)} → ${r.text}`).toBe(400);
+      expect(r.body.error.code).toBe('validation_error');
+    }
+    const { buyerId: _b, ...noBuyer } = saveBody(m);
+    expect((await save(noBuyer)).status).toBe(400);
+    const malformed = await fetch(`${h.url}/api/payment/decentralized/save`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+    expect(malformed.status).toBe(400);
+    expect(await snapshot(h.store)).toEqual(before);
+  });
+});

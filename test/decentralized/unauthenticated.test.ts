@@ -1,0 +1,168 @@
+import type { Wallet } from 'ethers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import { snapshot } from '../helpers/fixtures.js';
+import {
+  bogusHash,
+  deployUsdt,
+  expectNotCompleted,
+  market,
+  newAddress,
+  pay,
+  saveBody,
+  seedClaim,
+  startWeb3Harness,
+  units,
+  type Market,
+  type Web3Harness,
+} from '../helpers/web3Harness.js';
+
+/**
+ * The issue's key rule: no caller's word moves money state. A caller with no token tries every
+ * route of the decentralized router and the legacy ones to get a payment `completed` without a
+ * real, confirmed transfer of the amount to the escrow receiver — and never succeeds. (No
+ * CRON_SECRET here, so even verify-all-pending is open to them.)
+ */
+
+let chain: LocalChain;
+let usdt: DeployedToken;
+let other: DeployedToken;
+let buyerWallet: Wallet;
+let receiver: Wallet;
+let h: Web3Harness;
+
+beforeAll(async () => {
+  chain = await startLocalChain();
+  ({ usdt, other, buyerWallet, receiver } = await deployUsdt(chain));
+  h = await startWeb3Harness({ chain, tokenAddress: usdt.address, env: { ESCROW_RECEIVER_ADDRESS: receiver.address } });
+});
+afterAll(async () => {
+  await h?.stop();
+  await chain?.stop();
+});
+
+/** Hashes a buyer could claim that do not pay this payment. */
+const notAPayment: [string, () => Promise<string>][] = [
+  ['an unknown hash', async () => bogusHash()],
+  ['an unconfirmed transfer (1 of 3 confirmations)', () => chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.5'))],
+  ['an underpaying transfer', () => pay(chain, usdt.address, buyerWallet, receiver.address, units('25.49'), 3)],
+  ['a transfer to another address', () => pay(chain, usdt.address, buyerWallet, newAddress(), units('25.5'), 3)],
+  ['a transfer of another token', () => pay(chain, other.address, buyerWallet, receiver.address, units('25.5'), 3)],
+  ['a reverted transfer', () => chain.transfer(usdt.address, buyerWallet, receiver.address, units('9999999'), { gasLimit: 100_000n })],
+];
+
+/** Everything an anonymous caller can send at one payment, asking for `completed` wherever a status is taken. */
+async function everyAnonymousRoute(m: Market, paymentId: string, externalId: string, hash: string | undefined) {
+  const answers = [
+    await h.api('PUT', '/decentralized/update', { body: { paymentId, status: 'completed', confirmations: 1000 } }),
+    await h.api('PUT', '/decentralized/update', { body: { paymentId, status: 'processing', confirmations: 1000 } }),
+    await h.api('POST', `/decentralized/verify/${paymentId}`),
+    await h.api('POST', '/decentralized/verify-all-pending'),
+    await h.api('POST', '/callback', { body: { paymentId, status: 'completed', data: { reference: externalId } } }),
+    await h.api('POST', '/callback', { body: { paymentId, status: 'PAID', transactionHash: hash, data: { paymentRef: externalId } } }),
+    await h.api('POST', '/callback', { body: { paymentId, status: 'completed', data: { reference: 'DEPAY_guess' } } }),
+    await h.api('POST', '/callback', { body: { paymentId, status: 'completed' } }),
+    await h.api('POST', '/verify', { body: { paymentId, transactionHash: hash } }),
+    await h.api('POST', '/decentralized/save', { body: saveBody(m, { transactionHash: hash }) }),
+    await h.api('POST', '/decentralized/save', { body: { ...saveBody(m), status: 'completed' } }),
+    await h.api('POST', '/decentralized/save', { body: saveBody(m, { metadata: { status: 'completed', confirmations: 99 } }) }),
+    await h.api('GET', `/decentralized/status/${paymentId}`),
+    await h.api('POST', '/payments/cleanup-pending', { body: {} }),
+    await h.api('POST', `/payments/${paymentId}/fetch-tx`),
+    await h.api('POST', '/payments/auto-fetch-missing', { body: {} }),
+    await h.api('POST', '/decentralized/admin-payout', {
+      body: { purchaseRequestId: m.requestId, receiverWalletAddress: newAddress(), amount: '1' },
+    }),
+  ];
+  // None of them answered a completed (or funded) payment.
+  for (const a of answers) {
+    const d = a.body?.data;
+    for (const view of [d, d?.payment]) {
+      expect(view?.status).not.toBe('completed');
+      expect(view?.escrowState ?? 'unfunded').toBe('unfunded');
+    }
+  }
+  return answers;
+}
+
+describe('an anonymous caller cannot complete a payment without a confirmed transfer', () => {
+  for (const [name, hashOf] of notAPayment) {
+    it(`claiming ${name}`, async () => {
+      const m = await market(h);
+      const hash = await hashOf();
+      const saved = await h.api('POST', '/decentralized/save', { body: saveBody(m, { transactionHash: hash }) });
+      expect(saved.status, saved.text).toBe(200);
+      expect(saved.body.data.status).not.toBe('completed');
+      expect(['not_found', 'pending', 'mismatch']).toContain(saved.body.verification.outcome);
+      const id = saved.body.data.id as string;
+      await everyAnonymousRoute(m, id, saved.body.data.externalId, hash);
+      await expectNotCompleted(h, m, id);
+    });
+  }
+
+  it('with no hash at all, on a saved payment', async () => {
+    const m = await market(h);
+    const saved = await h.api('POST', '/decentralized/save', { body: saveBody(m) });
+    expect(saved.status, saved.text).toBe(200);
+    const id = saved.body.data.id as string;
+    const answers = await everyAnonymousRoute(m, id, saved.body.data.externalId, undefined);
+    await expectNotCompleted(h, m, id);
+    expect((await h.payment(id)).status).toBe('pending');
+    // Each attempt ended in a refusal or in "nothing to verify".
+    expect(answers[0]!.status).toBe(409);
+    expect(answers[0]!.body.error).toMatchObject({ code: 'chain_disagrees', details: { chain: 'no_hash', status: 'pending' } });
+    expect(answers[2]!.body.data).toMatchObject({ status: 'pending', outcome: 'no_hash' });
+    // No CRON_SECRET configured: the batch is open to anyone, and still only asks the chain.
+    expect(answers[3]!.status).toBe(200);
+    expect(answers[4]!.body.data).toMatchObject({ outcome: 'no_hash' });
+    expect(answers[6]!.status).toBe(404);
+    expect(answers[7]!.status).toBe(404);
+    expect(answers[8]!.status).toBe(401);
+  });
+
+  it('the routes that need a token refuse an anonymous caller outright and change nothing', async () => {
+    const m = await market(h);
+    const p = await seedClaim(h, m, bogusHash());
+    const before = await snapshot(h.store);
+    const guarded: [string, string, unknown?][] = [
+      ['POST', '/verify', { paymentId: p.id }],
+      ['GET', '/decentralized/history/buyer-1'],
+      ['POST', '/decentralized/admin-payout', { purchaseRequestId: m.requestId, receiverWalletAddress: newAddress(), amount: '1' }],
+      ['POST', '/payments/cleanup-pending', { olderThanMinutes: 1 }],
+      ['POST', `/payments/${p.id}/fetch-tx`],
+      ['POST', '/payments/auto-fetch-missing', { limit: 5 }],
+    ];
+    for (const [method, path, body] of guarded) {
+      const r = await h.api(method as 'GET' | 'POST', path, { body });
+      expect(r.status, `${method} ${path} → ${r.text}`).toBe(401);
+      expect(r.body.error.code).toBe('missing_token');
+      const forged = await h.api(method as 'GET' | 'POST', path, { body, auth: 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJvcHMiLCJyb2xlIjoiYWRtaW4ifQ.' });
+      expect(forged.status, `${method} ${path} (forged token) → ${forged.text}`).toBe(401);
+    }
+    // Cancelling is the one status a person sets, and only with a token.
+    const cancel = await h.api('PUT', '/decentralized/update', { body: { paymentId: p.id, status: 'cancelled' } });
+    expect(cancel.status).toBe(401);
+    expect(await snapshot(h.store)).toEqual(before);
+  });
+
+  it('a real confirmed transfer completes only the payment that claimed it first; it cannot fund a second one', async () => {
+    const a = await market(h);
+    const b = await market(h);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('60'), 3);
+    const first = await h.api('POST', '/decentralized/save', { body: saveBody(a, { transactionHash: hash }) });
+    expect(first.body.data.status).toBe('completed');
+
+    const second = await h.api('POST', '/decentralized/save', { body: saveBody(b) });
+    const id = second.body.data.id as string;
+    const viaSave = await h.api('POST', '/decentralized/save', { body: saveBody(b, { sellerId: 'seller-2', amount: '30', transactionHash: hash }) });
+    expect(viaSave.status).toBe(409);
+    expect(viaSave.body.error.code).toBe('transaction_hash_in_use');
+    const viaCallback = await h.api('POST', '/callback', {
+      body: { paymentId: id, transactionHash: hash, status: 'completed', data: { reference: second.body.data.externalId } },
+    });
+    expect(viaCallback.status, viaCallback.text).toBe(409);
+    expect(viaCallback.body.error.code).toBe('transaction_hash_in_use');
+    await expectNotCompleted(h, b, id);
+    expect((await h.payment(id)).transactionHash).toBeNull();
+  });
+});

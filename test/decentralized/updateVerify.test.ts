@@ -1,0 +1,303 @@
+import type { Wallet } from 'ethers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import { payment as fixturePayment, snapshot } from '../helpers/fixtures.js';
+import {
+  bogusHash,
+  deployUsdt,
+  expectCompletedOnce,
+  expectNotCompleted,
+  market,
+  newAddress,
+  pay,
+  seedClaim,
+  startWeb3Harness,
+  units,
+  type Web3Harness,
+} from '../helpers/web3Harness.js';
+
+/**
+ * POST /decentralized/verify/:paymentId and PUT /decentralized/update against real transfers on a
+ * local chain (BSC_CONFIRMATIONS=3): only the chain's answer moves a payment.
+ */
+
+let chain: LocalChain;
+let usdt: DeployedToken;
+let other: DeployedToken;
+let buyerWallet: Wallet;
+let receiver: Wallet;
+let h: Web3Harness;
+
+beforeAll(async () => {
+  chain = await startLocalChain();
+  ({ usdt, other, buyerWallet, receiver } = await deployUsdt(chain));
+  h = await startWeb3Harness({ chain, tokenAddress: usdt.address, env: { ESCROW_RECEIVER_ADDRESS: receiver.address } });
+});
+afterAll(async () => {
+  await h?.stop();
+  await chain?.stop();
+});
+
+const verify = (id: string) => h.api('POST', `/decentralized/verify/${id}`);
+const update = (body: unknown, auth?: string) => h.api('PUT', '/decentralized/update', { body, auth });
+
+describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
+  it('confirmed: a transfer of the amount to the receiver with 3 confirmations completes the payment once', async () => {
+    const m = await market(h);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+    const p = await seedClaim(h, m, hash);
+    const r = await verify(p.id);
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data).toMatchObject({ paymentId: p.id, status: 'completed', escrowState: 'funded', outcome: 'confirmed', confirmations: 3, transactionHash: hash.toLowerCase() });
+    await expectCompletedOnce(h, m, p.id, { txHash: hash });
+    expect((await h.payment(p.id)).history.at(-1)).toMatchObject({ source: 'decentralized_verify', actor: 'chain' });
+
+    // Verifying again changes nothing and announces nothing.
+    const again = await verify(p.id);
+    expect(again.status).toBe(200);
+    expect(again.body.data).toMatchObject({ status: 'completed', outcome: 'confirmed' });
+    await expectCompletedOnce(h, m, p.id);
+  });
+
+  it('too few confirmations: processing with the chain’s count; completes once the blocks arrive', async () => {
+    const m = await market(h);
+    const hash = await chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.5'));
+    const p = await seedClaim(h, m, hash);
+    const r = await verify(p.id);
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data).toMatchObject({ status: 'processing', outcome: 'pending', confirmations: 1, required: 3 });
+    await expectNotCompleted(h, m, p.id);
+
+    await chain.mine(1);
+    expect((await verify(p.id)).body.data).toMatchObject({ status: 'processing', outcome: 'pending', confirmations: 2 });
+    expect((await h.payment(p.id)).providerData.confirmations).toBe(2);
+    await expectNotCompleted(h, m, p.id);
+
+    await chain.mine(1);
+    expect((await verify(p.id)).body.data).toMatchObject({ status: 'completed', outcome: 'confirmed', confirmations: 3 });
+    await expectCompletedOnce(h, m, p.id);
+  });
+
+  const mismatches: [string, () => Promise<string>, string][] = [
+    ['reverted', () => chain.transfer(usdt.address, buyerWallet, receiver.address, units('99999999'), { gasLimit: 100_000n }), 'reverted'],
+    ['wrong token', () => chain.transfer(other.address, buyerWallet, receiver.address, units('25.5')), 'wrong_token'],
+    ['wrong receiver', () => chain.transfer(usdt.address, buyerWallet, newAddress(), units('25.5')), 'wrong_receiver'],
+    ['underpaid', () => chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.499999')), 'amount_too_low'],
+  ];
+  for (const [name, send, reason] of mismatches) {
+    it(`${name}: the payment fails (${reason}), the offer is released, nothing of completion happens`, async () => {
+      const m = await market(h);
+      const hash = await send();
+      await chain.mine(3);
+      if (name === 'reverted') expect((await chain.provider.getTransactionReceipt(hash))?.status).toBe(0);
+      const p = await seedClaim(h, m, hash);
+      const r = await verify(p.id);
+      expect(r.status, r.text).toBe(200);
+      expect(r.body.data).toMatchObject({ status: 'failed', outcome: 'mismatch', reason });
+      const after = await h.payment(p.id);
+      expect(after.liveOfferKey).toBeNull();
+      expect(after.history.at(-1)).toMatchObject({ toStatus: 'failed', reason, actor: 'chain' });
+      await expectNotCompleted(h, m, p.id);
+      // A failed payment stays failed.
+      expect((await verify(p.id)).body.data).toMatchObject({ status: 'failed', outcome: 'closed' });
+    });
+  }
+
+  it('an unknown hash leaves the payment as it is', async () => {
+    const m = await market(h);
+    const p = await seedClaim(h, m, bogusHash());
+    const before = await snapshot(h.store);
+    const r = await verify(p.id);
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data).toMatchObject({ status: 'pending', outcome: 'not_found' });
+    expect(await snapshot(h.store)).toEqual(before);
+  });
+
+  it('a payment with no claimed hash: no_hash, unchanged', async () => {
+    const m = await market(h);
+    const p = await seedClaim(h, m, null);
+    const before = await snapshot(h.store);
+    const r = await verify(p.id);
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data).toMatchObject({ status: 'pending', outcome: 'no_hash' });
+    expect(await snapshot(h.store)).toEqual(before);
+  });
+
+  const unminedMisses: [string, () => Promise<string>][] = [
+    ['pays someone else', () => chain.transfer(usdt.address, buyerWallet, newAddress(), units('25.5'), { gasLimit: 100_000n })],
+    ['pays too little', () => chain.transfer(usdt.address, buyerWallet, receiver.address, units('25'), { gasLimit: 100_000n })],
+    ['moves another token', () => chain.transfer(other.address, buyerWallet, receiver.address, units('25.5'), { gasLimit: 100_000n })],
+  ];
+  for (const [name, send] of unminedMisses) {
+    it(`a transaction not yet mined that ${name} does not move the payment`, async () => {
+      const m = await market(h);
+      await chain.setAutomine(false);
+      try {
+        const hash = await send();
+        const p = await seedClaim(h, m, hash);
+        const before = await snapshot(h.store);
+        const r = await verify(p.id);
+        expect(r.status, r.text).toBe(200);
+        expect(r.body.data).toMatchObject({ status: 'pending', outcome: 'not_found' });
+        expect(await snapshot(h.store)).toEqual(before);
+      } finally {
+        await chain.setAutomine(true);
+        await chain.mine(1);
+      }
+    });
+  }
+
+  it('a transaction not yet mined that pays the receiver: processing at 0 confirmations, never completed', async () => {
+    const m = await market(h);
+    await chain.setAutomine(false);
+    let hash: string;
+    let id: string;
+    try {
+      hash = await chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.5'), { gasLimit: 100_000n });
+      id = (await seedClaim(h, m, hash)).id;
+      const r = await verify(id);
+      expect(r.body.data).toMatchObject({ status: 'processing', outcome: 'pending', confirmations: 0 });
+      await expectNotCompleted(h, m, id);
+    } finally {
+      await chain.setAutomine(true);
+      await chain.mine(3);
+    }
+    expect((await verify(id)).body.data).toMatchObject({ status: 'completed', confirmations: 3 });
+    await expectCompletedOnce(h, m, id, { txHash: hash });
+  });
+
+  it('404 for an unknown payment and for a payment of another provider; 400 for a malformed id', async () => {
+    const shk = await h.store.payments.insertOne(fixturePayment({ provider: 'shkeeper', transactionHash: bogusHash() }));
+    for (const id of ['aaaaaaaaaaaaaaaaaaaaaaaa', shk.id]) {
+      const r = await verify(id);
+      expect(r.status, r.text).toBe(404);
+      expect(r.body.error.code).toBe('payment_not_found');
+    }
+    expect((await h.payment(shk.id)).status).toBe('pending');
+    expect((await verify('xyz')).status).toBe(400);
+  });
+});
+
+describe('PUT /decentralized/update — a status is applied only when the chain agrees', () => {
+  it('completed without a confirmed transfer: 409 chain_disagrees with the chain’s view; the client’s confirmations are ignored', async () => {
+    const m = await market(h);
+    const hash = await chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.5'));
+    const p = await seedClaim(h, m, hash);
+    const r = await update({ paymentId: p.id, status: 'completed', confirmations: 500 });
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.error).toMatchObject({ code: 'chain_disagrees', details: { chain: 'pending', status: 'processing', confirmations: 1, required: 3 } });
+    expect((await h.payment(p.id)).providerData.confirmations).toBe(1);
+    await expectNotCompleted(h, m, p.id);
+
+    // processing is what the chain says: applied, still with the chain’s count.
+    const ok = await update({ paymentId: p.id, status: 'processing', confirmations: 99 });
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.body.data).toMatchObject({ paymentId: p.id, status: 'processing', confirmations: 1 });
+
+    await chain.mine(2);
+    const done = await update({ paymentId: p.id, status: 'completed' });
+    expect(done.status, done.text).toBe(200);
+    expect(done.body.data).toMatchObject({ status: 'completed', escrowState: 'funded', confirmations: 3 });
+    await expectCompletedOnce(h, m, p.id);
+    expect((await h.payment(p.id)).history.at(-1)).toMatchObject({ source: 'decentralized_update', actor: 'chain' });
+  });
+
+  it('pending is accepted only while the chain has nothing; failed only when the chain shows a mismatch', async () => {
+    const m = await market(h);
+    const unknown = await seedClaim(h, m, bogusHash());
+    expect((await update({ paymentId: unknown.id, status: 'pending' })).status).toBe(200);
+    for (const status of ['failed', 'processing', 'completed']) {
+      const r = await update({ paymentId: unknown.id, status });
+      expect(r.status, r.text).toBe(409);
+      expect(r.body.error).toMatchObject({ code: 'chain_disagrees', details: { chain: 'not_found', status: 'pending' } });
+    }
+    expect((await h.payment(unknown.id)).history).toHaveLength(1);
+
+    const m2 = await market(h);
+    const wrong = await pay(chain, usdt.address, buyerWallet, newAddress(), units('25.5'), 3);
+    const bad = await seedClaim(h, m2, wrong);
+    const r = await update({ paymentId: bad.id, status: 'failed' });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data.status).toBe('failed');
+    await expectNotCompleted(h, m2, bad.id);
+  });
+
+  it('asking for pending on a confirmed payment: the chain completes it, the answer is 409 with the chain’s view', async () => {
+    const m = await market(h);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+    const p = await seedClaim(h, m, hash);
+    const r = await update({ paymentId: p.id, status: 'pending' });
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.error).toMatchObject({ code: 'chain_disagrees', details: { chain: 'confirmed', status: 'completed' } });
+    await expectCompletedOnce(h, m, p.id);
+  });
+
+  it('cancelled needs a party or an admin token', async () => {
+    const m = await market(h);
+    const p = await seedClaim(h, m, null);
+    const before = await snapshot(h.store);
+    const anon = await update({ paymentId: p.id, status: 'cancelled' });
+    expect(anon.status, anon.text).toBe(401);
+    const badToken = await update({ paymentId: p.id, status: 'cancelled' }, 'Bearer not-a-jwt');
+    expect(badToken.status).toBe(401);
+    const stranger = await update({ paymentId: p.id, status: 'cancelled' }, h.bearer('stranger'));
+    expect(stranger.status).toBe(404);
+    expect(stranger.body.error.code).toBe('payment_not_found');
+    expect(await snapshot(h.store)).toEqual(before);
+
+    const r = await update({ paymentId: p.id, status: 'cancelled' }, h.bearer('buyer-1'));
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data.status).toBe('cancelled');
+    const after = await h.payment(p.id);
+    expect(after.liveOfferKey).toBeNull();
+    expect(after.history.at(-1)).toMatchObject({ toStatus: 'cancelled', actor: 'buyer-1', source: 'decentralized_update' });
+  });
+
+  it('a party may cancel only a pending payment; an admin may cancel a processing one; the seller is a party too', async () => {
+    const m = await market(h);
+    const hash = await chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.5'));
+    const p = await seedClaim(h, m, hash);
+    expect((await verify(p.id)).body.data.status).toBe('processing');
+    const party = await update({ paymentId: p.id, status: 'cancelled' }, h.bearer('seller-1'));
+    expect(party.status, party.text).toBe(409);
+    expect(party.body.error.code).toBe('payment_not_pending');
+    const admin = await update({ paymentId: p.id, status: 'cancelled' }, h.bearer('ops', { admin: true }));
+    expect(admin.status, admin.text).toBe(200);
+    expect(admin.body.data.status).toBe('cancelled');
+
+    // Cancelled is final: the chain confirming later changes nothing.
+    await chain.mine(3);
+    expect((await verify(p.id)).body.data).toMatchObject({ status: 'cancelled', outcome: 'closed' });
+    await expectNotCompleted(h, m, p.id);
+  });
+
+  it('an admin cannot cancel a completed payment', async () => {
+    const m = await market(h);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+    const p = await seedClaim(h, m, hash);
+    await verify(p.id);
+    const r = await update({ paymentId: p.id, status: 'cancelled' }, h.bearer('ops', { admin: true }));
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.error.code).toBe('invalid_transition');
+    await expectCompletedOnce(h, m, p.id);
+  });
+
+  it('400 for an unknown status, a malformed id, extra fields; 404 for an unknown payment', async () => {
+    const m = await market(h);
+    const p = await seedClaim(h, m, null);
+    for (const body of [
+      { paymentId: p.id, status: 'released' },
+      { paymentId: p.id, status: 'refunded' },
+      { paymentId: 'nope', status: 'pending' },
+      { paymentId: p.id },
+      { paymentId: p.id, status: 'pending', confirmations: -1 },
+      { paymentId: p.id, status: 'pending', transactionHash: bogusHash() },
+    ]) {
+      const r = await update(body);
+      expect(r.status, `${JSON.stringify(body)} → ${r.text}`).toBe(400);
+    }
+    const r = await update({ paymentId: 'aaaaaaaaaaaaaaaaaaaaaaaa', status: 'completed' });
+    expect(r.status).toBe(404);
+    expect((await h.payment(p.id)).history).toHaveLength(1);
+  });
+});

@@ -1,0 +1,228 @@
+import { parseUnits, Wallet } from 'ethers';
+import { expect } from 'vitest';
+import type { TokenService } from '../../src/auth/tokens.js';
+import type { ChainGateway } from '../../src/chain/chainTypes.js';
+import type { HotWallet } from '../../src/chain/hotWallet.js';
+import type { Config } from '../../src/config/config.js';
+import type { RunningServer } from '../../src/server.js';
+import type { ShkeeperClient } from '../../src/shkeeper/shkeeperClient.js';
+import type { MemoryStore } from '../../src/store/memoryStore.js';
+import type { PaymentRecord } from '../../src/store/records.js';
+import type { DeployedToken, LocalChain } from './chain/localChain.js';
+import type { FakeShkeeper } from './fakeShkeeper/fakeShkeeper.js';
+import { newObjectId } from '../../src/common/ids.js';
+import { payment as fixturePayment, seedMarketplace } from './fixtures.js';
+import type { RecordingEvents } from './recordingEvents.js';
+import { startPayinHarness } from './payinHarness.js';
+
+/**
+ * The pay-in harness (real server on a free port, fake SHKeeper, a real local chain, hot wallet)
+ * with monitors kept quiet, plus the request and lookup steps the Web3 and legacy tests share.
+ */
+
+export interface Web3Harness {
+  server: RunningServer;
+  url: string;
+  config: Config;
+  store: MemoryStore;
+  events: RecordingEvents;
+  fake: FakeShkeeper;
+  shkeeper: ShkeeperClient;
+  chain?: ChainGateway;
+  hotWallet?: HotWallet;
+  tokens: TokenService;
+  /** Every log line the server wrote (only when `captureLogs` was asked for). */
+  logs: string[];
+  bearer(userId: string, opts?: { admin?: boolean }): string;
+  api(method: 'GET' | 'POST' | 'PUT', path: string, opts?: { auth?: string; body?: unknown; headers?: Record<string, string> }): Promise<ApiAnswer>;
+  payment(id: string): Promise<PaymentRecord>;
+  stop(): Promise<void>;
+}
+
+export interface ApiAnswer {
+  status: number;
+  text: string;
+  headers: Headers;
+  body: any;
+}
+
+/** Monitors exist but never tick during a test. */
+export const QUIET_MONITORS = {
+  AUTO_WEBHOOK_INTERVAL_MS: '3600000',
+  WALLET_MONITOR_INTERVAL_MS: '3600000',
+  PAYOUT_RECONCILER_INTERVAL_MS: '3600000',
+};
+
+export async function startWeb3Harness(opts: {
+  chain?: LocalChain;
+  tokenAddress?: string;
+  /** Where the server's chain gateway and hot wallet send RPC calls; default the chain's own URL. */
+  rpcUrl?: string;
+  env?: Record<string, string>;
+  captureLogs?: boolean;
+} = {}): Promise<Web3Harness> {
+  const base = await startPayinHarness({ ...opts, env: { ...QUIET_MONITORS, ...opts.env } });
+  const { server, store } = base;
+  const api: Web3Harness['api'] = async (method, path, o = {}) => {
+    const res = await fetch(`${server.url}/api/payment${path}`, {
+      method,
+      headers: {
+        ...(o.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(o.auth ? { authorization: o.auth } : {}),
+        ...o.headers,
+      },
+      body: o.body === undefined ? undefined : JSON.stringify(o.body),
+    });
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = text;
+    }
+    return { status: res.status, text, headers: res.headers, body };
+  };
+  return {
+    ...base,
+    api,
+    payment: async (id) => {
+      const p = await store.payments.findById(id);
+      if (!p) throw new Error(`payment ${id} is gone`);
+      return p;
+    },
+  };
+}
+
+// ── shared steps of the Web3 tests ─────────────────────────────────────────────────────────────
+
+export const BUYER = 'buyer-1';
+export const units = (v: string) => parseUnits(v, 18);
+export const newAddress = () => Wallet.createRandom().address;
+
+/**
+ * A local chain's token set up as the configured USDT, with a buyer wallet holding plenty of it;
+ * the escrow receiver is a local account (so it can hold and move tokens too).
+ */
+export async function deployUsdt(chain: LocalChain): Promise<{ usdt: DeployedToken; other: DeployedToken; buyerWallet: Wallet; receiver: Wallet }> {
+  const receiver = chain.accounts[2]!;
+  const buyerWallet = chain.accounts[1]!;
+  const usdt = await chain.deployToken({ symbol: 'USDT', mint: [{ to: buyerWallet.address, amount: units('1000000') }] });
+  const other = await chain.deployToken({ symbol: 'FAKE', mint: [{ to: buyerWallet.address, amount: units('1000000') }] });
+  return { usdt, other, buyerWallet, receiver };
+}
+
+export interface Market {
+  requestId: string;
+  offerId: string;
+  otherOfferId: string;
+  /** seller-1's offer amount */
+  amount: string;
+}
+
+/** A fresh purchase request by BUYER with offers from seller-1 (25.5) and seller-2 (30). */
+export async function market(h: Web3Harness, buyerId = BUYER): Promise<Market> {
+  const { request, offer, otherOffer } = await seedMarketplace(h.store, { buyerId });
+  return { requestId: request.id, offerId: offer.id, otherOfferId: otherOffer.id, amount: offer.amount };
+}
+
+export function saveBody(m: Market, over: Record<string, unknown> = {}) {
+  return { purchaseRequestId: m.requestId, buyerId: BUYER, sellerId: 'seller-1', amount: m.amount, ...over };
+}
+
+/** Events announcing anything about this purchase request. */
+export function eventsFor(h: Web3Harness, requestId: string) {
+  return h.events.emitted.filter((e) => (e.payload as { purchaseRequestId?: string }).purchaseRequestId === requestId);
+}
+
+/** Sends `amount` of `token` from the buyer and mines until the transfer has `confirmations`. */
+export async function pay(chain: LocalChain, token: string, from: Wallet, to: string, amount: bigint, confirmations: number): Promise<string> {
+  const hash = await chain.transfer(token, from, to, amount);
+  if (confirmations > 1) await chain.mine(confirmations - 1);
+  return hash;
+}
+
+/** A 32-byte hash no transaction has. */
+export function bogusHash(): string {
+  return Wallet.createRandom().privateKey.toLowerCase();
+}
+
+/**
+ * Completed exactly once with exactly one set of side effects: offer accepted, sibling rejected,
+ * request moved to payment_processing, and one announcement of each.
+ */
+export async function expectCompletedOnce(h: Web3Harness, m: Market, paymentId: string, opts: { txHash?: string } = {}) {
+  const p = await h.payment(paymentId);
+  expect(p.status).toBe('completed');
+  expect(p.escrowState).toBe('funded');
+  if (opts.txHash) expect(p.transactionHash).toBe(opts.txHash.toLowerCase());
+  expect(p.history.filter((e) => e.toStatus === 'completed')).toHaveLength(1);
+  expect(p.history.filter((e) => e.toStatus === 'completed')[0]!.actor).toBe('chain');
+  expect((await h.store.sellerOffers.findById(m.offerId))?.status).toBe('accepted');
+  expect((await h.store.sellerOffers.findById(m.otherOfferId))?.status).toBe('rejected');
+  expect((await h.store.purchaseRequests.findById(m.requestId))?.status).toBe('payment_processing');
+
+  const ev = eventsFor(h, m.requestId);
+  expect(ev.filter((e) => e.event === 'purchase-request-update')).toEqual([
+    {
+      target: { kind: 'request', id: m.requestId },
+      event: 'purchase-request-update',
+      payload: { purchaseRequestId: m.requestId, status: 'payment_processing', type: 'payment_completed', paymentId },
+    },
+  ]);
+  const offerUpdates = (seller: string) =>
+    ev.filter((e) => e.event === 'seller-offer-update' && e.target.kind === 'seller' && e.target.id === seller).map((e) => e.payload);
+  expect(offerUpdates('seller-1')).toEqual([{ sellerOfferId: m.offerId, purchaseRequestId: m.requestId, status: 'accepted' }]);
+  expect(offerUpdates('seller-2')).toEqual([{ sellerOfferId: m.otherOfferId, purchaseRequestId: m.requestId, status: 'rejected' }]);
+  expect(ev.filter((e) => e.event === 'seller-offer-update' && e.target.kind === 'request')).toHaveLength(2);
+  const completed = ev.filter((e) => e.event === 'payment-updated' && (e.payload as { status: string }).status === 'completed');
+  expect(completed.map((e) => e.target)).toEqual([
+    { kind: 'request', id: m.requestId },
+    { kind: 'user', id: BUYER },
+    { kind: 'seller', id: 'seller-1' },
+  ]);
+}
+
+/** Nothing of completion happened for this request: offers pending, request open, no such announcements. */
+export async function expectNotCompleted(h: Web3Harness, m: Market, paymentId?: string) {
+  if (paymentId) {
+    const p = await h.payment(paymentId);
+    expect(p.status).not.toBe('completed');
+    expect(p.history.some((e) => e.toStatus === 'completed')).toBe(false);
+    expect(p.escrowState).toBe('unfunded');
+  }
+  const payments = await h.store.payments.find({ purchaseRequestId: m.requestId });
+  expect(payments.filter((p) => p.status === 'completed' || p.escrowState !== 'unfunded')).toEqual([]);
+  expect((await h.store.sellerOffers.findById(m.offerId))?.status).toBe('pending');
+  expect((await h.store.sellerOffers.findById(m.otherOfferId))?.status).toBe('pending');
+  expect((await h.store.purchaseRequests.findById(m.requestId))?.status).toBe('open');
+  const ev = eventsFor(h, m.requestId);
+  expect(ev.filter((e) => e.event === 'purchase-request-update' || e.event === 'seller-offer-update')).toEqual([]);
+  expect(ev.filter((e) => e.event === 'payment-updated' && (e.payload as { status: string }).status === 'completed')).toEqual([]);
+}
+
+/**
+ * A decentralized payment for seller-1's offer as /decentralized/save records it, with `hash`
+ * already claimed and not yet verified (as after a save whose verification hit an RPC error).
+ */
+export async function seedClaim(h: Web3Harness, m: Market, hash: string | null, over: Partial<PaymentRecord> = {}): Promise<PaymentRecord> {
+  const id = newObjectId();
+  const now = new Date();
+  return h.store.payments.insertOne(
+    fixturePayment({
+      id,
+      provider: 'decentralized',
+      purchaseRequestId: m.requestId,
+      sellerOfferId: m.offerId,
+      buyerId: BUYER,
+      sellerId: 'seller-1',
+      amount: { amount: m.amount, currency: 'USDT' },
+      transactionHash: hash?.toLowerCase() ?? null,
+      externalId: `DEPAY_${id}`,
+      liveOfferKey: m.offerId,
+      history: [{ fromStatus: null, toStatus: 'pending', fromEscrow: null, toEscrow: 'unfunded', source: 'decentralized_save', actor: 'anonymous', at: now, reason: null }],
+      createdAt: now,
+      updatedAt: now,
+      ...over,
+    }),
+  );
+}

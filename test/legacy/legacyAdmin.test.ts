@@ -1,0 +1,219 @@
+import type { Wallet } from 'ethers';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { PaymentRecord } from '../../src/store/records.js';
+import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import { payment as fixturePayment, snapshot } from '../helpers/fixtures.js';
+import { BUYER, bogusHash, deployUsdt, newAddress, pay, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';
+
+/**
+ * The legacy maintenance endpoints: POST /payments/cleanup-pending (admin),
+ * POST /payments/:id/fetch-tx (party or admin) and POST /payments/auto-fetch-missing (admin),
+ * against real transfers on a local chain (LEGACY_FETCH_BLOCK_WINDOW=10 blocks).
+ */
+
+const WINDOW = 10;
+
+let chain: LocalChain;
+let usdt: DeployedToken;
+let buyerWallet: Wallet;
+let receiver: Wallet;
+let h: Web3Harness;
+const ADMIN = () => h.bearer('ops', { admin: true });
+
+beforeAll(async () => {
+  chain = await startLocalChain();
+  ({ usdt, buyerWallet, receiver } = await deployUsdt(chain));
+  h = await startWeb3Harness({
+    chain,
+    tokenAddress: usdt.address,
+    env: { ESCROW_RECEIVER_ADDRESS: receiver.address, LEGACY_FETCH_BLOCK_WINDOW: String(WINDOW), LEGACY_CLEANUP_AFTER_MINUTES: '60' },
+  });
+});
+afterAll(async () => {
+  await h?.stop();
+  await chain?.stop();
+});
+
+const minutesAgo = (n: number) => new Date(Date.now() - n * 60_000);
+const insert = (over: Partial<PaymentRecord>) => h.store.payments.insertOne(fixturePayment(over));
+/** A payment completed (escrow funded) whose transaction hash was never recorded. */
+const completedWithoutHash = (over: Partial<PaymentRecord> = {}) =>
+  insert({ provider: 'decentralized', status: 'completed', escrowState: 'funded', transactionHash: null, ...over });
+/** Transfers from earlier cases fall out of the log window. */
+const freshWindow = () => chain.mine(WINDOW + 1);
+
+describe('POST /payments/cleanup-pending', () => {
+  beforeEach(async () => {
+    await h.store.payments.deleteMany({});
+  });
+
+  it('deletes only pending payments with no hash and no pay address older than the cut-off', async () => {
+    const old = minutesAgo(120);
+    const doomed = [
+      await insert({ provider: 'decentralized', createdAt: old }),
+      await insert({ provider: 'manual', createdAt: old }),
+    ];
+    const kept = [
+      await insert({ createdAt: old, transactionHash: bogusHash() }),
+      await insert({ provider: 'shkeeper', createdAt: old, payAddress: newAddress() }),
+      await insert({ createdAt: old, status: 'processing' }),
+      await insert({ createdAt: old, status: 'completed', escrowState: 'funded' }),
+      await insert({ createdAt: old, status: 'cancelled' }),
+      await insert({ createdAt: old, status: 'failed' }),
+      await insert({ createdAt: minutesAgo(30) }),
+    ];
+    const r = await h.api('POST', '/payments/cleanup-pending', { auth: ADMIN(), body: {} });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toEqual({ success: true, deletedCount: 2, message: expect.stringContaining('60 minutes') });
+    for (const p of doomed) expect(await h.store.payments.findById(p.id)).toBeNull();
+    for (const p of kept) expect(await h.store.payments.findById(p.id)).not.toBeNull();
+  });
+
+  it('olderThanMinutes moves the cut-off', async () => {
+    const recent = await insert({ createdAt: minutesAgo(30) });
+    const newer = await insert({ createdAt: minutesAgo(5) });
+    const r = await h.api('POST', '/payments/cleanup-pending', { auth: ADMIN(), body: { olderThanMinutes: 10 } });
+    expect(r.body).toMatchObject({ success: true, deletedCount: 1 });
+    expect(await h.store.payments.findById(recent.id)).toBeNull();
+    expect(await h.store.payments.findById(newer.id)).not.toBeNull();
+    const none = await h.api('POST', '/payments/cleanup-pending', { auth: ADMIN() });
+    expect(none.body).toMatchObject({ success: true, deletedCount: 0 });
+  });
+
+  it('401 without a token, 403 for a non-admin, 400 for a bad body; nothing deleted', async () => {
+    await insert({ createdAt: minutesAgo(600) });
+    const before = await snapshot(h.store);
+    expect((await h.api('POST', '/payments/cleanup-pending', { body: {} })).status).toBe(401);
+    const user = await h.api('POST', '/payments/cleanup-pending', { auth: h.bearer(BUYER), body: {} });
+    expect(user.status).toBe(403);
+    for (const body of [{ olderThanMinutes: 0 }, { olderThanMinutes: '5' }, { olderThanMinutes: 1.5 }, { status: 'completed' }]) {
+      expect((await h.api('POST', '/payments/cleanup-pending', { auth: ADMIN(), body })).status, JSON.stringify(body)).toBe(400);
+    }
+    expect(await snapshot(h.store)).toEqual(before);
+  });
+});
+
+describe('POST /payments/:id/fetch-tx', () => {
+  const fetchTx = (id: string, auth: string | null = h.bearer(BUYER)) =>
+    h.api('POST', `/payments/${id}/fetch-tx`, auth === null ? {} : { auth });
+
+  it('finds a Web3 payment’s transfer to the escrow receiver in the window and records it', async () => {
+    await freshWindow();
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+    const p = await completedWithoutHash();
+    const r = await fetchTx(p.id);
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toEqual({ success: true, transactionHash: hash.toLowerCase(), network: 'bsc', source: 'chain', message: expect.any(String) });
+    const after = await h.payment(p.id);
+    expect(after.transactionHash).toBe(hash.toLowerCase());
+    expect(after.status).toBe('completed');
+    expect(after.history).toEqual(p.history);
+
+    // Asked again: the recorded hash.
+    const again = await fetchTx(p.id, h.bearer('seller-1'));
+    expect(again.body).toMatchObject({ success: true, transactionHash: hash.toLowerCase(), source: 'recorded' });
+  });
+
+  it('skips a transfer already recorded on another payment and one too small; 404 when nothing is left', async () => {
+    await freshWindow();
+    const small = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25'), 1);
+    const taken = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 1);
+    await insert({ provider: 'decentralized', status: 'completed', escrowState: 'funded', transactionHash: taken.toLowerCase() });
+    const p = await completedWithoutHash();
+    const before = await snapshot(h.store);
+    const r = await fetchTx(p.id, h.bearer('ops', { admin: true }));
+    expect(r.status, r.text).toBe(404);
+    expect(r.body.error.code).toBe('transaction_not_found');
+    expect(await snapshot(h.store)).toEqual(before);
+    expect(small).not.toBe(taken);
+  });
+
+  it('looks only inside the block window', async () => {
+    await freshWindow();
+    await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 1);
+    await chain.mine(WINDOW + 2);
+    const p = await completedWithoutHash();
+    const r = await fetchTx(p.id);
+    expect(r.status, r.text).toBe(404);
+    expect(r.body.error.code).toBe('transaction_not_found');
+  });
+
+  it('a SHKeeper payment: the invoice’s transaction, checked on chain to the invoice address', async () => {
+    const payAddress = newAddress();
+    const externalId = `SHK_${Date.now()}`;
+    h.fake.deferCallbacks();
+    h.fake.queueAddress(payAddress);
+    await h.shkeeper.createPaymentRequest('BNB-USDT', { externalId, fiat: 'USD', amount: '25.5', callbackUrl: 'http://127.0.0.1:9/none' });
+    // One txid SHKeeper reports that the chain does not know, then the real transfer.
+    h.fake.pay({ externalId, txid: bogusHash(), amountCrypto: '1', confirmations: 1 });
+    const hash = await pay(chain, usdt.address, buyerWallet, payAddress, units('25.5'), 3);
+    h.fake.pay({ externalId, txid: hash, amountCrypto: '25.5', confirmations: 1 });
+    const p = await completedWithoutHash({ provider: 'shkeeper', externalId, payAddress });
+    const r = await fetchTx(p.id);
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toMatchObject({ success: true, transactionHash: hash.toLowerCase(), network: 'bsc', source: 'chain' });
+    expect((await h.payment(p.id)).transactionHash).toBe(hash.toLowerCase());
+  });
+
+  it('409 for a payment not completed; 401 without a token; 404 for a stranger or an unknown id', async () => {
+    const pending = await insert({ provider: 'decentralized' });
+    const r = await fetchTx(pending.id);
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.error.code).toBe('payment_not_completed');
+    const p = await completedWithoutHash();
+    const before = await snapshot(h.store);
+    expect((await fetchTx(p.id, null)).status).toBe(401);
+    const stranger = await fetchTx(p.id, h.bearer('stranger'));
+    expect(stranger.status).toBe(404);
+    expect(stranger.body.error.code).toBe('payment_not_found');
+    expect((await fetchTx('aaaaaaaaaaaaaaaaaaaaaaaa')).status).toBe(404);
+    expect((await fetchTx('not-an-id')).status).toBe(404);
+    expect(await snapshot(h.store)).toEqual(before);
+  });
+});
+
+describe('POST /payments/auto-fetch-missing', () => {
+  beforeEach(async () => {
+    await h.store.payments.deleteMany({});
+  });
+  const autoFetch = (body: unknown, auth: string | null = ADMIN()) =>
+    h.api('POST', '/payments/auto-fetch-missing', auth === null ? { body } : { body, auth });
+
+  it('backfills completed payments without a hash, reporting each', async () => {
+    await freshWindow();
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('40'), 1);
+    const findable = await completedWithoutHash({ amount: { amount: '40', currency: 'USDT' } });
+    const notFound = await completedWithoutHash({ amount: { amount: '1000', currency: 'USDT' } });
+    const hasHash = await insert({ provider: 'decentralized', status: 'completed', escrowState: 'funded', transactionHash: bogusHash() });
+    const pendingOne = await insert({ provider: 'decentralized' });
+    const r = await autoFetch({});
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toMatchObject({ success: true, processed: 2, found: 1 });
+    expect(r.body.results).toEqual(
+      expect.arrayContaining([
+        { paymentId: findable.id, transactionHash: hash.toLowerCase(), source: 'chain' },
+        { paymentId: notFound.id, transactionHash: null, error: 'transaction_not_found' },
+      ]),
+    );
+    expect((await h.payment(findable.id)).transactionHash).toBe(hash.toLowerCase());
+    expect((await h.payment(notFound.id)).transactionHash).toBeNull();
+    expect((await h.payment(hasHash.id)).transactionHash).toBe(hasHash.transactionHash);
+    expect((await h.payment(pendingOne.id)).transactionHash).toBeNull();
+  });
+
+  it('processes at most `limit` (default 10)', async () => {
+    for (let i = 0; i < 12; i++) await completedWithoutHash({ amount: { amount: '999999', currency: 'USDT' } });
+    expect((await autoFetch({})).body).toMatchObject({ processed: 10, found: 0 });
+    expect((await autoFetch({ limit: 3 })).body).toMatchObject({ processed: 3 });
+    expect((await autoFetch({ limit: 50 })).body).toMatchObject({ processed: 12 });
+  });
+
+  it('401 without a token, 403 for a non-admin, 400 for a bad limit', async () => {
+    await completedWithoutHash();
+    expect((await autoFetch({}, null)).status).toBe(401);
+    expect((await autoFetch({}, h.bearer(BUYER))).status).toBe(403);
+    for (const body of [{ limit: 0 }, { limit: 51 }, { limit: '5' }, { limit: 2.5 }, { other: 1 }]) {
+      expect((await autoFetch(body)).status, JSON.stringify(body)).toBe(400);
+    }
+  });
+});

@@ -1,0 +1,212 @@
+import type { Wallet } from 'ethers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import { payment as fixturePayment, snapshot } from '../helpers/fixtures.js';
+import {
+  BUYER,
+  bogusHash,
+  deployUsdt,
+  expectCompletedOnce,
+  expectNotCompleted,
+  market,
+  newAddress,
+  pay,
+  seedClaim,
+  startWeb3Harness,
+  units,
+  type Web3Harness,
+} from '../helpers/web3Harness.js';
+
+/**
+ * The legacy POST /callback (no auth; the payment's externalId as reference) and POST /verify
+ * (JWT party): a hash they carry is a claim, the status they carry is ignored, the chain decides.
+ */
+
+let chain: LocalChain;
+let usdt: DeployedToken;
+let buyerWallet: Wallet;
+let receiver: Wallet;
+let h: Web3Harness;
+
+beforeAll(async () => {
+  chain = await startLocalChain();
+  ({ usdt, buyerWallet, receiver } = await deployUsdt(chain));
+  h = await startWeb3Harness({ chain, tokenAddress: usdt.address, env: { ESCROW_RECEIVER_ADDRESS: receiver.address } });
+});
+afterAll(async () => {
+  await h?.stop();
+  await chain?.stop();
+});
+
+const confirmed = (amount = '25.5') => pay(chain, usdt.address, buyerWallet, receiver.address, units(amount), 3);
+const callback = (body: unknown) => h.api('POST', '/callback', { body });
+const verify = (body: unknown, auth: string | undefined = h.bearer(BUYER)) => h.api('POST', '/verify', { body, auth });
+
+describe('POST /callback', () => {
+  it('with the payment’s reference and a confirmed hash: the chain completes it once', async () => {
+    const m = await market(h);
+    const p = await seedClaim(h, m, null);
+    const hash = await confirmed();
+    const r = await callback({ paymentId: p.id, transactionHash: hash, status: 'failed', data: { reference: p.externalId } });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data).toMatchObject({ outcome: 'confirmed', confirmations: 3, payment: { id: p.id, status: 'completed', transactionHash: hash.toLowerCase() } });
+    await expectCompletedOnce(h, m, p.id, { txHash: hash });
+    expect((await h.payment(p.id)).history.at(-1)).toMatchObject({ source: 'legacy_callback', actor: 'chain' });
+
+    // Delivered again (or with paymentRef): the same answer, nothing twice.
+    const again = await callback({ paymentId: p.id, transactionHash: hash, status: 'completed', data: { paymentRef: p.externalId } });
+    expect(again.status).toBe(200);
+    expect(again.body.data.payment.status).toBe('completed');
+    await expectCompletedOnce(h, m, p.id);
+  });
+
+  it('the status it carries is ignored: no hash → nothing to verify; an unconfirmed hash → processing', async () => {
+    const m = await market(h);
+    const p = await seedClaim(h, m, null);
+    const before = await snapshot(h.store);
+    const none = await callback({ paymentId: p.id, status: 'completed', data: { reference: p.externalId } });
+    expect(none.status, none.text).toBe(200);
+    expect(none.body.data).toMatchObject({ outcome: 'no_hash', payment: { status: 'pending' } });
+    expect(await snapshot(h.store)).toEqual(before);
+
+    const hash = await chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.5'));
+    const young = await callback({ paymentId: p.id, transactionHash: hash, status: 'completed', data: { reference: p.externalId } });
+    expect(young.body.data).toMatchObject({ outcome: 'pending', confirmations: 1, payment: { status: 'processing' } });
+    await expectNotCompleted(h, m, p.id);
+  });
+
+  it('404 without the payment’s own reference, for an unknown payment, and for a payment of another provider', async () => {
+    const m = await market(h);
+    const p = await seedClaim(h, m, null);
+    const shk = await h.store.payments.insertOne(fixturePayment({ provider: 'shkeeper', externalId: 'SHK_1', payAddress: newAddress() }));
+    const hash = await confirmed();
+    const before = await snapshot(h.store);
+    for (const body of [
+      { paymentId: p.id, transactionHash: hash, status: 'completed' },
+      { paymentId: p.id, transactionHash: hash, status: 'completed', data: {} },
+      { paymentId: p.id, transactionHash: hash, status: 'completed', data: { reference: 'DEPAY_000000000000000000000000' } },
+      { paymentId: p.id, transactionHash: hash, status: 'completed', data: { reference: p.externalId!.toLowerCase().replace('depay', 'x') } },
+      { paymentId: 'aaaaaaaaaaaaaaaaaaaaaaaa', transactionHash: hash, status: 'completed', data: { reference: p.externalId } },
+      { paymentId: shk.id, transactionHash: hash, status: 'completed', data: { reference: 'SHK_1' } },
+    ]) {
+      const r = await callback(body);
+      expect(r.status, `${JSON.stringify(body)} → ${r.text}`).toBe(404);
+      expect(r.body.error.code).toBe('payment_not_found');
+    }
+    expect(await snapshot(h.store)).toEqual(before);
+  });
+
+  it('409 for a hash used by another payment, or other than the one recorded; 400 for malformed bodies', async () => {
+    const m1 = await market(h);
+    const hash = await confirmed();
+    const first = await seedClaim(h, m1, hash);
+    const m2 = await market(h);
+    const p = await seedClaim(h, m2, null);
+    const inUse = await callback({ paymentId: p.id, transactionHash: hash, status: 'completed', data: { reference: p.externalId } });
+    expect(inUse.status, inUse.text).toBe(409);
+    expect(inUse.body.error.code).toBe('transaction_hash_in_use');
+
+    const other = await callback({ paymentId: first.id, transactionHash: bogusHash(), data: { reference: first.externalId } });
+    expect(other.status, other.text).toBe(409);
+    expect(other.body.error.code).toBe('transaction_hash_already_set');
+    expect((await h.payment(first.id)).transactionHash).toBe(hash.toLowerCase());
+
+    for (const body of [
+      { paymentId: p.id, transactionHash: '0xdead', data: { reference: p.externalId } },
+      { paymentId: 'x', data: { reference: p.externalId } },
+      { paymentId: p.id, data: { reference: p.externalId }, escrowState: 'funded' },
+      { paymentId: p.id, status: 'x'.repeat(33), data: { reference: p.externalId } },
+    ]) {
+      expect((await callback(body)).status, JSON.stringify(body)).toBe(400);
+    }
+    await expectNotCompleted(h, m2, p.id);
+  });
+});
+
+describe('POST /verify', () => {
+  it('200 when the chain confirms the claimed hash; the request moves once', async () => {
+    const m = await market(h);
+    const p = await seedClaim(h, m, null);
+    const hash = await confirmed();
+    const r = await verify({ paymentId: p.id, transactionHash: hash });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data).toMatchObject({ outcome: 'confirmed', payment: { status: 'completed', escrowState: 'funded' } });
+    await expectCompletedOnce(h, m, p.id, { txHash: hash });
+    // The seller and an admin may verify too; it stays completed once.
+    expect((await verify({ paymentId: p.id }, h.bearer('seller-1'))).status).toBe(200);
+    expect((await verify({ paymentId: p.id }, h.bearer('ops', { admin: true }))).status).toBe(200);
+    await expectCompletedOnce(h, m, p.id);
+  });
+
+  it('202 while the transfer lacks confirmations or is not seen yet', async () => {
+    const m = await market(h);
+    const p = await seedClaim(h, m, await chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.5')));
+    const young = await verify({ paymentId: p.id });
+    expect(young.status, young.text).toBe(202);
+    expect(young.body.data).toMatchObject({ outcome: 'pending', confirmations: 1, payment: { status: 'processing' } });
+
+    const m2 = await market(h);
+    const unknown = await seedClaim(h, m2, bogusHash());
+    const r = await verify({ paymentId: unknown.id });
+    expect(r.status, r.text).toBe(202);
+    expect(r.body.data).toMatchObject({ outcome: 'not_found', payment: { status: 'pending' } });
+    await expectNotCompleted(h, m, p.id);
+    await expectNotCompleted(h, m2, unknown.id);
+  });
+
+  it('409 transfer_mismatch for a transfer that does not pay it, and 409 again once it has failed', async () => {
+    const m = await market(h);
+    const p = await seedClaim(h, m, null);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('20'), 3);
+    const r = await verify({ paymentId: p.id, transactionHash: hash });
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.error).toMatchObject({ code: 'transfer_mismatch', details: { reason: 'amount_too_low' } });
+    expect((await h.payment(p.id)).status).toBe('failed');
+
+    // Asked again about the failed payment: still a refusal, never "202, keep waiting".
+    const again = await verify({ paymentId: p.id });
+    expect(again.status, again.text).toBe(409);
+    expect(again.body.error.code).toBe('payment_closed');
+    await expectNotCompleted(h, m, p.id);
+  });
+
+  it('409 for a cancelled payment, even with a real confirmed transfer', async () => {
+    const m = await market(h);
+    const p = await seedClaim(h, m, null);
+    expect((await h.api('PUT', '/decentralized/update', { body: { paymentId: p.id, status: 'cancelled' }, auth: h.bearer(BUYER) })).status).toBe(200);
+    const r = await verify({ paymentId: p.id, transactionHash: await confirmed() });
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.error).toMatchObject({ code: 'payment_closed', details: { status: 'cancelled' } });
+    expect((await h.payment(p.id)).transactionHash).toBeNull();
+    await expectNotCompleted(h, m, p.id);
+  });
+
+  it('409 no_transaction_hash without a hash; 409 wrong_provider for another provider’s payment', async () => {
+    const m = await market(h);
+    const p = await seedClaim(h, m, null);
+    const none = await verify({ paymentId: p.id });
+    expect(none.status, none.text).toBe(409);
+    expect(none.body.error.code).toBe('no_transaction_hash');
+    const shk = await h.store.payments.insertOne(fixturePayment({ provider: 'shkeeper', buyerId: BUYER }));
+    const wrong = await verify({ paymentId: shk.id, transactionHash: await confirmed() });
+    expect(wrong.status, wrong.text).toBe(409);
+    expect(wrong.body.error.code).toBe('wrong_provider');
+    expect((await h.payment(shk.id)).transactionHash).toBeNull();
+  });
+
+  it('401 without a token, 404 for someone not party to it, 400 for malformed bodies; nothing changes', async () => {
+    const m = await market(h);
+    const p = await seedClaim(h, m, null);
+    const hash = await confirmed();
+    const before = await snapshot(h.store);
+    const anon = await h.api('POST', '/verify', { body: { paymentId: p.id, transactionHash: hash } });
+    expect(anon.status).toBe(401);
+    const stranger = await verify({ paymentId: p.id, transactionHash: hash }, h.bearer('stranger'));
+    expect(stranger.status).toBe(404);
+    expect(stranger.body.error.code).toBe('payment_not_found');
+    for (const body of [{ paymentId: p.id, transactionHash: 'abc' }, { paymentId: 'abc' }, { paymentId: p.id, status: 'completed' }]) {
+      expect((await verify(body)).status, JSON.stringify(body)).toBe(400);
+    }
+    expect(await snapshot(h.store)).toEqual(before);
+  });
+});
