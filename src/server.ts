@@ -46,7 +46,8 @@ export async function startServer(
     });
   });
   const { port } = httpServer.address() as AddressInfo;
-  ctx.leader?.start();
+  // The first lease attempt is settled before the monitors start, so a leader's start-up passes run.
+  await ctx.leader?.start();
   ctx.monitors.startAll();
 
   let closing: Promise<void> | undefined;

@@ -48,12 +48,12 @@ export class Web3PaymentService {
     const sameHash = input.transactionHash ? await store.payments.findOne({ transactionHash: input.transactionHash }) : null;
     if (sameHash) return this.sameSave(sameHash, request.id);
     const offer = await this.offerFor(request.id, input.sellerId, input.amount);
-    const existing = input.transactionHash
-      ? null
-      : await store.payments.findOne({
-          provider: 'decentralized', purchaseRequestId: request.id, sellerOfferId: offer.id, status: 'pending', transactionHash: null,
-        });
-    if (existing) return this.sameSave(existing, request.id);
+    const existing = await store.payments.findOne({
+      provider: 'decentralized', purchaseRequestId: request.id, sellerOfferId: offer.id, status: 'pending', transactionHash: null,
+    });
+    if (existing && !input.transactionHash) return this.sameSave(existing, request.id);
+    // The hash arrives after a save without one: it is the claim for that same payment.
+    if (existing && input.transactionHash) return this.claimFor(existing, input.transactionHash);
 
     let payment: PaymentRecord;
     try {
@@ -159,6 +159,20 @@ export class Web3PaymentService {
     return payment;
   }
 
+  private async claimFor(existing: PaymentRecord, hash: string) {
+    try {
+      await this.d.coordinator.patch(existing.id, { transactionHash: hash }, { transactionHash: null, status: 'pending' });
+    } catch (err) {
+      if ((err as AppError).code === 'duplicate_key') {
+        throw new AppError('conflict', 'this transaction hash is already used by another payment', { code: 'transaction_hash_in_use' });
+      }
+      if ((err as AppError).code !== 'precondition_failed') throw err;
+    }
+    const v = await this.d.verifier.verify(existing.id, 'decentralized_save').catch(() => null);
+    const payment = v?.payment ?? (await this.d.store.payments.findById(existing.id))!;
+    return { payment, verification: v ? { outcome: v.outcome, confirmations: v.confirmations, reason: v.reason } : null };
+  }
+
   private sameSave(existing: PaymentRecord, requestId: string) {
     if (existing.provider === 'decentralized' && existing.purchaseRequestId === requestId) return { payment: existing, verification: null };
     throw new AppError('conflict', 'this transaction hash is already used by another payment', { code: 'transaction_hash_in_use' });
@@ -186,7 +200,9 @@ export class Web3PaymentService {
         // (ids are announced to every client) is not enough to make claims about it.
         transactionHash: input.transactionHash ?? null, externalId: `DEPAY_${randomBytes(16).toString('hex')}`,
         paymentUrl: null, payAddress: null, expiresAt: null, providerTaskId: null, releaseTxHash: null, refundTxHash: null,
-        liveOfferKey: offer.id,
+        // An anonymous, unverified claim must not lock the buyer out of their own offer: the
+        // offer is held by payments the chain has seen, not by a save anyone can make.
+        liveOfferKey: null,
         providerData: input.walletAddress ? { claimedWallet: input.walletAddress } : {},
         metadata: input.metadata ?? {},
       },

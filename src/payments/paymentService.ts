@@ -68,7 +68,12 @@ export class PaymentService {
 
   private async assertNoLivePayment(offerId: string): Promise<void> {
     const live = await this.store.payments.findOne({
-      $or: [{ liveOfferKey: offerId }, { sellerOfferId: offerId, status: { $in: LIVE_STATUSES } }],
+      $or: [
+        { liveOfferKey: offerId },
+        { sellerOfferId: offerId, status: { $in: LIVE_STATUSES }, provider: { $ne: 'decentralized' } },
+        // A Web3 save is only a claim until the chain has seen its transfer.
+        { sellerOfferId: offerId, status: { $in: LIVE_STATUSES.filter((s) => s !== 'pending') }, provider: 'decentralized' },
+      ],
     });
     if (live) {
       throw new AppError('conflict', 'this offer already has a live payment', {

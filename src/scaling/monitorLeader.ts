@@ -33,9 +33,15 @@ export class MonitorLeader {
     return { leader: this.isLeader(), leaseMs: this.leaseMs, leaseExpiresAt: this.lock ? new Date(this.lock.expiration).toISOString() : null };
   }
 
-  start(): void {
+  /**
+   * Starts beating. Resolves once the first attempt to take the lease is settled (after waiting up
+   * to `connectWaitMs` for Redis to connect), so monitors started next already know whether they
+   * lead: their start-up pass (the effects sweeper's) is not skipped on the instance that leads.
+   */
+  async start(connectWaitMs = 2_000): Promise<void> {
     this.stopped = false;
-    void this.beat();
+    if (this.redis.status !== 'ready') await connected(this.redis, connectWaitMs);
+    if (!this.stopped) await this.beat();
   }
 
   async stop(): Promise<void> {
@@ -66,4 +72,18 @@ export class MonitorLeader {
       this.timer.unref();
     }
   }
+}
+
+/** Resolves when the connection is ready or after `ms`, whichever comes first. */
+function connected(redis: Redis, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    redis.once('ready', done);
+  });
 }

@@ -80,8 +80,10 @@ const CRYPTO_IDS: Record<Network, Record<string, string>> = {
 /** SHKeeper's crypto id for a token on a network, e.g. ('usdt', 'bsc') → 'BNB-USDT'. */
 export function cryptoIdFor(token: string, network: string): string {
   const t = token.trim().toUpperCase();
-  const n = NETWORK_ALIASES[network.trim().toLowerCase()];
-  const id = n === undefined ? undefined : CRYPTO_IDS[n][t];
+  // Own keys only: "__proto__" or "constructor" must not be found on the object's prototype.
+  const key = network.trim().toLowerCase();
+  const n = Object.hasOwn(NETWORK_ALIASES, key) ? NETWORK_ALIASES[key] : undefined;
+  const id = n !== undefined && Object.hasOwn(CRYPTO_IDS[n], t) ? CRYPTO_IDS[n][t] : undefined;
   if (id === undefined) {
     throw new AppError('validation', `token ${t || '(empty)'} on network ${network || '(empty)'} is not supported`, {
       code: 'unsupported_token',

@@ -97,12 +97,24 @@ describe('POST /decentralized/save — recording', () => {
     expect(r.body.data).toMatchObject({ amount: { amount: '25.5', currency: 'USDT' }, blockchain: { network: 'bsc', token: 'USDT' } });
   });
 
-  it('a save with a hash after a save without one for the same offer is refused: the offer already has a live payment', async () => {
+  it('a save with a hash after a save without one for the same offer attaches the hash to that same payment', async () => {
     const m = await market(h);
     const first = await save(saveBody(m));
-    const r = await save(saveBody(m, { transactionHash: bogusHash() }));
-    expect(r.status, r.text).toBe(409);
-    expect(r.body.error).toMatchObject({ code: 'payment_exists', details: { paymentId: first.body.data.id } });
+    const hash = bogusHash();
+    const r = await save(saveBody(m, { transactionHash: hash }));
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data).toMatchObject({ id: first.body.data.id, transactionHash: hash, status: 'pending' });
+    expect(await h.store.payments.count({ purchaseRequestId: m.requestId })).toBe(1);
+  });
+
+  it('an anonymous save does not lock the buyer out of their offer: a manual payment can still be made', async () => {
+    const m = await market(h);
+    expect((await save(saveBody(m))).status).toBe(200);
+    const manual = await h.api('POST', '', {
+      auth: h.bearer(BUYER),
+      body: { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, buyerId: BUYER, sellerId: 'seller-1', amount: { amount: m.amount, currency: 'USDT' } },
+    });
+    expect(manual.status, manual.text).toBe(201);
   });
 });
 

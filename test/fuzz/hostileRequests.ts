@@ -1,0 +1,378 @@
+import { newObjectId } from '../../src/common/ids.js';
+import type { PaymentRecord } from '../../src/store/records.js';
+import type { Store } from '../../src/store/store.js';
+import { payment, seedMarketplace } from '../helpers/fixtures.js';
+import { K, type Kind } from './hostileValues.js';
+
+/**
+ * A valid request for every mounted route, and the kind of each of its inputs. The fuzz mutates
+ * one input at a time; the baseline test proves the unmutated request is accepted, so a refusal
+ * is about the one hostile value.
+ *
+ * Only validated positions are listed. Routes without any (health, monitors, receiver, metrics,
+ * docs, the dev echo `callback-test`, …) take no input a caller controls beyond what they ignore:
+ * unknown query parameters are ignored everywhere by design, and `callback-test` echoes anything
+ * it is sent, so a 2xx there says nothing about validation. Headers (tokens, signatures, cron and
+ * metrics secrets) are the authorisation matrix's business, not this suite's.
+ */
+
+export const PARTY = 'party-user';
+export const SELLER = 'seller-user';
+export const ADMIN = 'admin-user';
+const WALLET = '0x1111111111111111111111111111111111111111';
+const PAY_ADDRESS = '0x3333333333333333333333333333333333333333';
+export const txHash = (n: number) => `0x${n.toString(16).padStart(64, '0')}`;
+
+export type Caller = 'anonymous' | 'party' | 'admin';
+
+export interface ValidRequest {
+  as: Caller;
+  params?: Record<string, string>;
+  query?: Record<string, string>;
+  body?: Record<string, unknown>;
+  /** SHKeeper callbacks: the (mutated) body is signed, so the signature is never the reason for a refusal. */
+  signed?: boolean;
+}
+
+export interface RouteFuzz {
+  valid: (s: Seeded) => ValidRequest;
+  /** The unmutated request's answer on a fresh app (503 = the documented `not_configured`: no chain / SHKeeper / hot wallet here). */
+  baseline: number;
+  params?: Record<string, Kind>;
+  query?: Record<string, Kind>;
+  /** Body fields by dotted path (`amount.currency`, `transactions.0.txid`). */
+  body?: Record<string, Kind>;
+  /** `strict`: unknown keys are refused (zod strictObject) — a poisoned extra key is hostile. `loose`: SHKeeper callbacks, extra fields allowed. */
+  bodyShape?: 'strict' | 'loose';
+  /** Errors in the route's own documented shape `{ success: false, message, data }` (payout webhook). */
+  ownErrorShape?: boolean;
+}
+
+export interface Seeded {
+  requestId: string;
+  offerId: string;
+  pendingId: string;
+  updatableId: string;
+  completedShkeeperId: string;
+  completedShkeeperHash: string;
+  pendingWeb3Id: string;
+  completedWeb3Id: string;
+  completedWeb3Ref: string;
+  releasePreparedId: string;
+  refundPreparedId: string;
+  deletablePreparedId: string;
+  releasedId: string;
+  refundedId: string;
+  triggerableId: string;
+  taskId: string;
+}
+
+async function insert(store: Store, over: Partial<PaymentRecord>): Promise<PaymentRecord> {
+  const p = payment({ buyerId: PARTY, sellerId: SELLER, ...over });
+  await store.payments.insertOne(p);
+  return p;
+}
+
+const prepared = (kind: 'release' | 'refund') => ({
+  escrowAction: {
+    kind, recipient: WALLET, payload: { to: WALLET, data: '0x', value: '0x0' }, summary: { action: kind, recipient: WALLET, amount: '25.5' },
+    preparedAt: new Date().toISOString(), preparedBy: ADMIN,
+  },
+});
+
+/** Everything the valid requests name. */
+export async function seedAll(store: Store): Promise<Seeded> {
+  const { request, offer } = await seedMarketplace(store, { buyerId: PARTY });
+  await store.sellerOffers.updateOne({ id: offer.id }, { $set: { sellerId: SELLER } });
+  const shkeeperId = newObjectId();
+  const web3Id = newObjectId();
+  const completedWeb3Id = newObjectId();
+  const triggerId = newObjectId();
+  const funded = { provider: 'shkeeper' as const, status: 'completed' as const, escrowState: 'funded' as const };
+  return {
+    requestId: request.id,
+    offerId: offer.id,
+    pendingId: (await insert(store, {})).id,
+    updatableId: (await insert(store, {})).id,
+    completedShkeeperId: (await insert(store, {
+      id: shkeeperId, ...funded, externalId: `AMN_${shkeeperId}`, payAddress: PAY_ADDRESS, transactionHash: txHash(1),
+    })).id,
+    completedShkeeperHash: txHash(1),
+    pendingWeb3Id: (await insert(store, { id: web3Id, provider: 'decentralized', externalId: `DEPAY_${web3Id}` })).id,
+    completedWeb3Id: (await insert(store, {
+      id: completedWeb3Id, provider: 'decentralized', status: 'completed', escrowState: 'funded', externalId: `DEPAY_${completedWeb3Id}`,
+    })).id,
+    completedWeb3Ref: `DEPAY_${completedWeb3Id}`,
+    releasePreparedId: (await insert(store, { ...funded, providerData: prepared('release') })).id,
+    refundPreparedId: (await insert(store, { ...funded, providerData: prepared('refund') })).id,
+    deletablePreparedId: (await insert(store, { ...funded, providerData: prepared('release') })).id,
+    releasedId: (await insert(store, { provider: 'shkeeper', status: 'released', escrowState: 'released', transactionHash: txHash(2), releaseTxHash: txHash(7) })).id,
+    refundedId: (await insert(store, { provider: 'shkeeper', status: 'refunded', escrowState: 'refunded', transactionHash: txHash(3), refundTxHash: txHash(8) })).id,
+    triggerableId: (await insert(store, { id: triggerId, provider: 'shkeeper', externalId: `AMN_${triggerId}`, payAddress: PAY_ADDRESS })).id,
+    taskId: (await insert(store, { provider: 'shkeeper', direction: 'out', status: 'processing', providerTaskId: 'fuzz-task-1', externalId: 'PAYOUT_fuzz' })).providerTaskId!,
+  };
+}
+
+const API = '/api/payment';
+const PAYMENT_STATUS = K.oneOf('pending', 'processing', 'completed', 'failed', 'cancelled');
+const listQuery = { status: K.statusList, limit: K.queryInt(1, 200), offset: K.queryInt(0, 1_000_000_000) };
+const validList = { status: 'completed,pending', limit: '10', offset: '0' };
+const noInput = (baseline: number, as: Caller = 'anonymous'): RouteFuzz => ({ valid: () => ({ as }), baseline });
+
+export const ROUTES: Record<string, RouteFuzz> = {
+  // No validated input (see the note above).
+  'GET /metrics': noInput(200),
+  [`OPTIONS ${API}/shkeeper/config`]: noInput(204),
+  [`GET ${API}/shkeeper/config`]: noInput(200),
+  [`GET ${API}/health`]: noInput(200),
+  [`GET ${API}/openapi.json`]: noInput(200),
+  [`GET ${API}/docs`]: noInput(200),
+  [`GET ${API}/decentralized/receiver`]: noInput(200),
+  [`POST ${API}/decentralized/verify-all-pending`]: noInput(200),
+  [`GET ${API}/shkeeper/wallet-monitor/status`]: noInput(200),
+  [`GET ${API}/shkeeper/auto-webhook/status`]: noInput(200),
+  [`GET ${API}/shkeeper/webhook-stats`]: noInput(200, 'admin'),
+  [`POST ${API}/shkeeper/test`]: noInput(503),
+  [`POST ${API}/shkeeper/callback-test`]: noInput(200),
+  [`GET ${API}/shkeeper/callback-test`]: noInput(200),
+  [`GET ${API}/stats`]: noInput(200, 'party'),
+
+  // SHKeeper callbacks (signed).
+  [`POST ${API}/shkeeper/webhook`]: {
+    valid: () => ({
+      as: 'anonymous',
+      signed: true,
+      body: {
+        external_id: 'AMN_fuzz_unknown', crypto: 'BNB-USDT', addr: PAY_ADDRESS, fiat: 'USD', balance_fiat: '10', balance_crypto: '10', paid: true,
+        status: 'PAID', transactions: [{ txid: txHash(9), crypto: 'BNB-USDT', amount_crypto: '10', trigger: true }],
+      },
+    }),
+    baseline: 202,
+    bodyShape: 'loose',
+    body: {
+      external_id: K.externalId, crypto: K.freeString(1, 64), addr: K.freeString(1, 256), fiat: K.freeString(1, 16),
+      balance_fiat: K.decimalText, balance_crypto: K.decimalText, paid: K.bool, status: K.oneOf('PARTIAL', 'PAID', 'OVERPAID'),
+      transactions: K.transactions, 'transactions.0.txid': K.freeString(1, 256), 'transactions.0.crypto': K.freeString(1, 64),
+      'transactions.0.amount_crypto': K.decimalText, 'transactions.0.trigger': K.bool,
+    },
+  },
+  [`POST ${API}/shkeeper/payout/webhook`]: {
+    valid: () => ({
+      as: 'anonymous',
+      signed: true,
+      body: { payout_id: 17, external_id: 'PAYOUT_fuzz_unknown', tx_hash: txHash(10), status: 'SUCCESS', amount: '10', crypto: 'BNB-USDT' },
+    }),
+    baseline: 202,
+    bodyShape: 'loose',
+    ownErrorShape: true,
+    body: {
+      payout_id: K.payoutId, external_id: K.freeString(1, 128), tx_hash: K.freeString(1, 256), status: K.freeString(1, 32),
+      amount: K.decimalText, crypto: K.freeString(1, 64),
+    },
+  },
+
+  [`POST ${API}/configuration`]: {
+    valid: (s) => ({ as: 'anonymous', body: { amount: '25.5', currency: 'USDT', purchaseRequestId: s.requestId } }),
+    baseline: 200,
+    bodyShape: 'strict',
+    body: { amount: K.amount, currency: K.currency, purchaseRequestId: K.objectId },
+  },
+
+  // Web3.
+  [`POST ${API}/decentralized/save`]: {
+    valid: (s) => ({
+      as: 'anonymous',
+      body: {
+        purchaseRequestId: s.requestId, buyerId: PARTY, sellerId: SELLER, amount: '25.5', currency: 'USDT', transactionHash: txHash(20),
+        network: 'bsc', token: 'USDT', walletAddress: WALLET, metadata: { order: 'fuzz' },
+      },
+    }),
+    baseline: 200,
+    bodyShape: 'strict',
+    body: {
+      purchaseRequestId: K.objectId, buyerId: K.userId, sellerId: K.userId, amount: K.amount, currency: K.usdt, transactionHash: K.txHash,
+      network: K.bsc, token: K.usdt, walletAddress: K.address, metadata: K.metadata,
+    },
+  },
+  [`GET ${API}/decentralized/status/:paymentId`]: {
+    valid: (s) => ({ as: 'anonymous', params: { paymentId: s.pendingWeb3Id } }), baseline: 200, params: { paymentId: K.objectId },
+  },
+  [`PUT ${API}/decentralized/update`]: {
+    valid: (s) => ({ as: 'party', body: { paymentId: s.pendingWeb3Id, status: 'cancelled', confirmations: 3 } }),
+    baseline: 200,
+    bodyShape: 'strict',
+    body: { paymentId: K.objectId, status: PAYMENT_STATUS, confirmations: K.int(0, 1_000_000) },
+  },
+  [`GET ${API}/decentralized/history/:userId`]: {
+    valid: () => ({ as: 'party', params: { userId: PARTY } }), baseline: 200, params: { userId: K.userId },
+  },
+  [`POST ${API}/decentralized/verify/:paymentId`]: {
+    valid: (s) => ({ as: 'anonymous', params: { paymentId: s.completedWeb3Id } }), baseline: 200, params: { paymentId: K.objectId },
+  },
+  [`POST ${API}/decentralized/admin-payout`]: {
+    valid: (s) => ({
+      as: 'admin',
+      body: { purchaseRequestId: s.requestId, receiverWalletAddress: WALLET, amount: '25.5', currency: 'USDT', network: 'bsc', force: false },
+    }),
+    baseline: 503,
+    bodyShape: 'strict',
+    body: { purchaseRequestId: K.objectId, receiverWalletAddress: K.address, amount: K.amount, currency: K.usdt, network: K.bsc, force: K.bool },
+  },
+
+  // Legacy.
+  [`POST ${API}/payments/cleanup-pending`]: {
+    valid: () => ({ as: 'admin', body: { olderThanMinutes: 60 } }),
+    baseline: 200,
+    bodyShape: 'strict',
+    body: { olderThanMinutes: K.int(1, 365 * 24 * 60) },
+  },
+  [`POST ${API}/payments/:id/fetch-tx`]: {
+    valid: (s) => ({ as: 'party', params: { id: s.completedShkeeperId } }), baseline: 200, params: { id: K.objectId },
+  },
+  [`POST ${API}/payments/auto-fetch-missing`]: {
+    valid: () => ({ as: 'admin', body: { limit: 5 } }), baseline: 200, bodyShape: 'strict', body: { limit: K.int(1, 50) },
+  },
+  [`POST ${API}/callback`]: {
+    valid: (s) => ({
+      as: 'anonymous',
+      body: { paymentId: s.completedWeb3Id, transactionHash: txHash(21), status: 'PAID', data: { reference: s.completedWeb3Ref } },
+    }),
+    baseline: 200,
+    bodyShape: 'strict',
+    body: { paymentId: K.objectId, transactionHash: K.txHash, status: K.freeString(0, 32), data: K.looseObject, 'data.reference': K.freeString(0, 128) },
+  },
+  [`POST ${API}/verify`]: {
+    valid: (s) => ({ as: 'party', body: { paymentId: s.completedWeb3Id, transactionHash: txHash(22) } }),
+    baseline: 200,
+    bodyShape: 'strict',
+    body: { paymentId: K.objectId, transactionHash: K.txHash },
+  },
+
+  // SHKeeper pay-in (no SHKeeper here: a valid intent ends at 503 not_configured).
+  [`POST ${API}/shkeeper/intents`]: {
+    valid: (s) => ({
+      as: 'party',
+      body: {
+        purchaseRequestId: s.requestId, sellerOfferId: s.offerId, amount: '25.5', sellerId: SELLER, token: 'USDT', network: 'bsc', metadata: { order: 'fuzz' },
+      },
+    }),
+    baseline: 503,
+    bodyShape: 'strict',
+    body: {
+      purchaseRequestId: K.objectId, sellerOfferId: K.objectId, amount: K.amount, sellerId: K.userId, token: K.tokenSymbol, network: K.network,
+      metadata: K.metadata,
+    },
+  },
+  [`POST ${API}/shkeeper/confirm-transaction`]: {
+    valid: (s) => ({ as: 'party', body: { paymentId: s.completedShkeeperId, transactionHash: s.completedShkeeperHash, network: 'bsc' } }),
+    baseline: 200,
+    bodyShape: 'strict',
+    body: { paymentId: K.objectId, transactionHash: K.txHash, network: K.network },
+  },
+
+  // Dev tools.
+  [`POST ${API}/shkeeper/create-test-payment`]: {
+    valid: () => ({ as: 'anonymous', body: { amount: '10', buyerId: 'fuzz-buyer', sellerId: 'fuzz-seller' } }),
+    baseline: 201,
+    bodyShape: 'strict',
+    body: { amount: K.amount, buyerId: K.userId, sellerId: K.userId },
+  },
+  [`POST ${API}/shkeeper/trigger-webhook`]: {
+    valid: (s) => ({ as: 'admin', body: { paymentId: s.triggerableId, status: 'PAID', txid: txHash(23) } }),
+    baseline: 200,
+    bodyShape: 'strict',
+    body: { paymentId: K.objectId, status: K.oneOf('PAID', 'OVERPAID', 'PARTIAL'), txid: K.txHash },
+  },
+
+  // Payouts (no SHKeeper here: 503 not_configured once valid).
+  [`POST ${API}/shkeeper/payout`]: {
+    valid: (s) => ({
+      as: 'admin',
+      body: {
+        purchaseRequestId: s.requestId, sellerOfferId: s.offerId, buyerId: PARTY, sellerId: SELLER, amount: '25.5', recipientAddress: WALLET,
+        token: 'USDT', network: 'bsc', metadata: { order: 'fuzz' }, force: false,
+      },
+    }),
+    baseline: 503,
+    bodyShape: 'strict',
+    body: {
+      purchaseRequestId: K.objectId, sellerOfferId: K.objectId, buyerId: K.userId, sellerId: K.userId, amount: K.amount, recipientAddress: K.address,
+      token: K.tokenSymbol, network: K.network, metadata: K.metadata, force: K.bool,
+    },
+  },
+  [`GET ${API}/shkeeper/payout/status/:taskId`]: {
+    valid: (s) => ({ as: 'party', params: { taskId: s.taskId } }), baseline: 503, params: { taskId: K.taskId },
+  },
+
+  // Escrow.
+  [`POST ${API}/shkeeper/:id/release`]: {
+    valid: (s) => ({ as: 'admin', params: { id: s.releasePreparedId } }), baseline: 200, params: { id: K.objectId },
+  },
+  [`POST ${API}/shkeeper/:id/refund`]: {
+    valid: (s) => ({ as: 'admin', params: { id: s.refundPreparedId } }), baseline: 200, params: { id: K.objectId },
+  },
+  [`POST ${API}/shkeeper/:id/release/confirm`]: {
+    valid: (s) => ({ as: 'admin', params: { id: s.releasedId }, body: { txHash: txHash(7) } }),
+    baseline: 200,
+    params: { id: K.objectId },
+    bodyShape: 'strict',
+    body: { txHash: K.txHash },
+  },
+  [`POST ${API}/shkeeper/:id/refund/confirm`]: {
+    valid: (s) => ({ as: 'admin', params: { id: s.refundedId }, body: { txHash: txHash(8) } }),
+    baseline: 200,
+    params: { id: K.objectId },
+    bodyShape: 'strict',
+    body: { txHash: K.txHash },
+  },
+  [`DELETE ${API}/shkeeper/:id/prepared`]: {
+    valid: (s) => ({ as: 'admin', params: { id: s.deletablePreparedId } }), baseline: 200, params: { id: K.objectId },
+  },
+
+  // Payment records.
+  [`POST ${API}`]: {
+    valid: (s) => ({
+      as: 'party',
+      body: {
+        purchaseRequestId: s.requestId, sellerOfferId: s.offerId, buyerId: PARTY, sellerId: SELLER, amount: { amount: '25.5', currency: 'USDT' },
+        blockchain: { network: 'bsc', token: 'USDT' }, metadata: { order: 'fuzz' },
+      },
+    }),
+    baseline: 201,
+    bodyShape: 'strict',
+    body: {
+      purchaseRequestId: K.objectId, sellerOfferId: K.objectId, buyerId: K.userId, sellerId: K.userId, amount: K.money, 'amount.amount': K.amount,
+      'amount.currency': K.currency, blockchain: K.blockchain, 'blockchain.network': K.network, 'blockchain.token': K.token, metadata: K.metadata,
+    },
+  },
+  [`GET ${API}`]: { valid: () => ({ as: 'party', query: validList }), baseline: 200, query: listQuery },
+  [`GET ${API}/user/:userId`]: {
+    valid: () => ({ as: 'party', params: { userId: PARTY }, query: validList }), baseline: 200, params: { userId: K.userId }, query: listQuery,
+  },
+  [`GET ${API}/stats/:userId`]: { valid: () => ({ as: 'party', params: { userId: PARTY } }), baseline: 200, params: { userId: K.userId } },
+  [`GET ${API}/export`]: {
+    valid: () => ({ as: 'party', query: { format: 'csv', status: 'pending' } }), baseline: 200, query: { format: K.format, status: K.statusList },
+  },
+  [`GET ${API}/export/:userId`]: {
+    valid: () => ({ as: 'party', params: { userId: PARTY }, query: { format: 'json', status: 'pending' } }),
+    baseline: 200,
+    params: { userId: K.userId },
+    query: { format: K.format, status: K.statusList },
+  },
+  [`GET ${API}/:id`]: { valid: (s) => ({ as: 'party', params: { id: s.pendingId } }), baseline: 200, params: { id: K.objectId } },
+  [`PUT ${API}/:id`]: {
+    valid: (s) => ({
+      as: 'party',
+      params: { id: s.updatableId },
+      body: { status: 'cancelled', transactionHash: txHash(24), blockchain: { network: 'bsc', token: 'USDT' }, metadata: { note: 'fuzz' } },
+    }),
+    baseline: 200,
+    params: { id: K.objectId },
+    bodyShape: 'strict',
+    body: {
+      status: PAYMENT_STATUS, transactionHash: K.txHash, blockchain: K.blockchain, 'blockchain.network': K.network, 'blockchain.token': K.token,
+      metadata: K.metadata,
+    },
+  },
+  [`GET ${API}/:id/debug`]: { valid: (s) => ({ as: 'admin', params: { id: s.pendingId } }), baseline: 200, params: { id: K.objectId } },
+};
