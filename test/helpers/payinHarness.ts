@@ -8,6 +8,7 @@ import { startServer, type RunningServer } from '../../src/server.js';
 import { createShkeeperClient, type ShkeeperClient } from '../../src/shkeeper/shkeeperClient.js';
 import { createHotWallet, type HotWallet } from '../../src/chain/hotWallet.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
+import type { Store } from '../../src/store/store.js';
 import type { LocalChain } from './chain/localChain.js';
 import { freePort } from './childService.js';
 import { FakeShkeeper } from './fakeShkeeper/fakeShkeeper.js';
@@ -46,6 +47,10 @@ export async function startPayinHarness(opts: {
   /** Where the chain gateway and hot wallet send RPC calls; default the chain's own URL (a closed port: "RPC down"). */
   rpcUrl?: string;
   captureLogs?: boolean;
+  /** A store to share (several instances); default a fresh one. */
+  store?: MemoryStore;
+  /** What the server sees instead of the store itself (e.g. one with added latency). */
+  wrapStore?: (store: MemoryStore) => Store;
 } = {}): Promise<PayinHarness> {
   const fake = await FakeShkeeper.start({ callbackRetryMs: 20, ...opts.fake });
   const port = await freePort();
@@ -64,7 +69,7 @@ export async function startPayinHarness(opts: {
   });
   const logs: string[] = [];
   const logger: Logger = opts.captureLogs ? createLogger('trace', { write: (line: string) => void logs.push(line) }) : createLogger('silent');
-  const store = new MemoryStore(systemClock);
+  const store = opts.store ?? new MemoryStore(systemClock);
   const events = new RecordingEvents();
   const shkeeper = createShkeeperClient({
     apiUrl: fake.url,
@@ -83,7 +88,7 @@ export async function startPayinHarness(opts: {
       ? createHotWallet({ rpcUrl: config.bsc.rpcUrl, chainId: config.bsc.chainId, privateKey: config.adminWalletPrivateKey, logger })
       : undefined;
   const server = await startServer(
-    { config, store, logger, clock: systemClock, shkeeper, chain, hotWallet, observer: events },
+    { config, store: opts.wrapStore ? opts.wrapStore(store) : store, logger, clock: systemClock, shkeeper, chain, hotWallet, observer: events },
     { port, host: '127.0.0.1' },
   );
   const tokens = new TokenService(TEST_JWT_SECRET);

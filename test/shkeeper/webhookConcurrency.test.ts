@@ -1,17 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TokenService } from '../../src/auth/tokens.js';
-import { systemClock } from '../../src/common/clock.js';
-import { createLogger } from '../../src/common/logger.js';
-import { configFrom } from '../../src/config/config.js';
-import { startServer } from '../../src/server.js';
-import { createShkeeperClient } from '../../src/shkeeper/shkeeperClient.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
+import type { MemoryStore } from '../../src/store/memoryStore.js';
 import type { Store } from '../../src/store/store.js';
-import { freePort } from '../helpers/childService.js';
-import { FakeShkeeper } from '../helpers/fakeShkeeper/fakeShkeeper.js';
-import type { PayinHarness } from '../helpers/payinHarness.js';
-import { RecordingEvents } from '../helpers/recordingEvents.js';
-import { TEST_JWT_SECRET } from '../helpers/testApp.js';
+import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
 import { BUYER, call, intentFor, invoiceCallback, paymentOf, postWebhook, seed, webhookStats } from './payinTestKit.js';
 
 /**
@@ -42,34 +32,8 @@ function withLatency(store: MemoryStore, maxMs: number): Store {
   });
 }
 
-/** A PayinHarness whose server uses the delayed store (the harness itself always builds its own). */
-async function startSlowHarness(): Promise<PayinHarness> {
-  const fake = await FakeShkeeper.start({ callbackRetryMs: 20 });
-  const port = await freePort();
-  const config = configFrom({
-    JWT_SECRET: TEST_JWT_SECRET,
-    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-    SHKEEPER_API_URL: fake.url,
-    SHKEEPER_API_KEY: fake.apiKey,
-  });
-  const logger = createLogger('silent');
-  const store = new MemoryStore(systemClock);
-  const events = new RecordingEvents();
-  const shkeeper = createShkeeperClient({ apiUrl: fake.url, apiKey: fake.apiKey, timeoutMs: 2_000, retryBaseDelayMs: 10, logger });
-  const server = await startServer(
-    { config, store: withLatency(store, 4), logger, clock: systemClock, shkeeper, observer: events },
-    { port, host: '127.0.0.1' },
-  );
-  const tokens = new TokenService(TEST_JWT_SECRET);
-  return {
-    server, url: server.url, config, store, events, fake, tokens,
-    bearer: (userId, o = {}) => `Bearer ${tokens.sign({ sub: userId, ...(o.admin ? { role: 'admin' } : {}) }, 600)}`,
-    stop: async () => {
-      await server.close(1_000);
-      await fake.stop();
-    },
-  };
-}
+/** A PayinHarness whose server sees the store through added latency (tests assert on the store itself). */
+const startSlowHarness = () => startPayinHarness({ wrapStore: (store) => withLatency(store, 4) });
 
 let h: PayinHarness;
 beforeEach(async () => {
