@@ -48,10 +48,8 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppContext 
 
   // SHKeeper's deliveries have a limit of their own, so a busy API never starves them.
   const limits = createRateLimiters(ctx.config, ctx.tokens, ctx.limiterFactory);
-  const isWebhook = (path: string) => WEBHOOK_PATHS.includes(path);
   app.use(WEBHOOK_PATHS, limits.webhooks);
-  app.use('/api/payment', (req, res, next) => (isWebhook(req.originalUrl.split('?')[0]!) ? next() : limits.perIp(req, res, next)));
-  app.use('/api/payment', (req, res, next) => (isWebhook(req.originalUrl.split('?')[0]!) ? next() : limits.perUser(req, res, next)));
+  app.use('/api/payment', (req, res, next) => (WEBHOOK_PATHS.includes(req.path === '/' ? req.baseUrl : req.baseUrl + req.path) ? next() : limits.api(req, res, next)));
 
   // Webhooks verify signatures over the raw body, so they are routed before JSON parsing.
   app.use('/api/payment/shkeeper', shkeeperWebhookRoutes(ctx));
