@@ -10,13 +10,14 @@
  * test); 1 when a request errored, answered non-200, or the data received was wrong.
  */
 import { printTable, type Row, type Section } from './report.js';
+import { crossInstanceEventsSection } from './sections/crossInstanceEvents.js';
 import { csvExportSection } from './sections/csvExport.js';
 import { getPaymentSection } from './sections/getPayment.js';
 import { webhookDeliveriesSection } from './sections/webhookDeliveries.js';
 import { verifyAllPendingSection } from './sections/verifyAllPending.js';
 import { BenchServer } from './serverProcess.js';
 
-const ALL_SECTIONS: Section[] = [getPaymentSection, csvExportSection, webhookDeliveriesSection, verifyAllPendingSection];
+const ALL_SECTIONS: Section[] = [getPaymentSection, csvExportSection, webhookDeliveriesSection, verifyAllPendingSection, crossInstanceEventsSection];
 /** `BENCH_ONLY=export npm run bench` runs the sections whose name contains the text (for profiling). */
 const only = process.env.BENCH_ONLY?.toLowerCase();
 const SECTIONS = only ? ALL_SECTIONS.filter((s) => s.name.toLowerCase().includes(only)) : ALL_SECTIONS;

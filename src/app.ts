@@ -49,7 +49,10 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppContext 
   // SHKeeper's deliveries have a limit of their own, so a busy API never starves them.
   const limits = createRateLimiters(ctx.config, ctx.tokens, ctx.limiterFactory);
   app.use(WEBHOOK_PATHS, limits.webhooks);
-  app.use('/api/payment', (req, res, next) => (WEBHOOK_PATHS.includes(req.path === '/' ? req.baseUrl : req.baseUrl + req.path) ? next() : limits.api(req, res, next)));
+  // Webhooks have their own limit; health probes are never limited (a load balancer must always
+  // learn the truth, Redis down included).
+  const unlimited = new Set([...WEBHOOK_PATHS, '/api/payment/health']);
+  app.use('/api/payment', (req, res, next) => (unlimited.has(req.baseUrl + req.path) ? next() : limits.api(req, res, next)));
 
   // Webhooks verify signatures over the raw body, so they are routed before JSON parsing.
   app.use('/api/payment/shkeeper', shkeeperWebhookRoutes(ctx));

@@ -97,7 +97,10 @@ export function buildContext(deps: AppDeps): AppContext {
   const coordinator = new PaymentCoordinator(store, lock, clock, metrics);
   const effects = new PaymentEffects(store, coordinator, events, logger);
   const settlement = new PaymentSettlement(store, coordinator, events, effects, logger);
-  monitors.register(new EffectsSweeper({ store, coordinator, effects, clock, graceMs: config.effectsGraceMs, intervalMs: 30_000 }, logger));
+  const sweeper = new EffectsSweeper({ store, coordinator, effects, clock, graceMs: config.effectsGraceMs, intervalMs: 30_000 }, logger);
+  monitors.register(sweeper);
+  // A new leader finishes what the one before it left, without waiting for the next interval.
+  if (leader) leader.onAcquire = () => void sweeper.tick();
   const deliveries = new DeliveryLog(store, clock, metrics);
   const invoiceEvents = new InvoiceEvents(store, coordinator, settlement, logger);
   monitors.register(new AutoWebhookMonitor({ config, store, clock, invoiceEvents, shkeeper: deps.shkeeper, chain: deps.chain }, logger));

@@ -13,6 +13,8 @@ export class MonitorLeader {
   private lock?: Lock;
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  /** Called each time this instance takes the lease (a new leader catches up at once). */
+  onAcquire?: () => void;
 
   constructor(
     private readonly redis: Redis,
@@ -60,6 +62,7 @@ export class MonitorLeader {
       } else {
         this.lock = await this.redlock.acquire([this.key], this.leaseMs);
         this.logger.info({ leaseMs: this.leaseMs }, 'took the monitor lease: running background monitors here');
+        this.onAcquire?.();
       }
     } catch {
       if (this.lock) this.logger.warn('lost the monitor lease: monitors pause here');

@@ -28,6 +28,7 @@ export async function startLocalRedis(): Promise<LocalRedis> {
       stdio: 'ignore',
     });
     const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined); // refused until the server is up: expected while probing
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {

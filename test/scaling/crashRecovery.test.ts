@@ -13,7 +13,7 @@ import { redisUnavailable } from '../helpers/redisServer.js';
  * announcements end up complete, exactly once, counted over every instance.
  */
 
-if (redisUnavailable) console.warn(`SKIPPED test/scaling/crashRecovery: ${redisUnavailable}`);
+if (redisUnavailable) process.stderr.write(`SKIPPED test/scaling/crashRecovery: ${redisUnavailable}\n`);
 
 const COMPLETION_EFFECTS = ['accept_offer', 'reject_siblings', 'request_paid', 'announce_completion'];
 let cluster: Cluster;

@@ -11,7 +11,7 @@ import { BUYER, createIntent } from '../shkeeper/payinChainKit.js';
  * instance A (its PUBLIC_BASE_URL was the callback URL of the invoice); the buyer listens on B.
  */
 
-if (redisUnavailable) console.warn(`SKIPPED test/scaling/crossInstanceEvents: ${redisUnavailable}`);
+if (redisUnavailable) process.stderr.write(`SKIPPED test/scaling/crossInstanceEvents: ${redisUnavailable}\n`);
 
 let cluster: Cluster;
 let a: Instance;
@@ -56,13 +56,14 @@ const settle = (ms = 200) => new Promise((r) => setTimeout(r, ms));
 describe.skipIf(!!redisUnavailable)('events across instances (Redis adapter)', () => {
   it('a buyer connected to B hears the completion of a SHKeeper webhook delivered to A, once', async () => {
     const intent = await createIntent(cluster.harness(a));
-    const onB = record(await client(b, BUYER));
-    await join(clients[0]!, intent.purchaseRequestId);
-    const onA = record(await client(a, BUYER));
-    await join(clients[1]!, intent.purchaseRequestId);
+    const buyerOnB = await client(b, BUYER);
+    await join(buyerOnB, intent.purchaseRequestId);
+    const buyerOnA = await client(a, BUYER);
+    await join(buyerOnA, intent.purchaseRequestId);
+    const [onB, onA] = [record(buyerOnB), record(buyerOnA)];
     const sellerOnB = record(await client(b, 'seller-2'));
 
-    const arrived = new Promise<any>((resolve) => clients[0]!.on('purchase-request-update', resolve));
+    const arrived = new Promise<any>((resolve) => buyerOnB.on('purchase-request-update', resolve));
     cluster.fake!.pay({ externalId: intent.externalId });
     await cluster.fake!.callbacksSettled();
     expect(cluster.fake!.deliveries.map((d) => [new URL(d.url).origin, d.status])).toEqual([[a.url, 202]]);

@@ -24,7 +24,7 @@ import {
  * events of every instance (each instance's startServer observer).
  */
 
-if (redisUnavailable) console.warn(`SKIPPED test/scaling/crossInstanceRace: ${redisUnavailable}`);
+if (redisUnavailable) process.stderr.write(`SKIPPED test/scaling/crossInstanceRace: ${redisUnavailable}\n`);
 
 const ITERATIONS = 20;
 
@@ -102,7 +102,7 @@ describe.skipIf(!!redisUnavailable)('one payment settled through several instanc
     // The completing transition really happened on more than one instance.
     const instancesThatWon = new Set(Object.keys(winners).map((k) => k.split(':')[0]));
     expect(instancesThatWon.size, JSON.stringify(winners)).toBeGreaterThan(1);
-    console.info(`crossInstanceRace: confirm ${confirmMs.toFixed(0)} ms; winners by instance:source ${JSON.stringify(winners)}`);
+    process.stdout.write(`crossInstanceRace: confirm ${confirmMs.toFixed(0)} ms; winners by instance:source ${JSON.stringify(winners)}` + '\n');
   });
 
   it('lets exactly one of three instances complete a payment when all three call settlement.complete at once, 30 times', async () => {

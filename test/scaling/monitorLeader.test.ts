@@ -16,7 +16,7 @@ import { redisUnavailable } from '../helpers/redisServer.js';
  * so a takeover takes up to a lease plus one beat (a third of a lease): ≤ ~13.3 s each.
  */
 
-if (redisUnavailable) console.warn(`SKIPPED test/scaling/monitorLeader: ${redisUnavailable}`);
+if (redisUnavailable) process.stderr.write(`SKIPPED test/scaling/monitorLeader: ${redisUnavailable}\n`);
 
 const LEASE_MS = 10_000;
 const TAKEOVER_BOUND_MS = LEASE_MS + LEASE_MS / 3 + 1_000;
@@ -104,9 +104,10 @@ describe.skipIf(!!redisUnavailable)('monitor leadership across instances', () =>
       expect(overlaps).toEqual([]);
       // Monitors kept running apart from the takeovers: passes on the leader at each stage.
       expect(new Set(passes.map((p) => p.instance))).toEqual(new Set([first.name, second.instance.name, third.instance.name]));
-      console.info(
+      process.stdout.write(
         `monitorLeader: ${first.name}→${second.instance.name} in ${second.tookMs.toFixed(0)} ms after losing Redis; ` +
-          `${second.instance.name}→${third.instance.name} in ${third.tookMs.toFixed(0)} ms after a crash (lease ${LEASE_MS} ms, ${samples.length} samples)`,
+          `${second.instance.name}→${third.instance.name} in ${third.tookMs.toFixed(0)} ms after a crash (lease ${LEASE_MS} ms, ${samples.length} samples)` +
+          '\n',
       );
     },
     2 * TAKEOVER_BOUND_MS + 15_000,

@@ -10,7 +10,7 @@ import { redisUnavailable } from '../helpers/redisServer.js';
  * recovers by itself when Redis comes back on the same port.
  */
 
-if (redisUnavailable) console.warn(`SKIPPED test/scaling/redisOutage: ${redisUnavailable}`);
+if (redisUnavailable) process.stderr.write(`SKIPPED test/scaling/redisOutage: ${redisUnavailable}\n`);
 
 const BUYER = 'buyer-outage';
 let cluster: Cluster;
@@ -74,31 +74,25 @@ describe.skipIf(!!redisUnavailable)('losing Redis under two instances', () => {
 
     await cluster.redis.kill();
 
-    // Health fails on every instance, so a load balancer takes them out. (Its body should say
-    // `redis: { ok: false }`; today the Redis-backed per-IP limiter in front of /health answers
-    // first with rate_limit_unavailable — the `it.fails` case below pins that bug.)
+    // Health fails on every instance, so a load balancer takes them out, and says why.
     for (const i of [a, b]) {
       const h = await health(i);
       expect(h.status, JSON.stringify(h.body)).toBe(503);
-      expect(h.body.success).toBe(false);
-      expect(['redis_unavailable', 'rate_limit_unavailable']).toContain(h.body.error.code);
-      if (h.body.redis) expect(h.body.redis.ok).toBe(false);
+      expect(h.body).toMatchObject({ success: false, redis: { ok: false }, error: { code: 'redis_unavailable' } });
     }
-    // A status change needs the rate-limit counters and the payment's lease: a clear 503, nothing written.
-    const refused = await call(b, 'PUT', `/${cancelled.paymentId}`, { status: 'cancelled' });
-    expect(refused.status, JSON.stringify(refused.body)).toBe(503);
-    expect(['lock_unavailable', 'rate_limit_unavailable']).toContain(refused.body.error.code);
-    // A completion reached from inside (a monitor, a webhook past its limiter) needs the lease: refused too.
+    // Reads and single-record changes need no Redis: rate limits fall back to per-instance
+    // counters, and a status change is one conditional update in the store.
+    const read = await call(b, 'GET', `/${cancelled.paymentId}`);
+    expect(read.status, JSON.stringify(read.body)).toBe(200);
+    // A completion (a multi-record step: payment, offers, request) needs the lease: a clear refusal.
     const started = performance.now();
     await expect(a.ctx.settlement.complete(completed.paymentId, { source: 'test', actor: 'system' })).rejects.toMatchObject({
       code: 'lock_unavailable',
     });
     expect(performance.now() - started, 'refused at once, not after the lock retries').toBeLessThan(2_000);
-    for (const id of [cancelled.paymentId, completed.paymentId]) {
-      const p = (await cluster.store.payments.findById(id))!;
-      expect(p).toMatchObject({ status: 'pending', pendingEffects: [] });
-      expect(p.history).toHaveLength(1);
-    }
+    const untouched = (await cluster.store.payments.findById(completed.paymentId))!;
+    expect(untouched).toMatchObject({ status: 'pending', pendingEffects: [] });
+    expect(untouched.history).toHaveLength(1);
     // The leader finds out at its next beat (a third of the lease) and its monitors pause; no one
     // else can take the lease meanwhile.
     await eventually(() => cluster.leaders().length === 0, 'the monitor leader to step down', 5_000);
@@ -130,11 +124,8 @@ describe.skipIf(!!redisUnavailable)('losing Redis under two instances', () => {
     await eventually(() => heardOnB.includes('completed') && heardOnB.includes('cancelled'), 'B to hear A and B again', 5_000);
   });
 
-  // KNOWN BUG (src/app.ts, reported, not fixed here): /api/payment/health sits behind the per-IP
-  // rate limiter, whose counters live in Redis, so with Redis down the limiter answers 503
-  // rate_limit_unavailable before the health route can report `redis: { ok: false }`. When /health
-  // is exempted from rate limiting this case starts passing: turn `it.fails` into `it`.
-  it.fails('health itself reports redis not ok while Redis is down', async () => {
+  // /health is never rate-limited, so it reports Redis itself.
+  it('health itself reports redis not ok while Redis is down', async () => {
     await cluster.redis.kill();
     let h: Awaited<ReturnType<typeof health>>;
     try {
