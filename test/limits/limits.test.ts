@@ -5,11 +5,13 @@ import { seedMarketplace } from '../helpers/fixtures.js';
 describe('rate limits', () => {
   it('answers 429 in the error shape with Retry-After once an IP is over its limit', async () => {
     const t = buildTestApp({ env: { RATE_LIMIT_PER_IP: '3' } });
-    for (let i = 0; i < 3; i++) expect((await t.http().get('/api/payment/health')).status).toBe(200);
-    const limited = await t.http().get('/api/payment/health');
+    for (let i = 0; i < 3; i++) expect((await t.http().get('/api/payment/shkeeper/config')).status).toBe(200);
+    const limited = await t.http().get('/api/payment/shkeeper/config');
     expect(limited.status).toBe(429);
     expect(limited.body).toMatchObject({ success: false, error: { code: 'rate_limited' } });
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    // Health probes are never limited: a load balancer must always learn the truth.
+    for (let i = 0; i < 5; i++) expect((await t.http().get('/api/payment/health')).status).toBe(200);
   });
 
   it('limits each signed-in user on their own, so one user cannot use up another’s allowance', async () => {
@@ -21,8 +23,8 @@ describe('rate limits', () => {
 
   it('gives SHKeeper webhooks a limit of their own: a busy API never starves them', async () => {
     const t = buildTestApp({ env: { RATE_LIMIT_PER_IP: '1', SHKEEPER_WEBHOOK_SECRET: 'secret-0123456789' } });
-    expect((await t.http().get('/api/payment/health')).status).toBe(200);
-    expect((await t.http().get('/api/payment/health')).status).toBe(429);
+    expect((await t.http().get('/api/payment/shkeeper/config')).status).toBe(200);
+    expect((await t.http().get('/api/payment/shkeeper/config')).status).toBe(429);
     // Unsigned, so refused — but by the signature check (401), not by the API's rate limit.
     for (let i = 0; i < 3; i++) expect((await t.http().post('/api/payment/shkeeper/webhook').send('{}')).status).toBe(401);
   });
