@@ -7,8 +7,8 @@ import type { Config } from '../config/config.js';
 
 export interface RateLimiters {
   /**
-   * Every API request: by client IP, and by user when it carries a valid token (one user cannot
-   * starve others behind one NAT). Both counters in one step: one async hop per request.
+   * Public and mutating API requests: by client IP, and by user when it carries a valid token (one
+   * user cannot starve others behind one NAT). Both counters in one step: one async hop.
    */
   api: RequestHandler;
   /** SHKeeper's deliveries, by IP, with a limit of their own so callbacks are never starved. */
@@ -58,11 +58,14 @@ export function createRateLimiters(config: Config, tokens: TokenService, factory
     }
   };
   const byIp = (req: Request) => req.ip ?? 'unknown';
+  const limited = middleware([
+    [factory('rl:ip', perIp, seconds), byIp],
+    [factory('rl:user', perUser, seconds), userOf],
+  ]);
   return {
-    api: middleware([
-      [factory('rl:ip', perIp, seconds), byIp],
-      [factory('rl:user', perUser, seconds), userOf],
-    ]),
+    // Public and mutating requests are limited; a signed-in user's reads are not (they change
+    // nothing and are the hot path). A read with an invalid token still counts against its IP.
+    api: (req, res, next) => ((req.method === 'GET' || req.method === 'HEAD') && userOf(req) !== undefined ? next() : limited(req, res, next)),
     webhooks: middleware([[factory('rl:webhook', webhooks, seconds), byIp]]),
   };
 }

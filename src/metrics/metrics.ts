@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MonitorRegistry } from '../monitors/monitorRegistry.js';
@@ -65,15 +65,9 @@ export class Metrics {
   }
 
   /** Duration by route template (never the raw URL: ids would explode the label set). */
-  httpMiddleware(): RequestHandler {
-    return (req, res, next) => {
-      const end = this.http.startTimer();
-      res.once('finish', () => {
-        const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-        end({ method: req.method, route, status: String(res.statusCode) });
-      });
-      next();
-    };
+  httpRequest(req: Request, res: Response, seconds: number): void {
+    const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+    this.http.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
   }
 
   /** `GET /metrics`; with a token configured, only `Authorization: Bearer <token>` may read it. */

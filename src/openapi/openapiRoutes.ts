@@ -1,3 +1,4 @@
+import helmet from 'helmet';
 import express, { Router, type RequestHandler } from 'express';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -63,6 +64,9 @@ export function openapiRoutes(ctx: AppContext): Router {
   router.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(document);
   });
+  // The API answers with `default-src 'none'`; the docs page needs its own scripts and styles.
+  const pageCsp = helmet.contentSecurityPolicy();
+  router.use('/docs', pageCsp);
   router.get('/docs', (req, res) => {
     res.type('html').send(docsPage(req.baseUrl));
   });

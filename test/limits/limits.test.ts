@@ -14,11 +14,20 @@ describe('rate limits', () => {
     for (let i = 0; i < 5; i++) expect((await t.http().get('/api/payment/health')).status).toBe(200);
   });
 
-  it('limits each signed-in user on their own, so one user cannot use up another’s allowance', async () => {
+  it('limits each signed-in user’s mutating requests on their own, so one user cannot use up another’s allowance', async () => {
     const t = buildTestApp({ env: { RATE_LIMIT_PER_USER: '2' } });
-    for (let i = 0; i < 2; i++) expect((await t.http().get('/api/payment').set('Authorization', t.bearer('u1'))).status).toBe(200);
-    expect((await t.http().get('/api/payment').set('Authorization', t.bearer('u1'))).status).toBe(429);
-    expect((await t.http().get('/api/payment').set('Authorization', t.bearer('u2'))).status).toBe(200);
+    // An empty body is refused (400) but still counts: validation runs after the limit.
+    const post = (user: string) => t.http().post('/api/payment').set('Authorization', t.bearer(user)).send({});
+    for (let i = 0; i < 2; i++) expect((await post('u1')).status).toBe(400);
+    expect((await post('u1')).status).toBe(429);
+    expect((await post('u2')).status).toBe(400);
+  });
+
+  it('does not limit a signed-in user’s reads, but counts reads with an invalid token against the IP', async () => {
+    const t = buildTestApp({ env: { RATE_LIMIT_PER_IP: '2', RATE_LIMIT_PER_USER: '2' } });
+    for (let i = 0; i < 5; i++) expect((await t.http().get('/api/payment').set('Authorization', t.bearer('u1'))).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await t.http().get('/api/payment').set('Authorization', 'Bearer forged')).status).toBe(401);
+    expect((await t.http().get('/api/payment').set('Authorization', 'Bearer forged')).status).toBe(429);
   });
 
   it('gives SHKeeper webhooks a limit of their own: a busy API never starves them', async () => {
