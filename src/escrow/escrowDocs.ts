@@ -82,9 +82,10 @@ export function registerEscrowDocs(registry: OpenAPIRegistry, opts: DocsOptions)
       description:
         'Checked on chain first: a successful transfer of the configured token from the escrow address to the expected ' +
         `recipient for exactly the amount, with \`BSC_CONFIRMATIONS\` confirmations. Then, exactly once: status and escrow ` +
-        `\`${t.status}\`, the purchase request \`${t.request}\`, \`purchase-request-update\` to the request room. No ` +
-        '`Idempotency-Key` replay: confirming is idempotent by itself.',
+        `\`${t.status}\`, the purchase request \`${t.request}\`, \`purchase-request-update\` to the request room. ` +
+        '`Idempotency-Key` is honoured for final answers; a 202 is not stored, so a retry with the same key runs again.',
       auth: 'admin',
+      idempotent: true,
       params,
       body: { schema: confirmBody },
       responses: {

@@ -30,13 +30,13 @@ export function escrowRoutes(ctx: AppContext): Router {
       once,
       endpoint({ params }, async ({ params: p }, req) => ok(await ctx.escrow.prepare(principalOf(req).userId, p.id, kind))),
     );
-    // No Idempotency-Key replay here: a confirmation is idempotent by itself (the same hash answers
-    // the same once recorded), and a replayed 202 "not deep enough yet" would keep a retry with the
-    // same key from ever settling.
+    // Idempotency-Key too; a 202 "not deep enough yet" is not stored, so a retry with the same key
+    // runs again and can settle.
     router.post(
       `/:id/${kind}/confirm`,
       objectIdOnly,
       admin,
+      once,
       endpoint({ params, body: confirmBody }, async ({ params: p, body }, req, res) => {
         const r = await ctx.escrow.confirm(principalOf(req).userId, p.id, kind, body.txHash);
         res.status(r.httpStatus).json({ success: true, message: r.message, data: paymentView(r.payment) });

@@ -61,8 +61,10 @@ export function idempotency(store: Store, clock: Clock): RequestHandler {
     let settled = false;
     const settle = (statusCode: number, body: unknown): Promise<unknown> => {
       settled = true;
+      // A 5xx (our failure) or a 202 (accepted, not final: "not deep enough yet") is not an answer
+      // to replay; the key is forgotten so a retry with it runs again.
       const write =
-        statusCode >= 500
+        statusCode >= 500 || statusCode === 202
           ? store.idempotencyKeys.deleteMany({ scopeKey })
           : store.idempotencyKeys.updateOne({ scopeKey }, { $set: { state: 'done', statusCode, responseBody: body ?? null } });
       return write.catch((err: unknown) => req.log?.error({ err }, 'could not store the idempotent response'));

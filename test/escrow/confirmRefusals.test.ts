@@ -174,6 +174,13 @@ describe('confirm retried with the same Idempotency-Key', () => {
     expect((await paymentOf(env.h, f.paymentId)).status).toBe('released');
     const again = await withKey();
     expect(again.status).toBe(200);
+    // The final answer is stored and replayed; another body under the same key is refused.
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    const other = await call(env.h, 'POST', `/shkeeper/${f.paymentId}/release/confirm`, {
+      body: { txHash: `0x${'ab'.repeat(32)}` },
+      headers: { 'Idempotency-Key': `confirm-${f.paymentId}` },
+    });
+    expect(other.status).toBe(422);
     expect(eventsOf(env.h, f.requestId).filter((e) => e.event === 'purchase-request-update')).toHaveLength(1);
   });
 });
