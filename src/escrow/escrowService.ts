@@ -132,12 +132,14 @@ export class EscrowService {
       if (owner && !(owner.id === p.id && owner[HASH_FIELD[kind]] === txHash)) throw hashInUse();
       let result;
       try {
-        result = await this.d.coordinator.transition(p.id, {
-          to: TARGET_STATUS[kind],
-          source: `escrow_${kind}_confirm`,
-          actor: adminId,
-          set: { [HASH_FIELD[kind]]: txHash, 'providerData.escrowAction': null, pendingEffects: kind === 'release' ? RELEASE_EFFECTS : REFUND_EFFECTS },
-        });
+        result = await this.d.effects.transitionThenEffects(() =>
+          this.d.coordinator.transition(p.id, {
+            to: TARGET_STATUS[kind],
+            source: `escrow_${kind}_confirm`,
+            actor: adminId,
+            set: { [HASH_FIELD[kind]]: txHash, 'providerData.escrowAction': null, pendingEffects: kind === 'release' ? RELEASE_EFFECTS : REFUND_EFFECTS },
+          }),
+        );
       } catch (err) {
         if ((err as AppError).code === 'duplicate_key') throw hashInUse();
         throw err;
@@ -150,7 +152,6 @@ export class EscrowService {
           code: 'escrow_not_funded',
         });
       }
-      await this.d.effects.run(result.payment);
       this.d.logger.info({ paymentId: p.id, kind, txHash }, `escrow ${TARGET_STATUS[kind]}`);
       return result.payment;
     }));

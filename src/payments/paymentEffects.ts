@@ -32,6 +32,28 @@ export class PaymentEffects {
     }
   }
 
+  /**
+   * A transition and its store steps in one transaction where the store has them (MongoDB on a
+   * replica set), then the announcements once that has committed. Elsewhere the same sequence,
+   * with the outbox finishing whatever a crash interrupts.
+   */
+  async transitionThenEffects<R extends { payment: PaymentRecord; changed: boolean }>(transition: () => Promise<R>): Promise<R> {
+    const result = await this.store.withTransaction(async () => {
+      const r = await transition();
+      if (r.changed) {
+        for (const step of r.payment.pendingEffects.filter((s) => !s.startsWith('announce'))) {
+          await this.step(step, r.payment);
+          await this.coordinator.effectDone(r.payment.id, step);
+        }
+      }
+      return r;
+    });
+    if (!result.changed) return result;
+    const committed = (await this.store.payments.findById(result.payment.id)) ?? result.payment;
+    await this.run(committed);
+    return { ...result, payment: (await this.store.payments.findById(result.payment.id)) ?? committed };
+  }
+
   private async step(step: string, p: PaymentRecord): Promise<void> {
     const { store } = this;
     switch (step) {

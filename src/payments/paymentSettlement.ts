@@ -31,16 +31,15 @@ export class PaymentSettlement {
 
   complete(paymentId: string, step: SettlementStep): Promise<TransitionResult> {
     return this.coordinator.withPaymentLock(paymentId, async () => {
-      const result = await this.coordinator.transition(paymentId, {
-        to: 'completed',
-        ...step,
-        // The side effects ride in the same atomic write (an outbox): a crash cannot lose them.
-        set: { ...step.set, pendingEffects: COMPLETION_EFFECTS },
-      });
-      if (result.changed) {
-        await this.effects.run(result.payment);
-        this.logger.info({ paymentId, source: step.source }, 'payment completed; escrow funded');
-      }
+      const result = await this.effects.transitionThenEffects(() =>
+        this.coordinator.transition(paymentId, {
+          to: 'completed',
+          ...step,
+          // The side effects ride in the same atomic write (an outbox): a crash cannot lose them.
+          set: { ...step.set, pendingEffects: COMPLETION_EFFECTS },
+        }),
+      );
+      if (result.changed) this.logger.info({ paymentId, source: step.source }, 'payment completed; escrow funded');
       return result;
     });
   }

@@ -257,6 +257,11 @@ export class MemoryStore implements Store {
     return sortTotals([...groups.values()]);
   }
 
+  /** Each store call here is atomic on its own; a group is made safe by the outbox, not by this. */
+  withTransaction<T>(fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}

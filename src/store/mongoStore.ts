@@ -1,4 +1,5 @@
-import mongoose, { type Connection, type Model } from 'mongoose';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import mongoose, { type ClientSession, type Connection, type Model } from 'mongoose';
 import type { Clock } from '../common/clock.js';
 import { AppError } from '../common/errors.js';
 import { isObjectId } from '../common/ids.js';
@@ -90,6 +91,10 @@ function translateError(err: unknown): never {
   throw new AppError('unavailable', 'the database did not answer', { code: 'store_unavailable', cause: err });
 }
 
+/** The transaction a store call belongs to, carried through async calls (no parameter threading). */
+const currentSession = new AsyncLocalStorage<ClientSession>();
+const session = () => currentSession.getStore() ?? null;
+
 class MongoCollection<T extends { id: string }> implements Collection<T> {
   constructor(
     private readonly model: Model<any>,
@@ -99,8 +104,8 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
   async insertOne(doc: T): Promise<T> {
     const { id, ...rest } = doc;
     try {
-      const created = await this.model.create({ ...rest, _id: new mongoose.Types.ObjectId(id) });
-      return fromMongo<T>(created.toObject());
+      const [created] = await this.model.create([{ ...rest, _id: new mongoose.Types.ObjectId(id) }], { session: session() });
+      return fromMongo<T>(created!.toObject());
     } catch (err) {
       translateError(err);
     }
@@ -124,7 +129,7 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
 
   async findOne(filter: Filter): Promise<T | null> {
     try {
-      const doc = await this.model.findOne(toMongoFilter(filter)).lean();
+      const doc = await this.model.findOne(toMongoFilter(filter)).session(session()).lean();
       return doc ? fromMongo<T>(doc as Record<string, unknown>) : null;
     } catch (err) {
       translateError(err);
@@ -142,7 +147,7 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
 
   async count(filter: Filter): Promise<number> {
     try {
-      return await this.model.countDocuments(toMongoFilter(filter));
+      return await this.model.countDocuments(toMongoFilter(filter)).session(session());
     } catch (err) {
       translateError(err);
     }
@@ -165,6 +170,7 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
         .findOneAndUpdate(toMongoFilter(filter), withUpdatedAt(update, this.clock.now()), {
           returnDocument: 'after',
           runValidators: true,
+          session: session(),
         })
         .lean();
       return doc ? fromMongo<T>(doc as Record<string, unknown>) : null;
@@ -177,6 +183,7 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
     try {
       const res = await this.model.updateMany(toMongoFilter(filter), withUpdatedAt(update, this.clock.now()), {
         runValidators: true,
+        session: session() ?? undefined,
       });
       return res.modifiedCount;
     } catch (err) {
@@ -186,7 +193,7 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
 
   async deleteMany(filter: Filter): Promise<number> {
     try {
-      const res = await this.model.deleteMany(toMongoFilter(filter));
+      const res = await this.model.deleteMany(toMongoFilter(filter)).session(session());
       return res.deletedCount;
     } catch (err) {
       translateError(err);
@@ -194,7 +201,7 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
   }
 
   private query(filter: Filter, options: FindOptions) {
-    let q = this.model.find(toMongoFilter(filter));
+    let q = this.model.find(toMongoFilter(filter)).session(session());
     if (options.sort) q = q.sort(toMongoSort(options.sort));
     if (options.skip) q = q.skip(options.skip);
     if (options.limit !== undefined) q = q.limit(options.limit);
@@ -265,6 +272,23 @@ export class MongoStore implements Store {
     } catch (err) {
       translateError(err);
     }
+  }
+
+  private replicaSet?: Promise<boolean>;
+
+  /**
+   * A real transaction where the deployment supports one (a replica set), with mongoose retrying
+   * transient transaction errors; on a standalone server `fn` runs as it is.
+   */
+  async withTransaction<T>(fn: () => Promise<T>): Promise<T> {
+    if (currentSession.getStore()) return fn();
+    this.replicaSet ??= this.conn.db!
+      .admin()
+      .command({ hello: 1 })
+      .then((r) => typeof r.setName === 'string')
+      .catch(() => false);
+    if (!(await this.replicaSet)) return fn();
+    return this.conn.transaction((s) => currentSession.run(s, fn));
   }
 
   async ping(): Promise<void> {

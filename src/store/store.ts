@@ -75,6 +75,12 @@ export interface Store {
   readonly webhookDeliveries: Collection<WebhookDeliveryRecord>;
   readonly idempotencyKeys: Collection<IdempotencyRecord>;
   paymentTotals(filter: Filter): Promise<PaymentTotal[]>;
+  /**
+   * Runs `fn` so that its writes commit together: a MongoDB transaction on a replica set (every
+   * store call inside joins it). Elsewhere it simply runs `fn`; the outbox of side effects is what
+   * makes a multi-record step safe there.
+   */
+  withTransaction<T>(fn: () => Promise<T>): Promise<T>;
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
