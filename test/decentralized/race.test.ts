@@ -1,15 +1,15 @@
 import type { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import {
   BUYER,
-  deployUsdt,
   expectCompletedOnce,
   market,
   pay,
   saveBody,
   seedClaim,
-  startWeb3Harness,
+  startWeb3Suite,
+  stopWeb3Suite,
   units,
   type Market,
   type Web3Harness,
@@ -32,15 +32,8 @@ let buyerWallet: Wallet;
 let receiver: Wallet;
 let h: Web3Harness;
 
-beforeAll(async () => {
-  chain = await startLocalChain();
-  ({ usdt, buyerWallet, receiver } = await deployUsdt(chain));
-  h = await startWeb3Harness({ chain, tokenAddress: usdt.address, env: { ESCROW_RECEIVER_ADDRESS: receiver.address } });
-});
-afterAll(async () => {
-  await h?.stop();
-  await chain?.stop();
-});
+beforeAll(async () => void ({ chain, h, usdt, buyerWallet, receiver } = await startWeb3Suite()));
+afterAll(() => stopWeb3Suite({ h, chain }));
 
 function racers(paymentId: string, externalId: string, hash: string) {
   const one = [

@@ -1,11 +1,10 @@
 import type { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { sellerOffer, snapshot } from '../helpers/fixtures.js';
 import {
   BUYER,
   bogusHash,
-  deployUsdt,
   eventsFor,
   expectCompletedOnce,
   expectNotCompleted,
@@ -13,7 +12,8 @@ import {
   newAddress,
   pay,
   saveBody,
-  startWeb3Harness,
+  startWeb3Suite,
+  stopWeb3Suite,
   units,
   type Web3Harness,
 } from '../helpers/web3Harness.js';
@@ -26,15 +26,8 @@ let buyerWallet: Wallet;
 let receiver: Wallet;
 let h: Web3Harness;
 
-beforeAll(async () => {
-  chain = await startLocalChain();
-  ({ usdt, buyerWallet, receiver } = await deployUsdt(chain));
-  h = await startWeb3Harness({ chain, tokenAddress: usdt.address, env: { ESCROW_RECEIVER_ADDRESS: receiver.address } });
-});
-afterAll(async () => {
-  await h?.stop();
-  await chain?.stop();
-});
+beforeAll(async () => void ({ chain, h, usdt, buyerWallet, receiver } = await startWeb3Suite()));
+afterAll(() => stopWeb3Suite({ h, chain }));
 
 const save = (body: unknown) => h.api('POST', '/decentralized/save', { body });
 

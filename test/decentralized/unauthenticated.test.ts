@@ -1,17 +1,17 @@
 import type { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { snapshot } from '../helpers/fixtures.js';
 import {
   bogusHash,
-  deployUsdt,
   expectNotCompleted,
   market,
   newAddress,
   pay,
   saveBody,
   seedClaim,
-  startWeb3Harness,
+  startWeb3Suite,
+  stopWeb3Suite,
   units,
   type Market,
   type Web3Harness,
@@ -31,15 +31,8 @@ let buyerWallet: Wallet;
 let receiver: Wallet;
 let h: Web3Harness;
 
-beforeAll(async () => {
-  chain = await startLocalChain();
-  ({ usdt, other, buyerWallet, receiver } = await deployUsdt(chain));
-  h = await startWeb3Harness({ chain, tokenAddress: usdt.address, env: { ESCROW_RECEIVER_ADDRESS: receiver.address } });
-});
-afterAll(async () => {
-  await h?.stop();
-  await chain?.stop();
-});
+beforeAll(async () => void ({ chain, h, usdt, other, buyerWallet, receiver } = await startWeb3Suite()));
+afterAll(() => stopWeb3Suite({ h, chain }));
 
 /** Hashes a buyer could claim that do not pay this payment. */
 const notAPayment: [string, () => Promise<string>][] = [

@@ -1,17 +1,17 @@
 import type { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { payment as fixturePayment, snapshot } from '../helpers/fixtures.js';
 import {
   bogusHash,
-  deployUsdt,
   expectCompletedOnce,
   expectNotCompleted,
   market,
   newAddress,
   pay,
   seedClaim,
-  startWeb3Harness,
+  startWeb3Suite,
+  stopWeb3Suite,
   units,
   type Web3Harness,
 } from '../helpers/web3Harness.js';
@@ -28,15 +28,8 @@ let buyerWallet: Wallet;
 let receiver: Wallet;
 let h: Web3Harness;
 
-beforeAll(async () => {
-  chain = await startLocalChain();
-  ({ usdt, other, buyerWallet, receiver } = await deployUsdt(chain));
-  h = await startWeb3Harness({ chain, tokenAddress: usdt.address, env: { ESCROW_RECEIVER_ADDRESS: receiver.address } });
-});
-afterAll(async () => {
-  await h?.stop();
-  await chain?.stop();
-});
+beforeAll(async () => void ({ chain, h, usdt, other, buyerWallet, receiver } = await startWeb3Suite()));
+afterAll(() => stopWeb3Suite({ h, chain }));
 
 const verify = (id: string) => h.api('POST', `/decentralized/verify/${id}`);
 const update = (body: unknown, auth?: string) => h.api('PUT', '/decentralized/update', { body, auth });

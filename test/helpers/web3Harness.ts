@@ -8,7 +8,7 @@ import type { RunningServer } from '../../src/server.js';
 import type { ShkeeperClient } from '../../src/shkeeper/shkeeperClient.js';
 import type { MemoryStore } from '../../src/store/memoryStore.js';
 import type { PaymentRecord } from '../../src/store/records.js';
-import type { DeployedToken, LocalChain } from './chain/localChain.js';
+import { startLocalChain, type DeployedToken, type LocalChain } from './chain/localChain.js';
 import type { FakeShkeeper } from './fakeShkeeper/fakeShkeeper.js';
 import { newObjectId } from '../../src/common/ids.js';
 import { payment as fixturePayment, seedMarketplace } from './fixtures.js';
@@ -225,4 +225,20 @@ export async function seedClaim(h: Web3Harness, m: Market, hash: string | null, 
       ...over,
     }),
   );
+}
+
+/**
+ * The setup most Web3 suites share: a local chain, USDT (and another token) deployed, and a
+ * harness whose escrow receiver is `receiver`. Stop it with `stopWeb3Suite`.
+ */
+export async function startWeb3Suite() {
+  const chain = await startLocalChain();
+  const tokens = await deployUsdt(chain);
+  const h = await startWeb3Harness({ chain, tokenAddress: tokens.usdt.address, env: { ESCROW_RECEIVER_ADDRESS: tokens.receiver.address } });
+  return { chain, h, ...tokens };
+}
+
+export async function stopWeb3Suite(s: { h?: Web3Harness; chain?: LocalChain }): Promise<void> {
+  await s.h?.stop();
+  await s.chain?.stop();
 }
