@@ -10,6 +10,7 @@ import { PaymentService } from './payments/paymentService.js';
 import type { Store } from './store/store.js';
 import type { ChainGateway } from './chain/chainTypes.js';
 import { PaymentSettlement } from './payments/paymentSettlement.js';
+import { InflowProofs } from './payments/inflowProofs.js';
 import { PaymentEffects } from './payments/paymentEffects.js';
 import { EffectsSweeper } from './payments/effectsSweeper.js';
 import { EscrowService } from './escrow/escrowService.js';
@@ -24,6 +25,7 @@ import { redisLimiters } from './scaling/redisLimiters.js';
 import { AdminPayoutService } from './decentralized/adminPayoutService.js';
 import { Web3PaymentService } from './decentralized/web3PaymentService.js';
 import { Web3Verifier } from './decentralized/web3Verifier.js';
+import { PayerProofs } from './decentralized/payerProof.js';
 import { TransactionBackfill } from './legacy/transactionBackfill.js';
 import { PayoutService } from './payouts/payoutService.js';
 import { PayoutUpdates } from './payouts/payoutUpdates.js';
@@ -69,6 +71,7 @@ export interface AppContext extends Required<Omit<AppDeps, 'shkeeper' | 'chain' 
   chain?: ChainGateway;
   tokens: TokenService;
   coordinator: PaymentCoordinator;
+  proofs: InflowProofs;
   payments: PaymentService;
   settlement: PaymentSettlement;
   deliveries: DeliveryLog;
@@ -94,7 +97,8 @@ export function buildContext(deps: AppDeps): AppContext {
   const { store, config, clock, events, logger } = deps;
   const metrics = deps.metrics ?? new Metrics();
   metrics.watchMonitors(monitors);
-  const coordinator = new PaymentCoordinator(store, lock, clock, metrics);
+  const coordinator = new PaymentCoordinator(store, lock, clock, metrics, { underpaymentTolerance: config.escrow.underpaymentTolerance });
+  const proofs = new InflowProofs({ config, chain: deps.chain });
   const effects = new PaymentEffects(store, coordinator, events, logger);
   const settlement = new PaymentSettlement(store, coordinator, events, effects, logger);
   const sweeper = new EffectsSweeper({ store, coordinator, effects, clock, graceMs: config.effectsGraceMs, intervalMs: 30_000 }, logger);
@@ -106,7 +110,7 @@ export function buildContext(deps: AppDeps): AppContext {
   monitors.register(new AutoWebhookMonitor({ config, store, clock, invoiceEvents, shkeeper: deps.shkeeper, chain: deps.chain }, logger));
   monitors.register(new WalletMonitor({ config, store, settlement, chain: deps.chain }, logger));
   const payoutUpdates = new PayoutUpdates(coordinator, events, logger);
-  const web3Verifier = new Web3Verifier({ config, store, coordinator, settlement, chain: deps.chain });
+  const web3Verifier = new Web3Verifier({ store, coordinator, settlement, proofs });
   const payouts = new PayoutService({ config, store, coordinator, events, lock, clock, logger, updates: payoutUpdates, shkeeper: deps.shkeeper });
   monitors.register(new PayoutReconciler({ config, store, clock, payouts, updates: payoutUpdates, shkeeper: deps.shkeeper }, logger));
   return {
@@ -118,7 +122,8 @@ export function buildContext(deps: AppDeps): AppContext {
     limiterFactory: deps.limiterFactory ?? (redis ? redisLimiters(redis) : undefined),
     tokens: new TokenService(config.jwt.secret),
     coordinator,
-    payments: new PaymentService(store, coordinator, events),
+    proofs,
+    payments: new PaymentService(store, coordinator, events, { settlement, proofs }),
     settlement,
     deliveries,
     invoiceEvents,
@@ -129,8 +134,8 @@ export function buildContext(deps: AppDeps): AppContext {
     payouts,
     payoutWebhooks: new PayoutWebhookService({ config, store, deliveries, updates: payoutUpdates, clock }),
     web3Verifier,
-    web3: new Web3PaymentService({ store, coordinator, verifier: web3Verifier, events, clock, logger }),
-    backfill: new TransactionBackfill({ config, store, coordinator, logger, chain: deps.chain, shkeeper: deps.shkeeper }),
+    web3: new Web3PaymentService({ store, coordinator, verifier: web3Verifier, payerProofs: new PayerProofs({ config, clock, chain: deps.chain }), events, clock, logger }),
+    backfill: new TransactionBackfill({ config, coordinator, proofs, logger, chain: deps.chain, shkeeper: deps.shkeeper }),
     adminPayouts: new AdminPayoutService({ config, store, coordinator, events, lock, clock, logger, wallet: deps.hotWallet }),
   };
 }

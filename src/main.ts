@@ -48,10 +48,17 @@ async function main(): Promise<void> {
     ? createChainGateway({
         rpcUrl: config.bsc.rpcUrl,
         chainId: config.bsc.chainId,
+        token: { address: config.bsc.usdtAddress, decimals: config.bsc.usdtDecimals },
         logger: logger.child({ module: 'chain' }),
         onCall: (op, s, outcome) => metrics.upstreamCall('rpc', op, s, outcome),
       })
     : undefined;
+
+  if (chain) {
+    // Read the chain id and the token's decimals now, so a wrong setting is named at start. The
+    // service still starts (SHKeeper and records work); every chain route refuses with this error.
+    await chain.blockNumber().catch((err: unknown) => logger.error({ err }, 'chain settings check failed; chain routes will refuse until it passes'));
+  }
 
   const hotWallet =
     config.adminWalletPrivateKey && config.bsc.rpcUrl

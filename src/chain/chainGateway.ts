@@ -12,7 +12,7 @@ import {
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { ChainGateway, TokenTransfer, TransferExpectation, TransferVerdict } from './chainTypes.js';
-import { addressTopic, decodeTransferCall, decodeTransferLog, encodeTransfer, sameAddress, TRANSFER_TOPIC } from './erc20.js';
+import { addressTopic, decodeTransferCall, decodeTransferLog, encodeTransfer, erc20Interface, sameAddress, TRANSFER_TOPIC } from './erc20.js';
 import { createRpcCall } from './rpcRetry.js';
 import { assertValidExpectation, judgeReceipt } from './transferJudge.js';
 
@@ -33,6 +33,11 @@ export interface ChainGatewayOptions {
   /** The widest window `findTransfers` accepts (default 50,000 blocks). */
   maxLogWindowBlocks?: number;
   onCall?: (label: string, seconds: number, outcome: 'ok' | 'error') => void;
+  /**
+   * The token the configuration names, checked against the chain before the first call: a
+   * `decimals()` that differs from the setting would turn dust into a full payment.
+   */
+  token?: { address: string; decimals: number };
 }
 
 /**
@@ -55,9 +60,19 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
     chainChecked ??= (async () => {
       const served = Number(await call('eth_chainId', () => provider.send('eth_chainId', []) as Promise<string>));
       if (served !== chainId) {
-        throw new AppError('provider_error', `blockchain RPC serves chain ${served}, expected ${chainId}`, {
+        throw new AppError('provider_error', `BSC_CHAIN_ID is ${chainId} but the RPC at BSC_RPC_URL serves chain ${served}`, {
           code: 'rpc_wrong_chain',
+          details: { setting: 'BSC_CHAIN_ID', configured: chainId, onChain: served },
         });
+      }
+      if (opts.token) {
+        const onChain = await this_.tokenDecimals(opts.token.address);
+        if (onChain !== opts.token.decimals) {
+          throw new AppError('unavailable', `BSC_USDT_DECIMALS is ${opts.token.decimals} but the token at BSC_USDT_ADDRESS (${opts.token.address}) has ${onChain} decimals`, {
+            code: 'decimals_mismatch',
+            details: { setting: 'BSC_USDT_DECIMALS', configured: opts.token.decimals, onChain },
+          });
+        }
       }
     })().catch((error: unknown) => {
       chainChecked = undefined;
@@ -70,8 +85,25 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
   // A second provider that packs the calls made together into one JSON-RPC batch request.
   const batching = createProvider(opts.rpcUrl, chainId, opts.timeoutMs ?? 10_000, RECEIPT_BATCH);
 
+  const this_ = {
+    async tokenDecimals(token: string): Promise<number> {
+      assertAddresses({ token });
+      const data = await call('eth_call', () => provider.call({ to: token, data: erc20Interface.encodeFunctionData('decimals', []) }));
+      try {
+        return Number(erc20Interface.decodeFunctionResult('decimals', data)[0]);
+      } catch {
+        throw new AppError('unavailable', `${token} did not answer decimals(): is BSC_USDT_ADDRESS an ERC-20 contract on this chain?`, {
+          code: 'decimals_mismatch',
+          details: { setting: 'BSC_USDT_ADDRESS' },
+        });
+      }
+    },
+  };
+
   return {
     chainId,
+
+    tokenDecimals: this_.tokenDecimals,
 
     async blockNumber() {
       await ensureChain();
@@ -90,7 +122,7 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
         const tx = await call('eth_getTransactionByHash', () => provider.getTransaction(txHash));
         // Known but not mined (or mined between the two reads): the next poll settles it.
         verdict = tx
-          ? { status: 'pending', confirmations: 0, required: expect.confirmations, ...unminedHint(tx, expect) }
+          ? { status: 'pending', confirmations: 0, required: expect.confirmations, nonce: tx.nonce, ...unminedHint(tx, expect) }
           : { status: 'not_found' };
       }
       log.debug({ txHash, status: verdict.status, ...('reason' in verdict ? { reason: verdict.reason } : {}) }, 'transfer verified');
@@ -129,7 +161,8 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
       if (toBlock - q.fromBlock + 1 > maxWindow) {
         throw invalid(`a log window may span at most ${maxWindow} blocks`, 'block_window_too_large');
       }
-      const topics = [TRANSFER_TOPIC, null, addressTopic(q.to)];
+      if (q.from !== undefined) assertAddresses({ from: q.from });
+      const topics = [TRANSFER_TOPIC, q.from === undefined ? null : addressTopic(q.from), addressTopic(q.to)];
       const found: TokenTransfer[] = [];
       for (let start = q.fromBlock; start <= toBlock; start += chunk) {
         const end = Math.min(toBlock, start + chunk - 1);
@@ -146,6 +179,19 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
       return found.sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
     },
 
+    async transactionFacts(txHash) {
+      if (!isHexString(txHash, 32)) throw invalid('txHash must be a 0x-prefixed 32-byte hex string', 'invalid_tx_hash');
+      await ensureChain();
+      const tx = await call('eth_getTransactionByHash', () => provider.getTransaction(txHash));
+      return tx ? { from: getAddress(tx.from), nonce: tx.nonce, blockNumber: tx.blockNumber ?? null } : null;
+    },
+
+    async minedNonce(address) {
+      assertAddresses({ address });
+      await ensureChain();
+      return call('eth_getTransactionCount', () => provider.getTransactionCount(address, 'latest'));
+    },
+
     async buildTokenTransfer(q) {
       assertAddresses({ token: q.token, from: q.from, to: q.to });
       if (typeof q.amount !== 'bigint' || q.amount <= 0n) throw invalid('amount must be a positive bigint', 'invalid_amount');
@@ -153,11 +199,8 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
       const token = getAddress(q.token);
       const from = getAddress(q.from);
       const data = encodeTransfer(getAddress(q.to), q.amount);
-      const [gas, nonce] = await Promise.all([
-        call('eth_estimateGas', () => provider.estimateGas({ from, to: token, data }), explainEstimateFailure),
-        call('eth_getTransactionCount', () => provider.getTransactionCount(from, 'pending')),
-      ]);
-      return { to: token, from, data, value: '0x0', chainId, gasLimit: toQuantity((gas * 120n) / 100n), nonce };
+      const gas = await call('eth_estimateGas', () => provider.estimateGas({ from, to: token, data }), explainEstimateFailure);
+      return { from, to: token, data, value: '0x0', gas: toQuantity((gas * 120n) / 100n), chainId: toQuantity(chainId) };
     },
 
     close() {

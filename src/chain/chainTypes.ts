@@ -28,6 +28,12 @@ export type MismatchReason =
   | 'amount_mismatch'
   | 'no_transfer';
 
+/** What each sender moved to the receiver in one transaction (matching logs summed per sender). */
+export interface SenderAmount {
+  from: string;
+  amount: bigint;
+}
+
 export type TransferVerdict =
   | {
       status: 'confirmed';
@@ -37,6 +43,7 @@ export type TransferVerdict =
       to: string;
       blockNumber: number;
       logIndex: number;
+      senders: SenderAmount[];
     }
   | {
       status: 'pending';
@@ -45,6 +52,11 @@ export type TransferVerdict =
       amount?: bigint;
       from?: string;
       to?: string;
+      /** Set once mined (confirmations ≥ 1). */
+      blockNumber?: number;
+      senders?: SenderAmount[];
+      /** Set while unmined: the sender's nonce, which a sped-up replacement reuses. */
+      nonce?: number;
     }
   | { status: 'mismatch'; reason: MismatchReason; message: string }
   | { status: 'not_found' };
@@ -58,16 +70,19 @@ export interface TokenTransfer {
   logIndex: number;
 }
 
-/** A transaction for `from` to sign: hex quantities, as wallets (`eth_sendTransaction`) expect. */
+/**
+ * A transaction for `from` to sign, as EIP-1193 `eth_sendTransaction` takes it: every number a
+ * hex quantity, no nonce (the wallet picks it, so a payload never goes stale).
+ */
 export interface UnsignedTokenTransfer {
-  to: string;
   from: string;
+  to: string;
   data: string;
   value: '0x0';
-  chainId: number;
   /** Hex quantity: the node's estimate plus 20% headroom. */
-  gasLimit: string;
-  nonce: number;
+  gas: string;
+  /** Hex quantity. */
+  chainId: string;
 }
 
 export interface ChainGateway {
@@ -79,8 +94,14 @@ export interface ChainGateway {
    * batches, each judged exactly as `verifyTransfer` would. Verdicts come back in input order.
    */
   verifyTransfers(items: { txHash: string; expect: TransferExpectation }[]): Promise<TransferVerdict[]>;
-  /** Transfers of `token` to `to` in a bounded block window, read with chunked `eth_getLogs`. */
-  findTransfers(q: { token: string; to: string; fromBlock: number; toBlock?: number }): Promise<TokenTransfer[]>;
+  /** Transfers of `token` to `to` (from `from`, when given) in a bounded block window, read with chunked `eth_getLogs`. */
+  findTransfers(q: { token: string; to: string; from?: string; fromBlock: number; toBlock?: number }): Promise<TokenTransfer[]>;
+  /** A transaction's sender and nonce (and block once mined), or null when the node does not know it. */
+  transactionFacts(txHash: string): Promise<{ from: string; nonce: number; blockNumber: number | null } | null>;
+  /** How many transactions `address` has had mined (its next nonce at the latest block). */
+  minedNonce(address: string): Promise<number>;
+  /** The ERC-20 `decimals()` of a token contract. */
+  tokenDecimals(token: string): Promise<number>;
   /** ERC-20 `transfer(to, amount)` calldata, gas estimate from the node, pending nonce of `from`. */
   buildTokenTransfer(q: { token: string; from: string; to: string; amount: bigint }): Promise<UnsignedTokenTransfer>;
   close(): void;

@@ -49,10 +49,11 @@ export function judgeReceipt(receipt: MinedReceipt, expect: TransferExpectation,
     return mismatch('amount_mismatch', `moved ${amount} base units, expected exactly ${expect.minAmount}`);
   }
 
+  const senders = sumBySender(matching);
   // A load-balanced RPC may answer "latest" from a node behind the one that had the receipt.
   const confirmations = Math.max(0, latestBlock - receipt.blockNumber + 1);
   if (confirmations < expect.confirmations) {
-    return { status: 'pending', confirmations, required: expect.confirmations, amount, from: first.from, to: first.to };
+    return { status: 'pending', confirmations, required: expect.confirmations, amount, from: first.from, to: first.to, blockNumber: receipt.blockNumber, senders };
   }
   return {
     status: 'confirmed',
@@ -62,7 +63,14 @@ export function judgeReceipt(receipt: MinedReceipt, expect: TransferExpectation,
     to: first.to,
     blockNumber: receipt.blockNumber,
     logIndex: first.logIndex,
+    senders,
   };
+}
+
+function sumBySender(transfers: DecodedTransfer[]): { from: string; amount: bigint }[] {
+  const sums = new Map<string, bigint>();
+  for (const t of transfers) sums.set(t.from, (sums.get(t.from) ?? 0n) + t.amount);
+  return [...sums].map(([from, amount]) => ({ from, amount }));
 }
 
 /** Refuses an expectation that could never be met or would match anything. */

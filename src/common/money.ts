@@ -71,6 +71,31 @@ export function compareDecimals(a: string, b: string): -1 | 0 | 1 {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/** a − b, refused when it would be negative (money held is never below zero). */
+export function subtractDecimals(a: string, b: string): string {
+  const x = toBaseUnits(normalizeDecimal(a), MAX_DECIMALS);
+  const y = toBaseUnits(normalizeDecimal(b), MAX_DECIMALS);
+  if (y > x) throw new RangeError(`${a} - ${b} is negative`);
+  return fromBaseUnits(x - y, MAX_DECIMALS);
+}
+
+export function minDecimal(a: string, b: string): string {
+  return compareDecimals(a, b) <= 0 ? a : b;
+}
+
+/**
+ * `amount × (1 − fraction)`, rounded up at 18 decimals: the least that settles an amount due when
+ * `fraction` (a decimal string in [0, 1)) of it may be missing. With fraction "0" it is the amount.
+ */
+export function lowerBound(amount: string, fraction: string): string {
+  const scale = 10n ** BigInt(MAX_DECIMALS);
+  const a = toBaseUnits(normalizeDecimal(amount), MAX_DECIMALS);
+  const f = toBaseUnits(normalizeDecimal(fraction), MAX_DECIMALS);
+  const product = a * (scale - f);
+  const rounded = (product + scale - 1n) / scale;
+  return fromBaseUnits(rounded, MAX_DECIMALS);
+}
+
 export function isPositiveDecimal(v: string): boolean {
   return isDecimalString(v) && toBaseUnits(v, MAX_DECIMALS) > 0n;
 }

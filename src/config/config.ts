@@ -85,6 +85,10 @@ const envSchema = z.object({
   LEGACY_FETCH_BLOCK_WINDOW: int(5_000, 10, 1_000_000),
   SHKEEPER_PAYOUT_FEE: optionalString.pipe(z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal string').optional()),
   ESCROW_RECEIVER_ADDRESS: optionalString.pipe(evmAddress.optional()),
+  UNDERPAYMENT_TOLERANCE: optionalString.pipe(
+    z.string().regex(/^0(\.\d{1,18})?$/, 'must be a fraction from 0 up to (not including) 1, e.g. 0.01').optional(),
+  ),
+  PAYER_PROOF_TTL_SECONDS: int(3_600, 60, 7 * 24 * 3_600),
   BSC_RPC_URL: optionalUrl,
   BSC_CHAIN_ID: int(56, 1, 2 ** 31 - 1),
   BSC_USDT_ADDRESS: optionalString.pipe(evmAddress.optional()),
@@ -144,7 +148,13 @@ export interface Config {
     readonly wallet: { readonly enabled: boolean; readonly intervalMs: number; readonly blockWindow: number };
     readonly payoutReconciler: { readonly enabled: boolean; readonly intervalMs: number; readonly afterMs: number };
   };
-  readonly escrow: { readonly receiverAddress?: string };
+  readonly escrow: {
+    readonly receiverAddress?: string;
+    /** A payment completes when what arrived is at least price × (1 − this); the shortfall is recorded. */
+    readonly underpaymentTolerance: string;
+    /** How long a payer-proof challenge may be signed and used. */
+    readonly payerProofTtlSeconds: number;
+  };
   readonly bsc: {
     readonly rpcUrl?: string;
     readonly chainId: number;
@@ -254,7 +264,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         afterMs: e.PAYOUT_RECONCILER_AFTER_MS,
       },
     },
-    escrow: { receiverAddress: e.ESCROW_RECEIVER_ADDRESS && getAddress(e.ESCROW_RECEIVER_ADDRESS) },
+    escrow: {
+      receiverAddress: e.ESCROW_RECEIVER_ADDRESS && getAddress(e.ESCROW_RECEIVER_ADDRESS),
+      underpaymentTolerance: e.UNDERPAYMENT_TOLERANCE ?? '0',
+      payerProofTtlSeconds: e.PAYER_PROOF_TTL_SECONDS,
+    },
     bsc: {
       rpcUrl: e.BSC_RPC_URL,
       chainId: e.BSC_CHAIN_ID,

@@ -7,7 +7,7 @@ import { endpoint, ok } from '../common/http.js';
 import { idempotency } from '../idempotency/idempotencyMiddleware.js';
 import { paymentView } from '../payments/paymentView.js';
 import type { PaymentRecord } from '../store/records.js';
-import { adminPayoutBody, paymentIdParams, saveBody, updateBody, userIdParams } from './decentralizedSchemas.js';
+import { adminPayoutBody, challengeBody, paymentIdParams, proveBody, saveBody, updateBody, userIdParams, verifyBody } from './decentralizedSchemas.js';
 
 /**
  * DePay / Web3 payments under /decentralized. Several routes take no token (the checkout calls
@@ -22,6 +22,10 @@ export function decentralizedPaymentRoutes(ctx: AppContext): Router {
     const { payment, verification } = await web3.save(body);
     return { success: true, data: paymentView(payment), verification };
   }));
+
+  // The payer's wallet proof (README: "Web3 payer proof"): the message to sign, then the signature.
+  router.post('/payer-proof/challenge', endpoint({ body: challengeBody }, async ({ body }) => ok(await web3.challenge(body))));
+  router.post('/payer-proof', endpoint({ body: proveBody }, async ({ body }) => ok(paymentView(await web3.prove(body.paymentId, body.payerProof)))));
 
   router.get('/status/:paymentId', endpoint({ params: paymentIdParams }, async ({ params }) => ok(statusView(await web3.status(params.paymentId)))));
 
@@ -39,8 +43,9 @@ export function decentralizedPaymentRoutes(ctx: AppContext): Router {
     ok((await web3.history(principalOf(req), params.userId)).map(paymentView)),
   ));
 
-  router.post('/verify/:paymentId', endpoint({ params: paymentIdParams }, async ({ params }) => {
-    const v = await ctx.web3Verifier.verify(params.paymentId, 'decentralized_verify');
+  router.post('/verify/:paymentId', endpoint({ params: paymentIdParams, body: verifyBody.optional() }, async ({ params, body }) => {
+    if (body?.payerProof) await web3.prove(params.paymentId, body.payerProof);
+    const v = await ctx.web3Verifier.verify(params.paymentId, 'decentralized_verify', body?.transactionHash);
     return ok({ ...statusView(v.payment), outcome: v.outcome, confirmations: v.confirmations ?? null, required: v.required ?? null, reason: v.reason ?? null });
   }));
 
@@ -63,7 +68,7 @@ function statusView(p: PaymentRecord) {
     paymentId: p.id,
     status: p.status,
     escrowState: p.escrowState,
-    transactionHash: p.transactionHash,
+    transactionHash: p.transactionHash ?? p.claim?.txHash ?? null,
     confirmations: (p.providerData.confirmations as number | undefined) ?? null,
     amount: p.amount,
     updatedAt: p.updatedAt.toISOString(),

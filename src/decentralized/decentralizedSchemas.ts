@@ -11,6 +11,34 @@ const usdt = z
   .transform((v) => v.toUpperCase())
   .pipe(z.literal('USDT'));
 
+/** The challenge as `/payer-proof/challenge` issued it, sent back unchanged with the wallet's signature. */
+export const payerProofSchema = z.strictObject({
+  message: z.strictObject({
+    purpose: z.string().max(200),
+    purchaseRequestId: objectIdSchema,
+    sellerOfferId: objectIdSchema,
+    wallet: evmAddressSchema,
+    receiver: evmAddressSchema,
+    amount: z.string().max(64),
+    token: z.string().max(16),
+    issuedAtBlock: z.union([z.number().int().nonnegative(), z.string().regex(/^\d{1,15}$/).transform(Number)]),
+    expiresAt: z.union([z.number().int().nonnegative(), z.string().regex(/^\d{1,15}$/).transform(Number)]),
+    nonce: z.string().max(200),
+  }),
+  signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'must be a 65-byte hex signature'),
+});
+export type PayerProofInput = z.output<typeof payerProofSchema>;
+
+export const challengeBody = z.strictObject({
+  purchaseRequestId: objectIdSchema,
+  sellerOfferId: objectIdSchema,
+  walletAddress: evmAddressSchema,
+});
+export type ChallengeInput = z.output<typeof challengeBody>;
+
+export const proveBody = z.strictObject({ paymentId: objectIdSchema, payerProof: payerProofSchema });
+export const verifyBody = z.strictObject({ transactionHash: txHashSchema.optional(), payerProof: payerProofSchema.optional() });
+
 export const saveBody = z.strictObject({
   purchaseRequestId: objectIdSchema,
   buyerId: userId,
@@ -22,6 +50,7 @@ export const saveBody = z.strictObject({
   token: usdt.optional().transform((v) => v ?? 'USDT'),
   walletAddress: evmAddressSchema.optional(),
   metadata: metadataSchema.optional(),
+  payerProof: payerProofSchema.optional(),
 });
 export type SaveInput = z.output<typeof saveBody>;
 

@@ -12,7 +12,9 @@ import { announcePaymentCreated, announcePaymentUpdate } from '../payments/payme
 import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
 import type { PaymentRecord, SellerOfferRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
-import type { SaveInput, UpdateInput } from './decentralizedSchemas.js';
+import type { ChallengeInput, PayerProofInput, SaveInput, UpdateInput } from './decentralizedSchemas.js';
+import type { PayerProofs } from './payerProof.js';
+import { OPEN } from '../payments/transitions.js';
 import type { Web3Verifier } from './web3Verifier.js';
 
 /** Chunks verified at once, each one JSON-RPC batch of receipts: bounded load on the RPC node. */
@@ -30,12 +32,20 @@ export class Web3PaymentService {
       store: Store;
       coordinator: PaymentCoordinator;
       verifier: Web3Verifier;
+      payerProofs: PayerProofs;
       events: PaymentEvents;
       clock: Clock;
       logger: Logger;
     },
   ) {}
 
+  /**
+   * Records a Web3 payment for an offer (creating it, or finding the open one), with the payer's
+   * wallet proof when sent, and verifies the transaction hash when one is given. A hash is a
+   * claim: it reserves nothing until the chain proves a transfer from a proven wallet, mined after
+   * the proof. A hash the chain refutes answers 409 (`transfer_mismatch` / `wallet_not_proven`)
+   * and leaves the payment as it was.
+   */
   async save(input: SaveInput) {
     const { store } = this.d;
     const request = await store.purchaseRequests.findById(input.purchaseRequestId);
@@ -43,39 +53,60 @@ export class Web3PaymentService {
     if (request.buyerId !== input.buyerId) {
       throw new AppError('conflict', 'buyerId is not the buyer of this purchase request', { code: 'records_do_not_match' });
     }
-    // A repeated save of a hash answers its payment even once that payment has settled (its offer
-    // is then no longer pending, so the offer lookup below would refuse the retry).
-    const sameHash = input.transactionHash ? await store.payments.findOne({ transactionHash: input.transactionHash }) : null;
-    if (sameHash) return this.sameSave(sameHash, request.id);
-    const offer = await this.offerFor(request.id, input.sellerId, input.amount);
-    const existing = await store.payments.findOne({
-      provider: 'decentralized', purchaseRequestId: request.id, sellerOfferId: offer.id, status: 'pending', transactionHash: null,
-    });
-    if (existing && !input.transactionHash) return this.sameSave(existing, request.id);
-    // The hash arrives after a save without one: it is the claim for that same payment.
-    if (existing && input.transactionHash) return this.claimFor(existing, input.transactionHash);
-
-    let payment: PaymentRecord;
+    // A hash that already funds a payment answers that payment when it is this request's (a retried save).
+    const funded = input.transactionHash ? await store.payments.findOne({ transactionHash: input.transactionHash }) : null;
+    if (funded) return this.sameSave(funded, request.id);
+    const claimed = input.transactionHash
+      ? await store.payments.findOne({ provider: 'decentralized', purchaseRequestId: request.id, 'claim.txHash': input.transactionHash })
+      : null;
+    let payment = claimed ?? (await this.openPaymentFor(request.id, await this.offerFor(request.id, input.sellerId, input.amount), input));
+    if (input.payerProof) payment = await this.addPayer(payment, input.payerProof);
+    if (!input.transactionHash) return { payment, verification: null };
     try {
-      payment = await this.insert(input, offer);
-    } catch (err) {
-      const e = err as AppError;
-      if (e.code !== 'duplicate_key') throw err;
-      const keys = (e.details as { keys?: string[] }).keys ?? [];
-      if (keys.includes('transactionHash')) return this.sameSave((await store.payments.findOne({ transactionHash: input.transactionHash }))!, request.id);
-      const live = await store.payments.findOne({ liveOfferKey: offer.id });
-      throw new AppError('conflict', 'this offer already has a live payment', { code: 'payment_exists', details: { paymentId: live?.id } });
-    }
-    announcePaymentCreated(this.d.events, payment);
-    if (!payment.transactionHash) return { payment, verification: null };
-    try {
-      const v = await this.d.verifier.verify(payment.id, 'decentralized_save');
+      const v = await this.d.verifier.verify(payment.id, 'decentralized_save', input.transactionHash);
+      if (v.outcome === 'mismatch') throw mismatchError(v.reason);
       return { payment: v.payment, verification: { outcome: v.outcome, confirmations: v.confirmations, reason: v.reason } };
     } catch (err) {
+      if (err instanceof AppError && ['transfer_mismatch', 'wallet_not_proven'].includes(err.code)) throw err;
       // Saved either way: the claim stays, and a later verify will look again.
       this.d.logger.warn({ err, paymentId: payment.id }, 'verification right after save failed');
-      return { payment, verification: { outcome: 'error', code: (err as AppError).code ?? 'error' } };
+      return { payment: (await store.payments.findById(payment.id)) ?? payment, verification: { outcome: 'error', code: (err as AppError).code ?? 'error' } };
     }
+  }
+
+  /**
+   * The EIP-712 message a wallet signs to prove it pays this offer (see PayerProofs). The offer
+   * must be pending on an open purchase request.
+   */
+  async challenge(input: ChallengeInput) {
+    const offer = await this.d.store.sellerOffers.findById(input.sellerOfferId);
+    if (!offer || offer.purchaseRequestId !== input.purchaseRequestId) {
+      throw new AppError('not_found', 'seller offer not found for this purchase request', { code: 'seller_offer_not_found' });
+    }
+    return this.d.payerProofs.issue({
+      purchaseRequestId: offer.purchaseRequestId, sellerOfferId: offer.id, wallet: input.walletAddress, amount: offer.amount, token: offer.currency,
+    });
+  }
+
+  /** Records a signed payer proof on an open Web3 payment; the signature is the credential. */
+  async prove(paymentId: string, proof: PayerProofInput) {
+    return this.addPayer(await this.status(paymentId), proof);
+  }
+
+  private async addPayer(p: PaymentRecord, proof: PayerProofInput): Promise<PaymentRecord> {
+    const payer = this.d.payerProofs.verify(proof.message, proof.signature, p);
+    return this.d.coordinator.addPayer(p.id, payer);
+  }
+
+  private async openPaymentFor(requestId: string, offer: SellerOfferRecord, input: SaveInput): Promise<PaymentRecord> {
+    const open = await this.d.store.payments.find(
+      { provider: 'decentralized', purchaseRequestId: requestId, sellerOfferId: offer.id, status: { $in: [...OPEN] } },
+      { sort: { createdAt: 1 }, limit: 1 },
+    );
+    if (open[0]) return open[0];
+    const payment = await this.insert(input, offer);
+    announcePaymentCreated(this.d.events, payment);
+    return payment;
   }
 
   async status(paymentId: string) {
@@ -114,7 +145,7 @@ export class Web3PaymentService {
   /** Re-verifies every open Web3 payment with a claimed hash, a bounded number at a time. */
   async verifyAllPending() {
     const open = await this.d.store.payments.find(
-      { provider: 'decentralized', status: { $in: ['pending', 'processing'] }, transactionHash: { $ne: null } },
+      { provider: 'decentralized', status: { $in: [...OPEN] }, 'claim.txHash': { $type: 'string' } },
       { sort: { createdAt: 1 } },
     );
     const limit = pLimit(VERIFY_CONCURRENCY);
@@ -159,21 +190,7 @@ export class Web3PaymentService {
     return payment;
   }
 
-  private async claimFor(existing: PaymentRecord, hash: string) {
-    try {
-      await this.d.coordinator.patch(existing.id, { transactionHash: hash }, { transactionHash: null, status: 'pending' });
-    } catch (err) {
-      if ((err as AppError).code === 'duplicate_key') {
-        throw new AppError('conflict', 'this transaction hash is already used by another payment', { code: 'transaction_hash_in_use' });
-      }
-      if ((err as AppError).code !== 'precondition_failed') throw err;
-    }
-    const v = await this.d.verifier.verify(existing.id, 'decentralized_save').catch(() => null);
-    const payment = v?.payment ?? (await this.d.store.payments.findById(existing.id))!;
-    return { payment, verification: v ? { outcome: v.outcome, confirmations: v.confirmations, reason: v.reason } : null };
-  }
-
-  private sameSave(existing: PaymentRecord, requestId: string) {
+  private sameSave(existing: PaymentRecord, requestId: string): { payment: PaymentRecord; verification: null } {
     if (existing.provider === 'decentralized' && existing.purchaseRequestId === requestId) return { payment: existing, verification: null };
     throw new AppError('conflict', 'this transaction hash is already used by another payment', { code: 'transaction_hash_in_use' });
   }
@@ -198,7 +215,7 @@ export class Web3PaymentService {
         blockchain: { network: input.network, token: input.token },
         // The reference the old SDK's callback must present: random, so knowing a payment id
         // (ids are announced to every client) is not enough to make claims about it.
-        transactionHash: input.transactionHash ?? null, externalId: `DEPAY_${randomBytes(16).toString('hex')}`,
+        transactionHash: null, externalId: `DEPAY_${randomBytes(16).toString('hex')}`,
         paymentUrl: null, payAddress: null, expiresAt: null, providerTaskId: null, releaseTxHash: null, refundTxHash: null,
         // An anonymous, unverified claim must not lock the buyer out of their own offer: the
         // offer is held by payments the chain has seen, not by a save anyone can make.
@@ -210,4 +227,11 @@ export class Web3PaymentService {
       'anonymous',
     );
   }
+}
+
+function mismatchError(reason: string | undefined): AppError {
+  if (reason === 'wallet_not_proven') {
+    return new AppError('conflict', 'no wallet has been proven for this payment; sign the payer-proof message first', { code: 'wallet_not_proven', details: { reason } });
+  }
+  return new AppError('conflict', `the transaction does not pay this payment (${reason})`, { code: 'transfer_mismatch', details: { reason } });
 }

@@ -1,10 +1,10 @@
-import type { ChainGateway, TransferVerdict } from '../chain/chainTypes.js';
 import { sameAddress } from '../chain/erc20.js';
 import { AppError } from '../common/errors.js';
-import { toBaseUnits } from '../common/money.js';
-import type { Config } from '../config/config.js';
+import { ledgerOf } from '../payments/escrowLedger.js';
+import type { InflowProofs, ProofVerdict } from '../payments/inflowProofs.js';
 import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
 import type { PaymentSettlement } from '../payments/paymentSettlement.js';
+import { CLOSED, SETTLED } from '../payments/transitions.js';
 import type { PaymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 
@@ -15,57 +15,44 @@ export interface Verification {
   payment: PaymentRecord;
   confirmations?: number;
   required?: number;
+  /** Why it is not confirmed: a refutation (`wrong_sender`, `mined_before_proof`…), `not_mined`, `underpaid`, `already_credited`… */
   reason?: string;
 }
 
-const SETTLED = ['completed', 'released', 'refunded'];
-
 /**
- * The only way a Web3 payment's state moves: its claimed transaction is checked on chain — an
- * ERC-20 Transfer of the configured token to the escrow receiver for at least the amount, with
- * BSC_CONFIRMATIONS confirmations — and the chain's answer is applied through the same settlement
- * as every other provider (exactly-once side effects). Nothing the caller says is applied.
+ * The only way a Web3 payment's state moves: a transaction hash (given now, or the payment's
+ * claim) is proven on chain by `InflowProofs` — the configured token, to the escrow receiver,
+ * from a wallet the payer proved, mined after that proof, deep enough — and the transfer is
+ * credited through the same settlement as every other provider. What the chain refutes is
+ * dropped (it never held the hash); an unmined transaction moves nothing; a payment whose
+ * transaction left the chain (reorg) or the mempool (replaced) goes back to pending, and a
+ * replacement with the same sender and nonce is found and credited.
  */
 export class Web3Verifier {
   constructor(
-    private readonly d: { config: Config; store: Store; coordinator: PaymentCoordinator; settlement: PaymentSettlement; chain?: ChainGateway },
+    private readonly d: { store: Store; coordinator: PaymentCoordinator; settlement: PaymentSettlement; proofs: InflowProofs },
   ) {}
 
-  async verify(paymentId: string, source: string): Promise<Verification> {
+  /** Verifies `txHash` (default: the payment's claim) for the payment; see the class comment. */
+  async verify(paymentId: string, source: string, txHash?: string): Promise<Verification> {
     const p = await this.d.store.payments.findById(paymentId);
     if (!p || p.provider !== 'decentralized') throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
     if (SETTLED.includes(p.status)) return { outcome: 'confirmed', payment: p };
-    if (p.status === 'failed' || p.status === 'cancelled') return { outcome: 'closed', payment: p };
-    if (!p.transactionHash) return { outcome: 'no_hash', payment: p };
-    const verdict = await this.check(p);
-    return this.apply(p, verdict, source);
+    if (CLOSED.includes(p.status)) return { outcome: 'closed', payment: p };
+    const hash = (txHash ?? p.claim?.txHash)?.toLowerCase();
+    if (!hash) return { outcome: 'no_hash', payment: p };
+    return this.apply(p, hash, await this.d.proofs.prove(p, hash), source, true);
   }
 
   /**
-   * Many open payments at once (the cron's batch): the chain is read in batches, then each
-   * verdict is applied like a single verification. Returns one result or error per payment.
+   * Many open payments at once (the cron's batch), one at a time: each verification is a few
+   * RPC reads. Returns one result or error per payment; an RPC that is down stops the batch.
    */
   async verifyMany(payments: PaymentRecord[], source: string): Promise<(Verification | { error: unknown })[]> {
-    const chain = this.requireChain();
-    let verdicts: TransferVerdict[];
-    try {
-      verdicts = await chain.verifyTransfers(payments.map((p) => ({ txHash: p.transactionHash!, expect: this.expectation(p) })));
-    } catch {
-      // One bad answer fails the whole batched read; it must cost only its own payment, so the
-      // chunk is read again one payment at a time (sequentially: the caller bounds concurrency).
-      return this.verifyOneByOne(payments, source);
-    }
-    return Promise.all(
-      payments.map((p, i) => this.apply(p, verdicts[i]!, source).catch((error: unknown) => ({ error }))),
-    );
-  }
-
-  private async verifyOneByOne(payments: PaymentRecord[], source: string): Promise<(Verification | { error: unknown })[]> {
     const results: (Verification | { error: unknown })[] = [];
     let down: unknown;
     for (const p of payments) {
       if (down !== undefined) {
-        // The RPC is unreachable, not just wrong about one hash: the rest wait for the next run.
         results.push({ error: down });
         continue;
       }
@@ -79,64 +66,74 @@ export class Web3Verifier {
     return results;
   }
 
-  /** The chain's view of the payment's claimed transfer; RPC trouble throws, never reads as "not found". */
-  check(p: PaymentRecord): Promise<TransferVerdict> {
-    return this.requireChain().verifyTransfer(p.transactionHash!, this.expectation(p));
-  }
-
-  private expectation(p: PaymentRecord) {
-    const { config } = this.d;
-    return {
-      token: config.bsc.usdtAddress,
-      to: config.escrow.receiverAddress!,
-      minAmount: toBaseUnits(p.amount.amount, config.bsc.usdtDecimals),
-      confirmations: config.bsc.confirmations,
-    };
-  }
-
-  private requireChain() {
-    const { chain, config } = this.d;
-    if (!chain || !config.escrow.receiverAddress) {
-      throw new AppError('unavailable', 'chain verification is not configured (BSC_RPC_URL, ESCROW_RECEIVER_ADDRESS)', { code: 'not_configured' });
-    }
-    return chain;
-  }
-
-  private unminedPays(p: PaymentRecord, v: Extract<TransferVerdict, { status: 'pending' }>): boolean {
-    const receiver = this.d.config.escrow.receiverAddress;
-    const min = toBaseUnits(p.amount.amount, this.d.config.bsc.usdtDecimals);
-    return v.to !== undefined && receiver !== undefined && sameAddress(v.to, receiver) && v.amount !== undefined && v.amount >= min;
-  }
-
-  private async apply(p: PaymentRecord, v: TransferVerdict, source: string): Promise<Verification> {
+  private async apply(p: PaymentRecord, hash: string, v: ProofVerdict, source: string, mayFollow: boolean): Promise<Verification> {
+    const { coordinator, settlement } = this.d;
     const step = { source, actor: 'chain' };
-    switch (v.status) {
-      case 'confirmed': {
-        const { payment } = await this.d.settlement.complete(p.id, {
-          ...step,
-          set: { 'providerData.payerAddress': v.from, 'providerData.confirmations': v.confirmations },
-        });
-        return { outcome: 'confirmed', payment, confirmations: v.confirmations };
-      }
-      case 'pending': {
-        // Not mined yet: only the transaction's own calldata speaks for it. Unless that says it pays
-        // the receiver enough, nothing is seen for this payment yet; once mined, the receipt decides.
-        if (v.confirmations === 0 && !this.unminedPays(p, v)) {
-          return { outcome: 'not_found', payment: p, reason: 'the transaction is not mined and does not pay the escrow receiver' };
+    switch (v.kind) {
+      case 'credit': {
+        let result;
+        try {
+          result = await settlement.credit(p.id, v.transfer, { ...step, providerData: { confirmations: v.confirmations } });
+        } catch (err) {
+          if ((err as AppError).code !== 'transfer_already_credited') throw err;
+          const payment = await coordinator.clearClaim(p.id, hash, { source, reason: 'already_credited' });
+          return { outcome: 'mismatch', payment, reason: 'already_credited' };
         }
-        const { payment } = await this.d.settlement.markProcessing(p.id, {
-          ...step,
-          set: { 'providerData.confirmations': v.confirmations },
-        });
+        const { payment } = result;
+        if (SETTLED.includes(payment.status)) return { outcome: 'confirmed', payment, confirmations: v.confirmations };
+        return { outcome: 'pending', payment, confirmations: v.confirmations, reason: result.outcome === 'excess' ? 'excess' : 'underpaid' };
+      }
+      case 'seen': {
+        await coordinator.recordClaim(p.id, { txHash: hash, from: v.from, nonce: null, source, actor: 'chain' }).catch(ignoreConflict);
+        const { payment } = await settlement.markProcessing(p.id, { ...step, providerData: { confirmations: v.confirmations } });
         return { outcome: 'pending', payment, confirmations: v.confirmations, required: v.required };
       }
-      case 'mismatch': {
-        const { payment } = await this.d.coordinator.transition(p.id, { to: 'failed', ...step, reason: v.reason });
+      case 'unmined': {
+        // Evidence of nothing yet. A payment that was processing on it (a reorg sent it back to
+        // the mempool) returns to pending; its sender and nonce are kept to find a replacement.
+        // Kept only when a proven wallet sent it: nobody else's pending transaction displaces the payer's claim.
+        let payment = p;
+        if (v.from && v.nonce !== null && isProvenPayer(p, v.from)) {
+          payment = (await coordinator.recordClaim(p.id, { txHash: hash, from: v.from, nonce: v.nonce, source, actor: 'chain' }).catch(ignoreConflict)) ?? p;
+          payment = await coordinator.observeClaim(p.id, hash, { from: v.from, nonce: v.nonce });
+        }
+        if (payment.status === 'processing' && payment.claim?.txHash === hash) {
+          payment = (await coordinator.transition(p.id, { to: 'pending', source, actor: 'chain', reason: 'the transaction is no longer mined' })).payment;
+        }
+        return { outcome: 'pending', payment, confirmations: 0, reason: 'not_mined' };
+      }
+      case 'not_found': {
+        const claim = p.claim?.txHash === hash ? p.claim : null;
+        if (claim && mayFollow) {
+          const replacement = await this.d.proofs.findReplacement(p, claim);
+          if (replacement) {
+            await coordinator.clearClaim(p.id, hash, { source, reason: `replaced by ${replacement}` });
+            const fresh = (await this.d.store.payments.findById(p.id))!;
+            return this.apply(fresh, replacement, await this.d.proofs.prove(fresh, replacement), source, false);
+          }
+        }
+        // A transaction seen in a block and gone now was reorged out: the payment goes back.
+        if (claim && p.status === 'processing') {
+          const payment = await settlement.revert(p.id, hash, { source, reason: 'the transaction is no longer on the chain' });
+          return { outcome: 'not_found', payment, reason: 'reorged_out' };
+        }
+        // Not (yet) known to this node: the claim stays for a later look; it reserves nothing.
+        return { outcome: 'not_found', payment: p };
+      }
+      case 'refuted': {
+        const payment = p.claim?.txHash === hash ? await settlement.revert(p.id, hash, { source, reason: v.reason }) : p;
         return { outcome: 'mismatch', payment, reason: v.reason };
       }
-      case 'not_found':
-        // The hash may not have reached this RPC node yet: leave the payment as it is.
-        return { outcome: 'not_found', payment: p };
     }
   }
+}
+
+/** A claim that cannot be recorded now (another transaction is already seen, or the payment moved on) changes nothing. */
+function ignoreConflict(err: unknown): undefined {
+  if (err instanceof AppError && (err.code === 'transaction_hash_already_set' || err.code === 'payment_not_open')) return undefined;
+  throw err;
+}
+
+function isProvenPayer(p: PaymentRecord, wallet: string): boolean {
+  return ledgerOf(p).payers.some((w) => sameAddress(w.wallet, wallet));
 }

@@ -1,24 +1,40 @@
 import { AppError } from '../common/errors.js';
-import type { PaymentRecord } from '../store/records.js';
+import { ledgerOf } from '../payments/escrowLedger.js';
+import type { Disbursement, DisbursementKind, PaymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
+
+/**
+ * The rules every way money leaves an escrow shares (invariant 4 of
+ * ../shared/design/escrow-ledger.md): which escrow a payout pays from, who the rule says is paid,
+ * when an admin may pay someone else, and how "something is already leaving" is answered.
+ */
 
 export type EscrowAction = 'release' | 'refund';
 
+/** An admin paying someone other than the rule's recipient: explicit, with a reason, recorded on the disbursement. */
+export interface RecipientOverride {
+  address: string;
+  reason: string;
+}
+
+export const HASH_FIELD = { release: 'releaseTxHash', refund: 'refundTxHash' } as const;
+export const TARGET_STATUS = { release: 'released', refund: 'refunded' } as const;
+
 /**
- * Who escrow pays. A release pays the seller's wallet recorded on the offer. A refund pays the
- * wallet the buyer paid from (known when the pay-in was verified on chain), else the buyer wallet
- * recorded on the purchase request. Without one, nothing can be prepared: 409, never a guess.
+ * Who the rule pays. A release or payout pays the wallet on the escrow's offer. A refund pays the
+ * escrow's proven payer (the sender of its funding credit), else the buyer wallet recorded on the
+ * purchase request. Without one: 409, never a guess.
  */
-export async function escrowRecipient(store: Store, p: PaymentRecord, action: EscrowAction): Promise<string> {
-  if (action === 'release') {
+export async function ruleRecipient(store: Store, p: PaymentRecord, kind: DisbursementKind): Promise<string> {
+  if (kind !== 'refund') {
     const offer = p.sellerOfferId ? await store.sellerOffers.findById(p.sellerOfferId) : null;
     if (!offer?.walletAddress) {
-      throw new AppError('conflict', "the seller's offer has no wallet address to release to", { code: 'seller_wallet_missing' });
+      throw new AppError('conflict', "the seller's offer has no wallet address to pay", { code: 'seller_wallet_missing' });
     }
     return offer.walletAddress;
   }
-  const payer = p.providerData.payerAddress;
-  if (typeof payer === 'string') return payer;
+  const payer = ledgerOf(p).payer;
+  if (payer) return payer;
   const request = await store.purchaseRequests.findById(p.purchaseRequestId);
   if (!request?.buyerWalletAddress) {
     throw new AppError('conflict', 'no buyer wallet is known for this payment to refund to', { code: 'buyer_wallet_missing' });
@@ -26,5 +42,58 @@ export async function escrowRecipient(store: Store, p: PaymentRecord, action: Es
   return request.buyerWalletAddress;
 }
 
-export const TARGET_STATUS = { release: 'released', refund: 'refunded' } as const;
-export const HASH_FIELD = { release: 'releaseTxHash', refund: 'refundTxHash' } as const;
+/**
+ * The escrow a payout of this purchase request pays from: its one funded inbound payment
+ * (`fundedRequestKey`). None, or one already released or refunded → 409 `escrow_not_funded`.
+ */
+export async function fundedEscrowOf(store: Store, purchaseRequestId: string): Promise<PaymentRecord> {
+  const p = await store.payments.findOne({ fundedRequestKey: purchaseRequestId, direction: 'in' });
+  if (!p) {
+    throw new AppError('invalid_state', 'this purchase request has no funded escrow to pay from', { code: 'escrow_not_funded' });
+  }
+  assertFunded(p);
+  return p;
+}
+
+export function assertFunded(p: PaymentRecord): void {
+  if (p.status !== 'completed' || p.escrowState !== 'funded') {
+    throw new AppError('invalid_state', `escrow of this payment is ${p.escrowState} (payment ${p.status})`, {
+      code: 'escrow_not_funded',
+      details: { escrowPaymentId: p.id, status: p.status, escrowState: p.escrowState },
+    });
+  }
+}
+
+/**
+ * The recipient a payout may pay: the rule's, or — only with an admin's reason — another one.
+ * Returns the override to record, or null when the rule's recipient is paid.
+ */
+export function checkPayoutRecipient(rule: string | null, given: string, o: { adminId: string; reason?: string }): { by: string; reason: string } | null {
+  if (rule && rule.toLowerCase() === given.toLowerCase()) return null;
+  if (o.reason) return { by: o.adminId, reason: o.reason };
+  throw new AppError('conflict', rule ? `this escrow pays ${rule}; another recipient needs an override reason` : "the offer has no wallet; a recipient needs an override reason", {
+    code: 'recipient_not_allowed',
+    details: { allowed: rule },
+  });
+}
+
+/** Something already leaves this escrow: in doubt (SHKeeper's answer was lost) or plainly in flight. */
+export function inFlightError(d: Pick<Disbursement, 'id' | 'kind' | 'state' | 'payoutId'>): AppError {
+  const details = { disbursementId: d.id, kind: d.kind, state: d.state, payoutId: d.payoutId };
+  if (d.state === 'in_doubt') {
+    return new AppError('conflict', 'a payout of this escrow may have been paid; wait until SHKeeper answers for it', {
+      code: 'payout_outcome_unknown',
+      details,
+    });
+  }
+  return new AppError('conflict', `a ${d.kind} of this escrow is ${d.state}`, { code: 'disbursement_in_flight', details });
+}
+
+/** The coordinator's `disbursement_in_flight` for an in-doubt payout, said as `payout_outcome_unknown`. */
+export function explainInFlight(err: unknown): unknown {
+  if (err instanceof AppError && err.code === 'disbursement_in_flight') {
+    const d = err.details as Pick<Disbursement, 'kind' | 'state' | 'payoutId'> & { disbursementId: string };
+    if (d?.state === 'in_doubt') return inFlightError({ id: d.disbursementId, kind: d.kind, state: d.state, payoutId: d.payoutId });
+  }
+  return err;
+}

@@ -6,6 +6,7 @@ import { AppError } from '../common/errors.js';
 import { endpoint, ok } from '../common/http.js';
 import { isObjectId } from '../common/ids.js';
 import { objectIdSchema, txHashSchema } from '../common/schemas.js';
+import { payerProofSchema } from '../decentralized/decentralizedSchemas.js';
 import { visiblePayment } from '../payments/paymentAccess.js';
 import { paymentView } from '../payments/paymentView.js';
 
@@ -17,7 +18,7 @@ export const callbackBody = z.strictObject({
   status: z.string().max(32).optional(),
   data: z.object({ reference: z.string().max(128).optional(), paymentRef: z.string().max(128).optional() }).optional(),
 });
-export const verifyBody = z.strictObject({ paymentId: objectIdSchema, transactionHash: txHashSchema.optional() });
+export const verifyBody = z.strictObject({ paymentId: objectIdSchema, transactionHash: txHashSchema.optional(), payerProof: payerProofSchema.optional() });
 
 /**
  * The legacy endpoints, kept for older clients. Their callers' statuses are claims: a tx hash may
@@ -31,10 +32,8 @@ export function paymentRoutes(ctx: AppContext): Router {
     const minutes = body.olderThanMinutes ?? ctx.config.legacy.cleanupAfterMinutes;
     const cutoff = new Date(ctx.clock.now().getTime() - minutes * 60_000);
     // SHKeeper invoices (with a pay address) are kept: their addresses stay watched forever, and
-    // late money must still find its payment.
-    const deletedCount = await ctx.store.payments.deleteMany({
-      status: 'pending', transactionHash: null, payAddress: null, createdAt: { $lt: cutoff },
-    });
+    // late money must still find its payment. So is anything with a claim, a credit or a proven wallet.
+    const deletedCount = await ctx.coordinator.purgeAbandoned(cutoff);
     return { success: true, deletedCount, message: `deleted ${deletedCount} pending payments older than ${minutes} minutes without a transaction` };
   }));
 
@@ -76,31 +75,25 @@ export function paymentRoutes(ctx: AppContext): Router {
   router.post('/verify', requireAuth(ctx.tokens), endpoint({ body: verifyBody }, async ({ body }, req, res) => {
     const p = await visiblePayment(ctx.store, principalOf(req), body.paymentId);
     if (p.provider !== 'decentralized') throw new AppError('invalid_state', 'only Web3 payments are verified here', { code: 'wrong_provider' });
+    if (body.payerProof) await ctx.web3.prove(p.id, body.payerProof);
     const result = await claimAndVerify(ctx, p.id, body.transactionHash, 'web3_verify');
     if (result.outcome === 'no_hash') throw new AppError('conflict', 'no transaction hash is known for this payment', { code: 'no_transaction_hash' });
     // A failed or cancelled payment will never complete: a refusal, not "202, keep waiting".
     if (result.outcome === 'closed') throw new AppError('conflict', `the payment is ${result.payment.status}`, { code: 'payment_closed', details: { status: result.payment.status } });
-    if (result.outcome === 'mismatch') throw new AppError('conflict', `the transaction does not pay this payment: ${result.reason}`, { code: 'transfer_mismatch', details: { reason: result.reason } });
+    if (result.outcome === 'mismatch') {
+      const code = result.reason === 'wallet_not_proven' ? 'wallet_not_proven' : 'transfer_mismatch';
+      throw new AppError('conflict', `the transaction does not pay this payment: ${result.reason}`, { code, details: { reason: result.reason } });
+    }
     res.status(result.outcome === 'confirmed' ? 200 : 202).json(ok(result));
   }));
   return router;
 }
 
-/** Records a claimed hash (first one wins, unique across payments), then lets the chain decide. */
+/**
+ * Lets the chain decide about a hash the caller names (or the payment's own claim): the hash is a
+ * claim only, reserving nothing; a refuted one is dropped (see Web3Verifier).
+ */
 async function claimAndVerify(ctx: AppContext, paymentId: string, hash: string | undefined, source: string) {
-  if (hash) {
-    try {
-      await ctx.coordinator.patch(paymentId, { transactionHash: hash }, { transactionHash: null, status: { $in: ['pending', 'processing'] } });
-    } catch (err) {
-      const code = (err as AppError).code;
-      if (code === 'duplicate_key') throw new AppError('conflict', 'this transaction hash is already used by another payment', { code: 'transaction_hash_in_use' });
-      if (code !== 'precondition_failed') throw err;
-      const current = await ctx.store.payments.findById(paymentId);
-      if (current?.transactionHash && current.transactionHash !== hash) {
-        throw new AppError('conflict', 'a different transaction is already recorded for this payment', { code: 'transaction_hash_already_set' });
-      }
-    }
-  }
-  const v = await ctx.web3Verifier.verify(paymentId, source);
+  const v = await ctx.web3Verifier.verify(paymentId, source, hash);
   return { payment: paymentView(v.payment), outcome: v.outcome, confirmations: v.confirmations ?? null, reason: v.reason ?? null };
 }

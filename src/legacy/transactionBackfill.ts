@@ -1,15 +1,15 @@
 import type { ChainGateway } from '../chain/chainTypes.js';
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { toBaseUnits } from '../common/money.js';
 import type { Config } from '../config/config.js';
+import { ledgerOf } from '../payments/escrowLedger.js';
+import type { InflowProofs } from '../payments/inflowProofs.js';
 import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
+import { SETTLED } from '../payments/transitions.js';
 import type { ShkeeperClient } from '../shkeeper/shkeeperClient.js';
 import type { PaymentRecord } from '../store/records.js';
-import type { Store } from '../store/store.js';
 
 const EVM_TX = /^0x[0-9a-fA-F]{64}$/;
-const SETTLED = ['completed', 'released', 'refunded'];
 
 export interface Backfilled {
   transactionHash: string;
@@ -18,74 +18,70 @@ export interface Backfilled {
 }
 
 /**
- * Finds the missing transaction hash of a completed payment: from SHKeeper's invoice (checked on
- * chain when a chain is configured) for SHKeeper payments, else by scanning the token's Transfer
- * logs to the address that was paid, in a bounded block window. A hash already recorded on
- * another payment is never taken.
+ * Finds the missing transaction hash of a completed payment, bound to the payment like every
+ * other inflow (InflowProofs): a SHKeeper payment's txids from its invoice, proven on chain to
+ * its own pay address; a Web3 payment's transfers to the escrow receiver from a wallet its payer
+ * proved, mined after the proof. A transfer from anyone else — or one already credited to another
+ * payment — is never taken. What is found becomes the payment's funding evidence.
  */
 export class TransactionBackfill {
   constructor(
-    private readonly d: { config: Config; store: Store; coordinator: PaymentCoordinator; logger: Logger; chain?: ChainGateway; shkeeper?: ShkeeperClient },
+    private readonly d: { config: Config; coordinator: PaymentCoordinator; proofs: InflowProofs; logger: Logger; chain?: ChainGateway; shkeeper?: ShkeeperClient },
   ) {}
 
+  /**
+   * Returns the payment's hash (`recorded`), or finds, proves and records it. Errors: 409
+   * `payment_not_completed`, 404 `transaction_not_found`, 409 `wallet_not_proven` (a shared-receiver
+   * payment without a proven wallet), 409 `transaction_hash_in_use`, 503 `not_configured`.
+   */
   async fetch(p: PaymentRecord): Promise<Backfilled> {
     const network = p.blockchain?.network ?? 'bsc';
     if (p.transactionHash) return { transactionHash: p.transactionHash, network, source: 'recorded' };
     if (!SETTLED.includes(p.status)) {
       throw new AppError('invalid_state', 'only a completed payment has a transaction to look for', { code: 'payment_not_completed' });
     }
-    const found = p.provider === 'shkeeper' && p.externalId && this.d.shkeeper ? await this.fromShkeeper(p) : await this.fromLogs(p);
-    if (!found) throw new AppError('not_found', 'no matching transaction was found', { code: 'transaction_not_found' });
-    try {
-      await this.d.coordinator.patch(p.id, { transactionHash: found.hash.toLowerCase() }, { transactionHash: null });
-    } catch (err) {
-      if ((err as AppError).code === 'duplicate_key') {
-        throw new AppError('conflict', 'the transaction found is already recorded on another payment', { code: 'transaction_hash_in_use' });
+    const funding = ledgerOf(p).credits.find((c) => c.kind === 'funding');
+    if (funding) return { transactionHash: funding.txHash, network, source: 'recorded' };
+    if (!this.d.chain) throw new AppError('unavailable', 'chain access is not configured (BSC_RPC_URL)', { code: 'not_configured' });
+    const candidates = p.provider === 'shkeeper' && p.externalId && this.d.shkeeper ? await this.fromShkeeper(p) : await this.fromLogs(p);
+    for (const { hash, source } of candidates) {
+      const v = await this.d.proofs.prove(p, hash);
+      if (v.kind !== 'credit') continue;
+      try {
+        await this.d.coordinator.recordFundingEvidence(p.id, v.transfer, { source: 'fetch_tx', actor: 'system' });
+      } catch (err) {
+        if ((err as AppError).code === 'transaction_hash_in_use') continue;
+        throw err;
       }
-      throw err;
+      return { transactionHash: hash, network, source };
     }
-    return { transactionHash: found.hash.toLowerCase(), network, source: found.source };
+    throw new AppError('not_found', 'no matching transaction was found', { code: 'transaction_not_found' });
   }
 
-  private async fromShkeeper(p: PaymentRecord): Promise<{ hash: string; source: 'shkeeper' | 'chain' } | undefined> {
+  private async fromShkeeper(p: PaymentRecord): Promise<{ hash: string; source: 'shkeeper' }[]> {
     const invoices = await this.d.shkeeper!.getInvoices(p.externalId!);
-    const txids = invoices.flatMap((i) => i.txs.map((t) => t.txid)).filter((t) => EVM_TX.test(t));
-    for (const txid of txids) {
-      if (await this.usedElsewhere(p, txid)) continue;
-      if (!this.d.chain || !p.payAddress) return { hash: txid, source: 'shkeeper' };
-      const v = await this.d.chain.verifyTransfer(txid, this.expectation(p, p.payAddress));
-      if (v.status === 'confirmed') return { hash: txid, source: 'chain' };
-    }
-    return undefined;
+    return invoices.flatMap((i) => i.txs.map((t) => t.txid)).filter((t) => EVM_TX.test(t)).map((t) => ({ hash: t.toLowerCase(), source: 'shkeeper' as const }));
   }
 
-  private async fromLogs(p: PaymentRecord): Promise<{ hash: string; source: 'chain' } | undefined> {
-    const chain = this.d.chain;
-    const to = p.payAddress ?? this.d.config.escrow.receiverAddress;
-    if (!chain || !to) throw new AppError('unavailable', 'chain access is not configured (BSC_RPC_URL)', { code: 'not_configured' });
+  /** Transfers to the payment's receiver: from its proven wallets after their proofs (shared receiver), or from anyone (its own invoice address). */
+  private async fromLogs(p: PaymentRecord): Promise<{ hash: string; source: 'chain' }[]> {
+    const chain = this.d.chain!;
+    const to = this.d.proofs.receiverOf(p);
     const latest = await chain.blockNumber();
-    const fromBlock = Math.max(0, latest - this.d.config.legacy.fetchBlockWindow);
-    const transfers = await chain.findTransfers({ token: this.d.config.bsc.usdtAddress, to, fromBlock, toBlock: latest });
-    const amount = toBaseUnits(p.amount.amount, this.d.config.bsc.usdtDecimals);
-    for (const t of transfers) {
-      if (t.amount < amount || (await this.usedElsewhere(p, t.txHash))) continue;
-      return { hash: t.txHash, source: 'chain' };
+    const window = Math.max(0, latest - this.d.config.legacy.fetchBlockWindow);
+    const token = this.d.config.bsc.usdtAddress;
+    if (this.d.proofs.bindingOf(p) === 'invoice_address') {
+      return (await chain.findTransfers({ token, to, fromBlock: window, toBlock: latest })).map((t) => ({ hash: t.txHash.toLowerCase(), source: 'chain' }));
     }
-    return undefined;
-  }
-
-  private expectation(p: PaymentRecord, to: string) {
-    return {
-      token: this.d.config.bsc.usdtAddress,
-      to,
-      minAmount: toBaseUnits(p.amount.amount, this.d.config.bsc.usdtDecimals),
-      confirmations: this.d.config.bsc.confirmations,
-    };
-  }
-
-  private async usedElsewhere(p: PaymentRecord, hash: string): Promise<boolean> {
-    const h = hash.toLowerCase();
-    const other = await this.d.store.payments.findOne({ $or: [{ transactionHash: h }, { releaseTxHash: h }, { refundTxHash: h }] });
-    return other !== null && other.id !== p.id;
+    const payers = ledgerOf(p).payers;
+    if (payers.length === 0) {
+      throw new AppError('conflict', 'no wallet was proven for this payment, so no transfer to the shared escrow receiver can be tied to it', { code: 'wallet_not_proven' });
+    }
+    const found: { hash: string; source: 'chain' }[] = [];
+    for (const w of payers) {
+      const fromBlock = Math.max(window, w.provenAtBlock + 1);
+      for (const t of await chain.findTransfers({ token, to, from: w.wallet, fromBlock, toBlock: latest })) found.push({ hash: t.txHash.toLowerCase(), source: 'chain' });
+    }
+    return found;
   }
 }

@@ -9,12 +9,13 @@ import { assertSelfOrAdmin, isPartyTo, partyFilter, visiblePayment } from './pay
 import type { PaymentCoordinator } from './paymentCoordinator.js';
 import type { CreatePaymentInput, UpdatePaymentInput } from './paymentSchemas.js';
 import type { PaymentStatus } from '../store/records.js';
+import { LIVE, OPEN } from './transitions.js';
 import { compareDecimals } from '../common/money.js';
+import { transferMismatch, type InflowProofs } from './inflowProofs.js';
+import type { PaymentSettlement } from './paymentSettlement.js';
 
-/** A payment in one of these still holds (or may soon hold) the buyer's money for its offer. */
-const LIVE_STATUSES: PaymentStatus[] = ['pending', 'processing', 'completed', 'released', 'refunded'];
-/** Settlement may still arrive: claims (tx hashes) can be attached. */
-const OPEN_STATUSES: PaymentStatus[] = ['pending', 'processing'];
+const LIVE_STATUSES = LIVE;
+const OPEN_STATUSES = OPEN;
 
 /** Manual payment records: create, amend, read and list. State changes go through the coordinator. */
 export class PaymentService {
@@ -22,6 +23,7 @@ export class PaymentService {
     private readonly store: Store,
     private readonly coordinator: PaymentCoordinator,
     private readonly events: PaymentEvents,
+    private readonly d?: { settlement: PaymentSettlement; proofs: InflowProofs },
   ) {}
 
   async create(who: Principal, input: CreatePaymentInput): Promise<PaymentRecord> {
@@ -115,67 +117,73 @@ export class PaymentService {
   }
 
   /**
-   * Admins move status along the coordinator's table. A party may cancel its own pending payment
-   * and attach metadata or a transaction hash (recorded as a claim; status is unchanged until the
-   * hash is verified). Nobody may mark their own payment completed. Every check runs before the
-   * single atomic write, so a refused request changes nothing.
+   * Amends a payment. Rules (issue "every credit is proven"):
+   * - Outbound rows (payouts) are read-only here: only provider or chain evidence moves them
+   *   (403 `outbound_read_only`).
+   * - `completed` only by an admin and only with a `transactionHash` that the chain proves pays this
+   *   payment (its receiver, token, depth; the admin attests the sender): the same credit and
+   *   settlement as every other path, side effects included. Without one: 409 `evidence_required`.
+   * - `released` / `refunded` never here (the escrow routes disburse).
+   * - A party may cancel its own pending payment, attach `metadata` (merged), change the network
+   *   while pending, or claim a `transactionHash` (recorded as a claim, reserving nothing).
+   * Every check runs before the write, so a refused request changes nothing.
    */
   async update(who: Principal, id: string, input: UpdatePaymentInput): Promise<PaymentRecord> {
     const current = await visiblePayment(this.store, who, id);
+    if (current.direction === 'out') {
+      throw new AppError('forbidden', 'a payout moves only on provider or chain evidence; it cannot be edited', { code: 'outbound_read_only' });
+    }
     const statusChange = input.status !== undefined && input.status !== current.status ? input.status : undefined;
     if (statusChange) this.assertMayChangeStatus(who, current, statusChange);
-
-    const set: Record<string, unknown> = {};
-    const where: Record<string, unknown> = {};
-    if (input.transactionHash !== undefined && input.transactionHash !== current.transactionHash) {
-      if (current.transactionHash) {
-        throw new AppError('conflict', 'this payment already has a different transaction hash', {
-          code: 'transaction_hash_already_set',
-        });
-      }
-      if (!OPEN_STATUSES.includes(current.status)) {
-        throw new AppError('invalid_state', `a transaction hash cannot be attached to a ${current.status} payment`, {
-          code: 'payment_not_open',
-        });
-      }
-      set.transactionHash = input.transactionHash;
-      where.transactionHash = null;
+    if (statusChange === 'completed') return this.completeWithEvidence(who, current, input.transactionHash);
+    if (input.transactionHash !== undefined) await this.assertClaimable(current, input.transactionHash);
+    if (input.blockchain && current.status !== 'pending') {
+      throw new AppError('invalid_state', 'the network and token can only change while the payment is pending', { code: 'payment_not_pending' });
     }
-    if (input.blockchain) {
-      if (current.status !== 'pending') {
-        throw new AppError('invalid_state', 'the network and token can only change while the payment is pending', {
-          code: 'payment_not_pending',
-        });
-      }
-      set.blockchain = input.blockchain;
-    }
-    for (const [k, v] of Object.entries(input.metadata ?? {})) set[`metadata.${k}`] = v;
-    // Rules checked against the status read above must still hold at the moment of the write.
     const mustBePending = input.blockchain !== undefined || (statusChange === 'cancelled' && !who.isAdmin);
-    if (mustBePending) where.status = 'pending';
-    else if (set.transactionHash !== undefined) where.status = { $in: OPEN_STATUSES };
+    const where = mustBePending ? { status: 'pending' } : {};
 
-    try {
-      if (statusChange) {
-        const { payment, changed } = await this.coordinator.transition(id, {
-          to: statusChange,
-          source: 'api',
-          actor: who.userId,
-          set,
-          where,
-        });
-        if (changed) {
-          announcePaymentUpdate(this.events, payment);
-          return payment;
-        }
-        // Someone else made the same move first; the fields sent with it still apply.
-        return Object.keys(set).length === 0 ? payment : await this.coordinator.patch(id, set, where);
-      }
-      if (Object.keys(set).length === 0) return current;
-      return await this.coordinator.patch(id, set, where);
-    } catch (err) {
-      throw translateDuplicateHash(err);
+    let payment = current;
+    if (statusChange) {
+      const r = await this.coordinator.transition(id, { to: statusChange, source: 'api', actor: who.userId, where });
+      if (r.changed) announcePaymentUpdate(this.events, r.payment);
+      payment = r.payment;
     }
+    if (input.metadata || input.blockchain) payment = await this.coordinator.updateDetails(id, { metadata: input.metadata, blockchain: input.blockchain }, where);
+    if (input.transactionHash !== undefined && input.transactionHash !== current.transactionHash) {
+      payment = await this.coordinator.recordClaim(id, { txHash: input.transactionHash, from: null, nonce: null, source: 'api', actor: who.userId });
+    }
+    return payment;
+  }
+
+  /** An admin's completion: the hash must prove a transfer to this payment's receiver, deep enough. */
+  private async completeWithEvidence(who: Principal, p: PaymentRecord, txHash: string | undefined): Promise<PaymentRecord> {
+    if (!txHash) {
+      throw new AppError('conflict', 'completing a payment needs the transactionHash of the transfer that paid it', { code: 'evidence_required' });
+    }
+    if (!this.d?.settlement || !this.d.proofs) throw new AppError('unavailable', 'no blockchain RPC is configured (BSC_RPC_URL)', { code: 'not_configured' });
+    const v = await this.d.proofs.prove(p, txHash, 'admin');
+    if (v.kind === 'refuted') throw transferMismatch(v);
+    if (v.kind === 'not_found') throw new AppError('conflict', 'the transaction is not known to the chain (yet)', { code: 'transaction_not_found' });
+    if (v.kind === 'unmined') throw new AppError('conflict', 'the transaction is not mined yet', { code: 'transfer_mismatch', details: { reason: 'not_mined' } });
+    if (v.kind === 'seen') {
+      throw new AppError('conflict', `the transaction has ${v.confirmations} of ${v.required} confirmations`, {
+        code: 'not_deep_enough', details: { confirmations: v.confirmations, required: v.required },
+      });
+    }
+    const r = await this.d.settlement.credit(p.id, v.transfer, { source: 'admin_completion', actor: who.userId, reason: 'admin named the transaction' });
+    return r.payment;
+  }
+
+  private async assertClaimable(p: PaymentRecord, txHash: string): Promise<void> {
+    if (p.transactionHash && p.transactionHash !== txHash) {
+      throw new AppError('conflict', 'this payment already has a different transaction hash', { code: 'transaction_hash_already_set' });
+    }
+    if (!OPEN_STATUSES.includes(p.status) && p.transactionHash !== txHash) {
+      throw new AppError('invalid_state', `a transaction hash cannot be attached to a ${p.status} payment`, { code: 'payment_not_open' });
+    }
+    const funds = await this.store.payments.findOne({ transactionHash: txHash.toLowerCase() });
+    if (funds && funds.id !== p.id) throw new AppError('conflict', 'this transaction hash already funds another payment', { code: 'transaction_hash_in_use' });
   }
 
   async get(who: Principal, id: string): Promise<PaymentRecord> {
@@ -193,6 +201,9 @@ export class PaymentService {
   }
 
   private assertMayChangeStatus(who: Principal, p: PaymentRecord, next: PaymentStatus): void {
+    if (next === 'released' || next === 'refunded') {
+      throw new AppError('conflict', 'escrow leaves only through the release and refund routes', { code: 'disbursement_required' });
+    }
     if (next === 'completed' && isPartyTo(p, who)) {
       throw new AppError('forbidden', 'nobody may mark their own payment completed', { code: 'self_completion_forbidden' });
     }

@@ -4,21 +4,23 @@ import type { PaymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { announcePaymentUpdate } from './paymentAnnouncements.js';
 import { COMPLETION_EFFECTS, type PaymentEffects } from './paymentEffects.js';
-import type { PaymentCoordinator, TransitionResult } from './paymentCoordinator.js';
+import type { CreditInput, CreditResult, PaymentCoordinator, TransitionResult } from './paymentCoordinator.js';
 
 export interface SettlementStep {
   source: string;
   actor: string;
   reason?: string;
-  set?: Record<string, unknown>;
+  /** Provider facts kept with the change (`providerData.<key>`). */
+  providerData?: Record<string, unknown>;
 }
 
 /**
- * Settling an inbound payment, whoever learns of it first (SHKeeper webhook, the buyer's
- * confirm-transaction, a monitor, a chain verification). The coordinator lets exactly one caller
- * make the completing transition; only that caller, still holding the payment's lock, accepts the
- * offer, rejects its siblings, moves the purchase request and announces it. Every later caller
- * gets `changed: false` and does nothing else.
+ * Money arriving for an inbound payment, whoever learns of it first (SHKeeper webhook, the
+ * buyer's confirm-transaction, a monitor, a chain verification, an admin with a hash). Every path
+ * hands the transfer it proved to `credit`; the coordinator decides whether it funds the escrow,
+ * leaves it short, or is excess, and lets exactly one caller make the completing write. Only
+ * that caller, still holding the payment's lock, accepts the offer, rejects its siblings, moves
+ * the purchase request and announces it (the outbox).
  */
 export class PaymentSettlement {
   constructor(
@@ -29,17 +31,19 @@ export class PaymentSettlement {
     private readonly logger: Logger,
   ) {}
 
-  complete(paymentId: string, step: SettlementStep): Promise<TransitionResult> {
+  /** Credits a proven transfer (see `PaymentCoordinator.credit`); completion's side effects run once. */
+  credit(paymentId: string, transfer: CreditInput, step: SettlementStep): Promise<CreditResult> {
     return this.coordinator.withPaymentLock(paymentId, async () => {
       const result = await this.effects.transitionThenEffects(() =>
-        this.coordinator.transition(paymentId, {
-          to: 'completed',
-          ...step,
-          // The side effects ride in the same atomic write (an outbox): a crash cannot lose them.
-          set: { ...step.set, pendingEffects: COMPLETION_EFFECTS },
-        }),
+        this.coordinator.credit(paymentId, transfer, { ...step, completionEffects: COMPLETION_EFFECTS }),
       );
-      if (result.changed) this.logger.info({ paymentId, source: step.source }, 'payment completed; escrow funded');
+      if (result.outcome === 'funded') {
+        this.logger.info({ paymentId, source: step.source, amount: transfer.amount }, 'payment completed; escrow funded');
+      } else if (result.outcome === 'partial') {
+        announcePaymentUpdate(this.events, result.payment);
+      } else if (result.outcome === 'excess') {
+        this.logger.warn({ paymentId, source: step.source, amount: transfer.amount, txHash: transfer.txHash }, 'money arrived that the payment cannot take; recorded as excess');
+      }
       return result;
     });
   }
@@ -49,14 +53,22 @@ export class PaymentSettlement {
     return this.coordinator.withPaymentLock(paymentId, async () => {
       const current = await this.store.payments.findById(paymentId);
       if (current?.status === 'processing') {
-        const payment = step.set ? await this.coordinator.patch(paymentId, step.set, { status: 'processing' }) : current;
+        const payment = step.providerData ? await this.coordinator.recordProviderFacts(paymentId, { providerData: step.providerData }, { status: 'processing' }) : current;
         return { payment, changed: false };
       }
       if (current && current.status !== 'pending') return { payment: current, changed: false };
-      const result = await this.coordinator.transition(paymentId, { to: 'processing', ...step });
+      const result = await this.coordinator.transition(paymentId, { to: 'processing', ...step, set: { providerData: step.providerData } });
       if (result.changed) this.announcePayment(result.payment);
       return result;
     });
+  }
+
+  /** A transfer that had been seen is gone from the chain (reorg, replacement): back to pending. */
+  async revert(paymentId: string, txHash: string, step: { source: string; reason: string }): Promise<PaymentRecord> {
+    const before = await this.store.payments.findById(paymentId);
+    const after = await this.coordinator.clearClaim(paymentId, txHash, step);
+    if (before && before.status !== after.status) this.announcePayment(after);
+    return after;
   }
 
   private announcePayment(p: PaymentRecord): void {

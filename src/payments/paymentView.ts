@@ -1,4 +1,5 @@
-import type { PaymentRecord } from '../store/records.js';
+import type { Disbursement, PaymentRecord } from '../store/records.js';
+import { available, excessAmount, ledgerOf } from './escrowLedger.js';
 
 /** The one place that decides how a payment looks at the API. History is shown only in debug. */
 export function paymentView(p: PaymentRecord) {
@@ -14,7 +15,11 @@ export function paymentView(p: PaymentRecord) {
     sellerId: p.sellerId,
     amount: { amount: p.amount.amount, currency: p.amount.currency },
     blockchain: p.blockchain,
-    transactionHash: p.transactionHash,
+    /** The hash of the transfer that funded the escrow; while unproven, the latest claim. */
+    transactionHash: p.transactionHash ?? p.claim?.txHash ?? null,
+    claim: p.claim ? { transactionHash: p.claim.txHash, at: new Date(p.claim.at).toISOString() } : null,
+    escrow: p.direction === 'in' ? escrowView(p) : null,
+    escrowPaymentId: p.escrowPaymentId ?? null,
     externalId: p.externalId,
     paymentUrl: p.paymentUrl,
     payAddress: p.payAddress,
@@ -35,5 +40,33 @@ export function paymentDebugView(p: PaymentRecord) {
     ...paymentView(p),
     providerData: p.providerData,
     history: p.history.map((h) => ({ ...h, at: h.at.toISOString() })),
+  };
+}
+
+/** The escrow ledger as the API shows it: what arrived, from whom, and where it went. */
+export function escrowView(p: PaymentRecord) {
+  const l = ledgerOf(p);
+  return {
+    received: l.received,
+    excess: excessAmount(p),
+    shortfall: l.shortfall,
+    available: available(l),
+    disbursed: l.disbursed,
+    payer: l.payer,
+    provenWallets: l.payers.map((w) => ({ wallet: w.wallet, provenAt: new Date(w.provenAt).toISOString(), provenAtBlock: w.provenAtBlock })),
+    credits: l.credits.map((c) => ({
+      kind: c.kind, reason: c.reason, transactionHash: c.txHash, from: c.from, to: c.to, amount: c.amount, baseUnits: c.baseUnits,
+      blockNumber: c.blockNumber, source: c.source, at: new Date(c.at).toISOString(),
+    })),
+    inFlight: l.inFlight ? disbursementView(l.inFlight) : null,
+    disbursements: l.disbursements.map(disbursementView),
+  };
+}
+
+function disbursementView(d: Disbursement) {
+  return {
+    id: d.id, kind: d.kind, method: d.method, recipient: d.recipient, amount: d.amount, state: d.state,
+    override: d.override, payoutId: d.payoutId, evidence: d.evidence,
+    createdAt: new Date(d.createdAt).toISOString(), updatedAt: new Date(d.updatedAt).toISOString(),
   };
 }

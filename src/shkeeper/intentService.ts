@@ -94,16 +94,16 @@ export class IntentService {
         this.deps.logger.warn({ err, paymentId: payment.id }, 'SHKeeper refused the invoice; payment marked failed');
         throw err instanceof AppError ? err : new AppError('provider_error', 'SHKeeper did not create the invoice', { code: 'shkeeper_error' });
       }
-      const ready = await this.deps.coordinator.patch(payment.id, {
+      const ready = await this.deps.coordinator.recordProviderFacts(payment.id, {
         paymentUrl: `${this.deps.config.shkeeper.invoiceUrl}/${encodeURIComponent(payment.externalId!)}`,
         payAddress: invoice.wallet,
-        'providerData.shkeeper': {
+        providerData: { shkeeper: {
           invoiceId: invoice.id,
           crypto,
           amountCrypto: invoice.amount,
           exchangeRate: invoice.exchangeRate,
           displayName: invoice.displayName,
-        },
+        } },
       });
       announcePaymentCreated(this.deps.events, ready);
       return intentView(ready);

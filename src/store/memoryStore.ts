@@ -187,36 +187,45 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
 
   private assertUnique(doc: T, pending?: Map<string, Map<string, string>>): void {
     for (const [field, index] of this.uniques) {
-      const v = getPath(doc as Record<string, unknown>, field);
-      if (typeof v !== 'string') continue;
-      const owner = index.get(v);
-      const batch = pending?.get(field);
-      if ((owner && owner !== doc.id) || (batch?.has(v) && batch.get(v) !== doc.id)) {
-        throw new AppError('conflict', `${field} is already used by another record`, {
-          code: 'duplicate_key',
-          details: { keys: [field] },
-        });
-      }
-      if (pending) {
-        if (!batch) pending.set(field, new Map([[v, doc.id]]));
-        else batch.set(v, doc.id);
+      for (const v of keyValues(doc, field)) {
+        const owner = index.get(v);
+        const batch = pending?.get(field);
+        if ((owner && owner !== doc.id) || (batch?.has(v) && batch.get(v) !== doc.id)) {
+          throw new AppError('conflict', `${field} is already used by another record`, {
+            code: 'duplicate_key',
+            details: { keys: [field] },
+          });
+        }
+        if (pending) {
+          if (!batch) pending.set(field, new Map([[v, doc.id]]));
+          else batch.set(v, doc.id);
+        }
       }
     }
   }
 
   private index(doc: T): void {
     for (const [field, index] of this.uniques) {
-      const v = getPath(doc as Record<string, unknown>, field);
-      if (typeof v === 'string') index.set(v, doc.id);
+      for (const v of keyValues(doc, field)) index.set(v, doc.id);
     }
   }
 
   private unindex(doc: T): void {
     for (const [field, index] of this.uniques) {
-      const v = getPath(doc as Record<string, unknown>, field);
-      if (typeof v === 'string' && index.get(v) === doc.id) index.delete(v);
+      for (const v of keyValues(doc, field)) if (index.get(v) === doc.id) index.delete(v);
     }
   }
+}
+
+/**
+ * The values a unique key takes in a record: a string, or each string of an array (as a MongoDB
+ * multikey unique index does; repeats inside one record are allowed there too).
+ */
+function keyValues(doc: unknown, field: string): string[] {
+  const v = getPath(doc as Record<string, unknown>, field);
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v)) return [...new Set(v.filter((x): x is string => typeof x === 'string'))];
+  return [];
 }
 
 function single<T>(d: T | undefined): T[] {

@@ -60,6 +60,13 @@ export const paymentSchema = new Schema(
     releaseTxHash: nullableString,
     refundTxHash: nullableString,
     liveOfferKey: nullableString,
+    // The escrow ledger (credits, payers, disbursements): written whole by the coordinator.
+    escrow: { type: Schema.Types.Mixed, default: null },
+    creditKeys: { type: [String], default: [] },
+    fundedRequestKey: nullableString,
+    claim: { type: Schema.Types.Mixed, default: null },
+    escrowPaymentId: nullableString,
+    revision: { type: Number, default: 0 },
     pendingEffects: { type: [String], default: [] },
     providerData: { type: Schema.Types.Mixed, default: {} },
     metadata: { type: Schema.Types.Mixed, default: {} },
@@ -78,6 +85,11 @@ paymentSchema.index({ externalId: 1 }, { unique: true, partialFilterExpression: 
 paymentSchema.index({ releaseTxHash: 1 }, { unique: true, partialFilterExpression: { releaseTxHash: { $type: 'string' } } });
 paymentSchema.index({ refundTxHash: 1 }, { unique: true, partialFilterExpression: { refundTxHash: { $type: 'string' } } });
 paymentSchema.index({ providerTaskId: 1 });
+// One transfer credits one escrow: a unique multikey index over every payment's credit keys.
+paymentSchema.index({ creditKeys: 1 }, { unique: true, partialFilterExpression: { creditKeys: { $type: 'string' } } });
+// One funded escrow per purchase request.
+paymentSchema.index({ fundedRequestKey: 1 }, { unique: true, partialFilterExpression: { fundedRequestKey: { $type: 'string' } } });
+paymentSchema.index({ escrowPaymentId: 1 }, { partialFilterExpression: { escrowPaymentId: { $type: 'string' } } });
 paymentSchema.index({ pendingEffects: 1 }, { partialFilterExpression: { 'pendingEffects.0': { $exists: true } } });
 paymentSchema.index({ liveOfferKey: 1 }, { unique: true, partialFilterExpression: { liveOfferKey: { $type: 'string' } } });
 // The list, stats and export queries: by party, newest first, optionally by status.

@@ -37,6 +37,103 @@ export interface HistoryEntry {
   reason: string | null;
 }
 
+/**
+ * One transfer that arrived for an escrow, proven by the chain or reported by SHKeeper for the
+ * invoice's own address and crypto. `key` names the transfer across every payment (a unique key
+ * of the store), so one transfer is credited once, whatever path saw it first.
+ */
+export interface Credit {
+  /** `<network>:<tx hash>:<receiver>` for an EVM transfer; `<crypto>:<txid>:<address>` otherwise. */
+  key: string;
+  /** `funding` counts toward the price; `excess` is money that arrived beyond it or too late. */
+  kind: 'funding' | 'excess';
+  /** Why an excess credit is excess: `overpaid`, `second_payment`, `late_payment`, `request_already_funded`… */
+  reason: string | null;
+  txHash: string;
+  from: string | null;
+  to: string | null;
+  network: string;
+  token: string;
+  /** Decimal string in the payment's currency. */
+  amount: string;
+  /** Base units on chain as a decimal integer string, when the chain was read. */
+  baseUnits: string | null;
+  blockNumber: number | null;
+  /** What saw it: `chain_verification`, `shkeeper_webhook`, `confirm_transaction`, `wallet_monitor`, … */
+  source: string;
+  at: Date;
+}
+
+/** A wallet that signed the payer-proof message for this payment (EIP-712), and when. */
+export interface ProvenPayer {
+  wallet: string;
+  provenAt: Date;
+  /** The chain head when the proof was accepted: only transfers mined after it credit the payment. */
+  provenAtBlock: number;
+  method: 'eip712';
+}
+
+export const DISBURSEMENT_KINDS = ['release', 'refund', 'payout'] as const;
+export type DisbursementKind = (typeof DISBURSEMENT_KINDS)[number];
+export const DISBURSEMENT_METHODS = ['escrow_tx', 'shkeeper', 'hot_wallet'] as const;
+export type DisbursementMethod = (typeof DISBURSEMENT_METHODS)[number];
+export const DISBURSEMENT_STATES = ['prepared', 'submitted', 'in_doubt', 'settled', 'failed', 'withdrawn'] as const;
+export type DisbursementState = (typeof DISBURSEMENT_STATES)[number];
+
+/** Money leaving one escrow: a release or payout to the seller, or a refund to the payer. */
+export interface Disbursement {
+  id: string;
+  kind: DisbursementKind;
+  method: DisbursementMethod;
+  recipient: string;
+  /** Decimal string in the payment's currency. */
+  amount: string;
+  state: DisbursementState;
+  /** Set when an admin paid someone other than the rule's recipient: who, and why. */
+  override: { by: string; reason: string } | null;
+  /** The outbound Payment row (SHKeeper or hot-wallet payout), when there is one. */
+  payoutId: string | null;
+  /** Chain tx hash or provider task / txid that settled or failed it. */
+  evidence: string | null;
+  /** For an escrow_tx release or refund: the EIP-1193 transaction to sign. */
+  payload: unknown;
+  createdBy: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/**
+ * What an inbound payment's escrow holds and where it went: the ledger of
+ * ../shared/design/escrow-ledger.md. `received` is the sum of every credit (funding and excess);
+ * `disbursed` the sum of settled disbursements; at most one disbursement is in flight.
+ */
+export interface EscrowLedger {
+  received: string;
+  credits: Credit[];
+  /** Set when the payment settled below its price, within UNDERPAYMENT_TOLERANCE. */
+  shortfall: string | null;
+  payers: ProvenPayer[];
+  /** The sender of the funding credit: where a refund goes. */
+  payer: string | null;
+  inFlight: Disbursement | null;
+  disbursements: Disbursement[];
+  disbursed: string;
+}
+
+/**
+ * A transaction hash someone says pays this payment, not yet proven. It reserves nothing: only a
+ * verified credit takes a hash. `from` and `nonce` are read from the chain when it is seen, so a
+ * sped-up replacement (same sender and nonce) can be found.
+ */
+export interface Claim {
+  txHash: string;
+  from: string | null;
+  nonce: number | null;
+  source: string;
+  actor: string;
+  at: Date;
+}
+
 export interface PaymentRecord {
   id: string;
   provider: Provider;
@@ -63,6 +160,18 @@ export interface PaymentRecord {
    * payment per offer, enforced by the store itself rather than by a lock.
    */
   liveOfferKey: string | null;
+  /** Inbound: the escrow's ledger. Outbound (payouts): null. */
+  escrow: EscrowLedger | null;
+  /** Every credit key of this payment (unique across payments: one transfer credits once). */
+  creditKeys: string[];
+  /** The purchase request id once this payment's escrow is funded (unique: one funded escrow per request). */
+  fundedRequestKey: string | null;
+  /** The latest unproven claim of a transaction hash, if any. */
+  claim: Claim | null;
+  /** Outbound rows: the inbound payment whose escrow this payout disburses. */
+  escrowPaymentId: string | null;
+  /** Bumped by every write of the coordinator: its writes are conditional on the revision they read. */
+  revision?: number;
   /**
    * Side effects of the last transition not yet carried out (an outbox): written in the same
    * atomic update as the transition, each removed once done, finished by the sweeper after a crash.

@@ -98,6 +98,9 @@ export const UNIQUE_KEYS = {
     { field: 'liveOfferKey' },
     { field: 'releaseTxHash' },
     { field: 'refundTxHash' },
+    // Arrays: each element is a key of its own (a MongoDB multikey unique index).
+    { field: 'creditKeys' },
+    { field: 'fundedRequestKey' },
   ],
   purchaseRequests: [],
   sellerOffers: [],

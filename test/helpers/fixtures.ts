@@ -1,4 +1,5 @@
 import { newObjectId } from '../../src/common/ids.js';
+import { emptyLedger } from '../../src/payments/escrowLedger.js';
 import type { PaymentRecord, PurchaseRequestRecord, SellerOfferRecord } from '../../src/store/records.js';
 import type { Store } from '../../src/store/store.js';
 
@@ -57,6 +58,12 @@ export function payment(over: Partial<PaymentRecord> = {}): PaymentRecord {
     releaseTxHash: null,
     refundTxHash: null,
     liveOfferKey: null,
+    escrow: (over.direction ?? 'in') === 'in' ? emptyLedger() : null,
+    creditKeys: [],
+    fundedRequestKey: null,
+    claim: null,
+    escrowPaymentId: null,
+    revision: 0,
     pendingEffects: [],
     providerData: {},
     metadata: {},
