@@ -7,6 +7,7 @@ import { endpoint, ok } from '../common/http.js';
 import { idempotency } from '../idempotency/idempotencyMiddleware.js';
 import { paymentView } from '../payments/paymentView.js';
 import type { PaymentRecord } from '../store/records.js';
+import { refutedClaim } from './refutedClaim.js';
 import { adminPayoutBody, challengeBody, paymentIdParams, proveBody, saveBody, updateBody, userIdParams, verifyBody } from './decentralizedSchemas.js';
 
 /**
@@ -46,6 +47,7 @@ export function decentralizedPaymentRoutes(ctx: AppContext): Router {
   router.post('/verify/:paymentId', endpoint({ params: paymentIdParams, body: verifyBody.optional() }, async ({ params, body }) => {
     if (body?.payerProof) await web3.prove(params.paymentId, body.payerProof);
     const v = await ctx.web3Verifier.verify(params.paymentId, 'decentralized_verify', body?.transactionHash);
+    if (v.outcome === 'mismatch') throw refutedClaim(v.reason);
     return ok({ ...statusView(v.payment), outcome: v.outcome, confirmations: v.confirmations ?? null, required: v.required ?? null, reason: v.reason ?? null });
   }));
 

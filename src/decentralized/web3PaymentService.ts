@@ -16,6 +16,7 @@ import type { ChallengeInput, PayerProofInput, SaveInput, UpdateInput } from './
 import type { PayerProofs } from './payerProof.js';
 import { OPEN } from '../payments/transitions.js';
 import type { Web3Verifier } from './web3Verifier.js';
+import { refutedClaim } from './refutedClaim.js';
 
 /** Chunks verified at once, each one JSON-RPC batch of receipts: bounded load on the RPC node. */
 export const VERIFY_CONCURRENCY = 4;
@@ -64,10 +65,15 @@ export class Web3PaymentService {
     if (!input.transactionHash) return { payment, verification: null };
     try {
       const v = await this.d.verifier.verify(payment.id, 'decentralized_save', input.transactionHash);
-      if (v.outcome === 'mismatch') throw mismatchError(v.reason);
+      if (v.outcome === 'mismatch') throw refutedClaim(v.reason);
+      // Not known to the node yet: kept as the payment's claim for a later verify (it reserves nothing).
+      if (v.outcome === 'not_found' && !v.payment.claim) {
+        const claimed = await this.d.coordinator.recordClaim(payment.id, { txHash: input.transactionHash, from: null, nonce: null, source: 'decentralized_save', actor: 'anonymous' });
+        return { payment: claimed, verification: { outcome: v.outcome, confirmations: v.confirmations, reason: v.reason } };
+      }
       return { payment: v.payment, verification: { outcome: v.outcome, confirmations: v.confirmations, reason: v.reason } };
     } catch (err) {
-      if (err instanceof AppError && ['transfer_mismatch', 'wallet_not_proven'].includes(err.code)) throw err;
+      if (err instanceof AppError && ['transfer_mismatch', 'wallet_not_proven', 'transaction_hash_in_use'].includes(err.code)) throw err;
       // Saved either way: the claim stays, and a later verify will look again.
       this.d.logger.warn({ err, paymentId: payment.id }, 'verification right after save failed');
       return { payment: (await store.payments.findById(payment.id)) ?? payment, verification: { outcome: 'error', code: (err as AppError).code ?? 'error' } };
@@ -229,9 +235,3 @@ export class Web3PaymentService {
   }
 }
 
-function mismatchError(reason: string | undefined): AppError {
-  if (reason === 'wallet_not_proven') {
-    return new AppError('conflict', 'no wallet has been proven for this payment; sign the payer-proof message first', { code: 'wallet_not_proven', details: { reason } });
-  }
-  return new AppError('conflict', `the transaction does not pay this payment (${reason})`, { code: 'transfer_mismatch', details: { reason } });
-}

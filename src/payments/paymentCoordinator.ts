@@ -317,7 +317,9 @@ export class PaymentCoordinator {
       const now = this.clock.now();
       return {
         $set: { escrow: { ...l, inFlight: { ...d, createdAt: now, updatedAt: now } } },
-        $push: { history: this.note(p, step.source, step.actor, `${d.kind} ${d.amount} to ${d.recipient} ${d.state}`) },
+        $push: {
+          history: this.note(p, step.source, step.actor, `${d.kind} ${d.amount} to ${d.recipient} ${d.state}${d.override ? ` (recipient override by ${d.override.by}: ${d.override.reason})` : ''}`),
+        },
       };
     });
   }

@@ -1,4 +1,4 @@
-import { parseUnits, Wallet } from 'ethers';
+import { parseUnits, Wallet, type HDNodeWallet } from 'ethers';
 import { expect } from 'vitest';
 import type { TokenService } from '../../src/auth/tokens.js';
 import type { ChainGateway } from '../../src/chain/chainTypes.js';
@@ -139,6 +139,27 @@ export async function pay(chain: LocalChain, token: string, from: Wallet, to: st
   const hash = await chain.transfer(token, from, to, amount);
   if (confirmations > 1) await chain.mine(confirmations - 1);
   return hash;
+}
+
+/**
+ * The payer-proof flow a front end runs: ask for the challenge of (request, offer) for `wallet`,
+ * sign it (EIP-712, as `eth_signTypedData_v4` would) and return what save/verify accept.
+ */
+export async function payerProof(h: Web3Harness, m: { requestId: string; offerId: string }, wallet: Wallet | HDNodeWallet) {
+  const res = await h.api('POST', '/decentralized/payer-proof/challenge', {
+    body: { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, walletAddress: wallet.address },
+  });
+  if (res.status !== 200) throw new Error(`challenge refused: ${res.status} ${res.text}`);
+  const { domain, types, message } = res.body.data;
+  const signature = await wallet.signTypedData(domain, types, message);
+  return { message, signature };
+}
+
+/** Saves (or finds) the payment for seller-1's offer with `wallet` proven for it; returns its id. */
+export async function provenPayment(h: Web3Harness, m: Market, wallet: Wallet | HDNodeWallet): Promise<string> {
+  const res = await h.api('POST', '/decentralized/save', { body: saveBody(m, { payerProof: await payerProof(h, m, wallet) }) });
+  if (res.status !== 200) throw new Error(`save refused: ${res.status} ${res.text}`);
+  return res.body.data.id as string;
 }
 
 /** A 32-byte hash no transaction has. */
