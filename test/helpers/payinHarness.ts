@@ -81,7 +81,11 @@ export async function startPayinHarness(opts: {
     logger,
   });
   const chain = opts.chain && rpcUrl
-    ? createChainGateway({ rpcUrl, chainId: opts.chain.chainId, logger, retries: 1, timeoutMs: 2_000, retryMinDelayMs: 20 })
+    ? createChainGateway({
+        rpcUrl, chainId: opts.chain.chainId, logger, retries: 1, timeoutMs: 2_000, retryMinDelayMs: 20,
+        // The start-up check of the token's decimals runs in tests too (only where a token was deployed).
+        ...(opts.tokenAddress ? { token: { address: config.bsc.usdtAddress, decimals: config.bsc.usdtDecimals } } : {}),
+      })
     : undefined;
   const hotWallet =
     config.adminWalletPrivateKey && config.bsc.rpcUrl
