@@ -3,7 +3,7 @@ import { ErrorResponseSchema } from '../openapi/components.js';
 import { documentRoute, type DocsOptions, type RouteDoc } from '../openapi/documentRoute.js';
 import { EscrowStateSchema, MoneySchema, PaymentSchema, PaymentStatusSchema, json, okEnvelope } from '../openapi/sharedSchemas.js';
 import { describeSchema, z } from '../openapi/zod.js';
-import { adminPayoutBody, paymentIdParams, saveBody, updateBody, userIdParams } from './decentralizedSchemas.js';
+import { adminPayoutBody, challengeBody, paymentIdParams, proveBody, saveBody, updateBody, userIdParams, verifyBody } from './decentralizedSchemas.js';
 
 /** Web3 (DePay) payments under /decentralized (src/decentralized/decentralizedPaymentRoutes.ts). */
 
@@ -96,6 +96,19 @@ const AdminPayoutSchema = z
   .openapi('AdminPayout');
 
 const CHAIN_ERRORS = ['rpc_unavailable', 'rpc_error', 'rpc_wrong_chain'];
+/** A refuted claim (details.reason names why); nothing is reserved or changed. */
+const REFUTED = ['transfer_mismatch', 'wallet_not_proven', 'transaction_hash_in_use'];
+
+const ChallengeSchema = okEnvelope(
+  z
+    .object({
+      domain: z.object({ name: z.string(), version: z.string(), chainId: z.number().int() }),
+      types: z.record(z.string(), z.array(z.object({ name: z.string(), type: z.string() }))),
+      primaryType: z.literal('PayerProof'),
+      message: z.record(z.string(), z.unknown()),
+    })
+    .openapi('PayerProofChallenge', { description: 'EIP-712 typed data: sign it with `eth_signTypedData_v4` and send it back unchanged with the signature' }),
+);
 
 export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsOptions): void {
   const doc = (d: Omit<RouteDoc, 'tag'>) => documentRoute(registry, opts, { tag: 'decentralized', ...d });
@@ -111,8 +124,29 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     responses: { 200: json('Saved (or the payment already saved)', SavedSchema) },
     errors: {
       404: ['purchase_request_not_found'],
-      409: ['records_do_not_match', 'offer_ambiguous', 'payment_exists', 'transaction_hash_in_use'],
+      409: ['records_do_not_match', 'offer_ambiguous', 'payment_exists', ...REFUTED, 'payment_not_open', 'too_many_payers'],
     },
+  });
+  doc({
+    method: 'post',
+    path: '/decentralized/payer-proof/challenge',
+    summary: 'The message a wallet signs to prove it pays this offer (EIP-712)',
+    description:
+      'Names the purchase request, the offer, the wallet, the escrow receiver, the chain, the head block when issued, an expiry ' +
+      'and a server-authenticated nonce. Only transfers from this wallet mined after `issuedAtBlock` can fund the payment.',
+    auth: 'none',
+    body: { schema: challengeBody },
+    responses: { 200: json('The typed data to sign', ChallengeSchema) },
+    errors: { 404: ['seller_offer_not_found'], 502: CHAIN_ERRORS, 503: ['not_configured', 'decimals_mismatch'] },
+  });
+  doc({
+    method: 'post',
+    path: '/decentralized/payer-proof',
+    summary: "Record a wallet's signed payer proof on a Web3 payment (the signature is the credential)",
+    auth: 'none',
+    body: { schema: proveBody },
+    responses: { 200: json('The payment, with the proven wallet', okEnvelope(PaymentSchema)) },
+    errors: { 404: ['payment_not_found'], 409: ['wallet_not_proven', 'payment_not_open', 'too_many_payers'], 503: ['not_configured'] },
   });
   doc({
     method: 'get',
@@ -129,7 +163,7 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     summary: 'Ask for a status; applied only when the chain agrees (cancelling needs a party or admin token)',
     description:
       '`cancelled` needs a bearer token of a party (pending payments only) or an admin. Any other status is checked against ' +
-      'the chain, asked afresh; `confirmations` is accepted and ignored.',
+      'the chain, asked afresh; `confirmations` is accepted and ignored. A refuted claim is dropped; the payment is not failed.',
     auth: 'optionalBearer',
     body: { schema: updateBody },
     responses: { 200: json("The payment's status after the chain was asked", okEnvelope(StatusViewSchema)) },
@@ -162,11 +196,16 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
   doc({
     method: 'post',
     path: '/decentralized/verify/{paymentId}',
-    summary: 'Verify a Web3 payment on chain now',
+    summary: 'Verify a Web3 payment on chain now (its claim, or the hash given)',
+    description:
+      'Optional body `{ transactionHash?, payerProof? }`. A hash the chain refutes is dropped: 409 with `details.reason` ' +
+      '(`wrong_sender`, `mined_before_proof`, `wrong_token`, `wrong_address`, `reverted`, `already_credited`…). An unmined ' +
+      'transaction moves nothing (`pending`, reason `not_mined`); a reorged-out one sends the payment back to pending.',
     auth: 'none',
     params: paymentIdParams,
+    body: { schema: verifyBody },
     responses: { 200: json("The chain's verdict and the payment's status", VerifiedSchema) },
-    errors: { 404: ['payment_not_found'], 502: CHAIN_ERRORS, 503: ['not_configured'] },
+    errors: { 404: ['payment_not_found'], 409: [...REFUTED, 'payment_not_open', 'too_many_payers'], 502: CHAIN_ERRORS, 503: ['not_configured', 'decimals_mismatch'] },
   });
   doc({
     method: 'post',
@@ -180,8 +219,11 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     path: '/decentralized/admin-payout',
     summary: 'Pay a seller from the hot wallet (no SHKeeper)',
     description:
-      'The payout is recorded before anything is broadcast, broadcast once, and its receipt decides. One payout per ' +
-      'purchase request unless `force: true`. Emits `payout-created`, then `payout-completed` or `payout-updated`.',
+      "A disbursement of the purchase request's funded escrow: to its offer's wallet (another one only with " +
+      '`overrideReason`), for at most what the escrow still holds, and only while nothing else leaves it. The payout is ' +
+      'recorded before anything is broadcast, broadcast once, and its receipt decides: success releases the escrow, a ' +
+      'revert or failed send frees it again; without a receipt yet it stays in flight (the next call reads its receipt ' +
+      'first). `force` never allows a second payout. Emits `payout-created`, then `payout-completed` or `payout-updated`.',
     auth: 'admin',
     idempotent: true,
     body: { schema: adminPayoutBody },
@@ -194,8 +236,11 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     },
     errors: {
       404: ['purchase_request_not_found'],
-      409: ['payout_exists', 'insufficient_balance', 'transfer_would_revert', 'insufficient_gas_funds'],
-      503: ['not_configured'],
+      409: [
+        'escrow_not_funded', 'recipient_not_allowed', 'currency_mismatch', 'exceeds_escrow_balance', 'disbursement_in_flight',
+        'payout_outcome_unknown', 'insufficient_balance', 'transfer_would_revert', 'insufficient_gas_funds',
+      ],
+      503: ['not_configured', 'contention'],
     },
   });
 }

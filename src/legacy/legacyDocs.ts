@@ -62,13 +62,15 @@ export function registerLegacyDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     method: 'post',
     path: '/payments/{id}/fetch-tx',
     summary: "Find and record a completed payment's missing transaction hash (party or admin)",
-    description: "From SHKeeper's invoice for SHKeeper payments, else from the token's Transfer logs in a bounded block window.",
+    description:
+      "From SHKeeper's invoice for SHKeeper payments, else from the token's Transfer logs in a bounded block window, bound " +
+      "like every inflow: to the invoice's own address, or (shared escrow receiver) from a wallet the payer proved, mined after the proof.",
     auth: 'bearer',
     params: idParams,
     responses: { 200: json('The hash', FetchTxSchema) },
     errors: {
       404: ['payment_not_found', 'transaction_not_found'],
-      409: ['payment_not_completed', 'transaction_hash_in_use'],
+      409: ['payment_not_completed', 'transaction_hash_in_use', 'wallet_not_proven'],
       502: [...CHAIN_ERRORS, 'shkeeper_error', 'shkeeper_timeout', 'shkeeper_unreachable', 'shkeeper_auth'],
       503: ['not_configured'],
     },
@@ -102,7 +104,7 @@ export function registerLegacyDocs(registry: OpenAPIRegistry, opts: DocsOptions)
   doc({
     method: 'post',
     path: '/verify',
-    summary: 'Verify a Web3 payment (party or admin), optionally recording a claimed hash first',
+    summary: 'Verify a Web3 payment (party or admin): its claim, or the hash given, optionally with a payer proof',
     auth: 'bearer',
     body: { schema: verifyBody },
     responses: {
@@ -111,7 +113,7 @@ export function registerLegacyDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     },
     errors: {
       404: ['payment_not_found'],
-      409: ['wrong_provider', 'no_transaction_hash', 'payment_closed', 'transfer_mismatch', 'transaction_hash_in_use', 'transaction_hash_already_set'],
+      409: ['wrong_provider', 'no_transaction_hash', 'payment_closed', 'transfer_mismatch', 'wallet_not_proven', 'transaction_hash_in_use', 'transaction_hash_already_set', 'payment_not_open', 'too_many_payers'],
       502: CHAIN_ERRORS,
       503: ['not_configured'],
     },

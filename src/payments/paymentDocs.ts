@@ -141,17 +141,26 @@ export function registerPaymentDocs(registry: OpenAPIRegistry, opts: DocsOptions
     operationId: 'updatePayment',
     summary: 'Update a payment: status (admin), cancel, metadata or a claimed transaction hash',
     description:
-      'Admins move `status` along the transition table. A party may cancel its own `pending` payment, merge `metadata`, ' +
-      'or attach a `transactionHash` (recorded as a claim; the status does not change). Nobody marks their own payment ' +
-      '`completed`. `released`/`refunded` are reached only through the escrow confirm routes.',
+      'Admins cancel or fail a payment along the transition table, and complete one only with a `transactionHash` the chain ' +
+      'proves pays it (same settlement as every other path; otherwise 409 `evidence_required`). A party may cancel its own ' +
+      '`pending` payment, merge `metadata`, or attach a `transactionHash` (a claim: it reserves nothing and changes no status). ' +
+      'Nobody marks their own payment `completed`. `released`/`refunded` are reached only through the escrow routes ' +
+      '(`disbursement_required`). Payouts (outbound rows) are read-only: `outbound_read_only`.',
     auth: 'bearer',
     params: idParams,
     body: { schema: updatePaymentBody },
     responses: { 200: onePayment('The updated payment') },
     errors: {
-      403: ['self_completion_forbidden', 'status_change_forbidden'],
+      403: ['self_completion_forbidden', 'status_change_forbidden', 'outbound_read_only'],
       404: ['payment_not_found'],
       409: [
+        'evidence_required',
+        'disbursement_required',
+        'transfer_mismatch',
+        'wallet_not_proven',
+        'transaction_not_found',
+        'not_deep_enough',
+        'transfer_already_credited',
         'invalid_transition',
         'payment_not_pending',
         'payment_not_open',
@@ -159,7 +168,8 @@ export function registerPaymentDocs(registry: OpenAPIRegistry, opts: DocsOptions
         'transaction_hash_in_use',
         'precondition_failed',
       ],
-      503: ['contention', 'lock_timeout'],
+      502: ['rpc_unavailable', 'rpc_error', 'rpc_wrong_chain'],
+      503: ['contention', 'lock_timeout', 'not_configured', 'decimals_mismatch'],
     },
   });
   doc({
