@@ -9,6 +9,7 @@ import { objectIdSchema, txHashSchema } from '../common/schemas.js';
 import { payerProofSchema } from '../decentralized/decentralizedSchemas.js';
 import { visiblePayment } from '../payments/paymentAccess.js';
 import { paymentView } from '../payments/paymentView.js';
+import { SETTLED } from '../payments/transitions.js';
 
 export const cleanupBody = z.strictObject({ olderThanMinutes: z.number().int().min(1).max(365 * 24 * 60).optional() });
 export const autoFetchBody = z.strictObject({ limit: z.number().int().min(1).max(50).optional() });
@@ -47,7 +48,7 @@ export function paymentRoutes(ctx: AppContext): Router {
   router.post('/payments/auto-fetch-missing', requireAdmin(ctx.tokens), endpoint({ body: autoFetchBody }, async ({ body }) => {
     const limit = body.limit ?? 10;
     const missing = await ctx.store.payments.find(
-      { status: { $in: ['completed', 'released', 'refunded'] }, transactionHash: null },
+      { status: { $in: [...SETTLED] }, transactionHash: null },
       { sort: { updatedAt: -1 }, limit },
     );
     const results = [];

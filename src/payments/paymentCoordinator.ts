@@ -22,6 +22,7 @@ import {
   IN_FLIGHT,
   OPEN,
   RELEASES_OFFER,
+  SETTLED,
 } from './transitions.js';
 
 /** Fields a plain transition may write with the status: facts about the provider, never money. */
@@ -197,7 +198,7 @@ export class PaymentCoordinator {
       return await this.write(paymentId, (p) => {
         const l = ledgerOf(p);
         if (l.credits.some((c) => c.kind === 'funding') || (p.creditKeys ?? []).includes(key)) return null;
-        if (!['completed', 'released', 'refunded'].includes(p.status)) {
+        if (!SETTLED.includes(p.status)) {
           throw new AppError('invalid_state', 'only a completed payment takes evidence afterwards', { code: 'payment_not_completed' });
         }
         const credit: Credit = { ...input, key, kind: 'funding', reason: 'found_afterwards', source: step.source, at: this.clock.now() };

@@ -14,8 +14,6 @@ import { compareDecimals } from '../common/money.js';
 import { transferMismatch, type InflowProofs } from './inflowProofs.js';
 import type { PaymentSettlement } from './paymentSettlement.js';
 
-const LIVE_STATUSES = LIVE;
-const OPEN_STATUSES = OPEN;
 
 /** Manual payment records: create, amend, read and list. State changes go through the coordinator. */
 export class PaymentService {
@@ -72,9 +70,9 @@ export class PaymentService {
     const live = await this.store.payments.findOne({
       $or: [
         { liveOfferKey: offerId },
-        { sellerOfferId: offerId, status: { $in: LIVE_STATUSES }, provider: { $ne: 'decentralized' } },
+        { sellerOfferId: offerId, status: { $in: LIVE }, provider: { $ne: 'decentralized' } },
         // A Web3 save is only a claim until the chain has seen its transfer.
-        { sellerOfferId: offerId, status: { $in: LIVE_STATUSES.filter((s) => s !== 'pending') }, provider: 'decentralized' },
+        { sellerOfferId: offerId, status: { $in: LIVE.filter((s) => s !== 'pending') }, provider: 'decentralized' },
       ],
     });
     if (live) {
@@ -133,6 +131,10 @@ export class PaymentService {
     if (current.direction === 'out') {
       throw new AppError('forbidden', 'a payout moves only on provider or chain evidence; it cannot be edited', { code: 'outbound_read_only' });
     }
+    // A party edits only its own payment while it is open; once money moved, only evidence changes it.
+    if (!who.isAdmin && !OPEN.includes(current.status)) {
+      throw new AppError('invalid_state', `a ${current.status} payment can no longer be edited by a party`, { code: 'payment_not_open' });
+    }
     const statusChange = input.status !== undefined && input.status !== current.status ? input.status : undefined;
     if (statusChange) this.assertMayChangeStatus(who, current, statusChange);
     if (statusChange === 'completed') return this.completeWithEvidence(who, current, input.transactionHash);
@@ -179,7 +181,7 @@ export class PaymentService {
     if (p.transactionHash && p.transactionHash !== txHash) {
       throw new AppError('conflict', 'this payment already has a different transaction hash', { code: 'transaction_hash_already_set' });
     }
-    if (!OPEN_STATUSES.includes(p.status) && p.transactionHash !== txHash) {
+    if (!OPEN.includes(p.status) && p.transactionHash !== txHash) {
       throw new AppError('invalid_state', `a transaction hash cannot be attached to a ${p.status} payment`, { code: 'payment_not_open' });
     }
     const funds = await this.store.payments.findOne({ transactionHash: txHash.toLowerCase() });
