@@ -106,12 +106,12 @@ export function buildContext(deps: AppDeps): AppContext {
   // A new leader finishes what the one before it left, without waiting for the next interval.
   if (leader) leader.onAcquire = () => void sweeper.tick();
   const deliveries = new DeliveryLog(store, clock, metrics);
-  const invoiceEvents = new InvoiceEvents(store, coordinator, settlement, logger);
-  monitors.register(new AutoWebhookMonitor({ config, store, clock, invoiceEvents, shkeeper: deps.shkeeper, chain: deps.chain }, logger));
-  monitors.register(new WalletMonitor({ config, store, settlement, chain: deps.chain }, logger));
-  const payoutUpdates = new PayoutUpdates(coordinator, events, logger);
+  const invoiceEvents = new InvoiceEvents({ store, settlement, proofs: deps.chain ? proofs : undefined }, logger);
+  monitors.register(new AutoWebhookMonitor({ config, store, clock, invoiceEvents, shkeeper: deps.shkeeper }, logger));
+  monitors.register(new WalletMonitor({ config, store, settlement, proofs, chain: deps.chain }, logger));
+  const payoutUpdates = new PayoutUpdates({ store, coordinator, effects, events, logger });
   const web3Verifier = new Web3Verifier({ store, coordinator, settlement, proofs });
-  const payouts = new PayoutService({ config, store, coordinator, events, lock, clock, logger, updates: payoutUpdates, shkeeper: deps.shkeeper });
+  const payouts = new PayoutService({ config, store, coordinator, events, clock, logger, updates: payoutUpdates, shkeeper: deps.shkeeper });
   monitors.register(new PayoutReconciler({ config, store, clock, payouts, updates: payoutUpdates, shkeeper: deps.shkeeper }, logger));
   return {
     ...deps,
@@ -129,13 +129,13 @@ export function buildContext(deps: AppDeps): AppContext {
     invoiceEvents,
     shkeeperWebhooks: new ShkeeperWebhookService(config, deliveries, invoiceEvents, clock, logger),
     intents: new IntentService({ config, store, coordinator, events, lock, clock, logger, shkeeper: deps.shkeeper }),
-    confirmations: new ConfirmTransactionService({ config, store, settlement, clock, chain: deps.chain }),
-    escrow: new EscrowService({ config, store, coordinator, events, effects, clock, logger, chain: deps.chain }),
+    confirmations: new ConfirmTransactionService({ config, store, settlement, proofs, clock, chain: deps.chain }),
+    escrow: new EscrowService({ config, store, coordinator, effects, clock, logger, chain: deps.chain }),
     payouts,
     payoutWebhooks: new PayoutWebhookService({ config, store, deliveries, updates: payoutUpdates, clock }),
     web3Verifier,
     web3: new Web3PaymentService({ store, coordinator, verifier: web3Verifier, payerProofs: new PayerProofs({ config, clock, chain: deps.chain }), events, clock, logger }),
     backfill: new TransactionBackfill({ config, coordinator, proofs, logger, chain: deps.chain, shkeeper: deps.shkeeper }),
-    adminPayouts: new AdminPayoutService({ config, store, coordinator, events, lock, clock, logger, wallet: deps.hotWallet }),
+    adminPayouts: new AdminPayoutService({ config, store, coordinator, effects, events, clock, logger, wallet: deps.hotWallet }),
   };
 }

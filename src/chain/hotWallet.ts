@@ -24,6 +24,8 @@ export interface HotWallet {
   /** Signs and broadcasts `transfer(to, amount)`; sends are serialised so nonces never collide. */
   sendTokenTransfer(token: string, to: string, amount: bigint): Promise<SentTransfer>;
   waitForReceipt(txHash: string, timeoutMs: number): Promise<TransferReceipt | null>;
+  /** The receipt if the transfer is mined now, else null (no waiting). */
+  receipt(txHash: string): Promise<TransferReceipt | null>;
 }
 
 export function createHotWallet(opts: { rpcUrl: string; chainId: number; privateKey: string; logger: Logger; timeoutMs?: number }): HotWallet {
@@ -76,10 +78,18 @@ export function createHotWallet(opts: { rpcUrl: string; chainId: number; private
         if (err?.code === 'TIMEOUT') return null;
         throw err;
       });
-      if (!r) return null;
-      return { status: r.status === 1 ? 'success' : 'reverted', blockNumber: r.blockNumber, gasUsed: r.gasUsed.toString() };
+      return r ? receiptOf(r) : null;
+    },
+
+    async receipt(txHash) {
+      const r = await call('eth_getTransactionReceipt', () => provider.getTransactionReceipt(txHash));
+      return r ? receiptOf(r) : null;
     },
   };
+}
+
+function receiptOf(r: { status: number | null; blockNumber: number; gasUsed: bigint }): TransferReceipt {
+  return { status: r.status === 1 ? 'success' : 'reverted', blockNumber: r.blockNumber, gasUsed: r.gasUsed.toString() };
 }
 
 /** Translates ethers' failures without echoing them (they can carry the RPC URL). */

@@ -1,25 +1,31 @@
 import type { Principal } from '../auth/tokens.js';
-import type { HotWallet } from '../chain/hotWallet.js';
+import type { HotWallet, TransferReceipt } from '../chain/hotWallet.js';
 import type { Clock } from '../common/clock.js';
 import { AppError } from '../common/errors.js';
 import { newObjectId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
-import { toBaseUnits } from '../common/money.js';
+import { compareDecimals, toBaseUnits } from '../common/money.js';
 import type { Config } from '../config/config.js';
+import { checkPayoutRecipient, explainInFlight, fundedEscrowOf, inFlightError } from '../escrow/escrowRecipients.js';
 import { to, type PaymentEvents } from '../events/paymentEvents.js';
-import type { KeyedLock } from '../payments/keyedLock.js';
+import { available, ledgerOf } from '../payments/escrowLedger.js';
 import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
-import type { PaymentRecord } from '../store/records.js';
+import { RELEASE_EFFECTS, type PaymentEffects } from '../payments/paymentEffects.js';
+import type { Disbursement, PaymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import type { AdminPayoutInput } from './decentralizedSchemas.js';
 
 const RECEIPT_TIMEOUT_MS = 120_000;
 
 /**
- * An admin pays a seller straight from the hot wallet (no SHKeeper). The outbound Payment is
- * written before anything is broadcast, so a crash leaves a record to reconcile, never an
- * unrecorded transfer; a balance too low is refused before anything is recorded; the transfer is
- * broadcast once and its receipt decides the outcome. One payout per purchase request unless forced.
+ * An admin pays a seller straight from the hot wallet (no SHKeeper): a disbursement of the
+ * purchase request's funded escrow, to its offer's wallet (another one only with the admin's
+ * reason), for at most what the escrow still holds. The disbursement is opened first (it holds the
+ * escrow against every other way out), the outbound Payment is written before anything is
+ * broadcast (a crash leaves a record, never an unrecorded transfer), the transfer is broadcast
+ * once, and its receipt decides: success settles the disbursement (escrow released), a revert or
+ * a failed send fails it (escrow free again). Without a receipt yet it stays in flight; the next
+ * admin payout of that escrow reads the receipt first.
  */
 export class AdminPayoutService {
   constructor(
@@ -27,8 +33,8 @@ export class AdminPayoutService {
       config: Config;
       store: Store;
       coordinator: PaymentCoordinator;
+      effects: PaymentEffects;
       events: PaymentEvents;
-      lock: KeyedLock;
       clock: Clock;
       logger: Logger;
       wallet?: HotWallet;
@@ -36,54 +42,113 @@ export class AdminPayoutService {
   ) {}
 
   async pay(who: Principal, input: AdminPayoutInput) {
-    const { store, config } = this.d;
+    const { store, config, coordinator } = this.d;
     const wallet = this.d.wallet;
     if (!wallet) throw new AppError('unavailable', 'no hot wallet is configured (ADMIN_WALLET_PRIVATE_KEY, BSC_RPC_URL)', { code: 'not_configured' });
     const request = await store.purchaseRequests.findById(input.purchaseRequestId);
     if (!request) throw new AppError('not_found', 'purchase request not found', { code: 'purchase_request_not_found' });
-    const liveKey = `adminpayout:${request.id}`;
+
+    let escrow = await fundedEscrowOf(store, request.id);
+    const earlier = ledgerOf(escrow).inFlight;
+    if (earlier?.method === 'hot_wallet' && earlier.state === 'submitted' && earlier.evidence) {
+      // A transfer broadcast by an earlier call whose receipt was not known then: its receipt first.
+      await this.resolve(wallet, escrow.id, earlier);
+      escrow = await fundedEscrowOf(store, request.id);
+    }
+    if (escrow.amount.currency !== input.currency) {
+      throw new AppError('conflict', `the escrow holds ${escrow.amount.currency}; it cannot pay ${input.currency}`, { code: 'currency_mismatch' });
+    }
+    const offer = escrow.sellerOfferId ? await store.sellerOffers.findById(escrow.sellerOfferId) : null;
+    const override = checkPayoutRecipient(offer?.walletAddress ?? null, input.receiverWalletAddress, { adminId: who.userId, reason: input.overrideReason });
+    const ledger = ledgerOf(escrow);
+    if (ledger.inFlight) throw inFlightError(ledger.inFlight);
+    if (compareDecimals(input.amount, available(ledger)) > 0) {
+      throw new AppError('conflict', `the escrow holds ${available(ledger)}; ${input.amount} cannot leave it`, {
+        code: 'exceeds_escrow_balance',
+        details: { available: available(ledger), requested: input.amount },
+      });
+    }
     const amount = toBaseUnits(input.amount, config.bsc.usdtDecimals);
+    const balance = await wallet.tokenBalance(config.bsc.usdtAddress);
+    if (balance < amount) {
+      throw new AppError('invalid_state', 'the hot wallet holds less than this payout', { code: 'insufficient_balance' });
+    }
 
-    return this.d.lock.withLock(liveKey, async () => {
-      const live = await store.payments.findOne({ liveOfferKey: liveKey });
-      if (live && !input.force) {
-        throw new AppError('conflict', 'this purchase request already has an admin payout; pass force to send another', {
-          code: 'payout_exists',
-          details: { payoutId: live.id, status: live.status },
-        });
-      }
-      const balance = await wallet.tokenBalance(config.bsc.usdtAddress);
-      if (balance < amount) {
-        throw new AppError('invalid_state', 'the hot wallet holds less than this payout', { code: 'insufficient_balance' });
-      }
-      const payout = await this.record(who, input, request.buyerId, live ? null : liveKey);
-      this.d.events.emit(to.global, 'payout-created', { payoutId: payout.id, status: payout.status });
+    const payoutId = newObjectId(this.d.clock.now());
+    const disbursementId = newObjectId(this.d.clock.now());
+    const step = { source: 'admin_payout', actor: who.userId };
+    try {
+      await coordinator.openDisbursement(
+        escrow.id,
+        {
+          id: disbursementId, kind: 'payout', method: 'hot_wallet', recipient: input.receiverWalletAddress, amount: input.amount,
+          state: 'prepared', override, payoutId, evidence: null, payload: null, createdBy: who.userId,
+        },
+        step,
+      );
+    } catch (err) {
+      throw explainInFlight(err);
+    }
+    let payout: PaymentRecord;
+    try {
+      payout = await this.record(who, input, escrow, { id: payoutId, disbursementId });
+    } catch (err) {
+      await coordinator.moveDisbursement(escrow.id, disbursementId, 'failed', { ...step, reason: 'the payout record could not be written' });
+      throw err;
+    }
+    this.d.events.emit(to.global, 'payout-created', { payoutId: payout.id, status: payout.status });
 
-      let sent;
-      try {
-        sent = await wallet.sendTokenTransfer(config.bsc.usdtAddress, input.receiverWalletAddress, amount);
-      } catch (err) {
-        await this.finish(payout, 'failed', { reason: (err as AppError).code ?? 'send_failed' });
-        throw err;
-      }
-      await this.d.coordinator.transition(payout.id, {
-        to: 'processing', source: 'admin_payout', actor: who.userId, set: { transactionHash: sent.txHash, 'providerData.nonce': sent.nonce },
-      });
-      const receipt = await wallet.waitForReceipt(sent.txHash, RECEIPT_TIMEOUT_MS);
-      if (!receipt) {
-        // Broadcast but not yet mined: the payout stays processing with its hash; never re-sent.
-        return this.answer(await this.reload(payout.id), sent.txHash, null, 'broadcast; waiting for the receipt');
-      }
-      const done = await this.finish(payout, receipt.status === 'success' ? 'completed' : 'failed', {
-        reason: receipt.status === 'success' ? undefined : 'reverted',
-        set: { 'providerData.receipt': receipt },
-      });
-      return this.answer(done, sent.txHash, receipt, receipt.status === 'success' ? 'payout sent' : 'the transfer reverted');
+    let sent;
+    try {
+      sent = await wallet.sendTokenTransfer(config.bsc.usdtAddress, input.receiverWalletAddress, amount);
+    } catch (err) {
+      await this.failed(escrow.id, disbursementId, payout.id, (err as AppError).code ?? 'send_failed');
+      throw err;
+    }
+    await coordinator.moveDisbursement(escrow.id, disbursementId, 'submitted', { ...step, evidence: sent.txHash });
+    await coordinator.transition(payout.id, {
+      to: 'processing', ...step, set: { transactionHash: sent.txHash, providerData: { nonce: sent.nonce } },
     });
+    const receipt = await wallet.waitForReceipt(sent.txHash, RECEIPT_TIMEOUT_MS).catch((err: unknown) => {
+      this.d.logger.warn({ err, paymentId: payout.id, txHash: sent.txHash }, 'receipt not readable; the payout stays in flight');
+      return null;
+    });
+    if (!receipt) {
+      // Broadcast but not yet mined: the disbursement stays in flight with its hash; never re-sent.
+      return this.answer(await this.reload(payout.id), sent.txHash, null, 'broadcast; waiting for the receipt');
+    }
+    const done = receipt.status === 'success'
+      ? await this.settled(escrow.id, disbursementId, payout.id, sent.txHash, receipt)
+      : await this.failed(escrow.id, disbursementId, payout.id, 'reverted', receipt);
+    return this.answer(done, sent.txHash, receipt, receipt.status === 'success' ? 'payout sent' : 'the transfer reverted');
   }
 
-  private async finish(p: PaymentRecord, status: 'completed' | 'failed', o: { reason?: string; set?: Record<string, unknown> }) {
-    const { payment, changed } = await this.d.coordinator.transition(p.id, {
+  /** The receipt of an earlier broadcast decides it now, if there is one yet. */
+  private async resolve(wallet: HotWallet, escrowId: string, d: Disbursement): Promise<void> {
+    const receipt = await wallet.receipt(d.evidence!);
+    if (!receipt || !d.payoutId) return;
+    if (receipt.status === 'success') await this.settled(escrowId, d.id, d.payoutId, d.evidence!, receipt);
+    else await this.failed(escrowId, d.id, d.payoutId, 'reverted', receipt);
+  }
+
+  /** The chain's receipt says it paid: the escrow is released (with its side effects), then the payout completed. */
+  private async settled(escrowId: string, disbursementId: string, payoutId: string, txHash: string, receipt: TransferReceipt) {
+    await this.d.effects.transitionThenEffects(() =>
+      this.d.coordinator.settleDisbursement(escrowId, disbursementId, {
+        source: 'admin_payout', actor: 'chain', evidence: txHash, effects: RELEASE_EFFECTS, hashField: 'releaseTxHash',
+      }),
+    );
+    return this.finish(payoutId, 'completed', { set: { providerData: { receipt } } });
+  }
+
+  /** Nothing left the hot wallet (send refused, or the transfer reverted): the escrow is free again. */
+  private async failed(escrowId: string, disbursementId: string, payoutId: string, reason: string, receipt?: TransferReceipt) {
+    await this.d.coordinator.moveDisbursement(escrowId, disbursementId, 'failed', { source: 'admin_payout', actor: 'system', reason });
+    return this.finish(payoutId, 'failed', { reason, set: receipt ? { providerData: { receipt } } : undefined });
+  }
+
+  private async finish(payoutId: string, status: 'completed' | 'failed', o: { reason?: string; set?: { providerData: Record<string, unknown> } }) {
+    const { payment, changed } = await this.d.coordinator.transition(payoutId, {
       to: status, source: 'admin_payout', actor: 'system', reason: o.reason, set: o.set,
     });
     if (changed) {
@@ -114,16 +179,18 @@ export class AdminPayoutService {
     };
   }
 
-  private record(who: Principal, input: AdminPayoutInput, buyerId: string, liveKey: string | null) {
-    const id = newObjectId(this.d.clock.now());
+  private record(who: Principal, input: AdminPayoutInput, escrow: PaymentRecord, o: { id: string; disbursementId: string }) {
     return this.d.coordinator.create(
       {
-        id, provider: 'admin_wallet', direction: 'out', status: 'pending', escrowState: 'unfunded',
-        purchaseRequestId: input.purchaseRequestId, sellerOfferId: null, buyerId, sellerId: null,
+        id: o.id, provider: 'admin_wallet', direction: 'out', status: 'pending', escrowState: 'unfunded',
+        purchaseRequestId: input.purchaseRequestId, sellerOfferId: escrow.sellerOfferId, buyerId: escrow.buyerId, sellerId: escrow.sellerId,
         amount: { amount: input.amount, currency: input.currency }, blockchain: { network: input.network, token: input.currency },
-        transactionHash: null, externalId: `ADMINPAY_${id}`, paymentUrl: null, payAddress: input.receiverWalletAddress,
-        expiresAt: null, providerTaskId: null, releaseTxHash: null, refundTxHash: null, liveOfferKey: liveKey,
-        providerData: { forced: input.force === true }, metadata: {},
+        transactionHash: null, externalId: `ADMINPAY_${o.id}`, paymentUrl: null, payAddress: input.receiverWalletAddress,
+        expiresAt: null, providerTaskId: null, releaseTxHash: null, refundTxHash: null,
+        // The escrow's disbursement holds what this key used to: one payout at a time.
+        liveOfferKey: null,
+        escrowPaymentId: escrow.id,
+        providerData: { forced: input.force === true, disbursementId: o.disbursementId }, metadata: {},
       },
       'admin_payout',
       who.userId,

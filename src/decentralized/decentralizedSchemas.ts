@@ -65,6 +65,11 @@ export type UpdateInput = z.output<typeof updateBody>;
 export const paymentIdParams = z.object({ paymentId: objectIdSchema });
 export const userIdParams = z.object({ userId });
 
+/**
+ * `receiverWalletAddress` must be the wallet of the escrow's offer unless `overrideReason` says
+ * why an admin pays another one. `force` is accepted for old clients and recorded; it never allows
+ * a second payout of an escrow.
+ */
 export const adminPayoutBody = z.strictObject({
   purchaseRequestId: objectIdSchema,
   receiverWalletAddress: evmAddressSchema,
@@ -72,5 +77,6 @@ export const adminPayoutBody = z.strictObject({
   currency: usdt.optional().transform((v) => v ?? 'USDT'),
   network: bsc.optional().transform((v) => v ?? 'bsc'),
   force: z.boolean().optional(),
+  overrideReason: z.string().trim().min(3).max(300).optional(),
 });
 export type AdminPayoutInput = z.output<typeof adminPayoutBody>;

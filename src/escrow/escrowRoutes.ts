@@ -4,17 +4,25 @@ import type { AppContext } from '../appContext.js';
 import { principalOf, requireAdmin } from '../auth/authMiddleware.js';
 import { endpoint, ok } from '../common/http.js';
 import { isObjectId } from '../common/ids.js';
-import { txHashSchema } from '../common/schemas.js';
+import { evmAddressSchema, txHashSchema } from '../common/schemas.js';
 import { idempotency } from '../idempotency/idempotencyMiddleware.js';
 import { paymentView } from '../payments/paymentView.js';
 import type { EscrowAction } from './escrowRecipients.js';
 
 export const params = z.object({ id: z.string() });
-export const confirmBody = z.strictObject({ txHash: txHashSchema });
+/** An admin paying someone other than the rule's recipient: the address, and why (recorded on the escrow). */
+export const recipientOverride = z.strictObject({
+  address: evmAddressSchema,
+  reason: z.string().trim().min(3).max(300),
+});
+export const prepareBody = z.strictObject({ recipientOverride: recipientOverride.optional() });
+export const confirmBody = z.strictObject({ txHash: txHashSchema, recipientOverride: recipientOverride.optional() });
 
 /**
  * Admin escrow tooling under /shkeeper: prepare a release or refund (the admin's wallet signs and
- * broadcasts it), then confirm it with the broadcast hash. Only 24-hex ids reach these routes.
+ * broadcasts it), then confirm it with the broadcast hash; withdraw a prepared one. An admin may
+ * name another recipient with `recipientOverride` (address and reason, recorded on the escrow).
+ * Only 24-hex ids reach these routes.
  */
 export function escrowRoutes(ctx: AppContext): Router {
   const router = Router();
@@ -28,7 +36,9 @@ export function escrowRoutes(ctx: AppContext): Router {
       objectIdOnly,
       admin,
       once,
-      endpoint({ params }, async ({ params: p }, req) => ok(await ctx.escrow.prepare(principalOf(req).userId, p.id, kind))),
+      endpoint({ params, body: prepareBody }, async ({ params: p, body }, req) =>
+        ok(await ctx.escrow.prepare(principalOf(req).userId, p.id, kind, body.recipientOverride)),
+      ),
     );
     // Idempotency-Key too; a 202 "not deep enough yet" is not stored, so a retry with the same key
     // runs again and can settle.
@@ -38,7 +48,7 @@ export function escrowRoutes(ctx: AppContext): Router {
       admin,
       once,
       endpoint({ params, body: confirmBody }, async ({ params: p, body }, req, res) => {
-        const r = await ctx.escrow.confirm(principalOf(req).userId, p.id, kind, body.txHash);
+        const r = await ctx.escrow.confirm(principalOf(req).userId, p.id, kind, body.txHash, body.recipientOverride);
         res.status(r.httpStatus).json({ success: true, message: r.message, data: paymentView(r.payment) });
       }),
     );
@@ -47,7 +57,7 @@ export function escrowRoutes(ctx: AppContext): Router {
     '/:id/prepared',
     objectIdOnly,
     admin,
-    endpoint({ params }, async ({ params: p }) => ok(await ctx.escrow.cancelPrepared(p.id))),
+    endpoint({ params }, async ({ params: p }, req) => ok(await ctx.escrow.cancelPrepared(principalOf(req).userId, p.id))),
   );
   return router;
 }

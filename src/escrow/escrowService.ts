@@ -1,31 +1,42 @@
-import type { ChainGateway } from '../chain/chainTypes.js';
+import { sameAddress } from '../chain/erc20.js';
+import type { ChainGateway, UnsignedTokenTransfer } from '../chain/chainTypes.js';
 import type { Clock } from '../common/clock.js';
 import { AppError } from '../common/errors.js';
+import { newObjectId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
-import { toBaseUnits } from '../common/money.js';
+import { compareDecimals, toBaseUnits } from '../common/money.js';
 import type { Config } from '../config/config.js';
-import type { PaymentEvents } from '../events/paymentEvents.js';
-import { REFUND_EFFECTS, RELEASE_EFFECTS, type PaymentEffects } from '../payments/paymentEffects.js';
+import { defaultDisbursementAmount, ledgerOf } from '../payments/escrowLedger.js';
 import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
-import type { PaymentRecord } from '../store/records.js';
+import { REFUND_EFFECTS, RELEASE_EFFECTS, type PaymentEffects } from '../payments/paymentEffects.js';
+import type { Disbursement, PaymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
-import { HASH_FIELD, TARGET_STATUS, escrowRecipient, type EscrowAction } from './escrowRecipients.js';
+import {
+  assertFunded,
+  explainInFlight,
+  HASH_FIELD,
+  inFlightError,
+  ruleRecipient,
+  TARGET_STATUS,
+  type EscrowAction,
+  type RecipientOverride,
+} from './escrowRecipients.js';
 
-interface PreparedAction {
-  kind: EscrowAction;
+/** What a release or refund of the escrow will pay, and the disbursement already holding it, if any. */
+interface Plan {
   recipient: string;
-  payload: unknown;
-  summary: Record<string, unknown>;
-  preparedAt: string;
-  preparedBy: string;
+  amount: string;
+  existing: Disbursement | null;
 }
 
 /**
- * Money leaving escrow. `prepare` returns the ERC-20 transfer the admin's wallet signs and
- * broadcasts itself (the server holds no escrow key); `confirm` changes state only when the chain
- * shows exactly that transfer — right token, from escrow, to the expected recipient, for the
- * exact amount, deep enough. Release and refund of one payment exclude each other twice over: only
- * one can be prepared at a time, and the coordinator lets only one of `released`/`refunded` happen.
+ * Escrow release and refund: disbursements of the escrow paid by an escrow transaction the admin
+ * signs (the server holds no escrow key). `prepare` opens the disbursement with the EIP-1193
+ * transaction to sign, and holds the escrow; `confirm` settles it only when the chain shows
+ * exactly that transfer — right token, from escrow, to the disbursement's recipient, for its exact
+ * amount, deep enough. Confirming with nothing prepared opens and settles in one step. Every
+ * other way money leaves the escrow (SHKeeper or hot-wallet payouts) is refused while one is in
+ * flight, and forever once the escrow is released or refunded: the coordinator keeps that.
  */
 export class EscrowService {
   constructor(
@@ -33,7 +44,6 @@ export class EscrowService {
       config: Config;
       store: Store;
       coordinator: PaymentCoordinator;
-      events: PaymentEvents;
       effects: PaymentEffects;
       clock: Clock;
       logger: Logger;
@@ -41,66 +51,62 @@ export class EscrowService {
     },
   ) {}
 
-  async prepare(adminId: string, paymentId: string, kind: EscrowAction) {
-    const p = await this.fundedPayment(paymentId);
-    const prepared = p.providerData.escrowAction as PreparedAction | null | undefined;
-    if (prepared) return this.samePreparedOrConflict(prepared, kind);
-    const { escrow, chain } = this.requireChain();
-    const recipient = await escrowRecipient(this.d.store, p, kind);
-    const amount = toBaseUnits(p.amount.amount, this.d.config.bsc.usdtDecimals);
-    const payload = await chain.buildTokenTransfer({ token: this.d.config.bsc.usdtAddress, from: escrow, to: recipient, amount });
-    const action: PreparedAction = {
-      kind,
-      recipient,
-      payload,
-      summary: {
-        action: kind,
-        recipient,
-        amount: p.amount.amount,
-        amountBaseUnits: amount.toString(),
-        token: p.amount.currency,
-        tokenAddress: this.d.config.bsc.usdtAddress,
-        network: 'bsc',
-        chainId: this.d.config.bsc.chainId,
-        from: escrow,
-      },
-      preparedAt: this.d.clock.now().toISOString(),
-      preparedBy: adminId,
-    };
-    try {
-      await this.d.coordinator.patch(p.id, { 'providerData.escrowAction': action }, { status: 'completed', 'providerData.escrowAction': null });
-    } catch (err) {
-      if ((err as AppError).code !== 'precondition_failed') throw err;
-      // Another admin prepared something first: theirs stands.
-      const now = await this.fundedPayment(paymentId);
-      return this.samePreparedOrConflict(now.providerData.escrowAction as PreparedAction, kind);
-    }
-    return { payload: action.payload, summary: action.summary };
-  }
-
-  /** Withdraws a prepared release or refund so the other can be prepared. */
-  async cancelPrepared(paymentId: string) {
-    const p = await this.fundedPayment(paymentId);
-    if (!p.providerData.escrowAction) throw new AppError('not_found', 'nothing is prepared for this payment', { code: 'nothing_prepared' });
-    await this.d.coordinator.patch(p.id, { 'providerData.escrowAction': null }, { status: 'completed' });
-    return { cancelled: (p.providerData.escrowAction as PreparedAction).kind };
-  }
-
-  async confirm(adminId: string, paymentId: string, kind: EscrowAction, txHash: string) {
+  async prepare(adminId: string, paymentId: string, kind: EscrowAction, override?: RecipientOverride) {
     const p = await this.payment(paymentId);
-    const target = TARGET_STATUS[kind];
-    if (p.status === target && p[HASH_FIELD[kind]] === txHash) return { httpStatus: 200, message: `already ${target}`, payment: p };
-    if (p.status !== 'completed' || p.escrowState !== 'funded') {
-      throw new AppError('invalid_state', `escrow of this payment is ${p.escrowState} (payment ${p.status})`, { code: 'escrow_not_funded' });
-    }
-    if (await this.hashOwner(txHash)) throw hashInUse();
+    assertFunded(p);
+    const inFlight = ledgerOf(p).inFlight;
+    if (inFlight) return this.samePrepared(p, inFlight, kind, override);
     const { escrow, chain } = this.requireChain();
-    const recipient = await escrowRecipient(this.d.store, p, kind);
-    const verdict = await chain.verifyTransfer(txHash, {
+    const recipient = override?.address ?? (await ruleRecipient(this.d.store, p, kind));
+    const amount = this.amountOf(p, kind);
+    const transaction = await chain.buildTokenTransfer({
       token: this.d.config.bsc.usdtAddress,
       from: escrow,
       to: recipient,
-      minAmount: toBaseUnits(p.amount.amount, this.d.config.bsc.usdtDecimals),
+      amount: toBaseUnits(amount, this.d.config.bsc.usdtDecimals),
+    });
+    const d = this.disbursement(adminId, kind, { recipient, amount, override, state: 'prepared', payload: transaction, evidence: null });
+    try {
+      await this.d.coordinator.openDisbursement(p.id, d, { source: `escrow_${kind}_prepare`, actor: adminId });
+    } catch (err) {
+      // Another admin prepared (or a payout started) first: theirs stands.
+      const now = await this.payment(paymentId);
+      const winner = ledgerOf(now).inFlight;
+      if ((err as AppError).code === 'disbursement_in_flight' && winner) return this.samePrepared(now, winner, kind, override);
+      throw explainInFlight(err);
+    }
+    return this.view(p, d);
+  }
+
+  /** Withdraws a prepared (never a submitted) release or refund, so something else may leave the escrow. */
+  async cancelPrepared(adminId: string, paymentId: string) {
+    const p = await this.payment(paymentId);
+    assertFunded(p);
+    const d = ledgerOf(p).inFlight;
+    if (!d) throw nothingPrepared();
+    if (d.method !== 'escrow_tx' || d.state !== 'prepared') throw inFlightError(d);
+    try {
+      await this.d.coordinator.moveDisbursement(p.id, d.id, 'withdrawn', { source: 'escrow_cancel', actor: adminId });
+    } catch (err) {
+      if ((err as AppError).code === 'disbursement_not_in_flight') throw nothingPrepared();
+      throw err;
+    }
+    return { cancelled: d.kind as EscrowAction };
+  }
+
+  async confirm(adminId: string, paymentId: string, kind: EscrowAction, txHash: string, override?: RecipientOverride) {
+    const p = await this.payment(paymentId);
+    const target = TARGET_STATUS[kind];
+    if (settledBy(p, kind, txHash)) return { httpStatus: 200, message: `already ${target}`, payment: p };
+    assertFunded(p);
+    if (await this.hashOwner(txHash)) throw hashInUse();
+    const plan = await this.plan(p, kind, txHash, override);
+    const { escrow, chain } = this.requireChain();
+    const verdict = await chain.verifyTransfer(txHash, {
+      token: this.d.config.bsc.usdtAddress,
+      from: escrow,
+      to: plan.recipient,
+      minAmount: toBaseUnits(plan.amount, this.d.config.bsc.usdtDecimals),
       exactAmount: true,
       confirmations: this.d.config.bsc.confirmations,
     });
@@ -116,70 +122,144 @@ export class EscrowService {
         details: { reason: verdict.reason },
       });
     }
-    const done = await this.settle(p, kind, txHash, adminId);
+    const done = await this.settle(adminId, p.id, kind, txHash, override, plan);
     return { httpStatus: 200, message: `escrow ${target}`, payment: done };
   }
 
   /**
-   * The state change, exactly once, then the purchase request and the announcement. The store's
-   * unique keys are per field, so nothing there stops one transfer from becoming the release hash
-   * of one payment and the refund hash of another: the hash is checked again, and written, under a
-   * lock on the hash itself.
+   * The verified transfer settles the disbursement, exactly once: under a lock on the hash (the
+   * store's unique keys are per field, so nothing else stops one transfer from becoming the
+   * release of one payment and the refund of another) and on the payment, re-planned on the
+   * record as it is now. With nothing prepared, the disbursement is opened already carrying its
+   * evidence and settled at once; the escrow is held by it in between, so nothing else can leave.
    */
-  private settle(p: PaymentRecord, kind: EscrowAction, txHash: string, adminId: string) {
-    return this.d.coordinator.withPaymentLock(`tx:${txHash}`, () => this.d.coordinator.withPaymentLock(p.id, async () => {
-      const owner = await this.hashOwner(txHash);
-      if (owner && !(owner.id === p.id && owner[HASH_FIELD[kind]] === txHash)) throw hashInUse();
-      let result;
-      try {
-        result = await this.d.effects.transitionThenEffects(() =>
-          this.d.coordinator.transition(p.id, {
-            to: TARGET_STATUS[kind],
-            source: `escrow_${kind}_confirm`,
-            actor: adminId,
-            set: { [HASH_FIELD[kind]]: txHash, 'providerData.escrowAction': null, pendingEffects: kind === 'release' ? RELEASE_EFFECTS : REFUND_EFFECTS },
-          }),
-        );
-      } catch (err) {
-        if ((err as AppError).code === 'duplicate_key') throw hashInUse();
-        throw err;
+  private settle(adminId: string, paymentId: string, kind: EscrowAction, txHash: string, override: RecipientOverride | undefined, verified: Plan) {
+    const { coordinator } = this.d;
+    return coordinator.withPaymentLock(`tx:${txHash}`, () => coordinator.withPaymentLock(paymentId, async () => {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const p = await this.payment(paymentId);
+        if (settledBy(p, kind, txHash)) return p;
+        const owner = await this.hashOwner(txHash);
+        if (owner && !(owner.id === p.id && owner[HASH_FIELD[kind]] === txHash)) throw hashInUse();
+        assertFunded(p);
+        const plan = await this.plan(p, kind, txHash, override);
+        if (!sameAddress(plan.recipient, verified.recipient) || compareDecimals(plan.amount, verified.amount) !== 0) {
+          throw new AppError('conflict', `the ${kind} changed while the transfer was being verified; confirm again`, { code: 'precondition_failed' });
+        }
+        let id = plan.existing?.id;
+        if (!id) {
+          const d = this.disbursement(adminId, kind, { recipient: plan.recipient, amount: plan.amount, override, state: 'submitted', payload: null, evidence: txHash });
+          try {
+            await coordinator.openDisbursement(p.id, d, { source: `escrow_${kind}_confirm`, actor: adminId });
+          } catch (err) {
+            throw explainInFlight(err);
+          }
+          id = d.id;
+        }
+        const disbursementId = id;
+        try {
+          const result = await this.d.effects.transitionThenEffects(() =>
+            coordinator.settleDisbursement(p.id, disbursementId, {
+              source: `escrow_${kind}_confirm`,
+              actor: adminId,
+              evidence: txHash,
+              effects: kind === 'release' ? RELEASE_EFFECTS : REFUND_EFFECTS,
+              hashField: HASH_FIELD[kind],
+            }),
+          );
+          if (result.changed) this.d.logger.info({ paymentId, kind, txHash, disbursementId }, `escrow ${TARGET_STATUS[kind]}`);
+          return result.payment;
+        } catch (err) {
+          const code = (err as AppError).code;
+          if (code === 'duplicate_key') throw hashInUse();
+          // Withdrawn between the read and the write: plan again on what is there now.
+          if (code !== 'disbursement_not_in_flight') throw err;
+        }
       }
-      if (!result.changed) {
-        // Already settled while this transfer was being verified: by this very transfer (a repeat,
-        // answered the same), or by another one, which this confirmation must not pass for.
-        if (result.payment[HASH_FIELD[kind]] === txHash) return result.payment;
-        throw new AppError('invalid_state', `escrow of this payment was already ${TARGET_STATUS[kind]} by another transaction`, {
-          code: 'escrow_not_funded',
-        });
-      }
-      this.d.logger.info({ paymentId: p.id, kind, txHash }, `escrow ${TARGET_STATUS[kind]}`);
-      return result.payment;
+      throw new AppError('unavailable', 'the payment is changing too often; try again', { code: 'contention' });
     }));
+  }
+
+  /**
+   * What a release or refund pays: the disbursement already prepared for it (or opened by an
+   * earlier confirm of this very transfer), else the rule's recipient (or the admin's override)
+   * and the default amount. Anything else in flight refuses.
+   */
+  private async plan(p: PaymentRecord, kind: EscrowAction, txHash: string, override?: RecipientOverride): Promise<Plan> {
+    const d = ledgerOf(p).inFlight;
+    if (d) {
+      const ours = d.method === 'escrow_tx' && d.kind === kind && (d.state === 'prepared' || (d.state === 'submitted' && d.evidence === txHash));
+      if (!ours || (override && !sameAddress(override.address, d.recipient))) throw inFlightError(d);
+      return { recipient: d.recipient, amount: d.amount, existing: d };
+    }
+    const recipient = override?.address ?? (await ruleRecipient(this.d.store, p, kind));
+    return { recipient, amount: this.amountOf(p, kind), existing: null };
+  }
+
+  private amountOf(p: PaymentRecord, kind: EscrowAction): string {
+    const amount = defaultDisbursementAmount(p, kind);
+    if (compareDecimals(amount, '0') <= 0) {
+      throw new AppError('conflict', 'the escrow holds nothing more to pay out', { code: 'exceeds_escrow_balance', details: { available: '0' } });
+    }
+    return amount;
+  }
+
+  private disbursement(
+    adminId: string,
+    kind: EscrowAction,
+    o: { recipient: string; amount: string; override?: RecipientOverride; state: 'prepared' | 'submitted'; payload: UnsignedTokenTransfer | null; evidence: string | null },
+  ): Omit<Disbursement, 'createdAt' | 'updatedAt'> {
+    return {
+      id: newObjectId(this.d.clock.now()),
+      kind,
+      method: 'escrow_tx',
+      recipient: o.recipient,
+      amount: o.amount,
+      state: o.state,
+      override: o.override ? { by: adminId, reason: o.override.reason } : null,
+      payoutId: null,
+      evidence: o.evidence,
+      payload: o.payload,
+      createdBy: adminId,
+    };
+  }
+
+  /** The prepared release or refund asked for again: the same answer; anything else in flight refuses. */
+  private samePrepared(p: PaymentRecord, d: Disbursement | Omit<Disbursement, 'createdAt' | 'updatedAt'>, kind: EscrowAction, override?: RecipientOverride) {
+    const same = d.method === 'escrow_tx' && d.state === 'prepared' && d.kind === kind && (!override || sameAddress(override.address, d.recipient));
+    if (!same) throw inFlightError(d);
+    return this.view(p, d);
+  }
+
+  /** The seed's envelope: the transaction to sign as is, and what it does for a human to check. */
+  private view(p: PaymentRecord, d: Pick<Disbursement, 'id' | 'kind' | 'recipient' | 'amount' | 'override' | 'payload'>) {
+    const payload = d.payload as UnsignedTokenTransfer;
+    const { usdtAddress, usdtDecimals, chainId } = this.d.config.bsc;
+    return {
+      payload,
+      summary: {
+        action: d.kind,
+        recipient: d.recipient,
+        amount: d.amount,
+        amountBaseUnits: toBaseUnits(d.amount, usdtDecimals).toString(),
+        token: p.amount.currency,
+        tokenAddress: usdtAddress,
+        network: 'bsc',
+        chainId,
+        from: payload.from,
+        override: d.override,
+      },
+      disbursementId: d.id,
+    };
   }
 
   private hashOwner(txHash: string): Promise<PaymentRecord | null> {
     return this.d.store.payments.findOne({ $or: [{ transactionHash: txHash }, { releaseTxHash: txHash }, { refundTxHash: txHash }] });
   }
 
-  private samePreparedOrConflict(prepared: PreparedAction, kind: EscrowAction) {
-    if (prepared.kind === kind) return { payload: prepared.payload, summary: prepared.summary };
-    throw new AppError('conflict', `a ${prepared.kind} is already prepared for this payment; cancel it first`, {
-      code: 'other_action_prepared',
-      details: { prepared: prepared.kind },
-    });
-  }
-
   private async payment(id: string): Promise<PaymentRecord> {
     const p = await this.d.store.payments.findById(id);
     if (!p || p.direction !== 'in') throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
-    return p;
-  }
-
-  private async fundedPayment(id: string): Promise<PaymentRecord> {
-    const p = await this.payment(id);
-    if (p.status !== 'completed' || p.escrowState !== 'funded') {
-      throw new AppError('invalid_state', `escrow of this payment is ${p.escrowState} (payment ${p.status})`, { code: 'escrow_not_funded' });
-    }
     return p;
   }
 
@@ -191,6 +271,15 @@ export class EscrowService {
   }
 }
 
+/** This very transfer already settled this kind of disbursement of the payment. */
+function settledBy(p: PaymentRecord, kind: EscrowAction, txHash: string): boolean {
+  return p[HASH_FIELD[kind]] === txHash && ledgerOf(p).disbursements.some((d) => d.kind === kind && d.state === 'settled' && d.evidence === txHash);
+}
+
 function hashInUse(): AppError {
   return new AppError('conflict', 'this transaction hash is already recorded on a payment', { code: 'transaction_hash_in_use' });
+}
+
+function nothingPrepared(): AppError {
+  return new AppError('not_found', 'nothing is prepared for this payment', { code: 'nothing_prepared' });
 }

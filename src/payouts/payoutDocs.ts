@@ -9,7 +9,12 @@ import { payoutBody, payoutCallback, taskParams } from './payoutSchemas.js';
 
 describeSchema(payoutBody.shape.token, { default: 'USDT', description: 'token symbol, upper-cased' });
 describeSchema(payoutBody.shape.network, { default: 'bsc' });
-describeSchema(payoutBody.shape.force, { description: 'send although the offer already has a live payout' });
+describeSchema(payoutBody.shape.force, {
+  description: 'accepted for old clients and recorded; it never allows a second payout of an escrow (one in flight, or released / refunded)',
+});
+describeSchema(payoutBody.shape.overrideReason, {
+  description: "why an admin pays another wallet than the offer's; required when `recipientAddress` is not that wallet (recorded on the escrow)",
+});
 
 const PayoutCreatedSchema = z
   .object({
@@ -52,10 +57,14 @@ export function registerPayoutDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     path: '/shkeeper/payout',
     summary: 'Pay a seller through SHKeeper',
     description:
-      'Writes the outbound Payment (`direction: out`, `externalId: PAYOUT_<id>`) before calling SHKeeper. One live payout ' +
-      "per offer unless `force: true` (refused while an earlier payout's outcome is unknown). SHKeeper refusing → 502 and " +
-      'the payout `failed`; a lost answer (timeout, reset) → 502 and the payout stays pending for the reconciler — it is ' +
-      'never re-sent. Emits `payout-created`.',
+      "A disbursement of the purchase request's funded escrow (its one `completed` inbound payment): the offer must be that " +
+      "escrow's offer, `recipientAddress` its wallet (another one only with `overrideReason`), `token` the escrow's currency " +
+      'and `amount` at most what the escrow still holds. The disbursement is opened first — it holds the escrow against ' +
+      'release, refund and hot-wallet payouts — then the outbound Payment (`direction: out`, `externalId: PAYOUT_<id>`, ' +
+      '`escrowPaymentId`) is written, then SHKeeper is called with the crypto fixed on the payout. SHKeeper refusing → ' +
+      "502, payout `failed`, escrow free again. A lost answer (timeout, reset) → 502, payout `pending`, disbursement in " +
+      'doubt: nothing else can leave the escrow (`payout_outcome_unknown`) until SHKeeper answers for it (callback, task ' +
+      'status, reconciler by external id); it is never re-sent. SHKeeper\'s success releases the escrow. Emits `payout-created`.',
     auth: 'admin',
     idempotent: true,
     body: { schema: payoutBody },
@@ -63,15 +72,18 @@ export function registerPayoutDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     errors: {
       400: ['unsupported_token'],
       404: ['purchase_request_not_found', 'seller_offer_not_found'],
-      409: ['records_do_not_match', 'payout_exists', 'payout_outcome_unknown'],
+      409: [
+        'records_do_not_match', 'escrow_not_funded', 'recipient_not_allowed', 'currency_mismatch', 'exceeds_escrow_balance',
+        'disbursement_in_flight', 'payout_outcome_unknown',
+      ],
       502: ['shkeeper_error', 'shkeeper_auth', 'shkeeper_timeout', 'shkeeper_unreachable', 'shkeeper_duplicate_payout'],
-      503: ['not_configured'],
+      503: ['not_configured', 'contention'],
     },
   });
   doc({
     method: 'get',
     path: '/shkeeper/payout/status/{taskId}',
-    summary: "Poll a payout's SHKeeper task and move the payout to match (its buyer, its seller or an admin)",
+    summary: "Poll a payout's SHKeeper task and move the payout (and its escrow) to match (its buyer, its seller or an admin)",
     auth: 'bearer',
     params: taskParams,
     responses: { 200: json("The task and the payout's status", PayoutTaskSchema) },

@@ -12,9 +12,11 @@ const BATCH = 100;
 
 /**
  * SHKeeper sends no callback when a payout fails, and a success callback can be lost, so payouts
- * still open after a while are polled: through their task when we have its id, else by external
- * id (a submission whose answer was lost). SHKeeper knowing no payout by that id means our request
- * never reached it, and the payout is marked failed so it can be sent again.
+ * still open after a while are polled — in the crypto each was submitted in — through their task
+ * when we have its id, else by external id (a submission whose answer was lost: its escrow's
+ * disbursement is in doubt). What SHKeeper answers moves the payout and its escrow (see
+ * PayoutUpdates). SHKeeper knowing no payout by that id means our request never reached it: the
+ * payout and its disbursement fail, and the escrow may be paid out again.
  */
 export class PayoutReconciler extends IntervalMonitor {
   private checked = 0;

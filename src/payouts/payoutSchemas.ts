@@ -6,7 +6,11 @@ const tokenSymbol = z
   .regex(/^[A-Za-z0-9]{2,16}$/, 'must be a token symbol such as USDT')
   .transform((v) => v.toUpperCase());
 
-/** Every field the spec lists is required (400 names each missing one); `force` allows a second live payout. */
+/**
+ * Every field the spec lists is required (400 names each missing one). `recipientAddress` must be
+ * the wallet of the escrow's offer unless `overrideReason` says why an admin pays another one.
+ * `force` is accepted for old clients and recorded; it never allows a second payout of an escrow.
+ */
 export const payoutBody = z.strictObject({
   purchaseRequestId: objectIdSchema,
   sellerOfferId: objectIdSchema,
@@ -18,6 +22,7 @@ export const payoutBody = z.strictObject({
   network: networkSchema.optional().transform((v) => v ?? 'bsc'),
   metadata: metadataSchema.optional(),
   force: z.boolean().optional(),
+  overrideReason: z.string().trim().min(3).max(300).optional(),
 });
 export type PayoutInput = z.output<typeof payoutBody>;
 

@@ -4,8 +4,9 @@ import { AppError } from '../common/errors.js';
 import { newObjectId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { Config } from '../config/config.js';
+import { checkPayoutRecipient, explainInFlight, fundedEscrowOf, inFlightError } from '../escrow/escrowRecipients.js';
 import { to, type PaymentEvents } from '../events/paymentEvents.js';
-import type { KeyedLock } from '../payments/keyedLock.js';
+import { ledgerOf } from '../payments/escrowLedger.js';
 import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
 import { cryptoIdFor } from '../shkeeper/cryptoIds.js';
 import type { ShkeeperClient } from '../shkeeper/shkeeperClient.js';
@@ -20,10 +21,13 @@ const AMBIGUOUS = new Set(['shkeeper_timeout', 'shkeeper_unreachable', 'shkeeper
 export const payoutCallbackUrl = (config: Config) => `${config.publicBaseUrl}/api/payment/shkeeper/payout/webhook`;
 
 /**
- * Payouts to sellers through SHKeeper. The outbound Payment is written before SHKeeper is called
- * and its id is SHKeeper's `external_id`, which SHKeeper refuses to pay twice. One live payout per
- * offer unless an admin forces another. A refusal marks the payout failed; a lost answer leaves it
- * pending for the reconciler to resolve by external id, because it may have been paid.
+ * Payouts to sellers through SHKeeper: disbursements of the purchase request's funded escrow.
+ * The payout pays that escrow's offer (its wallet, unless an admin gives a reason for another),
+ * for at most what the escrow still holds. The disbursement is opened first — it holds the escrow
+ * against every other way out — then the outbound Payment is written (its id is SHKeeper's
+ * `external_id`, which SHKeeper refuses to pay twice), then SHKeeper is called. A refusal fails
+ * both and frees the escrow; a lost answer leaves the disbursement in doubt and the payout
+ * pending until SHKeeper's own word (task, status, callback, reconciler) settles or fails it.
  */
 export class PayoutService {
   constructor(
@@ -32,7 +36,6 @@ export class PayoutService {
       store: Store;
       coordinator: PaymentCoordinator;
       events: PaymentEvents;
-      lock: KeyedLock;
       clock: Clock;
       logger: Logger;
       updates: PayoutUpdates;
@@ -41,7 +44,7 @@ export class PayoutService {
   ) {}
 
   async create(who: Principal, input: PayoutInput) {
-    const { store } = this.d;
+    const { store, coordinator } = this.d;
     const crypto = cryptoIdFor(input.token, input.network);
     const request = await store.purchaseRequests.findById(input.purchaseRequestId);
     if (!request) throw new AppError('not_found', 'purchase request not found', { code: 'purchase_request_not_found' });
@@ -52,49 +55,64 @@ export class PayoutService {
     }
     const shkeeper = this.d.shkeeper;
     if (!shkeeper) throw new AppError('unavailable', 'SHKeeper is not configured (SHKEEPER_API_URL)', { code: 'not_configured' });
-    const liveKey = `payout:${offer.id}`;
 
-    return this.d.lock.withLock(liveKey, async () => {
-      const live = await store.payments.findOne({ liveOfferKey: liveKey });
-      if (live && !input.force) {
-        throw new AppError('conflict', 'this offer already has a live payout; pass force to send another', {
-          code: 'payout_exists',
-          details: { payoutId: live.id, status: live.status },
-        });
-      }
-      // Forcing a second payout while SHKeeper may still be paying the first could pay twice.
-      const unknown = await store.payments.findOne({
-        direction: 'out', sellerOfferId: offer.id, status: { $in: ['pending', 'processing'] }, 'providerData.submission.outcome': 'unknown',
+    const escrow = await fundedEscrowOf(store, request.id);
+    if (escrow.sellerOfferId !== offer.id) {
+      throw new AppError('conflict', 'the escrow of this purchase request pays another offer', {
+        code: 'recipient_not_allowed',
+        details: { escrowPaymentId: escrow.id, sellerOfferId: escrow.sellerOfferId },
       });
-      if (unknown) {
-        throw new AppError('conflict', 'an earlier payout for this offer may still be paying; wait for it to be reconciled', {
-          code: 'payout_outcome_unknown',
-          details: { payoutId: unknown.id },
-        });
-      }
-      const payout = await this.insert(who, input, live ? null : liveKey);
-      let taskId: string;
-      try {
-        ({ taskId } = await shkeeper.createPayout(crypto, {
-          amount: input.amount,
-          destination: input.recipientAddress,
-          fee: this.d.config.shkeeper.payoutFee,
-          callbackUrl: payoutCallbackUrl(this.d.config),
-          externalId: payout.externalId!,
-        }));
-      } catch (err) {
-        await this.recordFailure(payout, err);
-        throw err;
-      }
-      const { payment } = await this.d.coordinator.transition(payout.id, {
-        to: 'processing',
-        source: 'shkeeper_payout',
-        actor: who.userId,
-        set: { providerTaskId: taskId },
+    }
+    if (escrow.amount.currency !== input.token) {
+      throw new AppError('conflict', `the escrow holds ${escrow.amount.currency}; it cannot pay ${input.token}`, {
+        code: 'currency_mismatch',
+        details: { escrowCurrency: escrow.amount.currency, token: input.token },
       });
-      this.d.events.emit(to.global, 'payout-created', { payoutId: payment.id, status: payment.status });
-      return { success: true as const, data: { payoutId: payment.id, taskId, status: payment.status }, message: 'payout created' };
-    });
+    }
+    const override = checkPayoutRecipient(offer.walletAddress, input.recipientAddress, { adminId: who.userId, reason: input.overrideReason });
+    const inFlight = ledgerOf(escrow).inFlight;
+    if (inFlight) throw inFlightError(inFlight);
+
+    const payoutId = newObjectId(this.d.clock.now());
+    const disbursementId = newObjectId(this.d.clock.now());
+    const step = { source: 'shkeeper_payout', actor: who.userId };
+    try {
+      await coordinator.openDisbursement(
+        escrow.id,
+        {
+          id: disbursementId, kind: 'payout', method: 'shkeeper', recipient: input.recipientAddress, amount: input.amount,
+          state: 'prepared', override, payoutId, evidence: null, payload: null, createdBy: who.userId,
+        },
+        step,
+      );
+    } catch (err) {
+      throw explainInFlight(err);
+    }
+    let payout: PaymentRecord;
+    try {
+      payout = await this.insert(who, input, { id: payoutId, escrowPaymentId: escrow.id, crypto, disbursementId });
+    } catch (err) {
+      await coordinator.moveDisbursement(escrow.id, disbursementId, 'failed', { ...step, reason: 'the payout record could not be written' });
+      throw err;
+    }
+    // From here SHKeeper may have it: only SHKeeper's word moves the disbursement.
+    await coordinator.moveDisbursement(escrow.id, disbursementId, 'submitted', { ...step, evidence: payout.externalId! });
+    let taskId: string;
+    try {
+      ({ taskId } = await shkeeper.createPayout(crypto, {
+        amount: input.amount,
+        destination: input.recipientAddress,
+        fee: this.d.config.shkeeper.payoutFee,
+        callbackUrl: payoutCallbackUrl(this.d.config),
+        externalId: payout.externalId!,
+      }));
+    } catch (err) {
+      await this.recordFailure(escrow.id, disbursementId, payout, err);
+      throw err;
+    }
+    const { payment } = await coordinator.transition(payout.id, { to: 'processing', ...step, set: { providerTaskId: taskId } });
+    this.d.events.emit(to.global, 'payout-created', { payoutId: payment.id, status: payment.status });
+    return { success: true as const, data: { payoutId: payment.id, taskId, status: payment.status }, message: 'payout created' };
   }
 
   /** Polls SHKeeper's task and moves the payout to match; parties of the payout and admins only. */
@@ -110,25 +128,30 @@ export class PayoutService {
     return { success: true as const, data: { taskId, status: task.status, result: task.result, payoutId: updated.id, payoutStatus: updated.status } };
   }
 
+  /** The SHKeeper crypto the payout was submitted in, fixed then (older rows: from their network and token). */
   cryptoOf(p: PaymentRecord): string {
+    const fixed = p.providerData.crypto;
+    if (typeof fixed === 'string') return fixed;
     return cryptoIdFor(p.blockchain?.token ?? 'USDT', p.blockchain?.network ?? 'bsc');
   }
 
-  private async recordFailure(payout: PaymentRecord, err: unknown) {
+  private async recordFailure(escrowId: string, disbursementId: string, payout: PaymentRecord, err: unknown) {
     const code = err instanceof AppError ? err.code : 'error';
+    const step = { source: 'shkeeper_payout', actor: 'system', reason: code };
     if (AMBIGUOUS.has(code)) {
-      await this.d.coordinator.patch(payout.id, { 'providerData.submission': { outcome: 'unknown', code } });
-      this.d.logger.warn({ paymentId: payout.id, code }, 'payout submission outcome unknown; left for reconciliation');
+      await this.d.coordinator.moveDisbursement(escrowId, disbursementId, 'in_doubt', step);
+      await this.d.coordinator.recordProviderFacts(payout.id, { providerData: { submission: { outcome: 'unknown', code } } });
+      this.d.logger.warn({ paymentId: payout.id, escrowPaymentId: escrowId, code }, 'payout submission outcome unknown; left for reconciliation');
       return;
     }
+    await this.d.coordinator.moveDisbursement(escrowId, disbursementId, 'failed', step);
     await this.d.coordinator.transition(payout.id, { to: 'failed', source: 'shkeeper_payout', actor: 'system', reason: code });
   }
 
-  private insert(who: Principal, input: PayoutInput, liveKey: string | null) {
-    const id = newObjectId(this.d.clock.now());
+  private insert(who: Principal, input: PayoutInput, o: { id: string; escrowPaymentId: string; crypto: string; disbursementId: string }) {
     return this.d.coordinator.create(
       {
-        id,
+        id: o.id,
         provider: 'shkeeper',
         direction: 'out',
         status: 'pending',
@@ -140,15 +163,17 @@ export class PayoutService {
         amount: { amount: input.amount, currency: input.token },
         blockchain: { network: input.network, token: input.token },
         transactionHash: null,
-        externalId: `PAYOUT_${id}`,
+        externalId: `PAYOUT_${o.id}`,
         paymentUrl: null,
         payAddress: input.recipientAddress,
         expiresAt: null,
         providerTaskId: null,
         releaseTxHash: null,
         refundTxHash: null,
-        liveOfferKey: liveKey,
-        providerData: { forced: input.force === true },
+        // The escrow's disbursement holds what this key used to: one payout at a time.
+        liveOfferKey: null,
+        escrowPaymentId: o.escrowPaymentId,
+        providerData: { forced: input.force === true, crypto: o.crypto, disbursementId: o.disbursementId },
         metadata: input.metadata ?? {},
       },
       'shkeeper_payout',

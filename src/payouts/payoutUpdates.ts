@@ -1,9 +1,12 @@
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { to, type PaymentEvents } from '../events/paymentEvents.js';
+import { ledgerOf } from '../payments/escrowLedger.js';
 import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
-import type { PaymentRecord } from '../store/records.js';
+import { RELEASE_EFFECTS, type PaymentEffects } from '../payments/paymentEffects.js';
+import type { Disbursement, PaymentRecord } from '../store/records.js';
 import type { ShkeeperTaskStatus } from '../shkeeper/shkeeperClient.js';
+import type { Store } from '../store/store.js';
 
 const EVM_TX = /^0x[0-9a-fA-F]{64}$/;
 const RUNNING = new Set(['PENDING', 'STARTED', 'RETRY', 'IN_PROGRESS']);
@@ -17,15 +20,16 @@ interface TaskItem {
 
 /**
  * The one path by which what SHKeeper says about a payout — task status, status by external id,
- * or its callback — moves the outbound Payment: running → processing, success with a tx → completed,
- * failure → failed. Each move is a coordinator transition, so whichever source reports first wins
- * and the others change nothing and emit nothing.
+ * or its callback — moves money records: running → the payout processing (and an in-doubt
+ * disbursement back to submitted: SHKeeper has it); success with a tx → the escrow's disbursement
+ * settled (the escrow released) and the payout completed; failure → the disbursement failed (the
+ * escrow free again) and the payout failed. The escrow moves first, so a crash in between is
+ * finished by the next report. Each move is a conditional write of the coordinator: whichever
+ * source reports first wins, the others change nothing and emit nothing.
  */
 export class PayoutUpdates {
   constructor(
-    private readonly coordinator: PaymentCoordinator,
-    private readonly events: PaymentEvents,
-    private readonly logger: Logger,
+    private readonly d: { store: Store; coordinator: PaymentCoordinator; effects: PaymentEffects; events: PaymentEvents; logger: Logger },
   ) {}
 
   async applyTask(payout: PaymentRecord, task: ShkeeperTaskStatus, source: string): Promise<PaymentRecord> {
@@ -50,13 +54,14 @@ export class PayoutUpdates {
 
   async complete(payout: PaymentRecord, txid: string, source: string): Promise<PaymentRecord> {
     const hash = EVM_TX.test(txid) ? txid.toLowerCase() : null;
+    if (!(await this.settleEscrow(payout, txid, hash, source))) return this.lateSuccess(payout, txid, source);
     let result;
     try {
-      result = await this.coordinator.transition(payout.id, {
+      result = await this.d.coordinator.transition(payout.id, {
         to: 'completed',
         source,
         actor: 'shkeeper',
-        set: { ...(hash ? { transactionHash: hash } : {}), 'providerData.payoutTxid': txid },
+        set: { ...(hash ? { transactionHash: hash } : {}), providerData: { payoutTxid: txid } },
       });
     } catch (err) {
       if (!(err instanceof AppError && err.code === 'invalid_transition')) throw err;
@@ -64,49 +69,110 @@ export class PayoutUpdates {
     }
     const { payment, changed } = result;
     if (changed) {
-      this.events.emit(to.global, 'payout-completed', { payoutId: payment.id, status: payment.status, transactionHash: txid });
-      this.logger.info({ paymentId: payment.id, txid, source }, 'payout completed');
+      this.d.events.emit(to.global, 'payout-completed', { payoutId: payment.id, status: payment.status, transactionHash: txid });
+      this.d.logger.info({ paymentId: payment.id, txid, source }, 'payout completed');
     }
     return payment;
   }
 
   /**
-   * SHKeeper paid a payout already given up on (failed, e.g. after a lost answer, or cancelled).
-   * A terminal state stays terminal, but the money left: the first such report is kept on the
-   * payout for an admin instead of being refused (which would break a status poll and make
-   * SHKeeper retry its callback).
+   * SHKeeper paid: the escrow's disbursement for this payout settles (escrow released, with the
+   * release's side effects). False when it can no longer settle — it already failed (after a lost
+   * answer SHKeeper said it knew nothing), so the money left although the escrow was freed.
+   */
+  private async settleEscrow(payout: PaymentRecord, txid: string, hash: string | null, source: string): Promise<boolean> {
+    const found = await this.disbursementOf(payout);
+    if (!found) return true; // a payout written before escrows were bound
+    const { escrow, d } = found;
+    if (d.state === 'settled') return true;
+    if (d.state === 'failed' || d.state === 'withdrawn') return false;
+    try {
+      await this.d.effects.transitionThenEffects(() =>
+        this.d.coordinator.settleDisbursement(escrow.id, d.id, {
+          source,
+          actor: 'shkeeper',
+          evidence: txid,
+          effects: RELEASE_EFFECTS,
+          ...(hash ? { hashField: 'releaseTxHash' as const } : {}),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'disbursement_not_in_flight') {
+        const again = await this.disbursementOf(payout);
+        return again?.d.state === 'settled';
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * SHKeeper paid a payout already given up on (failed after a lost answer, or cancelled). A
+   * terminal state stays terminal, but the money left: the first such report is kept on the payout
+   * for an admin instead of being refused (which would break a status poll and make SHKeeper retry
+   * its callback).
    */
   private async lateSuccess(payout: PaymentRecord, txid: string, source: string): Promise<PaymentRecord> {
-    this.logger.warn({ paymentId: payout.id, txid, source }, 'SHKeeper reports a payout paid that was already closed');
+    this.d.logger.error({ paymentId: payout.id, escrowPaymentId: payout.escrowPaymentId, txid, source }, 'SHKeeper reports a payout paid that was already closed');
     try {
-      return await this.coordinator.patch(
+      return await this.d.coordinator.recordProviderFacts(
         payout.id,
-        { 'providerData.lateSuccess': { txid, source } },
+        { providerData: { lateSuccess: { txid, source } } },
         { 'providerData.lateSuccess': { $exists: false } },
       );
     } catch (err) {
       if (!(err instanceof AppError && err.code === 'precondition_failed')) throw err;
-      return payout; // already recorded
+      return (await this.d.store.payments.findById(payout.id)) ?? payout; // already recorded
     }
   }
 
   private async processing(payout: PaymentRecord, source: string): Promise<PaymentRecord> {
+    // SHKeeper answers for it: whatever it becomes, it is no longer in doubt.
+    const found = await this.disbursementOf(payout);
+    if (found?.d.state === 'in_doubt') {
+      await this.d.coordinator.moveDisbursement(found.escrow.id, found.d.id, 'submitted', { source, actor: 'shkeeper', reason: 'SHKeeper knows the payout' });
+    }
     if (payout.status !== 'pending') return payout;
-    const { payment, changed } = await this.coordinator.transition(payout.id, { to: 'processing', source, actor: 'shkeeper' });
-    if (changed) this.events.emit(to.global, 'payout-updated', { payoutId: payment.id, status: payment.status });
+    const { payment, changed } = await this.d.coordinator.transition(payout.id, { to: 'processing', source, actor: 'shkeeper' });
+    if (changed) this.d.events.emit(to.global, 'payout-updated', { payoutId: payment.id, status: payment.status });
     return payment;
   }
 
   private async fail(payout: PaymentRecord, message: string, source: string): Promise<PaymentRecord> {
     if (!['pending', 'processing'].includes(payout.status)) return payout;
-    const { payment, changed } = await this.coordinator.transition(payout.id, {
+    const found = await this.disbursementOf(payout);
+    if (found?.d.state === 'settled') {
+      // A success was already applied; a later failure report does not undo money that left.
+      this.d.logger.error({ paymentId: payout.id, source, message }, 'SHKeeper reports a failure for a payout it already reported paid');
+      return payout;
+    }
+    const reason = message.slice(0, 300);
+    if (found && (found.d.state === 'prepared' || found.d.state === 'submitted' || found.d.state === 'in_doubt')) {
+      await this.d.coordinator.moveDisbursement(found.escrow.id, found.d.id, 'failed', {
+        source,
+        actor: 'shkeeper',
+        reason,
+        evidence: payout.providerTaskId ?? payout.externalId ?? undefined,
+      });
+    }
+    const { payment, changed } = await this.d.coordinator.transition(payout.id, {
       to: 'failed',
       source,
       actor: 'shkeeper',
-      reason: message.slice(0, 300),
-      set: { 'providerData.failure': message.slice(0, 300) },
+      reason,
+      set: { providerData: { failure: reason } },
     });
-    if (changed) this.events.emit(to.global, 'payout-updated', { payoutId: payment.id, status: payment.status });
+    if (changed) this.d.events.emit(to.global, 'payout-updated', { payoutId: payment.id, status: payment.status });
     return payment;
+  }
+
+  /** The escrow this payout disburses, and its disbursement (in flight or ended). */
+  private async disbursementOf(payout: PaymentRecord): Promise<{ escrow: PaymentRecord; d: Disbursement } | null> {
+    if (!payout.escrowPaymentId) return null;
+    const escrow = await this.d.store.payments.findById(payout.escrowPaymentId);
+    if (!escrow) return null;
+    const l = ledgerOf(escrow);
+    const d = l.inFlight?.payoutId === payout.id ? l.inFlight : [...l.disbursements].reverse().find((x) => x.payoutId === payout.id);
+    return d ? { escrow, d } : null;
   }
 }

@@ -1,4 +1,4 @@
-import { parseUnits, Wallet } from 'ethers';
+import { parseUnits, toQuantity, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChainGateway } from '../../src/chain/chainGateway.js';
 import type { ChainGateway } from '../../src/chain/chainTypes.js';
@@ -95,15 +95,16 @@ describe('buildTokenTransfer', () => {
 
     const unsigned = await gateway.buildTokenTransfer({ token: usdt.address, from: escrow.address, to, amount: units('12.5') });
 
-    expect(unsigned).toMatchObject({
-      to: usdt.address,
+    // EIP-1193 eth_sendTransaction parameters: hex quantities, no nonce (the wallet picks it).
+    expect(unsigned).toEqual({
       from: escrow.address,
+      to: usdt.address,
+      data: expect.stringMatching(/^0xa9059cbb/), // transfer(address,uint256)
       value: '0x0',
-      chainId: chain.chainId,
-      nonce: await chain.provider.getTransactionCount(escrow.address, 'pending'),
+      gas: expect.stringMatching(/^0x[0-9a-f]+$/),
+      chainId: toQuantity(chain.chainId),
     });
-    expect(unsigned.data.startsWith('0xa9059cbb')).toBe(true); // transfer(address,uint256)
-    expect(BigInt(unsigned.gasLimit)).toBeGreaterThan(21_000n);
+    expect(BigInt(unsigned.gas)).toBeGreaterThan(21_000n);
 
     const signed = await escrow.signTransaction(await escrow.populateTransaction(unsigned));
     const sent = await chain.provider.broadcastTransaction(signed);

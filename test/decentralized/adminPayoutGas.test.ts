@@ -1,12 +1,14 @@
 import { Wallet } from 'ethers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expectLedgersSound, fundEscrow } from '../escrow/ledgerKit.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
-import { market, newAddress, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';
+import { purchaseRequest, sellerOffer } from '../helpers/fixtures.js';
+import { newAddress, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';
 
 /**
  * POST /decentralized/admin-payout from a hot wallet that holds the tokens but no native coin for
- * gas: refused with 409 insufficient_gas_funds, the payout recorded as failed (and retryable), the
- * key nowhere in the answer or the logs.
+ * gas: refused with 409 insufficient_gas_funds, the payout recorded as failed and its escrow free
+ * again (so it is retryable), the key nowhere in the answer or the logs.
  */
 
 let chain: LocalChain;
@@ -36,10 +38,22 @@ describe('a hot wallet without gas money', () => {
   afterAll(async () => {
     await g?.stop();
   });
+  afterEach(async () => {
+    await expectLedgersSound(g.store);
+  });
 
   it('409 insufficient_gas_funds; the payout is recorded as failed and may be retried', async () => {
-    const m = await market(g);
+    // A funded escrow whose offer's wallet is `to`.
     const to = newAddress();
+    const request = purchaseRequest({ status: 'payment_processing' });
+    const offer = sellerOffer({ purchaseRequestId: request.id, walletAddress: to, status: 'accepted' });
+    await g.store.purchaseRequests.insertOne(request);
+    await g.store.sellerOffers.insertOne(offer);
+    const escrow = await fundEscrow(g, {
+      requestId: request.id, offerId: offer.id, buyerId: 'buyer-1', sellerId: 'seller-1', amount: '25.5', payer: newAddress(),
+      receiver: g.config.escrow.receiverAddress!,
+    });
+    const m = { requestId: request.id };
     const r = await g.api('POST', '/decentralized/admin-payout', {
       auth: g.bearer('ops', { admin: true }),
       body: { purchaseRequestId: m.requestId, receiverWalletAddress: to, amount: '5' },
@@ -53,6 +67,10 @@ describe('a hot wallet without gas money', () => {
     expect(await chain.balanceOf(usdt.address, to)).toBe(0n);
     expect(await chain.balanceOf(usdt.address, broke.address)).toBe(units('100'));
     expect(g.events.named('payout-updated').map((e) => e.payload)).toEqual([{ payoutId: recorded[0]!.id, status: 'failed' }]);
+    const freed = (await g.store.payments.findById(escrow.id))!;
+    expect(freed).toMatchObject({ status: 'completed', escrowState: 'funded' });
+    expect(freed.escrow!.inFlight).toBeNull();
+    expect(freed.escrow!.disbursements).toEqual([expect.objectContaining({ method: 'hot_wallet', state: 'failed', payoutId: recorded[0]!.id })]);
 
     // Funded with gas money, the same payout goes through.
     await (await chain.accounts[0]!.sendTransaction({ to: broke.address, value: 10n ** 18n })).wait();

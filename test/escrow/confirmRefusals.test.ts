@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AMOUNT,
   call,
@@ -13,6 +13,7 @@ import {
   units,
   type EscrowEnv,
 } from './escrowKit.js';
+import { expectLedgersSound } from './ledgerKit.js';
 
 /**
  * Confirming a release or refund with a transaction that is not exactly that transfer — wrong
@@ -26,6 +27,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await env?.stop();
+});
+afterEach(async () => {
+  await expectLedgersSound(env.h.store);
 });
 
 /** A mined transfer, deep enough to count. */
@@ -138,7 +142,7 @@ describe('confirm: other refusals', () => {
   });
 
   it('409 escrow_not_funded for a payment that is not completed and funded; 404 for an unknown one', async () => {
-    const f = await fundedPayment(env.h, { status: 'processing', escrowState: 'unfunded' });
+    const f = await fundedPayment(env.h, { status: 'processing' });
     const hash = await sent(env.chain.transfer(env.usdt.address, env.escrow, f.seller, units(AMOUNT)));
     const r = await expectNothingChanged(env.h, () => confirm(env.h, f.paymentId, 'release', hash));
     expect(r.status).toBe(409);

@@ -4,8 +4,9 @@ import { expect } from 'vitest';
 import type { PaymentRecord } from '../../src/store/records.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { startLocalChain } from '../helpers/chain/localChain.js';
-import { payment, purchaseRequest, sellerOffer, snapshot } from '../helpers/fixtures.js';
+import { purchaseRequest, sellerOffer, snapshot } from '../helpers/fixtures.js';
 import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+import { fundEscrow } from './ledgerKit.js';
 
 /**
  * Shared steps of the escrow release/refund tests: a real server (payin harness) on a real local
@@ -107,7 +108,7 @@ export interface Funded {
   offerId: string;
   /** The offer's wallet: where a release goes. */
   seller: string;
-  /** The wallet the buyer paid from (providerData.payerAddress), if any: where a refund goes. */
+  /** The escrow's proven payer (the sender of its funding transfer), if any: where a refund goes. */
   payer: string | null;
   /** The purchase request's buyer wallet, if any. */
   buyerWallet: string | null;
@@ -115,36 +116,33 @@ export interface Funded {
 }
 
 /**
- * A purchase request with an accepted offer and a completed SHKeeper payment whose escrow is
- * funded, written straight into the store (the pay-in itself is tested elsewhere).
+ * A purchase request with an accepted offer and a SHKeeper payment whose escrow is funded by one
+ * credit from `payer` through the coordinator (the pay-in itself is tested elsewhere); or left in
+ * `status` (pending, processing, failed, or released / refunded by a settled disbursement).
  */
 export async function fundedPayment(
   h: PayinHarness,
-  opts: { seller?: string | null; payer?: string | null; buyerWallet?: string | null; amount?: string; status?: PaymentRecord['status']; escrowState?: PaymentRecord['escrowState'] } = {},
+  opts: { seller?: string | null; payer?: string | null; buyerWallet?: string | null; amount?: string; status?: PaymentRecord['status'] } = {},
 ): Promise<Funded> {
   const seller = opts.seller === undefined ? newAddress() : opts.seller;
   const payer = opts.payer === undefined ? newAddress() : opts.payer;
   const buyerWallet = opts.buyerWallet === undefined ? null : opts.buyerWallet;
   const request = purchaseRequest({ buyerId: BUYER, status: 'payment_processing', buyerWalletAddress: buyerWallet });
   const offer = sellerOffer({ purchaseRequestId: request.id, sellerId: SELLER, amount: opts.amount ?? AMOUNT, walletAddress: seller, status: 'accepted' });
-  const payInHash = randomHash();
-  const p = payment({
-    provider: 'shkeeper',
-    status: opts.status ?? 'completed',
-    escrowState: opts.escrowState ?? 'funded',
-    purchaseRequestId: request.id,
-    sellerOfferId: offer.id,
-    buyerId: BUYER,
-    sellerId: SELLER,
-    amount: { amount: opts.amount ?? AMOUNT, currency: 'USDT' },
-    transactionHash: payInHash,
-    externalId: `ext-${request.id}`,
-    liveOfferKey: offer.id,
-    providerData: payer ? { payerAddress: payer } : {},
-  });
   await h.store.purchaseRequests.insertOne(request);
   await h.store.sellerOffers.insertOne(offer);
-  await h.store.payments.insertOne(p);
+  const payInHash = randomHash();
+  const p = await fundEscrow(h, {
+    requestId: request.id,
+    offerId: offer.id,
+    buyerId: BUYER,
+    sellerId: SELLER,
+    amount: opts.amount ?? AMOUNT,
+    payer,
+    receiver: h.config.escrow.receiverAddress!,
+    txHash: payInHash,
+    status: opts.status,
+  });
   return { paymentId: p.id, requestId: request.id, offerId: offer.id, seller: seller ?? '', payer, buyerWallet, payInHash };
 }
 
@@ -164,10 +162,19 @@ export async function expectNothingChanged<T>(h: PayinHarness, fn: () => Promise
   return result;
 }
 
-/** Signs and broadcasts the prepared payload with the escrow key, exactly as returned. */
-export async function signAndSend(env: EscrowEnv, payload: { to: string; data: string; value: string; chainId: number; gasLimit: string; nonce: number }) {
-  const { to, data, value, chainId, gasLimit, nonce } = payload;
-  const tx = await env.escrow.sendTransaction({ to, data, value, chainId, gasLimit, nonce });
+/** The EIP-1193 transaction a prepare answers. */
+export interface PreparedPayload {
+  from: string;
+  to: string;
+  data: string;
+  value: string;
+  gas: string;
+  chainId: string;
+}
+
+/** Signs and broadcasts the prepared payload with the escrow key (an ethers Wallet), exactly as returned. */
+export async function signAndSend(env: EscrowEnv, payload: PreparedPayload) {
+  const tx = await env.escrow.sendTransaction(payload);
   const receipt = await tx.wait();
   expect(receipt?.status).toBe(1);
   return tx.hash;

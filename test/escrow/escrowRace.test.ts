@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AMOUNT,
   confirm,
@@ -12,6 +12,7 @@ import {
   type EscrowEnv,
   type Funded,
 } from './escrowKit.js';
+import { expectLedgersSound } from './ledgerKit.js';
 
 /**
  * Money leaves escrow once. Release and refund confirmations for one payment fired together —
@@ -27,6 +28,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await env?.stop();
+});
+afterEach(async () => {
+  await expectLedgersSound(env.h.store);
 });
 
 const pay = (to: string) => env.chain.transfer(env.usdt.address, env.escrow, to, units(AMOUNT));
@@ -164,7 +168,7 @@ describe('one transfer claimed by two payments at once', () => {
 });
 
 describe('release and refund prepared at the same moment', () => {
-  it(`one is prepared, the other refused with other_action_prepared, ${ROUNDS} times`, async () => {
+  it(`one is prepared, the other refused with disbursement_in_flight, ${ROUNDS} times`, async () => {
     for (let i = 0; i < ROUNDS; i++) {
       const f = await fundedPayment(env.h);
       const [rel, ref] = await Promise.all([prepare(env.h, f.paymentId, 'release'), prepare(env.h, f.paymentId, 'refund')]);
@@ -172,11 +176,22 @@ describe('release and refund prepared at the same moment', () => {
       expect([rel, ref].filter((r) => r.status === 200), answers).toHaveLength(1);
       const [won, lost, kind] = rel.status === 200 ? [rel, ref, 'release'] : [ref, rel, 'refund'];
       expect(lost.status).toBe(409);
-      expect(lost.body.error).toMatchObject({ code: 'other_action_prepared', details: { prepared: kind } });
+      // Was `other_action_prepared`: the escrow's one in-flight disbursement refuses the other.
+      expect(lost.body.error).toMatchObject({ code: 'disbursement_in_flight', details: { kind, state: 'prepared' } });
       const p = await paymentOf(env.h, f.paymentId);
-      expect((p.providerData.escrowAction as { kind: string }).kind).toBe(kind);
+      expect(p.escrow!.inFlight).toMatchObject({ kind, state: 'prepared', id: won.body.data.disbursementId });
       expect(won.body.data.summary.action).toBe(kind);
       expect(p.status).toBe('completed');
+    }
+  });
+
+  it(`the same one prepared twice at once: both answers are the one prepared disbursement, ${ROUNDS} times`, async () => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const f = await fundedPayment(env.h);
+      const [a, b] = await Promise.all([prepare(env.h, f.paymentId, 'release'), prepare(env.h, f.paymentId, 'release')]);
+      expect([a.status, b.status], `${JSON.stringify(a.body)} / ${JSON.stringify(b.body)}`).toEqual([200, 200]);
+      expect(a.body.data.disbursementId).toBe(b.body.data.disbursementId);
+      expect((await paymentOf(env.h, f.paymentId)).history.filter((e) => e.reason?.startsWith('release '))).toHaveLength(1);
     }
   });
 });

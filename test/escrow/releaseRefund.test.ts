@@ -1,9 +1,10 @@
-import { getAddress } from 'ethers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getAddress, toQuantity } from 'ethers';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN,
   AMOUNT,
   BUYER,
+  call,
   cancelPrepared,
   confirm,
   eventsOf,
@@ -19,7 +20,9 @@ import {
   units,
   type EscrowEnv,
   type Funded,
+  type PreparedPayload,
 } from './escrowKit.js';
+import { expectLedgersSound, ledgerIn } from './ledgerKit.js';
 
 /**
  * Escrow release and refund, end to end: the admin prepares the transfer, signs the returned
@@ -34,6 +37,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.stop();
 });
+afterEach(async () => {
+  await expectLedgersSound(env.h.store);
+});
 
 const token = () => getAddress(env.usdt.address);
 
@@ -43,31 +49,36 @@ describe('POST /:id/release and /:id/refund (prepare)', () => {
     const r = await prepare(env.h, f.paymentId, 'release');
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.success).toBe(true);
-    const { payload, summary } = r.body.data;
+    const { payload, summary, disbursementId } = r.body.data;
+    // EIP-1193 eth_sendTransaction parameters: every number a hex quantity, and no nonce.
     expect(payload).toEqual({
-      to: token(),
       from: env.escrow.address,
+      to: token(),
       data: transferData(f.seller, units(AMOUNT)),
       value: '0x0',
-      chainId: env.chain.chainId,
-      gasLimit: expect.stringMatching(/^0x[0-9a-f]+$/),
-      nonce: await env.chain.provider.getTransactionCount(env.escrow.address, 'pending'),
+      gas: expect.stringMatching(/^0x[0-9a-f]+$/),
+      chainId: toQuantity(env.chain.chainId),
     });
-    expect(BigInt(payload.gasLimit)).toBeGreaterThan(21_000n);
-    expect(summary).toMatchObject({
+    expect(BigInt(payload.gas)).toBeGreaterThan(21_000n);
+    expect(summary).toEqual({
       action: 'release',
       recipient: f.seller,
       amount: AMOUNT,
+      amountBaseUnits: units(AMOUNT).toString(),
       token: 'USDT',
       tokenAddress: token(),
       network: 'bsc',
       chainId: env.chain.chainId,
       from: env.escrow.address,
+      override: null,
     });
-    // Preparing moves no state and announces nothing.
+    // Preparing moves no status and announces nothing; the escrow is held by the prepared disbursement.
     const p = await paymentOf(env.h, f.paymentId);
     expect(p.status).toBe('completed');
     expect(p.escrowState).toBe('funded');
+    expect(p.escrow!.inFlight).toMatchObject({
+      id: disbursementId, kind: 'release', method: 'escrow_tx', recipient: f.seller, amount: AMOUNT, state: 'prepared', override: null, payload,
+    });
     expect(eventsOf(env.h, f.requestId)).toEqual([]);
 
     const again = await expectNothingChanged(env.h, () => prepare(env.h, f.paymentId, 'release'));
@@ -75,7 +86,7 @@ describe('POST /:id/release and /:id/refund (prepare)', () => {
     expect(again.body.data).toEqual(r.body.data);
   });
 
-  it('a refund pays the wallet the buyer paid from, else the buyer wallet of the request', async () => {
+  it('a refund pays the proven payer of the escrow, else the buyer wallet of the request', async () => {
     const withPayer = await fundedPayment(env.h, { buyerWallet: newAddress() });
     const a = await prepare(env.h, withPayer.paymentId, 'refund');
     expect(a.status, JSON.stringify(a.body)).toBe(200);
@@ -89,27 +100,41 @@ describe('POST /:id/release and /:id/refund (prepare)', () => {
     expect(b.body.data.payload.data).toBe(transferData(noPayer.buyerWallet!, units(AMOUNT)));
   });
 
-  it('refuses the other action while one is prepared, until it is cancelled', async () => {
+  it('refuses the other action while one is prepared, until it is withdrawn', async () => {
     const f = await fundedPayment(env.h);
     expect((await prepare(env.h, f.paymentId, 'release')).status).toBe(200);
     const refused = await expectNothingChanged(env.h, () => prepare(env.h, f.paymentId, 'refund'));
     expect(refused.status).toBe(409);
-    expect(refused.body.error).toMatchObject({ code: 'other_action_prepared', details: { prepared: 'release' } });
+    // Was `other_action_prepared`: every way out of the escrow now answers the same in-flight refusal.
+    expect(refused.body.error).toMatchObject({ code: 'disbursement_in_flight', details: { kind: 'release', state: 'prepared' } });
 
     const cancelled = await cancelPrepared(env.h, f.paymentId);
     expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
     expect(cancelled.body.data).toEqual({ cancelled: 'release' });
+    expect((await ledgerIn(env.h, f.paymentId)).disbursements).toEqual([expect.objectContaining({ kind: 'release', state: 'withdrawn' })]);
     const refund = await prepare(env.h, f.paymentId, 'refund');
     expect(refund.status).toBe(200);
     expect(refund.body.data.summary.recipient).toBe(f.payer);
     const release = await expectNothingChanged(env.h, () => prepare(env.h, f.paymentId, 'release'));
     expect(release.status).toBe(409);
-    expect(release.body.error).toMatchObject({ code: 'other_action_prepared', details: { prepared: 'refund' } });
+    expect(release.body.error).toMatchObject({ code: 'disbursement_in_flight', details: { kind: 'refund', state: 'prepared' } });
 
     expect((await cancelPrepared(env.h, f.paymentId)).status).toBe(200);
     const nothing = await expectNothingChanged(env.h, () => cancelPrepared(env.h, f.paymentId));
     expect(nothing.status).toBe(404);
     expect(nothing.body.error.code).toBe('nothing_prepared');
+  });
+
+  it('a prepared release asked again with another recipient is refused; asked again plainly, the same one', async () => {
+    const f = await fundedPayment(env.h);
+    const first = await prepare(env.h, f.paymentId, 'release');
+    expect(first.status).toBe(200);
+    const other = await expectNothingChanged(env.h, () =>
+      call(env.h, 'POST', `/shkeeper/${f.paymentId}/release`, { body: { recipientOverride: { address: newAddress(), reason: 'seller asked for another wallet' } } }),
+    );
+    expect(other.status).toBe(409);
+    expect(other.body.error.code).toBe('disbursement_in_flight');
+    expect((await cancelPrepared(env.h, f.paymentId)).status).toBe(200);
   });
 
   it('409 seller_wallet_missing / buyer_wallet_missing, changing nothing', async () => {
@@ -125,14 +150,8 @@ describe('POST /:id/release and /:id/refund (prepare)', () => {
   });
 
   it('409 unless the payment is completed with escrow funded; 404 for an unknown payment', async () => {
-    for (const [status, escrowState] of [
-      ['pending', 'unfunded'],
-      ['processing', 'unfunded'],
-      ['failed', 'unfunded'],
-      ['released', 'released'],
-      ['refunded', 'refunded'],
-    ] as const) {
-      const f = await fundedPayment(env.h, { status, escrowState });
+    for (const status of ['pending', 'processing', 'failed', 'released', 'refunded'] as const) {
+      const f = await fundedPayment(env.h, { status });
       for (const kind of ['release', 'refund'] as const) {
         const r = await expectNothingChanged(env.h, () => prepare(env.h, f.paymentId, kind));
         expect(r.status, `${kind} of a ${status} payment`).toBe(409);
@@ -209,7 +228,12 @@ async function roundTrip(f: Funded, kind: 'release' | 'refund', recipient: strin
   expect(p.escrowState).toBe(target);
   expect(p[kind === 'release' ? 'releaseTxHash' : 'refundTxHash']).toBe(hash.toLowerCase());
   expect(p[kind === 'release' ? 'refundTxHash' : 'releaseTxHash']).toBeNull();
-  expect(p.providerData.escrowAction).toBeNull();
+  const ledger = await ledgerIn(env.h, f.paymentId);
+  expect(ledger.inFlight).toBeNull();
+  expect(ledger.disbursed).toBe(AMOUNT);
+  expect(ledger.disbursements.filter((d) => d.state === 'settled')).toEqual([
+    expect.objectContaining({ kind, method: 'escrow_tx', recipient, amount: AMOUNT, evidence: hash.toLowerCase() }),
+  ]);
   expect(p.history.filter((e) => e.toStatus === target)).toEqual([
     expect.objectContaining({ fromStatus: 'completed', fromEscrow: 'funded', toEscrow: target, actor: ADMIN }),
   ]);
@@ -269,5 +293,95 @@ describe('the real round trip on chain', () => {
     expect((await prepare(env.h, f.paymentId, 'refund')).status).toBe(200);
     expect((await cancelPrepared(env.h, f.paymentId)).status).toBe(200);
     await roundTrip(f, 'release', f.seller);
+  });
+});
+
+describe('the prepared payload, sent by a wallet exactly as returned', () => {
+  async function preparedRelease() {
+    const f = await fundedPayment(env.h);
+    const r = await prepare(env.h, f.paymentId, 'release');
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    return { f, payload: r.body.data.payload as PreparedPayload };
+  }
+
+  async function confirmsAfterMining(f: Funded, hash: string) {
+    expect((await env.chain.provider.getTransactionReceipt(hash))?.status).toBe(1);
+    await env.chain.mine(2);
+    const done = await confirm(env.h, f.paymentId, 'release', hash);
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(done.body.data).toMatchObject({ status: 'released', releaseTxHash: hash.toLowerCase() });
+    expect(await env.chain.balanceOf(env.usdt.address, f.seller)).toBe(units(AMOUNT));
+  }
+
+  it("through the node's eth_sendTransaction from the (unlocked) escrow account: mined, then confirms", async () => {
+    const { f, payload } = await preparedRelease();
+    // The very object the API answered, as a browser wallet's provider.request({ method: 'eth_sendTransaction', params: [payload] }).
+    const hash = (await env.chain.provider.send('eth_sendTransaction', [payload])) as string;
+    await confirmsAfterMining(f, hash);
+  });
+
+  it('signed by an ethers Wallet holding the escrow key, unchanged: mined, then confirms', async () => {
+    const { f, payload } = await preparedRelease();
+    const tx = await env.escrow.sendTransaction(payload);
+    await tx.wait();
+    await confirmsAfterMining(f, tx.hash);
+  });
+
+  it('two prepared releases of two escrows both go through: no nonce is fixed in a payload', async () => {
+    const a = await preparedRelease();
+    const b = await preparedRelease();
+    // Sent in the opposite order of preparation: a fixed nonce would make the second fail.
+    const hb = (await env.chain.provider.send('eth_sendTransaction', [b.payload])) as string;
+    const ha = (await env.chain.provider.send('eth_sendTransaction', [a.payload])) as string;
+    await confirmsAfterMining(b.f, hb);
+    await confirmsAfterMining(a.f, ha);
+  });
+});
+
+describe('an admin paying another recipient (recipientOverride)', () => {
+  const override = (address: string) => ({ recipientOverride: { address, reason: 'seller lost access to the offer wallet' } });
+
+  it('prepare → the override is the recipient, recorded with who and why on the disbursement and in the history', async () => {
+    const f = await fundedPayment(env.h);
+    const elsewhere = newAddress();
+    const r = await call(env.h, 'POST', `/shkeeper/${f.paymentId}/release`, { body: override(elsewhere) });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.data.summary).toMatchObject({ recipient: elsewhere, override: { by: ADMIN, reason: 'seller lost access to the offer wallet' } });
+    expect(r.body.data.payload.data).toBe(transferData(elsewhere, units(AMOUNT)));
+    const p = await paymentOf(env.h, f.paymentId);
+    expect(p.escrow!.inFlight).toMatchObject({ recipient: elsewhere, override: { by: ADMIN, reason: 'seller lost access to the offer wallet' } });
+    expect(p.history.at(-1)!.reason).toContain('recipient override by admin-1: seller lost access to the offer wallet');
+
+    const hash = await signAndSend(env, r.body.data.payload);
+    await env.chain.mine(2);
+    // The prepared disbursement decides the recipient: the override need not be repeated.
+    const done = await confirm(env.h, f.paymentId, 'release', hash);
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(await env.chain.balanceOf(env.usdt.address, elsewhere)).toBe(units(AMOUNT));
+  });
+
+  it('confirm with nothing prepared: the override is expected on chain, and the rule recipient is not', async () => {
+    const f = await fundedPayment(env.h);
+    const elsewhere = newAddress();
+    const hash = await env.chain.transfer(env.usdt.address, env.escrow, elsewhere, units(AMOUNT));
+    await env.chain.mine(3);
+    const plain = await expectNothingChanged(env.h, () => confirm(env.h, f.paymentId, 'refund', hash));
+    expect(plain.status).toBe(409);
+    expect(plain.body.error).toMatchObject({ code: 'transfer_mismatch', details: { reason: 'wrong_receiver' } });
+    const withOverride = await call(env.h, 'POST', `/shkeeper/${f.paymentId}/refund/confirm`, { body: { txHash: hash, ...override(elsewhere) } });
+    expect(withOverride.status, JSON.stringify(withOverride.body)).toBe(200);
+    expect(withOverride.body.data.status).toBe('refunded');
+    expect((await ledgerIn(env.h, f.paymentId)).disbursements).toEqual([
+      expect.objectContaining({ kind: 'refund', state: 'settled', recipient: elsewhere, override: { by: ADMIN, reason: 'seller lost access to the offer wallet' } }),
+    ]);
+  });
+
+  it('400 without a reason or with a malformed address; nothing changes', async () => {
+    const f = await fundedPayment(env.h);
+    for (const bad of [{ address: newAddress() }, { address: '0x123', reason: 'because' }, { address: newAddress(), reason: '' }, { address: newAddress(), reason: 'ok', extra: 1 }]) {
+      const r = await expectNothingChanged(env.h, () => call(env.h, 'POST', `/shkeeper/${f.paymentId}/release`, { body: { recipientOverride: bad } }));
+      expect(r.status, JSON.stringify(bad)).toBe(400);
+      expect(r.body.error.code).toBe('validation_error');
+    }
   });
 });

@@ -1,10 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { disbursementsOf, expectLedgersSound } from '../escrow/ledgerKit.js';
 import type { PayinHarness } from '../helpers/payinHarness.js';
 import {
   ADMIN,
   BUYER,
   createPayout,
+  escrowOf,
   expectNothingChanged,
   outbound,
   payoutBody,
@@ -15,14 +17,16 @@ import {
   RECIPIENT,
   reconciler,
   seed,
+  seedUnfunded,
   SELLER,
   startPayoutHarness,
 } from './payoutKit.js';
 
 /**
- * POST /api/payment/shkeeper/payout: the outbound Payment is written first, then SHKeeper is asked
- * (Basic auth, `fee` always sent, our id as `external_id`), and the task id comes back. Refusals
- * change nothing; a SHKeeper refusal fails the payout; a lost answer leaves it for reconciliation.
+ * POST /api/payment/shkeeper/payout: a disbursement of the request's funded escrow is opened, the
+ * outbound Payment is written, then SHKeeper is asked (Basic auth, `fee` always sent, our id as
+ * `external_id`), and the task id comes back. Refusals change nothing; a SHKeeper refusal fails the
+ * payout and frees the escrow; a lost answer leaves both in doubt for reconciliation.
  */
 
 let h: PayinHarness;
@@ -31,6 +35,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await h?.stop();
+});
+afterEach(async () => {
+  await expectLedgersSound(h.store);
 });
 
 describe('creating a payout', () => {
@@ -77,7 +84,14 @@ describe('creating a payout', () => {
       providerTaskId: taskId,
       payAddress: RECIPIENT,
       metadata: { note: 'weekly' },
+      escrowPaymentId: m.escrow!.id,
+      liveOfferKey: null,
+      providerData: expect.objectContaining({ crypto: 'BNB-USDT' }),
     });
+    // The escrow holds the payout in flight: submitted to SHKeeper, nothing settled yet.
+    const escrow = await escrowOf(h, m);
+    expect(escrow).toMatchObject({ status: 'completed', escrowState: 'funded' });
+    expect(escrow.escrow!.inFlight).toMatchObject({ kind: 'payout', method: 'shkeeper', recipient: RECIPIENT, amount: '25.5', state: 'submitted', payoutId, override: null });
     expect(p.history.map((e) => [e.fromStatus, e.toStatus, e.actor])).toEqual([
       [null, 'pending', ADMIN],
       ['pending', 'processing', ADMIN],
@@ -138,32 +152,111 @@ describe('creating a payout', () => {
   });
 });
 
-describe('one live payout per offer', () => {
-  it('409 payout_exists for a second one; force sends another; a failed one frees the offer', async () => {
+describe('one payout of the escrow at a time, and never a second one', () => {
+  it('409 while one is in flight (force too); a second seller is refused; a failed one frees the escrow; a paid one ends it', async () => {
     const m = await seed(h);
     const first = await createPayout(h, payoutBody(m));
     expect(first.status).toBe(200);
     const calls = h.fake.calls('payout');
     const dup = await expectNothingChanged(h, () => createPayout(h, payoutBody(m)));
     expect(dup.status).toBe(409);
-    expect(dup.body.error).toMatchObject({ code: 'payout_exists', details: { payoutId: first.body.data.payoutId } });
+    // Was `payout_exists`: the escrow's in-flight disbursement refuses every other way out.
+    expect(dup.body.error).toMatchObject({ code: 'disbursement_in_flight', details: { payoutId: first.body.data.payoutId, state: 'submitted' } });
+
+    // Another offer of the same request is another seller: the escrow pays its own offer only.
+    // (This used to be accepted: a second seller of one purchase could be paid.)
+    const sibling = await expectNothingChanged(h, () => createPayout(h, payoutBody(m, { sellerOfferId: m.otherOffer.id, sellerId: 'seller-2' })));
+    expect(sibling.status).toBe(409);
+    expect(sibling.body.error.code).toBe('recipient_not_allowed');
+
+    // `force` used to send a second payout of the same offer: it no longer pays an escrow twice.
+    const forced = await expectNothingChanged(h, () => createPayout(h, payoutBody(m, { force: true })));
+    expect(forced.status).toBe(409);
+    expect(forced.body.error.code).toBe('disbursement_in_flight');
     expect(h.fake.calls('payout')).toBe(calls);
 
-    // Another offer of the same request is another payout.
-    const sibling = await createPayout(h, payoutBody(m, { sellerOfferId: m.otherOffer.id, sellerId: 'seller-2' }));
-    expect(sibling.status, JSON.stringify(sibling.body)).toBe(200);
-
-    const forced = await createPayout(h, payoutBody(m, { force: true }));
-    expect(forced.status, JSON.stringify(forced.body)).toBe(200);
-    expect(forced.body.data.taskId).not.toBe(first.body.data.taskId);
-    expect((await payoutOf(h, forced.body.data.payoutId)).providerData.forced).toBe(true);
-
-    // The first payout fails at SHKeeper: the offer is free again.
+    // The first payout fails at SHKeeper: the escrow is free again.
     h.fake.failPayoutTask(first.body.data.taskId);
     expect((await payoutStatus(h, first.body.data.taskId)).body.data.payoutStatus).toBe('failed');
+    expect((await escrowOf(h, m)).escrow!.inFlight).toBeNull();
     const again = await createPayout(h, payoutBody(m));
     expect(again.status, JSON.stringify(again.body)).toBe(200);
     expect(h.fake.taskIds).toContain(again.body.data.taskId);
+
+    // SHKeeper pays it: the escrow is released, the purchase request seller_paid, and nothing more can leave.
+    const txid = `0x${'5a'.repeat(32)}`;
+    h.fake.completePayoutTask(again.body.data.taskId, { txids: [txid] });
+    expect((await payoutStatus(h, again.body.data.taskId)).body.data.payoutStatus).toBe('completed');
+    const escrow = await escrowOf(h, m);
+    expect(escrow).toMatchObject({ status: 'released', escrowState: 'released', releaseTxHash: txid });
+    expect(escrow.escrow!.disbursed).toBe('25.5');
+    expect((await h.store.purchaseRequests.findById(m.request.id))?.status).toBe('seller_paid');
+    expect((await disbursementsOf(h, escrow.id)).map((d) => [d.state, d.payoutId])).toEqual([
+      ['failed', first.body.data.payoutId],
+      ['settled', again.body.data.payoutId],
+    ]);
+    for (const over of [{}, { force: true }]) {
+      const after = await expectNothingChanged(h, () => createPayout(h, payoutBody(m, over)));
+      expect(after.status).toBe(409);
+      expect(after.body.error.code).toBe('escrow_not_funded');
+    }
+    expect(h.fake.calls('payout')).toBe(calls + 1);
+  });
+});
+
+describe('what a payout is bound to: the funded escrow of the request', () => {
+  it('409 escrow_not_funded when the request has no funded pay-in (this used to be accepted)', async () => {
+    const m = await seedUnfunded(h);
+    const calls = h.fake.calls('payout');
+    const r = await expectNothingChanged(h, () => createPayout(h, payoutBody(m)));
+    expect(r.status).toBe(409);
+    expect(r.body.error.code).toBe('escrow_not_funded');
+    expect(h.fake.calls('payout')).toBe(calls);
+  });
+
+  it('409 recipient_not_allowed for a wallet that is not the offer\'s; an admin override with a reason is recorded', async () => {
+    const m = await seed(h);
+    const stranger = '0x4444444444444444444444444444444444444444';
+    const r = await expectNothingChanged(h, () => createPayout(h, payoutBody(m, { recipientAddress: stranger })));
+    expect(r.status).toBe(409);
+    expect(r.body.error).toMatchObject({ code: 'recipient_not_allowed', details: { allowed: RECIPIENT } });
+
+    const ok = await createPayout(h, payoutBody(m, { recipientAddress: stranger, overrideReason: 'seller asked to be paid to a new wallet' }));
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    const escrow = await escrowOf(h, m);
+    expect(escrow.escrow!.inFlight).toMatchObject({ recipient: stranger, override: { by: ADMIN, reason: 'seller asked to be paid to a new wallet' } });
+    expect(escrow.history.at(-2)!.reason).toContain('recipient override by admin-1: seller asked to be paid to a new wallet');
+    expect(payoutRequests(h).at(-1)!.json.destination).toBe(stranger);
+  });
+
+  it('409 exceeds_escrow_balance for more than the escrow holds; less is a payout of that much', async () => {
+    const m = await seed(h);
+    const r = await expectNothingChanged(h, () => createPayout(h, payoutBody(m, { amount: '25.6' })));
+    expect(r.status).toBe(409);
+    expect(r.body.error).toMatchObject({ code: 'exceeds_escrow_balance', details: { available: '25.5', requested: '25.6' } });
+    const less = await createPayout(h, payoutBody(m, { amount: '20' }));
+    expect(less.status).toBe(200);
+    expect((await escrowOf(h, m)).escrow!.inFlight).toMatchObject({ amount: '20' });
+  });
+
+  it('409 currency_mismatch for a token the escrow does not hold', async () => {
+    const m = await seed(h);
+    const r = await expectNothingChanged(h, () => createPayout(h, payoutBody(m, { token: 'USDC' })));
+    expect(r.status).toBe(409);
+    expect(r.body.error.code).toBe('currency_mismatch');
+  });
+
+  it('after the escrow was refunded, no payout: 409 escrow_not_funded (this used to be accepted)', async () => {
+    const m = await seed(h);
+    const coordinator = h.server.ctx.coordinator;
+    const d = { id: 'aaaaaaaaaaaaaaaaaaaaaaa1', kind: 'refund', method: 'escrow_tx', recipient: '0x3333333333333333333333333333333333333333', amount: '25.5', state: 'submitted', override: null, payoutId: null, evidence: `0x${'77'.repeat(32)}`, payload: null, createdBy: ADMIN } as const;
+    await coordinator.openDisbursement(m.escrow!.id, d, { source: 'test', actor: ADMIN });
+    await coordinator.settleDisbursement(m.escrow!.id, d.id, { source: 'test', actor: ADMIN, evidence: d.evidence, effects: [], hashField: 'refundTxHash' });
+    for (const over of [{}, { force: true }, { recipientAddress: d.recipient, overrideReason: 'pay the buyer instead' }]) {
+      const r = await expectNothingChanged(h, () => createPayout(h, payoutBody(m, over)));
+      expect(r.status).toBe(409);
+      expect(r.body.error.code).toBe('escrow_not_funded');
+    }
   });
 });
 
@@ -206,6 +299,8 @@ describe('when SHKeeper refuses or does not answer', () => {
     expect(p!.liveOfferKey).toBeNull();
     expect(p!.history.at(-1)).toMatchObject({ fromStatus: 'pending', toStatus: 'failed', reason: 'shkeeper_error' });
     expect(payoutEvents(h, p!.id).filter((e) => e.event === 'payout-created')).toEqual([]);
+    // The escrow's disbursement failed with it: the escrow is free again.
+    expect(await disbursementsOf(h, m.escrow!.id)).toEqual([expect.objectContaining({ payoutId: p!.id, state: 'failed' })]);
     expect((await createPayout(h, payoutBody(m))).status).toBe(200);
   });
 
@@ -229,14 +324,16 @@ describe('when SHKeeper refuses or does not answer', () => {
     expect(p.providerTaskId).toBeNull();
     expect(p.providerData.submission).toEqual({ outcome: 'unknown', code: 'shkeeper_timeout' });
     expect(payoutEvents(h, p.id)).toEqual([]);
-    // The offer is still held: no second payout behind an unknown one.
-    expect((await createPayout(h, payoutBody(m))).body.error.code).toBe('payout_exists');
+    // The escrow is held by a payout in doubt: no second payout behind an unknown one.
+    expect((await escrowOf(h, m)).escrow!.inFlight).toMatchObject({ payoutId: p.id, state: 'in_doubt' });
+    expect((await createPayout(h, payoutBody(m))).body.error.code).toBe('payout_outcome_unknown');
 
     // SHKeeper never took it: the reconciler finds nothing by external id and fails it.
     await reconciler(h).tick();
     expect(reconciler(h).status().lastError).toBeNull();
     const settled = await payoutOf(h, p.id);
     expect(settled.status).toBe('failed');
+    expect((await escrowOf(h, m)).escrow!.inFlight).toBeNull();
     expect(h.fake.calls('payout')).toBe(calls + 1);
     expect((await createPayout(h, payoutBody(m))).status).toBe(200);
   });
@@ -260,12 +357,15 @@ describe('when SHKeeper refuses or does not answer', () => {
 
     await reconciler(h).tick();
     expect((await payoutOf(h, p!.id)).status).toBe('processing');
+    // SHKeeper answers for it: no longer in doubt, still in flight.
+    expect((await escrowOf(h, m)).escrow!.inFlight).toMatchObject({ payoutId: p!.id, state: 'submitted' });
     const txid = `0x${'ab'.repeat(32)}`;
     h.fake.completePayoutTask(taskId, { txids: [txid] });
     await reconciler(h).tick();
     const done = await payoutOf(h, p!.id);
     expect(done.status).toBe('completed');
     expect(done.transactionHash).toBe(txid);
+    expect(await escrowOf(h, m)).toMatchObject({ status: 'released', escrowState: 'released' });
     await reconciler(h).tick();
     expect(payoutEvents(h, p!.id).filter((e) => e.event === 'payout-completed')).toHaveLength(1);
     expect(h.fake.taskIds.length).toBe(tasks + 1);

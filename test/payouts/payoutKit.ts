@@ -4,6 +4,7 @@ import type { PaymentRecord } from '../../src/store/records.js';
 import type { FakeShkeeperOptions } from '../helpers/fakeShkeeper/options.js';
 import { seedMarketplace, snapshot } from '../helpers/fixtures.js';
 import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+import { fundEscrow } from '../escrow/ledgerKit.js';
 
 /**
  * Shared steps of the payout tests: the real server against the fake SHKeeper (a real HTTP
@@ -13,7 +14,10 @@ import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js
 export const ADMIN = 'admin-1';
 export const BUYER = 'buyer-1';
 export const SELLER = 'seller-1';
+/** seller-1's offer wallet (the fixtures' default): where a payout of the escrow may go. */
 export const RECIPIENT = '0x1111111111111111111111111111111111111111';
+/** The wallet the buyer paid the escrow from. */
+export const PAYER = '0x3333333333333333333333333333333333333333';
 export const PAYOUT_ENV = {
   AUTO_WEBHOOK_INTERVAL_MS: '3600000',
   WALLET_MONITOR_INTERVAL_MS: '3600000',
@@ -60,8 +64,25 @@ export async function call(
   return { status: res.status, body, headers: res.headers };
 }
 
-export type Market = Awaited<ReturnType<typeof seedMarketplace>>;
-export const seed = (h: PayinHarness) => seedMarketplace(h.store, { buyerId: BUYER });
+export type Market = Awaited<ReturnType<typeof seedMarketplace>> & { escrow: PaymentRecord | null };
+
+/** A purchase request with two offers and no pay-in: nothing to pay a seller from. */
+export const seedUnfunded = async (h: PayinHarness): Promise<Market> => ({ ...(await seedMarketplace(h.store, { buyerId: BUYER })), escrow: null });
+
+/**
+ * A purchase request with two offers whose escrow is funded for seller-1's offer (25.5 USDT,
+ * paid from PAYER): what a payout pays from. `currency` funds it in another token.
+ */
+export async function seed(h: PayinHarness, o: { currency?: string } = {}): Promise<Market> {
+  const m = await seedMarketplace(h.store, { buyerId: BUYER });
+  const escrow = await fundEscrow(h, {
+    requestId: m.request.id, offerId: m.offer.id, buyerId: BUYER, sellerId: SELLER, amount: m.offer.amount, currency: o.currency,
+    payer: PAYER, receiver: h.config.escrow.receiverAddress!,
+  });
+  return { ...m, escrow };
+}
+
+export const escrowOf = async (h: PayinHarness, m: Market) => payoutOf(h, m.escrow!.id);
 
 export const payoutBody = (m: Market, over: Record<string, unknown> = {}) => ({
   purchaseRequestId: m.request.id,
@@ -83,6 +104,9 @@ export async function payoutOf(h: PayinHarness, id: string): Promise<PaymentReco
   if (!p) throw new Error(`payout ${id} is gone`);
   return p;
 }
+
+/** A party's PUT /api/payment/:id (the seed's update route). */
+export const putPayment = (h: PayinHarness, id: string, body: unknown, as: As) => call(h, 'PUT', `/${id}`, { as, body });
 
 export const outbound = (h: PayinHarness, offerId?: string) =>
   h.store.payments.find({ direction: 'out', ...(offerId ? { sellerOfferId: offerId } : {}) }, { sort: { id: 1 } });

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expectLedgersSound } from '../escrow/ledgerKit.js';
 import { callbackHeaders, compactSortedJson } from '../helpers/fakeShkeeper/signing.js';
 import type { PayinHarness } from '../helpers/payinHarness.js';
 import {
@@ -29,6 +30,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
 });
+afterEach(async () => {
+  await expectLedgersSound(h.store);
+});
 
 const txidOf = (n: number) => `0x${n.toString(16).padStart(4, '0').repeat(16)}`;
 const completedEvents = (payoutId: string) => payoutEvents(h, payoutId).filter((e) => e.event === 'payout-completed');
@@ -51,7 +55,8 @@ describe('two payouts for one offer fired together', () => {
       expect(answers.filter((a) => a.status === 200), text).toHaveLength(1);
       const loser = answers.find((a) => a.status !== 200)!;
       expect(loser.status, text).toBe(409);
-      expect(loser.body.error.code).toBe('payout_exists');
+      // Was `payout_exists`: the escrow's one in-flight disbursement refuses the other.
+      expect(loser.body.error.code).toBe('disbursement_in_flight');
       expect(h.fake.taskIds.length).toBe(tasks + 1);
       const { ours } = await expectOnePayoutAtShkeeper(m.offer.id);
       expect(ours).toHaveLength(1);
@@ -92,7 +97,7 @@ describe('a payout whose answer was lost, retried by the client', () => {
     ]);
     for (const r of retries) {
       expect(r.status, JSON.stringify(r.body)).toBe(409);
-      expect(r.body.error.code).toBe('payout_exists');
+      expect(r.body.error.code).toBe('payout_outcome_unknown');
     }
     expect(h.fake.calls('payout')).toBe(calls + 1);
     const { ours, atShkeeper } = await expectOnePayoutAtShkeeper(m.offer.id);
@@ -122,11 +127,12 @@ describe('a payout whose answer was lost, retried by the client', () => {
     expect(during[0].status).toBe(409);
     expect(during[0].body.error.code).toBe('idempotency_request_in_progress');
     expect(during[1].status).toBe(409);
-    expect(during[1].body.error.code).toBe('payout_exists');
+    // Submitted and not answered yet: in flight. Once the answer is lost: in doubt.
+    expect(during[1].body.error.code).toBe('disbursement_in_flight');
     expect((await first).status).toBeGreaterThanOrEqual(502);
     const afterwards = await createPayout(h, payoutBody(m), { key: 'hang-1' });
     expect(afterwards.status).toBe(409);
-    expect(afterwards.body.error.code).toBe('payout_exists');
+    expect(afterwards.body.error.code).toBe('payout_outcome_unknown');
     expect(h.fake.calls('payout')).toBe(calls + 1);
     expect(tasksFor((await outbound(h, m.offer.id)).map((p) => p.externalId!))).toEqual([]);
 
@@ -171,6 +177,11 @@ describe('every source reporting the same success at once', () => {
       expect(p.history.filter((e) => e.toStatus === 'completed')).toHaveLength(1);
       expect(completedEvents(payoutId)).toHaveLength(1);
       expect(h.fake.deliveries.filter((d) => d.externalId === `PAYOUT_${payoutId}`).map((d) => d.status)).toEqual([202]);
+      // The escrow was released once, by this payout.
+      const escrow = await payoutOf(h, m.escrow!.id);
+      expect(escrow).toMatchObject({ status: 'released', releaseTxHash: txid });
+      expect(escrow.history.filter((e) => e.toStatus === 'released')).toHaveLength(1);
+      expect(h.events.emitted.filter((e) => e.event === 'purchase-request-update' && (e.payload as { paymentId?: string }).paymentId === m.escrow!.id)).toHaveLength(1);
     }
   });
 });

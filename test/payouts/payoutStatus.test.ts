@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expectLedgersSound } from '../escrow/ledgerKit.js';
 import type { PayinHarness } from '../helpers/payinHarness.js';
 import {
   BUYER,
@@ -26,6 +27,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await h?.stop();
+});
+afterEach(async () => {
+  await expectLedgersSound(h.store);
 });
 
 async function newPayout() {
@@ -155,8 +159,9 @@ describe('the payout reconciler', () => {
   });
 
   it('one payout SHKeeper cannot answer for does not stop the others from being reconciled', async () => {
-    // A payout in a crypto SHKeeper later stops serving: its task endpoint answers 500.
-    const m = await seed(h);
+    // A payout in a crypto SHKeeper later stops serving: its task endpoint answers 500. (The
+    // escrow holds USDC: a payout pays the escrow's own currency.)
+    const m = await seed(h, { currency: 'USDC' });
     const stuck = await createPayout(h, payoutBody(m, { token: 'USDC' }));
     expect(stuck.status, JSON.stringify(stuck.body)).toBe(200);
     const ok = await newPayout();

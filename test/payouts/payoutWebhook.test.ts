@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expectLedgersSound } from '../escrow/ledgerKit.js';
 import { callbackHeaders, compactSortedJson } from '../helpers/fakeShkeeper/signing.js';
 import type { PayinHarness } from '../helpers/payinHarness.js';
 import {
@@ -28,6 +29,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await h?.stop();
+});
+afterEach(async () => {
+  await expectLedgersSound(h.store);
 });
 
 const WEBHOOK = '/shkeeper/payout/webhook';
