@@ -4,6 +4,7 @@ import { IntervalMonitor } from '../monitors/intervalMonitor.js';
 import type { Store } from '../store/store.js';
 import type { PaymentCoordinator } from './paymentCoordinator.js';
 import type { PaymentEffects } from './paymentEffects.js';
+import { SETTLED } from './transitions.js';
 
 const BATCH = 100;
 
@@ -32,6 +33,15 @@ export class EffectsSweeper extends IntervalMonitor {
   }
 
   protected async runOnce(): Promise<void> {
+    // Payments settled before the escrow ledger existed get the ledger their state implies.
+    const legacy = await this.d.store.payments.find(
+      { direction: 'in', status: { $in: [...SETTLED] }, 'escrow.credits.0': { $exists: false } },
+      { limit: BATCH },
+    );
+    for (const p of legacy) {
+      await this.d.coordinator.adoptLegacyLedger(p.id);
+      this.logger.warn({ paymentId: p.id }, 'settled payment without a ledger: adopted its legacy escrow');
+    }
     const cutoff = new Date(this.d.clock.now().getTime() - this.d.graceMs);
     const stuck = await this.d.store.payments.find({ 'pendingEffects.0': { $exists: true }, updatedAt: { $lte: cutoff } }, { limit: BATCH });
     for (const p of stuck) {

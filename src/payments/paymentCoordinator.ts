@@ -215,6 +215,50 @@ export class PaymentCoordinator {
     }
   }
 
+  /**
+   * Gives a payment settled before the ledger existed (no credits) the ledger its state implies:
+   * one funding credit of its price (`reason: legacy_record`, keyed by the payment id, so it
+   * reserves no transfer), its payer from the old `providerData.payerAddress`, and — when already
+   * released or refunded — that disbursement, settled on its recorded hash. Its request's funded
+   * key is taken when free. Payments with credits, and open ones, are left as they are.
+   */
+  async adoptLegacyLedger(paymentId: string): Promise<PaymentRecord> {
+    let claimRequest = true;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        return await this.write(paymentId, (p) => {
+          const l = ledgerOf(p);
+          if (p.direction !== 'in' || !SETTLED.includes(p.status) || l.credits.length > 0) return null;
+          const now = this.clock.now();
+          const payer = typeof p.providerData.payerAddress === 'string' ? p.providerData.payerAddress : null;
+          const amount = p.amount.amount;
+          const credit: Credit = {
+            key: `legacy:${p.id}`, kind: 'funding', reason: 'legacy_record', txHash: p.transactionHash ?? 'unknown', from: payer, to: p.payAddress,
+            network: p.blockchain?.network ?? 'bsc', token: p.blockchain?.token ?? p.amount.currency, amount, baseUnits: null, blockNumber: null,
+            source: 'legacy_migration', at: now,
+          };
+          const kind = p.status === 'refunded' ? 'refund' : 'release';
+          const evidence = p.status === 'refunded' ? p.refundTxHash : p.releaseTxHash;
+          const disbursements: Disbursement[] = p.status === 'completed' ? [] : [{
+            id: `legacy-${p.id}`, kind, method: 'escrow_tx', recipient: 'unknown', amount, state: 'settled', override: null, payoutId: null,
+            evidence, payload: null, createdBy: 'legacy_migration', createdAt: now, updatedAt: now,
+          }];
+          return {
+            $set: {
+              escrow: { ...l, received: amount, credits: [credit], payer, disbursements, disbursed: p.status === 'completed' ? '0' : amount },
+              ...(claimRequest && p.status === 'completed' ? { fundedRequestKey: p.purchaseRequestId } : {}),
+            },
+            $push: { creditKeys: credit.key },
+          };
+        });
+      } catch (err) {
+        if (!duplicateKeys(err).includes('fundedRequestKey')) throw err;
+        claimRequest = false;
+      }
+    }
+    throw contention();
+  }
+
   /** A claimed transaction hash (unproven, reserving nothing). Replaces an earlier claim while the payment is pending. */
   async recordClaim(paymentId: string, claim: Omit<Claim, 'at'>): Promise<PaymentRecord> {
     return this.write(paymentId, (p) => {

@@ -192,3 +192,21 @@ describe('disbursements', () => {
     expect(creditKey('BSC', '0xAB', '0xCD')).toBe('bsc:0xab:0xcd');
   });
 });
+
+describe('records settled before the ledger existed', () => {
+  it('adopt the ledger their state implies, and can then be disbursed', async () => {
+    const old = await insert({ status: 'completed', escrowState: 'funded', escrow: null, transactionHash: hash(), providerData: { payerAddress: PAYER } });
+    const adopted = await coordinator.adoptLegacyLedger(old.id);
+    expect(adopted.escrow).toMatchObject({ received: '25.5', payer: PAYER, disbursed: '0' });
+    expect(adopted.fundedRequestKey).toBe(old.purchaseRequestId);
+    expect(ledgerProblems(adopted)).toEqual([]);
+    expect((await coordinator.adoptLegacyLedger(old.id)).revision).toBe(adopted.revision);
+    await coordinator.openDisbursement(old.id, { id: 'r', kind: 'refund', method: 'escrow_tx', recipient: PAYER, amount: '25.5', state: 'prepared', override: null, payoutId: null, evidence: null, payload: null, createdBy: 'admin' }, step);
+
+    const released = await insert({ status: 'released', escrowState: 'released', escrow: null, releaseTxHash: hash() });
+    const r = await coordinator.adoptLegacyLedger(released.id);
+    expect(r.escrow).toMatchObject({ received: '25.5', disbursed: '25.5' });
+    expect(r.escrow?.disbursements[0]).toMatchObject({ kind: 'release', state: 'settled', evidence: released.releaseTxHash });
+    expect(ledgerProblems(r)).toEqual([]);
+  });
+});
