@@ -23,6 +23,7 @@ import { MonitorLeader } from './scaling/monitorLeader.js';
 import { RedisLeaseLock } from './scaling/redisLeaseLock.js';
 import { redisLimiters } from './scaling/redisLimiters.js';
 import { AdminPayoutService } from './decentralized/adminPayoutService.js';
+import { HotWalletReceiptMonitor } from './decentralized/hotWalletReceiptMonitor.js';
 import { Web3PaymentService } from './decentralized/web3PaymentService.js';
 import { Web3Verifier } from './decentralized/web3Verifier.js';
 import { PayerProofs } from './decentralized/payerProof.js';
@@ -112,6 +113,9 @@ export function buildContext(deps: AppDeps): AppContext {
   const payoutUpdates = new PayoutUpdates({ store, coordinator, effects, events, logger });
   const web3Verifier = new Web3Verifier({ store, coordinator, settlement, proofs });
   const payouts = new PayoutService({ config, store, coordinator, events, clock, logger, updates: payoutUpdates, shkeeper: deps.shkeeper });
+  const adminPayouts = new AdminPayoutService({ config, store, coordinator, effects, events, clock, logger, wallet: deps.hotWallet });
+  // Same cadence as the payout reconciler: both resolve payouts whose outcome was not known at once.
+  monitors.register(new HotWalletReceiptMonitor(adminPayouts, { intervalMs: config.monitors.payoutReconciler.intervalMs, enabled: deps.hotWallet !== undefined }, logger));
   monitors.register(new PayoutReconciler({ config, store, clock, payouts, updates: payoutUpdates, shkeeper: deps.shkeeper }, logger));
   return {
     ...deps,
@@ -136,6 +140,6 @@ export function buildContext(deps: AppDeps): AppContext {
     web3Verifier,
     web3: new Web3PaymentService({ store, coordinator, verifier: web3Verifier, payerProofs: new PayerProofs({ config, clock, chain: deps.chain }), events, clock, logger }),
     backfill: new TransactionBackfill({ config, coordinator, proofs, logger, chain: deps.chain, shkeeper: deps.shkeeper }),
-    adminPayouts: new AdminPayoutService({ config, store, coordinator, effects, events, clock, logger, wallet: deps.hotWallet }),
+    adminPayouts,
   };
 }

@@ -123,6 +123,24 @@ export class AdminPayoutService {
     return this.answer(done, sent.txHash, receipt, receipt.status === 'success' ? 'payout sent' : 'the transfer reverted');
   }
 
+  /**
+   * Settles or fails every hot-wallet payout broadcast earlier whose receipt was not known then
+   * (the monitor calls this). Returns how many were decided.
+   */
+  async resolveBroadcasts(): Promise<number> {
+    const wallet = this.d.wallet;
+    if (!wallet) return 0;
+    const waiting = await this.d.store.payments.find({ 'escrow.inFlight.method': 'hot_wallet', 'escrow.inFlight.state': 'submitted' }, { limit: 100 });
+    let decided = 0;
+    for (const escrow of waiting) {
+      const d = ledgerOf(escrow).inFlight;
+      if (!d?.evidence) continue;
+      await this.resolve(wallet, escrow.id, d);
+      if (ledgerOf((await this.d.store.payments.findById(escrow.id)) ?? escrow).inFlight?.id !== d.id) decided++;
+    }
+    return decided;
+  }
+
   /** The receipt of an earlier broadcast decides it now, if there is one yet. */
   private async resolve(wallet: HotWallet, escrowId: string, d: Disbursement): Promise<void> {
     const receipt = await wallet.receipt(d.evidence!);

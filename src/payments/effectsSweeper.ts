@@ -43,6 +43,7 @@ export class EffectsSweeper extends IntervalMonitor {
       this.logger.warn({ paymentId: p.id }, 'settled payment without a ledger: adopted its legacy escrow');
     }
     const cutoff = new Date(this.d.clock.now().getTime() - this.d.graceMs);
+    await this.failOrphanDisbursements(cutoff);
     const stuck = await this.d.store.payments.find({ 'pendingEffects.0': { $exists: true }, updatedAt: { $lte: cutoff } }, { limit: BATCH });
     for (const p of stuck) {
       await this.d.coordinator.withPaymentLock(p.id, async () => {
@@ -52,6 +53,25 @@ export class EffectsSweeper extends IntervalMonitor {
         this.finished++;
         this.logger.warn({ paymentId: p.id }, 'finished side effects left behind');
       });
+    }
+  }
+
+  /**
+   * A payout disbursement still `prepared` whose payout row was never written: the process died
+   * between the two writes, before anything was sent (SHKeeper is called, and the hot wallet
+   * broadcasts, only after the row exists). Nothing left the escrow, so the disbursement fails and
+   * the escrow is free again.
+   */
+  private async failOrphanDisbursements(cutoff: Date): Promise<void> {
+    const held = await this.d.store.payments.find(
+      { 'escrow.inFlight.state': 'prepared', 'escrow.inFlight.method': { $in: ['shkeeper', 'hot_wallet'] }, updatedAt: { $lte: cutoff } },
+      { limit: BATCH },
+    );
+    for (const p of held) {
+      const d = p.escrow?.inFlight;
+      if (!d?.payoutId || (await this.d.store.payments.findById(d.payoutId))) continue;
+      await this.d.coordinator.moveDisbursement(p.id, d.id, 'failed', { source: 'effects_sweeper', actor: 'system', reason: 'never submitted: the payout record was not written' });
+      this.logger.warn({ paymentId: p.id, disbursementId: d.id }, 'orphan payout disbursement failed; the escrow is free again');
     }
   }
 }

@@ -10,6 +10,10 @@ import { PaymentCoordinator, type CreditInput } from '../../src/payments/payment
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import type { PaymentRecord } from '../../src/store/records.js';
 import { payment } from '../helpers/fixtures.js';
+import { EffectsSweeper } from '../../src/payments/effectsSweeper.js';
+import { PaymentEffects } from '../../src/payments/paymentEffects.js';
+import { createLogger } from '../../src/common/logger.js';
+import { RecordingEvents } from '../helpers/recordingEvents.js';
 
 /**
  * The ledger operations of the coordinator on the in-process store: what a credit does, that one
@@ -208,5 +212,28 @@ describe('records settled before the ledger existed', () => {
     expect(r.escrow).toMatchObject({ received: '25.5', disbursed: '25.5' });
     expect(r.escrow?.disbursements[0]).toMatchObject({ kind: 'release', state: 'settled', evidence: released.releaseTxHash });
     expect(ledgerProblems(r)).toEqual([]);
+  });
+});
+
+describe('what a crash leaves behind', () => {
+  it('a payout disbursement whose payout row was never written fails, freeing the escrow; one with a row stays', async () => {
+    const logger = createLogger('silent');
+    const effects = new PaymentEffects(store, coordinator, new RecordingEvents(), logger);
+    const sweeper = new EffectsSweeper({ store, coordinator, effects, clock, graceMs: 0, intervalMs: 3_600_000 }, logger);
+    const p = await insert();
+    await coordinator.credit(p.id, transfer('25.5'), step);
+    const base = { kind: 'payout' as const, method: 'shkeeper' as const, recipient: PAYER, amount: '25.5', state: 'prepared' as const, override: null, evidence: null, payload: null, createdBy: 'admin' };
+    await coordinator.openDisbursement(p.id, { ...base, id: 'orphan', payoutId: newObjectId() }, step);
+    await sweeper.tick();
+    let after = (await store.payments.findById(p.id))!;
+    expect(after.escrow?.inFlight).toBeNull();
+    expect(after.escrow?.disbursements.at(-1)).toMatchObject({ id: 'orphan', state: 'failed' });
+
+    const row = await insert({ direction: 'out', escrow: null });
+    await coordinator.openDisbursement(p.id, { ...base, id: 'kept', payoutId: row.id }, step);
+    await sweeper.tick();
+    after = (await store.payments.findById(p.id))!;
+    expect(after.escrow?.inFlight?.id).toBe('kept');
+    expect(ledgerProblems(after)).toEqual([]);
   });
 });
