@@ -1,7 +1,5 @@
-import type { ChainGateway } from '../chain/chainTypes.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
-import { toBaseUnits } from '../common/money.js';
 import type { Config } from '../config/config.js';
 import { IntervalMonitor } from '../monitors/intervalMonitor.js';
 import type { PaymentRecord } from '../store/records.js';
@@ -15,8 +13,9 @@ const BATCH = 100;
 /**
  * The fallback for lost webhooks: SHKeeper payments still pending after a while are looked up
  * with `GET /api/v1/invoices/<external_id>` and what is found goes through the webhook's own path.
- * That endpoint reports PAID before the confirmations SHKeeper itself waits for (spec §4), so a
- * PAID found here completes a payment only when the chain confirms a transfer for the full amount;
+ * That endpoint reports PAID before the confirmations SHKeeper itself waits for (spec §4), so what
+ * is found here credits the escrow only with transfers this chain proves (each EVM txid read on
+ * chain, credited for what it moved: the ledger decides whether that completes the payment);
  * otherwise the payment is marked processing and the webhook or the chain finishes it.
  */
 export class AutoWebhookMonitor extends IntervalMonitor {
@@ -30,7 +29,6 @@ export class AutoWebhookMonitor extends IntervalMonitor {
       clock: Clock;
       invoiceEvents: InvoiceEvents;
       shkeeper?: ShkeeperClient;
-      chain?: ChainGateway;
     },
     logger: Logger,
   ) {
@@ -55,39 +53,28 @@ export class AutoWebhookMonitor extends IntervalMonitor {
       const invoices = await shkeeper.getInvoices(p.externalId!);
       const invoice = invoices.find((i) => ['PAID', 'OVERPAID', 'PARTIAL'].includes(i.status));
       if (!invoice || invoice.txs.length === 0) continue;
-      const event = await this.eventFor(p, invoice);
-      const result = await this.deps.invoiceEvents.apply(event, 'auto_webhook');
+      const result = await this.deps.invoiceEvents.apply(this.eventFor(p, invoice), 'auto_webhook', { evidence: 'chain' });
       if (result.outcome === 'applied') this.applied++;
     }
   }
 
-  private async eventFor(p: PaymentRecord, invoice: ShkeeperInvoiceState): Promise<NormalisedInvoiceEvent> {
+  /**
+   * The polled invoice as an event. Its transactions carry their own crypto and address; the
+   * invoice's crypto and address are checked per transaction, and each one is credited only when
+   * this chain proves it (`evidence: 'chain'`).
+   */
+  private eventFor(p: PaymentRecord, invoice: ShkeeperInvoiceState): NormalisedInvoiceEvent {
     const tx = invoice.txs.at(-1)!;
-    const paid = invoice.status !== 'PARTIAL' && (await this.confirmedOnChain(p, invoice));
     return {
       externalId: p.externalId!,
-      action: paid ? { kind: 'paid', status: invoice.status as 'PAID' | 'OVERPAID' } : { kind: 'partial', status: 'PARTIAL' },
+      action: invoice.status === 'PARTIAL' ? { kind: 'partial', status: 'PARTIAL' } : { kind: 'paid', status: invoice.status as 'PAID' | 'OVERPAID' },
+      crypto: null,
+      addr: null,
+      transactions: invoice.txs.map((t) => ({ txid: t.txid, crypto: t.crypto, amountCrypto: t.amount, addr: t.addr })),
       trigger: { txid: tx.txid, crypto: tx.crypto, amountCrypto: tx.amount },
       txids: invoice.txs.map((t) => t.txid),
       snapshot: { status: invoice.status, balanceFiat: invoice.balanceFiat, txids: invoice.txs.map((t) => t.txid), polled: true },
       dedupeKey: `${p.externalId}:${tx.txid}:${tx.crypto}`,
     };
-  }
-
-  private async confirmedOnChain(p: PaymentRecord, invoice: ShkeeperInvoiceState): Promise<boolean> {
-    const { chain, config } = this.deps;
-    // Only this chain can be asked; a payment on another network waits for SHKeeper's webhook.
-    if (!chain || !p.payAddress || p.blockchain?.network !== 'bsc') return false;
-    for (const tx of invoice.txs) {
-      if (!/^0x[0-9a-fA-F]{64}$/.test(tx.txid)) continue;
-      const verdict = await chain.verifyTransfer(tx.txid, {
-        token: config.bsc.usdtAddress,
-        to: p.payAddress,
-        minAmount: toBaseUnits(p.amount.amount, config.bsc.usdtDecimals),
-        confirmations: config.bsc.confirmations,
-      });
-      if (verdict.status === 'confirmed') return true;
-    }
-    return false;
   }
 }

@@ -65,7 +65,7 @@ export class DeliveryLog {
   async stats(kind: WebhookDeliveryRecord['kind']) {
     const count = (outcome: DeliveryOutcome | DeliveryOutcome[]) =>
       this.store.webhookDeliveries.count({ kind, outcome: Array.isArray(outcome) ? { $in: outcome } : outcome });
-    const [total, success, duplicate, badSignature, failure, late, stale, pending] = await Promise.all([
+    const [total, success, duplicate, badSignature, failure, late, stale, pending, excess, refused] = await Promise.all([
       this.store.webhookDeliveries.count({ kind }),
       count('applied'),
       count('duplicate'),
@@ -74,7 +74,9 @@ export class DeliveryLog {
       count('late_payment'),
       count('stale'),
       count('received'),
+      count('excess'),
+      count('refused'),
     ]);
-    return { total, success, duplicate, badSignature, failure, latePayments: late, stale, inFlight: pending };
+    return { total, success, duplicate, badSignature, failure, latePayments: late, stale, inFlight: pending, excess, refused };
   }
 }

@@ -39,6 +39,8 @@ const DeliveryStatsSchema = z.object({
   latePayments: z.number().int(),
   stale: z.number().int(),
   inFlight: z.number().int(),
+  excess: z.number().int().openapi({ description: 'deliveries whose money was recorded as excess (after completion)' }),
+  refused: z.number().int().openapi({ description: 'signed deliveries for another crypto or address: nothing funded' }),
 });
 
 const webhookHeaders = z.object({
@@ -76,20 +78,29 @@ export function registerShkeeperDocs(registry: OpenAPIRegistry, opts: DocsOption
     path: '/shkeeper/confirm-transaction',
     summary: 'Confirm a pay-in by its transaction: the chain decides (party or admin)',
     description:
-      'Complete when a successful receipt carries an ERC-20 `Transfer` of the configured token to the invoice address for ' +
-      'at least the amount, with `BSC_CONFIRMATIONS` confirmations.',
+      'The chain is read: an ERC-20 `Transfer` of the configured token to the invoice\'s own pay address (any sender), ' +
+      '`BSC_CONFIRMATIONS` deep, is credited to the escrow for what it moved (its sender recorded as the payer). The ' +
+      'payment completes once what arrived reaches the price less `UNDERPAYMENT_TOLERANCE`; below that it stays ' +
+      '`processing` (202) with the shortfall recorded. A claim the chain does not prove (refuted, not mined, unknown) ' +
+      'changes and reserves nothing. On a completed payment only its own funding hash answers "already confirmed"; a ' +
+      'new real transfer to the invoice address is recorded as excess (200, said in `message`), any other hash is 409 ' +
+      '`transfer_mismatch` (`details.reason: not_this_payment`). On a cancelled or failed payment a real transfer is ' +
+      'recorded as excess for an admin and nothing else changes.',
     auth: 'bearer',
     body: { schema: confirmTransactionBody },
     responses: {
-      200: json('Confirmed (`status: completed`), or already confirmed', ConfirmationSchema),
-      202: json('Seen but not deep enough yet (`status: processing`); confirm again later', ConfirmationSchema),
+      200: json('Confirmed (`status: completed`), already confirmed, or a transfer recorded as excess', ConfirmationSchema),
+      202: json(
+        'Seen but not deep enough yet, or credited but short of the price (`status: processing`); confirm again later',
+        ConfirmationSchema,
+      ),
     },
     errors: {
       400: ['unsupported_network'],
       404: ['payment_not_found'],
-      409: ['no_pay_address', 'payment_closed', 'transaction_hash_already_set', 'transaction_hash_in_use', 'transaction_not_found', 'transfer_mismatch'],
+      409: ['no_pay_address', 'payment_closed', 'transaction_not_found', 'transfer_mismatch', 'transfer_already_credited'],
       502: ['rpc_unavailable', 'rpc_error', 'rpc_wrong_chain'],
-      503: ['not_configured'],
+      503: ['not_configured', 'decimals_mismatch', 'contention'],
     },
   });
   for (const [path, name] of [
@@ -117,8 +128,13 @@ export function registerShkeeperDocs(registry: OpenAPIRegistry, opts: DocsOption
     summary: "SHKeeper's invoice callback",
     description:
       'Verified on the raw bytes before anything is parsed (any Content-Type). **Answers 202, not the spec\'s 200**: ' +
-      'SHKeeper counts only 202 as delivered and re-sends anything else every ~60 s. Duplicates, stale and late ' +
-      'deliveries are acknowledged with 202 and change nothing. A failure of ours is a 5xx so SHKeeper retries.',
+      'SHKeeper counts only 202 as delivered and re-sends anything else every ~60 s. Each transaction of the invoice\'s ' +
+      'crypto to its pay address is credited to the escrow for what it brought (`amount_crypto`), whatever the status ' +
+      'word says: the payment completes once what arrived reaches the price less `UNDERPAYMENT_TOLERANCE`, stays ' +
+      '`processing` with the shortfall recorded below that, and money after completion or for a cancelled/failed ' +
+      'payment is recorded as excess. A callback for another crypto or address is recorded as `refused` and funds ' +
+      'nothing. Duplicates, stale, late, excess and refused deliveries are acknowledged with 202. A failure of ours is ' +
+      'a 5xx so SHKeeper retries.',
     auth: 'signature',
     rawBody: true,
     headers: webhookHeaders,

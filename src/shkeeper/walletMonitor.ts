@@ -1,20 +1,29 @@
 import { isAddress } from 'ethers';
 import type { ChainGateway } from '../chain/chainTypes.js';
+import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { toBaseUnits } from '../common/money.js';
 import type { Config } from '../config/config.js';
 import { IntervalMonitor } from '../monitors/intervalMonitor.js';
+import { creditKey } from '../payments/escrowLedger.js';
+import type { InflowProofs } from '../payments/inflowProofs.js';
 import type { PaymentSettlement } from '../payments/paymentSettlement.js';
 import type { PaymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 
 const MAX_WATCHED = 500;
+/**
+ * Blocks behind the last scanned head that every run scans again (at least BSC_CONFIRMATIONS):
+ * a reorg can replace blocks already scanned with ones holding other transfers. Transfers found
+ * twice are credited once — the ledger's credit key is per transfer.
+ */
+export const REORG_MARGIN_BLOCKS = 12;
 
 /**
  * Watches the pay addresses of open SHKeeper payments on chain, so a payment completes even when
- * both SHKeeper's webhook and the buyer's confirm call are lost. Token transfers to a watched
- * address are verified like any other claim and settled through the same path; transfers not yet
- * deep enough are re-checked on later runs.
+ * both SHKeeper's webhook and the buyer's confirm call are lost. Each token transfer to a watched
+ * address is proven like any other claim (`InflowProofs`, bound to the invoice address) and
+ * credited through the ledger (`settlement.credit`) for what it moved; transfers not yet deep
+ * enough mark the payment processing and are re-checked on later runs.
  */
 export class WalletMonitor extends IntervalMonitor {
   private lastScannedBlock: number | null = null;
@@ -23,7 +32,7 @@ export class WalletMonitor extends IntervalMonitor {
   private settled = 0;
 
   constructor(
-    private readonly deps: { config: Config; store: Store; settlement: PaymentSettlement; chain?: ChainGateway },
+    private readonly deps: { config: Config; store: Store; settlement: PaymentSettlement; proofs: InflowProofs; chain?: ChainGateway },
     logger: Logger,
   ) {
     const m = deps.config.monitors.wallet;
@@ -35,10 +44,15 @@ export class WalletMonitor extends IntervalMonitor {
       isMonitoring: this.watched.length > 0,
       watchedAddresses: this.watched,
       lastScannedBlock: this.lastScannedBlock,
+      reorgMarginBlocks: this.margin(),
       awaitingConfirmations: this.awaitingConfirmations.size,
       settled: this.settled,
       configured: !!this.deps.chain,
     };
+  }
+
+  private margin(): number {
+    return Math.max(REORG_MARGIN_BLOCKS, this.deps.config.bsc.confirmations);
   }
 
   protected async runOnce(): Promise<void> {
@@ -54,45 +68,51 @@ export class WalletMonitor extends IntervalMonitor {
     ).filter((p) => isAddress(p.payAddress));
     this.watched = open.map((p) => p.payAddress!);
     const latest = await chain.blockNumber();
-    const fromBlock = this.lastScannedBlock === null ? Math.max(0, latest - config.monitors.wallet.blockWindow) : this.lastScannedBlock + 1;
+    const fromBlock = this.lastScannedBlock === null
+      ? Math.max(0, latest - config.monitors.wallet.blockWindow)
+      : Math.max(0, Math.min(this.lastScannedBlock + 1, latest) - this.margin());
 
+    const checked = new Set<string>();
     const byId = new Map(open.map((p) => [p.id, p]));
     for (const [txHash, paymentId] of this.awaitingConfirmations) {
       const p = byId.get(paymentId);
       if (!p) this.awaitingConfirmations.delete(txHash);
-      else await this.check(p, txHash);
+      else await this.check(p, txHash, checked);
     }
-    if (fromBlock <= latest) {
-      for (const p of open) {
-        const transfers = await chain.findTransfers({ token: config.bsc.usdtAddress, to: p.payAddress!, fromBlock, toBlock: latest });
-        for (const t of transfers) await this.check(p, t.txHash);
-      }
+    for (const p of open) {
+      const transfers = await chain.findTransfers({ token: config.bsc.usdtAddress, to: p.payAddress!, fromBlock, toBlock: latest });
+      for (const t of transfers) await this.check(p, t.txHash, checked);
     }
     this.lastScannedBlock = latest;
   }
 
-  private async check(p: PaymentRecord, txHash: string): Promise<void> {
-    const { chain, config, store, settlement } = this.deps;
+  private async check(p: PaymentRecord, txHash: string, checked: Set<string>): Promise<void> {
+    const { store, settlement, proofs } = this.deps;
     const hash = txHash.toLowerCase();
-    const usedElsewhere = await store.payments.findOne({ transactionHash: hash, id: { $ne: p.id } });
-    if (usedElsewhere) return;
-    const verdict = await chain!.verifyTransfer(hash, {
-      token: config.bsc.usdtAddress,
-      to: p.payAddress!,
-      minAmount: toBaseUnits(p.amount.amount, config.bsc.usdtDecimals),
-      confirmations: config.bsc.confirmations,
-    });
-    const step = { source: 'wallet_monitor', actor: 'system' };
-    if (verdict.status === 'confirmed') {
+    const key = creditKey('bsc', hash, p.payAddress!);
+    if (checked.has(`${p.id}:${key}`)) return;
+    checked.add(`${p.id}:${key}`);
+    // Credited already (here, or to another payment SHKeeper gave the same address): a rescan.
+    if (await store.payments.findOne({ creditKeys: key })) {
       this.awaitingConfirmations.delete(hash);
-      const r = await settlement.complete(p.id, {
-        ...step,
-        set: { ...(p.transactionHash ? {} : { transactionHash: hash }), 'providerData.payerAddress': verdict.from },
-      });
-      if (r.changed) this.settled++;
-    } else if (verdict.status === 'pending') {
+      return;
+    }
+    const verdict = await proofs.prove(p, hash, 'invoice_address');
+    const step = { source: 'wallet_monitor', actor: 'system' };
+    if (verdict.kind === 'credit') {
+      this.awaitingConfirmations.delete(hash);
+      try {
+        const r = await settlement.credit(p.id, verdict.transfer, step);
+        if (r.outcome === 'funded') this.settled++;
+      } catch (err) {
+        if (!(err instanceof AppError && err.code === 'transfer_already_credited')) throw err;
+      }
+    } else if (verdict.kind === 'seen') {
       this.awaitingConfirmations.set(hash, p.id);
       await settlement.markProcessing(p.id, step);
+    } else {
+      // Reorged out, reverted, another token: nothing to credit.
+      this.awaitingConfirmations.delete(hash);
     }
   }
 }

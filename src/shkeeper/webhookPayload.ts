@@ -43,9 +43,24 @@ export type InvoiceAction =
   | { kind: 'paid' | 'partial'; status: 'PAID' | 'OVERPAID' | 'PARTIAL' }
   | { kind: 'unconfirmed'; status: 'unconfirmed' };
 
+/** One transaction SHKeeper reports on the invoice (confirmed by its own count of confirmations). */
+export interface InvoiceTransaction {
+  txid: string;
+  crypto: string;
+  /** Decimal string in `crypto`: what this transaction brought. */
+  amountCrypto: string;
+  /** The address it paid, when the source names it per transaction (the invoice poller does; callbacks name one `addr`). */
+  addr?: string;
+}
+
 export interface NormalisedInvoiceEvent {
   externalId: string;
   action: InvoiceAction;
+  /** The invoice's crypto and pay address as the callback states them; null when the source does not say (polling). */
+  crypto: string | null;
+  addr: string | null;
+  /** Every confirmed transaction of the invoice (callbacks carry all of them, not only the trigger); empty for `unconfirmed`. */
+  transactions: InvoiceTransaction[];
   /** The transaction that caused this delivery (SHKeeper marks it `trigger`). */
   trigger: { txid: string; crypto: string; amountCrypto: string };
   txids: string[];
@@ -64,6 +79,9 @@ export function normaliseInvoiceCallback(body: unknown): { ok: true; event: Norm
       event: {
         externalId: u.external_id,
         action: { kind: 'unconfirmed', status: 'unconfirmed' },
+        crypto: u.crypto,
+        addr: u.addr,
+        transactions: [],
         trigger: { txid: u.txid, crypto: u.crypto, amountCrypto: u.amount },
         txids: [u.txid],
         snapshot: { status: 'unconfirmed', crypto: u.crypto, addr: u.addr, unconfirmedAmount: u.amount },
@@ -82,6 +100,9 @@ export function normaliseInvoiceCallback(body: unknown): { ok: true; event: Norm
     event: {
       externalId: c.external_id,
       action: { kind: c.status === 'PARTIAL' ? 'partial' : 'paid', status: c.status },
+      crypto: c.crypto,
+      addr: c.addr,
+      transactions: c.transactions.map((t) => ({ txid: t.txid, crypto: t.crypto, amountCrypto: t.amount_crypto })),
       trigger: { txid: trigger.txid, crypto: trigger.crypto, amountCrypto: trigger.amount_crypto },
       txids: c.transactions.map((t) => t.txid),
       snapshot: {

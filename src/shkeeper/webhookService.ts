@@ -14,7 +14,8 @@ export interface WebhookAnswer {
 /**
  * An invoice callback: signature first (on the raw bytes), then parse, record, dedupe, apply.
  * SHKeeper counts only HTTP 202 as delivered and re-sends anything else every ~60 s forever, so
- * every delivery we have recorded and dealt with — applied, duplicate, stale, late, unknown — is
+ * every delivery we have recorded and dealt with — applied, duplicate, stale, late, excess,
+ * refused (another crypto or address: signed by SHKeeper, so retrying is pointless), unknown — is
  * answered 202. Bad signatures get 401 and bad bodies 400 (harmless retries); a failure of ours
  * is an error so that SHKeeper retries it.
  */
@@ -73,7 +74,8 @@ export class ShkeeperWebhookService {
       const result = await this.invoiceEvents.apply(event, 'shkeeper_webhook');
       // A delivery that changed nothing (`duplicate`) never claims the key: racing the one that
       // applied it, it could otherwise take the key first and turn that one into a "duplicate".
-      const keep = ['applied', 'stale', 'late_payment'].includes(result.outcome);
+      // A refused delivery claims nothing either: it changed nothing, and nothing it names is ours.
+      const keep = ['applied', 'stale', 'late_payment', 'excess'].includes(result.outcome);
       await this.deliveries.finish(deliveryId, result.outcome, {
         ...(keep ? { dedupeKey: event.dedupeKey } : {}),
         paymentId: result.paymentId,

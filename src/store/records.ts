@@ -226,6 +226,10 @@ export const DELIVERY_OUTCOMES = [
   'duplicate',
   'stale',
   'late_payment',
+  /** Money beyond what the payment takes (a second or over-payment after completion): recorded as an excess credit. */
+  'excess',
+  /** Signed, but not for this invoice's crypto or pay address (or its transfer is credited elsewhere): nothing funded. */
+  'refused',
   'unknown_invoice',
   'bad_signature',
   'malformed',

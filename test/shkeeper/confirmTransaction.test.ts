@@ -13,6 +13,7 @@ import {
   eventsFor,
   expectCompletedOnce,
   expectNotCompleted,
+  expectSoundLedgers,
   newAddress,
   paymentOf,
   QUIET_MONITORS,
@@ -79,12 +80,16 @@ describe('confirm-transaction against the chain', () => {
     });
     await expectCompletedOnce(h, intent, { source: 'confirm_transaction', txHash: hash });
     const p = await paymentOf(h, intent.paymentId);
-    expect(p.providerData.confirmedTransfer).toMatchObject({
-      from: setup.buyerWallet.address,
-      amount: units('25.5').toString(),
-      confirmations: 3,
-    });
-    expect(p.providerData.invoiceSessionClosedAt).toEqual(expect.any(String));
+    // The transfer is a credit of the escrow, as the chain shows it; its sender is the payer (a
+    // refund's recipient). These facts lived in providerData.confirmedTransfer / payerAddress before.
+    expect(p.escrow!.credits).toEqual([
+      expect.objectContaining({
+        kind: 'funding', txHash: hash, from: setup.buyerWallet.address, to: intent.payAddress,
+        amount: '25.5', baseUnits: units('25.5').toString(), source: 'confirm_transaction',
+      }),
+    ]);
+    expect(p.escrow).toMatchObject({ received: '25.5', payer: setup.buyerWallet.address, shortfall: null });
+    await expectSoundLedgers(h);
 
     // Asking again (the buyer's retry) answers the same and changes or announces nothing.
     const before = await snapshot(h.store);
@@ -128,7 +133,9 @@ describe('confirm-transaction against the chain', () => {
     });
     const seen = await paymentOf(h, intent.paymentId);
     expect(seen.status).toBe('processing');
-    expect(seen.transactionHash).toBe(hash);
+    // A sighting reserves nothing: only a credit records a hash (it used to be stored here).
+    expect(seen.transactionHash).toBeNull();
+    expect(seen.creditKeys).toEqual([]);
     await expectNotCompleted(h, intent);
     expect(eventsFor(h, intent).filter((e) => e.event === 'payment-updated').map((e) => (e.payload as { status: string }).status)).toEqual([
       'processing',
@@ -150,19 +157,16 @@ describe('confirm-transaction against the chain', () => {
     expect((await paymentOf(h, intent.paymentId)).history.map((e) => e.toStatus)).toEqual(['pending', 'processing', 'completed']);
   });
 
-  it('answers 202 processing for a transaction still waiting in the mempool', async () => {
+  it('refuses a transaction still waiting in the mempool (409 not_mined) and changes nothing; it settles once mined', async () => {
+    // An unmined transaction is evidence of nothing (issue 10): it used to move the payment to
+    // processing (202) and hold its hash, so a sped-up replacement could not settle it.
     const intent = await createIntent(h);
     await chain.setAutomine(false);
     let hash: string;
     try {
       hash = await pay(intent.payAddress);
-      const r = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
-      expect(r.status, JSON.stringify(r.body)).toBe(202);
-      expect(r.body).toEqual({
-        success: true,
-        message: 'transaction seen; 0 of 3 confirmations',
-        data: { paymentId: intent.paymentId, transactionHash: hash, status: 'processing' },
-      });
+      await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash }, 409, 'transfer_mismatch', { reason: 'not_mined' });
+      expect((await paymentOf(h, intent.paymentId)).status).toBe('pending');
       await expectNotCompleted(h, intent);
     } finally {
       await chain.setAutomine(true);
@@ -182,22 +186,37 @@ describe('confirm-transaction against the chain', () => {
     });
   });
 
-  it('refuses a transfer to someone else: wrong_receiver', async () => {
+  it('refuses a transfer to someone else: wrong_address', async () => {
     const intent = await createIntent(h);
     const hash = await pay(newAddress());
     await chain.mine(2);
     await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash }, 409, 'transfer_mismatch', {
-      reason: 'wrong_receiver',
+      reason: 'wrong_address',
     });
   });
 
-  it('refuses a transfer of less than the amount due: amount_too_low', async () => {
+  it('credits a transfer of less than the amount due for what arrived: processing, shortfall recorded, not funded', async () => {
+    // It used to be refused (amount_too_low), which left money that had arrived at the invoice
+    // address unrecorded (issue 10). Now it is credited; the rest completes the payment.
     const intent = await createIntent(h);
     const hash = await pay(intent.payAddress, '25.499999999999999999');
     await chain.mine(2);
-    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash }, 409, 'transfer_mismatch', {
-      reason: 'amount_too_low',
-    });
+    const r = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    expect(r.body.data).toEqual({ paymentId: intent.paymentId, transactionHash: hash, status: 'processing' });
+    expect(r.body.message).toContain('0.000000000000000001 still due');
+    const short = await paymentOf(h, intent.paymentId);
+    expect(short).toMatchObject({ status: 'processing', escrowState: 'unfunded', transactionHash: null, fundedRequestKey: null });
+    expect(short.escrow).toMatchObject({ received: '25.499999999999999999', shortfall: '0.000000000000000001', payer: null });
+    await expectNotCompleted(h, intent);
+
+    const rest = await pay(intent.payAddress, '0.000000000000000001');
+    await chain.mine(2);
+    const done = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: rest });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    await expectCompletedOnce(h, intent, { source: 'confirm_transaction', txHash: rest });
+    expect((await paymentOf(h, intent.paymentId)).escrow).toMatchObject({ received: '25.5', shortfall: null, payer: setup.buyerWallet.address });
+    await expectSoundLedgers(h);
   });
 
   it('refuses a transfer that reverted on chain: reverted', async () => {
@@ -216,24 +235,72 @@ describe('confirm-transaction against the chain', () => {
     await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: randomHash() }, 409, 'transaction_not_found');
   });
 
-  it('refuses a hash already used by another payment: 409 transaction_hash_in_use', async () => {
+  it("refuses another payment's transfer: it paid that invoice's address, not this one (wrong_address)", async () => {
+    // It was refused as transaction_hash_in_use (the hash was taken); what makes it not this
+    // payment's is where the money went, which the chain says.
     const first = await createIntent(h);
     const hash = await pay(first.payAddress);
     await chain.mine(2);
     expect((await confirmTx(h, h.bearer(BUYER), { paymentId: first.paymentId, transactionHash: hash })).status).toBe(200);
 
     const second = await createIntent(h);
-    await expectRefused(h.bearer(BUYER), { paymentId: second.paymentId, transactionHash: hash }, 409, 'transaction_hash_in_use');
+    await expectRefused(h.bearer(BUYER), { paymentId: second.paymentId, transactionHash: hash }, 409, 'transfer_mismatch', { reason: 'wrong_address' });
     await expectNotCompleted(h, second);
   });
 
-  it('refuses a different hash once one is recorded on the payment', async () => {
+  it('refuses a transfer already credited to another payment with the same address: 409 transfer_already_credited', async () => {
+    const first = await createIntent(h);
+    const hash = await pay(first.payAddress);
+    await chain.mine(2);
+    expect((await confirmTx(h, h.bearer(BUYER), { paymentId: first.paymentId, transactionHash: hash })).status).toBe(200);
+    // SHKeeper handed the same address to a second invoice: the one transfer still credits once.
+    const second = await createIntent(h, first.payAddress);
+    await expectRefused(h.bearer(BUYER), { paymentId: second.paymentId, transactionHash: hash }, 409, 'transfer_already_credited');
+    await expectNotCompleted(h, second);
+    await expectSoundLedgers(h);
+  });
+
+  it('a shallow sighting reserves nothing: a second real transfer to the invoice address settles it, the first is then excess', async () => {
+    // A seen-but-shallow hash used to be recorded and every other hash refused
+    // (transaction_hash_already_set); any transfer to the invoice's own address is its money.
     const intent = await createIntent(h);
     const hash = await pay(intent.payAddress);
     expect((await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash })).status).toBe(202);
     const other = await pay(intent.payAddress);
     await chain.mine(2);
-    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: other }, 409, 'transaction_hash_already_set');
+    const r = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: other });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    await expectCompletedOnce(h, intent, { source: 'confirm_transaction', txHash: other });
+    const late = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
+    expect(late.status, JSON.stringify(late.body)).toBe(200);
+    expect(late.body.message).toContain('recorded as excess');
+    expect(late.body.data).toEqual({ paymentId: intent.paymentId, transactionHash: other, status: 'completed' });
+    const p = await paymentOf(h, intent.paymentId);
+    expect(p.escrow!.credits.map((c) => [c.kind, c.txHash])).toEqual([['funding', other], ['excess', hash]]);
+    await expectSoundLedgers(h);
+  });
+
+  it('on a completed payment only its own hash is "already confirmed"; any other is 409 transfer_mismatch not_this_payment', async () => {
+    const intent = await createIntent(h);
+    const hash = await pay(intent.payAddress);
+    await chain.mine(2);
+    expect((await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash })).status).toBe(200);
+    const again = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash.toUpperCase().replace('0X', '0x') });
+    expect(again.status).toBe(200);
+    expect(again.body.message).toBe('payment is already confirmed');
+
+    // It used to answer 200 "already confirmed" for any hash at all.
+    const elsewhere = await pay(newAddress());
+    const otherToken_ = await chain.transfer(otherToken.address, setup.buyerWallet, intent.payAddress, units('1'));
+    await chain.mine(2);
+    for (const [h_, chainSays] of [[randomHash(), 'not_found'], [elsewhere, 'wrong_address'], [otherToken_, 'wrong_token']] as const) {
+      await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: h_ }, 409, 'transfer_mismatch', {
+        reason: 'not_this_payment',
+        chain: chainSays,
+      });
+    }
+    await expectCompletedOnce(h, intent, { txHash: hash });
+    await expectSoundLedgers(h);
   });
 
   it('hides the payment from non-parties (404), needs a token (401) and valid fields (400)', async () => {
@@ -267,12 +334,24 @@ describe('confirm-transaction against the chain', () => {
     await expectRefused(h.bearer(BUYER), { paymentId: onTron.paymentId, transactionHash: hash }, 400, 'unsupported_network');
   });
 
-  it('refuses to confirm a cancelled payment, even with a good transfer', async () => {
+  it('never applies a transfer to a cancelled payment: a real one is recorded as excess for an admin, anything else is refused', async () => {
     const intent = await createIntent(h);
     await h.server.ctx.coordinator.transition(intent.paymentId, { to: 'cancelled', source: 'test', actor: BUYER });
+    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: await pay(newAddress()) }, 409, 'payment_closed');
+    // The money did arrive at the invoice address: it used to be refused and forgotten (issue 10).
     const hash = await pay(intent.payAddress);
     await chain.mine(2);
-    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash }, 409, 'payment_closed');
+    const emitted = h.events.emitted.length;
+    const r = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.data).toEqual({ paymentId: intent.paymentId, transactionHash: null, status: 'cancelled' });
+    expect(r.body.message).toContain('recorded as excess');
+    const p = await paymentOf(h, intent.paymentId);
+    expect(p).toMatchObject({ status: 'cancelled', escrowState: 'unfunded', fundedRequestKey: null });
+    expect(p.escrow!.credits).toEqual([expect.objectContaining({ kind: 'excess', reason: 'late_payment', txHash: hash, from: setup.buyerWallet.address, amount: '25.5' })]);
+    expect(h.events.emitted.length).toBe(emitted);
+    await expectNotCompleted(h, intent);
+    await expectSoundLedgers(h);
   });
 });
 

@@ -1,8 +1,9 @@
 import http from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiver, type Receiver } from '../helpers/fakeShkeeper/receiver.js';
 import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
-import { ADMIN, call, deliveriesOf, paymentOf, webhookStats } from './payinTestKit.js';
+import { ADMIN, call, deliveriesOf, expectSoundLedgers, paymentOf, webhookStats } from './payinTestKit.js';
 
 /** The SHKeeper dev tools (`ENABLE_DEV_ROUTES`), end to end against the fake. */
 
@@ -15,6 +16,23 @@ afterEach(async () => {
 });
 
 const DEV = '/api/payment/shkeeper';
+
+/**
+ * POST create-test-payment. A callback credits a payment only for its invoice's own pay address
+ * and crypto (issue 10), and trigger-webhook names `payment.payAddress`; a test payment the route
+ * made without one gets one here, as SHKeeper would have handed it out, so the signed round trip
+ * can still be exercised. (Without it the callback is refused: 202, nothing funded.)
+ */
+async function createTestPayment(harness: PayinHarness, body: Record<string, unknown>) {
+  const created = await call(harness, 'POST', `${DEV}/create-test-payment`, { body });
+  const id = created.body?.data?.paymentId as string | undefined;
+  const p = id ? await harness.store.payments.findById(id) : null;
+  if (p && !p.payAddress) {
+    await harness.store.payments.updateOne({ id: p.id }, { $set: { payAddress: randomEvmAddress(), 'providerData.shkeeper': { crypto: 'BNB-USDT' } } });
+  }
+  return created;
+}
+const randomEvmAddress = () => `0x${randomBytes(20).toString('hex')}`;
 const DEV_ROUTES: [string, string][] = [
   ['POST', `${DEV}/test`],
   ['GET', `${DEV}/callback-test`],
@@ -112,7 +130,7 @@ describe('/shkeeper/callback-test', () => {
 describe('create-test-payment, then trigger-webhook', () => {
   it('completes that payment through the real, signed webhook', async () => {
     h = await startPayinHarness();
-    const created = await call(h, 'POST', `${DEV}/create-test-payment`, { body: { amount: '12.5' } });
+    const created = await createTestPayment(h, { amount: '12.5' });
     expect(created.status).toBe(201);
     const { paymentId, externalId, purchaseRequestId, sellerOfferId } = created.body.data;
     expect(externalId).toMatch(/^AMN_TEST_[0-9a-f]{24}$/);
@@ -128,23 +146,28 @@ describe('create-test-payment, then trigger-webhook', () => {
 
     const txid = fired.body.data.payload.transactions[0].txid;
     expect(await paymentOf(h, paymentId)).toMatchObject({ status: 'completed', escrowState: 'funded', transactionHash: txid });
+    expect((await paymentOf(h, paymentId)).escrow).toMatchObject({ received: '12.5', shortfall: null });
     expect((await h.store.sellerOffers.findById(sellerOfferId))?.status).toBe('accepted');
     expect((await h.store.purchaseRequests.findById(purchaseRequestId))?.status).toBe('payment_processing');
     expect(h.events.named('purchase-request-update')).toHaveLength(1);
     expect((await deliveriesOf(h)).map((d) => [d.verification, d.outcome])).toEqual([['hmac_timestamp', 'applied']]);
     expect(await webhookStats(h)).toMatchObject({ total: 1, success: 1 });
 
-    // Firing it again is a second transaction for a settled payment: acknowledged, nothing changes.
+    // Firing it again is a second transaction for a settled payment: acknowledged, no status moves;
+    // the money is recorded on the escrow as excess (it used to be dropped: issue 10).
     const again = await call(h, 'POST', `${DEV}/trigger-webhook`, { as: { admin: ADMIN }, body: { paymentId } });
     expect(again.body.data.webhookStatus).toBe(202);
-    expect((await paymentOf(h, paymentId)).history.map((x) => x.toStatus)).toEqual(['pending', 'completed']);
+    const after = await paymentOf(h, paymentId);
+    expect(after.history.map((x) => x.toStatus)).toEqual(['pending', 'completed']);
+    expect(after.escrow!.credits.map((c) => c.kind)).toEqual(['funding', 'excess']);
     expect(h.events.named('purchase-request-update')).toHaveLength(1);
+    await expectSoundLedgers(h);
   });
 
   it('posts to this server, never to a Host header the caller chose', async () => {
     h = await startPayinHarness();
     receiver = await startReceiver();
-    const { paymentId } = (await call(h, 'POST', `${DEV}/create-test-payment`, { body: {} })).body.data;
+    const { paymentId } = (await createTestPayment(h, {})).body.data;
     const body = JSON.stringify({ paymentId });
     // fetch() will not send a foreign Host header; a plain request will.
     const answer = await new Promise<{ status: number; json: any }>((resolve, reject) => {
@@ -174,17 +197,22 @@ describe('create-test-payment, then trigger-webhook', () => {
     expect((await paymentOf(h, paymentId)).status).toBe('completed');
   });
 
-  it('PARTIAL moves the payment to processing', async () => {
+  it('PARTIAL is credited for what its transaction carries: the whole amount, so the payment completes', async () => {
+    // trigger-webhook's PARTIAL names a transaction of the full amount. It used to move the payment
+    // to processing on the status word alone; what arrived decides now (issue 10).
     h = await startPayinHarness();
-    const { paymentId } = (await call(h, 'POST', `${DEV}/create-test-payment`, { body: {} })).body.data;
+    const { paymentId } = (await createTestPayment(h, {})).body.data;
     const fired = await call(h, 'POST', `${DEV}/trigger-webhook`, { as: { admin: ADMIN }, body: { paymentId, status: 'PARTIAL' } });
     expect(fired.body.data.webhookStatus).toBe(202);
-    expect((await paymentOf(h, paymentId)).status).toBe('processing');
+    expect(fired.body.data.payload).toMatchObject({ status: 'PARTIAL', transactions: [{ amount_crypto: '10' }] });
+    const p = await paymentOf(h, paymentId);
+    expect(p).toMatchObject({ status: 'completed', escrowState: 'funded' });
+    expect(p.escrow).toMatchObject({ received: '10', shortfall: null });
   });
 
   it('trigger-webhook needs an admin token (even the buyer gets 403); bad bodies are 400', async () => {
     h = await startPayinHarness();
-    const { paymentId } = (await call(h, 'POST', `${DEV}/create-test-payment`, { body: {} })).body.data;
+    const { paymentId } = (await createTestPayment(h, {})).body.data;
     expect((await call(h, 'POST', `${DEV}/trigger-webhook`, { body: { paymentId } })).status).toBe(401);
     const stranger = await call(h, 'POST', `${DEV}/trigger-webhook`, { as: 'someone-else', body: { paymentId } });
     expect(stranger.status).toBe(403);

@@ -12,6 +12,7 @@ import {
   eventsFor,
   expectCompletedOnce,
   expectNotCompleted,
+  expectSoundLedgers,
   monitor,
   paymentOf,
   QUIET_MONITORS,
@@ -83,7 +84,12 @@ describe('auto-webhook fallback', () => {
     await monitor(harness, 'autoWebhook').tick();
     expect(harness.fake.calls('invoices')).toBe(calls + 1);
     await expectCompletedOnce(harness, intent, { source: 'auto_webhook', txHash: hash });
-    expect((await paymentOf(harness, intent.paymentId)).providerData.shkeeper).toMatchObject({ status: 'PAID', polled: true, txids: [hash] });
+    const p = await paymentOf(harness, intent.paymentId);
+    expect(p.providerData.shkeeper).toMatchObject({ status: 'PAID', polled: true, txids: [hash] });
+    // Credited as the chain shows it (25.5 arrived; SHKeeper's invoice said 26.01), sender included.
+    expect(p.escrow!.credits).toEqual([expect.objectContaining({ kind: 'funding', txHash: hash, amount: '25.5', from: setup.buyerWallet.address, source: 'auto_webhook' })]);
+    expect(p.escrow!.payer).toBe(setup.buyerWallet.address);
+    await expectSoundLedgers(harness);
     expect(await statusOf(harness)).toMatchObject({ checked: 1, applied: 1, lastError: null });
     expect(harness.fake.deliveries.filter((d) => d.externalId === intent.externalId)).toEqual([]);
 
@@ -150,6 +156,10 @@ describe('auto-webhook fallback', () => {
 
     const poller = monitor(harness, 'autoWebhook');
     for (let run = 0; run < 3; run++) await poller.tick();
+    // What the chain does prove is credited for what it moved: 25 of 25.5, the shortfall recorded.
+    expect((await paymentOf(harness, tooLittle.paymentId)).escrow).toMatchObject({ received: '25', shortfall: '0.5' });
+    for (const intent of [unknown, wrongToken, notEvm]) expect((await paymentOf(harness, intent.paymentId)).escrow!.credits).toEqual([]);
+    await expectSoundLedgers(harness);
     for (const intent of [unknown, wrongToken, tooLittle, notEvm]) {
       expect((await paymentOf(harness, intent.paymentId)).status).toBe('processing');
       await expectNotCompleted(harness, intent);

@@ -196,3 +196,5 @@ export async function startRpcSwitch(target: string) {
     close: down,
   };
 }
+
+export { expectSoundLedgers } from './payinTestKit.js';

@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import { expect } from 'vitest';
+import { ledgerProblems } from '../../src/payments/escrowLedger.js';
 import type { PayinHarness } from '../helpers/payinHarness.js';
 import { seedMarketplace } from '../helpers/fixtures.js';
 import { compactSortedJson } from '../helpers/fakeShkeeper/signing.js';
@@ -102,13 +104,24 @@ export async function postWebhook(
   return call(h, 'POST', WEBHOOK_PATH, { raw, headers: { ...headers, ...opts.headers } });
 }
 
-/** A §5.3 invoice callback for one of our payments, built by hand. */
-export function invoiceCallback(externalId: string, over: Record<string, unknown> = {}, tx: Record<string, unknown> = {}) {
+/** Any address: what a callback for an invoice we do not know (or a foreign one) names. */
+export const SOME_ADDRESS = '0x6f2Fc9D7205B7D9037dDE45B5f9e12B18EA07e27';
+
+/**
+ * A §5.3 invoice callback, built by hand: for one of our intents (its external id and its pay
+ * address, as SHKeeper sends them), or for a bare external id (then for SOME_ADDRESS).
+ */
+export function invoiceCallback(
+  target: string | { externalId: string; payAddress: string },
+  over: Record<string, unknown> = {},
+  tx: Record<string, unknown> = {},
+) {
   const txid = (tx.txid as string | undefined) ?? `0x${'ab'.repeat(32)}`;
+  const [externalId, addr] = typeof target === 'string' ? [target, SOME_ADDRESS] : [target.externalId, target.payAddress];
   return {
     external_id: externalId,
     crypto: 'BNB-USDT',
-    addr: '0x6f2Fc9D7205B7D9037dDE45B5f9e12B18EA07e27',
+    addr,
     fiat: 'USD',
     balance_fiat: '26.01',
     balance_crypto: '26.01',
@@ -140,6 +153,12 @@ export const paymentOf = async (h: PayinHarness, id: string) => {
   if (!p) throw new Error(`no payment ${id}`);
   return p;
 };
+
+/** The ledger invariants hold for every payment in the store (escrowLedger.ledgerProblems). */
+export async function expectSoundLedgers(h: PayinHarness) {
+  const problems = (await h.store.payments.find({})).flatMap((p) => ledgerProblems(p).map((x) => `${p.id}: ${x}`));
+  expect(problems).toEqual([]);
+}
 
 export const deliveriesOf = (h: PayinHarness) => h.store.webhookDeliveries.find({}, { sort: { id: 1 } });
 

@@ -8,6 +8,7 @@ import {
   createIntent,
   deployUsdt,
   expectCompletedOnce,
+  expectSoundLedgers,
   monitor,
   paymentOf,
   QUIET_MONITORS,
@@ -69,21 +70,28 @@ function expectWebhookAcknowledged(intent: Intent) {
 
 describe('webhook and confirm-transaction racing on one transfer', () => {
   it(`completes exactly once in each of ${ITERATIONS} races`, async () => {
-    // How long a confirm takes here (RPC round trips included), measured on an uncontested one.
+    // How long each path takes here (RPC round trips included: the webhook reads the transfer's
+    // sender on chain too), measured on uncontested ones.
     let confirmMs = 0;
+    let webhookMs = 0;
     for (let warm = 0; warm < 2; warm++) {
       const { intent, hash } = await paidIntent();
       const t0 = performance.now();
       expect((await buyerConfirms(intent, hash, 0)).status).toBe(200);
       confirmMs = performance.now() - t0;
+      const other = await paidIntent();
+      const t1 = performance.now();
+      expect((await webhook(other.intent, other.hash, 0))?.state).toBe('delivered');
+      webhookMs = performance.now() - t1;
     }
     const winners: Record<string, number> = {};
     for (let i = 0; i < ITERATIONS; i++) {
       const { intent, hash } = await paidIntent();
-      // Both start in the same tick; the webhook waits from 0 up to twice a confirm's duration,
-      // sweeping the window in which both paths find the payment pending, so each side wins some.
-      const delay = Math.round((2 * confirmMs * i) / (ITERATIONS - 1));
-      const [confirmed, stream] = await Promise.all([buyerConfirms(intent, hash, 0), webhook(intent, hash, delay)]);
+      // Both start in the same tick, one of them held back: from the confirm waiting a webhook's
+      // duration to the webhook waiting a confirm's, sweeping the window in which both paths find
+      // the payment pending, so each side wins some.
+      const offset = Math.round(-1.5 * webhookMs + (1.5 * (webhookMs + confirmMs) * i) / (ITERATIONS - 1));
+      const [confirmed, stream] = await Promise.all([buyerConfirms(intent, hash, Math.max(0, -offset)), webhook(intent, hash, Math.max(0, offset))]);
 
       expect(confirmed.status, `iteration ${i}: ${JSON.stringify(confirmed.body)}`).toBe(200);
       expect(confirmed.body.data).toEqual({ paymentId: intent.paymentId, transactionHash: hash, status: 'completed' });
@@ -94,7 +102,8 @@ describe('webhook and confirm-transaction racing on one transfer', () => {
       winners[source] = (winners[source] ?? 0) + 1;
     }
     // Both orders really happened (else this would not be a race test).
-    expect(Object.keys(winners).sort(), JSON.stringify({ winners, confirmMs })).toEqual(['confirm_transaction', 'shkeeper_webhook']);
+    expect(Object.keys(winners).sort(), JSON.stringify({ winners, confirmMs, webhookMs })).toEqual(['confirm_transaction', 'shkeeper_webhook']);
+    await expectSoundLedgers(h);
   });
 
   it('completes exactly once when the webhook races a confirm that finds too few confirmations', async () => {
@@ -133,6 +142,7 @@ describe('every settling path at once: webhook, confirm-transaction, wallet moni
       expect(poller.status().lastError).toBeNull();
       await expectCompletedOnce(h, intent, { txHash: hash });
     }
+    await expectSoundLedgers(h);
   });
 });
 
@@ -147,7 +157,9 @@ describe('two payments claiming one transfer at the same moment', () => {
       const [ra, rb] = await Promise.all([buyerConfirms(a, hash, 0), buyerConfirms(b, hash, 0)]);
 
       const answers = [ra, rb].map((r) => `${r.status}:${r.body.data?.status ?? r.body.error?.code}`).sort();
-      expect(answers, `iteration ${i}`).toEqual(['200:completed', '409:transaction_hash_in_use']);
+      // The loser is told the transfer is credited to another payment (the ledger's unique credit
+      // key; it was transaction_hash_in_use when the hash column decided).
+      expect(answers, `iteration ${i}`).toEqual(['200:completed', '409:transfer_already_credited']);
       const [won, lost] = ra.status === 200 ? [a, b] : [b, a];
       await expectCompletedOnce(h, won, { source: 'confirm_transaction', txHash: hash });
       const loser = await paymentOf(h, lost.paymentId);
@@ -155,6 +167,7 @@ describe('two payments claiming one transfer at the same moment', () => {
       expect(loser.history).toHaveLength(1);
       expect((await h.store.purchaseRequests.findById(lost.purchaseRequestId))?.status).toBe('open');
     }
+    await expectSoundLedgers(h);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   deployUsdt,
   expectCompletedOnce,
   expectNotCompleted,
+  expectSoundLedgers,
   monitor,
   newAddress,
   paymentOf,
@@ -84,6 +85,8 @@ describe('wallet monitor', () => {
     await chain.mine(1);
     await wallet.tick();
     await expectCompletedOnce(harness, intent, { source: 'wallet_monitor', txHash: hash });
+    expect((await paymentOf(harness, intent.paymentId)).escrow).toMatchObject({ received: '25.5', payer: setup.buyerWallet.address });
+    await expectSoundLedgers(harness);
     const status = await statusOf(harness);
     expect(status).toMatchObject({ settled: 1, awaitingConfirmations: 0, lastError: null });
 
@@ -106,10 +109,9 @@ describe('wallet monitor', () => {
     await expectCompletedOnce(harness, intent, { source: 'wallet_monitor', txHash: hash });
   });
 
-  it('ignores transfers that do not pay the invoice: too little, another token, another address', async () => {
+  it('ignores transfers that do not pay the invoice: another token, another address', async () => {
     const harness = await start();
     const intent = await createIntent(harness);
-    await pay(intent.payAddress, '25.49');
     await chain.transfer(otherToken.address, setup.buyerWallet, intent.payAddress, units('100'));
     await pay(newAddress(), '100');
     await chain.mine(3);
@@ -119,6 +121,57 @@ describe('wallet monitor', () => {
     expect(await snapshot(harness.store)).toEqual(before);
     expect(harness.events.emitted.length).toBe(emitted);
     expect((await statusOf(harness)).lastError).toBeNull();
+  });
+
+  it('credits too little for what arrived: processing with the shortfall, not funded; the rest completes it', async () => {
+    // A short transfer used to be ignored as "not paying the invoice", which left money that had
+    // arrived at the invoice address unrecorded (issue 10).
+    const harness = await start();
+    const wallet = monitor(harness, 'walletMonitor');
+    const intent = await createIntent(harness);
+    const short = await pay(intent.payAddress, '25.49');
+    await chain.mine(3);
+    await wallet.tick();
+    const p = await paymentOf(harness, intent.paymentId);
+    expect(p).toMatchObject({ status: 'processing', escrowState: 'unfunded', transactionHash: null });
+    expect(p.escrow).toMatchObject({ received: '25.49', shortfall: '0.01', payer: null });
+    expect(p.escrow!.credits).toEqual([expect.objectContaining({ kind: 'funding', txHash: short, from: setup.buyerWallet.address, amount: '25.49', source: 'wallet_monitor' })]);
+    await expectNotCompleted(harness, intent);
+
+    // Rescans (the reorg margin) find the same transfer again and credit nothing twice.
+    await wallet.tick();
+    expect((await paymentOf(harness, intent.paymentId)).escrow!.credits).toHaveLength(1);
+
+    const rest = await pay(intent.payAddress, '0.01');
+    await chain.mine(2);
+    await wallet.tick();
+    await expectCompletedOnce(harness, intent, { source: 'wallet_monitor', txHash: rest });
+    expect((await paymentOf(harness, intent.paymentId)).escrow).toMatchObject({ received: '25.5', shortfall: null, payer: setup.buyerWallet.address });
+    await expectSoundLedgers(harness);
+  });
+
+  it('rescans a margin of blocks behind its last head: a transfer a reorg put below that head is still found', async () => {
+    const harness = await start();
+    const wallet = monitor(harness, 'walletMonitor');
+    const intent = await createIntent(harness);
+    const fork = (await chain.provider.send('evm_snapshot', [])) as string;
+    await chain.mine(4);
+    await wallet.tick();
+    const head = (await statusOf(harness)).lastScannedBlock as number;
+    expect(head).toBe(await chain.blockNumber());
+    expect((await statusOf(harness)).reorgMarginBlocks).toBeGreaterThanOrEqual(harness.config.bsc.confirmations);
+
+    // The chain reorganises: the blocks already scanned are replaced by ones holding the payment.
+    expect(await chain.provider.send('evm_revert', [fork])).toBe(true);
+    const hash = await pay(intent.payAddress);
+    await chain.mine(2);
+    const { blockNumber } = (await chain.provider.getTransactionReceipt(hash))!;
+    expect(blockNumber).toBeLessThanOrEqual(head);
+    expect(await chain.blockNumber()).toBeLessThanOrEqual(head);
+
+    await wallet.tick();
+    await expectCompletedOnce(harness, intent, { source: 'wallet_monitor', txHash: hash });
+    await expectSoundLedgers(harness);
   });
 
   it('does not take a transfer whose hash another payment already holds', async () => {

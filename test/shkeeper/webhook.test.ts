@@ -12,6 +12,7 @@ import {
   intentFor,
   invoiceCallback,
   nowSec,
+  expectSoundLedgers,
   paymentOf,
   postWebhook,
   seed,
@@ -49,6 +50,12 @@ describe('signature forms', () => {
     const p = await paymentOf(h, intent.paymentId);
     expect(p).toMatchObject({ status: 'completed', escrowState: 'funded', transactionHash: paid.txid });
     expect(p.providerData.shkeeper).toMatchObject({ status: 'PAID', crypto: 'BNB-USDT', balanceCrypto: '26.01', txids: [paid.txid] });
+    // Funded for what arrived (the invoice's 26.01, SHKeeper's fee included), credited to the invoice address.
+    expect(p.escrow).toMatchObject({ received: '26.01', shortfall: null });
+    expect(p.escrow!.credits).toEqual([
+      expect.objectContaining({ kind: 'funding', txHash: paid.txid, to: intent.payAddress, amount: '26.01', source: 'shkeeper_webhook' }),
+    ]);
+    await expectSoundLedgers(h);
     const [d] = await deliveriesOf(h);
     expect(d).toMatchObject({
       kind: 'invoice', verification: 'hmac_timestamp', externalId: intent.externalId, status: 'PAID', txids: [paid.txid],
@@ -59,7 +66,7 @@ describe('signature forms', () => {
   it('the body-only x-shkeeper-signature form is accepted', async () => {
     await start();
     const intent = await intentFor(h, s);
-    const r = await postWebhook(h, invoiceCallback(intent.externalId), { form: 'body' });
+    const r = await postWebhook(h, invoiceCallback(intent), { form: 'body' });
     expect(r.status).toBe(202);
     expect(r.body).toEqual({ success: true });
     expect((await paymentOf(h, intent.paymentId)).status).toBe('completed');
@@ -69,7 +76,7 @@ describe('signature forms', () => {
   it('a raw text/plain body is verified on its bytes and read as JSON', async () => {
     await start();
     const intent = await intentFor(h, s);
-    const r = await postWebhook(h, invoiceCallback(intent.externalId), { contentType: 'text/plain' });
+    const r = await postWebhook(h, invoiceCallback(intent), { contentType: 'text/plain' });
     expect(r.status).toBe(202);
     expect((await paymentOf(h, intent.paymentId)).status).toBe('completed');
   });
@@ -77,7 +84,7 @@ describe('signature forms', () => {
   it('a JSON string holding the JSON (double-encoded body) is accepted', async () => {
     await start();
     const intent = await intentFor(h, s);
-    const raw = JSON.stringify(compactSortedJson(invoiceCallback(intent.externalId)));
+    const raw = JSON.stringify(compactSortedJson(invoiceCallback(intent)));
     const r = await postWebhook(h, raw, { form: 'body', contentType: 'text/plain' });
     expect(r.status).toBe(202);
     expect((await paymentOf(h, intent.paymentId)).status).toBe('completed');
@@ -87,7 +94,7 @@ describe('signature forms', () => {
     await start();
     const intent = await intentFor(h, s);
     // Spaces and key order as python-requests sent them: whatever bytes arrive are what is signed.
-    const raw = JSON.stringify(invoiceCallback(intent.externalId), null, 1);
+    const raw = JSON.stringify(invoiceCallback(intent), null, 1);
     expect((await postWebhook(h, raw)).status).toBe(202);
     expect((await paymentOf(h, intent.paymentId)).status).toBe('completed');
   });
@@ -102,7 +109,7 @@ describe('signature forms', () => {
     expect((await paymentOf(h, intent.paymentId)).status).toBe('completed');
     expect((await deliveriesOf(h))[0]).toMatchObject({ verification: 'legacy_api_key', outcome: 'applied' });
     // Even then, the wrong key is refused.
-    const wrong = await postWebhook(h, invoiceCallback(intent.externalId), { form: 'none', headers: { 'x-shkeeper-api-key': 'nope' } });
+    const wrong = await postWebhook(h, invoiceCallback(intent), { form: 'none', headers: { 'x-shkeeper-api-key': 'nope' } });
     expect(wrong.status).toBe(401);
   });
 
@@ -146,7 +153,7 @@ describe('refusals change nothing', () => {
     await start();
     const intent = await intentFor(h, s);
     const before = await snapshot(h.store);
-    const body = invoiceCallback(intent.externalId);
+    const body = invoiceCallback(intent);
     const answers = [
       await postWebhook(h, body, { secret: 'not-the-secret' }),
       await postWebhook(h, body, { form: 'body', secret: 'not-the-secret' }),
@@ -170,11 +177,11 @@ describe('refusals change nothing', () => {
     h.fake.pay({ externalId: intent.externalId, callback: { timestampOffsetSec: -400 } });
     await h.fake.callbacksSettled();
     expect(acked()).toEqual([401, 401]);
-    expect((await postWebhook(h, invoiceCallback(intent.externalId), { ts: nowSec() + 400 })).status).toBe(401);
+    expect((await postWebhook(h, invoiceCallback(intent), { ts: nowSec() + 400 })).status).toBe(401);
     expect(await snapshot(h.store)).toEqual(before);
     expect((await deliveriesOf(h)).every((d) => d.verificationError === 'timestamp outside the allowed window')).toBe(true);
 
-    expect((await postWebhook(h, invoiceCallback(intent.externalId), { ts: nowSec() - 200 })).status).toBe(202);
+    expect((await postWebhook(h, invoiceCallback(intent), { ts: nowSec() - 200 })).status).toBe(202);
     expect((await paymentOf(h, intent.paymentId)).status).toBe('completed');
   });
 
@@ -187,10 +194,10 @@ describe('refusals change nothing', () => {
     expect(notJson.body.error.code).toBe('malformed_json');
     const bodies = [
       { external_id: intent.externalId },
-      invoiceCallback(intent.externalId, { status: 'UNPAID' }),
-      invoiceCallback(intent.externalId, { transactions: [] }),
-      invoiceCallback(intent.externalId, { balance_fiat: 26.01 }),
-      [invoiceCallback(intent.externalId)],
+      invoiceCallback(intent, { status: 'UNPAID' }),
+      invoiceCallback(intent, { transactions: [] }),
+      invoiceCallback(intent, { balance_fiat: 26.01 }),
+      [invoiceCallback(intent)],
     ];
     for (const b of bodies) {
       const r = await postWebhook(h, b);
@@ -231,8 +238,9 @@ describe('what a completion does, exactly once', () => {
     const mark = h.events.emitted.length;
     const paid = h.fake.pay({ externalId: intent.externalId, callback: { duplicates: 2 } });
     await h.fake.callbacksSettled();
-    // A second transaction (another PAID/OVERPAID callback) after completion changes nothing either.
-    h.fake.pay({ externalId: intent.externalId, amountCrypto: '1' });
+    // A second transaction (an OVERPAID callback) after completion moves no status and announces
+    // nothing; it is recorded on the escrow as excess (it used to be dropped as a duplicate: issue 10).
+    const second = h.fake.pay({ externalId: intent.externalId, amountCrypto: '1' });
     await h.fake.callbacksSettled();
     expect(acked()).toEqual([202, 202, 202, 202]);
 
@@ -267,7 +275,13 @@ describe('what a completion does, exactly once', () => {
     expect(updates.every((e) => (e.payload as { status: string }).status === 'completed')).toBe(true);
 
     const outcomes = (await deliveriesOf(h)).map((d) => d.outcome);
-    expect(outcomes).toEqual(['applied', 'duplicate', 'duplicate', 'duplicate']);
+    expect(outcomes).toEqual(['applied', 'duplicate', 'duplicate', 'excess']);
+    expect(p.escrow!.credits.map((c) => [c.kind, c.reason, c.txHash, c.amount])).toEqual([
+      ['funding', 'overpaid', paid.txid, '26.01'],
+      ['excess', 'second_payment', second.txid, '1'],
+    ]);
+    expect(p.escrow!.received).toBe('27.01');
+    await expectSoundLedgers(h);
   });
 });
 
@@ -286,11 +300,11 @@ describe('GET /shkeeper/webhook-stats', () => {
     const intent = await intentFor(h, s);
     h.fake.pay({ externalId: intent.externalId, callback: { duplicates: 1 } }); // success + duplicate
     await h.fake.callbacksSettled();
-    await postWebhook(h, invoiceCallback(intent.externalId), { secret: 'wrong' }); // bad signature
+    await postWebhook(h, invoiceCallback(intent), { secret: 'wrong' }); // bad signature
     await postWebhook(h, '{"broken"'); // failure: malformed
     await postWebhook(h, invoiceCallback('AMN_unknown')); // failure: unknown invoice
     const stats = await webhookStats(h);
-    expect(stats).toEqual({ total: 5, success: 1, duplicate: 1, badSignature: 1, failure: 2, latePayments: 0, stale: 0, inFlight: 0 });
+    expect(stats).toEqual({ total: 5, success: 1, duplicate: 1, badSignature: 1, failure: 2, latePayments: 0, stale: 0, inFlight: 0, excess: 0, refused: 0 });
 
     const full = await call(h, 'GET', '/api/payment/shkeeper/webhook-stats', { as: { admin: ADMIN } });
     expect(full.body.data.payout).toMatchObject({ total: 0 });

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MemoryStore } from '../../src/store/memoryStore.js';
 import type { Store } from '../../src/store/store.js';
 import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
-import { BUYER, call, intentFor, invoiceCallback, paymentOf, postWebhook, seed, webhookStats } from './payinTestKit.js';
+import { BUYER, call, expectSoundLedgers, intentFor, invoiceCallback, paymentOf, postWebhook, seed, webhookStats } from './payinTestKit.js';
 
 /**
  * The same callback delivered several times at once, against a store that answers with I/O
@@ -51,7 +51,7 @@ describe('one callback delivered several times at once', () => {
     for (let i = 0; i < ROUNDS; i++) {
       const s = await seed(h);
       const intent = await intentFor(h, s);
-      const body = invoiceCallback(intent.externalId, {}, { txid: `0x${(i + 1).toString(16).padStart(64, '0')}` });
+      const body = invoiceCallback(intent, {}, { txid: `0x${(i + 1).toString(16).padStart(64, '0')}` });
       const answers = await Promise.all(Array.from({ length: COPIES }, () => postWebhook(h, body)));
       expect(answers.map((a) => a.status)).toEqual(Array(COPIES).fill(202));
       const p = await paymentOf(h, intent.paymentId);
@@ -61,6 +61,7 @@ describe('one callback delivered several times at once', () => {
     }
     expect(h.events.named('purchase-request-update')).toHaveLength(ROUNDS);
     expect(await webhookStats(h)).toMatchObject({ success: ROUNDS, duplicate: ROUNDS * (COPIES - 1) });
+    await expectSoundLedgers(h);
   });
 
   it('for a cancelled payment, records the late payment once', async () => {
@@ -68,13 +69,15 @@ describe('one callback delivered several times at once', () => {
       const s = await seed(h);
       const intent = await intentFor(h, s);
       expect((await call(h, 'PUT', `/api/payment/${intent.paymentId}`, { as: BUYER, body: { status: 'cancelled' } })).status).toBe(200);
-      const body = invoiceCallback(intent.externalId, {}, { txid: `0x${(i + 1).toString(16).padStart(64, 'e')}` });
+      const body = invoiceCallback(intent, {}, { txid: `0x${(i + 1).toString(16).padStart(64, 'e')}` });
       const answers = await Promise.all(Array.from({ length: COPIES }, () => postWebhook(h, body)));
       expect(answers.map((a) => a.status)).toEqual(Array(COPIES).fill(202));
       const p = await paymentOf(h, intent.paymentId);
       expect(p.status).toBe('cancelled');
-      expect(p.providerData.latePayments).toHaveLength(1);
+      // Recorded once, as an excess credit of the escrow (it was providerData.latePayments before issue 10).
+      expect(p.escrow!.credits).toEqual([expect.objectContaining({ kind: 'excess', reason: 'late_payment', amount: '26.01' })]);
     }
     expect(await webhookStats(h)).toMatchObject({ latePayments: ROUNDS, duplicate: ROUNDS * (COPIES - 1), success: 0 });
+    await expectSoundLedgers(h);
   });
 });

@@ -7,6 +7,7 @@ import {
   deliveriesOf,
   intentFor,
   invoiceCallback,
+  expectSoundLedgers,
   paymentOf,
   postWebhook,
   seed,
@@ -90,11 +91,11 @@ describe('partial payments', () => {
     const intent = await intentFor(h, s);
     const a = { txid: `0x${'a1'.repeat(32)}`, amount_crypto: '5', amount_fiat: '5' };
     const b = { txid: `0x${'b2'.repeat(32)}`, amount_crypto: '5', amount_fiat: '5' };
-    const newer = invoiceCallback(intent.externalId, {
+    const newer = invoiceCallback(intent, {
       status: 'PARTIAL', paid: false, balance_crypto: '10', balance_fiat: '10',
       transactions: [{ ...a, crypto: 'BNB-USDT', trigger: false }, { ...b, crypto: 'BNB-USDT', trigger: true }],
     });
-    const older = invoiceCallback(intent.externalId, {
+    const older = invoiceCallback(intent, {
       status: 'PARTIAL', paid: false, balance_crypto: '5', balance_fiat: '5',
       transactions: [{ ...a, crypto: 'BNB-USDT', trigger: true }],
     });
@@ -107,7 +108,7 @@ describe('partial payments', () => {
 });
 
 describe('repeats and overpayment', () => {
-  it('PAID twice (two transactions): one completion, the second counted as a duplicate', async () => {
+  it('PAID twice (two transactions): one completion, the second recorded as excess', async () => {
     const intent = await intentFor(h, s);
     const first = h.fake.pay({ externalId: intent.externalId });
     await h.fake.callbacksSettled();
@@ -116,10 +117,19 @@ describe('repeats and overpayment', () => {
     expect([first.status, second.status]).toEqual(['PAID', 'OVERPAID']);
     expect(acked()).toEqual([202, 202]);
     expect(await statuses(intent.paymentId)).toEqual(['pending', 'completed']);
-    expect((await paymentOf(h, intent.paymentId)).transactionHash).toBe(first.txid);
+    const p = await paymentOf(h, intent.paymentId);
+    expect(p.transactionHash).toBe(first.txid);
     expect(await completionEffects()).toEqual(COMPLETED_ONCE);
-    expect((await deliveriesOf(h)).map((d) => d.outcome)).toEqual(['applied', 'duplicate']);
-    expect(await webhookStats(h)).toMatchObject({ success: 1, duplicate: 1 });
+    // The second payment used to be answered as a duplicate and recorded nowhere (issue 10): it is
+    // money that arrived, on the escrow as excess for an admin.
+    expect((await deliveriesOf(h)).map((d) => d.outcome)).toEqual(['applied', 'excess']);
+    expect(p.escrow!.credits.map((c) => [c.kind, c.txHash, c.amount])).toEqual([
+      ['funding', first.txid, '26.01'],
+      ['excess', second.txid, '26.01'],
+    ]);
+    expect(p.escrow!.received).toBe('52.02');
+    expect(await webhookStats(h)).toMatchObject({ success: 1, excess: 1, duplicate: 0 });
+    await expectSoundLedgers(h);
   });
 
   it('the same callback re-delivered (same external id, txid, crypto): one completion, duplicates counted', async () => {
@@ -135,7 +145,7 @@ describe('repeats and overpayment', () => {
 
   it('the same callback delivered concurrently still completes once', async () => {
     const intent = await intentFor(h, s);
-    const body = invoiceCallback(intent.externalId);
+    const body = invoiceCallback(intent);
     const answers = await Promise.all(Array.from({ length: 6 }, () => postWebhook(h, body)));
     expect(answers.map((a) => a.status)).toEqual(Array(6).fill(202));
     expect(await statuses(intent.paymentId)).toEqual(['pending', 'completed']);
@@ -174,7 +184,7 @@ describe('ordering', () => {
   it('streams flushed in reverse order never move the payment backwards', async () => {
     const intent = await intentFor(h, s);
     h.fake.deferCallbacks();
-    h.fake.pay({ externalId: intent.externalId, amountCrypto: '10' });
+    const first = h.fake.pay({ externalId: intent.externalId, amountCrypto: '10' });
     const rest = h.fake.pay({ externalId: intent.externalId, amountCrypto: '16.01' });
     expect(h.fake.deliveries).toHaveLength(0);
     await h.fake.flushCallbacks('reverse');
@@ -182,20 +192,29 @@ describe('ordering', () => {
     expect(acked()).toEqual([202, 202]);
     expect(h.fake.deliveries.map((d) => d.txid)[0]).toBe(rest.txid);
     const p = await paymentOf(h, intent.paymentId);
-    expect(p).toMatchObject({ status: 'completed', escrowState: 'funded' });
-    expect(await statuses(intent.paymentId)).toEqual(['pending', 'completed']);
+    expect(p).toMatchObject({ status: 'completed', escrowState: 'funded', transactionHash: rest.txid });
+    // The first delivery carries both transactions; each is one credit, in SHKeeper's order, so the
+    // payment passes through processing (10 of 25.5) on its way to completed — it used to jump
+    // straight to completed on the PAID status alone. The late PARTIAL stream then adds nothing.
+    expect(await statuses(intent.paymentId)).toEqual(['pending', 'processing', 'completed']);
+    expect(p.escrow!.credits.map((c) => [c.txHash, c.amount])).toEqual([[first.txid, '10'], [rest.txid, '16.01']]);
+    expect((await deliveriesOf(h)).map((d) => d.outcome)).toEqual(['applied', 'duplicate']);
     expect(await completionEffects()).toEqual(COMPLETED_ONCE);
+    await expectSoundLedgers(h);
   });
 
   it('a PARTIAL that arrives after completion is acknowledged as stale and changes nothing', async () => {
     const intent = await intentFor(h, s);
-    h.fake.pay({ externalId: intent.externalId });
-    await h.fake.callbacksSettled();
+    const a = { txid: `0x${'a5'.repeat(32)}`, amount_crypto: '10', amount_fiat: '10', crypto: 'BNB-USDT' };
+    const b = { txid: `0x${'b6'.repeat(32)}`, amount_crypto: '16.01', amount_fiat: '16.01', crypto: 'BNB-USDT' };
+    const paid = invoiceCallback(intent, { transactions: [{ ...a, trigger: false }, { ...b, trigger: true }] });
+    expect((await postWebhook(h, paid)).status).toBe(202);
     const before = await paymentOf(h, intent.paymentId);
+    expect(before.status).toBe('completed');
+    // The PARTIAL SHKeeper sent for the first transaction, delivered late: it names nothing new.
     const late = invoiceCallback(
-      intent.externalId,
-      { status: 'PARTIAL', paid: false, balance_crypto: '1', balance_fiat: '1' },
-      { txid: `0x${'d4'.repeat(32)}`, amount_crypto: '1', amount_fiat: '1' },
+      intent,
+      { status: 'PARTIAL', paid: false, balance_crypto: '10', balance_fiat: '10', transactions: [{ ...a, trigger: true }] },
     );
     const r = await postWebhook(h, late);
     expect(r.status).toBe(202);
@@ -203,10 +222,34 @@ describe('ordering', () => {
     expect((await deliveriesOf(h)).at(-1)).toMatchObject({ outcome: 'stale', paymentId: intent.paymentId });
     expect(await webhookStats(h)).toMatchObject({ success: 1, stale: 1 });
   });
+
+  it('a PARTIAL after completion that names a new transaction is that money arriving: recorded as excess', async () => {
+    // This used to be answered "stale" and forgotten (issue 10): 1 USDT did arrive at the invoice address.
+    const intent = await intentFor(h, s);
+    h.fake.pay({ externalId: intent.externalId });
+    await h.fake.callbacksSettled();
+    const before = await paymentOf(h, intent.paymentId);
+    const emitted = h.events.emitted.length;
+    const late = invoiceCallback(
+      intent,
+      { status: 'PARTIAL', paid: false, balance_crypto: '1', balance_fiat: '1' },
+      { txid: `0x${'d4'.repeat(32)}`, amount_crypto: '1', amount_fiat: '1' },
+    );
+    expect((await postWebhook(h, late)).status).toBe(202);
+    const p = await paymentOf(h, intent.paymentId);
+    expect(p).toMatchObject({ status: 'completed', escrowState: 'funded', transactionHash: before.transactionHash });
+    expect(p.history).toEqual(before.history);
+    expect(p.escrow!.credits.at(-1)).toMatchObject({ kind: 'excess', reason: 'second_payment', txHash: `0x${'d4'.repeat(32)}`, amount: '1' });
+    expect(h.events.emitted.length).toBe(emitted);
+    expect((await deliveriesOf(h)).at(-1)).toMatchObject({ outcome: 'excess', paymentId: intent.paymentId });
+    await expectSoundLedgers(h);
+  });
 });
 
 describe('money for a cancelled payment', () => {
-  it('is acknowledged (202), recorded in providerData.latePayments, and not applied', async () => {
+  // Late money used to be pushed straight into providerData.latePayments by a direct store write;
+  // it is now an excess credit of the escrow ledger, written by the coordinator (issue 10).
+  it('is acknowledged (202), recorded on the escrow as an excess credit, and not applied', async () => {
     const intent = await intentFor(h, s);
     const cancel = await call(h, 'PUT', `/api/payment/${intent.paymentId}`, { as: BUYER, body: { status: 'cancelled' } });
     expect(cancel.status).toBe(200);
@@ -225,17 +268,24 @@ describe('money for a cancelled payment', () => {
     const debug = await call(h, 'GET', `/api/payment/${intent.paymentId}/debug`, { as: { admin: ADMIN } });
     expect(debug.status).toBe(200);
     expect(debug.body.data.payment.status).toBe('cancelled');
-    const late = debug.body.data.payment.providerData.latePayments;
-    expect(late).toHaveLength(1);
-    expect(late[0]).toMatchObject({ source: 'shkeeper_webhook', status: 'PAID', txid: paid.txid, crypto: 'BNB-USDT', amountCrypto: '26.01' });
+    expect(debug.body.data.payment.providerData.latePayments).toBeUndefined();
+    const late = (await paymentOf(h, intent.paymentId)).escrow!;
+    expect(late.credits).toEqual([
+      expect.objectContaining({ kind: 'excess', reason: 'late_payment', source: 'shkeeper_webhook', txHash: paid.txid, to: intent.payAddress, amount: '26.01' }),
+    ]);
+    expect(late.received).toBe('26.01');
+    expect((await deliveriesOf(h)).at(-1)).toMatchObject({ outcome: 'late_payment', paymentId: intent.paymentId });
     expect(await webhookStats(h)).toMatchObject({ latePayments: 1, success: 0 });
 
     // Another transaction is a second late payment; the re-delivery of its callback is a duplicate.
     h.fake.pay({ externalId: intent.externalId, amountCrypto: '1', callback: { duplicates: 1 } });
     await h.fake.callbacksSettled();
     allAcked();
-    expect((await paymentOf(h, intent.paymentId)).providerData.latePayments).toHaveLength(2);
+    const after = await paymentOf(h, intent.paymentId);
+    expect(after.escrow!.credits.map((c) => [c.kind, c.reason, c.amount])).toEqual([['excess', 'late_payment', '26.01'], ['excess', 'late_payment', '1']]);
+    expect(after).toMatchObject({ status: 'cancelled', escrowState: 'unfunded' });
     expect(await webhookStats(h)).toMatchObject({ latePayments: 2, duplicate: 1 });
+    await expectSoundLedgers(h);
   });
 
   it('money for an intent that failed after SHKeeper had made the invoice is recorded as late', async () => {
@@ -255,8 +305,11 @@ describe('money for a cancelled payment', () => {
     allAcked();
     const p = await paymentOf(h, failed!.id);
     expect(p.status).toBe('failed');
-    expect(p.providerData.latePayments).toHaveLength(1);
+    // Its address was never recorded (the intent failed): SHKeeper's signed word names it.
+    expect(p.payAddress).toBeNull();
+    expect(p.escrow!.credits).toEqual([expect.objectContaining({ kind: 'excess', reason: 'late_payment', amount: '26.01' })]);
     expect(await completionEffects()).toEqual(UNTOUCHED);
+    await expectSoundLedgers(h);
   });
 
   it('paying the old invoice after a new intent leaves the new payment alone', async () => {
