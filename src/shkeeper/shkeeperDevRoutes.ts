@@ -1,3 +1,4 @@
+import { Wallet } from 'ethers';
 import { Router } from 'express';
 import type { AppContext } from '../appContext.js';
 import { requireAdmin } from '../auth/authMiddleware.js';
@@ -78,9 +79,11 @@ export function shkeeperDevRoutes(ctx: AppContext): Router {
           id, provider: 'shkeeper', direction: 'in', status: 'pending', escrowState: 'unfunded',
           purchaseRequestId: requestId, sellerOfferId: offerId, buyerId, sellerId,
           amount: { amount, currency: 'USDT' }, blockchain: { network: 'bsc', token: 'USDT' },
-          transactionHash: null, externalId: `AMN_TEST_${id}`, paymentUrl: null, payAddress: null, expiresAt: null,
+          transactionHash: null, externalId: `AMN_TEST_${id}`, paymentUrl: null,
+          // A test invoice address of its own, as SHKeeper would hand out: callbacks are bound to it.
+          payAddress: Wallet.createRandom().address, expiresAt: null,
           providerTaskId: null, releaseTxHash: null, refundTxHash: null, liveOfferKey: offerId,
-          providerData: { test: true }, metadata: {},
+          providerData: { test: true, shkeeper: { crypto: 'BNB-USDT' } }, metadata: {},
         },
         'dev_test_payment',
         'system',

@@ -17,22 +17,10 @@ afterEach(async () => {
 
 const DEV = '/api/payment/shkeeper';
 
-/**
- * POST create-test-payment. A callback credits a payment only for its invoice's own pay address
- * and crypto (issue 10), and trigger-webhook names `payment.payAddress`; a test payment the route
- * made without one gets one here, as SHKeeper would have handed it out, so the signed round trip
- * can still be exercised. (Without it the callback is refused: 202, nothing funded.)
- */
+/** POST create-test-payment: the test invoice gets an address and crypto of its own, so its callbacks are bound to it. */
 async function createTestPayment(harness: PayinHarness, body: Record<string, unknown>) {
-  const created = await call(harness, 'POST', `${DEV}/create-test-payment`, { body });
-  const id = created.body?.data?.paymentId as string | undefined;
-  const p = id ? await harness.store.payments.findById(id) : null;
-  if (p && !p.payAddress) {
-    await harness.store.payments.updateOne({ id: p.id }, { $set: { payAddress: randomEvmAddress(), 'providerData.shkeeper': { crypto: 'BNB-USDT' } } });
-  }
-  return created;
+  return call(harness, 'POST', `${DEV}/create-test-payment`, { body });
 }
-const randomEvmAddress = () => `0x${randomBytes(20).toString('hex')}`;
 const DEV_ROUTES: [string, string][] = [
   ['POST', `${DEV}/test`],
   ['GET', `${DEV}/callback-test`],
