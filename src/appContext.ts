@@ -138,7 +138,7 @@ export function buildContext(deps: AppDeps): AppContext {
     payouts,
     payoutWebhooks: new PayoutWebhookService({ config, store, deliveries, updates: payoutUpdates, clock }),
     web3Verifier,
-    web3: new Web3PaymentService({ store, coordinator, verifier: web3Verifier, payerProofs: new PayerProofs({ config, clock, chain: deps.chain }), events, clock, logger }),
+    web3: new Web3PaymentService({ store, coordinator, verifier: web3Verifier, payerProofs: new PayerProofs({ config, clock, chain: deps.chain }), proofs, events, clock, logger }),
     backfill: new TransactionBackfill({ config, coordinator, proofs, logger, chain: deps.chain, shkeeper: deps.shkeeper }),
     adminPayouts,
   };

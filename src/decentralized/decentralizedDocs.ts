@@ -1,7 +1,7 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { ErrorResponseSchema } from '../openapi/components.js';
 import { documentRoute, type DocsOptions, type RouteDoc } from '../openapi/documentRoute.js';
-import { EscrowStateSchema, MoneySchema, PaymentSchema, PaymentStatusSchema, json, okEnvelope } from '../openapi/sharedSchemas.js';
+import { EscrowStateSchema, MoneySchema, PaymentSchema, PaymentStatusSchema, PublicPaymentSchema, json, okEnvelope } from '../openapi/sharedSchemas.js';
 import { describeSchema, z } from '../openapi/zod.js';
 import { adminPayoutBody, challengeBody, paymentIdParams, proveBody, saveBody, updateBody, userIdParams, verifyBody } from './decentralizedSchemas.js';
 
@@ -34,7 +34,7 @@ const StatusViewSchema = z
 const SavedSchema = z
   .object({
     success: z.literal(true),
-    data: PaymentSchema,
+    data: PublicPaymentSchema,
     verification: z
       .object({
         outcome: z.enum([...OUTCOMES, 'error']),
@@ -124,7 +124,7 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     responses: { 200: json('Saved (or the payment already saved)', SavedSchema) },
     errors: {
       404: ['purchase_request_not_found'],
-      409: ['records_do_not_match', 'offer_ambiguous', 'payment_exists', ...REFUTED, 'payment_not_open', 'too_many_payers'],
+      409: ['records_do_not_match', 'offer_ambiguous', 'payment_exists', ...REFUTED, 'payment_not_open', 'payer_already_proven'],
     },
   });
   doc({
@@ -145,8 +145,8 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     summary: "Record a wallet's signed payer proof on a Web3 payment (the signature is the credential)",
     auth: 'none',
     body: { schema: proveBody },
-    responses: { 200: json('The payment, with the proven wallet', okEnvelope(PaymentSchema)) },
-    errors: { 404: ['payment_not_found'], 409: ['wallet_not_proven', 'payment_not_open', 'too_many_payers'], 503: ['not_configured'] },
+    responses: { 200: json('The payment, with the proven wallet', okEnvelope(PublicPaymentSchema)) },
+    errors: { 404: ['payment_not_found'], 409: ['wallet_not_proven', 'payment_not_open', 'payer_already_proven'], 503: ['not_configured'] },
   });
   doc({
     method: 'get',
@@ -169,6 +169,7 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     responses: { 200: json("The payment's status after the chain was asked", okEnvelope(StatusViewSchema)) },
     errors: {
       401: ['missing_token'],
+      403: ['not_buyer'],
       404: ['payment_not_found'],
       409: ['chain_disagrees', 'payment_not_pending', 'invalid_transition'],
       502: CHAIN_ERRORS,
@@ -205,7 +206,7 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     params: paymentIdParams,
     body: { schema: verifyBody },
     responses: { 200: json("The chain's verdict and the payment's status", VerifiedSchema) },
-    errors: { 404: ['payment_not_found'], 409: [...REFUTED, 'payment_not_open', 'too_many_payers'], 502: CHAIN_ERRORS, 503: ['not_configured', 'decimals_mismatch'] },
+    errors: { 404: ['payment_not_found'], 409: [...REFUTED, 'payment_not_open', 'payer_already_proven'], 502: CHAIN_ERRORS, 503: ['not_configured', 'decimals_mismatch'] },
   });
   doc({
     method: 'post',

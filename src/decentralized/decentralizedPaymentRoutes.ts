@@ -5,7 +5,7 @@ import { optionalAuth, principalOf, requireAdmin, requireAuth } from '../auth/au
 import { AppError } from '../common/errors.js';
 import { endpoint, ok } from '../common/http.js';
 import { idempotency } from '../idempotency/idempotencyMiddleware.js';
-import { paymentView } from '../payments/paymentView.js';
+import { paymentView, publicPaymentView } from '../payments/paymentView.js';
 import type { PaymentRecord } from '../store/records.js';
 import { refutedClaim } from './refutedClaim.js';
 import { adminPayoutBody, challengeBody, paymentIdParams, proveBody, saveBody, updateBody, userIdParams, verifyBody } from './decentralizedSchemas.js';
@@ -21,12 +21,12 @@ export function decentralizedPaymentRoutes(ctx: AppContext): Router {
 
   router.post('/save', endpoint({ body: saveBody }, async ({ body }) => {
     const { payment, verification } = await web3.save(body);
-    return { success: true, data: paymentView(payment), verification };
+    return { success: true, data: publicPaymentView(payment), verification };
   }));
 
   // The payer's wallet proof (README: "Web3 payer proof"): the message to sign, then the signature.
   router.post('/payer-proof/challenge', endpoint({ body: challengeBody }, async ({ body }) => ok(await web3.challenge(body))));
-  router.post('/payer-proof', endpoint({ body: proveBody }, async ({ body }) => ok(paymentView(await web3.prove(body.paymentId, body.payerProof)))));
+  router.post('/payer-proof', endpoint({ body: proveBody }, async ({ body }) => ok(publicPaymentView(await web3.prove(body.paymentId, body.payerProof)))));
 
   router.get('/status/:paymentId', endpoint({ params: paymentIdParams }, async ({ params }) => ok(statusView(await web3.status(params.paymentId)))));
 

@@ -14,6 +14,9 @@ import type { PaymentRecord, SellerOfferRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import type { ChallengeInput, PayerProofInput, SaveInput, UpdateInput } from './decentralizedSchemas.js';
 import type { PayerProofs } from './payerProof.js';
+import type { InflowProofs } from '../payments/inflowProofs.js';
+import { ledgerOf } from '../payments/escrowLedger.js';
+import { sameAddress } from '../chain/erc20.js';
 import { OPEN } from '../payments/transitions.js';
 import type { Web3Verifier } from './web3Verifier.js';
 import { refutedClaim } from './refutedClaim.js';
@@ -34,6 +37,7 @@ export class Web3PaymentService {
       coordinator: PaymentCoordinator;
       verifier: Web3Verifier;
       payerProofs: PayerProofs;
+      proofs: InflowProofs;
       events: PaymentEvents;
       clock: Clock;
       logger: Logger;
@@ -57,10 +61,7 @@ export class Web3PaymentService {
     // A hash that already funds a payment answers that payment when it is this request's (a retried save).
     const funded = input.transactionHash ? await store.payments.findOne({ transactionHash: input.transactionHash }) : null;
     if (funded) return this.sameSave(funded, request.id);
-    const claimed = input.transactionHash
-      ? await store.payments.findOne({ provider: 'decentralized', purchaseRequestId: request.id, 'claim.txHash': input.transactionHash })
-      : null;
-    let payment = claimed ?? (await this.openPaymentFor(request.id, await this.offerFor(request.id, input.sellerId, input.amount), input));
+    let payment = await this.paymentToSave(request.id, input);
     if (input.payerProof) payment = await this.addPayer(payment, input.payerProof);
     if (!input.transactionHash) return { payment, verification: null };
     try {
@@ -104,12 +105,24 @@ export class Web3PaymentService {
     return this.d.coordinator.addPayer(p.id, payer);
   }
 
-  private async openPaymentFor(requestId: string, offer: SellerOfferRecord, input: SaveInput): Promise<PaymentRecord> {
+  /**
+   * Which payment a save is for. Each proven wallet has a payment of its own for an offer: with a
+   * proof, the open payment proven by that wallet, else an open one nobody proved yet, else a new
+   * one. Without a proof but with a hash: the open payment proven by the transaction's sender.
+   * Otherwise the oldest open one nobody proved (a save repeated gets the same payment).
+   */
+  private async paymentToSave(requestId: string, input: SaveInput): Promise<PaymentRecord> {
+    const offer = await this.offerFor(requestId, input.sellerId, input.amount);
     const open = await this.d.store.payments.find(
       { provider: 'decentralized', purchaseRequestId: requestId, sellerOfferId: offer.id, status: { $in: [...OPEN] } },
-      { sort: { createdAt: 1 }, limit: 1 },
+      { sort: { createdAt: 1 }, limit: 50 },
     );
-    if (open[0]) return open[0];
+    const provenBy = (wallet: string) => open.find((p) => ledgerOf(p).payers.some((w) => sameAddress(w.wallet, wallet)));
+    const unproven = open.find((p) => ledgerOf(p).payers.length === 0 && ledgerOf(p).credits.length === 0);
+    let wallet = input.payerProof?.message.wallet;
+    if (!wallet && input.transactionHash) wallet = (await this.d.proofs.senderOf(input.transactionHash).catch(() => null)) ?? undefined;
+    const found = (wallet ? provenBy(wallet) : undefined) ?? unproven ?? (input.payerProof ? undefined : open[0]);
+    if (found) return found;
     const payment = await this.insert(input, offer);
     announcePaymentCreated(this.d.events, payment);
     return payment;
@@ -151,9 +164,25 @@ export class Web3PaymentService {
   /** Re-verifies every open Web3 payment with a claimed hash, a bounded number at a time. */
   async verifyAllPending() {
     const open = await this.d.store.payments.find(
-      { provider: 'decentralized', status: { $in: [...OPEN] }, 'claim.txHash': { $type: 'string' } },
+      { provider: 'decentralized', status: { $in: [...OPEN] }, $or: [{ 'claim.txHash': { $type: 'string' } }, { 'escrow.payers.0': { $exists: true } }] },
       { sort: { createdAt: 1 } },
     );
+    // A wallet proven on several open payments: its transfers are matched by amount, and never
+    // where two of them lack the same amount (see Web3Verifier.sweep).
+    const perWallet = new Map<string, number>();
+    const perDue = new Map<string, number>();
+    for (const p of open) {
+      for (const w of ledgerOf(p).payers) {
+        const wallet = w.wallet.toLowerCase();
+        const due = `${wallet}:${ledgerOf(p).shortfall ?? p.amount.amount}`;
+        perWallet.set(wallet, (perWallet.get(wallet) ?? 0) + 1);
+        perDue.set(due, (perDue.get(due) ?? 0) + 1);
+      }
+    }
+    const shared = {
+      wallets: new Set([...perWallet].filter(([, n]) => n > 1).map(([w]) => w)),
+      ambiguous: new Set([...perDue].filter(([, n]) => n > 1).map(([k]) => k)),
+    };
     const limit = pLimit(VERIFY_CONCURRENCY);
     const counts = { checked: 0, confirmed: 0, stillPending: 0, failed: 0, errors: 0 };
     const chunks = Array.from({ length: Math.ceil(open.length / VERIFY_CHUNK) }, (_, i) => open.slice(i * VERIFY_CHUNK, (i + 1) * VERIFY_CHUNK));
@@ -163,7 +192,7 @@ export class Web3PaymentService {
           counts.checked += chunk.length;
           let results;
           try {
-            results = await this.d.verifier.verifyMany(chunk, 'verify_all_pending');
+            results = await this.d.verifier.verifyMany(chunk, 'verify_all_pending', shared);
           } catch (err) {
             // A failed RPC read costs this chunk, never the whole run.
             counts.errors += chunk.length;
@@ -186,6 +215,9 @@ export class Web3PaymentService {
     if (!who) throw new AppError('unauthorized', 'cancelling needs a bearer token', { code: 'missing_token' });
     const p = await this.status(paymentId);
     if (!(who.isAdmin || isPartyTo(p, who))) throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
+    if (!who.isAdmin && who.userId !== p.buyerId) {
+      throw new AppError('forbidden', 'only the buyer (or an admin) may cancel a payment', { code: 'not_buyer' });
+    }
     if (!who.isAdmin && p.status !== 'pending') {
       throw new AppError('invalid_state', 'only a pending payment can be cancelled', { code: 'payment_not_pending' });
     }

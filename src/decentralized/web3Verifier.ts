@@ -1,6 +1,7 @@
 import { sameAddress } from '../chain/erc20.js';
 import { AppError } from '../common/errors.js';
-import { ledgerOf } from '../payments/escrowLedger.js';
+import { compareDecimals } from '../common/money.js';
+import { creditKey, ledgerOf } from '../payments/escrowLedger.js';
 import type { InflowProofs, ProofVerdict } from '../payments/inflowProofs.js';
 import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
 import type { PaymentSettlement } from '../payments/paymentSettlement.js';
@@ -33,22 +34,55 @@ export class Web3Verifier {
     private readonly d: { store: Store; coordinator: PaymentCoordinator; settlement: PaymentSettlement; proofs: InflowProofs },
   ) {}
 
-  /** Verifies `txHash` (default: the payment's claim) for the payment; see the class comment. */
+  /**
+   * Verifies `txHash` (default: the payment's claim) for the payment; see the class comment. On a
+   * settled or closed payment a new hash is still proven: a real transfer from the payer is
+   * recorded as excess (a second or late payment), never forgotten.
+   */
   async verify(paymentId: string, source: string, txHash?: string): Promise<Verification> {
     const p = await this.d.store.payments.findById(paymentId);
     if (!p || p.provider !== 'decentralized') throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
-    if (SETTLED.includes(p.status)) return { outcome: 'confirmed', payment: p };
-    if (CLOSED.includes(p.status)) return { outcome: 'closed', payment: p };
+    if (SETTLED.includes(p.status) || CLOSED.includes(p.status)) return this.afterwards(p, source, txHash);
     const hash = (txHash ?? p.claim?.txHash)?.toLowerCase();
     if (!hash) return { outcome: 'no_hash', payment: p };
     return this.apply(p, hash, await this.d.proofs.prove(p, hash), source, true);
   }
 
   /**
+   * The cron's look at one payment: its claim, then the proven wallet's transfers to the receiver
+   * since the proof, so a payer who never sent the hash is still credited. When the wallet also
+   * pays other open payments (`shared`), only a transfer of exactly what this one still lacks is
+   * taken, and only when no other of them lacks the same (`ambiguous` holds `wallet:amount` keys
+   * that several do): a transfer meant for another purchase is never taken; its claim decides.
+   */
+  async sweep(paymentId: string, source: string, shared?: { ambiguous: ReadonlySet<string> }): Promise<Verification> {
+    let v = await this.verify(paymentId, source);
+    if (SETTLED.includes(v.payment.status) || CLOSED.includes(v.payment.status) || ledgerOf(v.payment).payers.length === 0) return v;
+    for (const { txHash: hash, amount } of await this.d.proofs.payerTransfers(v.payment)) {
+      const lacking = ledgerOf(v.payment).shortfall ?? v.payment.amount.amount;
+      const wallet = ledgerOf(v.payment).payers[0]!.wallet.toLowerCase();
+      if (shared && (compareDecimals(amount, lacking) !== 0 || shared.ambiguous.has(`${wallet}:${lacking}`))) continue;
+      if (ledgerOf(v.payment).credits.some((c) => c.txHash === hash)) continue;
+      const key = creditKey('bsc', hash, this.d.proofs.receiverOf(v.payment));
+      if (await this.d.store.payments.findOne({ creditKeys: key })) continue;
+      const r = await this.verify(paymentId, source, hash);
+      if (r.outcome !== 'mismatch' || v.outcome === 'no_hash') v = r;
+      if (SETTLED.includes(r.payment.status)) return r;
+    }
+    return v;
+  }
+
+  /**
    * Many open payments at once (the cron's batch), one at a time: each verification is a few
    * RPC reads. Returns one result or error per payment; an RPC that is down stops the batch.
+   * `shared`: payer wallets proven on several open payments, and the `wallet:amount` pairs that
+   * more than one of them lacks (see `sweep`).
    */
-  async verifyMany(payments: PaymentRecord[], source: string): Promise<(Verification | { error: unknown })[]> {
+  async verifyMany(
+    payments: PaymentRecord[],
+    source: string,
+    shared: { wallets: ReadonlySet<string>; ambiguous: ReadonlySet<string> } = { wallets: new Set(), ambiguous: new Set() },
+  ): Promise<(Verification | { error: unknown })[]> {
     const results: (Verification | { error: unknown })[] = [];
     let down: unknown;
     for (const p of payments) {
@@ -57,13 +91,31 @@ export class Web3Verifier {
         continue;
       }
       try {
-        results.push(await this.verify(p.id, source));
+        const wallet = ledgerOf(p).payers[0]?.wallet.toLowerCase();
+        results.push(await this.sweep(p.id, source, wallet !== undefined && shared.wallets.has(wallet) ? shared : undefined));
       } catch (error) {
         results.push({ error });
         if ((error as AppError).code === 'rpc_unavailable') down = error;
       }
     }
     return results;
+  }
+
+  /** A settled or closed payment: only a new transfer is looked at, and it can only be excess. */
+  private async afterwards(p: PaymentRecord, source: string, txHash?: string): Promise<Verification> {
+    const outcome = SETTLED.includes(p.status) ? 'confirmed' : 'closed';
+    const hash = txHash?.toLowerCase();
+    if (!hash || hash === p.transactionHash || ledgerOf(p).credits.some((c) => c.txHash === hash)) return { outcome, payment: p };
+    const v = await this.d.proofs.prove(p, hash);
+    if (v.kind === 'refuted') return { outcome: 'mismatch', payment: p, reason: v.reason };
+    if (v.kind !== 'credit') return { outcome, payment: p, reason: v.kind === 'seen' ? 'excess_not_deep_enough' : v.kind };
+    try {
+      const r = await this.d.settlement.credit(p.id, v.transfer, { source, actor: 'chain' });
+      return { outcome, payment: r.payment, reason: 'excess_recorded' };
+    } catch (err) {
+      if ((err as AppError).code !== 'transfer_already_credited') throw err;
+      return { outcome: 'mismatch', payment: p, reason: 'already_credited' };
+    }
   }
 
   private async apply(p: PaymentRecord, hash: string, v: ProofVerdict, source: string, mayFollow: boolean): Promise<Verification> {

@@ -113,7 +113,7 @@ export function registerLegacyDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     },
     errors: {
       404: ['payment_not_found'],
-      409: ['wrong_provider', 'no_transaction_hash', 'payment_closed', 'transfer_mismatch', 'wallet_not_proven', 'transaction_hash_in_use', 'transaction_hash_already_set', 'payment_not_open', 'too_many_payers'],
+      409: ['wrong_provider', 'no_transaction_hash', 'payment_closed', 'transfer_mismatch', 'wallet_not_proven', 'transaction_hash_in_use', 'transaction_hash_already_set', 'payment_not_open', 'payer_already_proven'],
       502: CHAIN_ERRORS,
       503: ['not_configured'],
     },

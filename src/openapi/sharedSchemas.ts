@@ -61,6 +61,52 @@ export const MoneySchema = z
 const nullableString = z.string().nullable();
 const isoDate = z.string().openapi({ format: 'date-time' });
 
+const DisbursementSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['release', 'refund', 'payout']),
+    method: z.enum(['escrow_tx', 'shkeeper', 'hot_wallet']),
+    recipient: z.string(),
+    amount: z.string(),
+    state: z.enum(['prepared', 'submitted', 'in_doubt', 'settled', 'failed', 'withdrawn']),
+    override: z.object({ by: z.string(), reason: z.string() }).nullable(),
+    payoutId: nullableString,
+    evidence: nullableString,
+    createdAt: isoDate,
+    updatedAt: isoDate,
+  })
+  .openapi('Disbursement');
+
+const CreditSchema = z
+  .object({
+    kind: z.enum(['funding', 'excess']),
+    reason: nullableString.openapi({ description: '`overpaid`, `second_payment`, `late_payment`, `request_already_funded`…' }),
+    transactionHash: z.string(),
+    from: nullableString,
+    to: nullableString,
+    amount: z.string(),
+    baseUnits: nullableString,
+    blockNumber: z.number().int().nullable(),
+    source: z.string(),
+    at: isoDate,
+  })
+  .openapi('Credit');
+
+export const EscrowLedgerSchema = z
+  .object({
+    received: z.string().openapi({ description: 'everything that arrived (funding and excess credits), decimal' }),
+    excess: z.string().openapi({ description: 'what arrived beyond the price or after the payment could take it' }),
+    shortfall: nullableString.openapi({ description: 'price − funding, while short or when completed within UNDERPAYMENT_TOLERANCE' }),
+    available: z.string().openapi({ description: 'received − disbursed − in flight' }),
+    disbursed: z.string(),
+    payer: nullableString.openapi({ description: 'where a refund goes: the largest funding contributor' }),
+    provenWallets: z.array(z.object({ wallet: z.string(), provenAt: isoDate, provenAtBlock: z.number().int() })),
+    credits: z.array(CreditSchema),
+    inFlight: DisbursementSchema.nullable(),
+    disbursements: z.array(DisbursementSchema),
+  })
+  .openapi('EscrowLedger');
+
 export const PaymentSchema = z
   .object({
     id: z.string(),
@@ -74,7 +120,10 @@ export const PaymentSchema = z
     sellerId: nullableString,
     amount: MoneySchema,
     blockchain: z.object({ network: z.string(), token: z.string() }).nullable(),
-    transactionHash: nullableString,
+    transactionHash: nullableString.openapi({ description: 'the transfer that funded the escrow; while unproven, the latest claim' }),
+    claim: z.object({ transactionHash: z.string(), at: isoDate }).nullable().openapi({ description: 'a hash someone named, not yet proven; it reserves nothing' }),
+    escrow: EscrowLedgerSchema.nullable().openapi({ description: 'inbound payments: what arrived, from whom, and where it went; null for payouts' }),
+    escrowPaymentId: nullableString.openapi({ description: 'payouts: the inbound payment whose escrow they disburse' }),
     externalId: nullableString,
     paymentUrl: nullableString,
     payAddress: nullableString,
@@ -87,6 +136,15 @@ export const PaymentSchema = z
     updatedAt: isoDate,
   })
   .openapi('Payment');
+
+/** What an unauthenticated caller sees (Web3 save, payer proof): no party data. */
+export const PublicPaymentSchema = PaymentSchema.omit({ buyerId: true, sellerId: true, metadata: true, escrow: true })
+  .extend({
+    escrow: EscrowLedgerSchema.omit({ payer: true, provenWallets: true, credits: true })
+      .extend({ walletProven: z.boolean(), credits: z.array(CreditSchema.omit({ from: true })) })
+      .nullable(),
+  })
+  .openapi('PublicPayment');
 
 export const HistoryEntrySchema = z
   .object({

@@ -1,4 +1,4 @@
-import { addDecimals, compareDecimals, lowerBound, minDecimal, subtractDecimals } from '../common/money.js';
+import { addDecimals, compareDecimals, lowerBound, MAX_DECIMALS, minDecimal, normalizeDecimal, subtractDecimals, toBaseUnits } from '../common/money.js';
 import type { Credit, Disbursement, EscrowLedger, PaymentRecord, PaymentStatus } from '../store/records.js';
 import { CLOSED, OPEN } from './transitions.js';
 
@@ -64,7 +64,32 @@ export function planCredit(
   const shortfall = compareDecimals(funding, price) < 0 ? subtractDecimals(price, funding) : null;
   const next: EscrowLedger = { ...ledger, received, credits: [...ledger.credits, credit], shortfall };
   if (!enough) return { outcome: 'partial', credit, status: 'processing', ledger: next };
-  return { outcome: 'funded', credit, status: 'completed', ledger: { ...next, payer: ledger.payer ?? c.from } };
+  return { outcome: 'funded', credit, status: 'completed', ledger: { ...next, payer: largestContributor(next.credits) } };
+}
+
+/**
+ * The refund recipient: the sender who contributed most to the funding (the earliest on a tie),
+ * never simply whoever sent the last part — an outsider who tops up a short payment must not
+ * become the recipient of everyone's money. Null when no sender is known.
+ */
+export function largestContributor(credits: Credit[]): string | null {
+  const sums = new Map<string, bigint>();
+  for (const c of credits) {
+    if (c.kind !== 'funding' || !c.from) continue;
+    const key = c.from.toLowerCase();
+    sums.set(key, (sums.get(key) ?? 0n) + toBaseUnits(normalizeDecimal(c.amount), MAX_DECIMALS));
+  }
+  let best: { from: string; sum: bigint } | null = null;
+  for (const c of credits) {
+    const sum = c.from ? sums.get(c.from.toLowerCase()) : undefined;
+    if (sum !== undefined && (!best || sum > best.sum)) best = { from: c.from!, sum };
+  }
+  return best?.from ?? null;
+}
+
+/** Everything one sender put into this escrow (funding and excess). */
+export function contributionOf(l: EscrowLedger, sender: string): string {
+  return addDecimals('0', ...l.credits.filter((c) => c.from?.toLowerCase() === sender.toLowerCase()).map((c) => c.amount));
 }
 
 /** What the funding credits add up to. */
@@ -89,12 +114,14 @@ export function available(l: EscrowLedger): string {
 
 /**
  * What a disbursement of this kind pays by default: a release or payout the price (or what
- * arrived, when less), a refund everything the escrow still holds.
+ * arrived, when less); a refund what the payer put in (everything held when no sender is known).
+ * Money other senders put in stays held, visible as `available`, for an admin.
  */
 export function defaultDisbursementAmount(p: PaymentRecord, kind: Disbursement['kind']): string {
   const l = ledgerOf(p);
   const left = available(l);
-  return kind === 'refund' ? left : minDecimal(minDecimal(p.amount.amount, fundedAmount(l)), left);
+  if (kind !== 'refund') return minDecimal(minDecimal(p.amount.amount, fundedAmount(l)), left);
+  return l.payer ? minDecimal(contributionOf(l, l.payer), left) : left;
 }
 
 /**

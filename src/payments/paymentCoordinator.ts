@@ -74,7 +74,6 @@ export interface CreditResult {
 }
 
 const MAX_ATTEMPTS = 8;
-const MAX_PAYERS = 5;
 
 /**
  * The only writer of payment state. Each operation is named for what it means (credit an escrow,
@@ -293,14 +292,21 @@ export class PaymentCoordinator {
     });
   }
 
-  /** Records a wallet the payer proved it controls; the first proof of a wallet stands. */
+  /**
+   * Records the wallet the payer proved it controls. A Web3 payment has one payer wallet: the first
+   * proof stands, the same wallet again changes nothing, and another wallet is refused
+   * (`payer_already_proven`) — it gets a payment of its own, so nobody can add themselves to the
+   * buyer's payment and become its refund recipient or fill it with wallets.
+   */
   async addPayer(paymentId: string, payer: ProvenPayer): Promise<PaymentRecord> {
     return this.write(paymentId, (p) => {
       if (p.direction !== 'in') throw new AppError('invalid_state', 'only an inbound payment has a payer', { code: 'not_an_escrow' });
       const l = ledgerOf(p);
       if (l.payers.some((w) => w.wallet.toLowerCase() === payer.wallet.toLowerCase())) return null;
       if (!OPEN.includes(p.status)) throw new AppError('invalid_state', `the payment is ${p.status}`, { code: 'payment_not_open' });
-      if (l.payers.length >= MAX_PAYERS) throw new AppError('conflict', `at most ${MAX_PAYERS} wallets may be proven for one payment`, { code: 'too_many_payers' });
+      if (l.payers.length > 0) {
+        throw new AppError('conflict', 'another wallet is already proven for this payment; save with your proof to get a payment of your own', { code: 'payer_already_proven' });
+      }
       return { $set: { escrow: { ...l, payers: [...l.payers, payer] } } };
     });
   }

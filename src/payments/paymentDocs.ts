@@ -151,7 +151,7 @@ export function registerPaymentDocs(registry: OpenAPIRegistry, opts: DocsOptions
     body: { schema: updatePaymentBody },
     responses: { 200: onePayment('The updated payment') },
     errors: {
-      403: ['self_completion_forbidden', 'status_change_forbidden', 'outbound_read_only'],
+      403: ['self_completion_forbidden', 'status_change_forbidden', 'outbound_read_only', 'not_buyer'],
       404: ['payment_not_found'],
       409: [
         'evidence_required',
@@ -163,6 +163,7 @@ export function registerPaymentDocs(registry: OpenAPIRegistry, opts: DocsOptions
         'transfer_already_credited',
         'invalid_transition',
         'payment_not_pending',
+        'network_fixed',
         'payment_not_open',
         'transaction_hash_already_set',
         'transaction_hash_in_use',

@@ -139,9 +139,7 @@ export class PaymentService {
     if (statusChange) this.assertMayChangeStatus(who, current, statusChange);
     if (statusChange === 'completed') return this.completeWithEvidence(who, current, input.transactionHash);
     if (input.transactionHash !== undefined) await this.assertClaimable(current, input.transactionHash);
-    if (input.blockchain && current.status !== 'pending') {
-      throw new AppError('invalid_state', 'the network and token can only change while the payment is pending', { code: 'payment_not_pending' });
-    }
+    if (input.blockchain) this.assertMayChangeNetwork(who, current);
     const mustBePending = input.blockchain !== undefined || (statusChange === 'cancelled' && !who.isAdmin);
     const where = mustBePending ? { status: 'pending' } : {};
 
@@ -202,6 +200,19 @@ export class PaymentService {
     return { payments, total, limit: q.limit, offset: q.offset };
   }
 
+  /** The network says where the buyer pays: only the buyer (or an admin) of a pending manual payment may change it. */
+  private assertMayChangeNetwork(who: Principal, p: PaymentRecord): void {
+    if (!who.isAdmin && who.userId !== p.buyerId) {
+      throw new AppError('forbidden', "only the buyer may change where a payment is paid", { code: 'not_buyer' });
+    }
+    if (p.provider !== 'manual') {
+      throw new AppError('invalid_state', `the network of a ${p.provider} payment is fixed by its provider`, { code: 'network_fixed' });
+    }
+    if (p.status !== 'pending') {
+      throw new AppError('invalid_state', 'the network and token can only change while the payment is pending', { code: 'payment_not_pending' });
+    }
+  }
+
   private assertMayChangeStatus(who: Principal, p: PaymentRecord, next: PaymentStatus): void {
     if (next === 'released' || next === 'refunded') {
       throw new AppError('conflict', 'escrow leaves only through the release and refund routes', { code: 'disbursement_required' });
@@ -212,6 +223,10 @@ export class PaymentService {
     if (who.isAdmin) return;
     if (next !== 'cancelled') {
       throw new AppError('forbidden', 'only an admin may set this status', { code: 'status_change_forbidden' });
+    }
+    // The seller must not be able to cancel the buyer's payment while the buyer's money may be on its way.
+    if (who.userId !== p.buyerId) {
+      throw new AppError('forbidden', 'only the buyer (or an admin) may cancel a payment', { code: 'not_buyer' });
     }
     if (p.status !== 'pending') {
       throw new AppError('invalid_state', 'only a pending payment can be cancelled', { code: 'payment_not_pending' });

@@ -43,6 +43,21 @@ export function paymentDebugView(p: PaymentRecord) {
   };
 }
 
+/**
+ * What an unauthenticated caller (a Web3 save, a payer proof) sees: the payment's state and money,
+ * not the parties' data — no metadata, no wallets, no senders. The external id stays: the old SDK's
+ * callback presents it, and it grants nothing (every claim is proven on chain).
+ */
+export function publicPaymentView(p: PaymentRecord) {
+  const { metadata: _metadata, buyerId: _buyer, sellerId: _seller, escrow, ...rest } = paymentView(p);
+  if (!escrow) return { ...rest, escrow };
+  const { payer: _payer, provenWallets, credits, ...money } = escrow;
+  return {
+    ...rest,
+    escrow: { ...money, walletProven: provenWallets.length > 0, credits: credits.map(({ from: _from, ...c }) => c) },
+  };
+}
+
 /** The escrow ledger as the API shows it: what arrived, from whom, and where it went. */
 export function escrowView(p: PaymentRecord) {
   const l = ledgerOf(p);

@@ -2,7 +2,6 @@ import type { Principal } from '../auth/tokens.js';
 import type { ChainGateway } from '../chain/chainTypes.js';
 import type { Clock } from '../common/clock.js';
 import { AppError } from '../common/errors.js';
-import { subtractDecimals } from '../common/money.js';
 import type { Config } from '../config/config.js';
 import { fundedAmount, ledgerOf } from '../payments/escrowLedger.js';
 import { transferMismatch, type InflowProofs, type ProofVerdict } from '../payments/inflowProofs.js';
@@ -108,7 +107,7 @@ export class ConfirmTransactionService {
       case 'funded':
         return answer(p, 'payment confirmed on chain');
       case 'partial': {
-        const due = subtractDecimals(p.amount.amount, fundedAmount(ledgerOf(p)));
+        const due = ledgerOf(p).shortfall ?? '0';
         return { ...answer(p, `transfer credited: ${fundedAmount(ledgerOf(p))} of ${p.amount.amount} ${p.amount.currency} received; ${due} still due`, transfer.txHash), httpStatus: 202 };
       }
       case 'excess':

@@ -1,0 +1,371 @@
+import { Wallet } from 'ethers';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ledgerProblems } from '../../src/payments/escrowLedger.js';
+import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
+import {
+  BUYER,
+  expectNotCompleted,
+  market,
+  pay,
+  payerProof,
+  provenPayment,
+  saveBody,
+  startWeb3Suite,
+  stopWeb3Suite,
+  units,
+  type Market,
+  type Web3Harness,
+} from '../helpers/web3Harness.js';
+
+/**
+ * Attacks on the Web3 (shared escrow receiver) paths by a buyer, a seller and an anonymous
+ * outsider. Every test asserts the money invariant: it passes when the service holds it.
+ */
+
+let chain: LocalChain;
+let usdt: DeployedToken;
+let other: DeployedToken;
+let buyerWallet: Wallet;
+let receiver: Wallet;
+let h: Web3Harness;
+
+beforeAll(async () => void ({ chain, h, usdt, other, buyerWallet, receiver } = await startWeb3Suite()));
+afterAll(() => stopWeb3Suite({ h, chain }));
+afterEach(async () => {
+  for (const p of await h.store.payments.find({})) expect(ledgerProblems(p), p.id).toEqual([]);
+});
+
+const save = (body: unknown) => h.api('POST', '/decentralized/save', { body });
+const verify = (id: string, body?: unknown) => h.api('POST', `/decentralized/verify/${id}`, { body });
+const admin = () => h.bearer('admin-1', { admin: true });
+
+/** A fresh funded attacker wallet (ETH from hardhat, tokens minted). */
+async function attackerWallet(tokens = '1000'): Promise<Wallet> {
+  const w = Wallet.createRandom().connect(chain.provider);
+  const funder = chain.accounts[9]!;
+  const tx = await funder.sendTransaction({ to: w.address, value: 10n ** 18n });
+  await tx.wait();
+  await usdt.mint(w.address, units(tokens));
+  return new Wallet(w.privateKey, chain.provider);
+}
+
+async function proveOn(m: Market, paymentId: string, w: Wallet) {
+  return h.api('POST', '/decentralized/payer-proof', { body: { paymentId, payerProof: await payerProof(h, m, w) } });
+}
+
+describe('outsider: refund hijack by topping up', () => {
+  it("an outsider cannot join the buyer's payment, so a top-up neither funds it nor makes them the refund recipient", async () => {
+    const m = await market(h);
+    const id = await provenPayment(h, m, buyerWallet);
+    // The buyer pays 25 of 25.5: processing, short by 0.5.
+    const first = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25'), 3);
+    const r1 = await save(saveBody(m, { transactionHash: first }));
+    expect(r1.status, r1.text).toBe(200);
+    expect((await h.payment(id)).status).toBe('processing');
+
+    // Mallory (anonymous) tries to prove her own wallet on the buyer's payment: one payer wallet per payment.
+    const mallory = await attackerWallet();
+    const proved = await proveOn(m, id, mallory);
+    expect(proved.status, proved.text).toBe(409);
+    expect(proved.body.error.code).toBe('payer_already_proven');
+    const topUp = await pay(chain, usdt.address, mallory, receiver.address, units('0.5'), 3);
+    const v = await verify(id, { transactionHash: topUp });
+    expect(v.status, v.text).toBe(409);
+    expect(v.body.error.details.reason).toBe('wrong_sender');
+    expect((await h.payment(id)).status).toBe('processing');
+
+    // The buyer pays the rest itself; the refund goes to the buyer, for what the buyer put in.
+    const rest = await pay(chain, usdt.address, buyerWallet, receiver.address, units('0.5'), 3);
+    expect((await verify(id, { transactionHash: rest })).status).toBe(200);
+    const refund = await h.api('POST', `/shkeeper/${id}/refund`, { auth: admin(), body: {} });
+    expect(refund.status, refund.text).toBe(200);
+    expect(refund.body.data.summary.amount).toBe('25.5');
+    expect(refund.body.data.summary.recipient.toLowerCase(), 'the whole refund goes to').toBe(buyerWallet.address.toLowerCase());
+  });
+
+  it("an outsider who proves wallets on the buyer's open payment cannot lock the buyer out: the buyer's proof gets a payment of its own", async () => {
+    const m = await market(h);
+    // The outsider opens the buyer's payment anonymously and proves a throwaway wallet, then more.
+    const opened = await save(saveBody(m));
+    expect(opened.status, opened.text).toBe(200);
+    const id = opened.body.data.id as string;
+    expect((await proveOn(m, id, Wallet.createRandom() as unknown as Wallet)).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await proveOn(m, id, Wallet.createRandom() as unknown as Wallet)).status).toBe(409);
+    // The real buyer runs the normal front-end flow: save with its payer proof, pay, save the hash.
+    const mine = await save(saveBody(m, { payerProof: await payerProof(h, m, buyerWallet) }));
+    expect(mine.status, `the buyer must still be able to prove its wallet: ${mine.text}`).toBe(200);
+    expect(mine.body.data.id).not.toBe(id);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+    const done = await save(saveBody(m, { transactionHash: hash }));
+    expect(done.status, done.text).toBe(200);
+    expect(done.body.data.id).toBe(mine.body.data.id);
+    expect((await h.payment(mine.body.data.id)).status).toBe('completed');
+  });
+
+  it("anonymous save does not hand an outsider the parties' data; the reference it shows grants nothing", async () => {
+    const m = await market(h);
+    const id = await provenPayment(h, m, buyerWallet);
+    await h.store.payments.updateOne({ id }, { $set: { 'metadata.note': 'private' } });
+    const r = await save(saveBody(m));
+    expect(r.status, r.text).toBe(200);
+    for (const secret of ['private', buyerWallet.address, buyerWallet.address.toLowerCase()]) {
+      expect(r.text.includes(secret), `${secret} leaked to an anonymous save`).toBe(false);
+    }
+    expect(r.body.data).not.toHaveProperty('metadata');
+    expect(r.body.data).not.toHaveProperty('buyerId');
+    // The old SDK's reference is shown, but a callback with it proves nothing about someone else's transfer.
+    const mallory = await attackerWallet();
+    const theirs = await pay(chain, usdt.address, mallory, receiver.address, units('25.5'), 3);
+    const cb = await h.api('POST', '/callback', { body: { paymentId: r.body.data.id, transactionHash: theirs, data: { reference: r.body.data.externalId } } });
+    expect(cb.status).toBeLessThan(500);
+    await expectNotCompleted(h, m);
+  });
+});
+
+describe("claiming someone else's transfer", () => {
+  it("the buyer's transfer cannot be claimed by another request's payment through any hash route", async () => {
+    const mine = await market(h);
+    const theirs = await market(h, 'mallory');
+    const id = await provenPayment(h, mine, buyerWallet);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+    // Mallory's payment for her own request, with her own wallet proven.
+    const mallory = await attackerWallet();
+    const hers = await save({ ...saveBody(theirs, { payerProof: await payerProof(h, theirs, mallory) }), buyerId: 'mallory' });
+    expect(hers.status, hers.text).toBe(200);
+    const herId = hers.body.data.id as string;
+
+    const tries = await Promise.all([
+      save({ ...saveBody(theirs, { transactionHash: hash }), buyerId: 'mallory' }),
+      verify(herId, { transactionHash: hash }),
+      h.api('PUT', '/decentralized/update', { body: { paymentId: herId, status: 'completed' } }),
+      h.api('POST', '/verify', { auth: h.bearer('mallory'), body: { paymentId: herId, transactionHash: hash } }),
+      h.api('PUT', `/${herId}`, { auth: h.bearer('mallory'), body: { transactionHash: hash } }),
+      h.api('POST', '/callback', { body: { paymentId: herId, transactionHash: hash, status: 'success', data: { reference: hers.body.data.externalId } } }),
+    ]);
+    for (const t of tries) expect(t.status, t.text).not.toBe(500);
+    await expectNotCompleted(h, theirs, herId);
+    expect((await h.payment(herId)).escrow?.credits ?? []).toEqual([]);
+
+    // The buyer still settles with the same transfer.
+    const r = await save(saveBody(mine, { transactionHash: hash }));
+    expect(r.status, r.text).toBe(200);
+    const p = await h.payment(id);
+    expect(p.status).toBe('completed');
+    expect(p.escrow?.received).toBe('25.5');
+  });
+
+  it('one transfer proven for two payments of the same buyer funds at most one (concurrent paths)', async () => {
+    const a = await market(h);
+    const b = await market(h);
+    const idA = await provenPayment(h, a, buyerWallet);
+    const idB = await provenPayment(h, b, buyerWallet);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+    const buyer = h.bearer(BUYER);
+    await Promise.all([
+      save(saveBody(a, { transactionHash: hash })),
+      save(saveBody(b, { transactionHash: hash })),
+      verify(idA, { transactionHash: hash }),
+      verify(idB, { transactionHash: hash }),
+      h.api('POST', '/verify', { auth: buyer, body: { paymentId: idA, transactionHash: hash } }),
+      h.api('POST', '/verify', { auth: buyer, body: { paymentId: idB, transactionHash: hash } }),
+      h.api('PUT', `/${idB}`, { auth: buyer, body: { transactionHash: hash } }),
+      h.api('POST', '/decentralized/verify-all-pending'),
+    ]);
+    await h.api('POST', '/decentralized/verify-all-pending');
+    const credited = (await h.store.payments.find({})).filter((p) => (p.escrow?.credits ?? []).some((c) => c.txHash === hash.toLowerCase()));
+    expect(credited).toHaveLength(1);
+    const pa = await h.payment(idA);
+    const pb = await h.payment(idB);
+    expect([pa.status, pb.status].filter((s) => s === 'completed')).toHaveLength(1);
+  });
+
+  it('another token, or a contract emitting a fake Transfer event, funds nothing', async () => {
+    const m = await market(h);
+    const id = await provenPayment(h, m, buyerWallet);
+    const wrong = await pay(chain, other.address, buyerWallet, receiver.address, units('25.5'), 3);
+    const fake = await chain.deployContract('FakeTransferEmitter');
+    const tx = await (fake.contract.connect(buyerWallet).getFunction('transfer'))(receiver.address, units('25.5'));
+    await chain.mine(3);
+    for (const hash of [wrong, tx.hash as string]) {
+      const r = await save(saveBody(m, { transactionHash: hash }));
+      expect(r.status, r.text).toBe(409);
+      const v = await verify(id, { transactionHash: hash });
+      expect(v.status, v.text).toBe(409);
+    }
+    await expectNotCompleted(h, m, id);
+  });
+
+  it('a payment never completes with less than the price, even in several parts from unproven senders', async () => {
+    const m = await market(h);
+    const id = await provenPayment(h, m, buyerWallet);
+    const mallory = await attackerWallet();
+    const short = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.499999999999999999'), 3);
+    const fromMallory = await pay(chain, usdt.address, mallory, receiver.address, units('1'), 3);
+    await save(saveBody(m, { transactionHash: short }));
+    await verify(id, { transactionHash: fromMallory });
+    const p = await h.payment(id);
+    expect(p.status).not.toBe('completed');
+    expect(p.escrowState).toBe('unfunded');
+  });
+});
+
+describe('payer proof replay and tampering', () => {
+  it("a proof signed for one request's offer does not prove the wallet for another request", async () => {
+    const a = await market(h);
+    const b = await market(h);
+    const proofA = await payerProof(h, a, buyerWallet);
+    const opened = await save(saveBody(b));
+    const r = await h.api('POST', '/decentralized/payer-proof', { body: { paymentId: opened.body.data.id, payerProof: proofA } });
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.error.details.reason).toBe('wrong_payment');
+  });
+
+  it('a proof for another seller\'s offer of the same request does not prove the wallet', async () => {
+    const m = await market(h);
+    const proofOther = await payerProof(h, { requestId: m.requestId, offerId: m.otherOfferId }, buyerWallet);
+    const opened = await save(saveBody(m));
+    const r = await h.api('POST', '/decentralized/payer-proof', { body: { paymentId: opened.body.data.id, payerProof: proofOther } });
+    expect(r.status, r.text).toBe(409);
+  });
+
+  it('altered fields (wallet, issuedAtBlock, expiresAt, amount) or another signer are refused', async () => {
+    const m = await market(h);
+    const opened = await save(saveBody(m));
+    const id = opened.body.data.id as string;
+    const mallory = Wallet.createRandom();
+    const good = await payerProof(h, m, buyerWallet);
+    const variants = [
+      // Mallory re-signs the buyer's challenge: the message names the buyer's wallet.
+      { message: good.message, signature: await mallory.signTypedData((await challengeOf(m, buyerWallet)).domain, (await challengeOf(m, buyerWallet)).types, good.message) },
+      { message: { ...good.message, wallet: mallory.address }, signature: good.signature },
+      { message: { ...good.message, issuedAtBlock: 0 }, signature: good.signature },
+      { message: { ...good.message, expiresAt: good.message.expiresAt + 100000 }, signature: good.signature },
+      { message: { ...good.message, amount: '0.01' }, signature: good.signature },
+    ];
+    // Re-signing an altered message with the right key is still refused (the nonce authenticates the fields).
+    const c = await challengeOf(m, buyerWallet);
+    const altered = { ...c.message, issuedAtBlock: 0 };
+    variants.push({ message: altered, signature: await buyerWallet.signTypedData(c.domain, c.types, altered) });
+    for (const payerProofBody of variants) {
+      const r = await h.api('POST', '/decentralized/payer-proof', { body: { paymentId: id, payerProof: payerProofBody } });
+      expect(r.status, r.text).toBe(409);
+    }
+    expect((await h.payment(id)).escrow?.payers ?? []).toEqual([]);
+  });
+
+  it('a transfer mined before the proof cannot be adopted by proving the wallet afterwards', async () => {
+    const m = await market(h);
+    const opened = await save(saveBody(m));
+    const id = opened.body.data.id as string;
+    const early = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+    const r = await save(saveBody(m, { transactionHash: early, payerProof: await payerProof(h, m, buyerWallet) }));
+    expect(r.status, r.text).toBe(409);
+    await expectNotCompleted(h, m, id);
+  });
+});
+
+describe('poisoning a claim', () => {
+  it("neither an outsider's dust nor a displaced claim keeps the cron from completing the buyer's payment", async () => {
+    const m = await market(h);
+    // A wallet proven on this payment only (the cron does not guess between a wallet's purchases).
+    const buyer = await attackerWallet('100');
+    const id = await provenPayment(h, m, buyer);
+    const mallory = await attackerWallet();
+    expect((await proveOn(m, id, mallory)).status).toBe(409);
+    // Mallory's dust, shallow, named for the buyer's payment: refuted, it holds nothing.
+    const dust = await chain.transfer(usdt.address, mallory, receiver.address, units('0.000001'));
+    expect((await verify(id, { transactionHash: dust })).status).toBe(409);
+    // The buyer pays in full and never saves its hash (the tab was closed).
+    await chain.transfer(usdt.address, buyer, receiver.address, units('25.5'));
+    await chain.mine(3);
+    // The cron finds the proven wallet's transfer since the proof; the buyer does nothing more.
+    const cron = await h.api('POST', '/decentralized/verify-all-pending');
+    expect(cron.status, cron.text).toBe(200);
+    const p = await h.payment(id);
+    expect(p.status, `received ${p.escrow?.received}, credits ${p.escrow?.credits.map((c) => c.txHash)}, claim ${p.claim?.txHash ?? null}`).toBe('completed');
+    expect(p.escrow?.payer?.toLowerCase()).toBe(buyer.address.toLowerCase());
+  });
+});
+
+describe('seller and buyer editing what is not theirs', () => {
+  it("the seller cannot cancel the buyer's payment after the buyer paid it and before the save: the buyer's money must still fund it", async () => {
+    const m = await market(h);
+    const id = await provenPayment(h, m, buyerWallet);
+    // The buyer's transfer is mined; its save has not reached the server yet.
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+    const c = await h.api('PUT', `/${id}`, { auth: h.bearer('seller-1'), body: { status: 'cancelled' } });
+    const s = await save(saveBody(m, { transactionHash: hash }));
+    const v = await verify(id, { transactionHash: hash });
+    const credited = (await h.store.payments.find({ purchaseRequestId: m.requestId })).filter((p) => p.status === 'completed');
+    expect(credited.length, `seller cancel: ${c.status}; buyer save: ${s.status} ${s.text}; verify: ${v.status} ${v.text}`).toBe(1);
+  });
+
+  it('a transfer from the proven wallet to a cancelled Web3 payment is recorded as excess (late money is never forgotten)', async () => {
+    const m = await market(h);
+    const id = await provenPayment(h, m, buyerWallet);
+    const c = await h.api('PUT', `/${id}`, { auth: h.bearer(BUYER), body: { status: 'cancelled' } });
+    expect(c.status, c.text).toBe(200);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+    await verify(id, { transactionHash: hash });
+    await h.api('POST', '/verify', { auth: h.bearer(BUYER), body: { paymentId: id, transactionHash: hash } });
+    const p = await h.payment(id);
+    expect(p.escrow?.credits.map((x) => x.txHash), 'the late transfer is on the ledger for an admin').toContain(hash.toLowerCase());
+  });
+
+  it("the seller cannot cancel the buyer's Web3 payment that the buyer already proved a wallet for", async () => {
+    const m = await market(h);
+    const id = await provenPayment(h, m, buyerWallet);
+    const seller = h.bearer('seller-1');
+    const a = await h.api('PUT', `/${id}`, { auth: seller, body: { status: 'cancelled' } });
+    const b = await h.api('PUT', '/decentralized/update', { auth: seller, body: { paymentId: id, status: 'cancelled' } });
+    expect([a.status, b.status], `${a.text} / ${b.text}`).not.toContain(200);
+    expect((await h.payment(id)).status).toBe('pending');
+  });
+
+  it("the seller cannot re-label the network of the buyer's payment so its transfer is refuted", async () => {
+    const m = await market(h);
+    const id = await provenPayment(h, m, buyerWallet);
+    const seller = h.bearer('seller-1');
+    const r = await h.api('PUT', `/${id}`, { auth: seller, body: { blockchain: { network: 'ethereum', token: 'USDC' } } });
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+    const s = await save(saveBody(m, { transactionHash: hash }));
+    expect(s.status, `seller PUT ${r.status} ${r.text}; buyer's save afterwards: ${s.text}`).toBe(200);
+    expect((await h.payment(id)).status).toBe('completed');
+  });
+
+  it('an outsider cannot PUT, cancel, or verify-complete the buyer\'s payment', async () => {
+    const m = await market(h);
+    const id = await provenPayment(h, m, buyerWallet);
+    const mallory = h.bearer('mallory');
+    const r = await Promise.all([
+      h.api('PUT', `/${id}`, { auth: mallory, body: { status: 'cancelled' } }),
+      h.api('PUT', `/${id}`, { auth: mallory, body: { metadata: { x: 1 } } }),
+      h.api('PUT', '/decentralized/update', { auth: mallory, body: { paymentId: id, status: 'cancelled' } }),
+      h.api('PUT', '/decentralized/update', { body: { paymentId: id, status: 'cancelled' } }),
+      h.api('POST', '/verify', { auth: mallory, body: { paymentId: id } }),
+    ]);
+    for (const x of r) expect([401, 403, 404], x.text).toContain(x.status);
+    expect((await h.payment(id)).status).toBe('pending');
+    expect((await h.payment(id)).metadata).toEqual({});
+  });
+
+  it('a buyer cannot mark its own payment completed, released or refunded via PUT', async () => {
+    const m = await market(h);
+    const id = await provenPayment(h, m, buyerWallet);
+    const buyer = h.bearer(BUYER);
+    for (const status of ['completed', 'processing', 'released', 'refunded']) {
+      const r = await h.api('PUT', `/${id}`, { auth: buyer, body: { status } });
+      expect(r.status, r.text).toBeGreaterThanOrEqual(400);
+    }
+    const u = await h.api('PUT', '/decentralized/update', { body: { paymentId: id, status: 'completed', confirmations: 999 } });
+    expect(u.status, u.text).toBe(409);
+    await expectNotCompleted(h, m, id);
+  });
+});
+
+async function challengeOf(m: Market, w: { address: string }) {
+  const res = await h.api('POST', '/decentralized/payer-proof/challenge', {
+    body: { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, walletAddress: w.address },
+  });
+  return res.body.data;
+}
