@@ -119,6 +119,22 @@ async function marketplace(k: SeedKit): Promise<Seeded> {
 
 const pendingPayment = async (k: SeedKit) => ({ paymentId: (await insertPayment(k, {})).id });
 
+/**
+ * The purchase request's escrow, funded the only way there is now (issue 10): a credit of a proven transfer
+ * of the offer's amount to its inbound payment (which gets the funding credit, the payer and `fundedRequestKey`).
+ */
+async function fundEscrow(k: SeedKit, m: Seeded | null, over: Partial<PaymentRecord> = {}): Promise<PaymentRecord> {
+  const p = await insertPayment(k, { ...(m ? { purchaseRequestId: m.requestId!, sellerOfferId: m.offerId! } : {}), ...over });
+  const transfer = { txHash: txHash(20), from: WALLET, to: k.ctx.config.escrow.receiverAddress ?? PAY_ADDRESS, network: 'bsc', token: 'USDT', amount: p.amount.amount, baseUnits: null, blockNumber: null };
+  return (await k.ctx.coordinator.credit(p.id, transfer, { source: 'test', actor: 'test', completionEffects: [] })).payment;
+}
+
+/** A marketplace whose request's escrow is funded: a payout may pay from it. */
+const fundedMarketplace = async (k: SeedKit): Promise<Seeded> => {
+  const m = await marketplace(k);
+  return { ...m, escrowPaymentId: (await fundEscrow(k, m)).id };
+};
+
 /** A completed, funded SHKeeper payment whose pay-in was seen on chain (hash recorded). */
 const completedShkeeper = async (k: SeedKit) => {
   const id = newObjectId();
@@ -142,29 +158,36 @@ const pendingWeb3 = async (k: SeedKit) => {
   return { paymentId: p.id };
 };
 
-/** Funded escrow with a release (or refund) already prepared: preparing the same again answers it without the chain. */
+/** The disbursement an escrow route records, in the ledger's terms (issue 10). */
+const disbursement = (kind: 'release' | 'refund') => ({
+  id: newObjectId(), kind, method: 'escrow_tx' as const, recipient: WALLET, amount: '25.5', state: 'prepared' as const,
+  override: null, payoutId: null, evidence: null, createdBy: ADMIN,
+  payload: { from: PAY_ADDRESS, to: WALLET, data: '0x', value: '0x0', gas: '0x1', chainId: '0x38' },
+});
+
+/**
+ * Funded escrow with a release (or refund) already prepared: preparing the same again answers it without the chain.
+ * (Was: `providerData.escrowAction`; the prepared disbursement is the escrow's in-flight one now, issue 10.)
+ */
 function preparedEscrow(kind: 'release' | 'refund') {
   return async (k: SeedKit) => {
-    const p = await insertPayment(k, {
-      provider: 'shkeeper', status: 'completed', escrowState: 'funded',
-      providerData: {
-        escrowAction: {
-          kind, recipient: WALLET, payload: { to: WALLET, data: '0x', value: '0x0' },
-          summary: { action: kind, recipient: WALLET, amount: '25.5' }, preparedAt: new Date().toISOString(), preparedBy: ADMIN,
-        },
-      },
-    });
+    const p = await fundEscrow(k, null, { provider: 'shkeeper' });
+    await k.ctx.coordinator.openDisbursement(p.id, disbursement(kind), { source: 'test', actor: ADMIN });
     return { paymentId: p.id };
   };
 }
 
-/** Escrow already released (refunded) by `txHash(7)`: confirming that same hash answers 200 without the chain. */
+/**
+ * Escrow already released (refunded) by `txHash(7)`: confirming that same hash answers 200 without the chain.
+ * (Was a fixture in that status; the settled disbursement records the evidence now, issue 10.)
+ */
 function settledEscrow(kind: 'release' | 'refund') {
   return async (k: SeedKit) => {
-    const status = kind === 'release' ? 'released' : 'refunded';
-    const p = await insertPayment(k, {
-      provider: 'shkeeper', status, escrowState: status, transactionHash: txHash(6),
-      ...(kind === 'release' ? { releaseTxHash: txHash(7) } : { refundTxHash: txHash(7) }),
+    const p = await fundEscrow(k, null, { provider: 'shkeeper' });
+    const d = disbursement(kind);
+    await k.ctx.coordinator.openDisbursement(p.id, d, { source: 'test', actor: ADMIN });
+    await k.ctx.coordinator.settleDisbursement(p.id, d.id, {
+      source: 'test', actor: ADMIN, evidence: txHash(7), effects: [], hashField: kind === 'release' ? 'releaseTxHash' : 'refundTxHash',
     });
     return { paymentId: p.id, txHash: txHash(7) };
   };
@@ -172,7 +195,7 @@ function settledEscrow(kind: 'release' | 'refund') {
 
 /** A payout (buyer: the party) created through the service, so the fake SHKeeper knows its task. */
 async function payout(k: SeedKit): Promise<Seeded> {
-  const m = await marketplace(k);
+  const m = await fundedMarketplace(k);
   const created = await k.ctx.payouts.create(
     { userId: ADMIN, isAdmin: true },
     {
@@ -260,6 +283,35 @@ export const MATRIX_ROWS: MatrixRow[] = [
       body: { purchaseRequestId: s.requestId, buyerId: PARTY, sellerId: SELLER, amount: s.amount },
     }),
     expect: all(200),
+  },
+  {
+    route: `POST ${API}/decentralized/payer-proof/challenge`,
+    rule: 'none (the wallet signature is the credential); no chain configured here → 503 not_configured once the offer is found',
+    seed: marketplace,
+    request: (s) => ({
+      method: 'POST', path: `${API}/decentralized/payer-proof/challenge`,
+      body: { purchaseRequestId: s.requestId, sellerOfferId: s.offerId, walletAddress: WALLET },
+    }),
+    expect: all(503),
+  },
+  {
+    route: `POST ${API}/decentralized/payer-proof`,
+    rule: 'none (the wallet signature is the credential); no chain configured here → 503 not_configured once the payment is found',
+    seed: async (k) => ({ ...(await pendingWeb3(k)), ...(await marketplace(k)) }),
+    request: (s) => ({
+      method: 'POST', path: `${API}/decentralized/payer-proof`,
+      body: {
+        paymentId: s.paymentId,
+        payerProof: {
+          message: {
+            purpose: 'I will pay this escrow from this wallet', purchaseRequestId: s.requestId, sellerOfferId: s.offerId, wallet: WALLET,
+            receiver: PAY_ADDRESS, amount: '25.5', token: 'USDT', issuedAtBlock: 1, expiresAt: 4102444800, nonce: 'aa.bb',
+          },
+          signature: `0x${'1'.repeat(130)}`,
+        },
+      },
+    }),
+    expect: all(503),
   },
   {
     route: `GET ${API}/decentralized/status/:paymentId`,
@@ -416,8 +468,8 @@ export const MATRIX_ROWS: MatrixRow[] = [
   // SHKeeper payouts.
   {
     route: `POST ${API}/shkeeper/payout`,
-    rule: 'admin',
-    seed: marketplace,
+    rule: 'admin (a payout pays from the request\'s funded escrow)',
+    seed: fundedMarketplace,
     request: (s) => ({
       method: 'POST', path: `${API}/shkeeper/payout`,
       body: {

@@ -55,6 +55,8 @@ describe('judgeReceipt', () => {
       to: MERCHANT,
       blockNumber: 100,
       logIndex: 7,
+      // What each sender moved (issue 10: a payment is credited only what its proven payer sent).
+      senders: [{ from: PAYER, amount: 10n }],
     });
   });
 });

@@ -50,6 +50,8 @@ describe('verifyTransfer', () => {
       to,
       blockNumber: receipt!.blockNumber,
       logIndex: receipt!.logs[0]!.index,
+      // What each sender moved (issue 10: a payment is credited only what its proven payer sent).
+      senders: [{ from: payer.address, amount: units('10') }],
     });
   });
 
@@ -69,6 +71,7 @@ describe('verifyTransfer', () => {
     const to = newAddress();
     const hash = await chain.transfer(usdt.address, payer, to, units('10'));
 
+    const receipt = await chain.provider.getTransactionReceipt(hash);
     expect(await gateway.verifyTransfer(hash, expecting(to, { confirmations: 3 }))).toEqual({
       status: 'pending',
       confirmations: 1,
@@ -76,6 +79,9 @@ describe('verifyTransfer', () => {
       amount: units('10'),
       from: payer.address,
       to,
+      // The block and each sender's amount, also while pending (issue 10: "mined after the proof" and the payer binding).
+      blockNumber: receipt!.blockNumber,
+      senders: [{ from: payer.address, amount: units('10') }],
     });
 
     await chain.mine(2);

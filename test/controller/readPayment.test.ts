@@ -8,7 +8,9 @@ describe('GET /api/payment/:id', () => {
     ['the seller', 'seller-1', false],
     ['an admin', 'ops', true],
   ])('shows the payment to %s', async (_label, who, admin) => {
-    const t = await appWithPayment({ metadata: { note: 'x' }, transactionHash: TX_A });
+    // A pending payment's hash is a claim (issue 10): the view's transactionHash shows it.
+    const claimedAt = new Date(Date.now() - 1000);
+    const t = await appWithPayment({ metadata: { note: 'x' }, claim: { txHash: TX_A, from: null, nonce: null, source: 'api', actor: 'buyer-1', at: claimedAt } });
     const res = await t.http().get(`/api/payment/${t.payment.id}`).set('Authorization', t.bearer(who, { admin }));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
@@ -26,6 +28,13 @@ describe('GET /api/payment/:id', () => {
         amount: { amount: '25.5', currency: 'USDT' },
         blockchain: { network: 'bsc', token: 'USDT' },
         transactionHash: TX_A,
+        // The escrow ledger fields the view gained with issue 10.
+        claim: { transactionHash: TX_A, at: claimedAt.toISOString() },
+        escrow: {
+          received: '0', excess: '0', shortfall: null, available: '0', disbursed: '0', payer: null,
+          provenWallets: [], credits: [], inFlight: null, disbursements: [],
+        },
+        escrowPaymentId: null,
         externalId: null,
         paymentUrl: null,
         payAddress: null,

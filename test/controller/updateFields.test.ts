@@ -17,7 +17,8 @@ describe('PUT /api/payment/:id — transaction hash, metadata, blockchain', () =
     const res = await t.put({ transactionHash: TX_A.toUpperCase().replace('0X', '0x') }, t.bearer(who));
     expect(res.status).toBe(200);
     expect(res.body.data).toMatchObject({ status: 'pending', transactionHash: TX_A });
-    expect(await t.store.payments.findById(t.payment.id)).toMatchObject({ status: 'pending', transactionHash: TX_A, history: [] });
+    // A party's hash is recorded as a claim (issue 10); the view shows it, `transactionHash` stays for a verified credit.
+    expect(await t.store.payments.findById(t.payment.id)).toMatchObject({ status: 'pending', transactionHash: null, claim: { txHash: TX_A }, history: [] });
     expect(t.events.emitted).toEqual([]);
   });
 
@@ -45,11 +46,22 @@ describe('PUT /api/payment/:id — transaction hash, metadata, blockchain', () =
     await expectRefused(t, () => t.put({ status: 'cancelled', transactionHash: TX_B }), 409, 'transaction_hash_in_use');
   });
 
+  it('does not refuse a hash another payment only claims: a claim reserves nothing', async () => {
+    const t = await withPayment();
+    const claim = { txHash: TX_B, from: null, nonce: null, source: 'api', actor: 'buyer-7', at: new Date() };
+    const other = await t.store.payments.insertOne(payment({ buyerId: 'buyer-7', sellerId: 'seller-7', claim }));
+    const res = await t.put({ transactionHash: TX_B });
+    expect(res.status).toBe(200);
+    expect(await t.store.payments.findById(t.payment.id)).toMatchObject({ transactionHash: null, claim: { txHash: TX_B } });
+    expect(await t.store.payments.findById(other.id)).toMatchObject({ transactionHash: null, claim: { txHash: TX_B } });
+  });
+
   it('lets an admin set a hash together with a status change in one write', async () => {
     const t = await withPayment();
     const res = await t.put({ status: 'processing', transactionHash: TX_A }, t.admin);
     expect(res.body.data).toMatchObject({ status: 'processing', transactionHash: TX_A });
-    expect(await t.store.payments.findById(t.payment.id)).toMatchObject({ status: 'processing', transactionHash: TX_A });
+    // Recorded as a claim (issue 10).
+    expect(await t.store.payments.findById(t.payment.id)).toMatchObject({ status: 'processing', transactionHash: null, claim: { txHash: TX_A } });
   });
 
   it.each(['0x1234', TX_A.slice(2), `${TX_A}00`, `0x${'g'.repeat(64)}`, 42])('refuses the malformed hash %j (400)', async (hash) => {
@@ -66,11 +78,15 @@ describe('PUT /api/payment/:id — transaction hash, metadata, blockchain', () =
     expect(t.events.emitted).toEqual([]);
   });
 
-  it.each(PAYMENT_STATUSES)('lets the parties and an admin attach metadata to a %s payment, status untouched, nothing announced', async (status) => {
+  it.each(PAYMENT_STATUSES)('lets the parties (while open) and an admin attach metadata to a %s payment, status untouched, nothing announced', async (status) => {
     const t = await withPayment({ ...inState(status), metadata: { keep: 1 } });
+    const open = (OPEN_STATUSES as readonly PaymentStatus[]).includes(status);
+    // A party edits its payment only while it is open (lead's rule with issue 10): afterwards 409 payment_not_open, nothing written.
+    if (!open) {
+      for (const who of ['buyer-1', 'seller-1']) await expectRefused(t, () => t.put({ metadata: { receipt: 'r-1' } }, t.bearer(who)), 409, 'payment_not_open');
+    }
     const steps: [string, Record<string, unknown>][] = [
-      [t.bearer('buyer-1'), { receipt: 'r-1' }],
-      [t.bearer('seller-1'), { shipped: true }],
+      ...(open ? ([[t.bearer('buyer-1'), { receipt: 'r-1' }], [t.bearer('seller-1'), { shipped: true }]] as [string, Record<string, unknown>][]) : []),
       [t.admin, { audited: 'ops' }],
     ];
     let expected: Record<string, unknown> = { keep: 1 };
@@ -91,7 +107,8 @@ describe('PUT /api/payment/:id — transaction hash, metadata, blockchain', () =
     const res = await t.put({ transactionHash: TX_A }, t.bearer('seller-1'));
     expect(res.status).toBe(200);
     expect(res.body.data).toMatchObject({ status, transactionHash: TX_A });
-    expect(await t.store.payments.findById(t.payment.id)).toMatchObject({ status, transactionHash: TX_A, history: t.payment.history });
+    // Recorded as a claim (issue 10).
+    expect(await t.store.payments.findById(t.payment.id)).toMatchObject({ status, transactionHash: null, claim: { txHash: TX_A }, history: t.payment.history });
     expect(t.events.emitted).toEqual([]);
   });
 
@@ -144,7 +161,9 @@ describe('PUT /api/payment/:id — transaction hash, metadata, blockchain', () =
     const t = await withPayment({ status: 'processing' });
     await expectRefused(t, () => t.put({ blockchain: { network: 'eth', token: 'USDT' } }), 409, 'payment_not_pending');
     await expectRefused(t, () => t.put({ blockchain: { network: 'eth', token: 'USDT' } }, t.admin), 409, 'payment_not_pending');
-    await expectRefused(t, () => t.put({ status: 'completed', blockchain: { network: 'eth', token: 'USDT' } }, t.admin), 409, 'payment_not_pending');
+    await expectRefused(t, () => t.put({ status: 'failed', blockchain: { network: 'eth', token: 'USDT' } }, t.admin), 409, 'payment_not_pending');
+    // A completion without a hash is refused first for want of evidence (issue 10).
+    await expectRefused(t, () => t.put({ status: 'completed', blockchain: { network: 'eth', token: 'USDT' } }, t.admin), 409, 'evidence_required');
   });
 
   it('refuses every field to a user who is not a party (404) and checks access before validity of the change', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PaymentRecord } from '../../src/store/records.js';
+import { ESCROW } from '../helpers/testApp.js';
 import { appWithPayment, expectError, TX_A } from '../helpers/controllerKit.js';
 
 const TX_C = `0x${'c'.repeat(64)}`;
@@ -43,8 +44,19 @@ async function racing(concurrent: Partial<PaymentRecord> | ((t: App, id: string)
 }
 
 /** Another admin's request moving the payment, through the service, with its announcements. */
-const adminMoves = (to: 'processing' | 'completed' | 'failed' | 'cancelled') => (t: App, id: string) =>
+const adminMoves = (to: 'processing' | 'failed' | 'cancelled') => (t: App, id: string) =>
   t.ctx.payments.update({ userId: 'ops-2', isAdmin: true }, id, { status: to });
+
+/**
+ * The payment completed by evidence meanwhile (a proven transfer `TX_C` of the full amount, credited through the
+ * settlement with its side effects and announcements): since issue 10 no request completes a payment without one.
+ */
+const creditArrives = (t: App, id: string) =>
+  t.ctx.settlement.credit(
+    id,
+    { txHash: TX_C, from: '0x1111111111111111111111111111111111111111', to: ESCROW, network: 'bsc', token: 'USDT', amount: '25.5', baseUnits: null, blockNumber: null },
+    { source: 'test', actor: 'chain' },
+  );
 
 describe('PUT /api/payment/:id under a concurrent state change', () => {
   it('does not let a party cancel a payment that moved to processing after it was read', async () => {
@@ -63,18 +75,24 @@ describe('PUT /api/payment/:id under a concurrent state change', () => {
     expect(t.events.emitted).toEqual([]);
   });
 
-  it('does not attach a hash when another writer set one after the read', async () => {
-    const t = await racing({ transactionHash: TX_C });
+  it('does not attach a hash when the chain saw another one after the read', async () => {
+    // A hash is a claim now (issue 10): the other writer is the chain, which saw TX_C (processing, its claim kept);
+    // a claim cannot replace it then (was: a raw transactionHash write and precondition_failed).
+    const claim = { txHash: TX_C, from: null, nonce: null, source: 'chain_verification', actor: 'chain', at: new Date() };
+    const t = await racing({ status: 'processing', claim });
     const res = await t.put({ transactionHash: TX_D }, t.bearer('buyer-1'));
-    await t.expectRefusedAfterRace(res, 409, 'precondition_failed');
-    expect(t.raced().transactionHash).toBe(TX_C);
+    await t.expectRefusedAfterRace(res, 409, 'transaction_hash_already_set');
+    expect(t.raced()).toMatchObject({ transactionHash: null, claim: { txHash: TX_C } });
     expect(t.events.emitted).toEqual([]);
   });
 
   it('does not attach a hash to a payment that was completed after it was read', async () => {
     const t = await racing({ status: 'completed', escrowState: 'funded' });
     const res = await t.put({ transactionHash: TX_D, metadata: { note: 'late' } }, t.bearer('buyer-1'));
-    await t.expectRefusedAfterRace(res, 409, 'precondition_failed');
+    // Refused either way (the party edits only open payments, and a hash attaches only while open); nothing written.
+    expect(res.status).toBe(409);
+    expect(['precondition_failed', 'payment_not_open']).toContain(res.body.error?.code);
+    await t.expectRefusedAfterRace(res, 409, res.body.error.code);
     expect(t.raced()).toMatchObject({ status: 'completed', transactionHash: null, metadata: {} });
     expect(t.events.emitted).toEqual([]);
   });
@@ -95,7 +113,8 @@ describe('PUT /api/payment/:id when another writer already made the same status 
     expect(res.status).toBe(200);
     expect(res.body.data).toMatchObject({ status: 'processing', transactionHash: TX_A, metadata: { ticket: 'T-1' } });
     const stored = await t.store.payments.findById(t.payment.id);
-    expect(stored).toMatchObject({ status: 'processing', escrowState: 'unfunded', transactionHash: TX_A, metadata: { ticket: 'T-1' } });
+    // The hash is recorded as a claim (issue 10).
+    expect(stored).toMatchObject({ status: 'processing', escrowState: 'unfunded', transactionHash: null, claim: { txHash: TX_A }, metadata: { ticket: 'T-1' } });
     // one transition, by the writer that made it
     expect(stored?.history).toEqual([expect.objectContaining({ fromStatus: 'pending', toStatus: 'processing', actor: 'ops-2' })]);
     // the other writer's announcement, once to each audience, and no second one
@@ -107,13 +126,14 @@ describe('PUT /api/payment/:id when another writer already made the same status 
     ]);
   });
 
-  it('applies metadata sent with a completion someone else already made', async () => {
-    const t = await racing(adminMoves('completed'));
+  // Was: a bare admin `completed` (sent after another writer completed it) applied its metadata. A completion
+  // needs evidence now (issue 10), so it is refused, and nothing is written over the credit that completed it.
+  it('refuses a completion without evidence even when the payment was completed meanwhile; nothing written', async () => {
+    const t = await racing(creditArrives);
     const res = await t.put({ status: 'completed', metadata: { checkedBy: 'ops' } }, t.bearer('ops', { admin: true }));
-    expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ status: 'completed', escrowState: 'funded', metadata: { checkedBy: 'ops' } });
+    await t.expectRefusedAfterRace(res, 409, 'evidence_required');
     const stored = await t.store.payments.findById(t.payment.id);
-    expect(stored).toMatchObject({ status: 'completed', escrowState: 'funded', metadata: { checkedBy: 'ops' } });
+    expect(stored).toMatchObject({ status: 'completed', escrowState: 'funded', transactionHash: TX_C, metadata: {} });
     expect(stored?.history).toHaveLength(1);
     expect(t.events.named('payment-updated')).toHaveLength(3);
   });
@@ -128,10 +148,11 @@ describe('PUT /api/payment/:id when another writer already made the same status 
   });
 
   it('does not attach a hash to a payment the other writer completed: hashes attach only while open', async () => {
-    const t = await racing(adminMoves('completed'));
+    const t = await racing(creditArrives);
     const res = await t.put({ status: 'completed', transactionHash: TX_A, metadata: { a: 1 } }, t.bearer('ops', { admin: true }));
-    await t.expectRefusedAfterRace(res, 409, 'precondition_failed');
-    expect(t.raced()).toMatchObject({ status: 'completed', transactionHash: null, metadata: {} });
+    // A completion with a hash is now an admin's evidence, which the chain must prove; this app has none (was 409 precondition_failed).
+    await t.expectRefusedAfterRace(res, 503, 'not_configured');
+    expect(t.raced()).toMatchObject({ status: 'completed', transactionHash: TX_C, metadata: {} });
     expect(t.events.named('payment-updated')).toHaveLength(3);
   });
 });
@@ -146,7 +167,8 @@ describe('PUT /api/payment/:id re-sending the current status with fields (no rac
       .send({ status: 'processing', transactionHash: TX_A, metadata: { a: 1 } });
     expect(res.status).toBe(200);
     expect(res.body.data).toMatchObject({ status: 'processing', transactionHash: TX_A, metadata: { a: 1 } });
-    expect(await t.store.payments.findById(t.payment.id)).toMatchObject({ transactionHash: TX_A, metadata: { a: 1 }, history: [] });
+    // The hash is recorded as a claim (issue 10).
+    expect(await t.store.payments.findById(t.payment.id)).toMatchObject({ transactionHash: null, claim: { txHash: TX_A }, metadata: { a: 1 }, history: [] });
     expect(t.events.emitted).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import {
   inState,
   PUT_STATUSES,
   SETTLED_STATUSES,
+  TX_A,
   UNKNOWN_ID,
 } from '../helpers/controllerKit.js';
 
@@ -15,6 +16,9 @@ const settable = (s: PaymentStatus) => (PUT_STATUSES as readonly PaymentStatus[]
 
 /** Moves the coordinator allows and PUT can ask for. */
 const allowed = PAYMENT_STATUSES.flatMap((from) => STATUS_TRANSITIONS[from].filter(settable).map((to) => [from, to] as const));
+/** Of those, the moves that carry no money; `completed` needs a hash the chain proves (issue 10). */
+const plain = allowed.filter(([, to]) => to !== 'completed');
+const completions = allowed.filter(([, to]) => to === 'completed');
 /** Moves PUT can ask for that the coordinator refuses (from every status, settled fixtures included). */
 const refused = PAYMENT_STATUSES.flatMap((from) =>
   PUT_STATUSES.filter((to) => to !== from && !STATUS_TRANSITIONS[from].includes(to)).map((to) => [from, to] as const),
@@ -30,7 +34,7 @@ async function at(status: PaymentStatus) {
 }
 
 describe('PUT /api/payment/:id — status', () => {
-  it.each(allowed)('lets an admin move a payment from %s to %s', async (from, to) => {
+  it.each(plain)('lets an admin move a payment from %s to %s', async (from, to) => {
     const t = await at(from);
     const res = await t.put({ status: to }, t.admin);
     expect(res.status).toBe(200);
@@ -39,6 +43,15 @@ describe('PUT /api/payment/:id — status', () => {
     expect(stored).toMatchObject({ status: to, escrowState: ESCROW_OF[to] });
     expect(stored?.history).toHaveLength(t.payment.history.length + 1);
     expect(stored?.history.at(-1)).toMatchObject({ fromStatus: from, toStatus: to, source: 'api', actor: 'ops' });
+  });
+
+  // Was: an admin's bare `completed` funded the escrow. Completion now needs evidence (issue 10): without a hash 409
+  // evidence_required; with one, the chain must prove it (here no chain is configured: 503 not_configured). Nothing changes.
+  it.each(completions)('refuses an admin moving a payment from %s to %s without a hash the chain proves', async (from, to) => {
+    const t = await at(from);
+    await expectRefused(t, () => t.put({ status: to }, t.admin), 409, 'evidence_required');
+    await expectRefused(t, () => t.put({ status: to, metadata: { note: 'paid' } }, t.admin), 409, 'evidence_required');
+    await expectRefused(t, () => t.put({ status: to, transactionHash: TX_A }, t.admin), 503, 'not_configured');
   });
 
   it('has no PUT move out of completed: release and refund are not settable here', () => {
@@ -59,6 +72,8 @@ describe('PUT /api/payment/:id — status', () => {
 
   it.each(refused)('refuses an admin moving a payment from %s to %s (409 invalid_transition)', async (from, to) => {
     const t = await at(from);
+    // `completed` without a hash is refused first for want of evidence (issue 10).
+    if (to === 'completed') return void (await expectRefused(t, () => t.put({ status: to }, t.admin), 409, 'evidence_required'));
     const res = await expectRefused(t, () => t.put({ status: to }, t.admin), 409, 'invalid_transition');
     expect(res.body.error.details).toMatchObject({ from, to });
   });
@@ -82,13 +97,20 @@ describe('PUT /api/payment/:id — status', () => {
     expect(party.body.data.status).toBe('processing');
   });
 
-  it.each(['buyer-1', 'seller-1'])('lets the party %s cancel its own pending payment', async (who) => {
+  it('lets the buyer cancel its own pending payment', async () => {
+    const who = 'buyer-1';
     const t = await at('pending');
     const res = await t.put({ status: 'cancelled' }, t.bearer(who));
     expect(res.status).toBe(200);
     expect(res.body.data).toMatchObject({ status: 'cancelled', escrowState: 'unfunded' });
     expect((await t.store.payments.findById(t.payment.id))?.history.at(-1)).toMatchObject({ toStatus: 'cancelled', actor: who });
     expect(t.events.named('payment-updated')).toHaveLength(3);
+  });
+
+  // Was: either party could cancel. Only the buyer cancels now (lead's rule with issue 10).
+  it('refuses the seller cancelling (403 not_buyer)', async () => {
+    const t = await at('pending');
+    await expectRefused(t, () => t.put({ status: 'cancelled' }, t.bearer('seller-1')), 403, 'not_buyer');
   });
 
   it('refuses a party cancelling a payment that is no longer pending (409)', async () => {
@@ -145,18 +167,15 @@ describe('PUT /api/payment/:id — status', () => {
     }
   });
 
-  it('moves the escrow through PUT only as far as funded: completion funds it, release and refund are refused', async () => {
+  // Was: a bare admin `completed` funded the escrow. Only a credit of a proven transfer funds it now (issue 10;
+  // the on-chain path is in test/decentralized/payerBinding.test.ts); release and refund are never PUT's.
+  it('moves the escrow through PUT not at all: completion needs evidence, release and refund are refused', async () => {
     const t = await at('pending');
-    const res = await t.put({ status: 'completed' }, t.admin);
-    expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ status: 'completed', escrowState: 'funded' });
+    await expectRefused(t, () => t.put({ status: 'completed' }, t.admin), 409, 'evidence_required');
     for (const to of SETTLED_STATUSES) await expectRefused(t, () => t.put({ status: to }, t.admin), 400, 'validation_error');
     const stored = await t.store.payments.findById(t.payment.id);
-    expect(stored).toMatchObject({ status: 'completed', escrowState: 'funded' });
-    expect(stored?.history.map((h) => [h.fromStatus, h.toStatus, h.fromEscrow, h.toEscrow])).toEqual([
-      [null, 'pending', null, 'unfunded'],
-      ['pending', 'completed', 'unfunded', 'funded'],
-    ]);
+    expect(stored).toMatchObject({ status: 'pending', escrowState: 'unfunded' });
+    expect(stored?.history.map((h) => [h.fromStatus, h.toStatus, h.fromEscrow, h.toEscrow])).toEqual([[null, 'pending', null, 'unfunded']]);
   });
 
   it.each(SETTLED_STATUSES)('keeps a %s payment (inserted as such) settled: no status PUT can move it', async (status) => {
@@ -164,6 +183,11 @@ describe('PUT /api/payment/:id — status', () => {
     const res = await t.http().get(`/api/payment/${t.payment.id}`).set('Authorization', t.bearer('buyer-1'));
     expect(res.body.data).toMatchObject({ status, escrowState: status });
     for (const to of PUT_STATUSES) {
+      // `completed` without a hash is refused first for want of evidence (issue 10).
+      if (to === 'completed') {
+        await expectRefused(t, () => t.put({ status: to }, t.admin), 409, 'evidence_required');
+        continue;
+      }
       const refusedRes = await expectRefused(t, () => t.put({ status: to }, t.admin), 409, 'invalid_transition');
       expect(refusedRes.body.error.details).toMatchObject({ from: status, to, escrowState: status });
     }

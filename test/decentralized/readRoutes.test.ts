@@ -107,7 +107,9 @@ describe('GET /decentralized/history/:userId', () => {
 describe('without chain access', () => {
   it('verify answers 503 not_configured and moves nothing; verify-all-pending without CRON_SECRET needs no header and counts the error', async () => {
     const t = buildTestApp();
-    const p = await t.store.payments.insertOne(decentralized({ transactionHash: `0x${'cd'.repeat(32)}` }));
+    // A claimed hash is stored as `claim` (issue 10); `transactionHash` is only set by a verified credit.
+    const claim = { txHash: `0x${'cd'.repeat(32)}`, from: null, nonce: null, source: 'decentralized_save', actor: 'anonymous', at: new Date() };
+    const p = await t.store.payments.insertOne(decentralized({ claim }));
     const r = await t.http().post(`/api/payment/decentralized/verify/${p.id}`);
     expect(r.status).toBe(503);
     expect(r.body.error.code).toBe('not_configured');

@@ -65,7 +65,9 @@ describe('RPC down', () => {
     const r = await h.api('POST', '/decentralized/save', { body: saveBody(m, { transactionHash: hash }) });
     expect(r.status, r.text).toBe(200);
     expect(r.body.verification).toEqual({ outcome: 'error', code: 'rpc_unavailable' });
-    expect(r.body.data).toMatchObject({ status: 'pending', transactionHash: hash.toLowerCase() });
+    // The view's transactionHash shows the claim; the hash is stored as `claim` only (issue 10).
+    expect(r.body.data).toMatchObject({ status: 'pending', transactionHash: hash.toLowerCase(), claim: { transactionHash: hash.toLowerCase() } });
+    expect(await h.payment(r.body.data.id)).toMatchObject({ transactionHash: null, claim: { txHash: hash.toLowerCase() } });
     await expectNotCompleted(h, m, r.body.data.id);
   });
 
@@ -96,7 +98,8 @@ describe('RPC down', () => {
     });
     expectRpcError(r);
     const after = await h.payment(p.id);
-    expect(after).toMatchObject({ status: 'pending', transactionHash: hash.toLowerCase() });
+    // A claimed hash is stored as `claim`, never as `transactionHash` (issue 10).
+    expect(after).toMatchObject({ status: 'pending', transactionHash: null, claim: { txHash: hash.toLowerCase() } });
     expect(after.history).toHaveLength(1);
     await expectNotCompleted(h, m, p.id);
   });

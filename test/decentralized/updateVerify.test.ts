@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { payment as fixturePayment, snapshot } from '../helpers/fixtures.js';
 import {
+  attachClaim,
   bogusHash,
   expectCompletedOnce,
   expectNotCompleted,
@@ -10,6 +11,7 @@ import {
   newAddress,
   pay,
   seedClaim,
+  seedProven,
   startWeb3Suite,
   stopWeb3Suite,
   units,
@@ -18,7 +20,8 @@ import {
 
 /**
  * POST /decentralized/verify/:paymentId and PUT /decentralized/update against real transfers on a
- * local chain (BSC_CONFIRMATIONS=3): only the chain's answer moves a payment.
+ * local chain (BSC_CONFIRMATIONS=3): only the chain's answer moves a payment. The payer proves its
+ * wallet first (`seedProven`), then pays, then the hash is claimed and verified (issue 10).
  */
 
 let chain: LocalChain;
@@ -37,8 +40,9 @@ const update = (body: unknown, auth?: string) => h.api('PUT', '/decentralized/up
 describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
   it('confirmed: a transfer of the amount to the receiver with 3 confirmations completes the payment once', async () => {
     const m = await market(h);
+    const p = await seedProven(h, m, buyerWallet);
     const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
-    const p = await seedClaim(h, m, hash);
+    await attachClaim(h, p.id, hash);
     const r = await verify(p.id);
     expect(r.status, r.text).toBe(200);
     expect(r.body.data).toMatchObject({ paymentId: p.id, status: 'completed', escrowState: 'funded', outcome: 'confirmed', confirmations: 3, transactionHash: hash.toLowerCase() });
@@ -54,8 +58,9 @@ describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
 
   it('too few confirmations: processing with the chain’s count; completes once the blocks arrive', async () => {
     const m = await market(h);
+    const p = await seedProven(h, m, buyerWallet);
     const hash = await chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.5'));
-    const p = await seedClaim(h, m, hash);
+    await attachClaim(h, p.id, hash);
     const r = await verify(p.id);
     expect(r.status, r.text).toBe(200);
     expect(r.body.data).toMatchObject({ status: 'processing', outcome: 'pending', confirmations: 1, required: 3 });
@@ -71,30 +76,48 @@ describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
     await expectCompletedOnce(h, m, p.id);
   });
 
+  // Issue 10: a refuted claim is dropped and the payment stays as it was (no longer failed); the route answers 409.
   const mismatches: [string, () => Promise<string>, string][] = [
     ['reverted', () => chain.transfer(usdt.address, buyerWallet, receiver.address, units('99999999'), { gasLimit: 100_000n }), 'reverted'],
     ['wrong token', () => chain.transfer(other.address, buyerWallet, receiver.address, units('25.5')), 'wrong_token'],
-    ['wrong receiver', () => chain.transfer(usdt.address, buyerWallet, newAddress(), units('25.5')), 'wrong_receiver'],
-    ['underpaid', () => chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.499999')), 'amount_too_low'],
+    ['wrong receiver', () => chain.transfer(usdt.address, buyerWallet, newAddress(), units('25.5')), 'wrong_address'],
   ];
   for (const [name, send, reason] of mismatches) {
-    it(`${name}: the payment fails (${reason}), the offer is released, nothing of completion happens`, async () => {
+    it(`${name}: 409 transfer_mismatch (${reason}), the claim is dropped, the payment and its offer stay as they were`, async () => {
       const m = await market(h);
+      const p = await seedProven(h, m, buyerWallet);
       const hash = await send();
       await chain.mine(3);
       if (name === 'reverted') expect((await chain.provider.getTransactionReceipt(hash))?.status).toBe(0);
-      const p = await seedClaim(h, m, hash);
+      await attachClaim(h, p.id, hash);
       const r = await verify(p.id);
-      expect(r.status, r.text).toBe(200);
-      expect(r.body.data).toMatchObject({ status: 'failed', outcome: 'mismatch', reason });
+      expect(r.status, r.text).toBe(409);
+      expect(r.body.error).toMatchObject({ code: 'transfer_mismatch', details: { reason } });
       const after = await h.payment(p.id);
-      expect(after.liveOfferKey).toBeNull();
-      expect(after.history.at(-1)).toMatchObject({ toStatus: 'failed', reason, actor: 'chain' });
+      // Was: failed, offer released. Now the refuted claim is dropped and nothing else changes.
+      expect(after).toMatchObject({ status: 'pending', escrowState: 'unfunded', claim: null, transactionHash: null, creditKeys: [] });
+      expect(after.liveOfferKey).toBe(m.offerId);
+      expect(after.history).toHaveLength(1);
       await expectNotCompleted(h, m, p.id);
-      // A failed payment stays failed.
-      expect((await verify(p.id)).body.data).toMatchObject({ status: 'failed', outcome: 'closed' });
+      // Nothing is left to verify.
+      expect((await verify(p.id)).body.data).toMatchObject({ status: 'pending', outcome: 'no_hash' });
     });
   }
+
+  it('underpaid: credited for what arrived, processing with the shortfall, nothing of completion happens', async () => {
+    const m = await market(h);
+    const p = await seedProven(h, m, buyerWallet);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.499999'), 3);
+    await attachClaim(h, p.id, hash);
+    const r = await verify(p.id);
+    // Was: failed (amount_too_low). An underpayment now funds nothing but is recorded, and the payment waits for the rest.
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data).toMatchObject({ status: 'processing', escrowState: 'unfunded', outcome: 'pending', reason: 'underpaid' });
+    const after = await h.payment(p.id);
+    expect(after.escrow).toMatchObject({ received: '25.499999', shortfall: '0.000001' });
+    expect(after.liveOfferKey).toBe(m.offerId);
+    await expectNotCompleted(h, m, p.id);
+  });
 
   it('an unknown hash leaves the payment as it is', async () => {
     const m = await market(h);
@@ -124,15 +147,17 @@ describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
   for (const [name, send] of unminedMisses) {
     it(`a transaction not yet mined that ${name} does not move the payment`, async () => {
       const m = await market(h);
+      const p = await seedProven(h, m, buyerWallet);
       await chain.setAutomine(false);
       try {
         const hash = await send();
-        const p = await seedClaim(h, m, hash);
-        const before = await snapshot(h.store);
+        await attachClaim(h, p.id, hash);
         const r = await verify(p.id);
         expect(r.status, r.text).toBe(200);
-        expect(r.body.data).toMatchObject({ status: 'pending', outcome: 'not_found' });
-        expect(await snapshot(h.store)).toEqual(before);
+        // Was: not_found with the store untouched. An unmined transaction is now `pending` / `not_mined` (its sender and nonce are kept on the claim).
+        expect(r.body.data).toMatchObject({ status: 'pending', outcome: 'pending', reason: 'not_mined', confirmations: 0 });
+        expect(await h.payment(p.id)).toMatchObject({ status: 'pending', escrowState: 'unfunded', transactionHash: null, creditKeys: [] });
+        await expectNotCompleted(h, m, p.id);
       } finally {
         await chain.setAutomine(true);
         await chain.mine(1);
@@ -140,16 +165,18 @@ describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
     });
   }
 
-  it('a transaction not yet mined that pays the receiver: processing at 0 confirmations, never completed', async () => {
+  it('a transaction not yet mined that pays the receiver: still pending (not_mined), completed once mined deep enough', async () => {
     const m = await market(h);
+    const p = await seedProven(h, m, buyerWallet);
+    const id = p.id;
     await chain.setAutomine(false);
     let hash: string;
-    let id: string;
     try {
       hash = await chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.5'), { gasLimit: 100_000n });
-      id = (await seedClaim(h, m, hash)).id;
+      await attachClaim(h, id, hash);
       const r = await verify(id);
-      expect(r.body.data).toMatchObject({ status: 'processing', outcome: 'pending', confirmations: 0 });
+      // Was: processing at 0 confirmations. An unmined transaction moves nothing now.
+      expect(r.body.data).toMatchObject({ status: 'pending', outcome: 'pending', reason: 'not_mined', confirmations: 0 });
       await expectNotCompleted(h, m, id);
     } finally {
       await chain.setAutomine(true);
@@ -174,8 +201,9 @@ describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
 describe('PUT /decentralized/update — a status is applied only when the chain agrees', () => {
   it('completed without a confirmed transfer: 409 chain_disagrees with the chain’s view; the client’s confirmations are ignored', async () => {
     const m = await market(h);
+    const p = await seedProven(h, m, buyerWallet);
     const hash = await chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.5'));
-    const p = await seedClaim(h, m, hash);
+    await attachClaim(h, p.id, hash);
     const r = await update({ paymentId: p.id, status: 'completed', confirmations: 500 });
     expect(r.status, r.text).toBe(409);
     expect(r.body.error).toMatchObject({ code: 'chain_disagrees', details: { chain: 'pending', status: 'processing', confirmations: 1, required: 3 } });
@@ -207,18 +235,22 @@ describe('PUT /decentralized/update — a status is applied only when the chain 
     expect((await h.payment(unknown.id)).history).toHaveLength(1);
 
     const m2 = await market(h);
+    const bad = await seedProven(h, m2, buyerWallet);
     const wrong = await pay(chain, usdt.address, buyerWallet, newAddress(), units('25.5'), 3);
-    const bad = await seedClaim(h, m2, wrong);
+    await attachClaim(h, bad.id, wrong);
     const r = await update({ paymentId: bad.id, status: 'failed' });
     expect(r.status, r.text).toBe(200);
-    expect(r.body.data.status).toBe('failed');
+    // Was: failed. The chain's mismatch now only drops the refuted claim; the payment stays pending.
+    expect(r.body.data).toMatchObject({ status: 'pending', transactionHash: null });
+    expect((await h.payment(bad.id)).claim).toBeNull();
     await expectNotCompleted(h, m2, bad.id);
   });
 
   it('asking for pending on a confirmed payment: the chain completes it, the answer is 409 with the chain’s view', async () => {
     const m = await market(h);
+    const p = await seedProven(h, m, buyerWallet);
     const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
-    const p = await seedClaim(h, m, hash);
+    await attachClaim(h, p.id, hash);
     const r = await update({ paymentId: p.id, status: 'pending' });
     expect(r.status, r.text).toBe(409);
     expect(r.body.error).toMatchObject({ code: 'chain_disagrees', details: { chain: 'confirmed', status: 'completed' } });
@@ -246,14 +278,19 @@ describe('PUT /decentralized/update — a status is applied only when the chain 
     expect(after.history.at(-1)).toMatchObject({ toStatus: 'cancelled', actor: 'buyer-1', source: 'decentralized_update' });
   });
 
-  it('a party may cancel only a pending payment; an admin may cancel a processing one; the seller is a party too', async () => {
+  it('a party may cancel only a pending payment; an admin may cancel a processing one; the seller may not cancel', async () => {
     const m = await market(h);
+    const p = await seedProven(h, m, buyerWallet);
     const hash = await chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.5'));
-    const p = await seedClaim(h, m, hash);
+    await attachClaim(h, p.id, hash);
     expect((await verify(p.id)).body.data.status).toBe('processing');
-    const party = await update({ paymentId: p.id, status: 'cancelled' }, h.bearer('seller-1'));
+    const party = await update({ paymentId: p.id, status: 'cancelled' }, h.bearer('buyer-1'));
     expect(party.status, party.text).toBe(409);
     expect(party.body.error.code).toBe('payment_not_pending');
+    // The seller is a party (it sees the payment) but only the buyer cancels now (lead's rule with issue 10; was 409 payment_not_pending).
+    const seller = await update({ paymentId: p.id, status: 'cancelled' }, h.bearer('seller-1'));
+    expect(seller.status, seller.text).toBe(403);
+    expect(seller.body.error.code).toBe('not_buyer');
     const admin = await update({ paymentId: p.id, status: 'cancelled' }, h.bearer('ops', { admin: true }));
     expect(admin.status, admin.text).toBe(200);
     expect(admin.body.data.status).toBe('cancelled');
@@ -266,8 +303,9 @@ describe('PUT /decentralized/update — a status is applied only when the chain 
 
   it('an admin cannot cancel a completed payment', async () => {
     const m = await market(h);
+    const p = await seedProven(h, m, buyerWallet);
     const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
-    const p = await seedClaim(h, m, hash);
+    await attachClaim(h, p.id, hash);
     await verify(p.id);
     const r = await update({ paymentId: p.id, status: 'cancelled' }, h.bearer('ops', { admin: true }));
     expect(r.status, r.text).toBe(409);

@@ -1,4 +1,7 @@
+import { systemClock } from '../../src/common/clock.js';
 import { newObjectId } from '../../src/common/ids.js';
+import { InProcessKeyedLock } from '../../src/payments/keyedLock.js';
+import { PaymentCoordinator } from '../../src/payments/paymentCoordinator.js';
 import type { PaymentRecord } from '../../src/store/records.js';
 import type { Store } from '../../src/store/store.js';
 import { payment, seedMarketplace } from '../helpers/fixtures.js';
@@ -73,12 +76,27 @@ async function insert(store: Store, over: Partial<PaymentRecord>): Promise<Payme
   return p;
 }
 
-const prepared = (kind: 'release' | 'refund') => ({
-  escrowAction: {
-    kind, recipient: WALLET, payload: { to: WALLET, data: '0x', value: '0x0' }, summary: { action: kind, recipient: WALLET, amount: '25.5' },
-    preparedAt: new Date().toISOString(), preparedBy: ADMIN,
-  },
-});
+/**
+ * Escrows in the ledger's terms (issue 10; was `providerData.escrowAction` and fixtures in released/refunded):
+ * funded by a credit, then a release/refund prepared (in flight) or settled by the coordinator's named operations.
+ */
+async function escrowAt(store: Store, stage: 'prepared' | 'settled', kind: 'release' | 'refund', n: number): Promise<string> {
+  const coordinator = new PaymentCoordinator(store, new InProcessKeyedLock(), systemClock);
+  const p = await insert(store, { provider: 'shkeeper' });
+  const transfer = { txHash: txHash(100 + n), from: WALLET, to: PAY_ADDRESS, network: 'bsc', token: 'USDT', amount: '25.5', baseUnits: null, blockNumber: null };
+  await coordinator.credit(p.id, transfer, { source: 'fuzz', actor: 'fuzz', completionEffects: [] });
+  const d = {
+    id: newObjectId(), kind, method: 'escrow_tx' as const, recipient: WALLET, amount: '25.5', state: 'prepared' as const, override: null,
+    payoutId: null, evidence: null, createdBy: ADMIN, payload: { from: PAY_ADDRESS, to: WALLET, data: '0x', value: '0x0', gas: '0x1', chainId: '0x38' },
+  };
+  await coordinator.openDisbursement(p.id, d, { source: 'fuzz', actor: ADMIN });
+  if (stage === 'settled') {
+    await coordinator.settleDisbursement(p.id, d.id, {
+      source: 'fuzz', actor: ADMIN, evidence: txHash(kind === 'release' ? 7 : 8), effects: [], hashField: kind === 'release' ? 'releaseTxHash' : 'refundTxHash',
+    });
+  }
+  return p.id;
+}
 
 /** Everything the valid requests name. */
 export async function seedAll(store: Store): Promise<Seeded> {
@@ -101,13 +119,14 @@ export async function seedAll(store: Store): Promise<Seeded> {
     pendingWeb3Id: (await insert(store, { id: web3Id, provider: 'decentralized', externalId: `DEPAY_${web3Id}` })).id,
     completedWeb3Id: (await insert(store, {
       id: completedWeb3Id, provider: 'decentralized', status: 'completed', escrowState: 'funded', externalId: `DEPAY_${completedWeb3Id}`,
+      transactionHash: txHash(21),
     })).id,
     completedWeb3Ref: `DEPAY_${completedWeb3Id}`,
-    releasePreparedId: (await insert(store, { ...funded, providerData: prepared('release') })).id,
-    refundPreparedId: (await insert(store, { ...funded, providerData: prepared('refund') })).id,
-    deletablePreparedId: (await insert(store, { ...funded, providerData: prepared('release') })).id,
-    releasedId: (await insert(store, { provider: 'shkeeper', status: 'released', escrowState: 'released', transactionHash: txHash(2), releaseTxHash: txHash(7) })).id,
-    refundedId: (await insert(store, { provider: 'shkeeper', status: 'refunded', escrowState: 'refunded', transactionHash: txHash(3), refundTxHash: txHash(8) })).id,
+    releasePreparedId: await escrowAt(store, 'prepared', 'release', 1),
+    refundPreparedId: await escrowAt(store, 'prepared', 'refund', 2),
+    deletablePreparedId: await escrowAt(store, 'prepared', 'release', 3),
+    releasedId: await escrowAt(store, 'settled', 'release', 4),
+    refundedId: await escrowAt(store, 'settled', 'refund', 5),
     triggerableId: (await insert(store, { id: triggerId, provider: 'shkeeper', externalId: `AMN_${triggerId}`, payAddress: PAY_ADDRESS })).id,
     taskId: (await insert(store, { provider: 'shkeeper', direction: 'out', status: 'processing', providerTaskId: 'fuzz-task-1', externalId: 'PAYOUT_fuzz' })).providerTaskId!,
   };
@@ -194,6 +213,41 @@ export const ROUTES: Record<string, RouteFuzz> = {
       network: K.bsc, token: K.usdt, walletAddress: K.address, metadata: K.metadata,
     },
   },
+  // The payer proof (issue 10): no chain here, so a valid request ends at 503 not_configured.
+  [`POST ${API}/decentralized/payer-proof/challenge`]: {
+    valid: (s) => ({ as: 'anonymous', body: { purchaseRequestId: s.requestId, sellerOfferId: s.offerId, walletAddress: WALLET } }),
+    baseline: 503,
+    bodyShape: 'strict',
+    body: { purchaseRequestId: K.objectId, sellerOfferId: K.objectId, walletAddress: K.address },
+  },
+  [`POST ${API}/decentralized/payer-proof`]: {
+    valid: (s) => ({
+      as: 'anonymous',
+      body: {
+        paymentId: s.pendingWeb3Id,
+        payerProof: {
+          message: {
+            purpose: 'I will pay this escrow from this wallet', purchaseRequestId: s.requestId, sellerOfferId: s.offerId, wallet: WALLET,
+            receiver: PAY_ADDRESS, amount: '25.5', token: 'USDT', issuedAtBlock: 1, expiresAt: 4102444800, nonce: 'aa.bb',
+          },
+          signature: `0x${'1'.repeat(130)}`,
+        },
+      },
+    }),
+    baseline: 503,
+    bodyShape: 'strict',
+    body: {
+      paymentId: K.objectId,
+      'payerProof.signature': K.signature,
+      'payerProof.message.purchaseRequestId': K.objectId,
+      'payerProof.message.sellerOfferId': K.objectId,
+      'payerProof.message.wallet': K.address,
+      'payerProof.message.receiver': K.address,
+      'payerProof.message.amount': K.freeString(0, 64),
+      'payerProof.message.token': K.freeString(0, 16),
+      'payerProof.message.nonce': K.freeString(0, 200),
+    },
+  },
   [`GET ${API}/decentralized/status/:paymentId`]: {
     valid: (s) => ({ as: 'anonymous', params: { paymentId: s.pendingWeb3Id } }), baseline: 200, params: { paymentId: K.objectId },
   },
@@ -235,6 +289,8 @@ export const ROUTES: Record<string, RouteFuzz> = {
   [`POST ${API}/callback`]: {
     valid: (s) => ({
       as: 'anonymous',
+      // The recorded hash: answered from the record. Another hash on a settled payment is proven on chain now, as possible
+      // excess (issue 10), which needs the chain this app does not have (503).
       body: { paymentId: s.completedWeb3Id, transactionHash: txHash(21), status: 'PAID', data: { reference: s.completedWeb3Ref } },
     }),
     baseline: 200,
@@ -242,7 +298,8 @@ export const ROUTES: Record<string, RouteFuzz> = {
     body: { paymentId: K.objectId, transactionHash: K.txHash, status: K.freeString(0, 32), data: K.looseObject, 'data.reference': K.freeString(0, 128) },
   },
   [`POST ${API}/verify`]: {
-    valid: (s) => ({ as: 'party', body: { paymentId: s.completedWeb3Id, transactionHash: txHash(22) } }),
+    // The recorded hash (was txHash(22)): another one would be proven on chain as possible excess (issue 10).
+    valid: (s) => ({ as: 'party', body: { paymentId: s.completedWeb3Id, transactionHash: txHash(21) } }),
     baseline: 200,
     bodyShape: 'strict',
     body: { paymentId: K.objectId, transactionHash: K.txHash },

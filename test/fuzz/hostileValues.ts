@@ -44,6 +44,8 @@ export const K = {
   tokenSymbol: { name: 'tokenSymbol', legal: str(/^[A-Za-z0-9]{2,16}$/) },
   txHash: { name: 'txHash', legal: str(/^0x[0-9a-fA-F]{64}$/) },
   address: { name: 'address', legal: str(/^0x[0-9a-fA-F]{40}$/) },
+  /** A 65-byte hex signature (the payer proof's EIP-712 signature). */
+  signature: { name: 'signature', legal: str(/^0x[0-9a-fA-F]{130}$/) },
   bool: { name: 'bool', legal: (v: unknown) => typeof v === 'boolean' },
   metadata: { name: 'metadata', legal: (v: unknown) => plainObject(v) && metadataOk(v, 1) && Buffer.byteLength(JSON.stringify(v)) <= 16 * 1024 },
   /** A loosely checked object (`z.object` with optional string fields): anything but an object is refused. */

@@ -127,7 +127,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const config = configFrom({
       JWT_SECRET: TEST_JWT_SECRET,
       PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-      ESCROW_RECEIVER_ADDRESS: '0x00000000000000000000000000000000000e5c40',
+      ESCROW_RECEIVER_ADDRESS: CLUSTER_ESCROW,
       REDIS_URL: redisServer.url,
       ...(fake
         ? { SHKEEPER_API_URL: fake.url, SHKEEPER_API_KEY: fake.apiKey, SHKEEPER_USERNAME: fake.username, SHKEEPER_PASSWORD: fake.password }
@@ -243,6 +243,28 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 }
 
 /** Polls until `check` holds; the error names what was awaited. */
+/** The escrow receiver every cluster instance is configured with. */
+export const CLUSTER_ESCROW = '0x00000000000000000000000000000000000e5c40';
+
+let transferSeq = 0;
+/**
+ * A transfer as an inflow path hands it to `settlement.credit` once proven (issue 10: a payment completes only
+ * by a credit): `amount` of USDT to the cluster's escrow receiver, with a hash of its own.
+ */
+export function provenTransfer(amount = '25.5') {
+  transferSeq++;
+  return {
+    txHash: `0x${Date.now().toString(16).padStart(16, '0')}${transferSeq.toString(16).padStart(48, '0')}`,
+    from: '0x1111111111111111111111111111111111111111',
+    to: CLUSTER_ESCROW,
+    network: 'bsc',
+    token: 'USDT',
+    amount,
+    baseUnits: null,
+    blockNumber: null,
+  };
+}
+
 export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000, everyMs = 50): Promise<number> {
   const t0 = performance.now();
   for (;;) {

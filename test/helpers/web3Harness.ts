@@ -223,7 +223,8 @@ export async function expectNotCompleted(h: Web3Harness, m: Market, paymentId?: 
 
 /**
  * A decentralized payment for seller-1's offer as /decentralized/save records it, with `hash`
- * already claimed and not yet verified (as after a save whose verification hit an RPC error).
+ * already claimed (`payment.claim`) and not yet verified (as after a save whose verification hit
+ * an RPC error). No wallet is proven for it: see `seedProven`.
  */
 export async function seedClaim(h: Web3Harness, m: Market, hash: string | null, over: Partial<PaymentRecord> = {}): Promise<PaymentRecord> {
   const id = newObjectId();
@@ -237,7 +238,9 @@ export async function seedClaim(h: Web3Harness, m: Market, hash: string | null, 
       buyerId: BUYER,
       sellerId: 'seller-1',
       amount: { amount: m.amount, currency: 'USDT' },
-      transactionHash: hash?.toLowerCase() ?? null,
+      // A claimed hash is only a claim now (issue 10): `transactionHash` is set by a verified credit alone.
+      transactionHash: null,
+      claim: hash ? { txHash: hash.toLowerCase(), from: null, nonce: null, source: 'decentralized_save', actor: 'anonymous', at: now } : null,
       externalId: `DEPAY_${id}`,
       liveOfferKey: m.offerId,
       history: [{ fromStatus: null, toStatus: 'pending', fromEscrow: null, toEscrow: 'unfunded', source: 'decentralized_save', actor: 'anonymous', at: now, reason: null }],
@@ -246,6 +249,33 @@ export async function seedClaim(h: Web3Harness, m: Market, hash: string | null, 
       ...over,
     }),
   );
+}
+
+/**
+ * The payer proves `wallet` for an existing payment (`POST /decentralized/payer-proof`): transfers
+ * from it mined after this call credit the payment. Returns the payment as stored.
+ */
+export async function proveWallet(h: Web3Harness, m: { requestId: string; offerId: string }, paymentId: string, wallet: Wallet | HDNodeWallet): Promise<PaymentRecord> {
+  const res = await h.api('POST', '/decentralized/payer-proof', { body: { paymentId, payerProof: await payerProof(h, m, wallet) } });
+  if (res.status !== 200) throw new Error(`payer proof refused: ${res.status} ${res.text}`);
+  return h.payment(paymentId);
+}
+
+/**
+ * `seedClaim` with `wallet` proven for the payment through the route (prove first, then pay):
+ * a transfer from `wallet` mined after this call is the payment's own.
+ */
+export async function seedProven(h: Web3Harness, m: Market, wallet: Wallet | HDNodeWallet, hash: string | null = null, over: Partial<PaymentRecord> = {}): Promise<PaymentRecord> {
+  const p = await seedClaim(h, m, hash, over);
+  return proveWallet(h, m, p.id, wallet);
+}
+
+/** Records `hash` as the payment's unverified claim, as a save whose verification hit an RPC error leaves it. */
+export async function attachClaim(h: Web3Harness, paymentId: string, hash: string): Promise<PaymentRecord> {
+  const claim = { txHash: hash.toLowerCase(), from: null, nonce: null, source: 'decentralized_save', actor: 'anonymous', at: new Date() };
+  const p = await h.store.payments.updateOne({ id: paymentId }, { $set: { claim }, $inc: { revision: 1 } });
+  if (!p) throw new Error(`payment ${paymentId} is gone`);
+  return p;
 }
 
 /**

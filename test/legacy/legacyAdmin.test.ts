@@ -1,5 +1,6 @@
 import type { Wallet } from 'ethers';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { emptyLedger } from '../../src/payments/escrowLedger.js';
 import type { PaymentRecord } from '../../src/store/records.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
 import { payment as fixturePayment, snapshot } from '../helpers/fixtures.js';
@@ -39,6 +40,13 @@ const insert = (over: Partial<PaymentRecord>) => h.store.payments.insertOne(fixt
 /** A payment completed (escrow funded) whose transaction hash was never recorded. */
 const completedWithoutHash = (over: Partial<PaymentRecord> = {}) =>
   insert({ provider: 'decentralized', status: 'completed', escrowState: 'funded', transactionHash: null, ...over });
+/**
+ * The escrow ledger of a payment whose payer proved `wallet` at the current head (issue 10: a transfer to
+ * the shared receiver is the payment's only when sent by a proven wallet, mined after the proof).
+ */
+const provenBy = async (wallet: string) => ({
+  escrow: { ...emptyLedger(), payers: [{ wallet, provenAt: new Date(), provenAtBlock: await chain.provider.getBlockNumber(), method: 'eip712' as const }] },
+});
 /** Transfers from earlier cases fall out of the log window. */
 const freshWindow = () => chain.mine(WINDOW + 1);
 
@@ -99,8 +107,14 @@ describe('POST /payments/:id/fetch-tx', () => {
 
   it('finds a Web3 payment’s transfer to the escrow receiver in the window and records it', async () => {
     await freshWindow();
+    // Without a proven wallet no transfer to the shared receiver can be tied to the payment (issue 10).
+    const unproven = await completedWithoutHash();
+    const p = await completedWithoutHash(await provenBy(buyerWallet.address));
     const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
-    const p = await completedWithoutHash();
+    const refused = await fetchTx(unproven.id);
+    expect(refused.status, refused.text).toBe(409);
+    expect(refused.body.error.code).toBe('wallet_not_proven');
+    expect((await h.payment(unproven.id)).transactionHash).toBeNull();
     const r = await fetchTx(p.id);
     expect(r.status, r.text).toBe(200);
     expect(r.body).toEqual({ success: true, transactionHash: hash.toLowerCase(), network: 'bsc', source: 'chain', message: expect.any(String) });
@@ -108,6 +122,7 @@ describe('POST /payments/:id/fetch-tx', () => {
     expect(after.transactionHash).toBe(hash.toLowerCase());
     expect(after.status).toBe('completed');
     expect(after.history).toEqual(p.history);
+    expect(after.escrow?.credits).toMatchObject([{ kind: 'funding', txHash: hash.toLowerCase(), from: buyerWallet.address, amount: '25.5' }]);
 
     // Asked again: the recorded hash.
     const again = await fetchTx(p.id, h.bearer('seller-1'));
@@ -116,10 +131,11 @@ describe('POST /payments/:id/fetch-tx', () => {
 
   it('skips a transfer already recorded on another payment and one too small; 404 when nothing is left', async () => {
     await freshWindow();
+    const p = await completedWithoutHash(await provenBy(buyerWallet.address));
     const small = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25'), 1);
-    const taken = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 1);
+    // Both deep enough (BSC_CONFIRMATIONS=3), so each is skipped for what it is, not for its depth.
+    const taken = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
     await insert({ provider: 'decentralized', status: 'completed', escrowState: 'funded', transactionHash: taken.toLowerCase() });
-    const p = await completedWithoutHash();
     const before = await snapshot(h.store);
     const r = await fetchTx(p.id, h.bearer('ops', { admin: true }));
     expect(r.status, r.text).toBe(404);
@@ -130,9 +146,9 @@ describe('POST /payments/:id/fetch-tx', () => {
 
   it('looks only inside the block window', async () => {
     await freshWindow();
+    const p = await completedWithoutHash(await provenBy(buyerWallet.address));
     await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 1);
     await chain.mine(WINDOW + 2);
-    const p = await completedWithoutHash();
     const r = await fetchTx(p.id);
     expect(r.status, r.text).toBe(404);
     expect(r.body.error.code).toBe('transaction_not_found');
@@ -181,9 +197,11 @@ describe('POST /payments/auto-fetch-missing', () => {
 
   it('backfills completed payments without a hash, reporting each', async () => {
     await freshWindow();
-    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('40'), 1);
-    const findable = await completedWithoutHash({ amount: { amount: '40', currency: 'USDT' } });
-    const notFound = await completedWithoutHash({ amount: { amount: '1000', currency: 'USDT' } });
+    // Each has a proven wallet (issue 10); only the findable one's wallet paid.
+    const findable = await completedWithoutHash({ amount: { amount: '40', currency: 'USDT' }, ...(await provenBy(buyerWallet.address)) });
+    const notFound = await completedWithoutHash({ amount: { amount: '1000', currency: 'USDT' }, ...(await provenBy(newAddress())) });
+    // Deep enough (BSC_CONFIRMATIONS=3): fetch-tx now proves a transfer like every other inflow (was: 1 confirmation).
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('40'), 3);
     const hasHash = await insert({ provider: 'decentralized', status: 'completed', escrowState: 'funded', transactionHash: bogusHash() });
     const pendingOne = await insert({ provider: 'decentralized' });
     const r = await autoFetch({});

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { payment as fixturePayment, snapshot } from '../helpers/fixtures.js';
 import {
+  attachClaim,
   BUYER,
   bogusHash,
   expectCompletedOnce,
@@ -10,7 +11,9 @@ import {
   market,
   newAddress,
   pay,
+  payerProof,
   seedClaim,
+  seedProven,
   startWeb3Suite,
   stopWeb3Suite,
   units,
@@ -20,6 +23,7 @@ import {
 /**
  * The legacy POST /callback (no auth; the payment's externalId as reference) and POST /verify
  * (JWT party): a hash they carry is a claim, the status they carry is ignored, the chain decides.
+ * The payer proves its wallet before it pays (`seedProven`, issue 10).
  */
 
 let chain: LocalChain;
@@ -38,7 +42,7 @@ const verify = (body: unknown, auth: string | undefined = h.bearer(BUYER)) => h.
 describe('POST /callback', () => {
   it('with the payment’s reference and a confirmed hash: the chain completes it once', async () => {
     const m = await market(h);
-    const p = await seedClaim(h, m, null);
+    const p = await seedProven(h, m, buyerWallet);
     const hash = await confirmed();
     const r = await callback({ paymentId: p.id, transactionHash: hash, status: 'failed', data: { reference: p.externalId } });
     expect(r.status, r.text).toBe(200);
@@ -55,7 +59,7 @@ describe('POST /callback', () => {
 
   it('the status it carries is ignored: no hash → nothing to verify; an unconfirmed hash → processing', async () => {
     const m = await market(h);
-    const p = await seedClaim(h, m, null);
+    const p = await seedProven(h, m, buyerWallet);
     const before = await snapshot(h.store);
     const none = await callback({ paymentId: p.id, status: 'completed', data: { reference: p.externalId } });
     expect(none.status, none.text).toBe(200);
@@ -91,18 +95,23 @@ describe('POST /callback', () => {
 
   it('409 for a hash used by another payment, or other than the one recorded; 400 for malformed bodies', async () => {
     const m1 = await market(h);
-    const hash = await confirmed();
-    const first = await seedClaim(h, m1, hash);
     const m2 = await market(h);
-    const p = await seedClaim(h, m2, null);
+    // Both payments have the buyer's wallet proven (issue 10); the transfer funds the first, through the chain.
+    const first = await seedProven(h, m1, buyerWallet);
+    const p = await seedProven(h, m2, buyerWallet);
+    const hash = await confirmed();
+    const funded = await callback({ paymentId: first.id, transactionHash: hash, data: { reference: first.externalId } });
+    expect(funded.body.data?.payment?.status, funded.text).toBe('completed');
     const inUse = await callback({ paymentId: p.id, transactionHash: hash, status: 'completed', data: { reference: p.externalId } });
     expect(inUse.status, inUse.text).toBe(409);
     expect(inUse.body.error.code).toBe('transaction_hash_in_use');
 
+    // Was 409 transaction_hash_already_set. Another hash on a settled payment may be a second payment now (issue 10:
+    // recorded as excess when the chain proves it), so it is looked at; an unknown one changes nothing.
     const other = await callback({ paymentId: first.id, transactionHash: bogusHash(), data: { reference: first.externalId } });
-    expect(other.status, other.text).toBe(409);
-    expect(other.body.error.code).toBe('transaction_hash_already_set');
-    expect((await h.payment(first.id)).transactionHash).toBe(hash.toLowerCase());
+    expect(other.status, other.text).toBe(200);
+    expect(other.body.data).toMatchObject({ outcome: 'confirmed', payment: { status: 'completed', transactionHash: hash.toLowerCase() } });
+    expect(await h.payment(first.id)).toMatchObject({ transactionHash: hash.toLowerCase(), escrow: { received: '25.5' } });
 
     for (const body of [
       { paymentId: p.id, transactionHash: '0xdead', data: { reference: p.externalId } },
@@ -119,7 +128,7 @@ describe('POST /callback', () => {
 describe('POST /verify', () => {
   it('200 when the chain confirms the claimed hash; the request moves once', async () => {
     const m = await market(h);
-    const p = await seedClaim(h, m, null);
+    const p = await seedProven(h, m, buyerWallet);
     const hash = await confirmed();
     const r = await verify({ paymentId: p.id, transactionHash: hash });
     expect(r.status, r.text).toBe(200);
@@ -133,7 +142,8 @@ describe('POST /verify', () => {
 
   it('202 while the transfer lacks confirmations or is not seen yet', async () => {
     const m = await market(h);
-    const p = await seedClaim(h, m, await chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.5')));
+    const proven = await seedProven(h, m, buyerWallet);
+    const p = await attachClaim(h, proven.id, await chain.transfer(usdt.address, buyerWallet, receiver.address, units('25.5')));
     const young = await verify({ paymentId: p.id });
     expect(young.status, young.text).toBe(202);
     expect(young.body.data).toMatchObject({ outcome: 'pending', confirmations: 1, payment: { status: 'processing' } });
@@ -147,30 +157,58 @@ describe('POST /verify', () => {
     await expectNotCompleted(h, m2, unknown.id);
   });
 
-  it('409 transfer_mismatch for a transfer that does not pay it, and 409 again once it has failed', async () => {
+  // Was: an underpayment (amount_too_low) failed the payment. Now a refuted transfer (here: to another address) is
+  // dropped and the payment stays as it was; an underpayment is credited and leaves it processing.
+  it('409 transfer_mismatch for a transfer that does not pay it; the payment is left as it was, and nothing is left to verify', async () => {
     const m = await market(h);
-    const p = await seedClaim(h, m, null);
-    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('20'), 3);
+    const p = await seedProven(h, m, buyerWallet);
+    const hash = await pay(chain, usdt.address, buyerWallet, newAddress(), units('25.5'), 3);
     const r = await verify({ paymentId: p.id, transactionHash: hash });
     expect(r.status, r.text).toBe(409);
-    expect(r.body.error).toMatchObject({ code: 'transfer_mismatch', details: { reason: 'amount_too_low' } });
-    expect((await h.payment(p.id)).status).toBe('failed');
+    expect(r.body.error).toMatchObject({ code: 'transfer_mismatch', details: { reason: 'wrong_address' } });
+    expect(await h.payment(p.id)).toMatchObject({ status: 'pending', claim: null, transactionHash: null });
 
-    // Asked again about the failed payment: still a refusal, never "202, keep waiting".
     const again = await verify({ paymentId: p.id });
     expect(again.status, again.text).toBe(409);
-    expect(again.body.error.code).toBe('payment_closed');
+    expect(again.body.error.code).toBe('no_transaction_hash');
     await expectNotCompleted(h, m, p.id);
   });
 
-  it('409 for a cancelled payment, even with a real confirmed transfer', async () => {
+  it('202 for an underpayment: credited for what arrived, processing with the shortfall', async () => {
+    const m = await market(h);
+    const p = await seedProven(h, m, buyerWallet);
+    const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('20'), 3);
+    const r = await verify({ paymentId: p.id, transactionHash: hash });
+    expect(r.status, r.text).toBe(202);
+    expect(r.body.data).toMatchObject({ outcome: 'pending', reason: 'underpaid', payment: { status: 'processing', escrow: { received: '20', shortfall: '5.5' } } });
+    await expectNotCompleted(h, m, p.id);
+  });
+
+  it('409 wallet_not_proven for a transfer to the shared receiver when no wallet is proven; a proof sent with the verify settles it', async () => {
     const m = await market(h);
     const p = await seedClaim(h, m, null);
+    const proof = await payerProof(h, m, buyerWallet);
+    const hash = await confirmed();
+    const r = await verify({ paymentId: p.id, transactionHash: hash });
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.error.code).toBe('wallet_not_proven');
+    await expectNotCompleted(h, m, p.id);
+    const ok = await verify({ paymentId: p.id, transactionHash: hash, payerProof: proof });
+    expect(ok.status, ok.text).toBe(200);
+    await expectCompletedOnce(h, m, p.id, { txHash: hash });
+  });
+
+  it('409 for a cancelled payment, even with a real confirmed transfer (recorded as late money)', async () => {
+    const m = await market(h);
+    // The payer's wallet is proven (issue 10): its late transfer is then the payment's, and recorded as excess.
+    const p = await seedProven(h, m, buyerWallet);
     expect((await h.api('PUT', '/decentralized/update', { body: { paymentId: p.id, status: 'cancelled' }, auth: h.bearer(BUYER) })).status).toBe(200);
     const r = await verify({ paymentId: p.id, transactionHash: await confirmed() });
     expect(r.status, r.text).toBe(409);
     expect(r.body.error).toMatchObject({ code: 'payment_closed', details: { status: 'cancelled' } });
-    expect((await h.payment(p.id)).transactionHash).toBeNull();
+    const after = await h.payment(p.id);
+    expect(after).toMatchObject({ status: 'cancelled', transactionHash: null, escrow: { received: '25.5' } });
+    expect(after.escrow?.credits).toMatchObject([{ kind: 'excess', reason: 'late_payment' }]);
     await expectNotCompleted(h, m, p.id);
   });
 

@@ -27,7 +27,9 @@ describe('side effects of a transition (outbox)', () => {
     const flaky = flakyOffers(store);
 
     const first = buildTestApp({ store, events: new RecordingEvents() });
-    await expect(first.ctx.settlement.complete(p.id, { source: 'test', actor: 'system' })).rejects.toThrow('did not answer');
+    // `settlement.complete` is gone (issue 10): a proven transfer is credited, and its completion effects go to the outbox.
+    const transfer = { txHash: `0x${'a'.repeat(64)}`, from: '0x1111111111111111111111111111111111111111', to: first.config.escrow.receiverAddress!, network: 'bsc', token: 'USDT', amount: '25.5', baseUnits: null, blockNumber: null };
+    await expect(first.ctx.settlement.credit(p.id, transfer, { source: 'test', actor: 'system' })).rejects.toThrow('did not answer');
     // The transition committed with its outbox; nothing after it happened or was announced.
     const half = (await store.payments.findById(p.id))!;
     expect(half.status).toBe('completed');

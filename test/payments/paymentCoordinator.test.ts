@@ -3,7 +3,8 @@ import type { Clock } from '../../src/common/clock.js';
 import { AppError } from '../../src/common/errors.js';
 import { newObjectId } from '../../src/common/ids.js';
 import { InProcessKeyedLock } from '../../src/payments/keyedLock.js';
-import { PaymentCoordinator } from '../../src/payments/paymentCoordinator.js';
+import { ledgerProblems } from '../../src/payments/escrowLedger.js';
+import { PaymentCoordinator, type CreditInput } from '../../src/payments/paymentCoordinator.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import { PAYMENT_STATUSES, type EscrowState, type PaymentRecord, type PaymentStatus } from '../../src/store/records.js';
 import { payment } from '../helpers/fixtures.js';
@@ -28,12 +29,18 @@ const ALLOWED: [PaymentStatus, PaymentStatus][] = [
   ['pending', 'completed'],
   ['pending', 'failed'],
   ['pending', 'cancelled'],
+  // A reorg: the transfer that was seen is no longer on the chain (issue 10).
+  ['processing', 'pending'],
   ['processing', 'completed'],
   ['processing', 'failed'],
   ['processing', 'cancelled'],
   ['completed', 'released'],
   ['completed', 'refunded'],
 ];
+/** Targets that move money (issue 10): an inbound payment reaches them only on evidence (`credit`, a settled disbursement). */
+const MONEY_TARGETS: PaymentStatus[] = ['completed', 'released', 'refunded'];
+const PLAIN = ALLOWED.filter(([, to]) => !MONEY_TARGETS.includes(to));
+const MONEY = ALLOWED.filter(([, to]) => MONEY_TARGETS.includes(to));
 const isAllowed = (from: PaymentStatus, to: PaymentStatus) => ALLOWED.some(([f, t]) => f === from && t === to);
 const FORBIDDEN = PAYMENT_STATUSES.flatMap((from) =>
   PAYMENT_STATUSES.filter((to) => to !== from && !isAllowed(from, to)).map((to) => [from, to] as const),
@@ -68,6 +75,15 @@ async function seeded(over: Partial<PaymentRecord> = {}): Promise<PaymentRecord>
   return p;
 }
 
+const RECEIVER = '0x00000000000000000000000000000000000e5c40';
+const PAYER = '0x1111111111111111111111111111111111111111';
+let txCount = 0;
+/** A proven transfer of `amount` to the escrow receiver, as the inflow paths hand it to `credit`. */
+const transfer = (amount = '25.5', over: Partial<CreditInput> = {}): CreditInput => ({
+  txHash: `0x${(++txCount).toString(16).padStart(64, '0')}`, from: PAYER, to: RECEIVER, network: 'bsc', token: 'USDT', amount, baseUnits: null, blockNumber: null, ...over,
+});
+const creditStep = (actor = 'test') => ({ source: 'test', actor, completionEffects: [] });
+
 const req = (to: PaymentStatus, extra: Partial<Parameters<PaymentCoordinator['transition']>[1]> = {}) => ({
   to,
   source: 'test',
@@ -88,16 +104,24 @@ describe('create', () => {
 });
 
 describe('transitions', () => {
-  it.each(ALLOWED)('%s → %s succeeds and records who, why and from where', async (from, to) => {
+  // `transition` carries no money now (issue 10), and writes only provider facts with the status (was: any field).
+  it.each(PLAIN)('%s → %s succeeds and records who, why and from where', async (from, to) => {
     const p = await seeded({ status: from, escrowState: ESCROW_IN[from] });
     tick();
-    const res = await coordinator.transition(p.id, req(to, { reason: 'because', set: { 'metadata.note': 'x' } }));
+    const res = await coordinator.transition(p.id, req(to, { reason: 'because', set: { providerData: { note: 'x' } } }));
     expect(res.changed).toBe(true);
-    expect(res.payment).toMatchObject({ status: to, escrowState: ESCROW_IN[to], metadata: { note: 'x' }, updatedAt: now });
+    expect(res.payment).toMatchObject({ status: to, escrowState: ESCROW_IN[to], providerData: { note: 'x' }, updatedAt: now });
     expect(res.payment.history).toEqual([
       { fromStatus: from, toStatus: to, fromEscrow: ESCROW_IN[from], toEscrow: ESCROW_IN[to], source: 'test', actor: 'admin-1', at: now, reason: 'because' },
     ]);
     expect(await store.payments.findById(p.id)).toEqual(res.payment);
+  });
+
+  // Was: an inbound payment reached these by a plain transition. Only evidence moves money now (issue 10).
+  it.each(MONEY)('%s → %s is refused for an inbound payment (evidence_required) and nothing is written', async (from, to) => {
+    const p = await seeded({ status: from, escrowState: ESCROW_IN[from] });
+    await expectAppError(coordinator.transition(p.id, req(to)), 'invalid_state', 'evidence_required');
+    expect(await store.payments.findById(p.id)).toEqual(p);
   });
 
   it.each(FORBIDDEN)('%s → %s is refused and nothing is written', async (from, to) => {
@@ -109,10 +133,10 @@ describe('transitions', () => {
 
   it('re-applying the transition just made is a success that writes nothing', async () => {
     const p = await seeded();
-    await coordinator.transition(p.id, req('completed'));
+    await coordinator.transition(p.id, req('processing'));
     const before = await store.payments.findById(p.id);
     tick();
-    const again = await coordinator.transition(p.id, req('completed', { set: { 'metadata.late': true } }));
+    const again = await coordinator.transition(p.id, req('processing', { set: { providerData: { late: true } } }));
     expect(again.changed).toBe(false);
     expect(again.payment).toEqual(before);
     expect(await store.payments.findById(p.id)).toEqual(before);
@@ -125,11 +149,20 @@ describe('transitions', () => {
 });
 
 describe('escrow', () => {
-  it('funds an inbound payment when it completes and lets it go once', async () => {
+  // Was: plain transitions to completed and released. Now a credit funds it and a settled disbursement lets it go (issue 10).
+  it('funds an inbound payment when a credit completes it and lets it go once', async () => {
     const p = await seeded();
-    expect((await coordinator.transition(p.id, req('completed'))).payment.escrowState).toBe('funded');
-    expect((await coordinator.transition(p.id, req('released'))).payment.escrowState).toBe('released');
+    expect((await coordinator.credit(p.id, transfer(), creditStep())).payment.escrowState).toBe('funded');
+    await expectAppError(coordinator.transition(p.id, req('released')), 'invalid_state', 'evidence_required');
+    await coordinator.openDisbursement(
+      p.id,
+      { id: 'd-1', kind: 'release', method: 'escrow_tx', recipient: PAYER, amount: '25.5', state: 'prepared', override: null, payoutId: null, evidence: null, payload: null, createdBy: 'admin-1' },
+      { source: 'test', actor: 'admin-1' },
+    );
+    const released = await coordinator.settleDisbursement(p.id, 'd-1', { source: 'test', actor: 'chain', evidence: `0x${'e'.repeat(64)}`, effects: [] });
+    expect(released.payment).toMatchObject({ status: 'released', escrowState: 'released' });
     await expectAppError(coordinator.transition(p.id, req('refunded')), 'invalid_state', 'invalid_transition');
+    expect(ledgerProblems(released.payment)).toEqual([]);
   });
 
   it.each(['released', 'refunded'] as const)('refuses %s while the escrow is not funded', async (to) => {
@@ -155,45 +188,61 @@ describe('escrow', () => {
 
 describe('conditions and races', () => {
   it('a where-condition that no longer holds is precondition_failed and writes nothing', async () => {
+    // (Was completed: a money target is no plain transition any more, issue 10.)
     const p = await seeded({ transactionHash: '0xabc' });
     await expectAppError(
-      coordinator.transition(p.id, req('completed', { where: { transactionHash: '0xother' } })),
+      coordinator.transition(p.id, req('failed', { where: { transactionHash: '0xother' } })),
       'conflict',
       'precondition_failed',
     );
     expect(await store.payments.findById(p.id)).toEqual(p);
-    const ok = await coordinator.transition(p.id, req('completed', { where: { transactionHash: '0xabc' } }));
+    const ok = await coordinator.transition(p.id, req('failed', { where: { transactionHash: '0xabc' } }));
     expect(ok.changed).toBe(true);
   });
 
-  it('when 50 writers complete one payment at once, exactly one writes', async () => {
+  // Was: 50 plain transitions to completed. A payment completes by a credit now (issue 10); the same transfer credited 50 times writes once.
+  it('when 50 writers credit the same transfer to one payment at once, exactly one writes', async () => {
     const p = await seeded();
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => coordinator.transition(p.id, req('completed', { actor: `w${i}` }))));
+    const t = transfer();
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => coordinator.credit(p.id, t, creditStep(`w${i}`))));
     expect(results.filter((r) => r.changed)).toHaveLength(1);
-    expect(results.every((r) => r.payment.status === 'completed')).toBe(true);
+    expect(results.filter((r) => !r.changed).every((r) => r.outcome === 'already_credited')).toBe(true);
     const final = await store.payments.findById(p.id);
+    expect(final).toMatchObject({ status: 'completed', escrowState: 'funded', transactionHash: t.txHash });
     expect(final!.history.filter((h) => h.toStatus === 'completed')).toHaveLength(1);
     expect(final!.history).toHaveLength(1);
+    expect(final!.escrow).toMatchObject({ received: '25.5' });
+    expect(ledgerProblems(final!)).toEqual([]);
   });
 
-  it('when completion and cancellation race, one wins and the other is refused', async () => {
+  // Was: completed vs cancelled transitions. A credit that loses to a cancellation is not refused now: the money is recorded as excess (issue 10).
+  it('when a credit and a cancellation race, one wins; the money is recorded either way', async () => {
     const p = await seeded();
-    const targets = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 'completed' : 'cancelled') as PaymentStatus);
-    const settled = await Promise.allSettled(targets.map((to) => coordinator.transition(p.id, req(to))));
+    const t = transfer();
+    const kinds = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 'credit' : 'cancel'));
+    const settled = await Promise.allSettled(
+      kinds.map((k) => (k === 'credit' ? coordinator.credit(p.id, t, creditStep()) : coordinator.transition(p.id, req('cancelled')))),
+    );
     const final = (await store.payments.findById(p.id))!;
     expect(['completed', 'cancelled']).toContain(final.status);
     expect(final.history).toHaveLength(1);
+    expect(final.escrow).toMatchObject({ received: '25.5' });
+    expect(final.creditKeys).toHaveLength(1);
+    expect(ledgerProblems(final)).toEqual([]);
     let winners = 0;
     settled.forEach((s, i) => {
-      if (targets[i] === final.status) {
-        expect(s.status).toBe('fulfilled');
-        if (s.status === 'fulfilled' && s.value.changed) winners++;
-      } else {
+      if (kinds[i] === 'cancel' && final.status === 'completed') {
         expect(s.status).toBe('rejected');
         expect((s as PromiseRejectedResult).reason).toMatchObject({ kind: 'invalid_state' });
+        return;
       }
+      expect(s.status).toBe('fulfilled');
+      const v = (s as PromiseFulfilledResult<{ changed: boolean; outcome?: string; payment: PaymentRecord }>).value;
+      if (kinds[i] === (final.status === 'completed' ? 'credit' : 'cancel') && v.changed) winners++;
     });
     expect(winners).toBe(1);
+    if (final.status === 'cancelled') expect(final.escrow?.credits).toMatchObject([{ kind: 'excess', reason: 'late_payment' }]);
+    else expect(final.transactionHash).toBe(t.txHash);
   });
 });
 
@@ -251,28 +300,37 @@ describe('withPaymentLock', () => {
   });
 });
 
-describe('patch', () => {
-  it('writes non-state fields under a condition, bumping updatedAt but not history', async () => {
+// `patch(anyField)` is gone (issue 10): non-state fields are written by named operations, each under a condition.
+describe('named writes of non-state fields', () => {
+  it('updateDetails and recordClaim write under a condition, bumping updatedAt but not history', async () => {
     const p = await seeded({ metadata: { keep: 1 } });
     tick();
-    const patched = await coordinator.patch(p.id, { 'metadata.note': 'n', transactionHash: '0x1' }, { status: 'pending' });
-    expect(patched).toMatchObject({ status: 'pending', transactionHash: '0x1', metadata: { keep: 1, note: 'n' }, updatedAt: now, history: [] });
-    expect(await store.payments.findById(p.id)).toEqual(patched);
+    await coordinator.updateDetails(p.id, { metadata: { note: 'n' } }, { status: 'pending' });
+    const claimed = await coordinator.recordClaim(p.id, { txHash: '0x1', from: null, nonce: null, source: 'api', actor: 'buyer-1' });
+    expect(claimed).toMatchObject({ status: 'pending', transactionHash: null, claim: { txHash: '0x1', at: now }, metadata: { keep: 1, note: 'n' }, updatedAt: now, history: [] });
+    expect(await store.payments.findById(p.id)).toEqual(claimed);
   });
 
-  it('is precondition_failed when the condition no longer holds', async () => {
+  it('is precondition_failed when the condition no longer holds, and a claim is refused once the payment is settled', async () => {
     const p = await seeded({ status: 'completed', escrowState: 'funded' });
-    await expectAppError(coordinator.patch(p.id, { transactionHash: '0x1' }, { status: 'pending' }), 'conflict', 'precondition_failed');
+    await expectAppError(coordinator.updateDetails(p.id, { metadata: { x: 1 } }, { status: 'pending' }), 'conflict', 'precondition_failed');
+    await expectAppError(coordinator.recordClaim(p.id, { txHash: '0x1', from: null, nonce: null, source: 'api', actor: 'buyer-1' }), 'invalid_state', 'payment_not_open');
     expect(await store.payments.findById(p.id)).toEqual(p);
   });
 
   it('is not_found for an unknown payment', async () => {
-    await expectAppError(coordinator.patch(newObjectId(), { 'metadata.x': 1 }), 'not_found', 'payment_not_found');
+    await expectAppError(coordinator.updateDetails(newObjectId(), { metadata: { x: 1 } }), 'not_found', 'payment_not_found');
+    await expectAppError(coordinator.recordClaim(newObjectId(), { txHash: '0x1', from: null, nonce: null, source: 'api', actor: 'x' }), 'not_found', 'payment_not_found');
   });
 
-  it('surfaces a taken unique key as a conflict', async () => {
-    await seeded({ transactionHash: '0xtaken' });
-    const p = await seeded();
-    await expectAppError(coordinator.patch(p.id, { transactionHash: '0xtaken' }), 'conflict', 'duplicate_key');
+  it('a claim reserves nothing, but a transfer credited to one payment is refused to another (conflict)', async () => {
+    const a = await seeded();
+    const b = await seeded({ purchaseRequestId: newObjectId() });
+    const t = transfer();
+    await coordinator.recordClaim(a.id, { txHash: t.txHash, from: null, nonce: null, source: 'api', actor: 'x' });
+    await coordinator.recordClaim(b.id, { txHash: t.txHash, from: null, nonce: null, source: 'api', actor: 'y' });
+    await coordinator.credit(a.id, t, creditStep());
+    await expectAppError(coordinator.credit(b.id, t, creditStep()), 'conflict', 'transfer_already_credited');
+    expect(await store.payments.findById(b.id)).toMatchObject({ status: 'pending', transactionHash: null, creditKeys: [] });
   });
 });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/common/errors.js';
 import type { MemoryStore } from '../../src/store/memoryStore.js';
 import { payment, seedMarketplace } from '../helpers/fixtures.js';
-import { eventually, startCluster, type Cluster, type Instance } from '../helpers/multiInstance.js';
+import { eventually, provenTransfer, startCluster, type Cluster, type Instance } from '../helpers/multiInstance.js';
 import { redisUnavailable } from '../helpers/redisServer.js';
 
 /**
@@ -39,13 +39,14 @@ async function seededPayment() {
   const { request, offer, otherOffer } = await seedMarketplace(cluster.store);
   const p = payment({ purchaseRequestId: request.id, sellerOfferId: offer.id, liveOfferKey: offer.id });
   await cluster.store.payments.insertOne(p);
-  return { p, request, offer, otherOffer };
+  // A payment completes by a credit of a proven transfer (issue 10; `settlement.complete` is gone).
+  return { p, request, offer, otherOffer, transfer: provenTransfer() };
 }
 
 /** Completes on `inst` while the offer write fails: the transition and its outbox stay, nothing else. */
 async function halfComplete(inst: Instance, s: Awaited<ReturnType<typeof seededPayment>>) {
   failNextOfferWrite(cluster.store);
-  await expect(inst.ctx.settlement.complete(s.p.id, { source: 'test', actor: 'system' })).rejects.toThrow('did not answer');
+  await expect(inst.ctx.settlement.credit(s.p.id, s.transfer, { source: 'test', actor: 'system' })).rejects.toThrow('did not answer');
   const half = (await cluster.store.payments.findById(s.p.id))!;
   expect(half).toMatchObject({ status: 'completed', escrowState: 'funded', pendingEffects: COMPLETION_EFFECTS });
   expect((await cluster.store.sellerOffers.findById(s.offer.id))!.status).toBe('pending');
@@ -89,7 +90,7 @@ describe.skipIf(!!redisUnavailable)('side effects left behind by an instance tha
     expect(sweeper.status()).toMatchObject({ lastError: null, finished: 1 });
     await expectFinishedOnce(s, leader);
     // A late repeat of the completion, on the leader, changes nothing and announces nothing.
-    expect((await leader.ctx.settlement.complete(s.p.id, { source: 'late', actor: 'system' })).changed).toBe(false);
+    expect(await leader.ctx.settlement.credit(s.p.id, s.transfer, { source: 'late', actor: 'system' })).toMatchObject({ changed: false, outcome: 'already_credited' });
     await expectFinishedOnce(s, leader);
   });
 

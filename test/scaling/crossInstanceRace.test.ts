@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalChain, type LocalChain } from '../helpers/chain/localChain.js';
 import { payment, seedMarketplace } from '../helpers/fixtures.js';
-import { startCluster, type Cluster, type Instance } from '../helpers/multiInstance.js';
+import { provenTransfer, startCluster, type Cluster, type Instance } from '../helpers/multiInstance.js';
 import { redisUnavailable } from '../helpers/redisServer.js';
 import {
   BUYER,
@@ -105,7 +105,8 @@ describe.skipIf(!!redisUnavailable)('one payment settled through several instanc
     process.stdout.write(`crossInstanceRace: confirm ${confirmMs.toFixed(0)} ms; winners by instance:source ${JSON.stringify(winners)}` + '\n');
   });
 
-  it('lets exactly one of three instances complete a payment when all three call settlement.complete at once, 30 times', async () => {
+  // `settlement.complete` is gone (issue 10): the three instances credit the same proven transfer at once.
+  it('lets exactly one of three instances complete a payment when all three credit its transfer at once, 30 times', async () => {
     const wins: Record<string, number> = {};
     for (let i = 0; i < 30; i++) {
       const { request, offer, otherOffer } = await seedMarketplace(cluster.store, { buyerId: BUYER });
@@ -115,9 +116,11 @@ describe.skipIf(!!redisUnavailable)('one payment settled through several instanc
 
       // Redis serves the lease to whichever request arrives first: rotate who starts first.
       const order = [a, b, c].map((_, k) => [a, b, c][(k + i) % 3]!);
+      const transfer = provenTransfer();
       const results = await Promise.all(
-        order.map((inst) => inst.ctx.settlement.complete(p.id, { source: `instance_${inst.name}`, actor: 'system' })),
+        order.map((inst) => inst.ctx.settlement.credit(p.id, transfer, { source: `instance_${inst.name}`, actor: 'system' })),
       );
+      expect(results.filter((r) => !r.changed).map((r) => r.outcome), `iteration ${i}`).toEqual(['already_credited', 'already_credited']);
 
       const changed = results.map((r, k) => (r.changed ? order[k]!.name : null)).filter(Boolean) as string[];
       expect(changed, `iteration ${i}`).toHaveLength(1);

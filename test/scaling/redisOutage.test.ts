@@ -1,7 +1,7 @@
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedMarketplace } from '../helpers/fixtures.js';
-import { eventually, startCluster, type Cluster, type Instance } from '../helpers/multiInstance.js';
+import { eventually, provenTransfer, startCluster, type Cluster, type Instance } from '../helpers/multiInstance.js';
 import { redisUnavailable } from '../helpers/redisServer.js';
 
 /**
@@ -86,7 +86,9 @@ describe.skipIf(!!redisUnavailable)('losing Redis under two instances', () => {
     expect(read.status, JSON.stringify(read.body)).toBe(200);
     // A completion (a multi-record step: payment, offers, request) needs the lease: a clear refusal.
     const started = performance.now();
-    await expect(a.ctx.settlement.complete(completed.paymentId, { source: 'test', actor: 'system' })).rejects.toMatchObject({
+    // A completion is a credit of a proven transfer now (issue 10; `settlement.complete` is gone).
+    const transfer = provenTransfer();
+    await expect(a.ctx.settlement.credit(completed.paymentId, transfer, { source: 'test', actor: 'system' })).rejects.toMatchObject({
       code: 'lock_unavailable',
     });
     expect(performance.now() - started, 'refused at once, not after the lock retries').toBeLessThan(2_000);
@@ -107,9 +109,11 @@ describe.skipIf(!!redisUnavailable)('losing Redis under two instances', () => {
     const cancel = await call(b, 'PUT', `/${cancelled.paymentId}`, { status: 'cancelled' });
     expect(cancel.status, JSON.stringify(cancel.body)).toBe(200);
     const again = await call(a, 'PUT', `/${cancelled.paymentId}`, { status: 'cancelled' });
-    expect(again.status).toBe(200);
-    expect((await a.ctx.settlement.complete(completed.paymentId, { source: 'test', actor: 'system' })).changed).toBe(true);
-    expect((await b.ctx.settlement.complete(completed.paymentId, { source: 'test', actor: 'system' })).changed).toBe(false);
+    // A party edits only an open payment now (lead's rule with issue 10): the repeat is refused (was a 200 no-op); nothing applied twice.
+    expect(again.status, JSON.stringify(again.body)).toBe(409);
+    expect(again.body.error.code).toBe('payment_not_open');
+    expect((await a.ctx.settlement.credit(completed.paymentId, transfer, { source: 'test', actor: 'system' })).changed).toBe(true);
+    expect((await b.ctx.settlement.credit(completed.paymentId, transfer, { source: 'test', actor: 'system' })).changed).toBe(false);
 
     const c = (await cluster.store.payments.findById(cancelled.paymentId))!;
     expect(c.history.map((h) => h.toStatus)).toEqual(['pending', 'cancelled']);
