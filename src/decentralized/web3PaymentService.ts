@@ -64,14 +64,11 @@ export class Web3PaymentService {
     let payment = await this.paymentToSave(request.id, input);
     if (input.payerProof) payment = await this.addPayer(payment, input.payerProof);
     if (!input.transactionHash) return { payment, verification: null };
+    // Kept as the claim first (when there is none), so an RPC failure loses nothing; a refuted one is dropped again.
+    payment = await this.keepClaim(payment.id, input.transactionHash, 'decentralized_save');
     try {
       const v = await this.d.verifier.verify(payment.id, 'decentralized_save', input.transactionHash);
       if (v.outcome === 'mismatch') throw refutedClaim(v.reason);
-      // Not known to the node yet: kept as the payment's claim for a later verify (it reserves nothing).
-      if (v.outcome === 'not_found' && !v.payment.claim) {
-        const claimed = await this.d.coordinator.recordClaim(payment.id, { txHash: input.transactionHash, from: null, nonce: null, source: 'decentralized_save', actor: 'anonymous' });
-        return { payment: claimed, verification: { outcome: v.outcome, confirmations: v.confirmations, reason: v.reason } };
-      }
       return { payment: v.payment, verification: { outcome: v.outcome, confirmations: v.confirmations, reason: v.reason } };
     } catch (err) {
       if (err instanceof AppError && ['transfer_mismatch', 'wallet_not_proven', 'transaction_hash_in_use'].includes(err.code)) throw err;
@@ -79,6 +76,17 @@ export class Web3PaymentService {
       this.d.logger.warn({ err, paymentId: payment.id }, 'verification right after save failed');
       return { payment: (await store.payments.findById(payment.id)) ?? payment, verification: { outcome: 'error', code: (err as AppError).code ?? 'error' } };
     }
+  }
+
+  /**
+   * Records `hash` as the payment's claim when it has none (a claim reserves nothing, and an
+   * existing one — possibly the payer's — is never displaced by a caller's word). Returns the payment.
+   */
+  async keepClaim(paymentId: string, hash: string, source: string): Promise<PaymentRecord> {
+    const p = await this.status(paymentId);
+    if (p.claim || !OPEN.includes(p.status) || p.transactionHash) return p;
+    return this.d.coordinator.recordClaim(p.id, { txHash: hash, from: null, nonce: null, source, actor: 'anonymous' })
+      .catch((err: unknown) => (err instanceof AppError && ['payment_not_open', 'transaction_hash_already_set'].includes(err.code) ? p : Promise.reject(err)));
   }
 
   /**
@@ -145,7 +153,8 @@ export class Web3PaymentService {
     const agrees =
       (input.status === 'completed' && v.payment.status === 'completed') ||
       (input.status === 'processing' && v.outcome === 'pending') ||
-      (input.status === 'failed' && v.outcome === 'mismatch') ||
+      // A refuted claim is dropped, not a failed payment: `failed` agrees only when the payment is.
+      (input.status === 'failed' && v.payment.status === 'failed') ||
       (input.status === 'pending' && v.payment.status === 'pending');
     if (!agrees) {
       throw new AppError('conflict', `the chain does not support status ${input.status}`, {

@@ -7,6 +7,7 @@ import { endpoint, ok } from '../common/http.js';
 import { isObjectId } from '../common/ids.js';
 import { objectIdSchema, txHashSchema } from '../common/schemas.js';
 import { payerProofSchema } from '../decentralized/decentralizedSchemas.js';
+import { refutedClaim } from '../decentralized/refutedClaim.js';
 import { visiblePayment } from '../payments/paymentAccess.js';
 import { paymentView } from '../payments/paymentView.js';
 import { SETTLED } from '../payments/transitions.js';
@@ -70,7 +71,9 @@ export function paymentRoutes(ctx: AppContext): Router {
     if (!p || p.provider !== 'decentralized' || !ref || ref !== p.externalId) {
       throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
     }
-    return ok(await claimAndVerify(ctx, p.id, body.transactionHash, 'legacy_callback'));
+    const result = await claimAndVerify(ctx, p.id, body.transactionHash, 'legacy_callback');
+    if (result.outcome === 'mismatch') throw refutedClaim(result.reason ?? undefined);
+    return ok(result);
   }));
 
   router.post('/verify', requireAuth(ctx.tokens), endpoint({ body: verifyBody }, async ({ body }, req, res) => {
@@ -81,10 +84,7 @@ export function paymentRoutes(ctx: AppContext): Router {
     if (result.outcome === 'no_hash') throw new AppError('conflict', 'no transaction hash is known for this payment', { code: 'no_transaction_hash' });
     // A failed or cancelled payment will never complete: a refusal, not "202, keep waiting".
     if (result.outcome === 'closed') throw new AppError('conflict', `the payment is ${result.payment.status}`, { code: 'payment_closed', details: { status: result.payment.status } });
-    if (result.outcome === 'mismatch') {
-      const code = result.reason === 'wallet_not_proven' ? 'wallet_not_proven' : 'transfer_mismatch';
-      throw new AppError('conflict', `the transaction does not pay this payment: ${result.reason}`, { code, details: { reason: result.reason } });
-    }
+    if (result.outcome === 'mismatch') throw refutedClaim(result.reason ?? undefined);
     res.status(result.outcome === 'confirmed' ? 200 : 202).json(ok(result));
   }));
   return router;
@@ -95,6 +95,8 @@ export function paymentRoutes(ctx: AppContext): Router {
  * claim only, reserving nothing; a refuted one is dropped (see Web3Verifier).
  */
 async function claimAndVerify(ctx: AppContext, paymentId: string, hash: string | undefined, source: string) {
+  // Kept as the payment's claim first (when it has none), so an RPC failure loses nothing; a refuted one is dropped again.
+  if (hash) await ctx.web3.keepClaim(paymentId, hash, source);
   const v = await ctx.web3Verifier.verify(paymentId, source, hash);
   return { payment: paymentView(v.payment), outcome: v.outcome, confirmations: v.confirmations ?? null, reason: v.reason ?? null };
 }

@@ -50,7 +50,7 @@ export class TransactionBackfill {
       try {
         await this.d.coordinator.recordFundingEvidence(p.id, v.transfer, { source: 'fetch_tx', actor: 'system' });
       } catch (err) {
-        if ((err as AppError).code === 'transaction_hash_in_use') continue;
+        if (['transaction_hash_in_use', 'transfer_mismatch'].includes((err as AppError).code)) continue;
         throw err;
       }
       return { transactionHash: hash, network, source };
@@ -58,9 +58,10 @@ export class TransactionBackfill {
     throw new AppError('not_found', 'no matching transaction was found', { code: 'transaction_not_found' });
   }
 
-  private async fromShkeeper(p: PaymentRecord): Promise<{ hash: string; source: 'shkeeper' }[]> {
+  /** SHKeeper's txids for the invoice; each is then proven on chain, hence `source: chain` as in the seed. */
+  private async fromShkeeper(p: PaymentRecord): Promise<{ hash: string; source: 'chain' }[]> {
     const invoices = await this.d.shkeeper!.getInvoices(p.externalId!);
-    return invoices.flatMap((i) => i.txs.map((t) => t.txid)).filter((t) => EVM_TX.test(t)).map((t) => ({ hash: t.toLowerCase(), source: 'shkeeper' as const }));
+    return invoices.flatMap((i) => i.txs.map((t) => t.txid)).filter((t) => EVM_TX.test(t)).map((t) => ({ hash: t.toLowerCase(), source: 'chain' as const }));
   }
 
   /** Transfers to the payment's receiver: from its proven wallets after their proofs (shared receiver), or from anyone (its own invoice address). */

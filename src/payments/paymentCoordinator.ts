@@ -1,6 +1,6 @@
 import type { Clock } from '../common/clock.js';
 import { AppError } from '../common/errors.js';
-import { addDecimals, compareDecimals } from '../common/money.js';
+import { addDecimals, compareDecimals, lowerBound } from '../common/money.js';
 import type {
   Claim,
   Credit,
@@ -28,6 +28,10 @@ import {
 /** Fields a plain transition may write with the status: facts about the provider, never money. */
 export interface TransitionFields {
   providerTaskId?: string;
+  /** Merged into the payment's metadata (`metadata.<key>`), in the same write as the move. */
+  metadata?: Record<string, unknown>;
+  /** A claimed hash recorded with the move (an admin marking a payment processing on a hash). */
+  claim?: Omit<Claim, 'at'>;
   transactionHash?: string;
   /** `providerData.<key>` → value. */
   providerData?: Record<string, unknown>;
@@ -124,7 +128,8 @@ export class PaymentCoordinator {
       if (p.direction === 'in' && EVIDENCE_ONLY.includes(req.to)) {
         throw new AppError('invalid_state', `an inbound payment becomes ${req.to} only on evidence`, { code: 'evidence_required' });
       }
-      return { set: flatten(req.set) };
+      const { claim, ...fields } = req.set ?? {};
+      return { set: { ...flatten(fields), ...(claim ? { claim: { ...claim, txHash: claim.txHash.toLowerCase(), at: this.clock.now() } } : {}) } };
     });
   }
 
@@ -199,6 +204,10 @@ export class PaymentCoordinator {
         if (l.credits.some((c) => c.kind === 'funding') || (p.creditKeys ?? []).includes(key)) return null;
         if (!SETTLED.includes(p.status)) {
           throw new AppError('invalid_state', 'only a completed payment takes evidence afterwards', { code: 'payment_not_completed' });
+        }
+        // Evidence of a completion is a transfer that could have completed it.
+        if (compareDecimals(input.amount, lowerBound(p.amount.amount, this.policy.underpaymentTolerance)) < 0) {
+          throw new AppError('conflict', `the transfer moved ${input.amount}, less than the payment's ${p.amount.amount}`, { code: 'transfer_mismatch', details: { reason: 'amount_too_low' } });
         }
         const credit: Credit = { ...input, key, kind: 'funding', reason: 'found_afterwards', source: step.source, at: this.clock.now() };
         return {
@@ -311,13 +320,28 @@ export class PaymentCoordinator {
     });
   }
 
-  /** Metadata (merged) and, while pending, the network and token. */
-  async updateDetails(paymentId: string, d: { metadata?: Record<string, unknown>; blockchain?: { network: string; token: string } }, where: Filter = {}) {
+  /**
+   * A party's or admin's amendment, in one conditional write: metadata (merged), the network and
+   * token, and a claimed transaction hash (recorded only while the payment is pending, or
+   * processing with no claim yet). `where` is what the caller checked and must still hold.
+   * Refused as a whole: 409 `precondition_failed` (the payment moved on), nothing written.
+   */
+  async amend(
+    paymentId: string,
+    d: { metadata?: Record<string, unknown>; blockchain?: { network: string; token: string }; claim?: Omit<Claim, 'at'> },
+    where: Filter = {},
+  ): Promise<PaymentRecord> {
     const set: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(d.metadata ?? {})) set[`metadata.${k}`] = v;
     if (d.blockchain) set.blockchain = d.blockchain;
+    if (d.claim) set.claim = { ...d.claim, txHash: d.claim.txHash.toLowerCase(), at: this.clock.now() };
     if (Object.keys(set).length === 0) return this.mustFind(paymentId);
-    const updated = await this.store.payments.updateOne({ id: paymentId, ...andWhere(where) }, { $set: set, $inc: { revision: 1 } });
+    const claimable = d.claim ? { $or: [{ status: 'pending' }, { status: 'processing', claim: null }] } : {};
+    const conditions = [where, claimable].filter((c) => Object.keys(c).length > 0);
+    const updated = await this.store.payments.updateOne(
+      { id: paymentId, ...(conditions.length > 0 ? { $and: conditions } : {}) },
+      { $set: set, $inc: { revision: 1 } },
+    );
     if (updated) return updated;
     await this.mustFind(paymentId);
     throw new AppError('conflict', 'the payment changed; reload and try again', { code: 'precondition_failed' });
@@ -562,9 +586,10 @@ function andWhere(where: Filter | undefined): Filter {
 
 function flatten(set: TransitionFields | { providerData?: Record<string, unknown> } | undefined): Record<string, unknown> {
   if (!set) return {};
-  const { providerData, ...rest } = set as TransitionFields;
+  const { providerData, metadata, ...rest } = set as TransitionFields;
   const out: Record<string, unknown> = { ...rest };
   for (const [k, v] of Object.entries(providerData ?? {})) out[`providerData.${k}`] = v;
+  for (const [k, v] of Object.entries(metadata ?? {})) out[`metadata.${k}`] = v;
   return out;
 }
 

@@ -151,6 +151,7 @@ export function registerPaymentDocs(registry: OpenAPIRegistry, opts: DocsOptions
     body: { schema: updatePaymentBody },
     responses: { 200: onePayment('The updated payment') },
     errors: {
+      400: ['conflicting_fields'],
       403: ['self_completion_forbidden', 'status_change_forbidden', 'outbound_read_only', 'not_buyer'],
       404: ['payment_not_found'],
       409: [

@@ -9,7 +9,7 @@ import { assertSelfOrAdmin, isPartyTo, partyFilter, visiblePayment } from './pay
 import type { PaymentCoordinator } from './paymentCoordinator.js';
 import type { CreatePaymentInput, UpdatePaymentInput } from './paymentSchemas.js';
 import type { PaymentStatus } from '../store/records.js';
-import { LIVE, OPEN } from './transitions.js';
+import { canTransition, LIVE, OPEN } from './transitions.js';
 import { compareDecimals } from '../common/money.js';
 import { transferMismatch, type InflowProofs } from './inflowProofs.js';
 import type { PaymentSettlement } from './paymentSettlement.js';
@@ -143,21 +143,29 @@ export class PaymentService {
     const mustBePending = input.blockchain !== undefined || (statusChange === 'cancelled' && !who.isAdmin);
     const where = mustBePending ? { status: 'pending' } : {};
 
-    let payment = current;
+    const claims = input.transactionHash !== undefined && input.transactionHash.toLowerCase() !== (current.transactionHash ?? current.claim?.txHash);
+    const claim = claims ? { txHash: input.transactionHash!, from: null, nonce: null, source: 'api', actor: who.userId } : undefined;
     if (statusChange) {
-      const r = await this.coordinator.transition(id, { to: statusChange, source: 'api', actor: who.userId, where });
+      if ((claim && !OPEN.includes(statusChange)) || input.blockchain) {
+        throw new AppError('validation', `a payment moving to ${statusChange} takes no ${input.blockchain ? 'network' : 'transaction hash'}`, { code: 'conflicting_fields' });
+      }
+      // The move and the fields sent with it are one write: both happen, or neither.
+      const r = await this.coordinator.transition(id, { to: statusChange, source: 'api', actor: who.userId, where, set: { metadata: input.metadata, claim } });
       if (r.changed) announcePaymentUpdate(this.events, r.payment);
-      payment = r.payment;
+      else if (input.metadata || claim) return this.coordinator.amend(id, { metadata: input.metadata, claim }, { status: statusChange });
+      return r.payment;
     }
-    if (input.metadata || input.blockchain) payment = await this.coordinator.updateDetails(id, { metadata: input.metadata, blockchain: input.blockchain }, where);
-    if (input.transactionHash !== undefined && input.transactionHash !== current.transactionHash) {
-      payment = await this.coordinator.recordClaim(id, { txHash: input.transactionHash, from: null, nonce: null, source: 'api', actor: who.userId });
-    }
-    return payment;
+    // Everything else in one conditional write: nothing lands on a payment that moved on meanwhile.
+    return this.coordinator.amend(id, { metadata: input.metadata, blockchain: input.blockchain, claim }, who.isAdmin ? where : { ...where, status: mustBePending ? 'pending' : { $in: [...OPEN] } });
   }
 
   /** An admin's completion: the hash must prove a transfer to this payment's receiver, deep enough. */
   private async completeWithEvidence(who: Principal, p: PaymentRecord, txHash: string | undefined): Promise<PaymentRecord> {
+    if (!canTransition(p.status, 'completed')) {
+      throw new AppError('invalid_state', `payment cannot move from ${p.status} to completed`, {
+        code: 'invalid_transition', details: { from: p.status, to: 'completed', escrowState: p.escrowState },
+      });
+    }
     if (!txHash) {
       throw new AppError('conflict', 'completing a payment needs the transactionHash of the transfer that paid it', { code: 'evidence_required' });
     }

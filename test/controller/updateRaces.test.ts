@@ -69,7 +69,8 @@ describe('PUT /api/payment/:id under a concurrent state change', () => {
 
   it('does not change the network of a payment that left pending after it was read', async () => {
     const t = await racing({ status: 'processing' });
-    const res = await t.put({ status: 'failed', blockchain: { network: 'eth', token: 'USDT' } }, t.bearer('ops', { admin: true }));
+    // (A status change with a network is refused outright now: 400 conflicting_fields; the network alone races.)
+    const res = await t.put({ blockchain: { network: 'eth', token: 'USDT' } }, t.bearer('ops', { admin: true }));
     await t.expectRefusedAfterRace(res, 409, 'precondition_failed');
     expect(t.raced()).toMatchObject({ status: 'processing', blockchain: { network: 'bsc' } });
     expect(t.events.emitted).toEqual([]);
@@ -81,7 +82,7 @@ describe('PUT /api/payment/:id under a concurrent state change', () => {
     const claim = { txHash: TX_C, from: null, nonce: null, source: 'chain_verification', actor: 'chain', at: new Date() };
     const t = await racing({ status: 'processing', claim });
     const res = await t.put({ transactionHash: TX_D }, t.bearer('buyer-1'));
-    await t.expectRefusedAfterRace(res, 409, 'transaction_hash_already_set');
+    await t.expectRefusedAfterRace(res, 409, 'precondition_failed');
     expect(t.raced()).toMatchObject({ transactionHash: null, claim: { txHash: TX_C } });
     expect(t.events.emitted).toEqual([]);
   });

@@ -72,8 +72,7 @@ describe('PUT /api/payment/:id — status', () => {
 
   it.each(refused)('refuses an admin moving a payment from %s to %s (409 invalid_transition)', async (from, to) => {
     const t = await at(from);
-    // `completed` without a hash is refused first for want of evidence (issue 10).
-    if (to === 'completed') return void (await expectRefused(t, () => t.put({ status: to }, t.admin), 409, 'evidence_required'));
+    // `completed` from here is refused by the table before any evidence is asked for.
     const res = await expectRefused(t, () => t.put({ status: to }, t.admin), 409, 'invalid_transition');
     expect(res.body.error.details).toMatchObject({ from, to });
   });
@@ -183,11 +182,6 @@ describe('PUT /api/payment/:id — status', () => {
     const res = await t.http().get(`/api/payment/${t.payment.id}`).set('Authorization', t.bearer('buyer-1'));
     expect(res.body.data).toMatchObject({ status, escrowState: status });
     for (const to of PUT_STATUSES) {
-      // `completed` without a hash is refused first for want of evidence (issue 10).
-      if (to === 'completed') {
-        await expectRefused(t, () => t.put({ status: to }, t.admin), 409, 'evidence_required');
-        continue;
-      }
       const refusedRes = await expectRefused(t, () => t.put({ status: to }, t.admin), 409, 'invalid_transition');
       expect(refusedRes.body.error.details).toMatchObject({ from: status, to, escrowState: status });
     }

@@ -223,7 +223,7 @@ describe('PUT /decentralized/update — a status is applied only when the chain 
     expect((await h.payment(p.id)).history.at(-1)).toMatchObject({ source: 'decentralized_update', actor: 'chain' });
   });
 
-  it('pending is accepted only while the chain has nothing; failed only when the chain shows a mismatch', async () => {
+  it('pending is accepted only while the chain has nothing; failed only when the payment failed', async () => {
     const m = await market(h);
     const unknown = await seedClaim(h, m, bogusHash());
     expect((await update({ paymentId: unknown.id, status: 'pending' })).status).toBe(200);
@@ -239,9 +239,10 @@ describe('PUT /decentralized/update — a status is applied only when the chain 
     const wrong = await pay(chain, usdt.address, buyerWallet, newAddress(), units('25.5'), 3);
     await attachClaim(h, bad.id, wrong);
     const r = await update({ paymentId: bad.id, status: 'failed' });
-    expect(r.status, r.text).toBe(200);
-    // Was: failed. The chain's mismatch now only drops the refuted claim; the payment stays pending.
-    expect(r.body.data).toMatchObject({ status: 'pending', transactionHash: null });
+    // Was: 200 and failed. The chain's mismatch now only drops the refuted claim; the payment stays
+    // pending, so "failed" is not what the chain supports.
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.error).toMatchObject({ code: 'chain_disagrees', details: { chain: 'mismatch', status: 'pending' } });
     expect((await h.payment(bad.id)).claim).toBeNull();
     await expectNotCompleted(h, m2, bad.id);
   });

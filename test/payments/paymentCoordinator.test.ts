@@ -302,10 +302,10 @@ describe('withPaymentLock', () => {
 
 // `patch(anyField)` is gone (issue 10): non-state fields are written by named operations, each under a condition.
 describe('named writes of non-state fields', () => {
-  it('updateDetails and recordClaim write under a condition, bumping updatedAt but not history', async () => {
+  it('amend and recordClaim write under a condition, bumping updatedAt but not history', async () => {
     const p = await seeded({ metadata: { keep: 1 } });
     tick();
-    await coordinator.updateDetails(p.id, { metadata: { note: 'n' } }, { status: 'pending' });
+    await coordinator.amend(p.id, { metadata: { note: 'n' } }, { status: 'pending' });
     const claimed = await coordinator.recordClaim(p.id, { txHash: '0x1', from: null, nonce: null, source: 'api', actor: 'buyer-1' });
     expect(claimed).toMatchObject({ status: 'pending', transactionHash: null, claim: { txHash: '0x1', at: now }, metadata: { keep: 1, note: 'n' }, updatedAt: now, history: [] });
     expect(await store.payments.findById(p.id)).toEqual(claimed);
@@ -313,13 +313,13 @@ describe('named writes of non-state fields', () => {
 
   it('is precondition_failed when the condition no longer holds, and a claim is refused once the payment is settled', async () => {
     const p = await seeded({ status: 'completed', escrowState: 'funded' });
-    await expectAppError(coordinator.updateDetails(p.id, { metadata: { x: 1 } }, { status: 'pending' }), 'conflict', 'precondition_failed');
+    await expectAppError(coordinator.amend(p.id, { metadata: { x: 1 } }, { status: 'pending' }), 'conflict', 'precondition_failed');
     await expectAppError(coordinator.recordClaim(p.id, { txHash: '0x1', from: null, nonce: null, source: 'api', actor: 'buyer-1' }), 'invalid_state', 'payment_not_open');
     expect(await store.payments.findById(p.id)).toEqual(p);
   });
 
   it('is not_found for an unknown payment', async () => {
-    await expectAppError(coordinator.updateDetails(newObjectId(), { metadata: { x: 1 } }), 'not_found', 'payment_not_found');
+    await expectAppError(coordinator.amend(newObjectId(), { metadata: { x: 1 } }), 'not_found', 'payment_not_found');
     await expectAppError(coordinator.recordClaim(newObjectId(), { txHash: '0x1', from: null, nonce: null, source: 'api', actor: 'x' }), 'not_found', 'payment_not_found');
   });
 

@@ -1,5 +1,4 @@
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiver, type Receiver } from '../helpers/fakeShkeeper/receiver.js';
 import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
