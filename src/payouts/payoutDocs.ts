@@ -3,7 +3,7 @@ import { ErrorResponseSchema } from '../openapi/components.js';
 import { documentRoute, type DocsOptions, type RouteDoc } from '../openapi/documentRoute.js';
 import { PaymentStatusSchema, json } from '../openapi/sharedSchemas.js';
 import { describeSchema, z } from '../openapi/zod.js';
-import { payoutBody, payoutCallback, taskParams } from './payoutSchemas.js';
+import { payoutBody, payoutCallback, payoutIdParams, taskParams } from './payoutSchemas.js';
 
 /** SHKeeper payouts: src/payouts/shkeeperPayoutRoutes.ts and the payout webhook of shkeeperWebhookRoutes.ts. */
 
@@ -89,6 +89,24 @@ export function registerPayoutDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     responses: { 200: json("The task and the payout's status", PayoutTaskSchema) },
     errors: {
       404: ['payout_not_found'],
+      502: ['shkeeper_error', 'shkeeper_auth', 'shkeeper_timeout', 'shkeeper_unreachable'],
+      503: ['not_configured'],
+    },
+  });
+  doc({
+    method: 'post',
+    path: '/shkeeper/payout/{payoutId}/abandon',
+    summary: 'Abandon an open payout, only on SHKeeper\'s word that it was not executed (admin)',
+    description:
+      'SHKeeper is asked now, in the crypto the payout was sent in. "Never received" or failed: the payout and its ' +
+      'disbursement fail and the escrow is free again. Paid: recorded as completed (409 `payout_not_open`). Anything ' +
+      'else: 409 `payout_outcome_unknown` — it may still pay.',
+    auth: 'admin',
+    params: payoutIdParams,
+    responses: { 200: json('Abandoned', z.object({ success: z.literal(true), message: z.string(), data: z.object({ payoutId: z.string(), status: z.literal('failed') }) })) },
+    errors: {
+      404: ['payout_not_found'],
+      409: ['payout_not_open', 'payout_outcome_unknown'],
       502: ['shkeeper_error', 'shkeeper_auth', 'shkeeper_timeout', 'shkeeper_unreachable'],
       503: ['not_configured'],
     },

@@ -26,6 +26,8 @@ export const payoutBody = z.strictObject({
 });
 export type PayoutInput = z.output<typeof payoutBody>;
 
+export const payoutIdParams = z.object({ payoutId: objectIdSchema });
+
 export const taskParams = z.object({ taskId: z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'must be a task id') });
 
 /** SHKeeper's payout callback (§6.5): a flat object, unlike what its OpenAPI schema claims. */

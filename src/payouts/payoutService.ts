@@ -128,6 +128,41 @@ export class PayoutService {
     return { success: true as const, data: { taskId, status: task.status, result: task.result, payoutId: updated.id, payoutStatus: updated.status } };
   }
 
+  /**
+   * An admin asks SHKeeper now about an open payout (typically one in doubt after a lost answer)
+   * and abandons it only if SHKeeper says it never received it or it failed: then the payout and
+   * its disbursement fail and the escrow is free again. Anything else SHKeeper says is applied as
+   * evidence (paid → settled; running → still in flight) and the abandon is refused:
+   * 409 `payout_outcome_unknown` while it may still pay, 409 `payout_not_open` once it ended.
+   * Errors: 404 `payout_not_found`, 503 `not_configured`, 502 SHKeeper errors.
+   */
+  async abandon(who: Principal, payoutId: string) {
+    const payout = await this.d.store.payments.findById(payoutId);
+    if (!payout || payout.direction !== 'out' || payout.provider !== 'shkeeper') throw new AppError('not_found', 'payout not found', { code: 'payout_not_found' });
+    if (!['pending', 'processing'].includes(payout.status)) {
+      throw new AppError('invalid_state', `the payout is ${payout.status}`, { code: 'payout_not_open', details: { status: payout.status } });
+    }
+    const shkeeper = this.d.shkeeper;
+    if (!shkeeper) throw new AppError('unavailable', 'SHKeeper is not configured (SHKEEPER_API_URL)', { code: 'not_configured' });
+    const crypto = this.cryptoOf(payout);
+    const said = payout.providerTaskId
+      ? await shkeeper.getTask(crypto, payout.providerTaskId)
+      : ((await shkeeper.payoutStatus(crypto, payout.externalId!)) ?? { status: 'FAILURE', result: 'SHKeeper never received this payout' });
+    const updated = 'txid' in said
+      ? await this.d.updates.applyStatus(payout, said, `payout_abandon:${who.userId}`)
+      : await this.d.updates.applyTask(payout, said, `payout_abandon:${who.userId}`);
+    if (updated.status === 'failed') {
+      this.d.logger.warn({ paymentId: payout.id, admin: who.userId }, 'payout abandoned on SHKeeper\'s word that it was not executed');
+      return { success: true as const, data: { payoutId: updated.id, status: updated.status }, message: 'SHKeeper did not execute this payout; it is abandoned and the escrow is free again' };
+    }
+    if (updated.status === 'completed') {
+      throw new AppError('invalid_state', 'SHKeeper paid this payout; it is now recorded as completed', { code: 'payout_not_open', details: { status: updated.status } });
+    }
+    throw new AppError('conflict', `SHKeeper reports this payout as ${said.status}: it may still be paid, so it cannot be abandoned`, {
+      code: 'payout_outcome_unknown', details: { shkeeperStatus: said.status },
+    });
+  }
+
   /** The SHKeeper crypto the payout was submitted in, fixed then (older rows: from their network and token). */
   cryptoOf(p: PaymentRecord): string {
     const fixed = p.providerData.crypto;

@@ -3,7 +3,7 @@ import type { AppContext } from '../appContext.js';
 import { principalOf, requireAdmin, requireAuth } from '../auth/authMiddleware.js';
 import { endpoint } from '../common/http.js';
 import { idempotency } from '../idempotency/idempotencyMiddleware.js';
-import { payoutBody, taskParams } from './payoutSchemas.js';
+import { payoutBody, payoutIdParams, taskParams } from './payoutSchemas.js';
 
 /** SHKeeper payouts to sellers (admin), and their status. The payout webhook is routed with the raw-body webhooks. */
 export function shkeeperPayoutRoutes(ctx: AppContext): Router {
@@ -18,6 +18,12 @@ export function shkeeperPayoutRoutes(ctx: AppContext): Router {
     '/payout/status/:taskId',
     requireAuth(ctx.tokens),
     endpoint({ params: taskParams }, ({ params }, req) => ctx.payouts.status(principalOf(req), params.taskId)),
+  );
+  // Abandoning needs SHKeeper's word that the payout was not executed (README: "a payout in doubt").
+  router.post(
+    '/payout/:payoutId/abandon',
+    requireAdmin(ctx.tokens),
+    endpoint({ params: payoutIdParams }, ({ params }, req) => ctx.payouts.abandon(principalOf(req), params.payoutId)),
   );
   return router;
 }

@@ -141,3 +141,30 @@ describe('a payout SHKeeper never received (the request hung)', () => {
     expect(again.status, JSON.stringify(again.body)).toBe(200);
   });
 });
+
+describe('POST /shkeeper/payout/:payoutId/abandon (admin): only on SHKeeper\'s word that it was not executed', () => {
+  it('is refused while SHKeeper has the payout, and for anyone but an admin', async () => {
+    const { m, payout } = await lostPayout('reset_after_processing');
+    const seller = await expectNothingChanged(h, () => call(h, 'POST', `/shkeeper/payout/${payout.id}/abandon`, { as: SELLER }));
+    expect(seller.status).toBe(403);
+    const r = await call(h, 'POST', `/shkeeper/payout/${payout.id}/abandon`);
+    expect(r.status, JSON.stringify(r.body)).toBe(409);
+    expect(r.body.error.code).toBe('payout_outcome_unknown');
+    // What SHKeeper said is applied as evidence: it has the payout, so the disbursement is no longer in doubt.
+    expect((await escrowOf(h, m)).escrow!.inFlight).toMatchObject({ payoutId: payout.id, state: 'submitted' });
+    expect((await payoutOf(h, payout.id)).status).toBe('processing');
+  });
+
+  it('abandons a payout SHKeeper never received: failed, the escrow free again', async () => {
+    const { m, payout } = await lostPayout('hang');
+    const r = await call(h, 'POST', `/shkeeper/payout/${payout.id}/abandon`);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.data).toEqual({ payoutId: payout.id, status: 'failed' });
+    const escrow = await escrowOf(h, m);
+    expect(escrow.escrow!.inFlight).toBeNull();
+    expect((await disbursementsOf(h, escrow.id)).map((d) => d.state)).toEqual(['failed']);
+    const again = await call(h, 'POST', `/shkeeper/payout/${payout.id}/abandon`);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('payout_not_open');
+  });
+});
