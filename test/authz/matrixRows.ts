@@ -203,7 +203,7 @@ async function payout(k: SeedKit): Promise<Seeded> {
       amount: '25.5', recipientAddress: WALLET, token: 'USDT', network: 'bsc',
     },
   );
-  return { taskId: created.data.taskId };
+  return { taskId: created.data.taskId, payoutId: created.data.payoutId };
 }
 
 // ── signed SHKeeper deliveries ────────────────────────────────────────────────────────────────
@@ -477,6 +477,13 @@ export const MATRIX_ROWS: MatrixRow[] = [
       },
     }),
     expect: adminOnly(200),
+  },
+  {
+    route: `POST ${API}/shkeeper/payout/:payoutId/abandon`,
+    rule: 'admin; SHKeeper still has this payout, so it cannot be abandoned (409)',
+    seed: payout,
+    request: (s) => ({ method: 'POST', path: `${API}/shkeeper/payout/${s.payoutId}/abandon` }),
+    expect: adminOnly(409),
   },
   {
     route: `GET ${API}/shkeeper/payout/status/:taskId`,

@@ -68,6 +68,7 @@ export interface Seeded {
   refundedId: string;
   triggerableId: string;
   taskId: string;
+  payoutId: string;
 }
 
 async function insert(store: Store, over: Partial<PaymentRecord>): Promise<PaymentRecord> {
@@ -128,7 +129,7 @@ export async function seedAll(store: Store): Promise<Seeded> {
     releasedId: await escrowAt(store, 'settled', 'release', 4),
     refundedId: await escrowAt(store, 'settled', 'refund', 5),
     triggerableId: (await insert(store, { id: triggerId, provider: 'shkeeper', externalId: `AMN_${triggerId}`, payAddress: PAY_ADDRESS })).id,
-    taskId: (await insert(store, { provider: 'shkeeper', direction: 'out', status: 'processing', providerTaskId: 'fuzz-task-1', externalId: 'PAYOUT_fuzz' })).providerTaskId!,
+    ...(await insert(store, { provider: 'shkeeper', direction: 'out', status: 'processing', providerTaskId: 'fuzz-task-1', externalId: 'PAYOUT_fuzz', escrow: null }).then((p) => ({ taskId: p.providerTaskId!, payoutId: p.id }))),
   };
 }
 
@@ -356,6 +357,9 @@ export const ROUTES: Record<string, RouteFuzz> = {
       purchaseRequestId: K.objectId, sellerOfferId: K.objectId, buyerId: K.userId, sellerId: K.userId, amount: K.amount, recipientAddress: K.address,
       token: K.tokenSymbol, network: K.network, metadata: K.metadata, force: K.bool,
     },
+  },
+  [`POST ${API}/shkeeper/payout/:payoutId/abandon`]: {
+    valid: (s) => ({ as: 'admin', params: { payoutId: s.payoutId } }), baseline: 503, params: { payoutId: K.objectId },
   },
   [`GET ${API}/shkeeper/payout/status/:taskId`]: {
     valid: (s) => ({ as: 'party', params: { taskId: s.taskId } }), baseline: 503, params: { taskId: K.taskId },
