@@ -4,11 +4,12 @@ import type { Clock } from '../common/clock.js';
 import { AppError } from '../common/errors.js';
 import { newObjectId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
-import { compareDecimals, toBaseUnits } from '../common/money.js';
+import { toBaseUnits } from '../common/money.js';
 import type { Config } from '../config/config.js';
-import { checkPayoutRecipient, explainInFlight, fundedEscrowOf, inFlightError } from '../escrow/escrowRecipients.js';
+import { assertFundingOnChain, assertPayoutAmount, checkPayoutRecipient, explainInFlight, fundedEscrowOf, inFlightError } from '../escrow/escrowRecipients.js';
+import type { InflowProofs } from '../payments/inflowProofs.js';
 import { to, type PaymentEvents } from '../events/paymentEvents.js';
-import { available, ledgerOf } from '../payments/escrowLedger.js';
+import { ledgerOf } from '../payments/escrowLedger.js';
 import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
 import { RELEASE_EFFECTS, type PaymentEffects } from '../payments/paymentEffects.js';
 import type { Disbursement, PaymentRecord } from '../store/records.js';
@@ -30,6 +31,7 @@ const RECEIPT_TIMEOUT_MS = 120_000;
 export class AdminPayoutService {
   constructor(
     private readonly d: {
+      proofs?: InflowProofs;
       config: Config;
       store: Store;
       coordinator: PaymentCoordinator;
@@ -62,12 +64,8 @@ export class AdminPayoutService {
     const override = checkPayoutRecipient(offer?.walletAddress ?? null, input.receiverWalletAddress, { adminId: who.userId, reason: input.overrideReason });
     const ledger = ledgerOf(escrow);
     if (ledger.inFlight) throw inFlightError(ledger.inFlight);
-    if (compareDecimals(input.amount, available(ledger)) > 0) {
-      throw new AppError('conflict', `the escrow holds ${available(ledger)}; ${input.amount} cannot leave it`, {
-        code: 'exceeds_escrow_balance',
-        details: { available: available(ledger), requested: input.amount },
-      });
-    }
+    assertPayoutAmount(escrow, input.amount);
+    await assertFundingOnChain(this.d.proofs, escrow);
     const amount = toBaseUnits(input.amount, config.bsc.usdtDecimals);
     const balance = await wallet.tokenBalance(config.bsc.usdtAddress);
     if (balance < amount) {
@@ -96,7 +94,7 @@ export class AdminPayoutService {
       await coordinator.moveDisbursement(escrow.id, disbursementId, 'failed', { ...step, reason: 'the payout record could not be written' });
       throw err;
     }
-    this.d.events.emit(to.global, 'payout-created', { payoutId: payout.id, status: payout.status });
+    this.d.events.emit([to.admins, ...to.parties(payout)], 'payout-created', { payoutId: payout.id, status: payout.status });
 
     let sent;
     try {
@@ -171,7 +169,7 @@ export class AdminPayoutService {
     });
     if (changed) {
       const event = status === 'completed' ? 'payout-completed' : 'payout-updated';
-      this.d.events.emit(to.global, event, { payoutId: payment.id, status: payment.status, ...(payment.transactionHash ? { transactionHash: payment.transactionHash } : {}) });
+      this.d.events.emit([to.admins, ...to.parties(payment)], event, { payoutId: payment.id, status: payment.status, ...(payment.transactionHash ? { transactionHash: payment.transactionHash } : {}) });
     }
     return payment;
   }

@@ -173,25 +173,9 @@ export class Web3PaymentService {
   /** Re-verifies every open Web3 payment with a claimed hash, a bounded number at a time. */
   async verifyAllPending() {
     const open = await this.d.store.payments.find(
-      { provider: 'decentralized', status: { $in: [...OPEN] }, $or: [{ 'claim.txHash': { $type: 'string' } }, { 'escrow.payers.0': { $exists: true } }] },
+      { provider: 'decentralized', status: { $in: [...OPEN] }, 'claim.txHash': { $type: 'string' } },
       { sort: { createdAt: 1 } },
     );
-    // A wallet proven on several open payments: its transfers are matched by amount, and never
-    // where two of them lack the same amount (see Web3Verifier.sweep).
-    const perWallet = new Map<string, number>();
-    const perDue = new Map<string, number>();
-    for (const p of open) {
-      for (const w of ledgerOf(p).payers) {
-        const wallet = w.wallet.toLowerCase();
-        const due = `${wallet}:${ledgerOf(p).shortfall ?? p.amount.amount}`;
-        perWallet.set(wallet, (perWallet.get(wallet) ?? 0) + 1);
-        perDue.set(due, (perDue.get(due) ?? 0) + 1);
-      }
-    }
-    const shared = {
-      wallets: new Set([...perWallet].filter(([, n]) => n > 1).map(([w]) => w)),
-      ambiguous: new Set([...perDue].filter(([, n]) => n > 1).map(([k]) => k)),
-    };
     const limit = pLimit(VERIFY_CONCURRENCY);
     const counts = { checked: 0, confirmed: 0, stillPending: 0, failed: 0, errors: 0 };
     const chunks = Array.from({ length: Math.ceil(open.length / VERIFY_CHUNK) }, (_, i) => open.slice(i * VERIFY_CHUNK, (i + 1) * VERIFY_CHUNK));
@@ -201,7 +185,7 @@ export class Web3PaymentService {
           counts.checked += chunk.length;
           let results;
           try {
-            results = await this.d.verifier.verifyMany(chunk, 'verify_all_pending', shared);
+            results = await this.d.verifier.verifyMany(chunk, 'verify_all_pending');
           } catch (err) {
             // A failed RPC read costs this chunk, never the whole run.
             counts.errors += chunk.length;

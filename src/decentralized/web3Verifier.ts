@@ -1,7 +1,6 @@
 import { sameAddress } from '../chain/erc20.js';
 import { AppError } from '../common/errors.js';
-import { compareDecimals } from '../common/money.js';
-import { creditKey, ledgerOf } from '../payments/escrowLedger.js';
+import { ledgerOf } from '../payments/escrowLedger.js';
 import type { InflowProofs, ProofVerdict } from '../payments/inflowProofs.js';
 import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
 import type { PaymentSettlement } from '../payments/paymentSettlement.js';
@@ -49,40 +48,12 @@ export class Web3Verifier {
   }
 
   /**
-   * The cron's look at one payment: its claim, then the proven wallet's transfers to the receiver
-   * since the proof, so a payer who never sent the hash is still credited. When the wallet also
-   * pays other open payments (`shared`), only a transfer of exactly what this one still lacks is
-   * taken, and only when no other of them lacks the same (`ambiguous` holds `wallet:amount` keys
-   * that several do): a transfer meant for another purchase is never taken; its claim decides.
-   */
-  async sweep(paymentId: string, source: string, shared?: { ambiguous: ReadonlySet<string> }): Promise<Verification> {
-    let v = await this.verify(paymentId, source);
-    if (SETTLED.includes(v.payment.status) || CLOSED.includes(v.payment.status) || ledgerOf(v.payment).payers.length === 0) return v;
-    for (const { txHash: hash, amount } of await this.d.proofs.payerTransfers(v.payment)) {
-      const lacking = ledgerOf(v.payment).shortfall ?? v.payment.amount.amount;
-      const wallet = ledgerOf(v.payment).payers[0]!.wallet.toLowerCase();
-      if (shared && (compareDecimals(amount, lacking) !== 0 || shared.ambiguous.has(`${wallet}:${lacking}`))) continue;
-      if (ledgerOf(v.payment).credits.some((c) => c.txHash === hash)) continue;
-      const key = creditKey('bsc', hash, this.d.proofs.receiverOf(v.payment));
-      if (await this.d.store.payments.findOne({ creditKeys: key })) continue;
-      const r = await this.verify(paymentId, source, hash);
-      if (r.outcome !== 'mismatch' || v.outcome === 'no_hash') v = r;
-      if (SETTLED.includes(r.payment.status)) return r;
-    }
-    return v;
-  }
-
-  /**
    * Many open payments at once (the cron's batch), one at a time: each verification is a few
    * RPC reads. Returns one result or error per payment; an RPC that is down stops the batch.
-   * `shared`: payer wallets proven on several open payments, and the `wallet:amount` pairs that
-   * more than one of them lacks (see `sweep`).
+   * Only a payment's claim is looked at: a transfer nobody named is never attributed to a payment
+   * by guesswork (the wallet may be paying another purchase whose proof this service has not seen).
    */
-  async verifyMany(
-    payments: PaymentRecord[],
-    source: string,
-    shared: { wallets: ReadonlySet<string>; ambiguous: ReadonlySet<string> } = { wallets: new Set(), ambiguous: new Set() },
-  ): Promise<(Verification | { error: unknown })[]> {
+  async verifyMany(payments: PaymentRecord[], source: string): Promise<(Verification | { error: unknown })[]> {
     const results: (Verification | { error: unknown })[] = [];
     let down: unknown;
     for (const p of payments) {
@@ -91,8 +62,7 @@ export class Web3Verifier {
         continue;
       }
       try {
-        const wallet = ledgerOf(p).payers[0]?.wallet.toLowerCase();
-        results.push(await this.sweep(p.id, source, wallet !== undefined && shared.wallets.has(wallet) ? shared : undefined));
+        results.push(await this.verify(p.id, source));
       } catch (error) {
         results.push({ error });
         if ((error as AppError).code === 'rpc_unavailable') down = error;

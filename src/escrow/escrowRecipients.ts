@@ -1,5 +1,7 @@
 import { AppError } from '../common/errors.js';
-import { ledgerOf } from '../payments/escrowLedger.js';
+import { available, defaultDisbursementAmount, ledgerOf } from '../payments/escrowLedger.js';
+import { compareDecimals } from '../common/money.js';
+import type { InflowProofs } from '../payments/inflowProofs.js';
 import type { Disbursement, DisbursementKind, PaymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 
@@ -75,6 +77,47 @@ export function checkPayoutRecipient(rule: string | null, given: string, o: { ad
     code: 'recipient_not_allowed',
     details: { allowed: rule },
   });
+}
+
+/**
+ * A payout pays what the escrow owes its seller, no more and no less: more than it still holds →
+ * 409 `exceeds_escrow_balance`; any other amount → 409 `disbursement_amount_mismatch` (with the
+ * expected one). A partial payout would close the escrow (released) and strand the rest.
+ */
+export function assertPayoutAmount(escrow: PaymentRecord, amount: string): void {
+  const l = ledgerOf(escrow);
+  if (compareDecimals(amount, available(l)) > 0) {
+    throw new AppError('conflict', `the escrow holds ${available(l)}; ${amount} cannot leave it`, {
+      code: 'exceeds_escrow_balance',
+      details: { available: available(l), requested: amount },
+    });
+  }
+  const expected = defaultDisbursementAmount(escrow, 'payout');
+  if (compareDecimals(amount, expected) !== 0) {
+    throw new AppError('conflict', `this escrow pays its seller ${expected}, not ${amount}`, {
+      code: 'disbursement_amount_mismatch',
+      details: { expected, requested: amount },
+    });
+  }
+}
+
+/**
+ * Before money is sent out of an escrow, the chain is asked again for every funding transfer it
+ * proved: a transfer reorged out after completion (deeper than BSC_CONFIRMATIONS) must not be paid
+ * out from money that is not there. Credits taken on SHKeeper's word alone (no base units read)
+ * cannot be re-read and are left as they are. Refusal: 409 `funding_not_on_chain`.
+ */
+export async function assertFundingOnChain(proofs: InflowProofs | undefined, p: PaymentRecord): Promise<void> {
+  const chainCredits = ledgerOf(p).credits.filter((c) => c.kind === 'funding' && c.baseUnits !== null);
+  if (!proofs || chainCredits.length === 0) return;
+  for (const c of chainCredits) {
+    const v = await proofs.prove(p, c.txHash, 'admin');
+    if (v.kind === 'credit' && v.transfer.baseUnits === c.baseUnits) continue;
+    throw new AppError('conflict', `the transfer that funded this escrow (${c.txHash}) is no longer on the chain as it was credited; nothing can leave it`, {
+      code: 'funding_not_on_chain',
+      details: { transactionHash: c.txHash, chain: v.kind === 'refuted' ? v.reason : v.kind },
+    });
+  }
 }
 
 /** Something already leaves this escrow: in doubt (SHKeeper's answer was lost) or plainly in flight. */

@@ -7,6 +7,7 @@ import type { Logger } from '../common/logger.js';
 import { compareDecimals, toBaseUnits } from '../common/money.js';
 import type { Config } from '../config/config.js';
 import { defaultDisbursementAmount, ledgerOf } from '../payments/escrowLedger.js';
+import type { InflowProofs } from '../payments/inflowProofs.js';
 import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
 import { REFUND_EFFECTS, RELEASE_EFFECTS, type PaymentEffects } from '../payments/paymentEffects.js';
 import type { Disbursement, PaymentRecord } from '../store/records.js';
@@ -20,6 +21,7 @@ import {
   TARGET_STATUS,
   type EscrowAction,
   type RecipientOverride,
+  assertFundingOnChain,
 } from './escrowRecipients.js';
 
 /** What a release or refund of the escrow will pay, and the disbursement already holding it, if any. */
@@ -48,6 +50,7 @@ export class EscrowService {
       clock: Clock;
       logger: Logger;
       chain?: ChainGateway;
+      proofs?: InflowProofs;
     },
   ) {}
 
@@ -57,6 +60,7 @@ export class EscrowService {
     const inFlight = ledgerOf(p).inFlight;
     if (inFlight) return this.samePrepared(p, inFlight, kind, override);
     const { escrow, chain } = this.requireChain();
+    await assertFundingOnChain(this.d.proofs, p);
     const recipient = override?.address ?? (await ruleRecipient(this.d.store, p, kind));
     const amount = this.amountOf(p, kind);
     const transaction = await chain.buildTokenTransfer({

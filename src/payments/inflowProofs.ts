@@ -72,25 +72,6 @@ export class InflowProofs {
     return this.judge(p, txHash.toLowerCase(), to, verdict, binding);
   }
 
-  /**
-   * Transfers of the token to this payment's receiver from its proven wallet, mined after the
-   * proof (within LEGACY_FETCH_BLOCK_WINDOW blocks of the head): what the cron credits when the
-   * payer never sent the hash. Oldest first, with the amount in the payment's currency.
-   */
-  async payerTransfers(p: PaymentRecord): Promise<{ txHash: string; amount: string }[]> {
-    const chain = this.chain();
-    const latest = await chain.blockNumber();
-    const window = Math.max(0, latest - this.d.config.legacy.fetchBlockWindow);
-    const found = new Map<string, bigint>();
-    for (const w of ledgerOf(p).payers) {
-      const fromBlock = Math.max(window, w.provenAtBlock + 1);
-      if (fromBlock > latest) continue;
-      const transfers = await chain.findTransfers({ token: this.d.config.bsc.usdtAddress, to: this.receiverOf(p), from: w.wallet, fromBlock, toBlock: latest });
-      for (const t of transfers) found.set(t.txHash.toLowerCase(), (found.get(t.txHash.toLowerCase()) ?? 0n) + t.amount);
-    }
-    return [...found].map(([txHash, units]) => ({ txHash, amount: fromBaseUnits(units, this.d.config.bsc.usdtDecimals) }));
-  }
-
   /** Who sent a transaction, as the node knows it (null when it does not). */
   async senderOf(txHash: string): Promise<string | null> {
     return (await this.chain().transactionFacts(txHash))?.from ?? null;

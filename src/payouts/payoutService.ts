@@ -4,7 +4,8 @@ import { AppError } from '../common/errors.js';
 import { newObjectId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { Config } from '../config/config.js';
-import { checkPayoutRecipient, explainInFlight, fundedEscrowOf, inFlightError } from '../escrow/escrowRecipients.js';
+import { assertFundingOnChain, assertPayoutAmount, checkPayoutRecipient, explainInFlight, fundedEscrowOf, inFlightError } from '../escrow/escrowRecipients.js';
+import type { InflowProofs } from '../payments/inflowProofs.js';
 import { to, type PaymentEvents } from '../events/paymentEvents.js';
 import { ledgerOf } from '../payments/escrowLedger.js';
 import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
@@ -32,6 +33,7 @@ export const payoutCallbackUrl = (config: Config) => `${config.publicBaseUrl}/ap
 export class PayoutService {
   constructor(
     private readonly d: {
+      proofs?: InflowProofs;
       config: Config;
       store: Store;
       coordinator: PaymentCoordinator;
@@ -72,6 +74,8 @@ export class PayoutService {
     const override = checkPayoutRecipient(offer.walletAddress, input.recipientAddress, { adminId: who.userId, reason: input.overrideReason });
     const inFlight = ledgerOf(escrow).inFlight;
     if (inFlight) throw inFlightError(inFlight);
+    assertPayoutAmount(escrow, input.amount);
+    await assertFundingOnChain(this.d.proofs, escrow);
 
     const payoutId = newObjectId(this.d.clock.now());
     const disbursementId = newObjectId(this.d.clock.now());
@@ -111,7 +115,7 @@ export class PayoutService {
       throw err;
     }
     const { payment } = await coordinator.transition(payout.id, { to: 'processing', ...step, set: { providerTaskId: taskId } });
-    this.d.events.emit(to.global, 'payout-created', { payoutId: payment.id, status: payment.status });
+    this.d.events.emit([to.admins, ...to.parties(payment)], 'payout-created', { payoutId: payment.id, status: payment.status });
     return { success: true as const, data: { payoutId: payment.id, taskId, status: payment.status }, message: 'payout created' };
   }
 

@@ -201,6 +201,12 @@ export class InvoiceEvents {
       try {
         const v = await withTimeout(this.d.proofs!.prove(p, t.txid, 'invoice_address'), PAYER_READ_TIMEOUT_MS);
         if (v.kind === 'credit') return v.transfer;
+        // The chain positively says this transaction does not pay this invoice's address (another
+        // invoice's transfer, another token, reverted): SHKeeper's word cannot outweigh that.
+        if (v.kind === 'refuted') {
+          log.warn({ txid: t.txid, reason: v.reason }, 'SHKeeper reports a transaction the chain refutes for this invoice; not credited');
+          return null;
+        }
         if (v.kind === 'seen') ({ from, blockNumber } = v);
         else log.info({ txid: t.txid, verdict: v.kind }, 'the chain does not show the transfer SHKeeper reports; credited on its word, payer unknown');
       } catch (err) {

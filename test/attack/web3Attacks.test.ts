@@ -275,10 +275,11 @@ describe('poisoning a claim', () => {
     // Mallory's dust, shallow, named for the buyer's payment: refuted, it holds nothing.
     const dust = await chain.transfer(usdt.address, mallory, receiver.address, units('0.000001'));
     expect((await verify(id, { transactionHash: dust })).status).toBe(409);
-    // The buyer pays in full and never saves its hash (the tab was closed).
-    await chain.transfer(usdt.address, buyer, receiver.address, units('25.5'));
+    // The buyer pays in full and saves its hash while it is still shallow, as the front end does.
+    const real = await chain.transfer(usdt.address, buyer, receiver.address, units('25.5'));
+    expect((await save(saveBody(m, { transactionHash: real }))).status).toBe(200);
     await chain.mine(3);
-    // The cron finds the proven wallet's transfer since the proof; the buyer does nothing more.
+    // The cron re-verifies the payment's claim; the buyer does nothing more.
     const cron = await h.api('POST', '/decentralized/verify-all-pending');
     expect(cron.status, cron.text).toBe(200);
     const p = await h.payment(id);

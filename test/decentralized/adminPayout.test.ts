@@ -55,7 +55,10 @@ interface FundedMarket {
   wallet: string;
 }
 
-/** A purchase request with an accepted offer (its own fresh wallet) and an escrow funded for `amount`. */
+/**
+ * A purchase request with an accepted offer (its own fresh wallet) and an escrow funded for `amount`.
+ * A payout pays exactly what the escrow owes its seller, so each test funds what it pays.
+ */
 async function fundedMarket(amount = '25.5'): Promise<FundedMarket> {
   const wallet = newAddress();
   const request = purchaseRequest({ buyerId: 'buyer-1', status: 'payment_processing' });
@@ -86,7 +89,7 @@ async function transfersFromHot(fromBlock: number) {
 
 describe('POST /decentralized/admin-payout — happy path', () => {
   it("pays the offer's wallet on chain, records the outbound payment, releases the escrow, answers the receipt", async () => {
-    const m = await fundedMarket();
+    const m = await fundedMarket('12.5');
     const to = m.wallet;
     const r = await payout({ purchaseRequestId: m.requestId, receiverWalletAddress: to.toLowerCase(), amount: '12.5' });
     expect(r.status, r.text).toBe(200);
@@ -118,14 +121,18 @@ describe('POST /decentralized/admin-payout — happy path', () => {
       ['payout', 'hot_wallet', 'settled', '12.5', payoutId],
     ]);
     expect((await h.store.purchaseRequests.findById(m.requestId))?.status).toBe('seller_paid');
-    expect(h.events.named('payout-created').filter((e) => (e.payload as { payoutId: string }).payoutId === payoutId)).toHaveLength(1);
-    expect(h.events.named('payout-completed').filter((e) => (e.payload as { payoutId: string }).payoutId === payoutId)).toEqual([
-      { target: { kind: 'global' }, event: 'payout-completed', payload: { payoutId, status: 'completed', transactionHash } },
+    // Each announced once, to the admins and the payout's parties (never to every signed-in client).
+    const targets = [{ kind: 'admins' }, { kind: 'user', id: 'buyer-1' }, { kind: 'seller', id: 'seller-1' }];
+    expect(h.events.callsNamed('payout-created').filter((e) => (e.payload as { payoutId: string }).payoutId === payoutId)).toEqual([
+      { targets, event: 'payout-created', payload: { payoutId, status: 'pending' } },
+    ]);
+    expect(h.events.callsNamed('payout-completed').filter((e) => (e.payload as { payoutId: string }).payoutId === payoutId)).toEqual([
+      { targets, event: 'payout-completed', payload: { payoutId, status: 'completed', transactionHash } },
     ]);
   });
 
   it('records the payout (and holds the escrow) before the transfer is broadcast', async () => {
-    const m = await fundedMarket();
+    const m = await fundedMarket('1');
     const held = proxy.hold('eth_sendRawTransaction');
     const pending = payout({ purchaseRequestId: m.requestId, receiverWalletAddress: m.wallet, amount: '1' });
     try {
@@ -145,7 +152,7 @@ describe('POST /decentralized/admin-payout — happy path', () => {
 
 describe('POST /decentralized/admin-payout — refusals', () => {
   it('401 without a token, 403 for a non-admin; nothing recorded or sent', async () => {
-    const m = await fundedMarket();
+    const m = await fundedMarket('1');
     const before = await snapshot(h.store);
     const balance = await chain.balanceOf(usdt.address, hot.address);
     const body = { purchaseRequestId: m.requestId, receiverWalletAddress: m.wallet, amount: '1' };
@@ -161,7 +168,7 @@ describe('POST /decentralized/admin-payout — refusals', () => {
   });
 
   it('400 for malformed bodies, 404 for an unknown purchase request', async () => {
-    const m = await fundedMarket();
+    const m = await fundedMarket('1');
     const ok = { purchaseRequestId: m.requestId, receiverWalletAddress: m.wallet, amount: '1' };
     const before = await snapshot(h.store);
     for (const over of [
@@ -185,7 +192,7 @@ describe('POST /decentralized/admin-payout — refusals', () => {
   });
 
   it('409 insufficient_balance when the hot wallet holds less: nothing recorded, nothing sent', async () => {
-    const m = await fundedMarket('2000000');
+    const m = await fundedMarket('1000000');
     const before = await snapshot(h.store);
     const balance = await chain.balanceOf(usdt.address, hot.address);
     const r = await payout({ purchaseRequestId: m.requestId, receiverWalletAddress: m.wallet, amount: '1000000' });
@@ -216,7 +223,7 @@ describe('POST /decentralized/admin-payout — refusals', () => {
   });
 
   it('another wallet with an admin reason: paid there, the override recorded on the escrow', async () => {
-    const m = await fundedMarket();
+    const m = await fundedMarket('3');
     const elsewhere = newAddress();
     const r = await payout({ purchaseRequestId: m.requestId, receiverWalletAddress: elsewhere, amount: '3', overrideReason: 'seller moved to a new wallet' });
     expect(r.status, r.text).toBe(200);
@@ -227,7 +234,7 @@ describe('POST /decentralized/admin-payout — refusals', () => {
   });
 
   it('one payout per escrow: once paid, 409 escrow_not_funded, with force too', async () => {
-    const m = await fundedMarket();
+    const m = await fundedMarket('2');
     const first = await payout({ purchaseRequestId: m.requestId, receiverWalletAddress: m.wallet, amount: '2' });
     expect(first.status, first.text).toBe(200);
     const before = await snapshot(h.store);
@@ -257,7 +264,7 @@ describe('POST /decentralized/admin-payout — refusals', () => {
   });
 
   it('Idempotency-Key: a repeat is replayed without a second transfer; the key with another body is refused', async () => {
-    const m = await fundedMarket();
+    const m = await fundedMarket('4');
     const to = m.wallet;
     const body = { purchaseRequestId: m.requestId, receiverWalletAddress: to, amount: '4' };
     const first = await payout(body, { key: `payout-${m.requestId}` });
@@ -288,11 +295,11 @@ describe('POST /decentralized/admin-payout — refusals', () => {
 
 describe('POST /decentralized/admin-payout — concurrency', () => {
   it('many payouts of one escrow at once: one transfer on chain, the rest 409 (in flight, or already released)', async () => {
-    const m = await fundedMarket();
+    const m = await fundedMarket('1');
     const to = m.wallet;
     const fromBlock = await chain.blockNumber();
     const rs = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => payout({ purchaseRequestId: m.requestId, receiverWalletAddress: to, amount: String(1 + i) })),
+      Array.from({ length: 8 }, () => payout({ purchaseRequestId: m.requestId, receiverWalletAddress: to, amount: '1' })),
     );
     const ok = rs.filter((r) => r.status === 200);
     expect(ok).toHaveLength(1);
@@ -309,7 +316,7 @@ describe('POST /decentralized/admin-payout — concurrency', () => {
   it('payouts of different escrows at once: no nonce collision, every one mined', async () => {
     const n = 6;
     const ms = [];
-    for (let i = 0; i < n; i++) ms.push(await fundedMarket());
+    for (let i = 0; i < n; i++) ms.push(await fundedMarket('1.5'));
     const startNonce = await chain.provider.getTransactionCount(hot.address, 'latest');
     const rs = await Promise.all(ms.map((m) => payout({ purchaseRequestId: m.requestId, receiverWalletAddress: m.wallet, amount: '1.5' })));
     for (const r of rs) expect(r.status, r.text).toBe(200);
@@ -326,7 +333,7 @@ describe('POST /decentralized/admin-payout — concurrency', () => {
   it('with blocks mined only later, concurrent payouts wait in the mempool with distinct nonces, holding their escrows, and all complete', async () => {
     const n = 4;
     const ms = [];
-    for (let i = 0; i < n; i++) ms.push(await fundedMarket());
+    for (let i = 0; i < n; i++) ms.push(await fundedMarket('0.25'));
     await chain.setAutomine(false);
     let rs: ApiAnswer[];
     try {
@@ -362,7 +369,7 @@ describe('POST /decentralized/admin-payout — concurrency', () => {
 
 describe('a hot-wallet payout whose receipt is not known when the call ends', () => {
   it('stays in flight (processing, disbursement submitted); the next call reads its receipt first and settles it', async () => {
-    const m = await fundedMarket();
+    const m = await fundedMarket('6');
     const ctx = h.server.ctx;
     // The same service with a wallet that gives up waiting at once, as one does after RECEIPT_TIMEOUT_MS.
     const impatient = new AdminPayoutService({

@@ -10,6 +10,7 @@ import {
   expectNothingChanged,
   outbound,
   payoutBody,
+  PAYOUT_TARGETS,
   payoutEvents,
   payoutOf,
   payoutRequests,
@@ -97,7 +98,7 @@ describe('creating a payout', () => {
       ['pending', 'processing', ADMIN],
     ]);
     expect(payoutEvents(h, payoutId)).toEqual([
-      { target: { kind: 'global' }, event: 'payout-created', payload: expect.objectContaining({ payoutId, status: 'processing' }) },
+      { targets: PAYOUT_TARGETS, event: 'payout-created', payload: expect.objectContaining({ payoutId, status: 'processing' }) },
     ]);
   });
 
@@ -229,14 +230,17 @@ describe('what a payout is bound to: the funded escrow of the request', () => {
     expect(payoutRequests(h).at(-1)!.json.destination).toBe(stranger);
   });
 
-  it('409 exceeds_escrow_balance for more than the escrow holds; less is a payout of that much', async () => {
+  it('409 exceeds_escrow_balance for more than the escrow holds; less is refused too (a partial payout would strand the rest)', async () => {
     const m = await seed(h);
     const r = await expectNothingChanged(h, () => createPayout(h, payoutBody(m, { amount: '25.6' })));
     expect(r.status).toBe(409);
     expect(r.body.error).toMatchObject({ code: 'exceeds_escrow_balance', details: { available: '25.5', requested: '25.6' } });
-    const less = await createPayout(h, payoutBody(m, { amount: '20' }));
-    expect(less.status).toBe(200);
-    expect((await escrowOf(h, m)).escrow!.inFlight).toMatchObject({ amount: '20' });
+    const less = await expectNothingChanged(h, () => createPayout(h, payoutBody(m, { amount: '20' })));
+    expect(less.status).toBe(409);
+    expect(less.body.error).toMatchObject({ code: 'disbursement_amount_mismatch', details: { expected: '25.5', requested: '20' } });
+    const exact = await createPayout(h, payoutBody(m, { amount: '25.5' }));
+    expect(exact.status, JSON.stringify(exact.body)).toBe(200);
+    expect((await escrowOf(h, m)).escrow!.inFlight).toMatchObject({ amount: '25.5' });
   });
 
   it('409 currency_mismatch for a token the escrow does not hold', async () => {
