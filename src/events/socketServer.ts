@@ -5,13 +5,13 @@ import type { TokenService } from '../auth/tokens.js';
 import type { Principal } from '../auth/tokens.js';
 import { isObjectId } from '../common/ids.js';
 import type { Store } from '../store/store.js';
-import { roomOf, type EventTarget, type PaymentEventName, type PaymentEventPayloads, type PaymentEvents } from './paymentEvents.js';
+import { ADMINS_ROOM, roomOf, targetList, type EventTargets, type PaymentEventName, type PaymentEventPayloads, type PaymentEvents } from './paymentEvents.js';
 
 /**
  * Socket.IO on the service's own HTTP server. The handshake carries the same JWT as the REST API
- * (`auth: { token }`). Each client is put in `user:<id>` and `seller:<id>`; it may join
- * `request:<purchaseRequestId>` only as the request's buyer, a seller with an offer on it, or an
- * admin.
+ * (`auth: { token }`). Each client is put in `user:<id>` and `seller:<id>`, and an admin in `admins`
+ * too; it may join `request:<purchaseRequestId>` only as the request's buyer, a seller with an
+ * offer on it, or an admin. No event goes to every socket.
  */
 export function createSocketServer(httpServer: HttpServer, deps: { tokens: TokenService; store: Store; logger: Logger }) {
   const io = new Server(httpServer, { path: '/socket.io', serveClient: false });
@@ -30,7 +30,9 @@ export function createSocketServer(httpServer: HttpServer, deps: { tokens: Token
 
   io.on('connection', (socket) => {
     const principal = socket.data.principal as Principal;
-    void socket.join([roomOf({ kind: 'user', id: principal.userId }), roomOf({ kind: 'seller', id: principal.userId })]);
+    const rooms = [roomOf({ kind: 'user', id: principal.userId }), roomOf({ kind: 'seller', id: principal.userId })];
+    if (principal.isAdmin) rooms.push(ADMINS_ROOM);
+    void socket.join(rooms);
 
     socket.on('join-request', async (purchaseRequestId: unknown, ack?: (r: unknown) => void) => {
       const reply = typeof ack === 'function' ? ack : () => {};
@@ -76,10 +78,12 @@ export class SocketIoEvents implements PaymentEvents {
     this.io = io;
   }
 
-  emit<E extends PaymentEventName>(target: EventTarget, event: E, payload: PaymentEventPayloads[E]): void {
+  emit<E extends PaymentEventName>(target: EventTargets, event: E, payload: PaymentEventPayloads[E]): void {
     this.observer?.emit(target, event, payload);
     if (!this.io) return;
-    if (target.kind === 'global') this.io.emit(event, payload);
-    else this.io.to(roomOf(target)).emit(event, payload);
+    const rooms = [...new Set(targetList(target).map(roomOf))];
+    // One broadcast to all the rooms: Socket.IO (and its Redis adapter) delivers it once to a
+    // socket that is in several of them.
+    if (rooms.length > 0) this.io.to(rooms).emit(event, payload);
   }
 }

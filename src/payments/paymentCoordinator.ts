@@ -92,7 +92,7 @@ export class PaymentCoordinator {
     private readonly store: Store,
     private readonly lock: KeyedLock,
     private readonly clock: Clock,
-    private readonly observer?: { transition(from: string | null, to: string): void },
+    private readonly observer?: { transition(from: string | null, to: string, payment?: { currency: string; direction: 'in' | 'out' }): void },
     private readonly policy: { underpaymentTolerance: string } = { underpaymentTolerance: '0' },
   ) {}
 
@@ -173,7 +173,7 @@ export class PaymentCoordinator {
       try {
         const updated = await this.store.payments.updateOne(this.guard(p), update);
         if (!updated) continue;
-        if (plan.status !== p.status) this.observer?.transition(p.status, plan.status);
+        if (plan.status !== p.status) this.observer?.transition(p.status, plan.status, { currency: p.amount.currency, direction: p.direction });
         return { payment: updated, outcome: plan.outcome, changed: true };
       } catch (err) {
         const keys = duplicateKeys(err);
@@ -468,7 +468,7 @@ export class PaymentCoordinator {
         $inc: { revision: 1 },
       });
       if (updated) {
-        this.observer?.transition(p.status, to);
+        this.observer?.transition(p.status, to, { currency: p.amount.currency, direction: p.direction });
         return { payment: updated, changed: true };
       }
     }
@@ -521,7 +521,7 @@ export class PaymentCoordinator {
         },
       );
       if (updated) {
-        this.observer?.transition(current.status, req.to);
+        this.observer?.transition(current.status, req.to, { currency: current.amount.currency, direction: current.direction });
         return { payment: updated, changed: true };
       }
       await this.assertStateMoved(paymentId, current);

@@ -107,8 +107,8 @@ export class PaymentEffects {
       const chosen = o.id === p.sellerOfferId;
       if ((chosen && o.status !== 'accepted') || (!chosen && o.status !== 'rejected')) continue;
       const payload = { sellerOfferId: o.id, purchaseRequestId: o.purchaseRequestId, status: o.status };
-      this.events.emit(to.seller(o.sellerId), 'seller-offer-update', payload);
-      this.events.emit(to.request(o.purchaseRequestId), 'seller-offer-update', payload);
+      // One emission: a seller who joined the request room still receives it once.
+      this.events.emit([to.seller(o.sellerId), to.request(o.purchaseRequestId)], 'seller-offer-update', payload);
     }
     const request = await this.store.purchaseRequests.findById(p.purchaseRequestId);
     if (request) {

@@ -69,7 +69,7 @@ export class PayoutUpdates {
     }
     const { payment, changed } = result;
     if (changed) {
-      this.d.events.emit(to.global, 'payout-completed', { payoutId: payment.id, status: payment.status, transactionHash: txid });
+      this.d.events.emit([to.admins, ...to.parties(payment)], 'payout-completed', { payoutId: payment.id, status: payment.status, transactionHash: txid });
       this.d.logger.info({ paymentId: payment.id, txid, source }, 'payout completed');
     }
     return payment;
@@ -134,7 +134,7 @@ export class PayoutUpdates {
     }
     if (payout.status !== 'pending') return payout;
     const { payment, changed } = await this.d.coordinator.transition(payout.id, { to: 'processing', source, actor: 'shkeeper' });
-    if (changed) this.d.events.emit(to.global, 'payout-updated', { payoutId: payment.id, status: payment.status });
+    if (changed) this.d.events.emit([to.admins, ...to.parties(payment)], 'payout-updated', { payoutId: payment.id, status: payment.status });
     return payment;
   }
 
@@ -162,7 +162,7 @@ export class PayoutUpdates {
       reason,
       set: { providerData: { failure: reason } },
     });
-    if (changed) this.d.events.emit(to.global, 'payout-updated', { payoutId: payment.id, status: payment.status });
+    if (changed) this.d.events.emit([to.admins, ...to.parties(payment)], 'payout-updated', { payoutId: payment.id, status: payment.status });
     return payment;
   }
 

@@ -46,13 +46,16 @@ describe('POST /api/payment', () => {
     expect(stored?.history).toMatchObject([{ fromStatus: null, toStatus: 'pending', source: 'api', actor: 'buyer-1' }]);
   });
 
-  it('announces payment-created globally and to the request room, once each', async () => {
+  it('announces payment-created to the admins, the request room and both parties, in one emission', async () => {
     const t = await market();
     const res = await t.post(createBody(t.request, t.offer));
     const payload = { paymentId: res.body.data.id, purchaseRequestId: t.request.id, status: 'pending', provider: 'manual' };
-    expect(t.events.emitted).toEqual([
-      { target: { kind: 'global' }, event: 'payment-created', payload },
-      { target: { kind: 'request', id: t.request.id }, event: 'payment-created', payload },
+    expect(t.events.calls).toEqual([
+      {
+        targets: [{ kind: 'admins' }, { kind: 'request', id: t.request.id }, { kind: 'user', id: 'buyer-1' }, { kind: 'seller', id: 'seller-1' }],
+        event: 'payment-created',
+        payload,
+      },
     ]);
   });
 
@@ -279,8 +282,13 @@ describe('POST /api/payment — one live payment per offer', () => {
     expect(after.purchaseRequests).toEqual(before.purchaseRequests);
     expect(after.sellerOffers).toEqual(before.sellerOffers);
     const announced = t.events.named('payment-created');
-    expect(announced.map((e) => e.target)).toEqual([{ kind: 'global' }, { kind: 'request', id: t.request.id }]);
-    expect(announced.map((e) => (e.payload as { paymentId: string }).paymentId)).toEqual([winner, winner]);
-    expect(t.events.emitted).toHaveLength(2);
+    expect(announced.map((e) => e.target)).toEqual([
+      { kind: 'admins' },
+      { kind: 'request', id: t.request.id },
+      { kind: 'user', id: 'buyer-1' },
+      { kind: 'seller', id: 'seller-1' },
+    ]);
+    expect(announced.map((e) => (e.payload as { paymentId: string }).paymentId)).toEqual([winner, winner, winner, winner]);
+    expect(t.events.calls).toHaveLength(1);
   });
 });

@@ -60,8 +60,10 @@ describe('POST /decentralized/save — recording', () => {
     expect(stored.providerData).toEqual({ claimedWallet: wallet });
     expect(stored.history).toMatchObject([{ fromStatus: null, toStatus: 'pending', source: 'decentralized_save', actor: 'anonymous' }]);
     expect(eventsFor(h, m.requestId).filter((e) => e.event === 'payment-created').map((e) => e.target)).toEqual([
-      { kind: 'global' },
+      { kind: 'admins' },
       { kind: 'request', id: m.requestId },
+      { kind: 'user', id: BUYER },
+      { kind: 'seller', id: 'seller-1' },
     ]);
   });
 

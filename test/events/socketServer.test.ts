@@ -1,6 +1,7 @@
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TokenService } from '../../src/auth/tokens.js';
+import { roomOf, to } from '../../src/events/paymentEvents.js';
 import { systemClock } from '../../src/common/clock.js';
 import { createLogger } from '../../src/common/logger.js';
 import { configFrom } from '../../src/config/config.js';
@@ -49,6 +50,15 @@ function nextEvent<T>(c: Socket, event: string, ms = 2_000): Promise<T> {
   });
 }
 
+/** Everything a client receives, in order. */
+function record(c: Socket) {
+  const got: { event: string; payload: { paymentId?: string; payoutId?: string; status?: string } }[] = [];
+  c.onAny((event: string, payload: (typeof got)[number]['payload']) => got.push({ event, payload }));
+  return { got, named: (e: string) => got.filter((x) => x.event === e).map((x) => x.payload) };
+}
+
+const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
+
 async function createPayment(requestId: string, offerId: string) {
   const res = await fetch(`${server.url}/api/payment`, {
     method: 'POST',
@@ -80,37 +90,66 @@ describe('Socket.IO events', () => {
     expect(await join(await client(tokens.sign({ sub: 'buyer-1' })), 'not-an-id')).toEqual({ ok: false, error: 'forbidden' });
   });
 
-  it('announces a created payment to the request room and globally, after it is stored', async () => {
+  it('announces a created payment once to each concerned client (admins, request room, parties), after it is stored; a stranger hears nothing', async () => {
     const { request, offer } = await seedMarketplace(store);
+    // The buyer is in the request room and its own rooms; the admin in the admins' room and,
+    // having joined it, the request room too: each must receive each event once.
     const buyer = await client(tokens.sign({ sub: 'buyer-1' }));
-    await join(buyer, request.id);
+    expect(await join(buyer, request.id)).toEqual({ ok: true });
+    const admin = await client(tokens.sign({ sub: 'ops', role: 'admin' }));
+    expect(await join(admin, request.id)).toEqual({ ok: true });
+    const otherAdmin = await client(tokens.sign({ sub: 'ops-2', role: 'admin' }));
+    const seller = await client(tokens.sign({ sub: 'seller-1' }));
     const stranger = await client(tokens.sign({ sub: 'stranger' }));
-    const strangerRequestEvents: unknown[] = [];
-    const strangerGlobal = nextEvent(stranger, 'payment-created');
-
-    // The buyer gets the event twice (global + room); collect both.
-    const seen: { paymentId: string }[] = [];
-    buyer.on('payment-created', (p: { paymentId: string }) => seen.push(p));
-    stranger.on('payment-updated', (p: unknown) => strangerRequestEvents.push(p));
+    const [onBuyer, onAdmin, onOtherAdmin, onSeller, onStranger] = [record(buyer), record(admin), record(otherAdmin), record(seller), record(stranger)];
+    const firstToBuyer = nextEvent<{ paymentId: string }>(buyer, 'payment-created');
 
     const created = await createPayment(request.id, offer.id);
-    const globalPayload = await strangerGlobal;
-    expect(globalPayload).toMatchObject({ paymentId: created.id, purchaseRequestId: request.id, status: 'pending' });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(seen.map((p) => p.paymentId)).toEqual([created.id, created.id]);
+    expect(await firstToBuyer).toMatchObject({ paymentId: created.id, purchaseRequestId: request.id, status: 'pending' });
     // The event announced a committed write: the payment is readable at once.
     expect(await store.payments.findById(created.id)).not.toBeNull();
+    await settle();
+    for (const on of [onBuyer, onAdmin, onOtherAdmin, onSeller]) expect(on.named('payment-created').map((p) => p.paymentId)).toEqual([created.id]);
 
-    // A status change goes to the request room and the parties, not to a stranger.
-    const update = nextEvent<{ status: string }>(buyer, 'payment-updated');
+    // A status change goes to the request room and the parties (once each), not to a stranger.
     const res = await fetch(`${server.url}/api/payment/${created.id}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.sign({ sub: 'buyer-1' })}` },
       body: JSON.stringify({ status: 'cancelled' }),
     });
     expect(res.status).toBe(200);
-    expect((await update).status).toBe('cancelled');
-    await new Promise((r) => setTimeout(r, 100));
-    expect(strangerRequestEvents).toEqual([]);
+    await settle();
+    for (const on of [onBuyer, onAdmin, onSeller]) expect(on.named('payment-updated').map((p) => p.status)).toEqual(['cancelled']);
+    expect(onStranger.got).toEqual([]);
+  });
+
+  it('sends payout events to the admins and the payout\'s parties only, once each', async () => {
+    const of = async (sub: string, roles?: string[]) => record(await client(tokens.sign({ sub, ...(roles ? { roles } : {}) })));
+    const [onBuyer, onSeller, onStranger, onOtherSeller, onAdmin] = [await of('buyer-1'), await of('seller-1'), await of('stranger'), await of('seller-2'), await of('ops', ['admin'])];
+
+    // What the payout services emit: one call to the admins' room and both parties' rooms.
+    server.ctx.events.emit([to.admins, ...to.parties({ buyerId: 'buyer-1', sellerId: 'seller-1' })], 'payout-created', { payoutId: 'p1', status: 'processing' });
+    // A target listed twice, or a client in several listed rooms, still gets one copy.
+    server.ctx.events.emit([to.admins, to.user('buyer-1'), to.seller('buyer-1'), to.user('buyer-1')], 'payout-updated', { payoutId: 'p1', status: 'failed' });
+    await settle();
+
+    expect(onAdmin.got.map((e) => [e.event, e.payload.payoutId])).toEqual([['payout-created', 'p1'], ['payout-updated', 'p1']]);
+    expect(onBuyer.got.map((e) => e.event)).toEqual(['payout-created', 'payout-updated']);
+    expect(onSeller.got.map((e) => e.event)).toEqual(['payout-created']);
+    expect(onStranger.got).toEqual([]);
+    expect(onOtherSeller.got).toEqual([]);
+  });
+
+  it('puts only admins in the admins\' room', async () => {
+    const admin = await client(tokens.sign({ sub: 'ops', role: 'admin' }));
+    const user = await client(tokens.sign({ sub: 'admins' }));
+    const [onAdmin, onUser] = [record(admin), record(user)];
+    server.ctx.events.emit(to.admins, 'payout-updated', { payoutId: 'p2', status: 'processing' });
+    await settle();
+    expect(onAdmin.named('payout-updated')).toEqual([{ payoutId: 'p2', status: 'processing' }]);
+    // A user whose id happens to be "admins" is in user:admins and seller:admins, never in admins.
+    expect(onUser.got).toEqual([]);
+    expect(roomOf(to.admins)).toBe('admins');
+    expect(roomOf(to.user('admins'))).toBe('user:admins');
   });
 });

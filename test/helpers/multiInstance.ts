@@ -6,7 +6,7 @@ import type { ChainGateway } from '../../src/chain/chainTypes.js';
 import { systemClock } from '../../src/common/clock.js';
 import { createLogger } from '../../src/common/logger.js';
 import { configFrom, type Config } from '../../src/config/config.js';
-import type { EventTarget, PaymentEventName, PaymentEventPayloads, PaymentEvents } from '../../src/events/paymentEvents.js';
+import type { EventTargets, PaymentEventName, PaymentEventPayloads, PaymentEvents } from '../../src/events/paymentEvents.js';
 import type { IntervalMonitor } from '../../src/monitors/intervalMonitor.js';
 import { createPubSub, createRedis } from '../../src/scaling/redis.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -92,7 +92,7 @@ export interface Cluster {
 /** Fans one instance's emissions out to its own record and the cluster's. */
 class Tee implements PaymentEvents {
   constructor(private readonly sinks: PaymentEvents[]) {}
-  emit<E extends PaymentEventName>(target: EventTarget, event: E, payload: PaymentEventPayloads[E]): void {
+  emit<E extends PaymentEventName>(target: EventTargets, event: E, payload: PaymentEventPayloads[E]): void {
     for (const s of this.sinks) s.emit(target, event, payload);
   }
 }

@@ -117,9 +117,12 @@ export function reconciler(h: PayinHarness): IntervalMonitor {
   return m as IntervalMonitor;
 }
 
-/** Payout events (payout-created/-updated/-completed) about one payout. */
+/** Payout events (payout-created/-updated/-completed) about one payout: one entry per emission, with the rooms it went to. */
 export const payoutEvents = (h: PayinHarness, payoutId: string) =>
-  h.events.emitted.filter((e) => e.event.startsWith('payout-') && (e.payload as { payoutId?: string }).payoutId === payoutId);
+  h.events.calls.filter((e) => e.event.startsWith('payout-') && (e.payload as { payoutId?: string }).payoutId === payoutId);
+
+/** Where every payout event goes: the admins and the payout's own parties, in one emission. */
+export const PAYOUT_TARGETS = [{ kind: 'admins' }, { kind: 'user', id: BUYER }, { kind: 'seller', id: SELLER }];
 
 /** Runs `fn` (a refused request) and checks the store and the event log did not change. */
 export async function expectNothingChanged<T>(h: PayinHarness, fn: () => Promise<T>): Promise<T> {

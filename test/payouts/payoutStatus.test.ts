@@ -6,6 +6,7 @@ import {
   createPayout,
   expectNothingChanged,
   payoutBody,
+  PAYOUT_TARGETS,
   payoutEvents,
   payoutOf,
   payoutStatus,
@@ -63,7 +64,7 @@ describe('GET /payout/status/:taskId', () => {
     expect(p.transactionHash).toBe(txid);
     expect(p.providerData.payoutTxid).toBe(txid);
     expect(completedEvents(payoutId)).toEqual([
-      { target: { kind: 'global' }, event: 'payout-completed', payload: expect.objectContaining({ payoutId, status: 'completed', transactionHash: txid }) },
+      { targets: PAYOUT_TARGETS, event: 'payout-completed', payload: expect.objectContaining({ payoutId, status: 'completed', transactionHash: txid }) },
     ]);
 
     for (const as of ['admin', SELLER, BUYER]) {

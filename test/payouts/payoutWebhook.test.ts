@@ -8,6 +8,7 @@ import {
   expectNothingChanged,
   outbound,
   payoutBody,
+  PAYOUT_TARGETS,
   payoutEvents,
   payoutOf,
   payoutStatus,
@@ -93,7 +94,7 @@ describe('the payout callback from the fake SHKeeper', () => {
     expect(p).toMatchObject({ status: 'completed', transactionHash: txid });
     expect(p.history.filter((e) => e.toStatus === 'completed')).toEqual([expect.objectContaining({ source: 'shkeeper_payout_webhook' })]);
     expect(completedEvents(payoutId)).toEqual([
-      { target: { kind: 'global' }, event: 'payout-completed', payload: expect.objectContaining({ payoutId, status: 'completed', transactionHash: txid }) },
+      { targets: PAYOUT_TARGETS, event: 'payout-completed', payload: expect.objectContaining({ payoutId, status: 'completed', transactionHash: txid }) },
     ]);
     // Polling and reconciling afterwards add nothing.
     expect((await payoutStatus(h, taskId)).body.data.payoutStatus).toBe('completed');

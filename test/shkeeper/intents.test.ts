@@ -78,7 +78,14 @@ describe('POST /shkeeper/intents: the happy path', () => {
     expect(sent.callback_url).toBe(`${h.url}/api/payment/shkeeper/webhook`);
 
     const created = h.events.named('payment-created');
-    expect(created.map((e) => e.target)).toEqual([{ kind: 'global' }, { kind: 'request', id: s.request.id }]);
+    expect(created.map((e) => e.target)).toEqual([
+      { kind: 'admins' },
+      { kind: 'request', id: s.request.id },
+      { kind: 'user', id: BUYER },
+      { kind: 'seller', id: 'seller-1' },
+    ]);
+    // One emission to all four rooms: a client in several of them receives it once.
+    expect(h.events.calls.filter((c) => c.event === 'payment-created')).toHaveLength(1);
     for (const e of created) {
       expect(e.payload).toEqual({ paymentId: data.paymentId, purchaseRequestId: s.request.id, status: 'pending', provider: 'shkeeper' });
     }
@@ -205,7 +212,7 @@ describe('POST /shkeeper/intents: SHKeeper failures', () => {
     expect(again.body.data.paymentId).not.toBe(rows[0]!.id);
     expect(await h.store.payments.count({ status: 'pending' })).toBe(1);
     // Only the successful intent is announced.
-    expect(h.events.named('payment-created')).toHaveLength(2);
+    expect(h.events.callsNamed('payment-created')).toHaveLength(1);
     return r;
   }
 

@@ -268,7 +268,7 @@ describe('GET /shkeeper/wallet-monitor/status', () => {
       expect(failed.lastError).not.toContain(rpc.url);
       expect(failed.lastRunAt).toEqual(expect.any(String));
       expect(await snapshot(harness.store)).toEqual(before);
-      expect(harness.events.emitted.length).toBe(1 + 1); // only the intent's payment-created (global + room)
+      expect(harness.events.calls.map((c) => c.event)).toEqual(['payment-created']); // only the intent's, one emission
 
       await rpc.up();
       await wallet.tick();
