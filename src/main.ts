@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { devJwtSecret } from './auth/devSecret.js';
 import { systemClock } from './common/clock.js';
 import { createLogger } from './common/logger.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
@@ -8,7 +9,7 @@ import { Metrics } from './metrics/metrics.js';
 import { createPubSub, createRedis } from './scaling/redis.js';
 import { startServer } from './server.js';
 import { createShkeeperClient } from './shkeeper/shkeeperClient.js';
-import { loadSeedFile } from './store/seedFile.js';
+import { loadSeedFile, watchSeedFile } from './store/seedFile.js';
 import { selectStore } from './store/selectStore.js';
 
 /** The process entry: real dependencies, listen, and a bounded graceful shutdown. */
@@ -16,7 +17,8 @@ async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    // Outside production a missing JWT_SECRET becomes one kept under DATA_DIR (shared with the scripts).
+    config = loadConfig(process.env, { devJwtSecret });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -25,12 +27,17 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
-  if (config.jwt.isDevDefault) logger.warn('JWT_SECRET is not set: using the development default. Never do this in production.');
+  if (config.jwt.source === 'data-dir') {
+    logger.warn({ file: config.jwt.file }, 'JWT_SECRET is not set: signing with a generated secret kept in DATA_DIR (npm run token uses it too)');
+  }
 
   const store = await selectStore(config, logger, systemClock);
   logger.info({ store: store.kind, description: store.description }, 'store ready');
   const seeded = await loadSeedFile(config.seedFile, store, systemClock);
   if (seeded.loaded) logger.info({ file: config.seedFile, inserted: seeded.inserted, total: seeded.total }, 'seed file loaded');
+  // With the in-process store, `npm run seed` can only write the seed file: a running service
+  // picks it up when the file changes (loading is idempotent: records are inserted by id).
+  const stopSeedWatch = store.kind === 'memory' ? watchSeedFile(config.seedFile, store, logger) : () => undefined;
 
   const metrics = new Metrics();
   // External systems are built only when configured; their routes answer 503 not_configured otherwise.
@@ -73,10 +80,11 @@ async function main(): Promise<void> {
     { config, store, logger, clock: systemClock, shkeeper, chain, hotWallet, metrics, redis, pubSub },
     { port: config.port, host: config.host },
   );
-  logger.info({ port: server.port, host: config.host }, 'listening');
+  logger.info({ port: server.port, host: config.host, ...serviceUrls(config.host, server.port) }, 'listening');
 
   let stopping = false;
   const shutdown = async (signal: string) => {
+    stopSeedWatch();
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
@@ -99,6 +107,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** Where to reach the service from this machine: a wildcard bind is reached on loopback. */
+function serviceUrls(host: string, port: number): { health: string; docs: string; metrics: string } {
+  const reachable = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+  const base = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+  return { health: `${base}/api/payment/health`, docs: `${base}/api/payment/docs`, metrics: `${base}/metrics` };
 }
 
 main().catch((err) => {

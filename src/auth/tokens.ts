@@ -10,6 +10,15 @@ export interface Principal {
 
 /** HS256 only: pinning the algorithm stops `alg: none` and key-confusion tokens. */
 const ALGORITHM = 'HS256' as const;
+/** The default longest token lifetime (JWT_MAX_LIFETIME_SECONDS). */
+export const DEFAULT_MAX_LIFETIME_SECONDS = 86_400;
+/** Allowance for the signer's clock running ahead of ours when `exp − now` is checked. */
+const CLOCK_SKEW_SECONDS = 60;
+
+export interface TokenOptions {
+  /** Longest accepted lifetime: exp − iat, and exp − now (give or take a minute of clock skew). */
+  maxLifetimeSeconds?: number;
+}
 
 export class TokenService {
   /**
@@ -24,8 +33,11 @@ export class TokenService {
    */
   private readonly verified = new LRUCache<string, Principal>({ max: 10_000 });
 
-  constructor(secret: string) {
+  readonly maxLifetimeSeconds: number;
+
+  constructor(secret: string, options: TokenOptions = {}) {
     this.key = createSecretKey(Buffer.from(secret, 'utf8'));
+    this.maxLifetimeSeconds = options.maxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS;
   }
 
   verify(token: string): Principal {
@@ -41,6 +53,7 @@ export class TokenService {
       });
     }
     if (typeof claims === 'string') throw new AppError('unauthorized', 'token is invalid', { code: 'invalid_token' });
+    this.checkLifetime(claims);
     const id = [claims.sub, claims.id, claims.userId].find((v) => typeof v === 'string' && v.length > 0);
     if (typeof id !== 'string' || id.length > 128) {
       throw new AppError('unauthorized', 'token names no user', { code: 'invalid_token' });
@@ -48,13 +61,32 @@ export class TokenService {
     const roles: unknown = claims.roles;
     const isAdmin = claims.role === 'admin' || (Array.isArray(roles) && roles.includes('admin'));
     const principal = Object.freeze({ userId: id, isAdmin });
-    const ttlMs = typeof claims.exp === 'number' ? claims.exp * 1000 - Date.now() : 0;
-    // Tokens without `exp` are re-verified every time rather than cached forever.
+    const ttlMs = (claims.exp as number) * 1000 - Date.now();
     if (ttlMs > 0) this.verified.set(token, principal, { ttl: ttlMs });
     return principal;
   }
 
+  /** Every token must expire, and within the configured maximum lifetime. */
+  private checkLifetime(claims: jwt.JwtPayload): void {
+    const { exp, iat } = claims;
+    if (typeof exp !== 'number' || !Number.isFinite(exp)) {
+      throw new AppError('unauthorized', 'token has no expiry (exp); every token must expire', { code: 'token_without_expiry' });
+    }
+    const now = Date.now() / 1000;
+    const max = this.maxLifetimeSeconds;
+    // exp − iat is the lifetime it was issued with; exp − now also catches an iat set in the future.
+    const tooLong = (typeof iat === 'number' && exp - iat > max) || exp - now > max + CLOCK_SKEW_SECONDS;
+    if (tooLong) {
+      throw new AppError('unauthorized', `token lifetime exceeds the maximum of ${max} seconds`, {
+        code: 'token_lifetime_too_long',
+      });
+    }
+  }
+
   sign(claims: { sub: string; role?: string; roles?: string[] }, expiresInSeconds = 3600): string {
+    if (!Number.isInteger(expiresInSeconds) || expiresInSeconds <= 0 || expiresInSeconds > this.maxLifetimeSeconds) {
+      throw new RangeError(`token lifetime must be a whole number of seconds from 1 to ${this.maxLifetimeSeconds}`);
+    }
     return jwt.sign(claims, this.key, { algorithm: ALGORITHM, expiresIn: expiresInSeconds });
   }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { getAddress, isHexString } from 'ethers';
 import { z } from 'zod';
 
@@ -8,7 +9,6 @@ import { z } from 'zod';
  */
 
 export const BSC_MAINNET_USDT = '0x55d398326f99059fF775485246999027B3197955';
-const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-do-not-use-in-production';
 
 const optionalString = z
   .string()
@@ -46,11 +46,13 @@ const int = (fallback: number, min: number, max: number) =>
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: int(3000, 0, 65535),
-  HOST: optionalString.transform((v) => v ?? '0.0.0.0'),
+  // Loopback unless told otherwise: a dev instance is not reachable from the network by accident.
+  HOST: optionalString.transform((v) => v ?? '127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MONGODB_URI: mongoUri,
   PAYMENT_STORE: optionalString.pipe(z.enum(['mongodb', 'memory']).optional()),
   JWT_SECRET: optionalString,
+  JWT_MAX_LIFETIME_SECONDS: int(86_400, 60, 365 * 86_400),
   PUBLIC_BASE_URL: optionalUrl,
   PAYMENT_SUCCESS_URL: optionalUrl,
   PAYMENT_CANCEL_URL: optionalUrl,
@@ -116,7 +118,18 @@ export interface Config {
     readonly mongoUri?: string;
     readonly dataDir: string;
   };
-  readonly jwt: { readonly secret: string; readonly isDevDefault: boolean };
+  readonly jwt: {
+    readonly secret: string;
+    /**
+     * `env`: JWT_SECRET. Outside production only: `data-dir`, generated once and kept in
+     * `DATA_DIR/jwt-secret` (entry point and scripts); `ephemeral`, random for this process only.
+     */
+    readonly source: 'env' | 'data-dir' | 'ephemeral';
+    /** Where a `data-dir` secret is kept. */
+    readonly file?: string;
+    /** Longest accepted token lifetime (exp − iat, or exp − now without iat). */
+    readonly maxLifetimeSeconds: number;
+  };
   readonly publicBaseUrl: string;
   readonly redirect: { readonly success: string; readonly cancel: string };
   readonly shkeeper: {
@@ -137,7 +150,7 @@ export interface Config {
   /** Origins allowed by CORS: empty means no cross-origin access, `*` means any. */
   readonly corsOrigins: readonly string[];
   readonly trustProxy: boolean | number | string;
-  /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
+  /** When set, GET /metrics requires `Authorization: Bearer <token>`; required in production. */
   readonly metricsToken?: string;
   readonly jsonBodyLimit: string;
   /** How long a transition's side effects may stay pending before the sweeper finishes them. */
@@ -177,7 +190,16 @@ export class ConfigError extends Error {
   }
 }
 
-export function loadConfig(env: Record<string, string | undefined>): Config {
+export interface LoadOptions {
+  /**
+   * Outside production, with no JWT_SECRET: returns the secret kept under DATA_DIR (creating it
+   * once). The entry point and the scripts pass `devJwtSecret` (src/auth/devSecret.ts) so both
+   * sign with the same secret; without it the secret is random for this process only.
+   */
+  devJwtSecret?: (dataDir: string) => { secret: string; file: string };
+}
+
+export function loadConfig(env: Record<string, string | undefined>, options: LoadOptions = {}): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(
@@ -203,7 +225,31 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (e.JWT_SECRET !== undefined && e.JWT_SECRET.length < 16) {
     problems.push('JWT_SECRET: must be at least 16 characters');
   }
+  if (production && e.ENABLE_DEV_ROUTES !== undefined && isTrue(e.ENABLE_DEV_ROUTES, false)) {
+    problems.push('ENABLE_DEV_ROUTES: dev routes are never mounted in production; unset it or set it to false');
+  }
+  if (production && (!e.METRICS_TOKEN || e.METRICS_TOKEN.length < 16)) {
+    problems.push('METRICS_TOKEN: required in production (at least 16 characters): GET /metrics is never public there');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
+
+  const dataDir = e.DATA_DIR ?? '.data';
+  let jwtConfig: Config['jwt'];
+  if (e.JWT_SECRET !== undefined) {
+    jwtConfig = { secret: e.JWT_SECRET, source: 'env', maxLifetimeSeconds: e.JWT_MAX_LIFETIME_SECONDS };
+  } else if (options.devJwtSecret) {
+    let kept: { secret: string; file: string };
+    try {
+      kept = options.devJwtSecret(dataDir);
+    } catch (err) {
+      throw new ConfigError([
+        `JWT_SECRET: not set, and no generated secret could be kept under DATA_DIR (${dataDir}): ${(err as Error).message}`,
+      ]);
+    }
+    jwtConfig = { secret: kept.secret, source: 'data-dir', file: kept.file, maxLifetimeSeconds: e.JWT_MAX_LIFETIME_SECONDS };
+  } else {
+    jwtConfig = { secret: randomBytes(32).toString('base64url'), source: 'ephemeral', maxLifetimeSeconds: e.JWT_MAX_LIFETIME_SECONDS };
+  }
 
   const publicBaseUrl = (e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT || 3000}`).replace(/\/+$/, '');
   const config: Config = {
@@ -214,9 +260,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     store: {
       choice: e.PAYMENT_STORE ?? (e.MONGODB_URI ? 'mongodb' : 'auto'),
       mongoUri: e.MONGODB_URI,
-      dataDir: e.DATA_DIR ?? '.data',
+      dataDir,
     },
-    jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, isDevDefault: e.JWT_SECRET === undefined },
+    jwt: jwtConfig,
     publicBaseUrl,
     redirect: {
       success: e.PAYMENT_SUCCESS_URL ?? `${publicBaseUrl}/payment/success`,
@@ -277,10 +323,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       confirmations: e.BSC_CONFIRMATIONS,
     },
     adminWalletPrivateKey: e.ADMIN_WALLET_PRIVATE_KEY,
-    enableDevRoutes: isTrue(e.ENABLE_DEV_ROUTES, !production),
+    // Never in production (asking for them there is refused above).
+    enableDevRoutes: !production && isTrue(e.ENABLE_DEV_ROUTES, true),
     cronSecret: e.CRON_SECRET,
     redisUrl: e.REDIS_URL,
-    seedFile: e.SEED_FILE ?? `${e.DATA_DIR ?? '.data'}/seed.json`,
+    seedFile: e.SEED_FILE ?? `${dataDir}/seed.json`,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
   return deepFreeze(config);

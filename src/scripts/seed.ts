@@ -5,7 +5,7 @@ import { systemClock } from '../common/clock.js';
 import { createLogger } from '../common/logger.js';
 import { applySeed, parseSeed, type SeedData } from '../store/seedFile.js';
 import { selectStore } from '../store/selectStore.js';
-import { scriptConfig } from './scriptEnv.js';
+import { scriptArgs, scriptConfig } from './scriptEnv.js';
 
 /**
  * Puts a sample purchase request with two offers into the configured store and prints dev
@@ -35,7 +35,19 @@ const SAMPLE: SeedData = {
   ],
 };
 
+const USAGE = `Usage: npm run seed [-- --help]
+
+Puts a sample purchase request with two offers into the configured store (MONGODB_URI, else the
+embedded mongod under DATA_DIR; with the in-process store it writes SEED_FILE, which the service
+loads at start) and prints dev tokens for a buyer, two sellers and an admin, signed with
+JWT_SECRET (or, when it is unset outside production, the secret kept in DATA_DIR/jwt-secret).
+Seeding twice changes nothing. Takes its settings from the environment and .env; no flags.
+
+  -h, --help   show this help
+`;
+
 async function main() {
+  scriptArgs(USAGE, []);
   const config = scriptConfig();
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   const store = await selectStore(config, logger, systemClock);
@@ -54,8 +66,8 @@ async function main() {
     await store.close();
   }
 
-  const tokens = new TokenService(config.jwt.secret);
-  const day = 24 * 3600;
+  const tokens = new TokenService(config.jwt.secret, { maxLifetimeSeconds: config.jwt.maxLifetimeSeconds });
+  const day = Math.min(24 * 3600, config.jwt.maxLifetimeSeconds);
   process.stdout.write(`\npurchaseRequestId=${SAMPLE.purchaseRequests![0]!.id}\n`);
   process.stdout.write(`sellerOfferIds=${SAMPLE.sellerOffers!.map((o) => o.id).join(',')}\n\n`);
   for (const [who, claims] of [
@@ -66,7 +78,7 @@ async function main() {
   ] as const) {
     process.stdout.write(`${who}:\n${tokens.sign(claims, day)}\n\n`);
   }
-  if (config.jwt.isDevDefault) process.stdout.write('(signed with the development JWT secret; set JWT_SECRET for anything real)\n');
+  if (config.jwt.source === 'data-dir') process.stdout.write(`(signed with the generated secret in ${config.jwt.file}; set JWT_SECRET for anything real)\n`);
 }
 
 async function readExisting(file: string): Promise<SeedData> {

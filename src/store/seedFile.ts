@@ -1,4 +1,7 @@
+import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { systemClock } from '../common/clock.js';
+import type { Logger } from '../common/logger.js';
 import { z } from 'zod';
 import type { Clock } from '../common/clock.js';
 import { normalizeDecimal } from '../common/money.js';
@@ -88,4 +91,20 @@ export async function applySeed(data: z.output<typeof seedSchema>, store: Store,
 
 export function parseSeed(data: unknown) {
   return seedSchema.parse(data);
+}
+
+/**
+ * Reloads `file` into `store` whenever it changes (polled once a second, so it works on every
+ * file system), for a running in-process store that `npm run seed` cannot reach otherwise.
+ * Returns the function that stops watching. Load failures are logged, never thrown.
+ */
+export function watchSeedFile(file: string, store: Store, logger: Logger, intervalMs = 1_000): () => void {
+  const onChange = (curr: Stats, prev: Stats) => {
+    if (curr.mtimeMs === prev.mtimeMs || curr.size === 0) return;
+    loadSeedFile(file, store, systemClock)
+      .then((r) => r.loaded && logger.info({ file, inserted: r.inserted, total: r.total }, 'seed file reloaded'))
+      .catch((err: unknown) => logger.warn({ err, file }, 'seed file could not be reloaded'));
+  };
+  watchFile(file, { interval: intervalMs, persistent: false }, onChange);
+  return () => unwatchFile(file, onChange);
 }

@@ -25,20 +25,32 @@ export async function selectStore(config: Config, logger: Logger, clock: Clock):
   try {
     return await startEmbeddedMongo(dataDir, clock, logger);
   } catch (err) {
-    const reason = (err as Error).message.split('\n')[0];
+    const reason = embeddedFailureReason(err);
     if (choice === 'mongodb') {
       throw new Error(`PAYMENT_STORE=mongodb but no MONGODB_URI and the embedded mongod failed: ${reason}`);
     }
     logger.warn(
-      { reason },
-      'EMBEDDED MONGOD COULD NOT START — falling back to the in-process store. Data is NOT durable: ' +
-        'it is lost when the process stops. Set MONGODB_URI to use a real MongoDB.',
+      `embedded mongod could not start (${reason}); using the in-process store, NOT durable (lost when the process stops). Set MONGODB_URI for a real MongoDB.`,
     );
     return new MemoryStore(clock, `in-process store (embedded mongod failed: ${reason}; not durable)`);
   }
 }
 
+/**
+ * One line that names the real cause: mongodb-memory-server's download error puts it after a
+ * line break ("Download failed for url …, Details:\n getaddrinfo ENOTFOUND …") and in `msg`.
+ */
+export function embeddedFailureReason(err: unknown): string {
+  const e = err as { message?: string; msg?: string; code?: string };
+  const cause = e.msg ?? e.message?.split('\n').slice(1).join(' ').trim();
+  const head = (e.message ?? String(err)).split('\n')[0]!.replace(/,? Details:$/, '').trim();
+  return [head, cause].filter(Boolean).join(': ').replace(/\s+/g, ' ').slice(0, 300);
+}
+
 export async function startEmbeddedMongo(dataDir: string, clock: Clock, logger: Logger): Promise<Store> {
+  // Offline, each download retry only adds seconds before the same failure: one attempt. (The
+  // library reads its settings from MONGOMS_* variables; an operator's own value wins.)
+  process.env.MONGOMS_MAX_RETRIES ??= '0';
   // Imported lazily: the package is only needed on this path.
   const { MongoMemoryServer } = await import('mongodb-memory-server');
   const dbPath = path.resolve(dataDir, 'mongo');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BSC_MAINNET_USDT, ConfigError, loadConfig } from '../../src/config/config.js';
 
-const problemsOf = (env: Record<string, string>) => {
+const problemsOf = (env: Record<string, string | undefined>) => {
   try {
     loadConfig(env);
   } catch (err) {
@@ -12,11 +12,15 @@ const problemsOf = (env: Record<string, string>) => {
 };
 
 describe('config', () => {
-  it('runs on defaults outside production: auto store, dev JWT secret, BSC mainnet USDT', () => {
+  it('runs on defaults outside production: auto store, a random JWT secret, loopback, BSC mainnet USDT', () => {
     const c = loadConfig({});
     expect(c.env).toBe('development');
     expect(c.store.choice).toBe('auto');
-    expect(c.jwt.isDevDefault).toBe(true);
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.jwt).toMatchObject({ source: 'ephemeral', maxLifetimeSeconds: 86_400 });
+    expect(c.jwt.secret.length).toBeGreaterThanOrEqual(32);
+    // Random per process without a DATA_DIR keeper: nothing secret is written in the source.
+    expect(loadConfig({}).jwt.secret).not.toBe(c.jwt.secret);
     expect(c.bsc).toMatchObject({ chainId: 56, usdtAddress: BSC_MAINNET_USDT, usdtDecimals: 18 });
     expect(c.enableDevRoutes).toBe(true);
     expect(c.publicBaseUrl).toBe('http://localhost:3000');
@@ -38,8 +42,51 @@ describe('config', () => {
     expect(p).toContain('MONGODB_URI');
     expect(p).toContain('PAYMENT_STORE');
     expect(p).toContain('JWT_SECRET');
-    const ok = loadConfig({ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/x', JWT_SECRET: 'x'.repeat(32) });
+    const ok = loadConfig({ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/x', JWT_SECRET: 'x'.repeat(32), METRICS_TOKEN: 'm'.repeat(16) });
     expect(ok.enableDevRoutes).toBe(false);
+    expect(ok.jwt.source).toBe('env');
+  });
+
+  const PROD = { NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/x', JWT_SECRET: 'x'.repeat(32), METRICS_TOKEN: 'm'.repeat(16) };
+
+  it('refuses production without JWT_SECRET, never generating one there', () => {
+    let kept = 0;
+    const keeper = () => ((kept += 1), { secret: 'k'.repeat(40), file: '/tmp/x' });
+    expect(() => loadConfig({ ...PROD, JWT_SECRET: undefined }, { devJwtSecret: keeper })).toThrow(/JWT_SECRET: required in production/);
+    expect(kept).toBe(0);
+  });
+
+  it.each(['true', '1', 'yes'])('refuses ENABLE_DEV_ROUTES=%s in production, naming the setting', (v) => {
+    expect(problemsOf({ ...PROD, ENABLE_DEV_ROUTES: v })).toMatch(/^ENABLE_DEV_ROUTES: dev routes are never mounted in production/m);
+  });
+
+  it('accepts ENABLE_DEV_ROUTES=false in production, and keeps dev routes on by default elsewhere', () => {
+    expect(loadConfig({ ...PROD, ENABLE_DEV_ROUTES: 'false' }).enableDevRoutes).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test', ENABLE_DEV_ROUTES: 'true' }).enableDevRoutes).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test', ENABLE_DEV_ROUTES: 'false' }).enableDevRoutes).toBe(false);
+  });
+
+  it('requires METRICS_TOKEN (16+ characters) in production only', () => {
+    expect(problemsOf({ ...PROD, METRICS_TOKEN: undefined })).toMatch(/^METRICS_TOKEN: required in production/m);
+    expect(problemsOf({ ...PROD, METRICS_TOKEN: 'short' })).toContain('METRICS_TOKEN');
+    expect(loadConfig({}).metricsToken).toBeUndefined();
+  });
+
+  it('reads JWT_MAX_LIFETIME_SECONDS (default 86400) and names it when out of range', () => {
+    expect(loadConfig({ JWT_MAX_LIFETIME_SECONDS: '3600' }).jwt.maxLifetimeSeconds).toBe(3600);
+    expect(problemsOf({ JWT_MAX_LIFETIME_SECONDS: '10' })).toContain('JWT_MAX_LIFETIME_SECONDS');
+    expect(problemsOf({ JWT_MAX_LIFETIME_SECONDS: 'a day' })).toContain('JWT_MAX_LIFETIME_SECONDS');
+  });
+
+  it('outside production, takes a missing JWT_SECRET from the DATA_DIR keeper it is given', () => {
+    const seen: string[] = [];
+    const c = loadConfig({ DATA_DIR: '/srv/d' }, { devJwtSecret: (dir) => (seen.push(dir), { secret: 's'.repeat(40), file: `${dir}/jwt-secret` }) });
+    expect(seen).toEqual(['/srv/d']);
+    expect(c.jwt).toMatchObject({ secret: 's'.repeat(40), source: 'data-dir', file: '/srv/d/jwt-secret' });
+    // A set JWT_SECRET wins; the keeper is not asked.
+    expect(loadConfig({ JWT_SECRET: 'e'.repeat(32) }, { devJwtSecret: () => { throw new Error('asked'); } }).jwt.source).toBe('env');
+    // A keeper that fails is a configuration error naming JWT_SECRET and DATA_DIR.
+    expect(() => loadConfig({}, { devJwtSecret: () => { throw new Error('EACCES'); } })).toThrow(/JWT_SECRET: not set.*DATA_DIR.*EACCES/);
   });
 
   it.each([

@@ -69,14 +69,14 @@ describe('bearer authentication on payment records', () => {
   it('refuses a token that names no user', async () => {
     const t = await appWithPayment();
     for (const claims of [{ role: 'admin' }, { sub: '' }, { sub: 'x'.repeat(129) }, { id: 42 }]) {
-      const token = jwt.sign(claims, TEST_JWT_SECRET, { algorithm: 'HS256' });
+      const token = jwt.sign(claims, TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn: 600 });
       expectError(await t.http().get('/api/payment').set('Authorization', `Bearer ${token}`), 401, 'invalid_token');
     }
   });
 
   it('reads the user from sub, else from id, else from userId', async () => {
     const t = await appWithPayment({ status: 'completed' });
-    const as = (claims: Record<string, unknown>) => `Bearer ${jwt.sign(claims, TEST_JWT_SECRET, { algorithm: 'HS256' })}`;
+    const as = (claims: Record<string, unknown>) => `Bearer ${jwt.sign(claims, TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn: 600 })}`;
     for (const claims of [{ sub: 'buyer-1' }, { id: 'buyer-1' }, { userId: 'buyer-1' }, { sub: 'buyer-1', id: 'other', userId: 'other' }]) {
       const res = await t.http().get('/api/payment').set('Authorization', as(claims));
       expect(res.status).toBe(200);
@@ -88,7 +88,7 @@ describe('bearer authentication on payment records', () => {
 
   it('treats role "admin" or a roles array containing admin as admin, and nothing else', async () => {
     const t = await appWithPayment();
-    const as = (claims: Record<string, unknown>) => `Bearer ${jwt.sign(claims, TEST_JWT_SECRET, { algorithm: 'HS256' })}`;
+    const as = (claims: Record<string, unknown>) => `Bearer ${jwt.sign(claims, TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn: 600 })}`;
     const path = `/api/payment/${t.payment.id}/debug`;
     expect((await t.http().get(path).set('Authorization', as({ sub: 'ops', role: 'admin' }))).status).toBe(200);
     expect((await t.http().get(path).set('Authorization', as({ sub: 'ops', roles: ['user', 'admin'] }))).status).toBe(200);

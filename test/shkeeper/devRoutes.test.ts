@@ -40,7 +40,7 @@ describe('mounting', () => {
 
   it.each([
     ['ENABLE_DEV_ROUTES=false', { ENABLE_DEV_ROUTES: 'false' }],
-    ['production by default', { NODE_ENV: 'production', MONGODB_URI: 'mongodb://127.0.0.1:1/unused' }],
+    ['production by default', { NODE_ENV: 'production', MONGODB_URI: 'mongodb://127.0.0.1:1/unused', METRICS_TOKEN: 'metrics-token-0123456789' }],
   ])('answers 404 route_not_found when off (%s); the other SHKeeper routes stay', async (_label, env) => {
     h = await startPayinHarness({ env });
     expect(h.config.enableDevRoutes).toBe(false);
