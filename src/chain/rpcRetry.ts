@@ -1,6 +1,7 @@
 import pRetry from 'p-retry';
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { redactAddresses } from '../common/redact.js';
 
 /**
  * Every RPC call goes through here. Transient failures (connection refused or reset, timeouts,
@@ -75,7 +76,10 @@ export function isTransientRpcError(error: unknown): boolean {
   return false;
 }
 
-/** A log- and client-safe one-liner: error code and ethers' short message, no URL or body. */
+/**
+ * A log-safe one-liner: error code and ethers' short message, no URL, body or API key. Socket
+ * errors keep their host and port here (for the log); errors handed on carry `clientSafe`'s form.
+ */
 export function describeRpcError(error: unknown): string {
   if (typeof error !== 'object' || error === null) return String(error);
   const e = error as ErrorLike;
@@ -87,11 +91,16 @@ export function describeRpcError(error: unknown): string {
   return `${code}: ${short}${rpc}`.slice(0, 300);
 }
 
+/** `describeRpcError` without any internal address (host, port, URL): what an error may carry onward. */
+export function describeRpcErrorSafely(error: unknown): string {
+  return redactAddresses(describeRpcError(error));
+}
+
 function rpcUnavailable(label: string, error: unknown, attempts: number): AppError {
   return new AppError('provider_error', 'blockchain RPC is unavailable', {
     code: 'rpc_unavailable',
     details: { call: label, attempts },
-    cause: new Error(describeRpcError(error)),
+    cause: new Error(describeRpcErrorSafely(error)),
   });
 }
 
@@ -135,7 +144,7 @@ export function createRpcCall(opts: RpcRetryOptions): RpcCall {
       throw new AppError('provider_error', 'blockchain RPC request failed', {
         code: 'rpc_error',
         details: { call: label },
-        cause: new Error(describeRpcError(error)),
+        cause: new Error(describeRpcErrorSafely(error)),
       });
     }
   };

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, httpStatusOf } from './errors.js';
+import { AppError, httpStatusOf, type ErrorKind } from './errors.js';
+import { redactAddresses } from './redact.js';
 
 /** The one place errors become HTTP: `{ success: false, error: { code, message, details? } }`. */
 export const notFoundHandler: RequestHandler = (req) => {
@@ -27,10 +28,29 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   });
 };
 
+/** Kinds whose message or details may quote an upstream (SHKeeper, the RPC node, a socket error). */
+const UPSTREAM_KINDS = new Set<ErrorKind>(['provider_error', 'unavailable']);
+
+/** Strings anywhere in `details` with internal addresses hidden; bounded in depth like any body. */
+function redactDetails(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactAddresses(value);
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => redactDetails(v, depth + 1));
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, redactDetails(v, depth + 1)]));
+}
+
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) {
     // Never leak internals of unexpected failures.
-    return err.kind === 'internal' ? new AppError('internal', 'internal error') : err;
+    if (err.kind === 'internal') return new AppError('internal', 'internal error');
+    // Never an internal host, port or URL either: the sources redact, and this is the last net.
+    if (UPSTREAM_KINDS.has(err.kind)) {
+      return new AppError(err.kind, redactAddresses(err.message), {
+        code: err.code,
+        ...(err.details === undefined ? {} : { details: redactDetails(err.details) }),
+      });
+    }
+    return err;
   }
   const e = err as { type?: string; status?: number };
   // body-parser errors carry a `type`

@@ -46,3 +46,47 @@ export function endpoint<S extends Schemas>(
 }
 
 export const ok = <T>(data: T) => ({ success: true as const, data });
+
+/** Deepest JSON nesting a request body may have; real bodies here are a few levels deep. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Whether a parsed JSON value nests deeper than `max` (the top-level value is depth 1). Iterative,
+ * so a hostile body nested thousands of levels deep cannot overflow the stack here; it stops at the
+ * first too-deep value.
+ */
+export function jsonDeeperThan(value: unknown, max: number): boolean {
+  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 1 }];
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) {
+      if (child !== null && typeof child === 'object') stack.push({ v: child, depth: depth + 1 });
+    }
+  }
+  return false;
+}
+
+export const jsonTooDeep = (max: number) =>
+  new AppError('validation', `the JSON body is nested deeper than ${max} levels`, { code: 'json_too_deep', details: { maxDepth: max } });
+
+/**
+ * Runs right after the JSON body parser: a body nested deeper than `max` is refused with 400
+ * `json_too_deep` before any handler or schema walks it (recursive code would overflow the stack).
+ */
+export function jsonDepthLimit(max = MAX_JSON_DEPTH): RequestHandler {
+  return (req, _res, next) => {
+    if (req.body !== null && typeof req.body === 'object' && jsonDeeperThan(req.body, max)) throw jsonTooDeep(max);
+    next();
+  };
+}
+
+/**
+ * Whether clients reach this service over TLS (terminated here or by a proxy in front): decided by
+ * PUBLIC_BASE_URL being `https://…`. Only then are HSTS and the CSP's `upgrade-insecure-requests`
+ * sent; over plain HTTP they would break the docs page (its assets rewritten to https).
+ */
+export function servedOverTls(config: { publicBaseUrl: string }): boolean {
+  return /^https:\/\//i.test(config.publicBaseUrl);
+}

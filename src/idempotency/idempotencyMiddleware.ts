@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { createHash } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
 import { AppError } from '../common/errors.js';
@@ -19,8 +19,9 @@ function canonical(value: unknown): string {
 }
 
 /**
- * `Idempotency-Key` for money-moving POSTs. The first answer to (route, caller, key) is stored and
- * replayed for 24 h; the same key with another body is refused; the same key arriving while the
+ * `Idempotency-Key` for money-moving POSTs. The first answer to (method, route template, caller,
+ * key) is stored and replayed for 24 h; the same key with another body (or, on a route with
+ * parameters, for another resource) is refused; the same key arriving while the
  * first request still runs is refused. A request that failed on our side (5xx) forgets its key so
  * the client can retry. Runs after authentication: keys are scoped to the caller.
  */
@@ -33,15 +34,15 @@ export function idempotency(store: Store, clock: Clock): RequestHandler {
         code: 'invalid_idempotency_key',
       });
     }
-    const scopeKey = `${req.method} ${req.baseUrl}${req.path} ${req.principal?.userId ?? 'anonymous'} ${key}`;
-    const requestHash = createHash('sha256').update(canonical(req.body ?? null)).digest('hex');
+    const scopeKey = `${req.method} ${routeTemplateOf(req)} ${req.principal?.userId ?? 'anonymous'} ${key}`;
+    const requestHash = createHash('sha256').update(canonical(requestOf(req))).digest('hex');
     const now = clock.now();
     await store.idempotencyKeys.deleteMany({ scopeKey, expiresAt: { $lte: now } });
 
     const existing = await claim(store, { scopeKey, requestHash, now });
     if (existing) {
       if (existing.requestHash !== requestHash) {
-        throw new AppError('unprocessable', 'this Idempotency-Key was used with a different request body', {
+        throw new AppError('unprocessable', 'this Idempotency-Key was used with a different request (another body or resource)', {
           code: 'idempotency_key_reused',
         });
       }
@@ -81,6 +82,32 @@ export function idempotency(store: Store, clock: Clock): RequestHandler {
     });
     next();
   };
+}
+
+/**
+ * The route's template, whatever the URL's spelling: Express matches routes case-insensitively
+ * (and with or without a trailing slash), so `/API/payment/SHKEEPER/payout` and
+ * `/api/payment/shkeeper/payout` are one route and must share their keys. The route's own path is
+ * its template (`/:id/release`); the mount paths before it are literal in this app, so the part
+ * of the URL they matched is lower-cased. Used only inside a route (`req.route` is set); anywhere
+ * else the path as sent, lower-cased.
+ */
+export function routeTemplateOf(req: Request): string {
+  const mount = req.baseUrl.toLowerCase();
+  const routePath: unknown = req.route?.path;
+  if (typeof routePath === 'string') return `${mount}${routePath === '/' ? '' : routePath}` || '/';
+  return `${mount}${req.path.toLowerCase().replace(/\/+$/, '')}` || '/';
+}
+
+/**
+ * What the key promises to repeat: the body, and the route's parameters when it has any. With the
+ * key scoped by template, `/A/release` and `/B/release` share a scope, so the same key sent for
+ * another resource is "the key with another request" (refused), never a replay of the first.
+ */
+function requestOf(req: Request): unknown {
+  const params = req.params as Record<string, string> | undefined;
+  const body = req.body ?? null;
+  return params && Object.keys(params).length > 0 ? { params, body } : body;
 }
 
 /** Inserts an in-progress record, or returns the one already there. */

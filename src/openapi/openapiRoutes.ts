@@ -3,6 +3,7 @@ import express, { Router, type RequestHandler } from 'express';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { AppContext } from '../appContext.js';
+import { servedOverTls } from '../common/http.js';
 import { buildOpenApiDocument } from './openapiDocument.js';
 
 /** The files of swagger-ui-dist the page uses; nothing else of the package is served. */
@@ -65,7 +66,9 @@ export function openapiRoutes(ctx: AppContext): Router {
     res.type('application/json').send(document);
   });
   // The API answers with `default-src 'none'`; the docs page needs its own scripts and styles.
-  const pageCsp = helmet.contentSecurityPolicy();
+  // `upgrade-insecure-requests` only behind TLS: over plain HTTP it would rewrite the page's own
+  // assets to https and leave it blank on any host but localhost.
+  const pageCsp = helmet.contentSecurityPolicy({ directives: { upgradeInsecureRequests: servedOverTls(ctx.config) ? [] : null } });
   router.use('/docs', pageCsp);
   router.get('/docs', (req, res) => {
     res.type('html').send(docsPage(req.baseUrl));

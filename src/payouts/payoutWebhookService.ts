@@ -24,7 +24,7 @@ export class PayoutWebhookService {
     const base = { kind: 'payout' as const, externalId: null, status: null, txids: [] };
     const verdict = verifyShkeeperSignature(headers, raw, { secret, nowSeconds: Math.floor(this.d.clock.now().getTime() / 1000) });
     if (!verdict.ok) {
-      await this.d.deliveries.received({ ...base, verification: null, verificationError: verdict.reason }, 'bad_signature');
+      await this.d.deliveries.badSignature('payout', verdict.reason);
       return answer(401, false, 'the webhook signature is missing or invalid');
     }
     let parsed;

@@ -6,18 +6,66 @@ import type { Store } from '../store/store.js';
 
 type Received = Pick<WebhookDeliveryRecord, 'kind' | 'verification' | 'verificationError' | 'externalId' | 'status' | 'txids'>;
 
+/** At most this many bad-signature deliveries are kept, newest first; each for at most a day. */
+export const BAD_SIGNATURE_SAMPLE_SIZE = 100;
+export const BAD_SIGNATURE_TTL_MS = 24 * 3600 * 1000;
+
+export interface DeliveryObserver {
+  /** `lagSeconds`: from receipt to this outcome, when a received delivery is finished. */
+  delivery(kind: string, outcome: string, lagSeconds?: number): void;
+  /** Every refused signature, kept or not (the stored sample is bounded; the count is not). */
+  badSignature?(kind: string, reason: string): void;
+}
+
 /**
- * Every webhook delivery is written down when it arrives and again with what became of it, so an
- * operator can see what SHKeeper sent and the counters survive restarts.
+ * Every signed webhook delivery is written down when it arrives and again with what became of it,
+ * so an operator can see what SHKeeper sent and the counters survive restarts. Deliveries with a
+ * bad signature are only counted, plus a small expiring sample (see `badSignature`).
  */
 export class DeliveryLog {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
-    private readonly observer?: { delivery(kind: string, outcome: string): void },
+    private readonly observer?: DeliveryObserver,
+    private readonly sample: { size: number; ttlMs: number } = { size: BAD_SIGNATURE_SAMPLE_SIZE, ttlMs: BAD_SIGNATURE_TTL_MS },
   ) {}
 
+  /**
+   * A delivery whose signature failed. Anyone can send these, so they are counted (metrics) and
+   * only a bounded, expiring sample is written: each row expires after a day (MongoDB's TTL index
+   * on `expiresAt`; pruned here too, for the in-process store), and only the newest `size` rows
+   * are kept.
+   */
+  async badSignature(kind: WebhookDeliveryRecord['kind'], reason: string): Promise<void> {
+    this.observer?.badSignature?.(kind, reason);
+    const now = this.clock.now();
+    await this.insert(
+      { kind, verification: null, verificationError: reason, externalId: null, status: null, txids: [] },
+      'bad_signature',
+      null,
+      new Date(now.getTime() + this.sample.ttlMs),
+    );
+    this.observer?.delivery(kind, 'bad_signature');
+    await this.pruneBadSignatures(now);
+  }
+
+  private async pruneBadSignatures(now: Date): Promise<void> {
+    const deliveries = this.store.webhookDeliveries;
+    await deliveries.deleteMany({ outcome: 'bad_signature', expiresAt: { $lte: now } });
+    const beyond = await deliveries.find(
+      { outcome: 'bad_signature' },
+      { sort: { receivedAt: -1, id: -1 }, skip: this.sample.size, limit: 1_000 },
+    );
+    if (beyond.length > 0) await deliveries.deleteMany({ id: { $in: beyond.map((d) => d.id) } });
+  }
+
   async received(d: Received, outcome: DeliveryOutcome = 'received', detail: string | null = null): Promise<string> {
+    const id = await this.insert(d, outcome, detail, null);
+    if (outcome !== 'received') this.observer?.delivery(d.kind, outcome);
+    return id;
+  }
+
+  private async insert(d: Received, outcome: DeliveryOutcome, detail: string | null, expiresAt: Date | null): Promise<string> {
     const now = this.clock.now();
     const id = newObjectId(now);
     await this.store.webhookDeliveries.insertOne({
@@ -29,10 +77,10 @@ export class DeliveryLog {
       dedupeKey: null,
       paymentId: null,
       detail,
+      expiresAt,
       createdAt: now,
       updatedAt: now,
     });
-    if (outcome !== 'received') this.observer?.delivery(d.kind, outcome);
     return id;
   }
 
@@ -52,7 +100,7 @@ export class DeliveryLog {
     const set = { outcome, paymentId: extra.paymentId ?? null, detail: extra.detail ?? null };
     try {
       const d = await this.store.webhookDeliveries.updateOne({ id }, { $set: { ...set, dedupeKey: extra.dedupeKey ?? null } });
-      if (d) this.observer?.delivery(d.kind, outcome);
+      if (d) this.observer?.delivery(d.kind, outcome, (this.clock.now().getTime() - d.receivedAt.getTime()) / 1000);
       return outcome;
     } catch (err) {
       if (!(err instanceof AppError && err.code === 'duplicate_key')) throw err;

@@ -3,6 +3,7 @@ import axiosRetry, { exponentialDelay, isNetworkError } from 'axios-retry';
 import { z } from 'zod';
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { redactAddresses } from '../common/redact.js';
 
 /**
  * SHKeeper behind a small interface (spec: /work/shared/spec/shkeeper-api.md). SHKeeper answers
@@ -135,9 +136,14 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
     return {};
   }
 
-  function fail(operation: string, code: ErrorCode, providerMessage: string, extra: Record<string, unknown> = {}): AppError {
-    const message = providerMessage.length > 500 ? `${providerMessage.slice(0, 500)}…` : providerMessage;
-    log.warn({ operation, code, providerMessage: message, ...extra }, 'SHKeeper call failed');
+  /**
+   * The log keeps SHKeeper's text as it came (`logMessage` when the wire detail differs); the
+   * error, which reaches clients, never carries an internal address (host, port, URL).
+   */
+  function fail(operation: string, code: ErrorCode, providerMessage: string, extra: Record<string, unknown> = {}, logMessage = providerMessage): AppError {
+    const clip = (m: string) => (m.length > 500 ? `${m.slice(0, 500)}…` : m);
+    log.warn({ operation, code, providerMessage: clip(logMessage), ...extra }, 'SHKeeper call failed');
+    const message = clip(redactAddresses(providerMessage));
     return new AppError('provider_error', GENERIC_MESSAGE[code], { code, details: { operation, providerMessage: message, ...extra } });
   }
 
@@ -162,7 +168,7 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
       if (err.response) return err.response; // a 5xx that retries did not cure
       const attempts = (err.config?.['axios-retry']?.retryCount ?? 0) + 1;
       const timedOut = err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT';
-      throw fail(call.operation, timedOut ? 'shkeeper_timeout' : 'shkeeper_unreachable', describeTransport(err), { attempts });
+      throw fail(call.operation, timedOut ? 'shkeeper_timeout' : 'shkeeper_unreachable', transportSummary(err), { attempts }, describeTransport(err));
     }
   }
 
@@ -174,7 +180,7 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
     if (res.status >= 300 && res.status < 400) {
       const location = String(res.headers['location'] ?? '');
       const code = /\/login/.test(location) ? 'shkeeper_auth' : 'shkeeper_error';
-      throw fail(call.operation, code, `HTTP ${res.status} redirect to ${location || '(none)'}`, { httpStatus: res.status });
+      throw fail(call.operation, code, `HTTP ${res.status} redirect to ${location ? pathOf(location) : '(none)'}`, { httpStatus: res.status }, `HTTP ${res.status} redirect to ${location || '(none)'}`);
     }
     if (res.status >= 500 && !(obj?.status === 'error')) {
       const code = res.status >= 502 && res.status <= 504 ? 'shkeeper_unreachable' : 'shkeeper_error';
@@ -346,4 +352,38 @@ function providerText(obj: Record<string, unknown> | undefined): string | undefi
 function describeTransport(err: AxiosError): string {
   if (err.response) return `HTTP ${err.response.status}`;
   return [err.code, err.message].filter(Boolean).join(': ');
+}
+
+const TRANSPORT_FAILURES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection closed while sending',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed (temporary)',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+  ERR_CANCELED: 'request cancelled',
+  ERR_NETWORK: 'network error',
+};
+
+/**
+ * What went wrong on the wire in words a client may read: no host, port or URL (socket errors
+ * name them: "connect ECONNREFUSED 10.0.0.5:5000"). The log keeps `describeTransport`'s detail.
+ */
+function transportSummary(err: AxiosError): string {
+  if (err.response) return `HTTP ${err.response.status}`;
+  const code = err.code ?? 'ERROR';
+  // axios' own timeout text ("timeout of 10000ms exceeded") names no address.
+  if (code === 'ECONNABORTED') return /^timeout of \d+ms exceeded$/.test(err.message) ? `${code}: ${err.message}` : `${code}: timeout`;
+  return `${code}: ${TRANSPORT_FAILURES[code] ?? redactAddresses(err.message || 'network error')}`;
+}
+
+/** A redirect's target without its origin: `/login`, never `http://shkeeper.internal:5000/login`. */
+function pathOf(location: string): string {
+  try {
+    return new URL(location, 'http://placeholder.invalid').pathname;
+  } catch {
+    return redactAddresses(location);
+  }
 }

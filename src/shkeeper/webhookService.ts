@@ -1,4 +1,5 @@
 import type { Clock } from '../common/clock.js';
+import { jsonDeeperThan, MAX_JSON_DEPTH } from '../common/http.js';
 import type { Logger } from '../common/logger.js';
 import type { Config } from '../config/config.js';
 import type { DeliveryLog } from './deliveryLog.js';
@@ -40,7 +41,7 @@ export class ShkeeperWebhookService {
     });
     const base = { kind: 'invoice' as const, externalId: null, status: null, txids: [] };
     if (!verdict.ok) {
-      await this.deliveries.received({ ...base, verification: null, verificationError: verdict.reason }, 'bad_signature');
+      await this.deliveries.badSignature('invoice', verdict.reason);
       this.logger.warn({ reason: verdict.reason }, 'webhook refused: bad signature');
       return refusal(401, 'invalid_signature', 'the webhook signature is missing or invalid');
     }
@@ -51,6 +52,10 @@ export class ShkeeperWebhookService {
     } catch {
       await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'not JSON');
       return refusal(400, 'malformed_json', 'the webhook body is not JSON');
+    }
+    if (jsonDeeperThan(body, MAX_JSON_DEPTH)) {
+      await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'nested too deep');
+      return refusal(400, 'json_too_deep', `the webhook body is nested deeper than ${MAX_JSON_DEPTH} levels`);
     }
     const normalised = normaliseInvoiceCallback(body);
     if (!normalised.ok) {

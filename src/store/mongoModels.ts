@@ -140,11 +140,14 @@ export const webhookDeliverySchema = new Schema(
     dedupeKey: nullableString,
     paymentId: nullableString,
     detail: nullableString,
+    expiresAt: { type: Date, default: null },
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
   },
   common,
 );
+// Bad-signature rows carry `expiresAt` and MongoDB drops them then; other rows have none and stay.
+webhookDeliverySchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 });
 webhookDeliverySchema.index({ dedupeKey: 1 }, { unique: true, partialFilterExpression: { dedupeKey: { $type: 'string' } } });
 webhookDeliverySchema.index({ outcome: 1, kind: 1 });
 webhookDeliverySchema.index({ externalId: 1, receivedAt: -1 });

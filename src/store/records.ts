@@ -254,6 +254,8 @@ export interface WebhookDeliveryRecord {
   dedupeKey: string | null;
   paymentId: string | null;
   detail: string | null;
+  /** Set on bad-signature rows only (a bounded sample, dropped at this time); null or absent otherwise. */
+  expiresAt?: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
