@@ -6,7 +6,9 @@ import { buildContext, type AppContext, type AppDeps } from './appContext.js';
 import { configurationRoutes } from './configuration/configurationRoutes.js';
 import { paymentControllerRoutes } from './controller/paymentControllerRoutes.js';
 import { errorHandler, notFoundHandler } from './common/errorHandler.js';
+import { jsonDepthLimit, MAX_JSON_DEPTH, servedOverTls } from './common/http.js';
 import { requestLogger } from './common/requestLogger.js';
+import { trackRouteTemplate } from './metrics/routeTemplate.js';
 import { shkeeperRoutes } from './shkeeper/shkeeperRoutes.js';
 import { escrowRoutes } from './escrow/escrowRoutes.js';
 import { decentralizedPaymentRoutes } from './decentralized/decentralizedPaymentRoutes.js';
@@ -33,6 +35,11 @@ const OPEN_CORS_PATH = '/api/payment/shkeeper/config';
  */
 export function createApp(deps: AppDeps): Express & { locals: { ctx: AppContext } } {
   const ctx = buildContext(deps);
+  // Dev routes (mounted by shkeeperRoutes when enableDevRoutes) never exist in production; the
+  // config refuses ENABLE_DEV_ROUTES there, and a hand-built config is refused here.
+  if (ctx.config.env === 'production' && ctx.config.enableDevRoutes) {
+    throw new Error('ENABLE_DEV_ROUTES: dev routes are never mounted in production');
+  }
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -46,10 +53,15 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppContext 
       onFinish: (req, res, seconds) => ctx.metrics.httpRequest(req, res, seconds),
     }),
   );
+  // Remembers each matched route's full template, so a route's errors and successes share a label.
+  app.use(trackRouteTemplate());
   // helmet's headers that matter for a JSON API; the docs page sets its own CSP for its assets.
+  // HSTS only when clients reach the service over TLS (PUBLIC_BASE_URL is https): over plain HTTP
+  // it means nothing, and on a shared host name it would pin other services to https.
   app.use(
     helmet({
       contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      strictTransportSecurity: servedOverTls(ctx.config),
       crossOriginEmbedderPolicy: false,
       crossOriginOpenerPolicy: false,
       originAgentCluster: false,
@@ -76,7 +88,9 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppContext 
 
   // Webhooks verify signatures over the raw body, so they are routed before JSON parsing.
   app.use('/api/payment/shkeeper', shkeeperWebhookRoutes(ctx));
+  // Over JSON_BODY_LIMIT → 413 `payload_too_large`; nested deeper than 32 → 400 `json_too_deep`.
   app.use(express.json({ limit: ctx.config.jsonBodyLimit, strict: true }));
+  app.use(jsonDepthLimit(MAX_JSON_DEPTH));
 
   const api = express.Router();
   // The controller comes first because GET /:id is the hottest route. It cannot capture another

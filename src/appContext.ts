@@ -98,6 +98,7 @@ export function buildContext(deps: AppDeps): AppContext {
   const { store, config, clock, events, logger } = deps;
   const metrics = deps.metrics ?? new Metrics();
   metrics.watchMonitors(monitors);
+  metrics.watchStore(store);
   const coordinator = new PaymentCoordinator(store, lock, clock, metrics, { underpaymentTolerance: config.escrow.underpaymentTolerance });
   const proofs = new InflowProofs({ config, chain: deps.chain });
   const effects = new PaymentEffects(store, coordinator, events, logger);
@@ -112,8 +113,8 @@ export function buildContext(deps: AppDeps): AppContext {
   monitors.register(new WalletMonitor({ config, store, settlement, proofs, chain: deps.chain }, logger));
   const payoutUpdates = new PayoutUpdates({ store, coordinator, effects, events, logger });
   const web3Verifier = new Web3Verifier({ store, coordinator, settlement, proofs });
-  const payouts = new PayoutService({ config, store, coordinator, events, clock, logger, updates: payoutUpdates, shkeeper: deps.shkeeper });
-  const adminPayouts = new AdminPayoutService({ config, store, coordinator, effects, events, clock, logger, wallet: deps.hotWallet });
+  const payouts = new PayoutService({ config, store, coordinator, events, clock, logger, updates: payoutUpdates, shkeeper: deps.shkeeper, proofs });
+  const adminPayouts = new AdminPayoutService({ config, store, coordinator, effects, events, clock, logger, wallet: deps.hotWallet, proofs });
   // Same cadence as the payout reconciler: both resolve payouts whose outcome was not known at once.
   monitors.register(new HotWalletReceiptMonitor(adminPayouts, { intervalMs: config.monitors.payoutReconciler.intervalMs, enabled: deps.hotWallet !== undefined }, logger));
   monitors.register(new PayoutReconciler({ config, store, clock, payouts, updates: payoutUpdates, shkeeper: deps.shkeeper }, logger));
@@ -124,7 +125,7 @@ export function buildContext(deps: AppDeps): AppContext {
     metrics,
     leader,
     limiterFactory: deps.limiterFactory ?? (redis ? redisLimiters(redis) : undefined),
-    tokens: new TokenService(config.jwt.secret),
+    tokens: new TokenService(config.jwt.secret, { maxLifetimeSeconds: config.jwt.maxLifetimeSeconds }),
     coordinator,
     proofs,
     payments: new PaymentService(store, coordinator, events, { settlement, proofs }),
@@ -134,7 +135,7 @@ export function buildContext(deps: AppDeps): AppContext {
     shkeeperWebhooks: new ShkeeperWebhookService(config, deliveries, invoiceEvents, clock, logger),
     intents: new IntentService({ config, store, coordinator, events, lock, clock, logger, shkeeper: deps.shkeeper }),
     confirmations: new ConfirmTransactionService({ config, store, settlement, proofs, clock, chain: deps.chain }),
-    escrow: new EscrowService({ config, store, coordinator, effects, clock, logger, chain: deps.chain }),
+    escrow: new EscrowService({ config, store, coordinator, effects, clock, logger, chain: deps.chain, proofs }),
     payouts,
     payoutWebhooks: new PayoutWebhookService({ config, store, deliveries, updates: payoutUpdates, clock }),
     web3Verifier,
