@@ -2,11 +2,10 @@ import type { Principal } from '../auth/tokens.js';
 import type { HotWallet, TransferReceipt } from '../chain/hotWallet.js';
 import type { Clock } from '../common/clock.js';
 import { AppError } from '../common/errors.js';
-import { newObjectId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import { toBaseUnits } from '../common/money.js';
 import type { Config } from '../config/config.js';
-import { assertFundingOnChain, assertPayoutAmount, checkPayoutRecipient, explainInFlight, fundedEscrowOf, inFlightError } from '../escrow/escrowRecipients.js';
+import { assertFundingOnChain, assertPayoutAmount, checkPayoutRecipient, fundedEscrowOf, inFlightError, openPayout } from '../escrow/escrowRecipients.js';
 import type { InflowProofs } from '../payments/inflowProofs.js';
 import { to, type PaymentEvents } from '../events/paymentEvents.js';
 import { ledgerOf } from '../payments/escrowLedger.js';
@@ -72,28 +71,13 @@ export class AdminPayoutService {
       throw new AppError('invalid_state', 'the hot wallet holds less than this payout', { code: 'insufficient_balance' });
     }
 
-    const payoutId = newObjectId(this.d.clock.now());
-    const disbursementId = newObjectId(this.d.clock.now());
     const step = { source: 'admin_payout', actor: who.userId };
-    try {
-      await coordinator.openDisbursement(
-        escrow.id,
-        {
-          id: disbursementId, kind: 'payout', method: 'hot_wallet', recipient: input.receiverWalletAddress, amount: input.amount,
-          state: 'prepared', override, payoutId, evidence: null, payload: null, createdBy: who.userId,
-        },
-        step,
-      );
-    } catch (err) {
-      throw explainInFlight(err);
-    }
-    let payout: PaymentRecord;
-    try {
-      payout = await this.record(who, input, escrow, { id: payoutId, disbursementId });
-    } catch (err) {
-      await coordinator.moveDisbursement(escrow.id, disbursementId, 'failed', { ...step, reason: 'the payout record could not be written' });
-      throw err;
-    }
+    const { payout, disbursementId } = await openPayout(
+      coordinator,
+      escrow,
+      { method: 'hot_wallet', recipient: input.receiverWalletAddress, amount: input.amount, override, createdBy: who.userId, source: step.source, now: this.d.clock.now() },
+      (ids) => this.record(who, input, escrow, { id: ids.payoutId, disbursementId: ids.disbursementId }),
+    );
     this.d.events.emit([to.admins, ...to.parties(payout)], 'payout-created', { payoutId: payout.id, status: payout.status });
 
     let sent;

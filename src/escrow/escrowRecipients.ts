@@ -2,6 +2,8 @@ import { AppError } from '../common/errors.js';
 import { available, defaultDisbursementAmount, ledgerOf } from '../payments/escrowLedger.js';
 import { compareDecimals } from '../common/money.js';
 import type { InflowProofs } from '../payments/inflowProofs.js';
+import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
+import { newObjectId } from '../common/ids.js';
 import type { Disbursement, DisbursementKind, PaymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 
@@ -139,4 +141,40 @@ export function explainInFlight(err: unknown): unknown {
     if (d?.state === 'in_doubt') return inFlightError({ id: d.disbursementId, kind: d.kind, state: d.state, payoutId: d.payoutId });
   }
   return err;
+}
+
+/**
+ * Opens a payout disbursement (`prepared`) of the escrow, then writes its outbound payout row with
+ * `writeRow(ids)`; if the row cannot be written, the disbursement fails again (nothing was sent).
+ * The disbursement comes first so that, from the row's existence on, the escrow is held by it.
+ * Returns the row and the ids. Refusals are the coordinator's (`disbursement_in_flight` said as
+ * `payout_outcome_unknown` when the one in flight is in doubt, `exceeds_escrow_balance`, …).
+ */
+export async function openPayout(
+  coordinator: PaymentCoordinator,
+  escrow: PaymentRecord,
+  d: { method: 'shkeeper' | 'hot_wallet'; recipient: string; amount: string; override: Disbursement['override']; createdBy: string; source: string; now: Date },
+  writeRow: (ids: { payoutId: string; disbursementId: string }) => Promise<PaymentRecord>,
+): Promise<{ payout: PaymentRecord; payoutId: string; disbursementId: string }> {
+  const payoutId = newObjectId(d.now);
+  const disbursementId = newObjectId(d.now);
+  const step = { source: d.source, actor: d.createdBy };
+  try {
+    await coordinator.openDisbursement(
+      escrow.id,
+      {
+        id: disbursementId, kind: 'payout', method: d.method, recipient: d.recipient, amount: d.amount,
+        state: 'prepared', override: d.override, payoutId, evidence: null, payload: null, createdBy: d.createdBy,
+      },
+      step,
+    );
+  } catch (err) {
+    throw explainInFlight(err);
+  }
+  try {
+    return { payout: await writeRow({ payoutId, disbursementId }), payoutId, disbursementId };
+  } catch (err) {
+    await coordinator.moveDisbursement(escrow.id, disbursementId, 'failed', { ...step, reason: 'the payout record could not be written' });
+    throw err;
+  }
 }

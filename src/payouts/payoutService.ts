@@ -1,10 +1,9 @@
 import type { Principal } from '../auth/tokens.js';
 import type { Clock } from '../common/clock.js';
 import { AppError } from '../common/errors.js';
-import { newObjectId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { Config } from '../config/config.js';
-import { assertFundingOnChain, assertPayoutAmount, checkPayoutRecipient, explainInFlight, fundedEscrowOf, inFlightError } from '../escrow/escrowRecipients.js';
+import { assertFundingOnChain, assertPayoutAmount, checkPayoutRecipient, fundedEscrowOf, inFlightError, openPayout } from '../escrow/escrowRecipients.js';
 import type { InflowProofs } from '../payments/inflowProofs.js';
 import { to, type PaymentEvents } from '../events/paymentEvents.js';
 import { ledgerOf } from '../payments/escrowLedger.js';
@@ -77,28 +76,13 @@ export class PayoutService {
     assertPayoutAmount(escrow, input.amount);
     await assertFundingOnChain(this.d.proofs, escrow);
 
-    const payoutId = newObjectId(this.d.clock.now());
-    const disbursementId = newObjectId(this.d.clock.now());
     const step = { source: 'shkeeper_payout', actor: who.userId };
-    try {
-      await coordinator.openDisbursement(
-        escrow.id,
-        {
-          id: disbursementId, kind: 'payout', method: 'shkeeper', recipient: input.recipientAddress, amount: input.amount,
-          state: 'prepared', override, payoutId, evidence: null, payload: null, createdBy: who.userId,
-        },
-        step,
-      );
-    } catch (err) {
-      throw explainInFlight(err);
-    }
-    let payout: PaymentRecord;
-    try {
-      payout = await this.insert(who, input, { id: payoutId, escrowPaymentId: escrow.id, crypto, disbursementId });
-    } catch (err) {
-      await coordinator.moveDisbursement(escrow.id, disbursementId, 'failed', { ...step, reason: 'the payout record could not be written' });
-      throw err;
-    }
+    const { payout, disbursementId } = await openPayout(
+      coordinator,
+      escrow,
+      { method: 'shkeeper', recipient: input.recipientAddress, amount: input.amount, override, createdBy: who.userId, source: step.source, now: this.d.clock.now() },
+      (ids) => this.insert(who, input, { id: ids.payoutId, escrowPaymentId: escrow.id, crypto, disbursementId: ids.disbursementId }),
+    );
     // From here SHKeeper may have it: only SHKeeper's word moves the disbursement.
     await coordinator.moveDisbursement(escrow.id, disbursementId, 'submitted', { ...step, evidence: payout.externalId! });
     let taskId: string;
