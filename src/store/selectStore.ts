@@ -50,12 +50,13 @@ export function embeddedFailureReason(err: unknown): string {
 export async function startEmbeddedMongo(dataDir: string, clock: Clock, logger: Logger): Promise<Store> {
   // Offline, each download retry only adds seconds before the same failure: one attempt. (The
   // library reads its settings from MONGOMS_* variables; an operator's own value wins.)
-  process.env.MONGOMS_MAX_RETRIES ??= '0';
+  // (0 makes no attempt at all and hides the cause; 1 shows it.)
+  process.env.MONGOMS_MAX_RETRIES ??= '1';
   // Imported lazily: the package is only needed on this path.
   const { MongoMemoryServer } = await import('mongodb-memory-server');
   const dbPath = path.resolve(dataDir, 'mongo');
   await mkdir(dbPath, { recursive: true });
-  const server = await MongoMemoryServer.create({ instance: { dbPath, storageEngine: 'wiredTiger' } });
+  const server = await quietly(() => MongoMemoryServer.create({ instance: { dbPath, storageEngine: 'wiredTiger' } }));
   logger.info({ dbPath }, 'embedded mongod started');
   try {
     return await MongoStore.connect(server.getUri('escrow'), {
@@ -69,4 +70,24 @@ export async function startEmbeddedMongo(dataDir: string, clock: Clock, logger: 
     await server.stop({ doCleanup: false });
     throw err;
   }
+}
+
+/**
+ * mongodb-memory-server prints its own multi-line stack with console.warn when it cannot start
+ * ("Starting the MongoMemoryServer Instance failed…") and then throws the same error, which the
+ * caller reports on one line. Only that one message is held back, only while starting.
+ */
+async function quietly<T>(start: () => Promise<T>): Promise<T> {
+  /* eslint-disable no-console -- the library's own console output is what is filtered here */
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].startsWith('Starting the MongoMemoryServer Instance failed')) return;
+    warn(...args);
+  };
+  try {
+    return await start();
+  } finally {
+    console.warn = warn;
+  }
+  /* eslint-enable no-console */
 }
