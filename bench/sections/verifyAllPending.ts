@@ -8,6 +8,7 @@ import { startServer } from '../../src/server.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import { startLocalChain } from '../../test/helpers/chain/localChain.js';
 import { payment, purchaseRequest, sellerOffer } from '../../test/helpers/fixtures.js';
+import { emptyLedger } from '../../src/payments/escrowLedger.js';
 import { fmtInt, fmtMs, verdict, type Row, type Section } from '../report.js';
 
 /**
@@ -58,9 +59,12 @@ export const verifyAllPendingSection: Section = {
         const hash = sent[i]!.hash as string;
         await store.purchaseRequests.insertOne(request);
         await store.sellerOffers.insertOne(offer);
+        // A claimed hash from the wallet the payer proved (issue 10): the cron verifies claims.
         const p = payment({
           provider: 'decentralized', buyerId: request.buyerId, purchaseRequestId: request.id, sellerOfferId: offer.id,
-          amount: { amount: '10', currency: 'USDT' }, transactionHash: hash, liveOfferKey: offer.id,
+          amount: { amount: '10', currency: 'USDT' }, liveOfferKey: offer.id,
+          claim: { txHash: hash.toLowerCase(), from: buyer.address, nonce: null, source: 'bench', actor: 'bench', at: new Date() },
+          escrow: { ...emptyLedger(), payers: [{ wallet: buyer.address, provenAt: new Date(), provenAtBlock: 0, method: 'eip712' }] },
         });
         await store.payments.insertOne(p);
         ids.push(p.id);

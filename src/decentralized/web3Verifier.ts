@@ -48,12 +48,36 @@ export class Web3Verifier {
   }
 
   /**
-   * Many open payments at once (the cron's batch), one at a time: each verification is a few
-   * RPC reads. Returns one result or error per payment; an RPC that is down stops the batch.
+   * Many open payments at once (the cron's batch): their claims' receipts are read in JSON-RPC
+   * batches, then each verdict is applied like a single verification. When the batched read fails,
+   * the payments are verified one at a time, so one bad answer costs only its own payment; an RPC
+   * that is down then stops the rest. Returns one result or error per payment.
    * Only a payment's claim is looked at: a transfer nobody named is never attributed to a payment
    * by guesswork (the wallet may be paying another purchase whose proof this service has not seen).
    */
   async verifyMany(payments: PaymentRecord[], source: string): Promise<(Verification | { error: unknown })[]> {
+    const open = payments.filter((p) => p.provider === 'decentralized' && !SETTLED.includes(p.status) && !CLOSED.includes(p.status) && p.claim?.txHash);
+    let verdicts: ProofVerdict[];
+    try {
+      verdicts = await this.d.proofs.proveMany(open.map((p) => ({ payment: p, txHash: p.claim!.txHash })));
+    } catch {
+      // One bad answer fails the batched read; it must cost only its own payment.
+      return this.verifyOneByOne(payments, source);
+    }
+    const byId = new Map(open.map((p, i) => [p.id, verdicts[i]!]));
+    return Promise.all(
+      payments.map(async (p) => {
+        const v = byId.get(p.id);
+        try {
+          return v ? await this.apply(p, p.claim!.txHash, v, source, true) : await this.verify(p.id, source);
+        } catch (error) {
+          return { error };
+        }
+      }),
+    );
+  }
+
+  private async verifyOneByOne(payments: PaymentRecord[], source: string): Promise<(Verification | { error: unknown })[]> {
     const results: (Verification | { error: unknown })[] = [];
     let down: unknown;
     for (const p of payments) {

@@ -72,6 +72,30 @@ export class InflowProofs {
     return this.judge(p, txHash.toLowerCase(), to, verdict, binding);
   }
 
+  /**
+   * `prove` for many (payment, hash) pairs at once, as a cron does: the receipts are read in
+   * JSON-RPC batches (ChainGateway.verifyTransfers), each judged exactly as `prove` would.
+   * Verdicts come back in input order; one RPC failure fails the whole call.
+   */
+  async proveMany(items: { payment: PaymentRecord; txHash: string }[]): Promise<ProofVerdict[]> {
+    const { config } = this.d;
+    const reads: { index: number; txHash: string; to: string }[] = [];
+    const verdicts: (ProofVerdict | undefined)[] = items.map(({ payment: p }, index) => {
+      const network = p.blockchain?.network ?? 'bsc';
+      const token = p.blockchain?.token ?? p.amount.currency;
+      if (network !== 'bsc' || token.toUpperCase() !== 'USDT') return refuted('wrong_network', `this payment is in ${token} on ${network}; only USDT on bsc is read from this chain`);
+      reads.push({ index, txHash: items[index]!.txHash, to: this.receiverOf(p) });
+      return undefined;
+    });
+    const chainVerdicts = reads.length === 0 ? [] : await this.chain().verifyTransfers(
+      reads.map((r) => ({ txHash: r.txHash, expect: { token: config.bsc.usdtAddress, to: r.to, minAmount: 0n, confirmations: config.bsc.confirmations } })),
+    );
+    reads.forEach((r, i) => {
+      verdicts[r.index] = this.judge(items[r.index]!.payment, r.txHash.toLowerCase(), r.to, chainVerdicts[i]!, this.bindingOf(items[r.index]!.payment));
+    });
+    return verdicts as ProofVerdict[];
+  }
+
   /** Who sent a transaction, as the node knows it (null when it does not). */
   async senderOf(txHash: string): Promise<string | null> {
     return (await this.chain().transactionFacts(txHash))?.from ?? null;
