@@ -127,6 +127,8 @@ async function main(): Promise<void> {
         const p = payment({
           provider: 'shkeeper', buyerId: request.buyerId, sellerId: offer.sellerId, purchaseRequestId: request.id,
           sellerOfferId: offer.id, amount: { amount: '10', currency: 'USDT' }, liveOfferKey: offer.id,
+          // The invoice's own address and crypto: a callback is credited only for them (issue 10).
+          payAddress: '0x3333333333333333333333333333333333333333', providerData: { shkeeper: { crypto: 'BNB-USDT' } },
         });
         await store.payments.insertOne({ ...p, externalId: `AMN_${p.id}` });
         externalIds.push(`AMN_${p.id}`);
