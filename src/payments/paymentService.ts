@@ -12,6 +12,7 @@ import type { PaymentStatus } from '../store/records.js';
 import { canTransition, LIVE, OPEN } from './transitions.js';
 import { compareDecimals } from '../common/money.js';
 import { transferMismatch, type InflowProofs } from './inflowProofs.js';
+import { duplicateKeys } from './coordinatorBase.js';
 import type { PaymentSettlement } from './paymentSettlement.js';
 
 
@@ -240,18 +241,4 @@ export class PaymentService {
       throw new AppError('invalid_state', 'only a pending payment can be cancelled', { code: 'payment_not_pending' });
     }
   }
-}
-
-function duplicateKeys(err: unknown): string[] {
-  return (err as { details?: { keys?: string[] } }).details?.keys ?? [];
-}
-
-export function translateDuplicateHash(err: unknown): unknown {
-  const e = err as AppError;
-  if (e instanceof AppError && e.code === 'duplicate_key' && duplicateKeys(e).includes('transactionHash')) {
-    return new AppError('conflict', 'this transaction hash is already used by another payment', {
-      code: 'transaction_hash_in_use',
-    });
-  }
-  return err;
 }
