@@ -44,7 +44,7 @@ export class EffectsSweeper extends IntervalMonitor {
     }
     const cutoff = new Date(this.d.clock.now().getTime() - this.d.graceMs);
     await this.failOrphanDisbursements(cutoff);
-    const stuck = await this.d.store.payments.find({ 'pendingEffects.0': { $exists: true }, updatedAt: { $lte: cutoff } }, { limit: BATCH });
+    const stuck = await this.d.store.payments.find({ pendingEffects: { $type: 'string' }, updatedAt: { $lte: cutoff } }, { limit: BATCH });
     for (const p of stuck) {
       await this.d.coordinator.withPaymentLock(p.id, async () => {
         const current = await this.d.store.payments.findById(p.id);

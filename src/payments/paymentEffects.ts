@@ -33,25 +33,16 @@ export class PaymentEffects {
   }
 
   /**
-   * A transition and its store steps in one transaction where the store has them (MongoDB on a
-   * replica set), then the announcements once that has committed. Elsewhere the same sequence,
-   * with the outbox finishing whatever a crash interrupts.
+   * A transition, then its steps in order, announcements last. There is no multi-record
+   * transaction in either store: the steps are written into the payment by the transition itself
+   * (the outbox), each is a conditional update that repeating changes nothing, and the sweeper
+   * finishes whatever a crash interrupts. One mechanism for every store, tested here.
    */
   async transitionThenEffects<R extends { payment: PaymentRecord; changed: boolean }>(transition: () => Promise<R>): Promise<R> {
-    const result = await this.store.withTransaction(async () => {
-      const r = await transition();
-      if (r.changed) {
-        for (const step of r.payment.pendingEffects.filter((s) => !s.startsWith('announce'))) {
-          await this.step(step, r.payment);
-          await this.coordinator.effectDone(r.payment.id, step);
-        }
-      }
-      return r;
-    });
+    const result = await transition();
     if (!result.changed) return result;
-    const committed = (await this.store.payments.findById(result.payment.id)) ?? result.payment;
-    await this.run(committed);
-    return { ...result, payment: (await this.store.payments.findById(result.payment.id)) ?? committed };
+    await this.run(result.payment);
+    return { ...result, payment: (await this.store.payments.findById(result.payment.id)) ?? result.payment };
   }
 
   private async step(step: string, p: PaymentRecord): Promise<void> {

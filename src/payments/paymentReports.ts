@@ -1,14 +1,47 @@
 import { stringify } from 'csv-stringify';
 import { Readable, type Transform } from 'node:stream';
-import type { Store } from '../store/store.js';
-import type { PaymentRecord } from '../store/records.js';
+import { fromBaseUnits, MAX_DECIMALS, normalizeDecimal, toBaseUnits } from '../common/money.js';
+import type { Filter, Store } from '../store/store.js';
+import type { PaymentRecord, PaymentStatus } from '../store/records.js';
 import { paymentView } from './paymentView.js';
 import { partyFilter } from './paymentAccess.js';
 
 /** Stats and exports of one user's payments (as buyer or seller). */
 
+export interface PaymentTotal {
+  status: PaymentStatus;
+  currency: string;
+  count: number;
+  /** Exact decimal sum, as a plain decimal string (`"0.3"`, never `"3E-1"`). */
+  total: string;
+}
+
+/**
+ * Count and exact sum of `amount.amount` per status and currency over the payments `filter`
+ * selects, sorted by status then currency. Summed here, in bigint base units of 18 decimals (the
+ * shared money code), never by the database: MongoDB's `$toDecimal` keeps 34 significant digits,
+ * so the same records would total differently in the two stores.
+ */
+export async function paymentTotals(store: Store, filter: Filter): Promise<PaymentTotal[]> {
+  const groups = new Map<string, { status: PaymentStatus; currency: string; count: number; units: bigint }>();
+  for await (const p of store.payments.stream(filter)) {
+    const key = `${p.status}\u0000${p.amount.currency}`;
+    const units = toBaseUnits(normalizeDecimal(p.amount.amount), MAX_DECIMALS);
+    const g = groups.get(key);
+    if (g) {
+      g.count++;
+      g.units += units;
+    } else {
+      groups.set(key, { status: p.status, currency: p.amount.currency, count: 1, units });
+    }
+  }
+  return [...groups.values()]
+    .map(({ units, ...g }) => ({ ...g, total: fromBaseUnits(units, MAX_DECIMALS) }))
+    .sort((a, b) => a.status.localeCompare(b.status) || a.currency.localeCompare(b.currency));
+}
+
 export async function paymentStats(store: Store, userId: string) {
-  const totals = await store.paymentTotals(partyFilter(userId));
+  const totals = await paymentTotals(store, partyFilter(userId));
   return {
     userId,
     count: totals.reduce((n, t) => n + t.count, 0),

@@ -1,7 +1,8 @@
-import { Query, update as applyUpdate } from 'mingo';
 import { AppError } from '../common/errors.js';
 import type { Clock } from '../common/clock.js';
-import { addDecimals } from '../common/money.js';
+import { INDEXES, leadingField, uniqueFields, type CollectionName } from './indexPlan.js';
+import { HashIndexes, stringValues } from './memoryIndexes.js';
+import { matcher } from './mingoQuery.js';
 import type {
   IdempotencyRecord,
   PaymentRecord,
@@ -9,50 +10,32 @@ import type {
   SellerOfferRecord,
   WebhookDeliveryRecord,
 } from './records.js';
-import {
-  UNIQUE_KEYS,
-  withUpdatedAt,
-  type Collection,
-  type Filter,
-  type FindOptions,
-  type PaymentTotal,
-  type Store,
-  type UniqueKey,
-  type Update,
-} from './store.js';
+import { normaliseRecord, normaliseUpdate } from './recordRules.js';
+import { applyUpdate } from './updateApplier.js';
+import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Store, type Update } from './store.js';
 
 /**
- * The in-process store, for machines where no MongoDB server can run. Filters and updates are
- * the same MongoDB documents the Mongo store sends, evaluated by mingo. Every operation runs
- * synchronously inside one call, so a conditional update cannot interleave with another write:
- * that is what makes it atomic. Records are cloned on the way in and out, and replaced (never
- * mutated) on update, so a reader never sees a half-written record.
+ * The in-process store, for machines where no MongoDB server can run. Filters are the same
+ * MongoDB documents the Mongo store sends, evaluated by mingo; updates are applied by
+ * `applyUpdate`. Every operation runs synchronously inside one call, so a conditional update
+ * cannot interleave with another write: that is what makes it atomic. Records are cloned on the
+ * way in and out, and replaced (never mutated) on update, so a reader never sees a half-written
+ * record. Every write goes through `normaliseRecord`/`normaliseUpdate`, as in the Mongo store.
+ *
+ * Cost: a query narrowed by `id`, a unique key or an indexed field (src/store/indexPlan.ts) costs
+ * what it returns; anything else scans the collection.
  */
-const MINGO_OPTIONS = { idKey: 'id', scriptEnabled: false } as const;
-
-function matcher(filter: Filter): Query {
-  return new Query(filter, MINGO_OPTIONS);
-}
-
-function getPath(doc: Record<string, unknown>, path: string): unknown {
-  let cur: unknown = doc;
-  for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur;
-}
-
 export class MemoryCollection<T extends { id: string }> implements Collection<T> {
   private readonly docs = new Map<string, T>();
-  /** unique field → (value → id) */
-  private readonly uniques = new Map<string, Map<string, string>>();
+  private readonly indexes: HashIndexes;
+  private readonly unique: string[];
 
   constructor(
-    private readonly uniqueKeys: readonly UniqueKey[],
+    private readonly name: CollectionName,
     private readonly clock: Clock,
   ) {
-    for (const k of uniqueKeys) this.uniques.set(k.field, new Map());
+    this.indexes = new HashIndexes(INDEXES[name].map(leadingField).filter((f) => f !== 'id'));
+    this.unique = uniqueFields(name);
   }
 
   async insertOne(doc: T): Promise<T> {
@@ -80,10 +63,7 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
   }
 
   async count(filter: Filter): Promise<number> {
-    const q = matcher(filter);
-    let n = 0;
-    for (const d of this.candidates(filter)) if (q.test(d)) n++;
-    return n;
+    return this.matching(filter).length;
   }
 
   async *stream(filter: Filter, options: FindOptions = {}): AsyncIterable<T> {
@@ -92,17 +72,19 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
   }
 
   async updateOne(filter: Filter, update: Update): Promise<T | null> {
+    const checked = normaliseUpdate(this.name, update);
     const current = this.firstMatch(filter);
     if (!current) return null;
-    const next = this.applied(current, update);
+    const next = this.applied(current, checked);
     this.replace(current, next);
     return structuredClone(next);
   }
 
+  /** Returns how many records matched (MongoDB's `matchedCount`; every match is written). */
   async updateMany(filter: Filter, update: Update): Promise<number> {
-    const q = matcher(filter);
-    const targets = [...this.docs.values()].filter((d) => q.test(d));
-    const nexts = targets.map((d) => this.applied(d, update));
+    const checked = normaliseUpdate(this.name, update);
+    const targets = this.matching(filter);
+    const nexts = targets.map((d) => this.applied(d, checked));
     // Check every unique key before writing any record, so a failing batch changes nothing.
     const pending = new Map<string, Map<string, string>>();
     nexts.forEach((n) => this.assertUnique(n, pending));
@@ -111,25 +93,24 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
   }
 
   async deleteMany(filter: Filter): Promise<number> {
-    const q = matcher(filter);
-    let n = 0;
-    for (const d of [...this.docs.values()]) {
-      if (!q.test(d)) continue;
+    const targets = this.matching(filter);
+    for (const d of targets) {
       this.docs.delete(d.id);
-      this.unindex(d);
-      n++;
+      this.indexes.remove(d.id, d);
     }
-    return n;
+    return targets.length;
   }
 
-  /** Raw access for the totals query; callers must not mutate what they get. */
-  matching(filter: Filter): T[] {
+  /** The records a filter matches, in insertion order; callers must not mutate them. */
+  private matching(filter: Filter): T[] {
     const q = matcher(filter);
-    return [...this.docs.values()].filter((d) => q.test(d));
+    const out: T[] = [];
+    for (const d of this.candidates(filter)) if (q.test(d)) out.push(d);
+    return out;
   }
 
   private cursor(filter: Filter, options: FindOptions): T[] {
-    let c = matcher(filter).find<T>([...this.docs.values()]);
+    let c = matcher(filter).find<T>([...this.candidates(filter)]);
     if (options.sort) c = c.sort(options.sort);
     if (options.skip) c = c.skip(options.skip);
     if (options.limit !== undefined) c = c.limit(options.limit);
@@ -142,55 +123,52 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
     return undefined;
   }
 
-  /**
-   * The records a filter can match. An equality on `id` or on a unique key names at most one
-   * record, found through the index; anything else scans. The full filter is still evaluated.
-   */
-  private candidates(filter: Filter): Iterable<T> {
-    if (typeof filter.id === 'string') return single(this.docs.get(filter.id));
-    for (const [field, index] of this.uniques) {
-      const v = filter[field];
-      if (typeof v === 'string') {
-        const id = index.get(v);
-        return single(id === undefined ? undefined : this.docs.get(id));
-      }
+  /** The records a filter can match: through an index when one narrows it, else all of them. */
+  private *candidates(filter: Filter): Iterable<T> {
+    const ids = this.indexes.candidates(filter);
+    if (!ids) {
+      yield* this.docs.values();
+      return;
     }
-    return this.docs.values();
+    // Copied: a caller may write while iterating (deleteMany collects first, but stay safe).
+    for (const id of [...ids]) {
+      const d = this.docs.get(id);
+      if (d) yield d;
+    }
   }
 
   private insertSync(doc: T): T {
-    if (this.docs.has(doc.id)) {
+    const copy = structuredClone(normaliseRecord(this.name, doc));
+    if (this.docs.has(copy.id)) {
       throw new AppError('conflict', 'duplicate id', { code: 'duplicate_key', details: { keys: ['id'] } });
     }
-    const copy = structuredClone(doc);
     this.assertUnique(copy);
     this.docs.set(copy.id, copy);
-    this.index(copy);
+    this.indexes.add(copy.id, copy);
     return structuredClone(copy);
   }
 
   private applied(current: T, update: Update): T {
     const next = structuredClone(current);
-    applyUpdate(next, withUpdatedAt(update, this.clock.now()) as never, undefined, undefined, {
-      cloneMode: 'deep',
-    });
+    applyUpdate(next as unknown as Record<string, unknown>, withUpdatedAt(update, this.clock.now()));
     if (next.id !== current.id) throw new Error('the id of a record cannot change');
     return next;
   }
 
   private replace(current: T, next: T): void {
     this.assertUnique(next);
-    this.unindex(current);
+    this.indexes.remove(current.id, current);
     this.docs.set(next.id, next);
-    this.index(next);
+    this.indexes.add(next.id, next);
   }
 
   private assertUnique(doc: T, pending?: Map<string, Map<string, string>>): void {
-    for (const [field, index] of this.uniques) {
-      for (const v of keyValues(doc, field)) {
-        const owner = index.get(v);
+    for (const field of this.unique) {
+      for (const v of stringValues(doc, field)) {
+        const owners = this.indexes.lookup(field, v);
         const batch = pending?.get(field);
-        if ((owner && owner !== doc.id) || (batch?.has(v) && batch.get(v) !== doc.id)) {
+        const takenByOther = owners && [...owners].some((id) => id !== doc.id);
+        if (takenByOther || (batch?.has(v) && batch.get(v) !== doc.id)) {
           throw new AppError('conflict', `${field} is already used by another record`, {
             code: 'duplicate_key',
             details: { keys: [field] },
@@ -203,33 +181,6 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
       }
     }
   }
-
-  private index(doc: T): void {
-    for (const [field, index] of this.uniques) {
-      for (const v of keyValues(doc, field)) index.set(v, doc.id);
-    }
-  }
-
-  private unindex(doc: T): void {
-    for (const [field, index] of this.uniques) {
-      for (const v of keyValues(doc, field)) if (index.get(v) === doc.id) index.delete(v);
-    }
-  }
-}
-
-/**
- * The values a unique key takes in a record: a string, or each string of an array (as a MongoDB
- * multikey unique index does; repeats inside one record are allowed there too).
- */
-function keyValues(doc: unknown, field: string): string[] {
-  const v = getPath(doc as Record<string, unknown>, field);
-  if (typeof v === 'string') return [v];
-  if (Array.isArray(v)) return [...new Set(v.filter((x): x is string => typeof x === 'string'))];
-  return [];
-}
-
-function single<T>(d: T | undefined): T[] {
-  return d === undefined ? [] : [d];
 }
 
 export class MemoryStore implements Store {
@@ -244,38 +195,14 @@ export class MemoryStore implements Store {
     clock: Clock,
     readonly description = 'in-process store (not durable)',
   ) {
-    this.payments = new MemoryCollection(UNIQUE_KEYS.payments, clock);
-    this.purchaseRequests = new MemoryCollection(UNIQUE_KEYS.purchaseRequests, clock);
-    this.sellerOffers = new MemoryCollection(UNIQUE_KEYS.sellerOffers, clock);
-    this.webhookDeliveries = new MemoryCollection(UNIQUE_KEYS.webhookDeliveries, clock);
-    this.idempotencyKeys = new MemoryCollection(UNIQUE_KEYS.idempotencyKeys, clock);
-  }
-
-  async paymentTotals(filter: Filter): Promise<PaymentTotal[]> {
-    const groups = new Map<string, PaymentTotal>();
-    for (const p of this.payments.matching(filter)) {
-      const key = `${p.status}\u0000${p.amount.currency}`;
-      const g = groups.get(key);
-      if (g) {
-        g.count++;
-        g.total = addDecimals(g.total, p.amount.amount);
-      } else {
-        groups.set(key, { status: p.status, currency: p.amount.currency, count: 1, total: addDecimals(p.amount.amount) });
-      }
-    }
-    return sortTotals([...groups.values()]);
-  }
-
-  /** Each store call here is atomic on its own; a group is made safe by the outbox, not by this. */
-  withTransaction<T>(fn: () => Promise<T>): Promise<T> {
-    return fn();
+    this.payments = new MemoryCollection('payments', clock);
+    this.purchaseRequests = new MemoryCollection('purchaseRequests', clock);
+    this.sellerOffers = new MemoryCollection('sellerOffers', clock);
+    this.webhookDeliveries = new MemoryCollection('webhookDeliveries', clock);
+    this.idempotencyKeys = new MemoryCollection('idempotencyKeys', clock);
   }
 
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
-}
-
-export function sortTotals(totals: PaymentTotal[]): PaymentTotal[] {
-  return totals.sort((a, b) => a.status.localeCompare(b.status) || a.currency.localeCompare(b.currency));
 }

@@ -8,6 +8,7 @@ import {
   PURCHASE_REQUEST_STATUSES,
   SELLER_OFFER_STATUSES,
 } from './records.js';
+import { INDEXES, type IndexSpec } from './indexPlan.js';
 
 /**
  * Mongoose schemas for the production store. Ids are ObjectIds in `_id`; references to other
@@ -76,27 +77,6 @@ export const paymentSchema = new Schema(
   },
   common,
 );
-// Unique only where set: many payments have no hash or external id yet.
-paymentSchema.index(
-  { transactionHash: 1 },
-  { unique: true, partialFilterExpression: { transactionHash: { $type: 'string' } } },
-);
-paymentSchema.index({ externalId: 1 }, { unique: true, partialFilterExpression: { externalId: { $type: 'string' } } });
-paymentSchema.index({ releaseTxHash: 1 }, { unique: true, partialFilterExpression: { releaseTxHash: { $type: 'string' } } });
-paymentSchema.index({ refundTxHash: 1 }, { unique: true, partialFilterExpression: { refundTxHash: { $type: 'string' } } });
-paymentSchema.index({ providerTaskId: 1 });
-// One transfer credits one escrow: a unique multikey index over every payment's credit keys.
-paymentSchema.index({ creditKeys: 1 }, { unique: true, partialFilterExpression: { creditKeys: { $type: 'string' } } });
-// One funded escrow per purchase request.
-paymentSchema.index({ fundedRequestKey: 1 }, { unique: true, partialFilterExpression: { fundedRequestKey: { $type: 'string' } } });
-paymentSchema.index({ escrowPaymentId: 1 }, { partialFilterExpression: { escrowPaymentId: { $type: 'string' } } });
-paymentSchema.index({ pendingEffects: 1 }, { partialFilterExpression: { 'pendingEffects.0': { $exists: true } } });
-paymentSchema.index({ liveOfferKey: 1 }, { unique: true, partialFilterExpression: { liveOfferKey: { $type: 'string' } } });
-// The list, stats and export queries: by party, newest first, optionally by status.
-paymentSchema.index({ buyerId: 1, createdAt: -1 });
-paymentSchema.index({ sellerId: 1, createdAt: -1 });
-paymentSchema.index({ status: 1, provider: 1, createdAt: 1 });
-paymentSchema.index({ purchaseRequestId: 1, sellerOfferId: 1 });
 
 export const purchaseRequestSchema = new Schema(
   {
@@ -109,7 +89,6 @@ export const purchaseRequestSchema = new Schema(
   },
   common,
 );
-purchaseRequestSchema.index({ buyerId: 1 });
 
 export const sellerOfferSchema = new Schema(
   {
@@ -124,7 +103,6 @@ export const sellerOfferSchema = new Schema(
   },
   common,
 );
-sellerOfferSchema.index({ purchaseRequestId: 1, sellerId: 1 });
 
 export const webhookDeliverySchema = new Schema(
   {
@@ -146,11 +124,6 @@ export const webhookDeliverySchema = new Schema(
   },
   common,
 );
-// Bad-signature rows carry `expiresAt` and MongoDB drops them then; other rows have none and stay.
-webhookDeliverySchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 });
-webhookDeliverySchema.index({ dedupeKey: 1 }, { unique: true, partialFilterExpression: { dedupeKey: { $type: 'string' } } });
-webhookDeliverySchema.index({ outcome: 1, kind: 1 });
-webhookDeliverySchema.index({ externalId: 1, receivedAt: -1 });
 
 export const idempotencySchema = new Schema(
   {
@@ -165,9 +138,27 @@ export const idempotencySchema = new Schema(
   },
   common,
 );
-idempotencySchema.index({ scopeKey: 1 }, { unique: true });
-// MongoDB drops expired records itself.
-idempotencySchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+
+/**
+ * Declares the indexes of src/store/indexPlan.ts on a schema, as MongoDB options: a partial
+ * filter `{ field: { $type: 'string' } }` for `partialString`, `expireAfterSeconds: 0` for a TTL
+ * field (the record goes once the date in it has passed).
+ */
+function declareIndexes(schema: Schema, specs: readonly IndexSpec[]): void {
+  for (const spec of specs) {
+    const field = Object.keys(spec.keys)[0]!;
+    schema.index(spec.keys, {
+      ...(spec.unique ? { unique: true } : {}),
+      ...(spec.partialString ? { partialFilterExpression: { [field]: { $type: 'string' } } } : {}),
+      ...(spec.expireAtField ? { expireAfterSeconds: 0 } : {}),
+    });
+  }
+}
+declareIndexes(paymentSchema, INDEXES.payments);
+declareIndexes(purchaseRequestSchema, INDEXES.purchaseRequests);
+declareIndexes(sellerOfferSchema, INDEXES.sellerOffers);
+declareIndexes(webhookDeliverySchema, INDEXES.webhookDeliveries);
+declareIndexes(idempotencySchema, INDEXES.idempotencyKeys);
 
 export function registerModels(conn: Connection) {
   return {

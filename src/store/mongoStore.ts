@@ -1,110 +1,58 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import mongoose, { type ClientSession, type Connection, type Model } from 'mongoose';
+import mongoose, { type Connection, type Model } from 'mongoose';
 import type { Clock } from '../common/clock.js';
 import { AppError } from '../common/errors.js';
 import { isObjectId } from '../common/ids.js';
-import { plainDecimal } from '../common/money.js';
-import { sortTotals } from './memoryStore.js';
+import { partialStringFields, type CollectionName } from './indexPlan.js';
+import { afterKey, fromMongo, toMongoFilter, toMongoSort, translateError } from './mongoDocuments.js';
+import { ensureIndexes, type IndexReport } from './mongoIndexes.js';
 import { registerModels } from './mongoModels.js';
 import type {
   IdempotencyRecord,
   PaymentRecord,
-  PaymentStatus,
   PurchaseRequestRecord,
   SellerOfferRecord,
   WebhookDeliveryRecord,
 } from './records.js';
-import {
-  withUpdatedAt,
-  type Collection,
-  type Filter,
-  type FindOptions,
-  type PaymentTotal,
-  type SortSpec,
-  type Store,
-  type Update,
-} from './store.js';
+import { normaliseRecord, normaliseUpdate } from './recordRules.js';
+import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Store, type Update } from './store.js';
 
 /**
  * The production store. The filter and update documents services build are sent as they are,
- * except that `id` becomes `_id`. Driver errors are translated here: a unique-index violation is
- * a conflict, anything else surfaces as `unavailable` so no driver message reaches a client.
+ * except that `id` becomes `_id` and equality on a partial-index field proves its type
+ * (src/store/mongoDocuments.ts). Every write is first normalised and checked by the same rules
+ * as the in-process store (src/store/recordRules.ts). Every query carries `maxTimeMS`
+ * (MONGODB_QUERY_TIMEOUT_MS), so a slow one fails with `store_timeout` instead of holding a
+ * request. There are no multi-record transactions: the payment's outbox makes a multi-record
+ * step safe, the same way in both stores.
  */
 
-/** `id` → `_id` at every level where a field name can stand; ObjectId strings become ObjectIds. */
-export function toMongoFilter(filter: Filter): Filter {
-  const out: Filter = {};
-  for (const [key, value] of Object.entries(filter)) {
-    if (key === '$and' || key === '$or' || key === '$nor') {
-      out[key] = (value as Filter[]).map(toMongoFilter);
-    } else if (key === 'id') {
-      out._id = castIds(value);
-    } else {
-      out[key] = value;
-    }
-  }
-  return out;
-}
+/** Rows per query when streaming: each batch is its own short query (keyset paging). */
+const STREAM_BATCH = 500;
 
-function castIds(value: unknown): unknown {
-  if (isObjectId(value)) return new mongoose.Types.ObjectId(value);
-  if (Array.isArray(value)) return value.map(castIds);
-  if (value && typeof value === 'object' && !(value instanceof Date)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, castIds(v)]));
-  }
-  return value;
+export interface MongoStoreOptions {
+  clock: Clock;
+  description: string;
+  /** `maxTimeMS` of every query and conditional update (default 5000). */
+  queryTimeoutMs?: number;
+  onClose?: () => Promise<void>;
 }
-
-function toMongoSort(sort: SortSpec): Record<string, 1 | -1> {
-  return Object.fromEntries(Object.entries(sort).map(([k, v]) => [k === 'id' ? '_id' : k, v]));
-}
-
-/** Converts what the driver returns into the plain record shape: ObjectId → hex, no `_id`. */
-export function fromMongo<T>(doc: Record<string, unknown>): T {
-  const { _id, ...rest } = doc;
-  return { id: String(_id), ...(plain(rest) as object) } as T;
-}
-
-function plain(value: unknown): unknown {
-  if (value instanceof mongoose.Types.ObjectId) return value.toHexString();
-  if (value instanceof mongoose.Types.Decimal128) return plainDecimal(value.toString());
-  if (Array.isArray(value)) return value.map(plain);
-  if (value && typeof value === 'object' && !(value instanceof Date) && !Buffer.isBuffer(value)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
-  }
-  return value;
-}
-
-function translateError(err: unknown): never {
-  const e = err as { code?: number; keyPattern?: Record<string, unknown>; name?: string };
-  if (e?.code === 11000) {
-    throw new AppError('conflict', 'a unique key is already taken', {
-      code: 'duplicate_key',
-      details: { keys: Object.keys(e.keyPattern ?? {}).map((k) => (k === '_id' ? 'id' : k)) },
-      cause: err,
-    });
-  }
-  if (e?.name === 'ValidationError' || e?.name === 'CastError' || e?.name === 'StrictModeError') {
-    // Inputs are validated before they reach the store, so this is a programming error.
-    throw new AppError('internal', 'record failed schema validation', { cause: err });
-  }
-  throw new AppError('unavailable', 'the database did not answer', { code: 'store_unavailable', cause: err });
-}
-
-/** The transaction a store call belongs to, carried through async calls (no parameter threading). */
-const currentSession = new AsyncLocalStorage<ClientSession>();
-const session = () => currentSession.getStore() ?? null;
 
 class MongoCollection<T extends { id: string }> implements Collection<T> {
+  private readonly partial: ReadonlySet<string>;
+
   constructor(
     private readonly model: Model<any>,
+    private readonly name: CollectionName,
     private readonly clock: Clock,
-  ) {}
+    private readonly timeoutMs: number,
+  ) {
+    this.partial = partialStringFields(name);
+  }
 
   async insertOne(doc: T): Promise<T> {
-    const { id, ...rest } = doc;
     try {
-      const [created] = await this.model.create([{ ...rest, _id: new mongoose.Types.ObjectId(id) }], { session: session() });
+      const { id, ...rest } = normaliseRecord(this.name, doc);
+      const [created] = await this.model.create([{ ...rest, _id: new mongoose.Types.ObjectId(id) }]);
       return fromMongo<T>(created!.toObject());
     } catch (err) {
       translateError(err);
@@ -129,7 +77,7 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
 
   async findOne(filter: Filter): Promise<T | null> {
     try {
-      const doc = await this.model.findOne(toMongoFilter(filter)).session(session()).lean();
+      const doc = await this.model.findOne(this.filter(filter)).maxTimeMS(this.timeoutMs).lean();
       return doc ? fromMongo<T>(doc as Record<string, unknown>) : null;
     } catch (err) {
       translateError(err);
@@ -138,7 +86,7 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
 
   async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
     try {
-      const docs = await this.query(filter, options).lean();
+      const docs = await this.query(this.filter(filter), options).lean();
       return (docs as Record<string, unknown>[]).map((d) => fromMongo<T>(d));
     } catch (err) {
       translateError(err);
@@ -147,30 +95,48 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
 
   async count(filter: Filter): Promise<number> {
     try {
-      return await this.model.countDocuments(toMongoFilter(filter)).session(session());
+      return await this.model.countDocuments(this.filter(filter)).maxTimeMS(this.timeoutMs);
     } catch (err) {
       translateError(err);
     }
   }
 
+  /**
+   * Keyset paging: batches of STREAM_BATCH, each a fresh query after the last row seen, in the
+   * requested order with `_id` appended so the order is total. No cursor stays open between
+   * batches, so a client that reads an export slowly for an hour never meets the server's
+   * 10-minute idle-cursor timeout, and each batch is bounded by `maxTimeMS`.
+   */
   async *stream(filter: Filter, options: FindOptions = {}): AsyncIterable<T> {
-    const cursor = this.query(filter, options).lean().cursor({ batchSize: 500 });
-    try {
-      for await (const doc of cursor) yield fromMongo<T>(doc as Record<string, unknown>);
-    } catch (err) {
-      translateError(err);
-    } finally {
-      await cursor.close();
+    const sort = toMongoSort({ ...options.sort, id: options.sort?.id ?? 1 });
+    const base = this.filter(filter);
+    let remaining = options.limit ?? Infinity;
+    let skip = options.skip ?? 0;
+    let last: Record<string, unknown> | undefined;
+    while (remaining > 0) {
+      const size = Math.min(STREAM_BATCH, remaining);
+      const page = last ? { $and: [base, afterKey(sort, last)] } : base;
+      let rows: Record<string, unknown>[];
+      try {
+        rows = (await this.model.find(page).sort(sort).skip(skip).limit(size).maxTimeMS(this.timeoutMs).lean()) as Record<string, unknown>[];
+      } catch (err) {
+        translateError(err);
+      }
+      for (const row of rows) yield fromMongo<T>(row);
+      if (rows.length < size) return;
+      last = rows.at(-1);
+      remaining -= rows.length;
+      skip = 0;
     }
   }
 
   async updateOne(filter: Filter, update: Update): Promise<T | null> {
     try {
       const doc = await this.model
-        .findOneAndUpdate(toMongoFilter(filter), withUpdatedAt(update, this.clock.now()), {
+        .findOneAndUpdate(this.filter(filter), normaliseUpdate(this.name, withUpdatedAt(update, this.clock.now())), {
           returnDocument: 'after',
           runValidators: true,
-          session: session(),
+          maxTimeMS: this.timeoutMs,
         })
         .lean();
       return doc ? fromMongo<T>(doc as Record<string, unknown>) : null;
@@ -179,13 +145,13 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
     }
   }
 
+  /** Returns how many records matched (`matchedCount`): every match is written, as `updatedAt` changes. */
   async updateMany(filter: Filter, update: Update): Promise<number> {
     try {
-      const res = await this.model.updateMany(toMongoFilter(filter), withUpdatedAt(update, this.clock.now()), {
-        runValidators: true,
-        session: session() ?? undefined,
-      });
-      return res.modifiedCount;
+      const res = await this.model
+        .updateMany(this.filter(filter), normaliseUpdate(this.name, withUpdatedAt(update, this.clock.now())), { runValidators: true })
+        .maxTimeMS(this.timeoutMs);
+      return res.matchedCount;
     } catch (err) {
       translateError(err);
     }
@@ -193,15 +159,19 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
 
   async deleteMany(filter: Filter): Promise<number> {
     try {
-      const res = await this.model.deleteMany(toMongoFilter(filter)).session(session());
+      const res = await this.model.deleteMany(this.filter(filter)).maxTimeMS(this.timeoutMs);
       return res.deletedCount;
     } catch (err) {
       translateError(err);
     }
   }
 
+  private filter(filter: Filter): Filter {
+    return toMongoFilter(filter, this.partial);
+  }
+
   private query(filter: Filter, options: FindOptions) {
-    let q = this.model.find(toMongoFilter(filter)).session(session());
+    let q = this.model.find(filter).maxTimeMS(this.timeoutMs);
     if (options.sort) q = q.sort(toMongoSort(options.sort));
     if (options.skip) q = q.skip(options.skip);
     if (options.limit !== undefined) q = q.limit(options.limit);
@@ -216,85 +186,56 @@ export class MongoStore implements Store {
   readonly sellerOffers: Collection<SellerOfferRecord>;
   readonly webhookDeliveries: Collection<WebhookDeliveryRecord>;
   readonly idempotencyKeys: Collection<IdempotencyRecord>;
-  private readonly models: ReturnType<typeof registerModels>;
+  /** What start-up built, and indexes on the server the schema no longer declares. */
+  indexReport: IndexReport = { built: [], extra: [] };
 
   private constructor(
     private readonly conn: Connection,
-    clock: Clock,
     readonly description: string,
     private readonly onClose: () => Promise<void>,
+    opts: MongoStoreOptions,
   ) {
-    this.models = registerModels(conn);
-    this.payments = new MongoCollection(this.models.Payment, clock);
-    this.purchaseRequests = new MongoCollection(this.models.PurchaseRequest, clock);
-    this.sellerOffers = new MongoCollection(this.models.SellerOffer, clock);
-    this.webhookDeliveries = new MongoCollection(this.models.WebhookDelivery, clock);
-    this.idempotencyKeys = new MongoCollection(this.models.IdempotencyKey, clock);
+    const models = registerModels(conn);
+    const timeout = opts.queryTimeoutMs ?? 5000;
+    this.payments = new MongoCollection(models.Payment, 'payments', opts.clock, timeout);
+    this.purchaseRequests = new MongoCollection(models.PurchaseRequest, 'purchaseRequests', opts.clock, timeout);
+    this.sellerOffers = new MongoCollection(models.SellerOffer, 'sellerOffers', opts.clock, timeout);
+    this.webhookDeliveries = new MongoCollection(models.WebhookDelivery, 'webhookDeliveries', opts.clock, timeout);
+    this.idempotencyKeys = new MongoCollection(models.IdempotencyKey, 'idempotencyKeys', opts.clock, timeout);
   }
-
-  static async connect(
-    uri: string,
-    opts: { clock: Clock; description: string; onClose?: () => Promise<void> },
-  ): Promise<MongoStore> {
-    const conn = await mongoose
-      .createConnection(uri, { serverSelectionTimeoutMS: 10_000, autoIndex: false })
-      .asPromise();
-    const store = new MongoStore(conn, opts.clock, opts.description, opts.onClose ?? (async () => {}));
-    // Indexes are part of correctness here (unique keys), so they are built before serving.
-    await Promise.all(Object.values(store.models).map((m) => m.createIndexes()));
-    return store;
-  }
-
-  async paymentTotals(filter: Filter): Promise<PaymentTotal[]> {
-    try {
-      const rows = await this.models.Payment.aggregate<{
-        _id: { status: PaymentStatus; currency: string };
-        count: number;
-        total: mongoose.Types.Decimal128;
-      }>([
-        { $match: toMongoFilter(filter) },
-        {
-          $group: {
-            _id: { status: '$status', currency: '$amount.currency' },
-            count: { $sum: 1 },
-            total: { $sum: { $toDecimal: '$amount.amount' } },
-          },
-        },
-      ]);
-      return sortTotals(
-        rows.map((r) => ({
-          status: r._id.status,
-          currency: r._id.currency,
-          count: r.count,
-          total: plainDecimal(r.total.toString()),
-        })),
-      );
-    } catch (err) {
-      translateError(err);
-    }
-  }
-
-  private replicaSet?: Promise<boolean>;
 
   /**
-   * A real transaction where the deployment supports one (a replica set), with mongoose retrying
-   * transient transaction errors; on a standalone server `fn` runs as it is.
+   * Connects to `uri` and opens the store. Throws StoreStartupError (connection closed) when an
+   * index cannot be built; the driver's error when the server cannot be reached.
    */
-  async withTransaction<T>(fn: () => Promise<T>): Promise<T> {
-    if (currentSession.getStore()) return fn();
-    this.replicaSet ??= this.conn.db!
-      .admin()
-      .command({ hello: 1 })
-      .then((r) => typeof r.setName === 'string')
-      .catch(() => false);
-    if (!(await this.replicaSet)) return fn();
-    return this.conn.transaction((s) => currentSession.run(s, fn));
+  static async connect(uri: string, opts: MongoStoreOptions): Promise<MongoStore> {
+    const conn = await mongoose
+      .createConnection(uri, { serverSelectionTimeoutMS: 10_000, autoIndex: false, autoCreate: false })
+      .asPromise();
+    return MongoStore.open(conn, opts);
+  }
+
+  /**
+   * Opens the store over a Mongoose connection: builds every index of src/store/indexPlan.ts
+   * first (they are part of correctness: the unique keys), and on failure closes the connection
+   * and throws StoreStartupError saying which index and what to do (README, "Migrating an index").
+   */
+  static async open(conn: Connection, opts: MongoStoreOptions): Promise<MongoStore> {
+    const store = new MongoStore(conn, opts.description, opts.onClose ?? (async () => {}), opts);
+    try {
+      store.indexReport = await ensureIndexes(Object.values(conn.models));
+    } catch (err) {
+      await conn.close().catch(() => {});
+      await store.onClose().catch(() => {});
+      throw err;
+    }
+    return store;
   }
 
   async ping(): Promise<void> {
     const db = this.conn.db;
     if (!db) throw new AppError('unavailable', 'not connected', { code: 'store_unavailable' });
-    await db.admin().ping();
+    await db.command({ ping: 1 });
   }
 
   async close(): Promise<void> {

@@ -9,9 +9,12 @@ import type {
 
 /**
  * The persistence contract every service uses. Filters and updates are MongoDB query/update
- * documents (a subset: comparison, $in/$nin, $exists, $and/$or, $set/$unset/$push/$inc), so the
- * MongoDB store passes them through and the in-process store evaluates the very same documents
- * with a MongoDB query engine. `id` stands for `_id`.
+ * documents (a subset: comparison, $in/$nin, $exists, $type, $and/$or; $set/$unset/$push/$pull/$inc),
+ * so the MongoDB store passes them through and the in-process store evaluates the very same
+ * documents with a MongoDB query engine. `id` stands for `_id`. Both stores normalise and check
+ * every write the same way first (src/store/recordRules.ts), and neither has multi-record
+ * transactions: a step that writes several records is made safe by the payment's outbox
+ * (src/payments/paymentEffects.ts).
  *
  * Filters are built by services from validated values only: nothing a client sends is spread
  * into a filter.
@@ -55,14 +58,6 @@ export interface Collection<T extends { id: string }> {
   deleteMany(filter: Filter): Promise<number>;
 }
 
-export interface PaymentTotal {
-  status: PaymentStatus;
-  currency: string;
-  count: number;
-  /** Exact decimal sum. */
-  total: string;
-}
-
 export type StoreKind = 'mongodb' | 'memory';
 
 export interface Store {
@@ -74,39 +69,10 @@ export interface Store {
   readonly sellerOffers: Collection<SellerOfferRecord>;
   readonly webhookDeliveries: Collection<WebhookDeliveryRecord>;
   readonly idempotencyKeys: Collection<IdempotencyRecord>;
-  paymentTotals(filter: Filter): Promise<PaymentTotal[]>;
-  /**
-   * Runs `fn` so that its writes commit together: a MongoDB transaction on a replica set (every
-   * store call inside joins it). Elsewhere it simply runs `fn`; the outbox of side effects is what
-   * makes a multi-record step safe there.
-   */
-  withTransaction<T>(fn: () => Promise<T>): Promise<T>;
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
-
-/** Unique keys, shared by both stores. `partial`: only string values take part (absent/null do not). */
-export interface UniqueKey {
-  field: string;
-}
-
-export const UNIQUE_KEYS = {
-  payments: [
-    { field: 'externalId' },
-    { field: 'transactionHash' },
-    { field: 'liveOfferKey' },
-    { field: 'releaseTxHash' },
-    { field: 'refundTxHash' },
-    // Arrays: each element is a key of its own (a MongoDB multikey unique index).
-    { field: 'creditKeys' },
-    { field: 'fundedRequestKey' },
-  ],
-  purchaseRequests: [],
-  sellerOffers: [],
-  webhookDeliveries: [{ field: 'dedupeKey' }],
-  idempotencyKeys: [{ field: 'scopeKey' }],
-} satisfies Record<string, UniqueKey[]>;
 
 export function withUpdatedAt(update: Update, now: Date): Update {
   return { ...update, $set: { ...update.$set, updatedAt: now } };

@@ -97,7 +97,7 @@ describe.skipIf('skipped' in mongo)('MongoDB', () => {
     // Emptied, not dropped: the unique indexes built at connect are part of what is under test.
     await Promise.all([store.payments.deleteMany({}), store.purchaseRequests.deleteMany({}), store.sellerOffers.deleteMany({})]);
     return store;
-  }, undefined, /[?&]replicaSet=/.test(process.env.MONGODB_URI ?? ''));
+  });
 
   afterAll(async () => {
     const store = await connecting?.catch(() => undefined);

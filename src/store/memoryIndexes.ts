@@ -1,0 +1,123 @@
+import type { Filter } from './store.js';
+
+/**
+ * Hash indexes for the in-process store: for each indexed field, string value → ids of the
+ * records holding it (each element of an array, as a MongoDB multikey index). The fields are the
+ * leading fields of src/store/indexPlan.ts, so a query MongoDB answers from an index is answered
+ * here from one too, and costs what its result costs rather than what the collection holds.
+ *
+ * Only strings are indexed: every indexed field is an id, a hash, a key or an enum. A query on
+ * anything else scans, which is still correct: `candidates` only narrows, the full filter is
+ * always evaluated on what it returns.
+ */
+export class HashIndexes {
+  private readonly byField = new Map<string, Map<string, Set<string>>>();
+
+  constructor(fields: Iterable<string>) {
+    for (const f of fields) this.byField.set(f, new Map());
+  }
+
+  /** The ids holding `value` in `field` (a live set: copy before changing the store). */
+  lookup(field: string, value: string): ReadonlySet<string> | undefined {
+    return this.byField.get(field)?.get(value);
+  }
+
+  add(id: string, doc: unknown): void {
+    for (const [field, index] of this.byField) {
+      for (const v of stringValues(doc, field)) {
+        let ids = index.get(v);
+        if (!ids) index.set(v, (ids = new Set()));
+        ids.add(id);
+      }
+    }
+  }
+
+  remove(id: string, doc: unknown): void {
+    for (const [field, index] of this.byField) {
+      for (const v of stringValues(doc, field)) {
+        const ids = index.get(v);
+        ids?.delete(id);
+        if (ids?.size === 0) index.delete(v);
+      }
+    }
+  }
+
+  /**
+   * The smallest set of ids that certainly contains every record `filter` matches, or null when
+   * no index narrows it (the caller scans). Understood: `id` and indexed fields compared by
+   * equality, `$eq`, `$in` of strings or `$type: 'string'`; `$and` (any branch narrows) and
+   * `$or` (every branch must narrow; the union).
+   */
+  candidates(filter: Filter): ReadonlySet<string> | null {
+    let best: ReadonlySet<string> | null = null;
+    const consider = (s: ReadonlySet<string> | null) => {
+      if (s && (!best || s.size < best.size)) best = s;
+    };
+    for (const [key, cond] of Object.entries(filter)) {
+      if (key === '$and') for (const branch of cond as Filter[]) consider(this.candidates(branch));
+      else if (key === '$or') consider(this.union(cond as Filter[]));
+      else if (key === 'id') consider(idsOf(cond));
+      else if (this.byField.has(key)) consider(this.fieldCandidates(key, cond));
+    }
+    return best;
+  }
+
+  private union(branches: Filter[]): ReadonlySet<string> | null {
+    const sets = branches.map((b) => this.candidates(b));
+    if (sets.some((s) => s === null)) return null;
+    if (sets.length === 1) return sets[0]!;
+    const out = new Set<string>();
+    for (const s of sets) for (const id of s!) out.add(id);
+    return out;
+  }
+
+  private fieldCandidates(field: string, cond: unknown): ReadonlySet<string> | null {
+    const index = this.byField.get(field)!;
+    const values = equalityValues(cond);
+    if (values) {
+      if (values.length === 1) return index.get(values[0]!) ?? EMPTY;
+      const out = new Set<string>();
+      for (const v of values) for (const id of index.get(v) ?? []) out.add(id);
+      return out;
+    }
+    if (isTypeString(cond)) {
+      const out = new Set<string>();
+      for (const ids of index.values()) for (const id of ids) out.add(id);
+      return out;
+    }
+    return null;
+  }
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+/** The strings a condition accepts by equality (`v`, `{$eq: v}`, `{$in: [...]}`), or null. */
+function equalityValues(cond: unknown): string[] | null {
+  if (typeof cond === 'string') return [cond];
+  if (!cond || typeof cond !== 'object' || Array.isArray(cond) || cond instanceof Date) return null;
+  const c = cond as Record<string, unknown>;
+  if (typeof c.$eq === 'string') return [c.$eq];
+  if (Array.isArray(c.$in) && c.$in.every((v) => typeof v === 'string')) return c.$in as string[];
+  return null;
+}
+
+function isTypeString(cond: unknown): boolean {
+  return !!cond && typeof cond === 'object' && (cond as Record<string, unknown>).$type === 'string';
+}
+
+function idsOf(cond: unknown): ReadonlySet<string> | null {
+  const values = equalityValues(cond);
+  return values ? new Set(values) : null;
+}
+
+/** The string values a record holds at a dotted path: the string, or each string of an array. */
+export function stringValues(doc: unknown, path: string): string[] {
+  let cur: unknown = doc;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return [];
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  if (typeof cur === 'string') return [cur];
+  if (Array.isArray(cur)) return [...new Set(cur.filter((x): x is string => typeof x === 'string'))];
+  return [];
+}
