@@ -8,6 +8,7 @@ import { InProcessKeyedLock, type KeyedLock } from './payments/keyedLock.js';
 import { PaymentCoordinator } from './payments/paymentCoordinator.js';
 import { PaymentService } from './payments/paymentService.js';
 import type { Store } from './store/store.js';
+import { retentionSweepFor } from './store/retentionSweep.js';
 import type { ChainGateway } from './chain/chainTypes.js';
 import { PaymentSettlement } from './payments/paymentSettlement.js';
 import { InflowProofs } from './payments/inflowProofs.js';
@@ -107,7 +108,10 @@ export function buildContext(deps: AppDeps): AppContext {
   monitors.register(sweeper);
   // A new leader finishes what the one before it left, without waiting for the next interval.
   if (leader) leader.onAcquire = () => void sweeper.tick();
-  const deliveries = new DeliveryLog(store, clock, metrics);
+  const deliveries = new DeliveryLog(store, clock, metrics, { retentionMs: config.retention.webhookDeliveryDays * 86_400_000 });
+  // Expired deliveries and idempotency keys: swept here for the in-process store; MongoDB's TTL indexes do it there.
+  const retentionSweep = retentionSweepFor({ store, clock }, logger);
+  if (retentionSweep) monitors.register(retentionSweep);
   const invoiceEvents = new InvoiceEvents({ store, settlement, proofs: deps.chain ? proofs : undefined }, logger);
   monitors.register(new AutoWebhookMonitor({ config, store, clock, invoiceEvents, shkeeper: deps.shkeeper }, logger));
   monitors.register(new WalletMonitor({ config, store, settlement, proofs, chain: deps.chain }, logger));

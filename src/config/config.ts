@@ -51,6 +51,10 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MONGODB_URI: mongoUri,
   PAYMENT_STORE: optionalString.pipe(z.enum(['mongodb', 'memory']).optional()),
+  MONGODB_QUERY_TIMEOUT_MS: int(5_000, 100, 600_000),
+  WEBHOOK_DELIVERY_RETENTION_DAYS: int(30, 1, 3_650),
+  // 24 h: how long an Idempotency-Key answer has always been replayed.
+  IDEMPOTENCY_RETENTION_HOURS: int(24, 1, 365 * 24),
   JWT_SECRET: optionalString,
   JWT_MAX_LIFETIME_SECONDS: int(86_400, 60, 365 * 86_400),
   PUBLIC_BASE_URL: optionalUrl,
@@ -117,6 +121,18 @@ export interface Config {
     readonly choice: StoreChoice;
     readonly mongoUri?: string;
     readonly dataDir: string;
+    /** `maxTimeMS` of every MongoDB query: past it the server abandons the query. */
+    readonly queryTimeoutMs: number;
+  };
+  /**
+   * How long records kept only for operators or replays live (their `expiresAt`). MongoDB drops
+   * expired rows itself (TTL indexes); the in-process store is swept (src/store/retentionSweep.ts).
+   */
+  readonly retention: {
+    /** Every webhook delivery row; bad-signature samples expire sooner. */
+    readonly webhookDeliveryDays: number;
+    /** An Idempotency-Key's stored answer, replayed until then. */
+    readonly idempotencyHours: number;
   };
   readonly jwt: {
     readonly secret: string;
@@ -261,6 +277,11 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       choice: e.PAYMENT_STORE ?? (e.MONGODB_URI ? 'mongodb' : 'auto'),
       mongoUri: e.MONGODB_URI,
       dataDir,
+      queryTimeoutMs: e.MONGODB_QUERY_TIMEOUT_MS,
+    },
+    retention: {
+      webhookDeliveryDays: e.WEBHOOK_DELIVERY_RETENTION_DAYS,
+      idempotencyHours: e.IDEMPOTENCY_RETENTION_HOURS,
     },
     jwt: jwtConfig,
     publicBaseUrl,

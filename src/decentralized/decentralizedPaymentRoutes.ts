@@ -56,7 +56,7 @@ export function decentralizedPaymentRoutes(ctx: AppContext): Router {
   router.post(
     '/admin-payout',
     requireAdmin(ctx.tokens),
-    idempotency(ctx.store, ctx.clock),
+    idempotency(ctx.store, ctx.clock, ctx.config.retention.idempotencyHours * 3_600_000),
     endpoint({ body: adminPayoutBody }, async ({ body }, req, res) => {
       const answer = await ctx.adminPayouts.pay(principalOf(req), body);
       res.status(answer.success ? 200 : 502).json(answer);

@@ -28,7 +28,7 @@ export function escrowRoutes(ctx: AppContext): Router {
   const router = Router();
   const admin = requireAdmin(ctx.tokens);
   const objectIdOnly: RequestHandler = (req, _res, next) => next(isObjectId(req.params.id) ? undefined : 'route');
-  const once = idempotency(ctx.store, ctx.clock);
+  const once = idempotency(ctx.store, ctx.clock, ctx.config.retention.idempotencyHours * 3_600_000);
 
   for (const kind of ['release', 'refund'] as EscrowAction[]) {
     router.post(

@@ -6,6 +6,7 @@ import { newObjectId } from '../common/ids.js';
 import type { Store } from '../store/store.js';
 
 const KEY_RE = /^[A-Za-z0-9_.:-]{1,200}$/;
+/** IDEMPOTENCY_RETENTION_HOURS' default: how long an answer is replayed. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 
 /** Key order does not change what a body means, so it must not change its hash. */
@@ -20,12 +21,13 @@ function canonical(value: unknown): string {
 
 /**
  * `Idempotency-Key` for money-moving POSTs. The first answer to (method, route template, caller,
- * key) is stored and replayed for 24 h; the same key with another body (or, on a route with
- * parameters, for another resource) is refused; the same key arriving while the
+ * key) is stored and replayed for `retentionMs` (IDEMPOTENCY_RETENTION_HOURS, 24 h by default);
+ * after that the key is free and a request with it runs anew. The same key with another body (or,
+ * on a route with parameters, for another resource) is refused; the same key arriving while the
  * first request still runs is refused. A request that failed on our side (5xx) forgets its key so
  * the client can retry. Runs after authentication: keys are scoped to the caller.
  */
-export function idempotency(store: Store, clock: Clock): RequestHandler {
+export function idempotency(store: Store, clock: Clock, retentionMs: number = IDEMPOTENCY_TTL_MS): RequestHandler {
   return async (req, res, next) => {
     const key = req.get('Idempotency-Key');
     if (key === undefined) return next();
@@ -39,7 +41,7 @@ export function idempotency(store: Store, clock: Clock): RequestHandler {
     const now = clock.now();
     await store.idempotencyKeys.deleteMany({ scopeKey, expiresAt: { $lte: now } });
 
-    const existing = await claim(store, { scopeKey, requestHash, now });
+    const existing = await claim(store, { scopeKey, requestHash, now, retentionMs });
     if (existing) {
       if (existing.requestHash !== requestHash) {
         throw new AppError('unprocessable', 'this Idempotency-Key was used with a different request (another body or resource)', {
@@ -111,7 +113,7 @@ function requestOf(req: Request): unknown {
 }
 
 /** Inserts an in-progress record, or returns the one already there. */
-async function claim(store: Store, r: { scopeKey: string; requestHash: string; now: Date }) {
+async function claim(store: Store, r: { scopeKey: string; requestHash: string; now: Date; retentionMs: number }) {
   try {
     await store.idempotencyKeys.insertOne({
       id: newObjectId(r.now),
@@ -120,7 +122,7 @@ async function claim(store: Store, r: { scopeKey: string; requestHash: string; n
       state: 'in_progress',
       statusCode: null,
       responseBody: null,
-      expiresAt: new Date(r.now.getTime() + IDEMPOTENCY_TTL_MS),
+      expiresAt: new Date(r.now.getTime() + r.retentionMs),
       createdAt: r.now,
       updatedAt: r.now,
     });

@@ -11,7 +11,7 @@ export function shkeeperPayoutRoutes(ctx: AppContext): Router {
   router.post(
     '/payout',
     requireAdmin(ctx.tokens),
-    idempotency(ctx.store, ctx.clock),
+    idempotency(ctx.store, ctx.clock, ctx.config.retention.idempotencyHours * 3_600_000),
     endpoint({ body: payoutBody }, ({ body }, req) => ctx.payouts.create(principalOf(req), body)),
   );
   router.get(

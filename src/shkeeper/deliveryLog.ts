@@ -9,6 +9,15 @@ type Received = Pick<WebhookDeliveryRecord, 'kind' | 'verification' | 'verificat
 /** At most this many bad-signature deliveries are kept, newest first; each for at most a day. */
 export const BAD_SIGNATURE_SAMPLE_SIZE = 100;
 export const BAD_SIGNATURE_TTL_MS = 24 * 3600 * 1000;
+/** WEBHOOK_DELIVERY_RETENTION_DAYS' default: how long any delivery row is kept. */
+export const DELIVERY_RETENTION_MS = 30 * 24 * 3600 * 1000;
+
+export interface DeliveryLogOptions {
+  /** Every row expires this long after it was received (MongoDB TTL index; swept in memory). */
+  retentionMs?: number;
+  /** The bad-signature sample: how many rows, and how long each (or `retentionMs`, if sooner). */
+  sample?: { size: number; ttlMs: number };
+}
 
 export interface DeliveryObserver {
   /** `lagSeconds`: from receipt to this outcome, when a received delivery is finished. */
@@ -19,22 +28,31 @@ export interface DeliveryObserver {
 
 /**
  * Every signed webhook delivery is written down when it arrives and again with what became of it,
- * so an operator can see what SHKeeper sent and the counters survive restarts. Deliveries with a
- * bad signature are only counted, plus a small expiring sample (see `badSignature`).
+ * so an operator can see what SHKeeper sent and the counters survive restarts. Each row expires
+ * `retentionMs` after it was received, so `stats` counts the deliveries of that window. A replay
+ * that arrives after its row expired is still harmless: `alreadyApplied` is only a shortcut, the
+ * payment's own credit keys and state are what refuse to apply an event twice. Deliveries with a
+ * bad signature are only counted, plus a small sample that expires sooner (see `badSignature`).
  */
 export class DeliveryLog {
+  private readonly retentionMs: number;
+  private readonly sample: { size: number; ttlMs: number };
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly observer?: DeliveryObserver,
-    private readonly sample: { size: number; ttlMs: number } = { size: BAD_SIGNATURE_SAMPLE_SIZE, ttlMs: BAD_SIGNATURE_TTL_MS },
-  ) {}
+    options: DeliveryLogOptions = {},
+  ) {
+    this.retentionMs = options.retentionMs ?? DELIVERY_RETENTION_MS;
+    this.sample = options.sample ?? { size: BAD_SIGNATURE_SAMPLE_SIZE, ttlMs: BAD_SIGNATURE_TTL_MS };
+  }
 
   /**
    * A delivery whose signature failed. Anyone can send these, so they are counted (metrics) and
-   * only a bounded, expiring sample is written: each row expires after a day (MongoDB's TTL index
-   * on `expiresAt`; pruned here too, for the in-process store), and only the newest `size` rows
-   * are kept.
+   * only a bounded, expiring sample is written: each row expires after a day, or after the
+   * retention if that is sooner (MongoDB's TTL index on `expiresAt`; pruned here too, for the
+   * in-process store), and only the newest `size` rows are kept.
    */
   async badSignature(kind: WebhookDeliveryRecord['kind'], reason: string): Promise<void> {
     this.observer?.badSignature?.(kind, reason);
@@ -43,7 +61,8 @@ export class DeliveryLog {
       { kind, verification: null, verificationError: reason, externalId: null, status: null, txids: [] },
       'bad_signature',
       null,
-      new Date(now.getTime() + this.sample.ttlMs),
+      now,
+      Math.min(this.sample.ttlMs, this.retentionMs),
     );
     this.observer?.delivery(kind, 'bad_signature');
     await this.pruneBadSignatures(now);
@@ -60,13 +79,12 @@ export class DeliveryLog {
   }
 
   async received(d: Received, outcome: DeliveryOutcome = 'received', detail: string | null = null): Promise<string> {
-    const id = await this.insert(d, outcome, detail, null);
+    const id = await this.insert(d, outcome, detail, this.clock.now(), this.retentionMs);
     if (outcome !== 'received') this.observer?.delivery(d.kind, outcome);
     return id;
   }
 
-  private async insert(d: Received, outcome: DeliveryOutcome, detail: string | null, expiresAt: Date | null): Promise<string> {
-    const now = this.clock.now();
+  private async insert(d: Received, outcome: DeliveryOutcome, detail: string | null, now: Date, keepMs: number): Promise<string> {
     const id = newObjectId(now);
     await this.store.webhookDeliveries.insertOne({
       id,
@@ -77,7 +95,7 @@ export class DeliveryLog {
       dedupeKey: null,
       paymentId: null,
       detail,
-      expiresAt,
+      expiresAt: new Date(now.getTime() + keepMs),
       createdAt: now,
       updatedAt: now,
     });

@@ -14,7 +14,7 @@ export function shkeeperRoutes(ctx: AppContext): Router {
   router.post(
     '/intents',
     auth,
-    idempotency(ctx.store, ctx.clock),
+    idempotency(ctx.store, ctx.clock, ctx.config.retention.idempotencyHours * 3_600_000),
     endpoint({ body: intentBody }, ({ body }, req) => ctx.intents.create(principalOf(req), body)),
   );
 

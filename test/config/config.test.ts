@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BSC_MAINNET_USDT, ConfigError, loadConfig } from '../../src/config/config.js';
+import { IDEMPOTENCY_TTL_MS } from '../../src/idempotency/idempotencyMiddleware.js';
+import { DELIVERY_RETENTION_MS } from '../../src/shkeeper/deliveryLog.js';
 
 const problemsOf = (env: Record<string, string | undefined>) => {
   try {
@@ -87,6 +89,37 @@ describe('config', () => {
     expect(loadConfig({ JWT_SECRET: 'e'.repeat(32) }, { devJwtSecret: () => { throw new Error('asked'); } }).jwt.source).toBe('env');
     // A keeper that fails is a configuration error naming JWT_SECRET and DATA_DIR.
     expect(() => loadConfig({}, { devJwtSecret: () => { throw new Error('EACCES'); } })).toThrow(/JWT_SECRET: not set.*DATA_DIR.*EACCES/);
+  });
+
+  it('reads the retention settings and the MongoDB query timeout, with their defaults', () => {
+    const d = loadConfig({});
+    // 24 h is what the idempotency middleware replayed for before the setting existed.
+    expect(d.retention).toEqual({ webhookDeliveryDays: 30, idempotencyHours: 24 });
+    expect(d.retention.idempotencyHours * 3_600_000).toBe(IDEMPOTENCY_TTL_MS);
+    expect(d.retention.webhookDeliveryDays * 86_400_000).toBe(DELIVERY_RETENTION_MS);
+    expect(d.store.queryTimeoutMs).toBe(5_000);
+    const c = loadConfig({ WEBHOOK_DELIVERY_RETENTION_DAYS: '7', IDEMPOTENCY_RETENTION_HOURS: '48', MONGODB_QUERY_TIMEOUT_MS: '100' });
+    expect(c.retention).toEqual({ webhookDeliveryDays: 7, idempotencyHours: 48 });
+    expect(c.store.queryTimeoutMs).toBe(100);
+    expect(loadConfig({ MONGODB_QUERY_TIMEOUT_MS: '600000' }).store.queryTimeoutMs).toBe(600_000);
+    expect(Object.isFrozen(c.retention)).toBe(true);
+  });
+
+  it.each([
+    ['WEBHOOK_DELIVERY_RETENTION_DAYS', '0', '>=1'],
+    ['WEBHOOK_DELIVERY_RETENTION_DAYS', '1.5', 'must be a whole number'],
+    ['WEBHOOK_DELIVERY_RETENTION_DAYS', 'a month', 'must be a whole number'],
+    ['IDEMPOTENCY_RETENTION_HOURS', '0', '>=1'],
+    ['IDEMPOTENCY_RETENTION_HOURS', '-24', '>=1'],
+    ['IDEMPOTENCY_RETENTION_HOURS', '24h', 'must be a whole number'],
+    ['MONGODB_QUERY_TIMEOUT_MS', '99', '>=100'],
+    ['MONGODB_QUERY_TIMEOUT_MS', '600001', '<=600000'],
+    ['MONGODB_QUERY_TIMEOUT_MS', '5s', 'must be a whole number'],
+  ])('refuses %s=%s, naming it (%s)', (key, value, why) => {
+    expect(() => loadConfig({ [key]: value })).toThrow(ConfigError);
+    const p = problemsOf({ [key]: value });
+    expect(p).toMatch(new RegExp(`^${key}: `, 'm'));
+    expect(p).toContain(why);
   });
 
   it.each([
