@@ -9,6 +9,11 @@
  *     logging), the baseline the app's throughput is compared with.
  * Control (seeding, RSS windows) goes over the IPC channel, not HTTP, so it never shares a socket
  * pool or a route table with what is being measured.
+ *
+ * Started with the argument `growth` (bench/sections/growth.ts), it is a server of its own for the
+ * growth section: the app also gets an in-process SHKeeper stand-in (intents need one), and the
+ * monitors that would poll SHKeeper about the seeded invoices are off, so no periodic pass over
+ * the store lands inside a measured request.
  */
 import express from 'express';
 import type { Server } from 'node:http';
@@ -24,6 +29,7 @@ import { MemoryStore } from '../src/store/memoryStore.js';
 import type { PaymentRecord } from '../src/store/records.js';
 import { payment, purchaseRequest } from '../test/helpers/fixtures.js';
 import { newObjectId } from '../src/common/ids.js';
+import { GrowthSeeder, stubShkeeper } from './growthSeed.js';
 import type { ChildMessage, ReadyMessage, ReplyMap, RequestEnvelope } from './protocol.js';
 import { RssSampler } from './rssSampler.js';
 
@@ -72,10 +78,12 @@ async function listenBaseline(body: unknown): Promise<Server> {
 async function main(): Promise<void> {
   if (!process.send) throw new Error('bench/benchServer.ts must be started by bench/run.ts (needs an IPC channel)');
 
+  const growthRole = process.argv[2] === 'growth';
   // One load generator on one IP: limits are raised out of reach, but the limiters still run.
   const config = configFrom({
     JWT_SECRET, LOG_LEVEL: 'info', PAYMENT_STORE: 'memory', SHKEEPER_WEBHOOK_SECRET: WEBHOOK_SECRET,
     RATE_LIMIT_PER_IP: '1000000000', RATE_LIMIT_PER_USER: '1000000000', RATE_LIMIT_WEBHOOKS_PER_IP: '1000000000',
+    ...(growthRole ? { AUTO_WEBHOOK_ENABLED: 'false', PAYOUT_RECONCILER_ENABLED: 'false' } : {}),
   });
   // Synchronous destination, like the production stdout logger: each line costs a write(2).
   const logger = createLogger(config.logLevel, pino.destination({ dest: '/dev/null', sync: true }));
@@ -83,7 +91,9 @@ async function main(): Promise<void> {
   const record = samplePayment();
   await store.payments.insertOne(record);
 
-  const app = await startServer({ config, store, logger, clock: systemClock }, { port: 0, host: HOST });
+  const shkeeper = growthRole ? stubShkeeper() : undefined;
+  const app = await startServer({ config, store, logger, clock: systemClock, shkeeper }, { port: 0, host: HOST });
+  const growth = new GrowthSeeder(store, (userId) => `Bearer ${app.ctx.tokens.sign({ sub: userId }, 600)}`);
   const baseline = await listenBaseline(ok(paymentView(record)));
   const sampler = new RssSampler();
 
@@ -143,6 +153,15 @@ async function main(): Promise<void> {
         notCompleted: externalIds.length - completed,
         deliveries: { success: stats.success, duplicate: stats.duplicate, failure: stats.failure, badSignature: stats.badSignature },
       };
+    },
+    async growTo({ payments, fixtures }) {
+      const grown = await growth.growTo(payments, fixtures);
+      // The seeding's garbage is collected now rather than inside a measured request.
+      (globalThis as { gc?: () => void }).gc?.();
+      return grown;
+    },
+    async growthCheck({ externalIds }) {
+      return growth.check(externalIds);
     },
     async rssStart({ intervalMs }) {
       // Collect the seeding garbage first, so heap slack left over from setup cannot absorb (and

@@ -27,7 +27,9 @@ export type Request =
   | { type: 'rssStart'; intervalMs: number }
   | { type: 'rssStop' }
   | { type: 'seedInvoices'; count: number }
-  | { type: 'invoiceCounts'; externalIds: string[] };
+  | { type: 'invoiceCounts'; externalIds: string[] }
+  | { type: 'growTo'; payments: number; fixtures: number }
+  | { type: 'growthCheck'; externalIds: string[] };
 
 export interface SeedResult {
   inserted: number;
@@ -51,12 +53,54 @@ export interface InvoiceCounts {
   deliveries: { success: number; duplicate: number; failure: number; badSignature: number };
 }
 
+/** How many records each collection holds (the growth section's "store size"). */
+export interface StoreCounts {
+  payments: number;
+  purchaseRequests: number;
+  sellerOffers: number;
+  webhookDeliveries: number;
+  idempotencyKeys: number;
+}
+
+/** An open purchase request of the growth section's intent buyer with a pending offer: one intent's body. */
+export interface IntentFixture {
+  purchaseRequestId: string;
+  sellerOfferId: string;
+  sellerId: string;
+  amount: string;
+}
+
+/** A pending SHKeeper invoice of 10 USDT a signed callback can complete: its external id and its own address. */
+export interface InvoiceFixture {
+  externalId: string;
+  address: string;
+}
+
+export interface GrowResult {
+  /** After seeding and fixtures, before any measured request. */
+  counts: StoreCounts;
+  ms: number;
+  invoices: InvoiceFixture[];
+  intents: IntentFixture[];
+  /** The user with exactly `listUserPayments` payments whose list and stats are measured. */
+  listUser: { authorization: string; payments: number };
+  /** The buyer of every intent fixture. */
+  intentBuyer: { authorization: string };
+}
+
+export interface GrowthCheck {
+  completed: number;
+  counts: StoreCounts;
+}
+
 export interface ReplyMap {
   seedInvoices: { externalIds: string[]; ms: number };
   invoiceCounts: InvoiceCounts;
   seedPayments: SeedResult;
   rssStart: RssStartResult;
   rssStop: RssStopResult;
+  growTo: GrowResult;
+  growthCheck: GrowthCheck;
 }
 
 export type RequestEnvelope = Request & { id: number };
