@@ -15,6 +15,8 @@ const BATCH = 100;
  */
 export class EffectsSweeper extends IntervalMonitor {
   private finished = 0;
+  /** Records from before the ledger exist only in old data: once a pass finds none, none are left. */
+  private legacyDone = false;
 
   constructor(
     private readonly d: { store: Store; coordinator: PaymentCoordinator; effects: PaymentEffects; clock: Clock; graceMs: number; intervalMs: number },
@@ -33,15 +35,7 @@ export class EffectsSweeper extends IntervalMonitor {
   }
 
   protected async runOnce(): Promise<void> {
-    // Payments settled before the escrow ledger existed get the ledger their state implies.
-    const legacy = await this.d.store.payments.find(
-      { direction: 'in', status: { $in: [...SETTLED] }, 'escrow.credits.0': { $exists: false } },
-      { limit: BATCH },
-    );
-    for (const p of legacy) {
-      await this.d.coordinator.adoptLegacyLedger(p.id);
-      this.logger.warn({ paymentId: p.id }, 'settled payment without a ledger: adopted its legacy escrow');
-    }
+    if (!this.legacyDone) await this.adoptLegacyLedgers();
     const cutoff = new Date(this.d.clock.now().getTime() - this.d.graceMs);
     await this.failOrphanDisbursements(cutoff);
     const stuck = await this.d.store.payments.find({ pendingEffects: { $type: 'string' }, updatedAt: { $lte: cutoff } }, { limit: BATCH });
@@ -54,6 +48,23 @@ export class EffectsSweeper extends IntervalMonitor {
         this.logger.warn({ paymentId: p.id }, 'finished side effects left behind');
       });
     }
+  }
+
+  /**
+   * Payments settled before the escrow ledger existed get the ledger their state implies. Every
+   * payment written since has one, so this runs from start-up until a pass finds none (the query
+   * reads every settled payment: once per process, not every tick).
+   */
+  private async adoptLegacyLedgers(): Promise<void> {
+    const legacy = await this.d.store.payments.find(
+      { direction: 'in', status: { $in: [...SETTLED] }, 'escrow.credits.0': { $exists: false } },
+      { limit: BATCH },
+    );
+    for (const p of legacy) {
+      await this.d.coordinator.adoptLegacyLedger(p.id);
+      this.logger.warn({ paymentId: p.id }, 'settled payment without a ledger: adopted its legacy escrow');
+    }
+    if (legacy.length < BATCH) this.legacyDone = true;
   }
 
   /**

@@ -36,7 +36,6 @@ export const INDEXES: Record<CollectionName, readonly IndexSpec[]> = {
     // One funded escrow per purchase request.
     { keys: { fundedRequestKey: 1 }, unique: true, partialString: true },
     { keys: { providerTaskId: 1 }, partialString: true },
-    { keys: { escrowPaymentId: 1 }, partialString: true },
     { keys: { sellerOfferId: 1 }, partialString: true },
     // The outbox: payments with steps still to carry out.
     { keys: { pendingEffects: 1 }, partialString: true },
@@ -50,12 +49,16 @@ export const INDEXES: Record<CollectionName, readonly IndexSpec[]> = {
     { keys: { escrowState: 1, direction: 1 } },
     { keys: { purchaseRequestId: 1, sellerOfferId: 1 } },
   ],
-  purchaseRequests: [{ keys: { buyerId: 1 } }],
+  // Read by id only.
+  purchaseRequests: [],
   sellerOffers: [{ keys: { purchaseRequestId: 1, sellerId: 1 } }],
   webhookDeliveries: [
     { keys: { dedupeKey: 1 }, unique: true, partialString: true },
     { keys: { kind: 1, outcome: 1 } },
+    // One invoice's deliveries, newest first: what an operator reads to explain a payment.
     { keys: { externalId: 1, receivedAt: -1 } },
+    // The bad-signature sample, newest first, capped by deleting beyond its size.
+    { keys: { outcome: 1, receivedAt: -1 } },
     { keys: { expiresAt: 1 }, expireAtField: true },
   ],
   idempotencyKeys: [

@@ -46,47 +46,66 @@ export class HashIndexes {
    * The smallest set of ids that certainly contains every record `filter` matches, or null when
    * no index narrows it (the caller scans). Understood: `id` and indexed fields compared by
    * equality, `$eq`, `$in` of strings or `$type: 'string'`; `$and` (any branch narrows) and
-   * `$or` (every branch must narrow; the union).
+   * `$or` (every branch must narrow; the union). Each way is costed by the sizes of the sets it
+   * would read before any is built, so a wide one (`status` in every status) costs nothing when
+   * a narrow one (the user's own payments) is there.
    */
   candidates(filter: Filter): ReadonlySet<string> | null {
-    let best: ReadonlySet<string> | null = null;
-    const consider = (s: ReadonlySet<string> | null) => {
-      if (s && (!best || s.size < best.size)) best = s;
+    return this.plan(filter)?.ids() ?? null;
+  }
+
+  private plan(filter: Filter): Plan | null {
+    let best: Plan | null = null;
+    const consider = (p: Plan | null) => {
+      if (p && (!best || p.size < best.size)) best = p;
     };
     for (const [key, cond] of Object.entries(filter)) {
-      if (key === '$and') for (const branch of cond as Filter[]) consider(this.candidates(branch));
-      else if (key === '$or') consider(this.union(cond as Filter[]));
-      else if (key === 'id') consider(idsOf(cond));
-      else if (this.byField.has(key)) consider(this.fieldCandidates(key, cond));
+      if (key === '$and') for (const branch of cond as Filter[]) consider(this.plan(branch));
+      else if (key === '$or') consider(this.unionPlan(cond as Filter[]));
+      else if (key === 'id') consider(idPlan(cond));
+      else if (this.byField.has(key)) consider(this.fieldPlan(key, cond));
     }
     return best;
   }
 
-  private union(branches: Filter[]): ReadonlySet<string> | null {
-    const sets = branches.map((b) => this.candidates(b));
-    if (sets.some((s) => s === null)) return null;
-    if (sets.length === 1) return sets[0]!;
-    const out = new Set<string>();
-    for (const s of sets) for (const id of s!) out.add(id);
-    return out;
+  private unionPlan(branches: Filter[]): Plan | null {
+    const plans = branches.map((b) => this.plan(b));
+    if (plans.some((p) => p === null)) return null;
+    if (plans.length === 1) return plans[0]!;
+    return { size: plans.reduce((n, p) => n + p!.size, 0), ids: () => union(plans.map((p) => p!.ids())) };
   }
 
-  private fieldCandidates(field: string, cond: unknown): ReadonlySet<string> | null {
+  private fieldPlan(field: string, cond: unknown): Plan | null {
     const index = this.byField.get(field)!;
     const values = equalityValues(cond);
     if (values) {
-      if (values.length === 1) return index.get(values[0]!) ?? EMPTY;
-      const out = new Set<string>();
-      for (const v of values) for (const id of index.get(v) ?? []) out.add(id);
-      return out;
+      const sets = values.map((v) => index.get(v) ?? EMPTY);
+      return { size: sets.reduce((n, ids) => n + ids.size, 0), ids: () => (sets.length === 1 ? sets[0]! : union(sets)) };
     }
     if (isTypeString(cond)) {
-      const out = new Set<string>();
-      for (const ids of index.values()) for (const id of ids) out.add(id);
-      return out;
+      let size = 0;
+      for (const ids of index.values()) size += ids.size;
+      return { size, ids: () => union(index.values()) };
     }
     return null;
   }
+}
+
+/** A way to narrow a query: how many ids it yields (an upper bound), and the ids, built on demand. */
+interface Plan {
+  size: number;
+  ids(): ReadonlySet<string>;
+}
+
+function union(sets: Iterable<ReadonlySet<string>>): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const s of sets) for (const id of s) out.add(id);
+  return out;
+}
+
+function idPlan(cond: unknown): Plan | null {
+  const values = equalityValues(cond);
+  return values ? { size: values.length, ids: () => new Set(values) } : null;
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
@@ -103,11 +122,6 @@ function equalityValues(cond: unknown): string[] | null {
 
 function isTypeString(cond: unknown): boolean {
   return !!cond && typeof cond === 'object' && (cond as Record<string, unknown>).$type === 'string';
-}
-
-function idsOf(cond: unknown): ReadonlySet<string> | null {
-  const values = equalityValues(cond);
-  return values ? new Set(values) : null;
 }
 
 /** The string values a record holds at a dotted path: the string, or each string of an array. */

@@ -1,7 +1,6 @@
 import type {
   IdempotencyRecord,
   PaymentRecord,
-  PaymentStatus,
   PurchaseRequestRecord,
   SellerOfferRecord,
   WebhookDeliveryRecord,

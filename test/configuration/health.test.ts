@@ -30,7 +30,7 @@ describe('GET /api/payment/health', () => {
       success: true,
       message: expect.any(String),
       endpoints: ENDPOINTS,
-      store: { kind: 'memory', description: 'in-process store (not durable)', ok: true, latencyMs: expect.any(Number) },
+      store: { kind: t.store.kind, description: t.store.description, ok: true, latencyMs: expect.any(Number) },
       monitors: {},
     });
     expect(res.body).not.toHaveProperty('error');

@@ -21,7 +21,7 @@ describe('routing of payment paths', () => {
 
     const health = await t.http().get('/api/payment/health');
     expect(health.status).toBe(200);
-    expect(health.body.store.kind).toBe('memory');
+    expect(health.body.store.kind).toBe(t.store.kind);
   });
 
   it('answers route_not_found for a malformed id on every /:id route, before authentication', async () => {

@@ -7,7 +7,7 @@ import { configFrom, type Config } from '../../src/config/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createShkeeperClient, type ShkeeperClient } from '../../src/shkeeper/shkeeperClient.js';
 import { createHotWallet, type HotWallet } from '../../src/chain/hotWallet.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
+import { makeTestStore } from './testStore.js';
 import type { Store } from '../../src/store/store.js';
 import type { LocalChain } from './chain/localChain.js';
 import { freePort } from './childService.js';
@@ -20,7 +20,7 @@ export interface PayinHarness {
   server: RunningServer;
   url: string;
   config: Config;
-  store: MemoryStore;
+  store: Store;
   events: RecordingEvents;
   fake: FakeShkeeper;
   shkeeper: ShkeeperClient;
@@ -48,9 +48,9 @@ export async function startPayinHarness(opts: {
   rpcUrl?: string;
   captureLogs?: boolean;
   /** A store to share (several instances); default a fresh one. */
-  store?: MemoryStore;
+  store?: Store;
   /** What the server sees instead of the store itself (e.g. one with added latency). */
-  wrapStore?: (store: MemoryStore) => Store;
+  wrapStore?: (store: Store) => Store;
 } = {}): Promise<PayinHarness> {
   const fake = await FakeShkeeper.start({ callbackRetryMs: 20, ...opts.fake });
   const port = await freePort();
@@ -69,7 +69,7 @@ export async function startPayinHarness(opts: {
   });
   const logs: string[] = [];
   const logger: Logger = opts.captureLogs ? createLogger('trace', { write: (line: string) => void logs.push(line) }) : createLogger('silent');
-  const store = opts.store ?? new MemoryStore(systemClock);
+  const store = opts.store ?? (await makeTestStore(systemClock));
   const events = new RecordingEvents();
   const shkeeper = createShkeeperClient({
     apiUrl: fake.url,

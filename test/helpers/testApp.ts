@@ -5,9 +5,9 @@ import { systemClock, type Clock } from '../../src/common/clock.js';
 import { createLogger } from '../../src/common/logger.js';
 import { configFrom, type Config } from '../../src/config/config.js';
 import type { PaymentEvents } from '../../src/events/paymentEvents.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
 import type { Store } from '../../src/store/store.js';
 import { RecordingEvents } from './recordingEvents.js';
+import { testStore } from './testStore.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-0123456789';
 export const ESCROW = '0x00000000000000000000000000000000000e5c40';
@@ -20,13 +20,14 @@ export interface TestAppOptions {
 }
 
 /**
- * The app as the entry point builds it, on the in-process store. Events are recorded so tests can
+ * The app as the entry point builds it, on the in-process store (the driver stand-in in the
+ * `driver` test tier: test/helpers/testStore.ts). Events are recorded so tests can
  * assert what was announced (the Socket.IO path itself is tested with real clients elsewhere).
  */
 export function buildTestApp(opts: TestAppOptions = {}) {
   const config: Config = configFrom({ JWT_SECRET: TEST_JWT_SECRET, ESCROW_RECEIVER_ADDRESS: ESCROW, ...opts.env });
   const clock = opts.clock ?? systemClock;
-  const store = opts.store ?? new MemoryStore(clock);
+  const store = opts.store ?? testStore(clock);
   const events = opts.events ?? new RecordingEvents();
   const app = createApp({ config, store, logger: createLogger('silent'), clock, events });
   const tokens = new TokenService(TEST_JWT_SECRET);

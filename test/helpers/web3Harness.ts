@@ -6,7 +6,7 @@ import type { HotWallet } from '../../src/chain/hotWallet.js';
 import type { Config } from '../../src/config/config.js';
 import type { RunningServer } from '../../src/server.js';
 import type { ShkeeperClient } from '../../src/shkeeper/shkeeperClient.js';
-import type { MemoryStore } from '../../src/store/memoryStore.js';
+import type { Store } from '../../src/store/store.js';
 import type { PaymentRecord } from '../../src/store/records.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from './chain/localChain.js';
 import type { FakeShkeeper } from './fakeShkeeper/fakeShkeeper.js';
@@ -24,7 +24,7 @@ export interface Web3Harness {
   server: RunningServer;
   url: string;
   config: Config;
-  store: MemoryStore;
+  store: Store;
   events: RecordingEvents;
   fake: FakeShkeeper;
   shkeeper: ShkeeperClient;

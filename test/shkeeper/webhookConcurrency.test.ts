@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { MemoryStore } from '../../src/store/memoryStore.js';
 import type { Store } from '../../src/store/store.js';
 import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
 import { BUYER, call, expectSoundLedgers, intentFor, invoiceCallback, paymentOf, postWebhook, seed, webhookStats } from './payinTestKit.js';
@@ -10,7 +9,7 @@ import { BUYER, call, expectSoundLedgers, intentFor, invoiceCallback, paymentOf,
  * interleavings). The store itself is the real in-process store; only its answers are delayed.
  */
 
-function withLatency(store: MemoryStore, maxMs: number): Store {
+function withLatency(store: Store, maxMs: number): Store {
   const delay = () => new Promise((r) => setTimeout(r, Math.random() * maxMs));
   const slow = <C extends object>(c: C): C =>
     new Proxy(c, {

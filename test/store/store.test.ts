@@ -3,6 +3,7 @@ import { afterAll, describe, vi } from 'vitest';
 import { systemClock } from '../../src/common/clock.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import { MongoStore } from '../../src/store/mongoStore.js';
+import { createStandInConnection } from '../helpers/driverStandIn/index.js';
 import { storeContract } from './storeContract.js';
 
 /**
@@ -85,6 +86,13 @@ const mongo = await findMongo();
 if ('skipped' in mongo) process.stderr.write(`[store-contract] MongoDB run skipped: ${mongo.skipped}\n`);
 
 storeContract('MemoryStore', async () => new MemoryStore(systemClock));
+
+// The driver-level tier: the real MongoStore and Mongoose over a server-less stand-in of the
+// driver (BSON round trip, the schema's unique and partial indexes, mingo for queries). Not a
+// server: it proves the adapter, not MongoDB's own behaviour under load or failover.
+storeContract('MongoStore over the driver stand-in (no server)', async () =>
+  MongoStore.open(await createStandInConnection(), { clock: systemClock, description: 'driver stand-in' }),
+);
 
 describe.skipIf('skipped' in mongo)('MongoDB', () => {
   // One connection for the file; a failed connect fails every case at once instead of retrying.
