@@ -11,6 +11,7 @@ import { startServer } from './server.js';
 import { createShkeeperClient } from './shkeeper/shkeeperClient.js';
 import { loadSeedFile, watchSeedFile } from './store/seedFile.js';
 import { selectStore } from './store/selectStore.js';
+import type { Store } from './store/store.js';
 
 /** The process entry: real dependencies, listen, and a bounded graceful shutdown. */
 async function main(): Promise<void> {
@@ -31,7 +32,15 @@ async function main(): Promise<void> {
     logger.warn({ file: config.jwt.file }, 'JWT_SECRET is not set: signing with a generated secret kept in DATA_DIR (npm run token uses it too)');
   }
 
-  const store = await selectStore(config, logger, systemClock);
+  let store: Store;
+  try {
+    store = await selectStore(config, logger, systemClock);
+  } catch (err) {
+    // The store's errors name their cause and what to do on one line; the stack adds nothing.
+    logger.debug({ err }, 'store could not be opened');
+    process.stderr.write(`store could not be opened: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   logger.info({ store: store.kind, description: store.description }, 'store ready');
   const seeded = await loadSeedFile(config.seedFile, store, systemClock);
   if (seeded.loaded) logger.info({ file: config.seedFile, inserted: seeded.inserted, total: seeded.total }, 'seed file loaded');

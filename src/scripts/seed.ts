@@ -9,9 +9,11 @@ import { scriptArgs, scriptConfig } from './scriptEnv.js';
 
 /**
  * Puts a sample purchase request with two offers into the configured store and prints dev
- * tokens. Ids are fixed, so seeding twice changes nothing. When the store is in-process it lives
- * in the service's own process, so the sample goes to SEED_FILE instead, which the service loads
- * at start.
+ * tokens. Ids are fixed, so seeding twice changes nothing. With the embedded mongod, a running
+ * service owns it and publishes where it listens (DATA_DIR/mongo/endpoint.json): selectStore
+ * connects there instead of starting a second mongod. When the store is in-process it lives in
+ * the service's own process, so the sample goes to SEED_FILE instead, which the service loads at
+ * start and reloads when it changes.
  */
 const SAMPLE: SeedData = {
   purchaseRequests: [{ id: '65a0c0ffee00000000000001', buyerId: 'buyer-1', title: 'Sample purchase request' }],
@@ -38,8 +40,9 @@ const SAMPLE: SeedData = {
 const USAGE = `Usage: npm run seed [-- --help]
 
 Puts a sample purchase request with two offers into the configured store (MONGODB_URI, else the
-embedded mongod under DATA_DIR; with the in-process store it writes SEED_FILE, which the service
-loads at start) and prints dev tokens for a buyer, two sellers and an admin, signed with
+embedded mongod under DATA_DIR: the running service's when it runs, else one started for the
+seed; with the in-process store it writes SEED_FILE, which the service loads at start and a
+running one reloads) and prints dev tokens for a buyer, two sellers and an admin, signed with
 JWT_SECRET (or, when it is unset outside production, the secret kept in DATA_DIR/jwt-secret).
 Seeding twice changes nothing. Takes its settings from the environment and .env; no flags.
 
