@@ -124,14 +124,28 @@ function isTypeString(cond: unknown): boolean {
   return !!cond && typeof cond === 'object' && (cond as Record<string, unknown>).$type === 'string';
 }
 
-/** The string values a record holds at a dotted path: the string, or each string of an array. */
+/**
+ * The string values a record holds at a dotted path: the string, or each string of an array,
+ * stepping through arrays of sub-documents on the way as MongoDB does (`e.s` of
+ * `{ e: [{ s: 'a' }, { s: 'b' }] }` is both 'a' and 'b'), so a multikey path is indexed as the
+ * query engine reads it.
+ */
 export function stringValues(doc: unknown, path: string): string[] {
-  let cur: unknown = doc;
-  for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return [];
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  if (typeof cur === 'string') return [cur];
-  if (Array.isArray(cur)) return [...new Set(cur.filter((x): x is string => typeof x === 'string'))];
-  return [];
+  const out = new Set<string>();
+  const parts = path.split('.');
+  const walk = (cur: unknown, i: number): void => {
+    if (i === parts.length) {
+      if (typeof cur === 'string') out.add(cur);
+      else if (Array.isArray(cur)) for (const x of cur) if (typeof x === 'string') out.add(x);
+      return;
+    }
+    if (Array.isArray(cur)) {
+      for (const el of cur) if (el !== null && typeof el === 'object' && !Array.isArray(el)) walk(el, i);
+      return;
+    }
+    if (cur === null || typeof cur !== 'object') return;
+    walk((cur as Record<string, unknown>)[parts[i]!], i + 1);
+  };
+  walk(doc, 0);
+  return [...out];
 }
