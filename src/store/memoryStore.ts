@@ -113,7 +113,8 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
     let c = matcher(filter).find<T>([...this.candidates(filter)]);
     if (options.sort) c = c.sort(options.sort);
     if (options.skip) c = c.skip(options.skip);
-    if (options.limit !== undefined) c = c.limit(options.limit);
+    // 0 is no limit, as in MongoDB.
+    if (options.limit) c = c.limit(options.limit);
     return c.all();
   }
 
@@ -150,7 +151,12 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
 
   private applied(current: T, update: Update): T {
     const next = structuredClone(current);
-    applyUpdate(next as unknown as Record<string, unknown>, withUpdatedAt(update, this.clock.now()));
+    try {
+      applyUpdate(next as unknown as Record<string, unknown>, withUpdatedAt(update, this.clock.now()));
+    } catch (err) {
+      // What MongoDB refuses for the record's shape ($set inside null, $inc on a string…).
+      throw new AppError('internal', `the update does not fit the ${this.name} record: ${(err as Error).message}`, { code: 'record_invalid', cause: err });
+    }
     if (next.id !== current.id) throw new Error('the id of a record cannot change');
     return next;
   }

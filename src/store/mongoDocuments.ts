@@ -24,7 +24,7 @@ export function toMongoFilter(filter: Filter, partialString: ReadonlySet<string>
     if (key === '$and' || key === '$or' || key === '$nor') {
       out[key] = (value as Filter[]).map((f) => toMongoFilter(f, partialString));
     } else if (key === 'id') {
-      out._id = castIds(value);
+      out._id = idCondition(value);
     } else if (partialString.has(key)) {
       out[key] = provingType(value);
     } else {
@@ -42,6 +42,30 @@ function provingType(cond: unknown): unknown {
     if (strings && c.$type === undefined) return { ...c, $type: 'string' };
   }
   return cond;
+}
+
+/**
+ * A condition on `id` as MongoDB would evaluate it: a string that is not an ObjectId equals no
+ * record (`_id` holds ObjectIds), so it matches nothing, and `$ne` of one matches everything;
+ * Mongoose would instead fail to cast it (a 500 for what is simply "not found").
+ */
+function idCondition(value: unknown): unknown {
+  if (typeof value === 'string') return isObjectId(value) ? new mongoose.Types.ObjectId(value) : { $in: [] };
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [op, v] of Object.entries(value)) {
+      if ((op === '$eq' || op === '$ne') && typeof v === 'string' && !isObjectId(v)) {
+        if (op === '$eq') out.$in = [];
+        else out.$exists = true;
+      } else if ((op === '$in' || op === '$nin') && Array.isArray(v)) {
+        out[op] = v.filter((x) => typeof x !== 'string' || isObjectId(x)).map(castIds);
+      } else {
+        out[op] = castIds(v);
+      }
+    }
+    return out;
+  }
+  return castIds(value);
 }
 
 function castIds(value: unknown): unknown {
@@ -103,6 +127,11 @@ export function translateError(err: unknown): never {
       details: { keys: Object.keys(e.keyPattern ?? {}).map((k) => (k === '_id' ? 'id' : k)) },
       cause: err,
     });
+  }
+  if (e?.code === 2 || e?.code === 14 || e?.code === 28 || e?.code === 40) {
+    // BadValue, TypeMismatch, PathNotViable, ConflictingUpdateOperators: an update the record's
+    // shape cannot take (e.g. $set inside a null field). The in-process store refuses the same.
+    throw new AppError('internal', 'the update does not fit the record', { code: 'record_invalid', cause: err });
   }
   if (e?.code === 50) {
     throw new AppError('unavailable', 'the database did not answer in time', { code: 'store_timeout', cause: err });

@@ -110,7 +110,7 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
   async *stream(filter: Filter, options: FindOptions = {}): AsyncIterable<T> {
     const sort = toMongoSort({ ...options.sort, id: options.sort?.id ?? 1 });
     const base = this.filter(filter);
-    let remaining = options.limit ?? Infinity;
+    let remaining = options.limit || Infinity; // 0 is no limit, as in MongoDB
     let skip = options.skip ?? 0;
     let last: Record<string, unknown> | undefined;
     while (remaining > 0) {
@@ -174,7 +174,7 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
     let q = this.model.find(filter).maxTimeMS(this.timeoutMs);
     if (options.sort) q = q.sort(toMongoSort(options.sort));
     if (options.skip) q = q.skip(options.skip);
-    if (options.limit !== undefined) q = q.limit(options.limit);
+    if (options.limit) q = q.limit(options.limit);
     return q;
   }
 }

@@ -12,14 +12,14 @@ import { createStandInConnection, type StandInHandle } from './driverStandIn/ind
  * translation, the time limit every query must carry, and (test/helpers/queryShapeCheck.ts) that
  * every query it sends is one an index serves.
  */
-export const DRIVER_TIER = process.env.TEST_STORE === 'driver';
+const driverTier = () => process.env.TEST_STORE === 'driver';
 
 /** Every stand-in opened in this test file, for the query-shape check after the file. */
 export const openedStandIns: StandInHandle[] = [];
 
 export async function makeTestStore(clock: Clock): Promise<Store> {
   // The one switch between test tiers; the service itself never reads TEST_STORE.
-  if (!DRIVER_TIER) return new MemoryStore(clock);
+  if (!driverTier()) return new MemoryStore(clock);
   const conn = await createStandInConnection();
   openedStandIns.push(conn.standIn);
   return MongoStore.open(conn, {
@@ -33,7 +33,7 @@ export async function makeTestStore(clock: Clock): Promise<Store> {
  * the returned store first waits for the store to open.
  */
 export function testStore(clock: Clock): Store {
-  if (!DRIVER_TIER) return new MemoryStore(clock);
+  if (!driverTier()) return new MemoryStore(clock);
   const opening = makeTestStore(clock);
   opening.catch(() => {}); // surfaced by the first call that needs it
   const later = <K extends keyof Store>(name: K) =>

@@ -28,10 +28,9 @@ import { operations, type Op } from './storeOperations.js';
 
 const SEED = Number(process.env.FC_SEED ?? 20250101);
 const RUNS = Number(process.env.FC_RUNS ?? 60);
-/** Set to 1 to let filters name records by malformed ids: see "known disagreements" below. */
-const MALFORMED_FILTER_IDS = process.env.FC_MALFORMED_FILTER_IDS === '1';
-/** Set to 1 to let find options hold `limit: 0`: see "known disagreements" below. */
-const LIMIT_ZERO = process.env.FC_LIMIT_ZERO === '1';
+/** Filters may name records by malformed ids, and find options may hold `limit: 0` (see the regressions below); 0 turns either off. */
+const MALFORMED_FILTER_IDS = process.env.FC_MALFORMED_FILTER_IDS !== '0';
+const LIMIT_ZERO = process.env.FC_LIMIT_ZERO !== '0';
 const T0 = Date.UTC(2025, 0, 2);
 
 type Outcome = { ok: unknown } | { error: { kind: string; code: string } | { notAppError: string } };
@@ -228,11 +227,11 @@ describe('MemoryStore and MongoStore (over the driver stand-in) answer every ope
 });
 
 /**
- * Known disagreements, each the shrunk counterexample of the property above, pinned here with
- * the answer MongoDB's semantics call for. `it.fails`: these pass while the stores disagree, and
- * turn red once fixed, so the pin (and the exclusion it explains) can then be removed.
+ * Disagreements the property found, each its shrunk counterexample with the answer MongoDB's
+ * semantics call for. All three are fixed (src/store/mongoDocuments.ts, memoryStore.ts,
+ * mongoStore.ts) and the property now generates these cases too; these stay as regressions.
  */
-describe('known disagreements between the stores (pinned; see the report in the commit)', () => {
+describe('disagreements the property found (fixed; regressions)', () => {
   const opened: MongoStore[] = [];
   const pair = async () => {
     const p = await openPair();
@@ -245,7 +244,7 @@ describe('known disagreements between the stores (pinned; see the report in the 
   //    string with ObjectIds); the memory store answers that. MongoStore hands the string to
   //    Mongoose, whose cast to ObjectId throws: AppError internal/record_invalid, a 500. Excluded
   //    from the property unless FC_MALFORMED_FILTER_IDS=1.
-  it.fails('a filter on a malformed id matches nothing in both stores', async () => {
+  it('a filter on a malformed id matches nothing in both stores', async () => {
     const { memory, mongo } = await pair();
     for (const s of [memory, mongo]) {
       expect(await s.payments.find({ id: 'not-an-object-id' })).toEqual([]);
@@ -258,7 +257,7 @@ describe('known disagreements between the stores (pinned; see the report in the 
   //    plain Error (a 500 `internal`); MongoStore translates the server error to AppError
   //    unavailable/store_unavailable (a 503 that invites a retry that cannot succeed). The
   //    property only checks that both refuse and write nothing.
-  it.fails('a $set inside null is refused by both stores with the same AppError', async () => {
+  it('a $set inside null is refused by both stores with the same AppError', async () => {
     const { memory, mongo } = await pair();
     const answers: Outcome[] = [];
     for (const s of [memory, mongo]) {
@@ -273,7 +272,7 @@ describe('known disagreements between the stores (pinned; see the report in the 
   //    the stand-in. The memory store hands it to mingo, which returns nothing, and
   //    MongoStore.stream (remaining = 0) yields nothing either. No service sends 0 today (page
   //    sizes are validated 1–200). Excluded from the property unless FC_LIMIT_ZERO=1.
-  it.fails('limit 0 means no limit in find and stream of both stores', async () => {
+  it('limit 0 means no limit in find and stream of both stores', async () => {
     const { memory, mongo } = await pair();
     for (const s of [memory, mongo]) {
       await s.payments.insertOne(payment());
