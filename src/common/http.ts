@@ -1,6 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { AppError } from './errors.js';
+import { isStorableKey, isWellFormedText } from './text.js';
 
 /**
  * One wrapper per endpoint: parse params, query and body with the endpoint's zod schemas, hand
@@ -72,12 +73,44 @@ export const jsonTooDeep = (max: number) =>
   new AppError('validation', `the JSON body is nested deeper than ${max} levels`, { code: 'json_too_deep', details: { maxDepth: max } });
 
 /**
+ * The first string or key of a JSON value that no store can keep as sent (a lone surrogate; NUL
+ * in a key: src/common/text.ts), as a path like `metadata.note`, or null. Iterative, like
+ * `jsonDeeperThan`, and meant to run after it.
+ */
+export function unstorableText(value: unknown): string | null {
+  const stack: { v: unknown; path: string }[] = [{ v: value, path: '' }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      if (!isWellFormedText(v)) return path || '(body)';
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
+        const at = path ? `${path}.${k}` : k;
+        if (!isStorableKey(k)) return at;
+        stack.push({ v: child, path: at });
+      }
+    }
+  }
+  return null;
+}
+
+/**
  * Runs right after the JSON body parser: a body nested deeper than `max` is refused with 400
- * `json_too_deep` before any handler or schema walks it (recursive code would overflow the stack).
+ * `json_too_deep` before any handler or schema walks it (recursive code would overflow the stack);
+ * then one holding text no store keeps as sent, with 400 `invalid_text` naming where.
  */
 export function jsonDepthLimit(max = MAX_JSON_DEPTH): RequestHandler {
   return (req, _res, next) => {
-    if (req.body !== null && typeof req.body === 'object' && jsonDeeperThan(req.body, max)) throw jsonTooDeep(max);
+    if (req.body !== null && typeof req.body === 'object') {
+      if (jsonDeeperThan(req.body, max)) throw jsonTooDeep(max);
+      const at = unstorableText(req.body);
+      if (at !== null) {
+        throw new AppError('validation', `${at.slice(0, 100)}: text with a lone UTF-16 surrogate, or a key with NUL, cannot be stored as sent`, {
+          code: 'invalid_text',
+          details: { path: at.slice(0, 100) },
+        });
+      }
+    }
     next();
   };
 }

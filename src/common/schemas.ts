@@ -2,6 +2,7 @@ import { getAddress } from 'ethers';
 import { z } from 'zod';
 import { decimalFromJsonNumber, isAmountString, isPositiveDecimal, normalizeDecimal } from './money.js';
 import { isObjectId } from './ids.js';
+import { isStorableKey } from './text.js';
 
 /** Building blocks for the per-endpoint schemas. Each one rejects rather than coerces. */
 
@@ -52,7 +53,8 @@ export const txHashSchema = z
   .regex(/^0x[0-9a-fA-F]{64}$/, 'must be a 0x-prefixed 32-byte transaction hash')
   .transform((v) => v.toLowerCase());
 
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+// `_bsontype` makes the MongoDB driver read a plain object as a BSON value (Code, ObjectId…).
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype', '_bsontype']);
 const MAX_DEPTH = 6;
 const MAX_METADATA_BYTES = 16 * 1024;
 
@@ -65,7 +67,7 @@ function checkJson(value: unknown, depth: number, path: (string | number)[], ctx
     value.forEach((v, i) => checkJson(v, depth + 1, [...path, i], ctx));
   } else if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      if (k.startsWith('$') || k.includes('.') || FORBIDDEN_KEYS.has(k) || k.length === 0 || k.length > 64) {
+      if (k.startsWith('$') || k.includes('.') || FORBIDDEN_KEYS.has(k) || k.length === 0 || k.length > 64 || !isStorableKey(k)) {
         ctx.addIssue({ code: 'custom', message: `key "${k.slice(0, 64)}" is not allowed`, path });
         return;
       }

@@ -66,7 +66,8 @@ export function buildOpenApiDocument(opts: DocsOptions): OpenApiDocument {
         'Crypto escrow payments (USDT on BSC by default). Successful answers are `{ success: true, data }` unless an ' +
         'operation says otherwise; every error is `{ success: false, error: { code, message, details? } }`. Money is ' +
         'always a decimal string. Each error response lists the `error.code` values the route answers; besides them, ' +
-        'any route that reads the store may answer `503 store_unavailable` while the database is down. Every route under ' +
+        'any route that reads the store may answer `503 store_unavailable` while the database is down, or `503 store_timeout` ' +
+        'when a query runs past MONGODB_QUERY_TIMEOUT_MS. Every route under ' +
         '/api/payment is rate limited (`429 rate_limited` with `Retry-After`). Generated from the zod schemas the routes ' +
         'validate with.',
     },

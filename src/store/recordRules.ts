@@ -1,6 +1,7 @@
 import type { Schema, SchemaType } from 'mongoose';
 import { AppError } from '../common/errors.js';
 import { isObjectId } from '../common/ids.js';
+import { isStorableKey, isWellFormedText } from '../common/text.js';
 import type { CollectionName } from './indexPlan.js';
 import {
   idempotencySchema,
@@ -22,6 +23,7 @@ import type { Update } from './store.js';
  * - an absent field takes its schema default on insert;
  * - `undefined` is dropped: a key set to `undefined` is absent (in `$set`, no change), as with
  *   BSON's `ignoreUndefined`; inside an array it becomes `null`, as JSON has it;
+ * - text MongoDB would not keep as sent (a lone surrogate; NUL or `_bsontype` as a key) is refused;
  * - `id` must be a 24-hex ObjectId string.
  * A refusal is `AppError('internal', code 'record_invalid')` naming the collection and path: the
  * services validate input at the edge, so reaching this is a programming error, answered 500 in
@@ -114,12 +116,24 @@ function refuse(collection: CollectionName, path: string, why: string): never {
   });
 }
 
-/** `undefined` dropped from objects, `null` in arrays; Dates and other values kept as they are. */
-function withoutUndefined(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map((x) => (x === undefined ? null : withoutUndefined(x)));
+/**
+ * A Mixed value as it will be stored: `undefined` dropped from objects, `null` in arrays; Dates
+ * and other values kept. Refused (null returned with the path): a key MongoDB cannot store (NUL,
+ * `_bsontype`, which the driver would read as a BSON value) or text that is not well-formed
+ * UTF-16 (MongoDB would store U+FFFD in its place; src/common/text.ts).
+ */
+function storableMixed(c: CollectionName, path: string, v: unknown): unknown {
+  if (typeof v === 'string') {
+    if (!isWellFormedText(v)) refuse(c, path, 'holds a lone UTF-16 surrogate');
+    return v;
+  }
+  if (Array.isArray(v)) return v.map((x, i) => (x === undefined ? null : storableMixed(c, `${path}.${i}`, x)));
   if (v && typeof v === 'object' && !(v instanceof Date) && Object.getPrototypeOf(v) === Object.prototype) {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = withoutUndefined(x);
+    for (const [k, x] of Object.entries(v)) {
+      if (!isStorableKey(k) || k === '_bsontype') refuse(c, `${path}.${k.slice(0, 64)}`, 'is a key MongoDB cannot store');
+      if (x !== undefined) out[k] = storableMixed(c, `${path}.${k}`, x);
+    }
     return out;
   }
   return v;
@@ -137,6 +151,7 @@ function check(c: CollectionName, path: string, rule: Rule, value: unknown, fill
     case 'number':
     case 'boolean':
       if (typeof value !== rule.kind || (rule.kind === 'number' && !Number.isFinite(value))) refuse(c, path, `must be a ${rule.kind}`);
+      if (typeof value === 'string' && !isWellFormedText(value)) refuse(c, path, 'holds a lone UTF-16 surrogate');
       if (rule.enum && !rule.enum.includes(value)) refuse(c, path, `is not one of ${rule.enum.join(', ')}`);
       return value;
     case 'date':
@@ -146,7 +161,7 @@ function check(c: CollectionName, path: string, rule: Rule, value: unknown, fill
       if (!isObjectId(value)) refuse(c, path, 'must be a 24-hex ObjectId string');
       return value;
     case 'mixed':
-      return withoutUndefined(value);
+      return storableMixed(c, path, value);
     case 'array':
       if (!Array.isArray(value)) refuse(c, path, 'must be an array');
       return value.map((x, i) => check(c, `${path}.${i}`, rule.element, x === undefined ? null : x, fill));

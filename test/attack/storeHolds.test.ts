@@ -111,7 +111,7 @@ describe('CONFIRMING: PUT /api/payment/:id refuses hostile metadata; a metadata 
     expect(after.escrow).toEqual(before!.escrow);
     expect(after.amount).toEqual({ amount: '25.5', currency: 'USDT' });
     expect(after.buyerId).toBe('buyer-1');
-    expect(after.revision).toBe(before!.revision + 1);
+    expect(after.revision).toBe((before!.revision ?? 0) + 1);
   });
 
   it('ids that are not ObjectIds → 404 route_not_found', async () => {

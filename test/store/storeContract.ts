@@ -141,6 +141,17 @@ export function storeContract(
         expect(await store.payments.findById(p.id)).toEqual(p);
       });
 
+      it('refuses text MongoDB would not keep as sent: a lone surrogate, a NUL or _bsontype key', async () => {
+        await refused(store.payments.insertOne(payment({ buyerId: 'buyer-\ud800' })));
+        await refused(store.payments.insertOne(payment({ metadata: { 'a\u0000b': 1 } })));
+        await refused(store.payments.insertOne(payment({ metadata: { d: { _bsontype: 'Code', code: 'x' } } })));
+        await refused(store.payments.insertOne(payment({ metadata: { list: ['ok', '\udc00'] } })));
+        expect(await store.payments.count({})).toBe(0);
+        const p = await insert();
+        await refused(store.payments.updateOne({ id: p.id }, { $set: { 'metadata.note': '\ud83d' } }));
+        expect(await store.payments.findById(p.id)).toEqual(p);
+      });
+
       it('refuses a malformed id on insert', async () => {
         for (const id of ['', 'not-an-id', '123']) await refused(store.payments.insertOne(payment({ id })));
         expect(await store.payments.count({})).toBe(0);
