@@ -2,6 +2,7 @@ import type { Clock } from '../common/clock.js';
 import type { Config } from '../config/config.js';
 import type { DeliveryLog } from '../shkeeper/deliveryLog.js';
 import { parseJsonBody } from '../shkeeper/webhookPayload.js';
+import { unstorableText } from '../common/http.js';
 import { verifyShkeeperSignature } from '../shkeeper/webhookSignature.js';
 import type { Store } from '../store/store.js';
 import { payoutCallback } from './payoutSchemas.js';
@@ -29,7 +30,9 @@ export class PayoutWebhookService {
     }
     let parsed;
     try {
-      parsed = payoutCallback.safeParse(parseJsonBody(raw));
+      const body = parseJsonBody(raw);
+      // Text no store keeps as sent (a lone surrogate; NUL in a key) is malformed here.
+      parsed = unstorableText(body) === null ? payoutCallback.safeParse(body) : undefined;
     } catch {
       parsed = undefined;
     }

@@ -144,6 +144,6 @@ export function registerShkeeperDocs(registry: OpenAPIRegistry, opts: DocsOption
       description: 'An invoice callback (PAID / OVERPAID / PARTIAL) or the `unconfirmed` variant; extra fields are allowed',
     },
     responses: { 202: json('Recorded and dealt with', Accepted) },
-    errors: { 400: ['malformed_json', 'validation_error'], 503: ['not_configured'] },
+    errors: { 400: ['malformed_json', 'json_too_deep', 'invalid_text', 'validation_error'], 503: ['not_configured'] },
   });
 }

@@ -1,5 +1,5 @@
 import type { Clock } from '../common/clock.js';
-import { jsonDeeperThan, MAX_JSON_DEPTH } from '../common/http.js';
+import { jsonDeeperThan, MAX_JSON_DEPTH, unstorableText } from '../common/http.js';
 import type { Logger } from '../common/logger.js';
 import type { Config } from '../config/config.js';
 import type { DeliveryLog } from './deliveryLog.js';
@@ -56,6 +56,11 @@ export class ShkeeperWebhookService {
     if (jsonDeeperThan(body, MAX_JSON_DEPTH)) {
       await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'nested too deep');
       return refusal(400, 'json_too_deep', `the webhook body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+    }
+    // Text no store keeps as sent (a lone surrogate; NUL in a key) is not logged or applied.
+    if (unstorableText(body) !== null) {
+      await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'text that cannot be stored');
+      return refusal(400, 'invalid_text', 'the webhook body holds text that cannot be stored as sent');
     }
     const normalised = normaliseInvoiceCallback(body);
     if (!normalised.ok) {
