@@ -94,7 +94,7 @@ export function buildContext(deps: AppDeps): AppContext {
   const redis = deps.redis;
   const lock = deps.lock ?? (redis ? new RedisLeaseLock(redis) : new InProcessKeyedLock());
   const monitors = deps.monitors ?? new MonitorRegistry();
-  const leader = redis ? new MonitorLeader(redis, deps.logger.child({ module: 'leader' })) : undefined;
+  const leader = redis ? new MonitorLeader(redis, deps.logger.child({ module: 'leader' }), deps.config.monitorLeaseMs) : undefined;
   if (leader) monitors.setGate(() => leader.isLeader());
   const { store, config, clock, events, logger } = deps;
   const metrics = deps.metrics ?? new Metrics();

@@ -104,6 +104,7 @@ const envSchema = z.object({
   ENABLE_DEV_ROUTES: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
   CRON_SECRET: optionalString,
   REDIS_URL: redisUri,
+  MONITOR_LEASE_MS: int(10_000, 300, 600_000),
   SEED_FILE: optionalString,
   DATA_DIR: optionalString,
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 120_000),
@@ -195,6 +196,8 @@ export interface Config {
   readonly enableDevRoutes: boolean;
   readonly cronSecret?: string;
   readonly redisUrl?: string;
+  /** With Redis: how long the monitor lease lasts; a dead leader is replaced within about 4/3 of it. */
+  readonly monitorLeaseMs: number;
   readonly seedFile: string;
   readonly shutdownTimeoutMs: number;
 }
@@ -348,6 +351,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     enableDevRoutes: !production && isTrue(e.ENABLE_DEV_ROUTES, true),
     cronSecret: e.CRON_SECRET,
     redisUrl: e.REDIS_URL,
+    monitorLeaseMs: e.MONITOR_LEASE_MS,
     seedFile: e.SEED_FILE ?? `${dataDir}/seed.json`,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };

@@ -103,6 +103,8 @@ describe('config', () => {
     expect(c.store.queryTimeoutMs).toBe(100);
     expect(loadConfig({ MONGODB_QUERY_TIMEOUT_MS: '600000' }).store.queryTimeoutMs).toBe(600_000);
     expect(Object.isFrozen(c.retention)).toBe(true);
+    expect(d.monitorLeaseMs).toBe(10_000);
+    expect(loadConfig({ MONITOR_LEASE_MS: '3000' }).monitorLeaseMs).toBe(3_000);
   });
 
   it.each([
@@ -115,6 +117,8 @@ describe('config', () => {
     ['MONGODB_QUERY_TIMEOUT_MS', '99', '>=100'],
     ['MONGODB_QUERY_TIMEOUT_MS', '600001', '<=600000'],
     ['MONGODB_QUERY_TIMEOUT_MS', '5s', 'must be a whole number'],
+    ['MONITOR_LEASE_MS', '299', '>=300'],
+    ['MONITOR_LEASE_MS', '10s', 'must be a whole number'],
   ])('refuses %s=%s, naming it (%s)', (key, value, why) => {
     expect(() => loadConfig({ [key]: value })).toThrow(ConfigError);
     const p = problemsOf({ [key]: value });
