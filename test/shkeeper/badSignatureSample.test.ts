@@ -1,23 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/common/clock.js';
 import { BAD_SIGNATURE_SAMPLE_SIZE, BAD_SIGNATURE_TTL_MS, DELIVERY_RETENTION_MS, DeliveryLog } from '../../src/shkeeper/deliveryLog.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import { buildTestApp } from '../helpers/testApp.js';
+import { ManualClock } from '../helpers/manualClock.js';
 
 /**
  * Anyone can post to the webhook URLs, so a delivery with a bad signature is counted (a Prometheus
  * counter) and only a bounded, expiring sample of them is stored: the newest 100, each for 24 h.
  */
-
-class ManualClock implements Clock {
-  constructor(private t = Date.parse('2025-01-01T00:00:00Z')) {}
-  now() {
-    return new Date(this.t);
-  }
-  advance(ms: number) {
-    this.t += ms;
-  }
-}
 
 const SECRET = 'secret-0123456789';
 

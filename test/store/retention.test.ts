@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/common/clock.js';
 import { newObjectId } from '../../src/common/ids.js';
 import { createLogger } from '../../src/common/logger.js';
 import { IDEMPOTENCY_TTL_MS } from '../../src/idempotency/idempotencyMiddleware.js';
@@ -11,6 +10,7 @@ import type { IdempotencyRecord, WebhookDeliveryRecord } from '../../src/store/r
 import { RetentionSweep, retentionSweepFor } from '../../src/store/retentionSweep.js';
 import type { Store } from '../../src/store/store.js';
 import { buildTestApp } from '../helpers/testApp.js';
+import { ManualClock } from '../helpers/manualClock.js';
 
 /**
  * Webhook deliveries and idempotency records expire (`expiresAt`). MongoDB drops expired rows with
@@ -20,16 +20,6 @@ import { buildTestApp } from '../helpers/testApp.js';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const logger = createLogger('silent');
-
-class ManualClock implements Clock {
-  constructor(private t = Date.parse('2025-01-01T00:00:00Z')) {}
-  now() {
-    return new Date(this.t);
-  }
-  advance(ms: number) {
-    this.t += ms;
-  }
-}
 
 /** A delivery row named by its external id. */
 const delivery = (name: string, expiresAt: Date | null, at: Date): WebhookDeliveryRecord => ({
