@@ -73,11 +73,15 @@ export function leadingField(spec: IndexSpec): string {
   return first === '_id' ? 'id' : first;
 }
 
-/** The name MongoDB gives an index: `field_dir` pairs joined by `_` (e.g. `buyerId_1_createdAt_-1`). */
-export function indexName(spec: IndexSpec): string {
-  return Object.entries(spec.keys)
-    .map(([k, v]) => `${k}_${v}`)
+/** The name MongoDB gives an index of these keys: `field_dir` pairs joined by `_` (e.g. `buyerId_1_createdAt_-1`). */
+export function indexNameOf(keys: Record<string, unknown>): string {
+  return Object.entries(keys)
+    .map(([k, v]) => `${k}_${String(v)}`)
     .join('_');
+}
+
+export function indexName(spec: IndexSpec): string {
+  return indexNameOf(spec.keys);
 }
 
 /** Fields that are the leading field of a unique index: one value names at most one record. */

@@ -1,4 +1,5 @@
 import type { Model } from 'mongoose';
+import { indexNameOf } from './indexPlan.js';
 
 /**
  * Builds the indexes the schemas declare (src/store/indexPlan.ts), one by one, before the store
@@ -40,7 +41,7 @@ export async function ensureIndexes(models: Model<any>[]): Promise<IndexReport> 
     const coll = model.collection.collectionName;
     const declared = new Set<string>(['_id_']);
     for (const [keys, options] of model.schema.indexes()) {
-      const name = Object.entries(keys).map(([k, v]) => `${k}_${String(v)}`).join('_');
+      const name = indexNameOf(keys);
       declared.add(name);
       try {
         await model.collection.createIndex(keys as Record<string, 1 | -1>, { ...(options as Record<string, unknown>), name });

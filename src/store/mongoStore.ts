@@ -219,6 +219,8 @@ export class MongoStore implements Store {
    * Opens the store over a Mongoose connection: builds every index of src/store/indexPlan.ts
    * first (they are part of correctness: the unique keys), and on failure closes the connection
    * and throws StoreStartupError saying which index and what to do (README, "Migrating an index").
+   * `onClose` runs only when an opened store closes: on failure, what it releases (an embedded
+   * mongod) is still its owner's to stop.
    */
   static async open(conn: Connection, opts: MongoStoreOptions): Promise<MongoStore> {
     const store = new MongoStore(conn, opts.description, opts.onClose ?? (async () => {}), opts);
@@ -226,7 +228,6 @@ export class MongoStore implements Store {
       store.indexReport = await ensureIndexes(Object.values(conn.models));
     } catch (err) {
       await conn.close().catch(() => {});
-      await store.onClose().catch(() => {});
       throw err;
     }
     return store;

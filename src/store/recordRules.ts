@@ -227,7 +227,7 @@ export function normaliseUpdate(collection: CollectionName, update: Update): Upd
     const next: Record<string, unknown> = {};
     for (const [path, value] of Object.entries(fields)) {
       if (value === undefined) continue;
-      const rule = path === 'updatedAt' || path === 'createdAt' ? ({ kind: 'date', required: true } as Rule) : ruleAt(collection, path);
+      const rule = ruleAt(collection, path);
       if (!rule) refuse(collection, path, 'is not in the schema');
       switch (op) {
         case '$set':

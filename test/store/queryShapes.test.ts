@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { INDEXES, indexName, type CollectionName } from '../../src/store/indexPlan.js';
+import { INDEXES, indexName, indexNameOf, type CollectionName } from '../../src/store/indexPlan.js';
 import {
   idempotencySchema,
   paymentSchema,
@@ -26,7 +26,7 @@ const SCHEMAS = {
 
 function schemaIndexes(c: CollectionName): ServingIndex[] {
   return SCHEMAS[c].indexes().map(([keys, opts]) => ({
-    name: Object.entries(keys).map(([k, v]) => `${k}_${String(v)}`).join('_'),
+    name: indexNameOf(keys),
     keys,
     partialFilterExpression: (opts as { partialFilterExpression?: Record<string, unknown> }).partialFilterExpression,
   }));
