@@ -1,5 +1,5 @@
 import { Wallet } from 'ethers';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ledgerOf } from '../../src/payments/escrowLedger.js';
 import { createIntent, monitor } from '../shkeeper/payinChainKit.js';
 import {
@@ -12,29 +12,17 @@ import {
   paymentOf,
   prepare,
   signAndSend,
-  startEscrowEnv,
+  useEscrowEnv,
   units,
-  type EscrowEnv,
 } from '../escrow/escrowKit.js';
-import { expectLedgersSound } from '../escrow/ledgerKit.js';
 
 /**
  * Attacks on SHKeeper pay-ins and on money leaving an escrow (release, refund, payout), by a
  * buyer, a seller and an outsider. Each test asserts the invariant: it passes when it holds.
  */
 
-let env: EscrowEnv;
-beforeAll(async () => {
-  env = await startEscrowEnv();
-  // The buyer's wallet holds the token too.
-  await env.usdt.mint(env.chain.accounts[1]!.address, units('1000000'));
-});
-afterAll(async () => {
-  await env?.stop();
-});
-afterEach(async () => {
-  await expectLedgersSound(env.h.store);
-});
+// The buyer's wallet (account 1) holds the token too.
+const env = useEscrowEnv({ fundBuyer: true });
 
 const buyerWallet = () => env.chain.accounts[1]!;
 

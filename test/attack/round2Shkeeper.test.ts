@@ -1,8 +1,7 @@
 import type { IntervalMonitor } from '../../src/monitors/intervalMonitor.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ledgerOf } from '../../src/payments/escrowLedger.js';
-import { confirm, paymentOf, prepare, startEscrowEnv, units, type EscrowEnv } from '../escrow/escrowKit.js';
-import { expectLedgersSound } from '../escrow/ledgerKit.js';
+import { confirm, paymentOf, prepare, useEscrowEnv, units } from '../escrow/escrowKit.js';
 import { createIntent, confirmTx } from '../shkeeper/payinChainKit.js';
 import { invoiceCallback, postWebhook } from '../shkeeper/payinTestKit.js';
 
@@ -12,17 +11,8 @@ import { invoiceCallback, postWebhook } from '../shkeeper/payinTestKit.js';
  * confirm-transaction — and a deep reorg after completion. Each test asserts the money invariant.
  */
 
-let env: EscrowEnv;
-beforeAll(async () => {
-  env = await startEscrowEnv();
-  await env.usdt.mint(env.chain.accounts[1]!.address, units('1000000'));
-});
-afterAll(async () => {
-  await env?.stop();
-});
-afterEach(async () => {
-  await expectLedgersSound(env.h.store);
-});
+// The buyer's wallet (account 1) holds the token too.
+const env = useEscrowEnv({ fundBuyer: true });
 
 const buyer = () => env.chain.accounts[1]!;
 const BUYER = 'buyer-1';

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   AMOUNT,
   call,
@@ -9,11 +9,9 @@ import {
   newAddress,
   paymentOf,
   randomHash,
-  startEscrowEnv,
+  useEscrowEnv,
   units,
-  type EscrowEnv,
 } from './escrowKit.js';
-import { expectLedgersSound } from './ledgerKit.js';
 
 /**
  * Confirming a release or refund with a transaction that is not exactly that transfer — wrong
@@ -21,16 +19,7 @@ import { expectLedgersSound } from './ledgerKit.js';
  * changes nothing. Each transaction here is real and mined deep enough on the local chain.
  */
 
-let env: EscrowEnv;
-beforeAll(async () => {
-  env = await startEscrowEnv();
-});
-afterAll(async () => {
-  await env?.stop();
-});
-afterEach(async () => {
-  await expectLedgersSound(env.h.store);
-});
+const env = useEscrowEnv();
 
 /** A mined transfer, deep enough to count. */
 async function sent(hashPromise: Promise<string>) {

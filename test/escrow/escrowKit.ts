@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Interface, parseUnits, Wallet } from 'ethers';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { PaymentRecord } from '../../src/store/records.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { startLocalChain } from '../helpers/chain/localChain.js';
 import { purchaseRequest, sellerOffer, snapshot } from '../helpers/fixtures.js';
 import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
-import { fundEscrow } from './ledgerKit.js';
+import { expectLedgersSound, fundEscrow } from './ledgerKit.js';
 
 /**
  * Shared steps of the escrow release/refund tests: a real server (payin harness) on a real local
@@ -39,6 +39,32 @@ export interface EscrowEnv {
   outsider: Wallet;
   h: PayinHarness;
   stop(): Promise<void>;
+}
+
+/**
+ * The suite's escrow environment, started once for the file and stopped after it, with the
+ * ledger invariants checked after every test (`expectLedgersSound`). `fundBuyer` mints the
+ * buyer's wallet (account 1) a million tokens too. The returned object reads through to the
+ * started environment, so it can be used from any test.
+ */
+export function useEscrowEnv(opts: { fundBuyer?: boolean } = {}): EscrowEnv {
+  let env: EscrowEnv | undefined;
+  beforeAll(async () => {
+    env = await startEscrowEnv();
+    if (opts.fundBuyer) await env.usdt.mint(env.chain.accounts[1]!.address, units('1000000'));
+  });
+  afterAll(async () => {
+    await env?.stop();
+  });
+  afterEach(async () => {
+    await expectLedgersSound(env!.h.store);
+  });
+  return new Proxy({} as EscrowEnv, {
+    get: (_target, key) => {
+      if (!env) throw new Error('the escrow environment is used before beforeAll started it');
+      return env[key as keyof EscrowEnv];
+    },
+  });
 }
 
 export async function startEscrowEnv(): Promise<EscrowEnv> {

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   AMOUNT,
   confirm,
@@ -7,12 +7,10 @@ import {
   newAddress,
   paymentOf,
   prepare,
-  startEscrowEnv,
+  useEscrowEnv,
   units,
-  type EscrowEnv,
   type Funded,
 } from './escrowKit.js';
-import { expectLedgersSound } from './ledgerKit.js';
 
 /**
  * Money leaves escrow once. Release and refund confirmations for one payment fired together —
@@ -22,16 +20,7 @@ import { expectLedgersSound } from './ledgerKit.js';
 
 const ROUNDS = 20;
 
-let env: EscrowEnv;
-beforeAll(async () => {
-  env = await startEscrowEnv();
-});
-afterAll(async () => {
-  await env?.stop();
-});
-afterEach(async () => {
-  await expectLedgersSound(env.h.store);
-});
+const env = useEscrowEnv();
 
 const pay = (to: string) => env.chain.transfer(env.usdt.address, env.escrow, to, units(AMOUNT));
 

@@ -1,5 +1,5 @@
 import { getAddress, toQuantity } from 'ethers';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ADMIN,
   AMOUNT,
@@ -15,14 +15,13 @@ import {
   prepare,
   SELLER,
   signAndSend,
-  startEscrowEnv,
+  useEscrowEnv,
   transferData,
   units,
-  type EscrowEnv,
   type Funded,
   type PreparedPayload,
 } from './escrowKit.js';
-import { expectLedgersSound, ledgerIn } from './ledgerKit.js';
+import { ledgerIn } from './ledgerKit.js';
 
 /**
  * Escrow release and refund, end to end: the admin prepares the transfer, signs the returned
@@ -30,16 +29,7 @@ import { expectLedgersSound, ledgerIn } from './ledgerKit.js';
  * confirms it with the hash. Only that exact transfer, deep enough, moves the payment.
  */
 
-let env: EscrowEnv;
-beforeAll(async () => {
-  env = await startEscrowEnv();
-});
-afterAll(async () => {
-  await env?.stop();
-});
-afterEach(async () => {
-  await expectLedgersSound(env.h.store);
-});
+const env = useEscrowEnv();
 
 const token = () => getAddress(env.usdt.address);
 

@@ -37,6 +37,14 @@ export function spawnService(env: Record<string, string>): ChildService {
   return { child, output: () => out, exited };
 }
 
+/** After a test: a child still running is killed (SIGKILL) and awaited, so none outlives its file. */
+export async function killIfRunning(running: ChildService | undefined): Promise<void> {
+  if (running && running.child.exitCode === null && running.child.signalCode === null) {
+    running.child.kill('SIGKILL');
+    await running.exited;
+  }
+}
+
 export async function waitFor(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {

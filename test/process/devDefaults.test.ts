@@ -4,16 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, REPO_ROOT, spawnService, waitFor, type ChildService } from '../helpers/childService.js';
+import { killIfRunning, freePort, REPO_ROOT, spawnService, waitFor, type ChildService } from '../helpers/childService.js';
 
 /** Outside production: a generated JWT secret shared with `npm run token`, loopback bind, URLs in the listening line. */
 const run = promisify(execFile);
 let running: ChildService | undefined;
 afterEach(async () => {
-  if (running && running.child.exitCode === null) {
-    running.child.kill('SIGKILL');
-    await running.exited;
-  }
+  await killIfRunning(running);
   running = undefined;
 });
 

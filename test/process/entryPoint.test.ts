@@ -4,16 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TokenService } from '../../src/auth/tokens.js';
-import { freePort, spawnService, waitFor, type ChildService } from '../helpers/childService.js';
+import { killIfRunning, freePort, spawnService, waitFor, type ChildService } from '../helpers/childService.js';
 
 const SECRET = 'entry-point-test-secret-0123456789abcdef';
 let running: ChildService | undefined;
 
 afterEach(async () => {
-  if (running && running.child.exitCode === null) {
-    running.child.kill('SIGKILL');
-    await running.exited;
-  }
+  await killIfRunning(running);
   running = undefined;
 });
 

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, spawnService, type ChildService } from '../helpers/childService.js';
+import { killIfRunning, freePort, spawnService, type ChildService } from '../helpers/childService.js';
 
 /** Production refuses what is unsafe: the real entry point, as a child process, exits 1 naming the setting. */
 const PROD = {
@@ -15,10 +15,7 @@ const PROD = {
 
 let running: ChildService | undefined;
 afterEach(async () => {
-  if (running && running.child.exitCode === null) {
-    running.child.kill('SIGKILL');
-    await running.exited;
-  }
+  await killIfRunning(running);
   running = undefined;
 });
 

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TokenService } from '../../src/auth/tokens.js';
 import { newObjectId } from '../../src/common/ids.js';
-import { freePort, spawnService, waitFor, type ChildService } from '../helpers/childService.js';
+import { killIfRunning, freePort, spawnService, waitFor, type ChildService } from '../helpers/childService.js';
 import { redisUnavailable, startLocalRedis, type LocalRedis } from '../helpers/redisServer.js';
 
 /**
@@ -36,10 +36,7 @@ let running: ChildService | undefined;
 
 afterEach(async () => {
   agent.destroy();
-  if (running && running.child.exitCode === null && running.child.signalCode === null) {
-    running.child.kill('SIGKILL');
-    await running.exited;
-  }
+  await killIfRunning(running);
   running = undefined;
   await redis?.stop();
   redis = undefined;
