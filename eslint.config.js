@@ -14,4 +14,6 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
+  // Tool configuration files that must be CommonJS (.dependency-cruiser.cjs).
+  { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } } },
 );

@@ -13,10 +13,10 @@
  *   - for a SHKeeper payment: the intent's idempotency record, and once funded the delivery that
  *     applied it (every fourth one delivered twice, the second counted as a duplicate).
  */
-import { AppError } from '../src/common/errors.js';
-import { newObjectId } from '../src/common/ids.js';
-import { creditKey, emptyLedger } from '../src/payments/escrowLedger.js';
-import type { ShkeeperClient } from '../src/shkeeper/shkeeperClient.js';
+import { AppError } from '../src/platform/errors.js';
+import { newObjectId } from '../src/platform/ids.js';
+import { creditKey, emptyLedger } from '../src/core/payments/escrowLedger.js';
+import type { ShkeeperClient } from '../src/adapters/shkeeper/shkeeperClient.js';
 import type {
   Disbursement,
   EscrowLedger,
@@ -28,8 +28,8 @@ import type {
   PurchaseRequestRecord,
   SellerOfferRecord,
   WebhookDeliveryRecord,
-} from '../src/store/records.js';
-import type { Store } from '../src/store/store.js';
+} from '../src/core/store/records.js';
+import type { Store } from '../src/core/store/store.js';
 import type { GrowResult, GrowthCheck, IntentFixture, InvoiceFixture, StoreCounts } from './protocol.js';
 
 export const LIST_USER = 'gb-0';

@@ -1,14 +1,14 @@
 import { parseUnits } from 'ethers';
-import { createChainGateway } from '../../src/chain/chainGateway.js';
-import { systemClock } from '../../src/common/clock.js';
-import { createLogger } from '../../src/common/logger.js';
-import { configFrom } from '../../src/config/config.js';
-import { VERIFY_CONCURRENCY } from '../../src/decentralized/web3PaymentService.js';
-import { startServer } from '../../src/server.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
+import { createChainGateway } from '../../src/adapters/chain/chainGateway.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { configFrom } from '../../src/platform/config.js';
+import { VERIFY_CONCURRENCY } from '../../src/features/decentralized/web3PaymentService.js';
+import { startServer } from '../../src/app/server.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { startLocalChain } from '../../test/helpers/chain/localChain.js';
 import { payment, purchaseRequest, sellerOffer } from '../../test/helpers/fixtures.js';
-import { emptyLedger } from '../../src/payments/escrowLedger.js';
+import { emptyLedger } from '../../src/core/payments/escrowLedger.js';
 import { fmtInt, fmtMs, verdict, type Row, type Section } from '../report.js';
 
 /**

@@ -1,6 +1,6 @@
 import { Wallet } from 'ethers';
 import { describe, expect, it } from 'vitest';
-import { ledgerOf } from '../../src/payments/escrowLedger.js';
+import { ledgerOf } from '../../src/core/payments/escrowLedger.js';
 import { createIntent, monitor } from '../shkeeper/payinChainKit.js';
 import {
   AMOUNT,

@@ -1,9 +1,9 @@
-import type { IntervalMonitor } from '../../src/monitors/intervalMonitor.js';
+import type { IntervalMonitor } from '../../src/platform/monitors/intervalMonitor.js';
 import type { Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AdminPayoutService } from '../../src/decentralized/adminPayoutService.js';
-import { available, ledgerOf } from '../../src/payments/escrowLedger.js';
-import { PaymentEffects } from '../../src/payments/paymentEffects.js';
+import { AdminPayoutService } from '../../src/features/decentralized/adminPayoutService.js';
+import { available, ledgerOf } from '../../src/core/payments/escrowLedger.js';
+import { PaymentEffects } from '../../src/core/payments/paymentEffects.js';
 import { expectLedgersSound } from '../escrow/ledgerKit.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
 import { snapshot } from '../helpers/fixtures.js';

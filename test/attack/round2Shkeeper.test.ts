@@ -1,6 +1,6 @@
-import type { IntervalMonitor } from '../../src/monitors/intervalMonitor.js';
+import type { IntervalMonitor } from '../../src/platform/monitors/intervalMonitor.js';
 import { describe, expect, it } from 'vitest';
-import { ledgerOf } from '../../src/payments/escrowLedger.js';
+import { ledgerOf } from '../../src/core/payments/escrowLedger.js';
 import { confirm, paymentOf, prepare, useEscrowEnv, units } from '../escrow/escrowKit.js';
 import { createIntent, confirmTx } from '../shkeeper/payinChainKit.js';
 import { invoiceCallback, postWebhook } from '../shkeeper/payinTestKit.js';

@@ -1,8 +1,8 @@
 import { Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ledgerOf } from '../../src/payments/escrowLedger.js';
+import { ledgerOf } from '../../src/core/payments/escrowLedger.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
-import { newObjectId } from '../../src/common/ids.js';
+import { newObjectId } from '../../src/platform/ids.js';
 import { payment as fixturePayment } from '../helpers/fixtures.js';
 import {
   BUYER,

@@ -2,8 +2,8 @@ import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { devJwtSecret } from '../../src/auth/devSecret.js';
-import { loadConfig } from '../../src/config/config.js';
+import { devJwtSecret } from '../../src/platform/auth/devSecret.js';
+import { loadConfig } from '../../src/platform/config.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'jwt-secret-'));
 

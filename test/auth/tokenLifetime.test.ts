@@ -1,11 +1,11 @@
 import jwt from 'jsonwebtoken';
 import { io as connect } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/common/clock.js';
-import { createLogger } from '../../src/common/logger.js';
-import { configFrom } from '../../src/config/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { configFrom } from '../../src/platform/config.js';
+import { startServer, type RunningServer } from '../../src/app/server.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { buildTestApp, TEST_JWT_SECRET } from '../helpers/testApp.js';
 
 /** Every token must expire, within JWT_MAX_LIFETIME_SECONDS: over HTTP and on the socket handshake. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import jwt from 'jsonwebtoken';
-import { TokenService } from '../../src/auth/tokens.js';
+import { TokenService } from '../../src/platform/auth/tokens.js';
 
 const SECRET = 'token-test-secret-0123456789abcdef';
 

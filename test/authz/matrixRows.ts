@@ -1,8 +1,8 @@
-import type { AppContext } from '../../src/appContext.js';
-import { newObjectId } from '../../src/common/ids.js';
-import { hmacHex } from '../../src/shkeeper/webhookSignature.js';
-import type { PaymentRecord } from '../../src/store/records.js';
-import type { Store } from '../../src/store/store.js';
+import type { AppServices } from '../../src/app/app.js';
+import { newObjectId } from '../../src/platform/ids.js';
+import { hmacHex } from '../../src/adapters/shkeeper/webhookSignature.js';
+import type { PaymentRecord } from '../../src/core/store/records.js';
+import type { Store } from '../../src/core/store/store.js';
 import { payment, seedMarketplace } from '../helpers/fixtures.js';
 
 /**
@@ -40,7 +40,7 @@ const PAY_ADDRESS = '0x3333333333333333333333333333333333333333';
 
 export interface SeedKit {
   store: Store;
-  ctx: AppContext;
+  ctx: AppServices;
   /** The HMAC secret SHKeeper signs callbacks with (the fake SHKeeper's API key). */
   webhookSecret: string;
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChainGateway } from '../../src/chain/chainGateway.js';
-import { createLogger } from '../../src/common/logger.js';
+import { createChainGateway } from '../../src/adapters/chain/chainGateway.js';
+import { createLogger } from '../../src/platform/logger.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
 import { market, pay, saveBody, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';
 

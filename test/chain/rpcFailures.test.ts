@@ -1,9 +1,9 @@
 import { hexlify, randomBytes } from 'ethers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createChainGateway, type ChainGatewayOptions } from '../../src/chain/chainGateway.js';
-import type { ChainGateway, TransferExpectation } from '../../src/chain/chainTypes.js';
-import { AppError } from '../../src/common/errors.js';
-import { createLogger } from '../../src/common/logger.js';
+import { createChainGateway, type ChainGatewayOptions } from '../../src/adapters/chain/chainGateway.js';
+import type { ChainGateway, TransferExpectation } from '../../src/core/chain/chainTypes.js';
+import { AppError } from '../../src/platform/errors.js';
+import { createLogger } from '../../src/platform/logger.js';
 import { freePort } from '../helpers/chain/hardhatNode.js';
 import { startStubRpc, type StubReply, type StubRpc } from '../helpers/chain/stubRpc.js';
 

@@ -1,8 +1,8 @@
 import { toBeHex, zeroPadValue } from 'ethers';
 import { describe, expect, it } from 'vitest';
-import type { TransferExpectation } from '../../src/chain/chainTypes.js';
-import { TRANSFER_TOPIC, type RawLog } from '../../src/chain/erc20.js';
-import { judgeReceipt } from '../../src/chain/transferJudge.js';
+import type { TransferExpectation } from '../../src/core/chain/chainTypes.js';
+import { TRANSFER_TOPIC, type RawLog } from '../../src/core/chain/erc20.js';
+import { judgeReceipt } from '../../src/core/chain/transferJudge.js';
 
 // Receipt shapes a local node does not produce easily; the on-chain cases live in transferVerifier.test.ts.
 const TOKEN = '0x55d398326f99059fF775485246999027B3197955';

@@ -1,9 +1,9 @@
 import { parseUnits, randomBytes, hexlify, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChainGateway } from '../../src/chain/chainGateway.js';
-import type { ChainGateway, TransferExpectation } from '../../src/chain/chainTypes.js';
-import { AppError } from '../../src/common/errors.js';
-import { createLogger } from '../../src/common/logger.js';
+import { createChainGateway } from '../../src/adapters/chain/chainGateway.js';
+import type { ChainGateway, TransferExpectation } from '../../src/core/chain/chainTypes.js';
+import { AppError } from '../../src/platform/errors.js';
+import { createLogger } from '../../src/platform/logger.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
 
 const units = (v: string) => parseUnits(v, 18);

@@ -1,11 +1,11 @@
 import express from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorHandler } from '../../src/common/errorHandler.js';
-import { systemClock } from '../../src/common/clock.js';
-import { createLogger } from '../../src/common/logger.js';
-import { idempotency } from '../../src/idempotency/idempotencyMiddleware.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
+import { errorHandler } from '../../src/platform/http/errorHandler.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { idempotency } from '../../src/features/shared/idempotencyMiddleware.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import type { PayinHarness } from '../helpers/payinHarness.js';
 import { ADMIN, outbound, payoutBody, seed, startPayoutHarness } from '../payouts/payoutKit.js';
 

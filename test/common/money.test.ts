@@ -11,7 +11,7 @@ import {
   normalizeDecimal,
   plainDecimal,
   toBaseUnits,
-} from '../../src/common/money.js';
+} from '../../src/platform/money.js';
 
 /** Money is where floats would silently lose cents; every awkward input has to be exact or refused. */
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { BSC_MAINNET_USDT, ConfigError, loadConfig } from '../../src/config/config.js';
-import { IDEMPOTENCY_TTL_MS } from '../../src/idempotency/idempotencyMiddleware.js';
-import { DELIVERY_RETENTION_MS } from '../../src/shkeeper/deliveryLog.js';
+import { BSC_MAINNET_USDT, ConfigError, loadConfig } from '../../src/platform/config.js';
+import { IDEMPOTENCY_TTL_MS } from '../../src/features/shared/idempotencyMiddleware.js';
+import { DELIVERY_RETENTION_MS } from '../../src/core/webhooks/deliveryLog.js';
 
 const problemsOf = (env: Record<string, string | undefined>) => {
   try {

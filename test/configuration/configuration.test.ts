@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { BSC_MAINNET_USDT } from '../../src/config/config.js';
-import { newObjectId } from '../../src/common/ids.js';
-import { PURCHASE_REQUEST_STATUSES } from '../../src/store/records.js';
+import { BSC_MAINNET_USDT } from '../../src/platform/config.js';
+import { newObjectId } from '../../src/platform/ids.js';
+import { PURCHASE_REQUEST_STATUSES } from '../../src/core/store/records.js';
 import { purchaseRequest } from '../helpers/fixtures.js';
 import { ESCROW } from '../helpers/testApp.js';
 import { appWithEvents, expectRefused } from '../helpers/controllerKit.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/common/clock.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { appWithEvents } from '../helpers/controllerKit.js';
 
 class FailingStore extends MemoryStore {

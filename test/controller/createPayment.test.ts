@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { newObjectId } from '../../src/common/ids.js';
-import type { PaymentStatus, SellerOfferRecord } from '../../src/store/records.js';
+import { newObjectId } from '../../src/platform/ids.js';
+import type { PaymentStatus, SellerOfferRecord } from '../../src/core/store/records.js';
 import { payment, purchaseRequest, seedMarketplace, sellerOffer, snapshot } from '../helpers/fixtures.js';
 import { appWithEvents, createBody, expectError, expectRefused, inState } from '../helpers/controllerKit.js';
 

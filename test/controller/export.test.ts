@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CSV_COLUMNS } from '../../src/payments/paymentReports.js';
-import type { PaymentRecord, PaymentStatus } from '../../src/store/records.js';
+import { CSV_COLUMNS } from '../../src/features/controller/paymentReports.js';
+import type { PaymentRecord, PaymentStatus } from '../../src/core/store/records.js';
 import { payment } from '../helpers/fixtures.js';
 import { appWithEvents, expectError, parseCsv, textParser } from '../helpers/controllerKit.js';
 

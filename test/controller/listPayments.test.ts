@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PaymentStatus } from '../../src/store/records.js';
+import type { PaymentStatus } from '../../src/core/store/records.js';
 import { payment } from '../helpers/fixtures.js';
 import { appWithEvents, expectError } from '../helpers/controllerKit.js';
 

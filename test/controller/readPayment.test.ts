@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Monitor } from '../../src/monitors/monitorRegistry.js';
+import type { Monitor } from '../../src/platform/monitors/monitorRegistry.js';
 import { appWithPayment, expectError, TX_A, UNKNOWN_ID } from '../helpers/controllerKit.js';
 
 describe('GET /api/payment/:id', () => {

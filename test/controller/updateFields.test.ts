@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { payment } from '../helpers/fixtures.js';
 import { appWithPayment, expectRefused, inState, OPEN_STATUSES, PUT_STATUSES, TX_A, TX_B } from '../helpers/controllerKit.js';
-import { PAYMENT_STATUSES, type PaymentRecord, type PaymentStatus } from '../../src/store/records.js';
+import { PAYMENT_STATUSES, type PaymentRecord, type PaymentStatus } from '../../src/core/store/records.js';
 
 const CLOSED_STATUSES = PAYMENT_STATUSES.filter((s) => !(OPEN_STATUSES as readonly PaymentStatus[]).includes(s));
 

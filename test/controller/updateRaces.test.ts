@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PaymentRecord } from '../../src/store/records.js';
+import type { PaymentRecord } from '../../src/core/store/records.js';
 import { ESCROW } from '../helpers/testApp.js';
 import { appWithPayment, expectError, TX_A } from '../helpers/controllerKit.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { STATUS_TRANSITIONS } from '../../src/payments/transitions.js';
-import { PAYMENT_STATUSES, type PaymentStatus } from '../../src/store/records.js';
+import { STATUS_TRANSITIONS } from '../../src/core/payments/transitions.js';
+import { PAYMENT_STATUSES, type PaymentStatus } from '../../src/core/store/records.js';
 import {
   appWithPayment,
   ESCROW_OF,

@@ -1,7 +1,7 @@
 import type { Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AdminPayoutService } from '../../src/decentralized/adminPayoutService.js';
-import { PaymentEffects } from '../../src/payments/paymentEffects.js';
+import { AdminPayoutService } from '../../src/features/decentralized/adminPayoutService.js';
+import { PaymentEffects } from '../../src/core/payments/paymentEffects.js';
 import { disbursementsOf, expectLedgersSound, fundEscrow } from '../escrow/ledgerKit.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
 import { purchaseRequest, sellerOffer, snapshot } from '../helpers/fixtures.js';

@@ -1,6 +1,6 @@
 import type { Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ledgerProblems } from '../../src/payments/escrowLedger.js';
+import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { market, provenPayment, saveBody, startWeb3Suite, stopWeb3Suite, units, type Web3Harness } from '../helpers/web3Harness.js';
 

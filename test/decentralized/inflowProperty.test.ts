@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import type { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addDecimals } from '../../src/common/money.js';
-import { ledgerProblems } from '../../src/payments/escrowLedger.js';
-import type { PaymentRecord } from '../../src/store/records.js';
+import { addDecimals } from '../../src/platform/money.js';
+import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
+import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { market, provenPayment, saveBody, startWeb3Suite, stopWeb3Suite, units, type Market, type Web3Harness } from '../helpers/web3Harness.js';
 

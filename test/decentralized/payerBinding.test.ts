@@ -1,6 +1,6 @@
 import { Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { excessAmount, ledgerProblems } from '../../src/payments/escrowLedger.js';
+import { excessAmount, ledgerProblems } from '../../src/core/payments/escrowLedger.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import {
   bogusHash,

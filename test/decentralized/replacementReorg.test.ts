@@ -1,7 +1,7 @@
 import { Contract, parseUnits, type Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ERC20_ABI } from '../../src/chain/erc20.js';
-import { ledgerProblems } from '../../src/payments/escrowLedger.js';
+import { ERC20_ABI } from '../../src/core/chain/erc20.js';
+import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import {
   expectCompletedOnce,

@@ -1,6 +1,6 @@
 import type { Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { VERIFY_CONCURRENCY } from '../../src/decentralized/web3PaymentService.js';
+import { VERIFY_CONCURRENCY } from '../../src/features/decentralized/web3PaymentService.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
 import { payment as fixturePayment, snapshot } from '../helpers/fixtures.js';
 import { startRpcProxy, type RpcProxy } from '../helpers/rpcProxy.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Interface, parseUnits, Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import type { PaymentRecord } from '../../src/store/records.js';
+import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { startLocalChain } from '../helpers/chain/localChain.js';
 import { purchaseRequest, sellerOffer, snapshot } from '../helpers/fixtures.js';

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import { newObjectId } from '../../src/common/ids.js';
-import { ledgerOf, ledgerProblems } from '../../src/payments/escrowLedger.js';
-import type { PaymentCoordinator } from '../../src/payments/paymentCoordinator.js';
-import type { Disbursement, EscrowLedger, PaymentRecord } from '../../src/store/records.js';
-import type { Store } from '../../src/store/store.js';
+import { newObjectId } from '../../src/platform/ids.js';
+import { ledgerOf, ledgerProblems } from '../../src/core/payments/escrowLedger.js';
+import type { PaymentCoordinator } from '../../src/core/payments/paymentCoordinator.js';
+import type { Disbursement, EscrowLedger, PaymentRecord } from '../../src/core/store/records.js';
+import type { Store } from '../../src/core/store/store.js';
 import { payment } from '../helpers/fixtures.js';
 
 /**

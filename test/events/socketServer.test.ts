@@ -1,12 +1,12 @@
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TokenService } from '../../src/auth/tokens.js';
-import { roomOf, to } from '../../src/events/paymentEvents.js';
-import { systemClock } from '../../src/common/clock.js';
-import { createLogger } from '../../src/common/logger.js';
-import { configFrom } from '../../src/config/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
+import { TokenService } from '../../src/platform/auth/tokens.js';
+import { roomOf, to } from '../../src/core/events/paymentEvents.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { configFrom } from '../../src/platform/config.js';
+import { startServer, type RunningServer } from '../../src/app/server.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { seedMarketplace } from '../helpers/fixtures.js';
 import { TEST_JWT_SECRET } from '../helpers/testApp.js';
 

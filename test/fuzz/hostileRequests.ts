@@ -1,9 +1,9 @@
-import { systemClock } from '../../src/common/clock.js';
-import { newObjectId } from '../../src/common/ids.js';
-import { InProcessKeyedLock } from '../../src/payments/keyedLock.js';
-import { PaymentCoordinator } from '../../src/payments/paymentCoordinator.js';
-import type { PaymentRecord } from '../../src/store/records.js';
-import type { Store } from '../../src/store/store.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { newObjectId } from '../../src/platform/ids.js';
+import { InProcessKeyedLock } from '../../src/platform/keyedLock.js';
+import { PaymentCoordinator } from '../../src/core/payments/paymentCoordinator.js';
+import type { PaymentRecord } from '../../src/core/store/records.js';
+import type { Store } from '../../src/core/store/store.js';
 import { payment, seedMarketplace } from '../helpers/fixtures.js';
 import { K, type Kind } from './hostileValues.js';
 

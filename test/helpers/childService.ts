@@ -23,7 +23,7 @@ export interface ChildService {
 
 /** Starts the real entry point (src/main.ts through tsx) as a child process. */
 export function spawnService(env: Record<string, string>): ChildService {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/main.ts'], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

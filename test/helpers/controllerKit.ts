@@ -7,8 +7,8 @@ import type {
   PaymentStatus,
   PurchaseRequestRecord,
   SellerOfferRecord,
-} from '../../src/store/records.js';
-import type { Store } from '../../src/store/store.js';
+} from '../../src/core/store/records.js';
+import type { Store } from '../../src/core/store/store.js';
 import { payment, seedMarketplace, snapshot } from './fixtures.js';
 import { RecordingEvents } from './recordingEvents.js';
 import { buildTestApp, type TestAppOptions } from './testApp.js';

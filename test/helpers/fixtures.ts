@@ -1,7 +1,7 @@
-import { newObjectId } from '../../src/common/ids.js';
-import { emptyLedger } from '../../src/payments/escrowLedger.js';
-import type { PaymentRecord, PurchaseRequestRecord, SellerOfferRecord } from '../../src/store/records.js';
-import type { Store } from '../../src/store/store.js';
+import { newObjectId } from '../../src/platform/ids.js';
+import { emptyLedger } from '../../src/core/payments/escrowLedger.js';
+import type { PaymentRecord, PurchaseRequestRecord, SellerOfferRecord } from '../../src/core/store/records.js';
+import type { Store } from '../../src/core/store/store.js';
 
 /** Builders for records, with sensible defaults a test overrides where it matters. */
 

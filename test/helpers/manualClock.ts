@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/common/clock.js';
+import type { Clock } from '../../src/platform/clock.js';
 
 /** A clock a test moves by hand: starts at 2025-01-01T00:00:00Z unless told otherwise. */
 export class ManualClock implements Clock {

@@ -1,7 +1,7 @@
 import { afterAll, expect } from 'vitest';
-import type { CollectionName } from '../../src/store/indexPlan.js';
-import { shapeOf } from '../../src/store/queryShape.js';
-import { listedShape } from '../../src/store/queryShapes.js';
+import type { CollectionName } from '../../src/adapters/store/indexPlan.js';
+import { shapeOf } from '../../src/adapters/store/queryShape.js';
+import { listedShape } from '../../src/adapters/store/queryShapes.js';
 import { canServe, type ServingIndex } from './indexServing.js';
 import { openedStandIns } from './testStore.js';
 

@@ -1,11 +1,11 @@
 import request from 'supertest';
-import { createApp } from '../../src/app.js';
-import { TokenService } from '../../src/auth/tokens.js';
-import { systemClock, type Clock } from '../../src/common/clock.js';
-import { createLogger } from '../../src/common/logger.js';
-import { configFrom, type Config } from '../../src/config/config.js';
-import type { PaymentEvents } from '../../src/events/paymentEvents.js';
-import type { Store } from '../../src/store/store.js';
+import { createApp } from '../../src/app/app.js';
+import { TokenService } from '../../src/platform/auth/tokens.js';
+import { systemClock, type Clock } from '../../src/platform/clock.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { configFrom, type Config } from '../../src/platform/config.js';
+import type { PaymentEvents } from '../../src/core/events/paymentEvents.js';
+import type { Store } from '../../src/core/store/store.js';
 import { RecordingEvents } from './recordingEvents.js';
 import { testStore } from './testStore.js';
 

@@ -1,7 +1,7 @@
-import type { Clock } from '../../src/common/clock.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
-import { MongoStore } from '../../src/store/mongoStore.js';
-import type { Collection, Store } from '../../src/store/store.js';
+import type { Clock } from '../../src/platform/clock.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
+import { MongoStore } from '../../src/adapters/store/mongoStore.js';
+import type { Collection, Store } from '../../src/core/store/store.js';
 import { createStandInConnection, type StandInHandle } from './driverStandIn/index.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { Wallet } from 'ethers';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { emptyLedger } from '../../src/payments/escrowLedger.js';
-import type { PaymentRecord } from '../../src/store/records.js';
+import { emptyLedger } from '../../src/core/payments/escrowLedger.js';
+import type { PaymentRecord } from '../../src/core/store/records.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
 import { payment as fixturePayment, snapshot } from '../helpers/fixtures.js';
 import { BUYER, bogusHash, deployUsdt, newAddress, pay, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';

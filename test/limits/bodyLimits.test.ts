@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import request from 'supertest';
-import { createApp } from '../../src/app.js';
-import { systemClock } from '../../src/common/clock.js';
-import { jsonDeeperThan, MAX_JSON_DEPTH } from '../../src/common/http.js';
-import { createLogger } from '../../src/common/logger.js';
-import { configFrom } from '../../src/config/config.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
+import { createApp } from '../../src/app/app.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { jsonDeeperThan, MAX_JSON_DEPTH } from '../../src/platform/http/http.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { configFrom } from '../../src/platform/config.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { seedMarketplace } from '../helpers/fixtures.js';
 import { RecordingEvents } from '../helpers/recordingEvents.js';
 import { ESCROW, TEST_JWT_SECRET } from '../helpers/testApp.js';
@@ -77,7 +77,7 @@ describe('JSON nesting depth', () => {
   it('ordinary bodies still work: a real create goes through', async () => {
     const t = appWithLog();
     const { request: pr, offer } = await seedMarketplace(t.store);
-    const tokens = await import('../../src/auth/tokens.js');
+    const tokens = await import('../../src/platform/auth/tokens.js');
     const bearer = `Bearer ${new tokens.TokenService(TEST_JWT_SECRET).sign({ sub: 'buyer-1' }, 600)}`;
     const r = await t
       .http()

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { newObjectId } from '../../src/common/ids.js';
-import { Metrics } from '../../src/metrics/metrics.js';
-import { MonitorRegistry, type Monitor } from '../../src/monitors/monitorRegistry.js';
-import { DeliveryLog } from '../../src/shkeeper/deliveryLog.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
-import type { Store } from '../../src/store/store.js';
+import { newObjectId } from '../../src/platform/ids.js';
+import { Metrics } from '../../src/platform/metrics/metrics.js';
+import { MonitorRegistry, type Monitor } from '../../src/platform/monitors/monitorRegistry.js';
+import { DeliveryLog } from '../../src/core/webhooks/deliveryLog.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
+import type { Store } from '../../src/core/store/store.js';
 import { buildTestApp, type TestApp } from '../helpers/testApp.js';
 import { payment } from '../helpers/fixtures.js';
 import { fundEscrow, hash32 } from '../escrow/ledgerKit.js';

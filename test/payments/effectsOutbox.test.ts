@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/common/clock.js';
-import { AppError } from '../../src/common/errors.js';
-import type { IntervalMonitor } from '../../src/monitors/intervalMonitor.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { AppError } from '../../src/platform/errors.js';
+import type { IntervalMonitor } from '../../src/platform/monitors/intervalMonitor.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { payment, seedMarketplace } from '../helpers/fixtures.js';
 import { RecordingEvents } from '../helpers/recordingEvents.js';
 import { buildTestApp } from '../helpers/testApp.js';

@@ -1,18 +1,18 @@
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/common/clock.js';
-import { AppError } from '../../src/common/errors.js';
-import { newObjectId } from '../../src/common/ids.js';
-import { lowerBound } from '../../src/common/money.js';
-import { available, creditKey, excessAmount, ledgerProblems } from '../../src/payments/escrowLedger.js';
-import { InProcessKeyedLock } from '../../src/payments/keyedLock.js';
-import { PaymentCoordinator, type CreditInput } from '../../src/payments/paymentCoordinator.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
-import type { PaymentRecord } from '../../src/store/records.js';
+import type { Clock } from '../../src/platform/clock.js';
+import { AppError } from '../../src/platform/errors.js';
+import { newObjectId } from '../../src/platform/ids.js';
+import { lowerBound } from '../../src/platform/money.js';
+import { available, creditKey, excessAmount, ledgerProblems } from '../../src/core/payments/escrowLedger.js';
+import { InProcessKeyedLock } from '../../src/platform/keyedLock.js';
+import { PaymentCoordinator, type CreditInput } from '../../src/core/payments/paymentCoordinator.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
+import type { PaymentRecord } from '../../src/core/store/records.js';
 import { payment } from '../helpers/fixtures.js';
-import { EffectsSweeper } from '../../src/payments/effectsSweeper.js';
-import { PaymentEffects } from '../../src/payments/paymentEffects.js';
-import { createLogger } from '../../src/common/logger.js';
+import { EffectsSweeper } from '../../src/core/payments/effectsSweeper.js';
+import { PaymentEffects } from '../../src/core/payments/paymentEffects.js';
+import { createLogger } from '../../src/platform/logger.js';
 import { RecordingEvents } from '../helpers/recordingEvents.js';
 
 /**

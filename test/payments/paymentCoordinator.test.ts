@@ -1,12 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/common/clock.js';
-import { AppError } from '../../src/common/errors.js';
-import { newObjectId } from '../../src/common/ids.js';
-import { InProcessKeyedLock } from '../../src/payments/keyedLock.js';
-import { ledgerProblems } from '../../src/payments/escrowLedger.js';
-import { PaymentCoordinator, type CreditInput } from '../../src/payments/paymentCoordinator.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
-import { PAYMENT_STATUSES, type EscrowState, type PaymentRecord, type PaymentStatus } from '../../src/store/records.js';
+import type { Clock } from '../../src/platform/clock.js';
+import { AppError } from '../../src/platform/errors.js';
+import { newObjectId } from '../../src/platform/ids.js';
+import { InProcessKeyedLock } from '../../src/platform/keyedLock.js';
+import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
+import { PaymentCoordinator, type CreditInput } from '../../src/core/payments/paymentCoordinator.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
+import { PAYMENT_STATUSES, type EscrowState, type PaymentRecord, type PaymentStatus } from '../../src/core/store/records.js';
 import { payment } from '../helpers/fixtures.js';
 
 /** The coordinator is the only writer of payment state, so every rule of the state machine is checked here. */

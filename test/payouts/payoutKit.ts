@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
-import type { IntervalMonitor } from '../../src/monitors/intervalMonitor.js';
-import type { PaymentRecord } from '../../src/store/records.js';
+import type { IntervalMonitor } from '../../src/platform/monitors/intervalMonitor.js';
+import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { FakeShkeeperOptions } from '../helpers/fakeShkeeper/options.js';
 import { seedMarketplace, snapshot } from '../helpers/fixtures.js';
 import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';

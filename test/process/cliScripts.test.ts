@@ -11,7 +11,7 @@ function script(name: 'token' | 'seed', args: string[], env: Record<string, stri
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', `src/scripts/${name}.ts`, ...args],
+      ['--import', 'tsx', `src/app/scripts/${name}.ts`, ...args],
       { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir, PAYMENT_STORE: 'memory', ...env } },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );

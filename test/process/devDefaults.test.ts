@@ -46,7 +46,7 @@ describe('the entry point outside production', { timeout: 120_000 }, () => {
     expect((await fetch(line.metrics as string)).status).toBe(200);
 
     // The script, in its own process, signs with the same secret: the service accepts its token.
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/scripts/token.ts', '--sub', 'buyer-1', '--role', 'buyer'], {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/app/scripts/token.ts', '--sub', 'buyer-1', '--role', 'buyer'], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir },
     });

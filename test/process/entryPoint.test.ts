@@ -3,7 +3,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TokenService } from '../../src/auth/tokens.js';
+import { TokenService } from '../../src/platform/auth/tokens.js';
 import { killIfRunning, freePort, spawnService, waitFor, type ChildService } from '../helpers/childService.js';
 
 const SECRET = 'entry-point-test-secret-0123456789abcdef';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/common/errors.js';
-import type { MemoryStore } from '../../src/store/memoryStore.js';
+import { AppError } from '../../src/platform/errors.js';
+import type { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { payment, seedMarketplace } from '../helpers/fixtures.js';
 import { eventually, provenTransfer, startCluster, type Cluster, type Instance } from '../helpers/multiInstance.js';
 import { redisUnavailable } from '../helpers/redisServer.js';

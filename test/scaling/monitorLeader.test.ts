@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/common/logger.js';
-import { IntervalMonitor } from '../../src/monitors/intervalMonitor.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { IntervalMonitor } from '../../src/platform/monitors/intervalMonitor.js';
 import { eventually, startCluster, type Cluster, type Instance } from '../helpers/multiInstance.js';
 import { redisUnavailable } from '../helpers/redisServer.js';
 

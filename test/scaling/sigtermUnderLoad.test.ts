@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TokenService } from '../../src/auth/tokens.js';
-import { newObjectId } from '../../src/common/ids.js';
+import { TokenService } from '../../src/platform/auth/tokens.js';
+import { newObjectId } from '../../src/platform/ids.js';
 import { killIfRunning, freePort, spawnService, waitFor, type ChildService } from '../helpers/childService.js';
 import { redisUnavailable, startLocalRedis, type LocalRedis } from '../helpers/redisServer.js';
 

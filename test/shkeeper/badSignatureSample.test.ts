@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BAD_SIGNATURE_SAMPLE_SIZE, BAD_SIGNATURE_TTL_MS, DELIVERY_RETENTION_MS, DeliveryLog } from '../../src/shkeeper/deliveryLog.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
+import { BAD_SIGNATURE_SAMPLE_SIZE, BAD_SIGNATURE_TTL_MS, DELIVERY_RETENTION_MS, DeliveryLog } from '../../src/core/webhooks/deliveryLog.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { buildTestApp } from '../helpers/testApp.js';
 import { ManualClock } from '../helpers/manualClock.js';
 
@@ -50,7 +50,7 @@ describe('the stored sample', () => {
   });
 
   it('the MongoDB model expires rows by `expiresAt` (a TTL index)', async () => {
-    const { webhookDeliverySchema } = await import('../../src/store/mongoModels.js');
+    const { webhookDeliverySchema } = await import('../../src/adapters/store/mongoModels.js');
     const ttl = webhookDeliverySchema.indexes().find(([fields]) => 'expiresAt' in fields);
     expect(ttl).toEqual([{ expiresAt: 1 }, expect.objectContaining({ expireAfterSeconds: 0 })]);
     expect(webhookDeliverySchema.path('expiresAt')).toBeDefined();

@@ -1,7 +1,7 @@
 import { hexlify, randomBytes } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { excessAmount, fundedAmount, ledgerOf } from '../../src/payments/escrowLedger.js';
-import { AppError } from '../../src/common/errors.js';
+import { excessAmount, fundedAmount, ledgerOf } from '../../src/core/payments/escrowLedger.js';
+import { AppError } from '../../src/platform/errors.js';
 import { startLocalChain, type LocalChain } from '../helpers/chain/localChain.js';
 import { freePort } from '../helpers/childService.js';
 import { snapshot } from '../helpers/fixtures.js';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { newObjectId } from '../../src/common/ids.js';
+import { newObjectId } from '../../src/platform/ids.js';
 import { snapshot } from '../helpers/fixtures.js';
 import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
 import { BUYER, call, createIntent, intentBody, seed, type Seeded } from './payinTestKit.js';

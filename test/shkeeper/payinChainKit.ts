@@ -1,8 +1,8 @@
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { parseUnits, Wallet } from 'ethers';
 import { expect } from 'vitest';
-import type { PaymentRecord } from '../../src/store/records.js';
-import type { IntervalMonitor } from '../../src/monitors/intervalMonitor.js';
+import type { PaymentRecord } from '../../src/core/store/records.js';
+import type { IntervalMonitor } from '../../src/platform/monitors/intervalMonitor.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { seedMarketplace } from '../helpers/fixtures.js';
 import type { PayinHarness } from '../helpers/payinHarness.js';

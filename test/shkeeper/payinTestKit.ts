@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { expect } from 'vitest';
-import { ledgerProblems } from '../../src/payments/escrowLedger.js';
+import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
 import type { PayinHarness } from '../helpers/payinHarness.js';
 import { seedMarketplace } from '../helpers/fixtures.js';
 import { compactSortedJson } from '../helpers/fakeShkeeper/signing.js';

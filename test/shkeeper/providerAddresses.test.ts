@@ -1,11 +1,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRpcCall } from '../../src/chain/rpcRetry.js';
-import { AppError } from '../../src/common/errors.js';
-import { createLogger } from '../../src/common/logger.js';
-import { redactAddresses } from '../../src/common/redact.js';
-import { createShkeeperClient } from '../../src/shkeeper/shkeeperClient.js';
+import { createRpcCall } from '../../src/adapters/chain/rpcRetry.js';
+import { AppError } from '../../src/platform/errors.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { redactAddresses } from '../../src/platform/redact.js';
+import { createShkeeperClient } from '../../src/adapters/shkeeper/shkeeperClient.js';
 import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
 import { createIntent, seed } from './payinTestKit.js';
 

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/common/errors.js';
-import { createLogger } from '../../src/common/logger.js';
-import { cryptoIdFor, tokenOfCryptoId } from '../../src/shkeeper/cryptoIds.js';
-import { createShkeeperClient, type ShkeeperClient, type ShkeeperClientOptions } from '../../src/shkeeper/shkeeperClient.js';
+import { AppError } from '../../src/platform/errors.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { cryptoIdFor, tokenOfCryptoId } from '../../src/adapters/shkeeper/cryptoIds.js';
+import { createShkeeperClient, type ShkeeperClient, type ShkeeperClientOptions } from '../../src/adapters/shkeeper/shkeeperClient.js';
 import { FakeShkeeper } from '../helpers/fakeShkeeper/fakeShkeeper.js';
 
 let fake: FakeShkeeper;

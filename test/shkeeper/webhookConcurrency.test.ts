@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/store/store.js';
+import type { Store } from '../../src/core/store/store.js';
 import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
 import { BUYER, call, expectSoundLedgers, intentFor, invoiceCallback, paymentOf, postWebhook, seed, webhookStats } from './payinTestKit.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hmacHex, verifyShkeeperSignature } from '../../src/shkeeper/webhookSignature.js';
+import { hmacHex, verifyShkeeperSignature } from '../../src/adapters/shkeeper/webhookSignature.js';
 
 // Vectors from shkeeper-api.md §5.2, computed there with Python's hmac.
 const VECTOR_1 = { key: 'test-api-key', ts: '1700000000', body: '{"a":1}', sig: '4bb210136fbf30d46eb3ffe6741b001ae479414b583d91c9a74a10ca3677ccdf' };

@@ -1,8 +1,8 @@
 import mongoose, { Schema } from 'mongoose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { systemClock } from '../../src/common/clock.js';
-import { AppError } from '../../src/common/errors.js';
-import { registerModels } from '../../src/store/mongoModels.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { AppError } from '../../src/platform/errors.js';
+import { registerModels } from '../../src/adapters/store/mongoModels.js';
 import { createStandInConnection, type StandInConnection, type StandInOptions } from '../helpers/driverStandIn/index.js';
 import { payment } from '../helpers/fixtures.js';
 import { makeTestStore } from '../helpers/testStore.js';

@@ -5,12 +5,12 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { systemClock } from '../../src/common/clock.js';
-import { createLogger } from '../../src/common/logger.js';
-import { loadConfig } from '../../src/config/config.js';
-import { MongoStore, type MongoStoreOptions } from '../../src/store/mongoStore.js';
-import { EmbeddedStoreError, selectStore, type StoreDeps } from '../../src/store/selectStore.js';
-import type { Store } from '../../src/store/store.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { loadConfig } from '../../src/platform/config.js';
+import { MongoStore, type MongoStoreOptions } from '../../src/adapters/store/mongoStore.js';
+import { EmbeddedStoreError, selectStore, type StoreDeps } from '../../src/adapters/store/selectStore.js';
+import type { Store } from '../../src/core/store/store.js';
 import { REPO_ROOT } from '../helpers/childService.js';
 import { createStandInConnection } from '../helpers/driverStandIn/index.js';
 
@@ -219,7 +219,7 @@ describe('npm run seed with the in-process store', { timeout: 60_000 }, () => {
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(
         process.execPath,
-        ['--import', 'tsx', 'src/scripts/seed.ts'],
+        ['--import', 'tsx', 'src/app/scripts/seed.ts'],
         { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir, SEED_FILE: seedFile, PAYMENT_STORE: 'memory' } },
         (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)),
       );

@@ -2,12 +2,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/common/clock.js';
-import { createLogger } from '../../src/common/logger.js';
-import { newObjectId } from '../../src/common/ids.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
-import { watchSeedFile } from '../../src/store/seedFile.js';
-import { embeddedFailureReason } from '../../src/store/selectStore.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { newObjectId } from '../../src/platform/ids.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
+import { watchSeedFile } from '../../src/adapters/store/seedFile.js';
+import { embeddedFailureReason } from '../../src/adapters/store/selectStore.js';
 
 /** The newcomer's first run on the in-process store: a seed reaches a running service, and a failed embedded mongod is named in one line. */
 

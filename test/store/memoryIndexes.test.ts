@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HashIndexes } from '../../src/store/memoryIndexes.js';
-import { matcher } from '../../src/store/mingoQuery.js';
-import type { Filter } from '../../src/store/store.js';
+import { HashIndexes } from '../../src/adapters/store/memoryIndexes.js';
+import { matcher } from '../../src/adapters/store/mingoQuery.js';
+import type { Filter } from '../../src/core/store/store.js';
 
 /**
  * `HashIndexes.candidates` may only narrow: whatever a filter matches (evaluated by the memory

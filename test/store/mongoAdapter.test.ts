@@ -1,10 +1,10 @@
 import mongoose from 'mongoose';
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/common/clock.js';
-import { AppError } from '../../src/common/errors.js';
-import { translateError } from '../../src/store/mongoDocuments.js';
-import { StoreStartupError } from '../../src/store/mongoIndexes.js';
-import { MongoStore } from '../../src/store/mongoStore.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { AppError } from '../../src/platform/errors.js';
+import { translateError } from '../../src/adapters/store/mongoDocuments.js';
+import { StoreStartupError } from '../../src/adapters/store/mongoIndexes.js';
+import { MongoStore } from '../../src/adapters/store/mongoStore.js';
 import { createStandInConnection, type StandInConnection } from '../helpers/driverStandIn/index.js';
 import { payment } from '../helpers/fixtures.js';
 

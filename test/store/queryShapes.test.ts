@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { INDEXES, indexName, indexNameOf, type CollectionName } from '../../src/store/indexPlan.js';
+import { INDEXES, indexName, indexNameOf, type CollectionName } from '../../src/adapters/store/indexPlan.js';
 import {
   idempotencySchema,
   paymentSchema,
   purchaseRequestSchema,
   sellerOfferSchema,
   webhookDeliverySchema,
-} from '../../src/store/mongoModels.js';
-import { QUERY_SHAPES } from '../../src/store/queryShapes.js';
+} from '../../src/adapters/store/mongoModels.js';
+import { QUERY_SHAPES } from '../../src/adapters/store/queryShapes.js';
 import { canServe, type ServingIndex } from '../helpers/indexServing.js';
 
 /**

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { newObjectId } from '../../src/common/ids.js';
-import { createLogger } from '../../src/common/logger.js';
-import { IDEMPOTENCY_TTL_MS } from '../../src/idempotency/idempotencyMiddleware.js';
-import type { IntervalMonitor } from '../../src/monitors/intervalMonitor.js';
-import { MonitorRegistry } from '../../src/monitors/monitorRegistry.js';
-import { BAD_SIGNATURE_TTL_MS, DeliveryLog } from '../../src/shkeeper/deliveryLog.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
-import type { IdempotencyRecord, WebhookDeliveryRecord } from '../../src/store/records.js';
-import { RetentionSweep, retentionSweepFor } from '../../src/store/retentionSweep.js';
-import type { Store } from '../../src/store/store.js';
+import { newObjectId } from '../../src/platform/ids.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { IDEMPOTENCY_TTL_MS } from '../../src/features/shared/idempotencyMiddleware.js';
+import type { IntervalMonitor } from '../../src/platform/monitors/intervalMonitor.js';
+import { MonitorRegistry } from '../../src/platform/monitors/monitorRegistry.js';
+import { BAD_SIGNATURE_TTL_MS, DeliveryLog } from '../../src/core/webhooks/deliveryLog.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
+import type { IdempotencyRecord, WebhookDeliveryRecord } from '../../src/core/store/records.js';
+import { RetentionSweep, retentionSweepFor } from '../../src/adapters/store/retentionSweep.js';
+import type { Store } from '../../src/core/store/store.js';
 import { buildTestApp } from '../helpers/testApp.js';
 import { ManualClock } from '../helpers/manualClock.js';
 

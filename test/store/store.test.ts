@@ -1,8 +1,8 @@
 import mongoose from 'mongoose';
 import { afterAll, describe, vi } from 'vitest';
-import { systemClock } from '../../src/common/clock.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
-import { MongoStore } from '../../src/store/mongoStore.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
+import { MongoStore } from '../../src/adapters/store/mongoStore.js';
 import { createStandInConnection } from '../helpers/driverStandIn/index.js';
 import { storeContract } from './storeContract.js';
 

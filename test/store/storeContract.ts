@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/common/errors.js';
-import { newObjectId } from '../../src/common/ids.js';
-import type { HistoryEntry, PaymentRecord, PaymentStatus } from '../../src/store/records.js';
-import type { Store } from '../../src/store/store.js';
-import { paymentTotals } from '../../src/payments/paymentReports.js';
+import { AppError } from '../../src/platform/errors.js';
+import { newObjectId } from '../../src/platform/ids.js';
+import type { HistoryEntry, PaymentRecord, PaymentStatus } from '../../src/core/store/records.js';
+import type { Store } from '../../src/core/store/store.js';
+import { paymentTotals } from '../../src/features/controller/paymentReports.js';
 import { payment } from '../helpers/fixtures.js';
 
 /**

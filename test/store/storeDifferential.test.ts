@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/common/errors.js';
-import { MemoryStore } from '../../src/store/memoryStore.js';
-import { matcher } from '../../src/store/mingoQuery.js';
-import { MongoStore } from '../../src/store/mongoStore.js';
-import type { Collection, Filter, FindOptions, SortSpec, Store, Update } from '../../src/store/store.js';
+import { AppError } from '../../src/platform/errors.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
+import { matcher } from '../../src/adapters/store/mingoQuery.js';
+import { MongoStore } from '../../src/adapters/store/mongoStore.js';
+import type { Collection, Filter, FindOptions, SortSpec, Store, Update } from '../../src/core/store/store.js';
 import { createStandInConnection } from '../helpers/driverStandIn/index.js';
 import { payment } from '../helpers/fixtures.js';
 import { operations, type Op } from './storeOperations.js';

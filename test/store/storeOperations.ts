@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { emptyLedger } from '../../src/payments/escrowLedger.js';
+import { emptyLedger } from '../../src/core/payments/escrowLedger.js';
 import {
   DIRECTIONS,
   DISBURSEMENT_METHODS,
@@ -11,8 +11,8 @@ import {
   type EscrowLedger,
   type PaymentRecord,
   type SellerOfferRecord,
-} from '../../src/store/records.js';
-import type { Filter, FindOptions, Update } from '../../src/store/store.js';
+} from '../../src/core/store/records.js';
+import type { Filter, FindOptions, Update } from '../../src/core/store/store.js';
 
 /**
  * Random operations on the `payments` and `sellerOffers` collections for the differential test

@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Update } from '../../src/store/store.js';
-import { applyUpdate } from '../../src/store/updateApplier.js';
+import type { Update } from '../../src/core/store/store.js';
+import { applyUpdate } from '../../src/adapters/store/updateApplier.js';
 
 /**
  * `applyUpdate` against the MongoDB semantics it documents (MongoDB manual, "Update Operators"),

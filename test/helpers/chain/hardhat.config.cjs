@@ -1,4 +1,4 @@
-/* global module, setInterval */
+/* global setInterval */
 // The local test chain's Hardhat 2 config, started by ./hardhatNode.ts with --config. Hardhat
 // compiles nothing here (the test contracts are compiled in-process with solc-js), so it never
 // writes cache or artifact folders.

@@ -1,0 +1,151 @@
+import type { Filter } from '../../core/store/store.js';
+
+/**
+ * Hash indexes for the in-process store: for each indexed field, string value → ids of the
+ * records holding it (each element of an array, as a MongoDB multikey index). The fields are the
+ * leading fields of src/store/indexPlan.ts, so a query MongoDB answers from an index is answered
+ * here from one too, and costs what its result costs rather than what the collection holds.
+ *
+ * Only strings are indexed: every indexed field is an id, a hash, a key or an enum. A query on
+ * anything else scans, which is still correct: `candidates` only narrows, the full filter is
+ * always evaluated on what it returns.
+ */
+export class HashIndexes {
+  private readonly byField = new Map<string, Map<string, Set<string>>>();
+
+  constructor(fields: Iterable<string>) {
+    for (const f of fields) this.byField.set(f, new Map());
+  }
+
+  /** The ids holding `value` in `field` (a live set: copy before changing the store). */
+  lookup(field: string, value: string): ReadonlySet<string> | undefined {
+    return this.byField.get(field)?.get(value);
+  }
+
+  add(id: string, doc: unknown): void {
+    for (const [field, index] of this.byField) {
+      for (const v of stringValues(doc, field)) {
+        let ids = index.get(v);
+        if (!ids) index.set(v, (ids = new Set()));
+        ids.add(id);
+      }
+    }
+  }
+
+  remove(id: string, doc: unknown): void {
+    for (const [field, index] of this.byField) {
+      for (const v of stringValues(doc, field)) {
+        const ids = index.get(v);
+        ids?.delete(id);
+        if (ids?.size === 0) index.delete(v);
+      }
+    }
+  }
+
+  /**
+   * The smallest set of ids that certainly contains every record `filter` matches, or null when
+   * no index narrows it (the caller scans). Understood: `id` and indexed fields compared by
+   * equality, `$eq`, `$in` of strings or `$type: 'string'`; `$and` (any branch narrows) and
+   * `$or` (every branch must narrow; the union). Each way is costed by the sizes of the sets it
+   * would read before any is built, so a wide one (`status` in every status) costs nothing when
+   * a narrow one (the user's own payments) is there.
+   */
+  candidates(filter: Filter): ReadonlySet<string> | null {
+    return this.plan(filter)?.ids() ?? null;
+  }
+
+  private plan(filter: Filter): Plan | null {
+    let best: Plan | null = null;
+    const consider = (p: Plan | null) => {
+      if (p && (!best || p.size < best.size)) best = p;
+    };
+    for (const [key, cond] of Object.entries(filter)) {
+      if (key === '$and') for (const branch of cond as Filter[]) consider(this.plan(branch));
+      else if (key === '$or') consider(this.unionPlan(cond as Filter[]));
+      else if (key === 'id') consider(idPlan(cond));
+      else if (this.byField.has(key)) consider(this.fieldPlan(key, cond));
+    }
+    return best;
+  }
+
+  private unionPlan(branches: Filter[]): Plan | null {
+    const plans = branches.map((b) => this.plan(b));
+    if (plans.some((p) => p === null)) return null;
+    if (plans.length === 1) return plans[0]!;
+    return { size: plans.reduce((n, p) => n + p!.size, 0), ids: () => union(plans.map((p) => p!.ids())) };
+  }
+
+  private fieldPlan(field: string, cond: unknown): Plan | null {
+    const index = this.byField.get(field)!;
+    const values = equalityValues(cond);
+    if (values) {
+      const sets = values.map((v) => index.get(v) ?? EMPTY);
+      return { size: sets.reduce((n, ids) => n + ids.size, 0), ids: () => (sets.length === 1 ? sets[0]! : union(sets)) };
+    }
+    if (isTypeString(cond)) {
+      let size = 0;
+      for (const ids of index.values()) size += ids.size;
+      return { size, ids: () => union(index.values()) };
+    }
+    return null;
+  }
+}
+
+/** A way to narrow a query: how many ids it yields (an upper bound), and the ids, built on demand. */
+interface Plan {
+  size: number;
+  ids(): ReadonlySet<string>;
+}
+
+function union(sets: Iterable<ReadonlySet<string>>): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const s of sets) for (const id of s) out.add(id);
+  return out;
+}
+
+function idPlan(cond: unknown): Plan | null {
+  const values = equalityValues(cond);
+  return values ? { size: values.length, ids: () => new Set(values) } : null;
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+/** The strings a condition accepts by equality (`v`, `{$eq: v}`, `{$in: [...]}`), or null. */
+function equalityValues(cond: unknown): string[] | null {
+  if (typeof cond === 'string') return [cond];
+  if (!cond || typeof cond !== 'object' || Array.isArray(cond) || cond instanceof Date) return null;
+  const c = cond as Record<string, unknown>;
+  if (typeof c.$eq === 'string') return [c.$eq];
+  if (Array.isArray(c.$in) && c.$in.every((v) => typeof v === 'string')) return c.$in as string[];
+  return null;
+}
+
+function isTypeString(cond: unknown): boolean {
+  return !!cond && typeof cond === 'object' && (cond as Record<string, unknown>).$type === 'string';
+}
+
+/**
+ * The string values a record holds at a dotted path: the string, or each string of an array,
+ * stepping through arrays of sub-documents on the way as MongoDB does (`e.s` of
+ * `{ e: [{ s: 'a' }, { s: 'b' }] }` is both 'a' and 'b'), so a multikey path is indexed as the
+ * query engine reads it.
+ */
+export function stringValues(doc: unknown, path: string): string[] {
+  const out = new Set<string>();
+  const parts = path.split('.');
+  const walk = (cur: unknown, i: number): void => {
+    if (i === parts.length) {
+      if (typeof cur === 'string') out.add(cur);
+      else if (Array.isArray(cur)) for (const x of cur) if (typeof x === 'string') out.add(x);
+      return;
+    }
+    if (Array.isArray(cur)) {
+      for (const el of cur) if (el !== null && typeof el === 'object' && !Array.isArray(el)) walk(el, i);
+      return;
+    }
+    if (cur === null || typeof cur !== 'object') return;
+    walk((cur as Record<string, unknown>)[parts[i]!], i + 1);
+  };
+  walk(doc, 0);
+  return [...out];
+}

@@ -1,0 +1,214 @@
+import { AppError } from '../../platform/errors.js';
+import type { Clock } from '../../platform/clock.js';
+import { INDEXES, leadingField, uniqueFields, type CollectionName } from './indexPlan.js';
+import { HashIndexes, stringValues } from './memoryIndexes.js';
+import { matcher } from './mingoQuery.js';
+import type {
+  IdempotencyRecord,
+  PaymentRecord,
+  PurchaseRequestRecord,
+  SellerOfferRecord,
+  WebhookDeliveryRecord,
+} from '../../core/store/records.js';
+import { normaliseRecord, normaliseUpdate } from './recordRules.js';
+import { applyUpdate } from './updateApplier.js';
+import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Store, type Update } from '../../core/store/store.js';
+
+/**
+ * The in-process store, for machines where no MongoDB server can run. Filters are the same
+ * MongoDB documents the Mongo store sends, evaluated by mingo; updates are applied by
+ * `applyUpdate`. Every operation runs synchronously inside one call, so a conditional update
+ * cannot interleave with another write: that is what makes it atomic. Records are cloned on the
+ * way in and out, and replaced (never mutated) on update, so a reader never sees a half-written
+ * record. Every write goes through `normaliseRecord`/`normaliseUpdate`, as in the Mongo store.
+ *
+ * Cost: a query narrowed by `id`, a unique key or an indexed field (src/store/indexPlan.ts) costs
+ * what it returns; anything else scans the collection.
+ */
+export class MemoryCollection<T extends { id: string }> implements Collection<T> {
+  private readonly docs = new Map<string, T>();
+  private readonly indexes: HashIndexes;
+  private readonly unique: string[];
+
+  constructor(
+    private readonly name: CollectionName,
+    private readonly clock: Clock,
+  ) {
+    this.indexes = new HashIndexes(INDEXES[name].map(leadingField).filter((f) => f !== 'id'));
+    this.unique = uniqueFields(name);
+  }
+
+  async insertOne(doc: T): Promise<T> {
+    return this.insertSync(doc);
+  }
+
+  async insertIfAbsent(doc: T): Promise<boolean> {
+    if (this.docs.has(doc.id)) return false;
+    this.insertSync(doc);
+    return true;
+  }
+
+  async findById(id: string): Promise<T | null> {
+    const doc = this.docs.get(id);
+    return doc ? structuredClone(doc) : null;
+  }
+
+  async findOne(filter: Filter): Promise<T | null> {
+    const doc = this.firstMatch(filter);
+    return doc ? structuredClone(doc) : null;
+  }
+
+  async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
+    return this.cursor(filter, options).map((d) => structuredClone(d));
+  }
+
+  async count(filter: Filter): Promise<number> {
+    return this.matching(filter).length;
+  }
+
+  async *stream(filter: Filter, options: FindOptions = {}): AsyncIterable<T> {
+    // The matching records are already in this process; only references are collected here.
+    for (const d of this.cursor(filter, options)) yield structuredClone(d);
+  }
+
+  async updateOne(filter: Filter, update: Update): Promise<T | null> {
+    const checked = normaliseUpdate(this.name, update);
+    const current = this.firstMatch(filter);
+    if (!current) return null;
+    const next = this.applied(current, checked);
+    this.replace(current, next);
+    return structuredClone(next);
+  }
+
+  /** Returns how many records matched (MongoDB's `matchedCount`; every match is written). */
+  async updateMany(filter: Filter, update: Update): Promise<number> {
+    const checked = normaliseUpdate(this.name, update);
+    const targets = this.matching(filter);
+    const nexts = targets.map((d) => this.applied(d, checked));
+    // Check every unique key before writing any record, so a failing batch changes nothing.
+    const pending = new Map<string, Map<string, string>>();
+    nexts.forEach((n) => this.assertUnique(n, pending));
+    targets.forEach((d, i) => this.replace(d, nexts[i]!));
+    return targets.length;
+  }
+
+  async deleteMany(filter: Filter): Promise<number> {
+    const targets = this.matching(filter);
+    for (const d of targets) {
+      this.docs.delete(d.id);
+      this.indexes.remove(d.id, d);
+    }
+    return targets.length;
+  }
+
+  /** The records a filter matches, in insertion order; callers must not mutate them. */
+  private matching(filter: Filter): T[] {
+    const q = matcher(filter);
+    const out: T[] = [];
+    for (const d of this.candidates(filter)) if (q.test(d)) out.push(d);
+    return out;
+  }
+
+  private cursor(filter: Filter, options: FindOptions): T[] {
+    let c = matcher(filter).find<T>([...this.candidates(filter)]);
+    if (options.sort) c = c.sort(options.sort);
+    if (options.skip) c = c.skip(options.skip);
+    // 0 is no limit, as in MongoDB.
+    if (options.limit) c = c.limit(options.limit);
+    return c.all();
+  }
+
+  private firstMatch(filter: Filter): T | undefined {
+    const q = matcher(filter);
+    for (const d of this.candidates(filter)) if (q.test(d)) return d;
+    return undefined;
+  }
+
+  /** The records a filter can match: through an index when one narrows it, else all of them. */
+  private *candidates(filter: Filter): Iterable<T> {
+    const ids = this.indexes.candidates(filter);
+    if (!ids) {
+      yield* this.docs.values();
+      return;
+    }
+    // Copied: a caller may write while iterating (deleteMany collects first, but stay safe).
+    for (const id of [...ids]) {
+      const d = this.docs.get(id);
+      if (d) yield d;
+    }
+  }
+
+  private insertSync(doc: T): T {
+    const copy = structuredClone(normaliseRecord(this.name, doc));
+    if (this.docs.has(copy.id)) {
+      throw new AppError('conflict', 'duplicate id', { code: 'duplicate_key', details: { keys: ['id'] } });
+    }
+    this.assertUnique(copy);
+    this.docs.set(copy.id, copy);
+    this.indexes.add(copy.id, copy);
+    return structuredClone(copy);
+  }
+
+  private applied(current: T, update: Update): T {
+    const next = structuredClone(current);
+    try {
+      applyUpdate(next as unknown as Record<string, unknown>, withUpdatedAt(update, this.clock.now()));
+    } catch (err) {
+      // What MongoDB refuses for the record's shape ($set inside null, $inc on a string…).
+      throw new AppError('internal', `the update does not fit the ${this.name} record: ${(err as Error).message}`, { code: 'record_invalid', cause: err });
+    }
+    if (next.id !== current.id) throw new Error('the id of a record cannot change');
+    return next;
+  }
+
+  private replace(current: T, next: T): void {
+    this.assertUnique(next);
+    this.indexes.remove(current.id, current);
+    this.docs.set(next.id, next);
+    this.indexes.add(next.id, next);
+  }
+
+  private assertUnique(doc: T, pending?: Map<string, Map<string, string>>): void {
+    for (const field of this.unique) {
+      for (const v of stringValues(doc, field)) {
+        const owners = this.indexes.lookup(field, v);
+        const batch = pending?.get(field);
+        const takenByOther = owners && [...owners].some((id) => id !== doc.id);
+        if (takenByOther || (batch?.has(v) && batch.get(v) !== doc.id)) {
+          throw new AppError('conflict', `${field} is already used by another record`, {
+            code: 'duplicate_key',
+            details: { keys: [field] },
+          });
+        }
+        if (pending) {
+          if (!batch) pending.set(field, new Map([[v, doc.id]]));
+          else batch.set(v, doc.id);
+        }
+      }
+    }
+  }
+}
+
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  readonly payments: MemoryCollection<PaymentRecord>;
+  readonly purchaseRequests: MemoryCollection<PurchaseRequestRecord>;
+  readonly sellerOffers: MemoryCollection<SellerOfferRecord>;
+  readonly webhookDeliveries: MemoryCollection<WebhookDeliveryRecord>;
+  readonly idempotencyKeys: MemoryCollection<IdempotencyRecord>;
+
+  constructor(
+    clock: Clock,
+    readonly description = 'in-process store (not durable)',
+  ) {
+    this.payments = new MemoryCollection('payments', clock);
+    this.purchaseRequests = new MemoryCollection('purchaseRequests', clock);
+    this.sellerOffers = new MemoryCollection('sellerOffers', clock);
+    this.webhookDeliveries = new MemoryCollection('webhookDeliveries', clock);
+    this.idempotencyKeys = new MemoryCollection('idempotencyKeys', clock);
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}

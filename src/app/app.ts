@@ -1,0 +1,130 @@
+import cors from 'cors';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { errorHandler, notFoundHandler } from '../platform/http/errorHandler.js';
+import { jsonDepthLimit, MAX_JSON_DEPTH, servedOverTls } from '../platform/http/http.js';
+import { createRateLimiters } from '../platform/http/rateLimits.js';
+import { requestLogger } from '../platform/http/requestLogger.js';
+import type { FeatureModule } from '../platform/featureModule.js';
+import { trackRouteTemplate } from '../platform/metrics/routeTemplate.js';
+import { createConfigurationModule } from '../features/configuration/configurationModule.js';
+import { createPaymentControllerModule } from '../features/controller/paymentControllerModule.js';
+import { createDecentralizedModule } from '../features/decentralized/decentralizedModule.js';
+import { createDocsModule } from '../features/docs/docsModule.js';
+import { createEscrowModule } from '../features/escrow/escrowModule.js';
+import { createLegacyModule } from '../features/legacy/legacyModule.js';
+import { createPayoutsModule } from '../features/payouts/payoutsModule.js';
+import { createShkeeperModule } from '../features/shkeeper/shkeeperModule.js';
+import { buildCoreServices, type AppDeps, type CoreServices } from './composition.js';
+import { registerMetricsDocs } from './metricsDocs.js';
+import { buildOpenApiDocument } from './openapiDocument.js';
+
+export type { AppDeps } from './composition.js';
+
+/** What `createApp` built, for the server (monitors, leader, tokens) and for tests: the core and the services tests drive directly. */
+export interface AppServices extends CoreServices {
+  payments: ReturnType<typeof createPaymentControllerModule>['payments'];
+  payouts: ReturnType<typeof createPayoutsModule>['payouts'];
+}
+
+/** CORS_ORIGINS: none → no cross-origin access; `*` → any origin; else exactly those origins. */
+function corsFor(origins: readonly string[]) {
+  if (origins.includes('*')) return cors({ origin: '*' });
+  return cors({ origin: (origin, cb) => cb(null, origin !== undefined && origins.includes(origin)) });
+}
+
+const WEBHOOK_PATHS = ['/api/payment/shkeeper/webhook', '/api/payment/shkeeper/payout/webhook'];
+/** The SHKeeper widget reads this cross-origin from anywhere: it sets its own CORS headers. */
+const OPEN_CORS_PATH = '/api/payment/shkeeper/config';
+
+/**
+ * Builds the Express app from its dependencies. The entry point passes real ones; tests pass the
+ * same kinds, built on local stand-ins where the real system cannot run here.
+ */
+export function createApp(deps: AppDeps): Express & { locals: { ctx: AppServices } } {
+  const core = buildCoreServices(deps);
+  const { config } = core;
+  // Dev routes (mounted by shkeeperRoutes when enableDevRoutes) never exist in production; the
+  // config refuses ENABLE_DEV_ROUTES there, and a hand-built config is refused here.
+  if (config.env === 'production' && config.enableDevRoutes) {
+    throw new Error('ENABLE_DEV_ROUTES: dev routes are never mounted in production');
+  }
+  // Each feature gets the narrow deps it declares; this is the only place that knows them all.
+  const controller = createPaymentControllerModule(core);
+  const configuration = createConfigurationModule(core);
+  const decentralized = createDecentralizedModule(core);
+  const legacy = createLegacyModule({ ...core, web3: decentralized.web3 });
+  const shkeeper = createShkeeperModule(core);
+  const payouts = createPayoutsModule(core);
+  const escrow = createEscrowModule(core);
+  let document = '';
+  const docs = createDocsModule({ config, document: () => document });
+  // Mount order: the controller first (GET /:id is the hottest route; it takes 24-hex ids only and
+  // passes everything else on, and its fixed paths exist nowhere else).
+  const modules: FeatureModule[] = [controller, configuration, decentralized, legacy, shkeeper, payouts, escrow, docs];
+  // The contract lists the features in the order of its tags.
+  const documented = [configuration, controller, shkeeper, payouts, escrow, decentralized, legacy, docs];
+  document = JSON.stringify(buildOpenApiDocument([...documented.flatMap((m) => m.docs), registerMetricsDocs], { devRoutes: config.enableDevRoutes }));
+  for (const m of modules) for (const monitor of m.monitors ?? []) core.monitors.register(monitor);
+  const ctx: AppServices = { ...core, payments: controller.payments, payouts: payouts.payouts };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.set('trust proxy', ctx.config.trustProxy);
+  app.locals.ctx = ctx;
+
+  app.use(
+    requestLogger(ctx.logger, {
+      ignore: (url) => url === '/api/payment/health',
+      // One finish hook per request feeds both the access line and the duration histogram.
+      onFinish: (req, res, seconds) => ctx.metrics.httpRequest(req, res, seconds),
+    }),
+  );
+  // Remembers each matched route's full template, so a route's errors and successes share a label.
+  app.use(trackRouteTemplate());
+  // helmet's headers that matter for a JSON API; the docs page sets its own CSP for its assets.
+  // HSTS only when clients reach the service over TLS (PUBLIC_BASE_URL is https): over plain HTTP
+  // it means nothing, and on a shared host name it would pin other services to https.
+  app.use(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      strictTransportSecurity: servedOverTls(ctx.config),
+      crossOriginEmbedderPolicy: false,
+      crossOriginOpenerPolicy: false,
+      originAgentCluster: false,
+      xDnsPrefetchControl: false,
+      xDownloadOptions: false,
+      xPermittedCrossDomainPolicies: false,
+      // Covered by the CSP's frame-ancestors; X-XSS-Protection is deprecated and ignored.
+      xFrameOptions: false,
+      xXssProtection: false,
+    }),
+  );
+  const corsPolicy = corsFor(ctx.config.corsOrigins);
+  // Only a browser's cross-origin request carries Origin; nothing to decide without one.
+  app.use((req, res, next) => (req.headers.origin === undefined || req.path === OPEN_CORS_PATH ? next() : corsPolicy(req, res, next)));
+  app.get('/metrics', ctx.metrics.endpoint(ctx.config.metricsToken));
+
+  // SHKeeper's deliveries have a limit of their own, so a busy API never starves them.
+  const limits = createRateLimiters(ctx.config, ctx.tokens, ctx.limiterFactory);
+  app.use(WEBHOOK_PATHS, limits.webhooks);
+  // Webhooks have their own limit; health probes are never limited (a load balancer must always
+  // learn the truth, Redis down included).
+  const unlimited = new Set([...WEBHOOK_PATHS, '/api/payment/health']);
+  app.use('/api/payment', (req, res, next) => (unlimited.has(req.baseUrl + req.path) ? next() : limits.api(req, res, next)));
+
+  // Webhooks verify signatures over the raw body, so they are routed before JSON parsing.
+  for (const m of modules) for (const r of m.rawRoutes ?? []) app.use(`/api/payment${r.path === '/' ? '' : r.path}`, r.router);
+  // Over JSON_BODY_LIMIT → 413 `payload_too_large`; nested deeper than 32 → 400 `json_too_deep`.
+  app.use(express.json({ limit: ctx.config.jsonBodyLimit, strict: true }));
+  app.use(jsonDepthLimit(MAX_JSON_DEPTH));
+
+  const api = express.Router();
+  for (const m of modules) for (const r of m.routes) api.use(r.path, r.router);
+  app.use('/api/payment', api);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app as Express & { locals: { ctx: AppServices } };
+}

@@ -1,0 +1,70 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Server as SocketServer } from 'socket.io';
+import { createApp } from './app.js';
+import type { AppServices } from './app.js';
+import type { AppDeps } from './composition.js';
+import type { PaymentEvents } from '../core/events/paymentEvents.js';
+import { createAdapter } from '@socket.io/redis-adapter';
+import type { Redis } from 'ioredis';
+import { createSocketServer, SocketIoEvents } from '../adapters/socket/socketServer.js';
+
+export interface RunningServer {
+  httpServer: HttpServer;
+  io: SocketServer;
+  ctx: AppServices;
+  port: number;
+  url: string;
+  /** Stops accepting, lets in-flight requests finish (bounded), closes sockets and monitors. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** One HTTP server carrying both the REST API and Socket.IO. The store is the caller's to close. */
+export async function startServer(
+  deps: Omit<AppDeps, 'events'> & { observer?: PaymentEvents; pubSub?: { pub: Redis; sub: Redis } },
+  listen: { port: number; host: string },
+): Promise<RunningServer> {
+  const events = new SocketIoEvents(deps.observer);
+  const app = createApp({ ...deps, events });
+  const ctx = app.locals.ctx;
+  let draining = false;
+  // While shutting down, a request arriving on a kept-alive connection gets a clear 503.
+  const httpServer = createServer((req, res) => {
+    if (!draining) return app(req, res);
+    res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
+    res.end(JSON.stringify({ success: false, error: { code: 'shutting_down', message: 'this instance is shutting down; retry' } }));
+  });
+  const io = createSocketServer(httpServer, { tokens: ctx.tokens, store: deps.store, logger: deps.logger });
+  // With Redis, an event emitted on any instance reaches its room's clients on every instance.
+  if (deps.pubSub) io.adapter(createAdapter(deps.pubSub.pub, deps.pubSub.sub));
+  events.attach(io);
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(listen.port, listen.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  // The first lease attempt is settled before the monitors start, so a leader's start-up passes run.
+  await ctx.leader?.start();
+  ctx.monitors.startAll();
+
+  let closing: Promise<void> | undefined;
+  const close = (timeoutMs = deps.config.shutdownTimeoutMs) =>
+    (closing ??= (async () => {
+      draining = true;
+      await ctx.monitors.stopAll();
+      await ctx.leader?.stop();
+      const drained = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeIdleConnections();
+      io.local.disconnectSockets(true);
+      const timer = setTimeout(() => httpServer.closeAllConnections(), timeoutMs);
+      await drained;
+      clearTimeout(timer);
+      io.engine.close();
+    })());
+
+  return { httpServer, io, ctx, port, url: `http://127.0.0.1:${port}`, close };
+}

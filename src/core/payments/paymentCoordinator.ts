@@ -1,0 +1,237 @@
+import { AppError } from '../../platform/errors.js';
+import { addDecimals, compareDecimals } from '../../platform/money.js';
+import type { Claim, Disbursement, DisbursementState, HistoryEntry, PaymentRecord, PaymentStatus } from '../store/records.js';
+import type { Filter } from '../store/store.js';
+import { available, emptyLedger, ledgerOf } from './escrowLedger.js';
+import { canMoveDisbursement, canTransition, escrowAfter, EVIDENCE_ONLY, IN_FLIGHT } from './transitions.js';
+import { andWhere, flatten, MAX_ATTEMPTS, contention, type CreditInput, type CreditResult, type TransitionFields, type TransitionRequest, type TransitionResult } from './coordinatorBase.js';
+import { InflowWrites } from './inflowWrites.js';
+
+export type { CreditInput, CreditResult, TransitionFields, TransitionRequest, TransitionResult };
+
+
+/**
+ * The only writer of payment state. Each operation is named for what it means (credit an escrow,
+ * record a claim, open or settle a disbursement…) and is one conditional update on the record as
+ * just read: its status, escrow state and `revision` (bumped by every write here). Two writers
+ * racing on one payment cannot both succeed; the loser re-reads and decides again. Money targets
+ * (`completed` for an inbound payment, `released`, `refunded`) are reached only through evidence:
+ * `credit` and `settleDisbursement`.
+ */
+export class PaymentCoordinator extends InflowWrites {
+  /** Inserts a new payment; inbound ones start with an empty escrow ledger. */
+  async create(
+    record: Omit<PaymentRecord, 'history' | 'createdAt' | 'updatedAt' | 'pendingEffects' | 'escrow' | 'creditKeys' | 'fundedRequestKey' | 'claim' | 'escrowPaymentId'> &
+      Partial<Pick<PaymentRecord, 'claim' | 'escrowPaymentId'>>,
+    source: string,
+    actor: string,
+  ) {
+    const now = this.clock.now();
+    const entry: HistoryEntry = { fromStatus: null, toStatus: record.status, fromEscrow: null, toEscrow: record.escrowState, source, actor, at: now, reason: null };
+    return this.store.payments.insertOne({
+      claim: null,
+      escrowPaymentId: null,
+      ...record,
+      escrow: record.direction === 'in' ? emptyLedger() : null,
+      creditKeys: [],
+      fundedRequestKey: null,
+      pendingEffects: [],
+      history: [entry],
+      createdAt: now,
+      updatedAt: now,
+    });
+  }
+
+  /**
+   * A status move that carries no money: processing, pending (a reorg), failed, cancelled, and an
+   * outbound payout's own completed. Money targets of an inbound payment throw `evidence_required`.
+   */
+  async transition(paymentId: string, req: TransitionRequest): Promise<TransitionResult> {
+    return this.move(paymentId, req, (p) => {
+      if (p.direction === 'in' && EVIDENCE_ONLY.includes(req.to)) {
+        throw new AppError('invalid_state', `an inbound payment becomes ${req.to} only on evidence`, { code: 'evidence_required' });
+      }
+      const { claim, ...fields } = req.set ?? {};
+      return { set: { ...flatten(fields), ...(claim ? { claim: { ...claim, txHash: claim.txHash.toLowerCase(), at: this.clock.now() } } : {}) } };
+    });
+  }
+
+
+  /**
+   * A party's or admin's amendment, in one conditional write: metadata (merged), the network and
+   * token, and a claimed transaction hash (recorded only while the payment is pending, or
+   * processing with no claim yet). `where` is what the caller checked and must still hold.
+   * Refused as a whole: 409 `precondition_failed` (the payment moved on), nothing written.
+   */
+  async amend(
+    paymentId: string,
+    d: { metadata?: Record<string, unknown>; blockchain?: { network: string; token: string }; claim?: Omit<Claim, 'at'> },
+    where: Filter = {},
+  ): Promise<PaymentRecord> {
+    const set: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(d.metadata ?? {})) set[`metadata.${k}`] = v;
+    if (d.blockchain) set.blockchain = d.blockchain;
+    if (d.claim) set.claim = { ...d.claim, txHash: d.claim.txHash.toLowerCase(), at: this.clock.now() };
+    if (Object.keys(set).length === 0) return this.mustFind(paymentId);
+    const claimable = d.claim ? { $or: [{ status: 'pending' }, { status: 'processing', claim: null }] } : {};
+    const conditions = [where, claimable].filter((c) => Object.keys(c).length > 0);
+    const updated = await this.store.payments.updateOne(
+      { id: paymentId, ...(conditions.length > 0 ? { $and: conditions } : {}) },
+      { $set: set, $inc: { revision: 1 } },
+    );
+    if (updated) return updated;
+    await this.mustFind(paymentId);
+    throw new AppError('conflict', 'the payment changed; reload and try again', { code: 'precondition_failed' });
+  }
+
+  /** Provider facts (`providerData.<key>`) and invoice fields, never state or money. */
+  async recordProviderFacts(
+    paymentId: string,
+    facts: { providerData?: Record<string, unknown>; paymentUrl?: string; payAddress?: string },
+    where: Filter = {},
+  ): Promise<PaymentRecord> {
+    const { providerData, ...fields } = facts;
+    const updated = await this.store.payments.updateOne(
+      { id: paymentId, ...andWhere(where) },
+      { $set: { ...fields, ...flatten({ providerData }) }, $inc: { revision: 1 } },
+    );
+    if (updated) return updated;
+    await this.mustFind(paymentId);
+    throw new AppError('conflict', 'the payment changed; reload and try again', { code: 'precondition_failed' });
+  }
+
+  // ── disbursements (invariants 4 and 5) ──────────────────────────────────────────────────────
+
+  /**
+   * Starts a disbursement of a funded escrow: the escrow must hold nothing else in flight, and the
+   * amount must fit what it still holds. Refusals: `escrow_not_funded`, `disbursement_in_flight`,
+   * `exceeds_escrow_balance`. The same disbursement id again returns the payment unchanged.
+   */
+  async openDisbursement(escrowId: string, d: Omit<Disbursement, 'createdAt' | 'updatedAt'>, step: { source: string; actor: string }): Promise<PaymentRecord> {
+    return this.write(escrowId, (p) => {
+      const l = ledgerOf(p);
+      if (l.inFlight?.id === d.id) return null;
+      if (p.direction !== 'in' || p.status !== 'completed' || p.escrowState !== 'funded') {
+        throw new AppError('invalid_state', `escrow of this payment is ${p.escrowState} (payment ${p.status})`, { code: 'escrow_not_funded' });
+      }
+      if (l.inFlight) {
+        throw new AppError('conflict', `a ${l.inFlight.kind} of this escrow is ${l.inFlight.state}`, {
+          code: 'disbursement_in_flight',
+          details: { disbursementId: l.inFlight.id, kind: l.inFlight.kind, state: l.inFlight.state, payoutId: l.inFlight.payoutId },
+        });
+      }
+      if (compareDecimals(d.amount, available(l)) > 0 || compareDecimals(d.amount, '0') <= 0) {
+        throw new AppError('conflict', `the escrow holds ${available(l)}; ${d.amount} cannot leave it`, {
+          code: 'exceeds_escrow_balance',
+          details: { available: available(l), requested: d.amount },
+        });
+      }
+      const now = this.clock.now();
+      return {
+        $set: { escrow: { ...l, inFlight: { ...d, createdAt: now, updatedAt: now } } },
+        $push: {
+          history: this.note(p, step.source, step.actor, `${d.kind} ${d.amount} to ${d.recipient} ${d.state}${d.override ? ` (recipient override by ${d.override.by}: ${d.override.reason})` : ''}`),
+        },
+      };
+    });
+  }
+
+  /**
+   * Moves the in-flight disbursement `id` from one of `from` to `to` (submitted, in_doubt, failed,
+   * withdrawn). Settling goes through `settleDisbursement`. A disbursement already there is a no-op.
+   */
+  async moveDisbursement(
+    escrowId: string,
+    id: string,
+    to: Exclude<DisbursementState, 'settled' | 'prepared'>,
+    step: { source: string; actor: string; evidence?: string; reason?: string },
+  ): Promise<{ payment: PaymentRecord; changed: boolean }> {
+    let changed = false;
+    const payment = await this.write(escrowId, (p) => {
+      const l = ledgerOf(p);
+      const d = l.inFlight?.id === id ? l.inFlight : undefined;
+      const done = l.disbursements.find((x) => x.id === id);
+      if (!d) {
+        if (done?.state === to) return null;
+        throw new AppError('invalid_state', 'this disbursement is not in flight', { code: 'disbursement_not_in_flight', details: { state: done?.state ?? null } });
+      }
+      if (d.state === to) return null;
+      if (!canMoveDisbursement(d.state, to)) {
+        throw new AppError('invalid_state', `a ${d.state} disbursement cannot become ${to}`, { code: 'invalid_disbursement_transition', details: { from: d.state, to } });
+      }
+      const now = this.clock.now();
+      const next = { ...d, state: to, evidence: step.evidence ?? d.evidence, updatedAt: now };
+      const ends = !IN_FLIGHT.includes(to);
+      changed = true;
+      return {
+        $set: { escrow: { ...l, inFlight: ends ? null : next, disbursements: ends ? [...l.disbursements, next] : l.disbursements } },
+        $push: { history: this.note(p, step.source, step.actor, `${d.kind} ${d.state} → ${to}${step.reason ? `: ${step.reason}` : ''}`) },
+      };
+    });
+    return { payment, changed };
+  }
+
+  /**
+   * Settles the in-flight disbursement on evidence (a confirmed transfer, SHKeeper's success): the
+   * escrow becomes released (release, payout) or refunded (refund), for good, with the side
+   * effects in the same write. Evidence for a disbursement that is not in flight is refused,
+   * unless it is the one already settled (the same evidence again: `changed: false`).
+   */
+  async settleDisbursement(
+    escrowId: string,
+    id: string,
+    step: { source: string; actor: string; evidence: string; effects: string[]; hashField?: 'releaseTxHash' | 'refundTxHash' },
+  ): Promise<TransitionResult> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const p = await this.mustFind(escrowId);
+      const l = ledgerOf(p);
+      const settled = l.disbursements.find((x) => x.id === id && x.state === 'settled');
+      if (settled) return { payment: p, changed: false };
+      const d = l.inFlight?.id === id ? l.inFlight : undefined;
+      if (!d) throw new AppError('invalid_state', 'this disbursement is not in flight', { code: 'disbursement_not_in_flight' });
+      const to: PaymentStatus = d.kind === 'refund' ? 'refunded' : 'released';
+      const escrowState = escrowAfter('in', p.escrowState, to);
+      if (!canTransition(p.status, to) || escrowState === undefined) {
+        throw new AppError('invalid_state', `escrow of this payment is ${p.escrowState} (payment ${p.status})`, { code: 'escrow_not_funded' });
+      }
+      const now = this.clock.now();
+      const done: Disbursement = { ...d, state: 'settled', evidence: step.evidence, updatedAt: now };
+      const ledger = { ...l, inFlight: null, disbursements: [...l.disbursements, done], disbursed: addDecimals(l.disbursed, d.amount) };
+      const set: Record<string, unknown> = { escrow: ledger, status: to, escrowState, pendingEffects: step.effects };
+      if (step.hashField) set[step.hashField] = step.evidence.toLowerCase();
+      const updated = await this.store.payments.updateOne(this.guard(p), {
+        $set: set,
+        $push: { history: this.entry(p, to, step.source, step.actor, `${d.kind} ${d.amount} to ${d.recipient}`) },
+        $inc: { revision: 1 },
+      });
+      if (updated) {
+        this.observer?.transition(p.status, to, { currency: p.amount.currency, direction: p.direction });
+        return { payment: updated, changed: true };
+      }
+    }
+    throw contention();
+  }
+
+
+  /** Marks one outbox step done. */
+  async effectDone(paymentId: string, step: string): Promise<void> {
+    await this.store.payments.updateOne({ id: paymentId }, { $pull: { pendingEffects: step } });
+  }
+
+  /**
+   * Deletes abandoned pending payments older than `cutoff` that nothing can still settle: no
+   * claim, no credit, no proven wallet, no invoice address. Returns how many went.
+   */
+  purgeAbandoned(cutoff: Date): Promise<number> {
+    return this.store.payments.deleteMany({
+      status: 'pending', direction: 'in', transactionHash: null, payAddress: null, createdAt: { $lt: cutoff },
+      claim: null, 'creditKeys.0': { $exists: false }, 'escrow.payers.0': { $exists: false },
+    });
+  }
+
+  /** Serialises a multi-record step (payment + offers + request) of one payment. */
+  withPaymentLock<T>(paymentId: string, fn: () => Promise<T>): Promise<T> {
+    return this.lock.withLock(`payment:${paymentId}`, fn);
+  }
+
+}

@@ -1,0 +1,148 @@
+import type { Clock } from '../../platform/clock.js';
+import { AppError } from '../../platform/errors.js';
+import { newObjectId } from '../../platform/ids.js';
+import type { DeliveryOutcome, WebhookDeliveryRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+
+type Received = Pick<WebhookDeliveryRecord, 'kind' | 'verification' | 'verificationError' | 'externalId' | 'status' | 'txids'>;
+
+/** At most this many bad-signature deliveries are kept, newest first; each for at most a day. */
+export const BAD_SIGNATURE_SAMPLE_SIZE = 100;
+export const BAD_SIGNATURE_TTL_MS = 24 * 3600 * 1000;
+/** WEBHOOK_DELIVERY_RETENTION_DAYS' default: how long any delivery row is kept. */
+export const DELIVERY_RETENTION_MS = 30 * 24 * 3600 * 1000;
+
+export interface DeliveryLogOptions {
+  /** Every row expires this long after it was received (MongoDB TTL index; swept in memory). */
+  retentionMs?: number;
+  /** The bad-signature sample: how many rows, and how long each (or `retentionMs`, if sooner). */
+  sample?: { size: number; ttlMs: number };
+}
+
+export interface DeliveryObserver {
+  /** `lagSeconds`: from receipt to this outcome, when a received delivery is finished. */
+  delivery(kind: string, outcome: string, lagSeconds?: number): void;
+  /** Every refused signature, kept or not (the stored sample is bounded; the count is not). */
+  badSignature?(kind: string, reason: string): void;
+}
+
+/**
+ * Every signed webhook delivery is written down when it arrives and again with what became of it,
+ * so an operator can see what SHKeeper sent and the counters survive restarts. Each row expires
+ * `retentionMs` after it was received, so `stats` counts the deliveries of that window. A replay
+ * that arrives after its row expired is still harmless: `alreadyApplied` is only a shortcut, the
+ * payment's own credit keys and state are what refuse to apply an event twice. Deliveries with a
+ * bad signature are only counted, plus a small sample that expires sooner (see `badSignature`).
+ */
+export class DeliveryLog {
+  private readonly retentionMs: number;
+  private readonly sample: { size: number; ttlMs: number };
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly observer?: DeliveryObserver,
+    options: DeliveryLogOptions = {},
+  ) {
+    this.retentionMs = options.retentionMs ?? DELIVERY_RETENTION_MS;
+    this.sample = options.sample ?? { size: BAD_SIGNATURE_SAMPLE_SIZE, ttlMs: BAD_SIGNATURE_TTL_MS };
+  }
+
+  /**
+   * A delivery whose signature failed. Anyone can send these, so they are counted (metrics) and
+   * only a bounded, expiring sample is written: each row expires after a day, or after the
+   * retention if that is sooner (MongoDB's TTL index on `expiresAt`; pruned here too, for the
+   * in-process store), and only the newest `size` rows are kept.
+   */
+  async badSignature(kind: WebhookDeliveryRecord['kind'], reason: string): Promise<void> {
+    this.observer?.badSignature?.(kind, reason);
+    const now = this.clock.now();
+    await this.insert(
+      { kind, verification: null, verificationError: reason, externalId: null, status: null, txids: [] },
+      'bad_signature',
+      null,
+      now,
+      Math.min(this.sample.ttlMs, this.retentionMs),
+    );
+    this.observer?.delivery(kind, 'bad_signature');
+    await this.pruneBadSignatures(now);
+  }
+
+  private async pruneBadSignatures(now: Date): Promise<void> {
+    const deliveries = this.store.webhookDeliveries;
+    await deliveries.deleteMany({ outcome: 'bad_signature', expiresAt: { $lte: now } });
+    const beyond = await deliveries.find(
+      { outcome: 'bad_signature' },
+      { sort: { receivedAt: -1, id: -1 }, skip: this.sample.size, limit: 1_000 },
+    );
+    if (beyond.length > 0) await deliveries.deleteMany({ id: { $in: beyond.map((d) => d.id) } });
+  }
+
+  async received(d: Received, outcome: DeliveryOutcome = 'received', detail: string | null = null): Promise<string> {
+    const id = await this.insert(d, outcome, detail, this.clock.now(), this.retentionMs);
+    if (outcome !== 'received') this.observer?.delivery(d.kind, outcome);
+    return id;
+  }
+
+  private async insert(d: Received, outcome: DeliveryOutcome, detail: string | null, now: Date, keepMs: number): Promise<string> {
+    const id = newObjectId(now);
+    await this.store.webhookDeliveries.insertOne({
+      id,
+      provider: 'shkeeper',
+      ...d,
+      receivedAt: now,
+      outcome,
+      dedupeKey: null,
+      paymentId: null,
+      detail,
+      expiresAt: new Date(now.getTime() + keepMs),
+      createdAt: now,
+      updatedAt: now,
+    });
+    return id;
+  }
+
+  async alreadyApplied(dedupeKey: string): Promise<boolean> {
+    return (await this.store.webhookDeliveries.count({ dedupeKey })) > 0;
+  }
+
+  /**
+   * Records the outcome. With a dedupe key, this delivery becomes the one that handled that
+   * (external id, txid, crypto); if another delivery claimed it first, this one is a duplicate.
+   */
+  async finish(
+    id: string,
+    outcome: DeliveryOutcome,
+    extra: { dedupeKey?: string; paymentId?: string; detail?: string } = {},
+  ): Promise<DeliveryOutcome> {
+    const set = { outcome, paymentId: extra.paymentId ?? null, detail: extra.detail ?? null };
+    try {
+      const d = await this.store.webhookDeliveries.updateOne({ id }, { $set: { ...set, dedupeKey: extra.dedupeKey ?? null } });
+      if (d) this.observer?.delivery(d.kind, outcome, (this.clock.now().getTime() - d.receivedAt.getTime()) / 1000);
+      return outcome;
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'duplicate_key')) throw err;
+      const d = await this.store.webhookDeliveries.updateOne({ id }, { $set: { ...set, outcome: 'duplicate' } });
+      if (d) this.observer?.delivery(d.kind, 'duplicate');
+      return 'duplicate';
+    }
+  }
+
+  async stats(kind: WebhookDeliveryRecord['kind']) {
+    const count = (outcome: DeliveryOutcome | DeliveryOutcome[]) =>
+      this.store.webhookDeliveries.count({ kind, outcome: Array.isArray(outcome) ? { $in: outcome } : outcome });
+    const [total, success, duplicate, badSignature, failure, late, stale, pending, excess, refused] = await Promise.all([
+      this.store.webhookDeliveries.count({ kind }),
+      count('applied'),
+      count('duplicate'),
+      count('bad_signature'),
+      count(['error', 'malformed', 'unknown_invoice']),
+      count('late_payment'),
+      count('stale'),
+      count('received'),
+      count('excess'),
+      count('refused'),
+    ]);
+    return { total, success, duplicate, badSignature, failure, latePayments: late, stale, inFlight: pending, excess, refused };
+  }
+}

@@ -1,0 +1,289 @@
+import { sameAddress } from '../../core/chain/erc20.js';
+import type { ChainGateway, UnsignedTokenTransfer } from '../../core/chain/chainTypes.js';
+import type { Clock } from '../../platform/clock.js';
+import { AppError } from '../../platform/errors.js';
+import { newObjectId } from '../../platform/ids.js';
+import type { Logger } from '../../platform/logger.js';
+import { compareDecimals, toBaseUnits } from '../../platform/money.js';
+import type { Config } from '../../platform/config.js';
+import { defaultDisbursementAmount, ledgerOf } from '../../core/payments/escrowLedger.js';
+import type { InflowProofs } from '../../core/payments/inflowProofs.js';
+import type { PaymentCoordinator } from '../../core/payments/paymentCoordinator.js';
+import { REFUND_EFFECTS, RELEASE_EFFECTS, type PaymentEffects } from '../../core/payments/paymentEffects.js';
+import type { Disbursement, PaymentRecord } from '../../core/store/records.js';
+import type { Store } from '../../core/store/store.js';
+import {
+  assertFunded,
+  explainInFlight,
+  HASH_FIELD,
+  inFlightError,
+  ruleRecipient,
+  TARGET_STATUS,
+  type EscrowAction,
+  type RecipientOverride,
+  assertFundingOnChain,
+} from '../../core/escrow/escrowRecipients.js';
+
+/** What a release or refund of the escrow will pay, and the disbursement already holding it, if any. */
+interface Plan {
+  recipient: string;
+  amount: string;
+  existing: Disbursement | null;
+}
+
+/**
+ * Escrow release and refund: disbursements of the escrow paid by an escrow transaction the admin
+ * signs (the server holds no escrow key). `prepare` opens the disbursement with the EIP-1193
+ * transaction to sign, and holds the escrow; `confirm` settles it only when the chain shows
+ * exactly that transfer — right token, from escrow, to the disbursement's recipient, for its exact
+ * amount, deep enough. Confirming with nothing prepared opens and settles in one step. Every
+ * other way money leaves the escrow (SHKeeper or hot-wallet payouts) is refused while one is in
+ * flight, and forever once the escrow is released or refunded: the coordinator keeps that.
+ */
+export class EscrowService {
+  constructor(
+    private readonly d: {
+      config: Config;
+      store: Store;
+      coordinator: PaymentCoordinator;
+      effects: PaymentEffects;
+      clock: Clock;
+      logger: Logger;
+      chain?: ChainGateway;
+      proofs?: InflowProofs;
+    },
+  ) {}
+
+  async prepare(adminId: string, paymentId: string, kind: EscrowAction, override?: RecipientOverride) {
+    const p = await this.payment(paymentId);
+    assertFunded(p);
+    const inFlight = ledgerOf(p).inFlight;
+    if (inFlight) return this.samePrepared(p, inFlight, kind, override);
+    const { escrow, chain } = this.requireChain();
+    await assertFundingOnChain(this.d.proofs, p);
+    const recipient = override?.address ?? (await ruleRecipient(this.d.store, p, kind));
+    const amount = this.amountOf(p, kind);
+    const transaction = await chain.buildTokenTransfer({
+      token: this.d.config.bsc.usdtAddress,
+      from: escrow,
+      to: recipient,
+      amount: toBaseUnits(amount, this.d.config.bsc.usdtDecimals),
+    });
+    const d = this.disbursement(adminId, kind, { recipient, amount, override, state: 'prepared', payload: transaction, evidence: null });
+    try {
+      await this.d.coordinator.openDisbursement(p.id, d, { source: `escrow_${kind}_prepare`, actor: adminId });
+    } catch (err) {
+      // Another admin prepared (or a payout started) first: theirs stands.
+      const now = await this.payment(paymentId);
+      const winner = ledgerOf(now).inFlight;
+      if ((err as AppError).code === 'disbursement_in_flight' && winner) return this.samePrepared(now, winner, kind, override);
+      throw explainInFlight(err);
+    }
+    return this.view(p, d);
+  }
+
+  /** Withdraws a prepared (never a submitted) release or refund, so something else may leave the escrow. */
+  async cancelPrepared(adminId: string, paymentId: string) {
+    const p = await this.payment(paymentId);
+    assertFunded(p);
+    const d = ledgerOf(p).inFlight;
+    if (!d) throw nothingPrepared();
+    if (d.method !== 'escrow_tx' || d.state !== 'prepared') throw inFlightError(d);
+    try {
+      await this.d.coordinator.moveDisbursement(p.id, d.id, 'withdrawn', { source: 'escrow_cancel', actor: adminId });
+    } catch (err) {
+      if ((err as AppError).code === 'disbursement_not_in_flight') throw nothingPrepared();
+      throw err;
+    }
+    return { cancelled: d.kind as EscrowAction };
+  }
+
+  async confirm(adminId: string, paymentId: string, kind: EscrowAction, txHash: string, override?: RecipientOverride) {
+    const p = await this.payment(paymentId);
+    const target = TARGET_STATUS[kind];
+    if (settledBy(p, kind, txHash)) return { httpStatus: 200, message: `already ${target}`, payment: p };
+    assertFunded(p);
+    if (await this.hashOwner(txHash)) throw hashInUse();
+    const plan = await this.plan(p, kind, txHash, override);
+    const { escrow, chain } = this.requireChain();
+    const verdict = await chain.verifyTransfer(txHash, {
+      token: this.d.config.bsc.usdtAddress,
+      from: escrow,
+      to: plan.recipient,
+      minAmount: toBaseUnits(plan.amount, this.d.config.bsc.usdtDecimals),
+      exactAmount: true,
+      confirmations: this.d.config.bsc.confirmations,
+    });
+    if (verdict.status === 'pending') {
+      return { httpStatus: 202, message: `transaction seen; ${verdict.confirmations} of ${verdict.required} confirmations`, payment: p };
+    }
+    if (verdict.status === 'not_found') {
+      throw new AppError('conflict', 'the transaction is not known to the chain (yet)', { code: 'transaction_not_found' });
+    }
+    if (verdict.status === 'mismatch') {
+      throw new AppError('conflict', `the transaction is not this ${kind}: ${verdict.message}`, {
+        code: 'transfer_mismatch',
+        details: { reason: verdict.reason },
+      });
+    }
+    const done = await this.settle(adminId, p.id, kind, txHash, override, plan);
+    return { httpStatus: 200, message: `escrow ${target}`, payment: done };
+  }
+
+  /**
+   * The verified transfer settles the disbursement, exactly once: under a lock on the hash (the
+   * store's unique keys are per field, so nothing else stops one transfer from becoming the
+   * release of one payment and the refund of another) and on the payment, re-planned on the
+   * record as it is now. With nothing prepared, the disbursement is opened already carrying its
+   * evidence and settled at once; the escrow is held by it in between, so nothing else can leave.
+   */
+  private settle(adminId: string, paymentId: string, kind: EscrowAction, txHash: string, override: RecipientOverride | undefined, verified: Plan) {
+    const { coordinator } = this.d;
+    return coordinator.withPaymentLock(`tx:${txHash}`, () => coordinator.withPaymentLock(paymentId, async () => {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const p = await this.payment(paymentId);
+        if (settledBy(p, kind, txHash)) return p;
+        const owner = await this.hashOwner(txHash);
+        if (owner && !(owner.id === p.id && owner[HASH_FIELD[kind]] === txHash)) throw hashInUse();
+        assertFunded(p);
+        const plan = await this.plan(p, kind, txHash, override);
+        if (!sameAddress(plan.recipient, verified.recipient) || compareDecimals(plan.amount, verified.amount) !== 0) {
+          throw new AppError('conflict', `the ${kind} changed while the transfer was being verified; confirm again`, { code: 'precondition_failed' });
+        }
+        let id = plan.existing?.id;
+        if (!id) {
+          const d = this.disbursement(adminId, kind, { recipient: plan.recipient, amount: plan.amount, override, state: 'submitted', payload: null, evidence: txHash });
+          try {
+            await coordinator.openDisbursement(p.id, d, { source: `escrow_${kind}_confirm`, actor: adminId });
+          } catch (err) {
+            throw explainInFlight(err);
+          }
+          id = d.id;
+        }
+        const disbursementId = id;
+        try {
+          const result = await this.d.effects.transitionThenEffects(() =>
+            coordinator.settleDisbursement(p.id, disbursementId, {
+              source: `escrow_${kind}_confirm`,
+              actor: adminId,
+              evidence: txHash,
+              effects: kind === 'release' ? RELEASE_EFFECTS : REFUND_EFFECTS,
+              hashField: HASH_FIELD[kind],
+            }),
+          );
+          if (result.changed) this.d.logger.info({ paymentId, kind, txHash, disbursementId }, `escrow ${TARGET_STATUS[kind]}`);
+          return result.payment;
+        } catch (err) {
+          const code = (err as AppError).code;
+          if (code === 'duplicate_key') throw hashInUse();
+          // Withdrawn between the read and the write: plan again on what is there now.
+          if (code !== 'disbursement_not_in_flight') throw err;
+        }
+      }
+      throw new AppError('unavailable', 'the payment is changing too often; try again', { code: 'contention' });
+    }));
+  }
+
+  /**
+   * What a release or refund pays: the disbursement already prepared for it (or opened by an
+   * earlier confirm of this very transfer), else the rule's recipient (or the admin's override)
+   * and the default amount. Anything else in flight refuses.
+   */
+  private async plan(p: PaymentRecord, kind: EscrowAction, txHash: string, override?: RecipientOverride): Promise<Plan> {
+    const d = ledgerOf(p).inFlight;
+    if (d) {
+      const ours = d.method === 'escrow_tx' && d.kind === kind && (d.state === 'prepared' || (d.state === 'submitted' && d.evidence === txHash));
+      if (!ours || (override && !sameAddress(override.address, d.recipient))) throw inFlightError(d);
+      return { recipient: d.recipient, amount: d.amount, existing: d };
+    }
+    const recipient = override?.address ?? (await ruleRecipient(this.d.store, p, kind));
+    return { recipient, amount: this.amountOf(p, kind), existing: null };
+  }
+
+  private amountOf(p: PaymentRecord, kind: EscrowAction): string {
+    const amount = defaultDisbursementAmount(p, kind);
+    if (compareDecimals(amount, '0') <= 0) {
+      throw new AppError('conflict', 'the escrow holds nothing more to pay out', { code: 'exceeds_escrow_balance', details: { available: '0' } });
+    }
+    return amount;
+  }
+
+  private disbursement(
+    adminId: string,
+    kind: EscrowAction,
+    o: { recipient: string; amount: string; override?: RecipientOverride; state: 'prepared' | 'submitted'; payload: UnsignedTokenTransfer | null; evidence: string | null },
+  ): Omit<Disbursement, 'createdAt' | 'updatedAt'> {
+    return {
+      id: newObjectId(this.d.clock.now()),
+      kind,
+      method: 'escrow_tx',
+      recipient: o.recipient,
+      amount: o.amount,
+      state: o.state,
+      override: o.override ? { by: adminId, reason: o.override.reason } : null,
+      payoutId: null,
+      evidence: o.evidence,
+      payload: o.payload,
+      createdBy: adminId,
+    };
+  }
+
+  /** The prepared release or refund asked for again: the same answer; anything else in flight refuses. */
+  private samePrepared(p: PaymentRecord, d: Disbursement | Omit<Disbursement, 'createdAt' | 'updatedAt'>, kind: EscrowAction, override?: RecipientOverride) {
+    const same = d.method === 'escrow_tx' && d.state === 'prepared' && d.kind === kind && (!override || sameAddress(override.address, d.recipient));
+    if (!same) throw inFlightError(d);
+    return this.view(p, d);
+  }
+
+  /** The seed's envelope: the transaction to sign as is, and what it does for a human to check. */
+  private view(p: PaymentRecord, d: Pick<Disbursement, 'id' | 'kind' | 'recipient' | 'amount' | 'override' | 'payload'>) {
+    const payload = d.payload as UnsignedTokenTransfer;
+    const { usdtAddress, usdtDecimals, chainId } = this.d.config.bsc;
+    return {
+      payload,
+      summary: {
+        action: d.kind,
+        recipient: d.recipient,
+        amount: d.amount,
+        amountBaseUnits: toBaseUnits(d.amount, usdtDecimals).toString(),
+        token: p.amount.currency,
+        tokenAddress: usdtAddress,
+        network: 'bsc',
+        chainId,
+        from: payload.from,
+        override: d.override,
+      },
+      disbursementId: d.id,
+    };
+  }
+
+  private hashOwner(txHash: string): Promise<PaymentRecord | null> {
+    return this.d.store.payments.findOne({ $or: [{ transactionHash: txHash }, { releaseTxHash: txHash }, { refundTxHash: txHash }] });
+  }
+
+  private async payment(id: string): Promise<PaymentRecord> {
+    const p = await this.d.store.payments.findById(id);
+    if (!p || p.direction !== 'in') throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
+    return p;
+  }
+
+  private requireChain() {
+    const escrow = this.d.config.escrow.receiverAddress;
+    if (!escrow) throw new AppError('unavailable', 'ESCROW_RECEIVER_ADDRESS is not configured', { code: 'not_configured' });
+    if (!this.d.chain) throw new AppError('unavailable', 'no blockchain RPC is configured (BSC_RPC_URL)', { code: 'not_configured' });
+    return { escrow, chain: this.d.chain };
+  }
+}
+
+/** This very transfer already settled this kind of disbursement of the payment. */
+function settledBy(p: PaymentRecord, kind: EscrowAction, txHash: string): boolean {
+  return p[HASH_FIELD[kind]] === txHash && ledgerOf(p).disbursements.some((d) => d.kind === kind && d.state === 'settled' && d.evidence === txHash);
+}
+
+function hashInUse(): AppError {
+  return new AppError('conflict', 'this transaction hash is already recorded on a payment', { code: 'transaction_hash_in_use' });
+}
+
+function nothingPrepared(): AppError {
+  return new AppError('not_found', 'nothing is prepared for this payment', { code: 'nothing_prepared' });
+}

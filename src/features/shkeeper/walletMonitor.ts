@@ -1,0 +1,118 @@
+import { isAddress } from 'ethers';
+import type { ChainGateway } from '../../core/chain/chainTypes.js';
+import { AppError } from '../../platform/errors.js';
+import type { Logger } from '../../platform/logger.js';
+import type { Config } from '../../platform/config.js';
+import { IntervalMonitor } from '../../platform/monitors/intervalMonitor.js';
+import { creditKey } from '../../core/payments/escrowLedger.js';
+import type { InflowProofs } from '../../core/payments/inflowProofs.js';
+import type { PaymentSettlement } from '../../core/payments/paymentSettlement.js';
+import type { PaymentRecord } from '../../core/store/records.js';
+import type { Store } from '../../core/store/store.js';
+
+const MAX_WATCHED = 500;
+/**
+ * Blocks behind the last scanned head that every run scans again (at least BSC_CONFIRMATIONS):
+ * a reorg can replace blocks already scanned with ones holding other transfers. Transfers found
+ * twice are credited once — the ledger's credit key is per transfer.
+ */
+export const REORG_MARGIN_BLOCKS = 12;
+
+/**
+ * Watches the pay addresses of open SHKeeper payments on chain, so a payment completes even when
+ * both SHKeeper's webhook and the buyer's confirm call are lost. Each token transfer to a watched
+ * address is proven like any other claim (`InflowProofs`, bound to the invoice address) and
+ * credited through the ledger (`settlement.credit`) for what it moved; transfers not yet deep
+ * enough mark the payment processing and are re-checked on later runs.
+ */
+export class WalletMonitor extends IntervalMonitor {
+  private lastScannedBlock: number | null = null;
+  private watched: string[] = [];
+  private awaitingConfirmations = new Map<string, string>(); // txHash → paymentId
+  private settled = 0;
+
+  constructor(
+    private readonly deps: { config: Config; store: Store; settlement: PaymentSettlement; proofs: InflowProofs; chain?: ChainGateway },
+    logger: Logger,
+  ) {
+    const m = deps.config.monitors.wallet;
+    super('walletMonitor', m.intervalMs, m.enabled && deps.chain !== undefined, logger.child({ monitor: 'walletMonitor' }));
+  }
+
+  protected details() {
+    return {
+      isMonitoring: this.watched.length > 0,
+      watchedAddresses: this.watched,
+      lastScannedBlock: this.lastScannedBlock,
+      reorgMarginBlocks: this.margin(),
+      awaitingConfirmations: this.awaitingConfirmations.size,
+      settled: this.settled,
+      configured: !!this.deps.chain,
+    };
+  }
+
+  private margin(): number {
+    return Math.max(REORG_MARGIN_BLOCKS, this.deps.config.bsc.confirmations);
+  }
+
+  protected async runOnce(): Promise<void> {
+    const { chain, store, config } = this.deps;
+    if (!chain) return;
+    // Only payments on this chain: another network's pay address (a Tron `T…`) is no EVM address,
+    // and one such record would fail every run for all the others.
+    const open = (
+      await store.payments.find(
+        { provider: 'shkeeper', status: { $in: ['pending', 'processing'] }, payAddress: { $ne: null }, 'blockchain.network': 'bsc' },
+        { sort: { createdAt: 1 }, limit: MAX_WATCHED },
+      )
+    ).filter((p) => isAddress(p.payAddress));
+    this.watched = open.map((p) => p.payAddress!);
+    const latest = await chain.blockNumber();
+    const fromBlock = this.lastScannedBlock === null
+      ? Math.max(0, latest - config.monitors.wallet.blockWindow)
+      : Math.max(0, Math.min(this.lastScannedBlock + 1, latest) - this.margin());
+
+    const checked = new Set<string>();
+    const byId = new Map(open.map((p) => [p.id, p]));
+    for (const [txHash, paymentId] of this.awaitingConfirmations) {
+      const p = byId.get(paymentId);
+      if (!p) this.awaitingConfirmations.delete(txHash);
+      else await this.check(p, txHash, checked);
+    }
+    for (const p of open) {
+      const transfers = await chain.findTransfers({ token: config.bsc.usdtAddress, to: p.payAddress!, fromBlock, toBlock: latest });
+      for (const t of transfers) await this.check(p, t.txHash, checked);
+    }
+    this.lastScannedBlock = latest;
+  }
+
+  private async check(p: PaymentRecord, txHash: string, checked: Set<string>): Promise<void> {
+    const { store, settlement, proofs } = this.deps;
+    const hash = txHash.toLowerCase();
+    const key = creditKey('bsc', hash, p.payAddress!);
+    if (checked.has(`${p.id}:${key}`)) return;
+    checked.add(`${p.id}:${key}`);
+    // Credited already (here, or to another payment SHKeeper gave the same address): a rescan.
+    if (await store.payments.findOne({ creditKeys: key })) {
+      this.awaitingConfirmations.delete(hash);
+      return;
+    }
+    const verdict = await proofs.prove(p, hash, 'invoice_address');
+    const step = { source: 'wallet_monitor', actor: 'system' };
+    if (verdict.kind === 'credit') {
+      this.awaitingConfirmations.delete(hash);
+      try {
+        const r = await settlement.credit(p.id, verdict.transfer, step);
+        if (r.outcome === 'funded') this.settled++;
+      } catch (err) {
+        if (!(err instanceof AppError && err.code === 'transfer_already_credited')) throw err;
+      }
+    } else if (verdict.kind === 'seen') {
+      this.awaitingConfirmations.set(hash, p.id);
+      await settlement.markProcessing(p.id, step);
+    } else {
+      // Reorged out, reverted, another token: nothing to credit.
+      this.awaitingConfirmations.delete(hash);
+    }
+  }
+}

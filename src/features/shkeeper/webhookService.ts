@@ -1,0 +1,106 @@
+import type { Clock } from '../../platform/clock.js';
+import { jsonDeeperThan, MAX_JSON_DEPTH, unstorableText } from '../../platform/http/http.js';
+import type { Logger } from '../../platform/logger.js';
+import type { Config } from '../../platform/config.js';
+import type { DeliveryLog } from '../../core/webhooks/deliveryLog.js';
+import type { InvoiceEvents } from './invoiceEvents.js';
+import { normaliseInvoiceCallback, parseJsonBody } from '../../adapters/shkeeper/webhookPayload.js';
+import { verifyShkeeperSignature } from '../../adapters/shkeeper/webhookSignature.js';
+
+export interface WebhookAnswer {
+  status: number;
+  body: unknown;
+}
+
+/**
+ * An invoice callback: signature first (on the raw bytes), then parse, record, dedupe, apply.
+ * SHKeeper counts only HTTP 202 as delivered and re-sends anything else every ~60 s forever, so
+ * every delivery we have recorded and dealt with — applied, duplicate, stale, late, excess,
+ * refused (another crypto or address: signed by SHKeeper, so retrying is pointless), unknown — is
+ * answered 202. Bad signatures get 401 and bad bodies 400 (harmless retries); a failure of ours
+ * is an error so that SHKeeper retries it.
+ */
+export class ShkeeperWebhookService {
+  constructor(
+    private readonly config: Config,
+    private readonly deliveries: DeliveryLog,
+    private readonly invoiceEvents: InvoiceEvents,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  async receiveInvoiceCallback(headers: Record<string, string | string[] | undefined>, rawBody: Buffer): Promise<WebhookAnswer> {
+    const secret = this.config.shkeeper.webhookSecret;
+    if (!secret) {
+      return refusal(503, 'not_configured', 'SHKEEPER_WEBHOOK_SECRET (or SHKEEPER_API_KEY) is not configured');
+    }
+    const verdict = verifyShkeeperSignature(headers, rawBody, {
+      secret,
+      legacyApiKey: this.config.shkeeper.allowLegacyApiKey ? this.config.shkeeper.apiKey : undefined,
+      nowSeconds: Math.floor(this.clock.now().getTime() / 1000),
+    });
+    const base = { kind: 'invoice' as const, externalId: null, status: null, txids: [] };
+    if (!verdict.ok) {
+      await this.deliveries.badSignature('invoice', verdict.reason);
+      this.logger.warn({ reason: verdict.reason }, 'webhook refused: bad signature');
+      return refusal(401, 'invalid_signature', 'the webhook signature is missing or invalid');
+    }
+
+    let body: unknown;
+    try {
+      body = parseJsonBody(rawBody);
+    } catch {
+      await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'not JSON');
+      return refusal(400, 'malformed_json', 'the webhook body is not JSON');
+    }
+    if (jsonDeeperThan(body, MAX_JSON_DEPTH)) {
+      await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'nested too deep');
+      return refusal(400, 'json_too_deep', `the webhook body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+    }
+    // Text no store keeps as sent (a lone surrogate; NUL in a key) is not logged or applied.
+    if (unstorableText(body) !== null) {
+      await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'text that cannot be stored');
+      return refusal(400, 'invalid_text', 'the webhook body holds text that cannot be stored as sent');
+    }
+    const normalised = normaliseInvoiceCallback(body);
+    if (!normalised.ok) {
+      await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', normalised.error);
+      return refusal(400, 'validation_error', 'the webhook body is not an invoice callback');
+    }
+    const event = normalised.event;
+    const deliveryId = await this.deliveries.received({
+      kind: 'invoice',
+      verification: verdict.method,
+      verificationError: null,
+      externalId: event.externalId,
+      status: event.action.status,
+      txids: event.txids,
+    });
+    if (await this.deliveries.alreadyApplied(event.dedupeKey)) {
+      await this.deliveries.finish(deliveryId, 'duplicate');
+      return accepted();
+    }
+    try {
+      const result = await this.invoiceEvents.apply(event, 'shkeeper_webhook');
+      // A delivery that changed nothing (`duplicate`) never claims the key: racing the one that
+      // applied it, it could otherwise take the key first and turn that one into a "duplicate".
+      // A refused delivery claims nothing either: it changed nothing, and nothing it names is ours.
+      const keep = ['applied', 'stale', 'late_payment', 'excess'].includes(result.outcome);
+      await this.deliveries.finish(deliveryId, result.outcome, {
+        ...(keep ? { dedupeKey: event.dedupeKey } : {}),
+        paymentId: result.paymentId,
+        detail: result.detail,
+      });
+      return accepted();
+    } catch (err) {
+      await this.deliveries.finish(deliveryId, 'error', { detail: (err as Error).message?.slice(0, 200) }).catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+const accepted = (): WebhookAnswer => ({ status: 202, body: { success: true } });
+const refusal = (status: number, code: string, message: string): WebhookAnswer => ({
+  status,
+  body: { success: false, error: { code, message } },
+});

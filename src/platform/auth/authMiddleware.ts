@@ -1,0 +1,49 @@
+import type { Request, RequestHandler } from 'express';
+import { AppError } from '../errors.js';
+import type { Principal, TokenService } from './tokens.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal;
+  }
+}
+
+export function bearerToken(header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  return m?.[1];
+}
+
+/** 401 without a valid bearer token. */
+export function requireAuth(tokens: TokenService): RequestHandler {
+  return (req, _res, next) => {
+    const token = bearerToken(req.headers.authorization);
+    if (!token) throw new AppError('unauthorized', 'a bearer token is required', { code: 'missing_token' });
+    req.principal = tokens.verify(token);
+    next();
+  };
+}
+
+/** A token is optional, but one that is sent must be valid (401 otherwise). */
+export function optionalAuth(tokens: TokenService): RequestHandler {
+  return (req, _res, next) => {
+    const token = bearerToken(req.headers.authorization);
+    if (token) req.principal = tokens.verify(token);
+    next();
+  };
+}
+
+/** 401 without a token, 403 for a signed-in user who is not an admin. */
+export function requireAdmin(tokens: TokenService): RequestHandler {
+  const auth = requireAuth(tokens);
+  return (req, res, next) => {
+    auth(req, res, () => {
+      if (!req.principal?.isAdmin) throw new AppError('forbidden', 'admin role required', { code: 'admin_required' });
+      next();
+    });
+  };
+}
+
+export function principalOf(req: Request): Principal {
+  if (!req.principal) throw new AppError('unauthorized', 'a bearer token is required', { code: 'missing_token' });
+  return req.principal;
+}

@@ -1,0 +1,92 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { LRUCache } from 'lru-cache';
+import { AppError } from '../errors.js';
+
+export interface Principal {
+  userId: string;
+  isAdmin: boolean;
+}
+
+/** HS256 only: pinning the algorithm stops `alg: none` and key-confusion tokens. */
+const ALGORITHM = 'HS256' as const;
+/** The default longest token lifetime (JWT_MAX_LIFETIME_SECONDS). */
+export const DEFAULT_MAX_LIFETIME_SECONDS = 86_400;
+/** Allowance for the signer's clock running ahead of ours when `exp − now` is checked. */
+const CLOCK_SKEW_SECONDS = 60;
+
+export interface TokenOptions {
+  /** Longest accepted lifetime: exp − iat, and exp − now (give or take a minute of clock skew). */
+  maxLifetimeSeconds?: number;
+}
+
+export class TokenService {
+  /**
+   * A prebuilt secret key: given a plain string, jsonwebtoken first tries (and fails) to parse
+   * it as a public key on every verify, which cost ~300 µs per request.
+   */
+  private readonly key: KeyObject;
+  /**
+   * Clients send the same token on every request, so a verified token is remembered until its
+   * own expiry (never longer): the signature and claims of a given string cannot change. Bounded
+   * in entries; only successfully verified tokens are kept.
+   */
+  private readonly verified = new LRUCache<string, Principal>({ max: 10_000 });
+
+  readonly maxLifetimeSeconds: number;
+
+  constructor(secret: string, options: TokenOptions = {}) {
+    this.key = createSecretKey(Buffer.from(secret, 'utf8'));
+    this.maxLifetimeSeconds = options.maxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS;
+  }
+
+  verify(token: string): Principal {
+    const cached = this.verified.get(token);
+    if (cached) return cached;
+    let claims: jwt.JwtPayload | string;
+    try {
+      claims = jwt.verify(token, this.key, { algorithms: [ALGORITHM] });
+    } catch (err) {
+      const expired = (err as Error).name === 'TokenExpiredError';
+      throw new AppError('unauthorized', expired ? 'token has expired' : 'token is invalid', {
+        code: expired ? 'token_expired' : 'invalid_token',
+      });
+    }
+    if (typeof claims === 'string') throw new AppError('unauthorized', 'token is invalid', { code: 'invalid_token' });
+    this.checkLifetime(claims);
+    const id = [claims.sub, claims.id, claims.userId].find((v) => typeof v === 'string' && v.length > 0);
+    if (typeof id !== 'string' || id.length > 128) {
+      throw new AppError('unauthorized', 'token names no user', { code: 'invalid_token' });
+    }
+    const roles: unknown = claims.roles;
+    const isAdmin = claims.role === 'admin' || (Array.isArray(roles) && roles.includes('admin'));
+    const principal = Object.freeze({ userId: id, isAdmin });
+    const ttlMs = (claims.exp as number) * 1000 - Date.now();
+    if (ttlMs > 0) this.verified.set(token, principal, { ttl: ttlMs });
+    return principal;
+  }
+
+  /** Every token must expire, and within the configured maximum lifetime. */
+  private checkLifetime(claims: jwt.JwtPayload): void {
+    const { exp, iat } = claims;
+    if (typeof exp !== 'number' || !Number.isFinite(exp)) {
+      throw new AppError('unauthorized', 'token has no expiry (exp); every token must expire', { code: 'token_without_expiry' });
+    }
+    const now = Date.now() / 1000;
+    const max = this.maxLifetimeSeconds;
+    // exp − iat is the lifetime it was issued with; exp − now also catches an iat set in the future.
+    const tooLong = (typeof iat === 'number' && exp - iat > max) || exp - now > max + CLOCK_SKEW_SECONDS;
+    if (tooLong) {
+      throw new AppError('unauthorized', `token lifetime exceeds the maximum of ${max} seconds`, {
+        code: 'token_lifetime_too_long',
+      });
+    }
+  }
+
+  sign(claims: { sub: string; role?: string; roles?: string[] }, expiresInSeconds = 3600): string {
+    if (!Number.isInteger(expiresInSeconds) || expiresInSeconds <= 0 || expiresInSeconds > this.maxLifetimeSeconds) {
+      throw new RangeError(`token lifetime must be a whole number of seconds from 1 to ${this.maxLifetimeSeconds}`);
+    }
+    return jwt.sign(claims, this.key, { algorithm: ALGORITHM, expiresIn: expiresInSeconds });
+  }
+}

@@ -1,0 +1,125 @@
+import type { Request, RequestHandler, Response } from 'express';
+import { z } from 'zod';
+import { AppError } from '../errors.js';
+import { isStorableKey, isWellFormedText } from '../text.js';
+
+/**
+ * One wrapper per endpoint: parse params, query and body with the endpoint's zod schemas, hand
+ * the parsed values to the handler, and send what it returns. Handlers never see raw input.
+ */
+interface Schemas {
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+}
+
+type Out<S, K extends keyof Schemas> = S extends Record<K, z.ZodType> ? z.output<S[K]> : undefined;
+
+export interface Input<S extends Schemas> {
+  params: Out<S, 'params'>;
+  query: Out<S, 'query'>;
+  body: Out<S, 'body'>;
+}
+
+export function parseWith<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  throw new AppError('validation', `invalid ${where}`, {
+    code: 'validation_error',
+    details: r.error.issues.map((i) => ({ in: where, path: i.path.join('.'), message: i.message })),
+  });
+}
+
+export function endpoint<S extends Schemas>(
+  schemas: S,
+  handler: (input: Input<S>, req: Request, res: Response) => Promise<unknown> | unknown,
+  opts: { status?: number } = {},
+): RequestHandler {
+  return async (req, res) => {
+    const input = {
+      params: schemas.params ? parseWith(schemas.params, req.params, 'path') : undefined,
+      query: schemas.query ? parseWith(schemas.query, req.query, 'query') : undefined,
+      body: schemas.body ? parseWith(schemas.body, req.body ?? {}, 'body') : undefined,
+    } as Input<S>;
+    const result = await handler(input, req, res);
+    if (result !== undefined && !res.headersSent) res.status(opts.status ?? 200).json(result);
+  };
+}
+
+export const ok = <T>(data: T) => ({ success: true as const, data });
+
+/** Deepest JSON nesting a request body may have; real bodies here are a few levels deep. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Whether a parsed JSON value nests deeper than `max` (the top-level value is depth 1). Iterative,
+ * so a hostile body nested thousands of levels deep cannot overflow the stack here; it stops at the
+ * first too-deep value.
+ */
+export function jsonDeeperThan(value: unknown, max: number): boolean {
+  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 1 }];
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) {
+      if (child !== null && typeof child === 'object') stack.push({ v: child, depth: depth + 1 });
+    }
+  }
+  return false;
+}
+
+export const jsonTooDeep = (max: number) =>
+  new AppError('validation', `the JSON body is nested deeper than ${max} levels`, { code: 'json_too_deep', details: { maxDepth: max } });
+
+/**
+ * The first string or key of a JSON value that no store can keep as sent (a lone surrogate; NUL
+ * in a key: src/common/text.ts), as a path like `metadata.note`, or null. Iterative, like
+ * `jsonDeeperThan`, and meant to run after it.
+ */
+export function unstorableText(value: unknown): string | null {
+  const stack: { v: unknown; path: string }[] = [{ v: value, path: '' }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      if (!isWellFormedText(v)) return path || '(body)';
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
+        const at = path ? `${path}.${k}` : k;
+        if (!isStorableKey(k)) return at;
+        stack.push({ v: child, path: at });
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Runs right after the JSON body parser: a body nested deeper than `max` is refused with 400
+ * `json_too_deep` before any handler or schema walks it (recursive code would overflow the stack);
+ * then one holding text no store keeps as sent, with 400 `invalid_text` naming where.
+ */
+export function jsonDepthLimit(max = MAX_JSON_DEPTH): RequestHandler {
+  return (req, _res, next) => {
+    if (req.body !== null && typeof req.body === 'object') {
+      if (jsonDeeperThan(req.body, max)) throw jsonTooDeep(max);
+      const at = unstorableText(req.body);
+      if (at !== null) {
+        throw new AppError('validation', `${at.slice(0, 100)}: text with a lone UTF-16 surrogate, or a key with NUL, cannot be stored as sent`, {
+          code: 'invalid_text',
+          details: { path: at.slice(0, 100) },
+        });
+      }
+    }
+    next();
+  };
+}
+
+/**
+ * Whether clients reach this service over TLS (terminated here or by a proxy in front): decided by
+ * PUBLIC_BASE_URL being `https://…`. Only then are HSTS and the CSP's `upgrade-insecure-requests`
+ * sent; over plain HTTP they would break the docs page (its assets rewritten to https).
+ */
+export function servedOverTls(config: { publicBaseUrl: string }): boolean {
+  return /^https:\/\//i.test(config.publicBaseUrl);
+}
