@@ -9,11 +9,24 @@ const LAYERS = '(app|features|adapters|core|platform)';
 
 module.exports = {
   forbidden: [
+    // Every source file belongs to one layer folder, so the rules below see it: one that imports,
+    // one that is imported, and one that does neither (an orphan).
     {
       name: 'outside-a-layer',
-      comment: 'Every source file belongs to one layer folder, so the rules below see it.',
       severity: 'error',
       from: { path: '^src/', pathNot: `^src/${LAYERS}/` },
+      to: {},
+    },
+    {
+      name: 'outside-a-layer',
+      severity: 'error',
+      from: {},
+      to: { path: '^src/', pathNot: `^src/${LAYERS}/` },
+    },
+    {
+      name: 'outside-a-layer',
+      severity: 'error',
+      from: { orphan: true, path: '^src/', pathNot: `^src/${LAYERS}/` },
       to: {},
     },
     {
