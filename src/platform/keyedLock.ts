@@ -1,5 +1,5 @@
 import AsyncLock from 'async-lock';
-import { AppError } from './errors.js';
+import { fail } from './errors.js';
 
 /**
  * Serialises multi-record steps (payment + offers + purchase request) that belong to one key.
@@ -24,7 +24,7 @@ export class InProcessKeyedLock implements KeyedLock {
     } catch (err) {
       const msg = (err as Error).message ?? '';
       if (msg.startsWith('async-lock timed out') || msg.startsWith('Too many pending')) {
-        throw new AppError('unavailable', 'the payment is busy; try again', { code: 'lock_timeout', cause: err });
+        throw fail('lock_timeout', { cause: err });
       }
       throw err;
     }

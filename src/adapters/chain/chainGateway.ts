@@ -9,7 +9,7 @@ import {
   toQuantity,
   type TransactionResponse,
 } from 'ethers';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail, type ErrorCode } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { ChainGateway, TokenTransfer, TransferExpectation, TransferVerdict } from '../../core/chain/chainTypes.js';
 import { addressTopic, decodeTransferCall, decodeTransferLog, encodeTransfer, erc20Interface, sameAddress, TRANSFER_TOPIC } from '../../core/chain/erc20.js';
@@ -60,16 +60,16 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
     chainChecked ??= (async () => {
       const served = Number(await call('eth_chainId', () => provider.send('eth_chainId', []) as Promise<string>));
       if (served !== chainId) {
-        throw new AppError('provider_error', `BSC_CHAIN_ID is ${chainId} but the RPC at BSC_RPC_URL serves chain ${served}`, {
-          code: 'rpc_wrong_chain',
+        throw fail('rpc_wrong_chain', {
+          message: `BSC_CHAIN_ID is ${chainId} but the RPC at BSC_RPC_URL serves chain ${served}`,
           details: { setting: 'BSC_CHAIN_ID', configured: chainId, onChain: served },
         });
       }
       if (opts.token) {
         const onChain = await this_.tokenDecimals(opts.token.address);
         if (onChain !== opts.token.decimals) {
-          throw new AppError('unavailable', `BSC_USDT_DECIMALS is ${opts.token.decimals} but the token at BSC_USDT_ADDRESS (${opts.token.address}) has ${onChain} decimals`, {
-            code: 'decimals_mismatch',
+          throw fail('decimals_mismatch', {
+            message: `BSC_USDT_DECIMALS is ${opts.token.decimals} but the token at BSC_USDT_ADDRESS (${opts.token.address}) has ${onChain} decimals`,
             details: { setting: 'BSC_USDT_DECIMALS', configured: opts.token.decimals, onChain },
           });
         }
@@ -92,8 +92,8 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
       try {
         return Number(erc20Interface.decodeFunctionResult('decimals', data)[0]);
       } catch {
-        throw new AppError('unavailable', `${token} did not answer decimals(): is BSC_USDT_ADDRESS an ERC-20 contract on this chain?`, {
-          code: 'decimals_mismatch',
+        throw fail('decimals_mismatch', {
+          message: `${token} did not answer decimals(): is BSC_USDT_ADDRESS an ERC-20 contract on this chain?`,
           details: { setting: 'BSC_USDT_ADDRESS' },
         });
       }
@@ -231,15 +231,10 @@ function unminedHint(tx: TransactionResponse, expect: TransferExpectation): { am
 
 function explainEstimateFailure(error: unknown): AppError | undefined {
   if (isError(error, 'CALL_EXCEPTION')) {
-    return new AppError('invalid_state', 'the token transfer would revert (is the sender balance too low?)', {
-      code: 'transfer_would_revert',
-      details: { reason: error.reason ?? undefined },
-    });
+    return fail('transfer_would_revert', { details: { reason: error.reason ?? undefined } });
   }
   if (isError(error, 'INSUFFICIENT_FUNDS')) {
-    return new AppError('invalid_state', 'the sender cannot pay the gas for a token transfer', {
-      code: 'insufficient_gas_funds',
-    });
+    return fail('insufficient_gas_funds');
   }
   return undefined;
 }
@@ -254,6 +249,6 @@ function assertBlock(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) throw invalid(`${name} must be a non-negative block number`, 'invalid_block');
 }
 
-function invalid(message: string, code: string): AppError {
-  return new AppError('validation', message, { code });
+function invalid(message: string, code: ErrorCode): AppError {
+  return fail(code, { message });
 }

@@ -1,5 +1,5 @@
 import { Contract, Wallet } from 'ethers';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import { InProcessKeyedLock } from '../../platform/keyedLock.js';
 import { createProvider } from './chainGateway.js';
@@ -100,11 +100,11 @@ function sendError(err: unknown, stage: 'estimate' | 'send'): AppError {
     return insufficientGas();
   }
   if (code === 'CALL_EXCEPTION' && stage === 'estimate') {
-    return new AppError('invalid_state', 'the token transfer would revert (balance or allowance)', { code: 'transfer_would_revert' });
+    return fail('transfer_would_revert', { message: 'the token transfer would revert (balance or allowance)' });
   }
-  return new AppError('provider_error', 'the transfer could not be broadcast', { code: 'rpc_unavailable', cause: err });
+  return fail('rpc_unavailable', { message: 'the transfer could not be broadcast', cause: err });
 }
 
 function insufficientGas(): AppError {
-  return new AppError('invalid_state', 'the hot wallet cannot pay the gas for this transfer', { code: 'insufficient_gas_funds' });
+  return fail('insufficient_gas_funds', { message: 'the hot wallet cannot pay the gas for this transfer' });
 }

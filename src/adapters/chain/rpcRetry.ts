@@ -1,5 +1,5 @@
 import pRetry from 'p-retry';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import { redactAddresses } from '../../platform/redact.js';
 
@@ -97,11 +97,7 @@ export function describeRpcErrorSafely(error: unknown): string {
 }
 
 function rpcUnavailable(label: string, error: unknown, attempts: number): AppError {
-  return new AppError('provider_error', 'blockchain RPC is unavailable', {
-    code: 'rpc_unavailable',
-    details: { call: label, attempts },
-    cause: new Error(describeRpcErrorSafely(error)),
-  });
+  return fail('rpc_unavailable', { details: { call: label, attempts }, cause: new Error(describeRpcErrorSafely(error)) });
 }
 
 export function createRpcCall(opts: RpcRetryOptions): RpcCall {
@@ -141,11 +137,7 @@ export function createRpcCall(opts: RpcRetryOptions): RpcCall {
         throw rpcUnavailable(label, error, attempts);
       }
       log.warn({ call: label, err: describeRpcError(error) }, 'blockchain RPC call failed');
-      throw new AppError('provider_error', 'blockchain RPC request failed', {
-        code: 'rpc_error',
-        details: { call: label },
-        cause: new Error(describeRpcErrorSafely(error)),
-      });
+      throw fail('rpc_error', { details: { call: label }, cause: new Error(describeRpcErrorSafely(error)) });
     }
   };
 }

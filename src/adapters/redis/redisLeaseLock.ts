@@ -1,6 +1,6 @@
 import { Redlock } from '@sesamecare-oss/redlock';
 import type { Redis } from 'ioredis';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail } from '../../platform/errors.js';
 import type { KeyedLock } from '../../platform/keyedLock.js';
 
 /**
@@ -63,4 +63,4 @@ export class RedisLeaseLock implements KeyedLock {
 }
 
 const unavailable = (cause: unknown) =>
-  new AppError('unavailable', 'the coordination service is unavailable; try again', { code: 'lock_unavailable', cause });
+  fail('lock_unavailable', { cause });

@@ -1,4 +1,4 @@
-import { AppError } from '../../platform/errors.js';
+import { fail } from '../../platform/errors.js';
 
 /**
  * Our (token, network) pairs and SHKeeper's crypto ids (the `<crypto_name>` path segment, spec §2).
@@ -85,8 +85,8 @@ export function cryptoIdFor(token: string, network: string): string {
   const n = Object.hasOwn(NETWORK_ALIASES, key) ? NETWORK_ALIASES[key] : undefined;
   const id = n !== undefined && Object.hasOwn(CRYPTO_IDS[n], t) ? CRYPTO_IDS[n][t] : undefined;
   if (id === undefined) {
-    throw new AppError('validation', `token ${t || '(empty)'} on network ${network || '(empty)'} is not supported`, {
-      code: 'unsupported_token',
+    throw fail('unsupported_token', {
+      message: `token ${t || '(empty)'} on network ${network || '(empty)'} is not supported`,
       details: { token, network },
     });
   }

@@ -1,7 +1,7 @@
 import axios, { AxiosError, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import axiosRetry, { exponentialDelay, isNetworkError } from 'axios-retry';
 import { z } from 'zod';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail, isAppError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import { redactAddresses } from '../../platform/redact.js';
 
@@ -46,15 +46,8 @@ export interface ShkeeperClientOptions {
   onCall?: (operation: string, seconds: number, outcome: 'ok' | 'error') => void;
 }
 
-type ErrorCode = 'shkeeper_error' | 'shkeeper_auth' | 'shkeeper_timeout' | 'shkeeper_unreachable' | 'shkeeper_duplicate_payout';
-
-const GENERIC_MESSAGE: Record<ErrorCode, string> = {
-  shkeeper_error: 'the payment provider rejected the request',
-  shkeeper_auth: 'the payment provider refused our credentials',
-  shkeeper_timeout: 'the payment provider did not answer in time',
-  shkeeper_unreachable: 'the payment provider is unreachable',
-  shkeeper_duplicate_payout: 'the payment provider already has a payout with this external id',
-};
+/** The client's own codes; their generic messages are the catalog's (errorCatalog.ts). */
+type ShkeeperCode = 'shkeeper_error' | 'shkeeper_auth' | 'shkeeper_timeout' | 'shkeeper_unreachable' | 'shkeeper_duplicate_payout';
 
 /** The exact texts of SHKeeper's auth decorators (spec §1). */
 const AUTH_MESSAGES = new Set([
@@ -140,11 +133,11 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
    * The log keeps SHKeeper's text as it came (`logMessage` when the wire detail differs); the
    * error, which reaches clients, never carries an internal address (host, port, URL).
    */
-  function fail(operation: string, code: ErrorCode, providerMessage: string, extra: Record<string, unknown> = {}, logMessage = providerMessage): AppError {
+  function failed(operation: string, code: ShkeeperCode, providerMessage: string, extra: Record<string, unknown> = {}, logMessage = providerMessage): AppError {
     const clip = (m: string) => (m.length > 500 ? `${m.slice(0, 500)}…` : m);
     log.warn({ operation, code, providerMessage: clip(logMessage), ...extra }, 'SHKeeper call failed');
     const message = clip(redactAddresses(providerMessage));
-    return new AppError('provider_error', GENERIC_MESSAGE[code], { code, details: { operation, providerMessage: message, ...extra } });
+    return fail(code, { details: { operation, providerMessage: message, ...extra } });
   }
 
   /** Sends a call; transport failures (after retries) become AppErrors, any HTTP answer is returned. */
@@ -168,7 +161,7 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
       if (err.response) return err.response; // a 5xx that retries did not cure
       const attempts = (err.config?.['axios-retry']?.retryCount ?? 0) + 1;
       const timedOut = err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT';
-      throw fail(call.operation, timedOut ? 'shkeeper_timeout' : 'shkeeper_unreachable', transportSummary(err), { attempts }, describeTransport(err));
+      throw failed(call.operation, timedOut ? 'shkeeper_timeout' : 'shkeeper_unreachable', transportSummary(err), { attempts }, describeTransport(err));
     }
   }
 
@@ -180,17 +173,17 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
     if (res.status >= 300 && res.status < 400) {
       const location = String(res.headers['location'] ?? '');
       const code = /\/login/.test(location) ? 'shkeeper_auth' : 'shkeeper_error';
-      throw fail(call.operation, code, `HTTP ${res.status} redirect to ${location ? pathOf(location) : '(none)'}`, { httpStatus: res.status }, `HTTP ${res.status} redirect to ${location || '(none)'}`);
+      throw failed(call.operation, code, `HTTP ${res.status} redirect to ${location ? pathOf(location) : '(none)'}`, { httpStatus: res.status }, `HTTP ${res.status} redirect to ${location || '(none)'}`);
     }
     if (res.status >= 500 && !(obj?.status === 'error')) {
       const code = res.status >= 502 && res.status <= 504 ? 'shkeeper_unreachable' : 'shkeeper_error';
-      throw fail(call.operation, code, text ?? `HTTP ${res.status}`, { httpStatus: res.status });
+      throw failed(call.operation, code, text ?? `HTTP ${res.status}`, { httpStatus: res.status });
     }
     const json = obj !== undefined || Array.isArray(body);
     if (res.status >= 300 || !json || obj?.status === 'error') {
       const message = text ?? (json ? `HTTP ${res.status}` : `HTTP ${res.status}: not a JSON body`);
-      const code: ErrorCode = AUTH_MESSAGES.has(message) ? 'shkeeper_auth' : DUPLICATE_PAYOUT.test(message) ? 'shkeeper_duplicate_payout' : 'shkeeper_error';
-      throw fail(call.operation, code, message, { httpStatus: res.status });
+      const code: ShkeeperCode = AUTH_MESSAGES.has(message) ? 'shkeeper_auth' : DUPLICATE_PAYOUT.test(message) ? 'shkeeper_duplicate_payout' : 'shkeeper_error';
+      throw failed(call.operation, code, message, { httpStatus: res.status });
     }
     return body;
   }
@@ -198,7 +191,7 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
   function parse<T extends z.ZodType>(call: Call, schema: T, body: unknown): z.output<T> {
     const r = schema.safeParse(body);
     if (r.success) return r.data;
-    throw fail(call.operation, 'shkeeper_error', `unexpected response shape: ${r.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+    throw failed(call.operation, 'shkeeper_error', `unexpected response shape: ${r.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
   }
 
   const path = (...segments: string[]) => '/' + segments.map((s) => encodeURIComponent(s)).join('/');
@@ -268,7 +261,7 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
       try {
         body = bodyOf(call, res);
       } catch (err) {
-        if (err instanceof AppError && err.code === 'shkeeper_duplicate_payout' && externalId !== undefined) {
+        if (isAppError(err, 'shkeeper_duplicate_payout') && externalId !== undefined) {
           throw await duplicatePayout(crypto, externalId, err, res);
         }
         throw err;
@@ -316,13 +309,8 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
       // Already logged by payoutStatus; the duplicate error below still says what happened.
     }
     const details = { ...(err.details as Record<string, unknown>), externalId, attempts, firstAttemptAccepted: retried, existingPayout: existing };
-    return new AppError(
-      'provider_error',
-      retried
-        ? 'the payout was accepted by an earlier attempt of this request; track it by its external id'
-        : GENERIC_MESSAGE.shkeeper_duplicate_payout,
-      { code: 'shkeeper_duplicate_payout', details },
-    );
+    const message = retried ? 'the payout was accepted by an earlier attempt of this request; track it by its external id' : undefined;
+    return fail('shkeeper_duplicate_payout', { message, details });
   }
 }
 

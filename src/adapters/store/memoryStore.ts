@@ -1,4 +1,4 @@
-import { AppError } from '../../platform/errors.js';
+import { fail } from '../../platform/errors.js';
 import type { Clock } from '../../platform/clock.js';
 import { INDEXES, leadingField, uniqueFields, type CollectionName } from './indexPlan.js';
 import { HashIndexes, stringValues } from './memoryIndexes.js';
@@ -141,7 +141,7 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
   private insertSync(doc: T): T {
     const copy = structuredClone(normaliseRecord(this.name, doc));
     if (this.docs.has(copy.id)) {
-      throw new AppError('conflict', 'duplicate id', { code: 'duplicate_key', details: { keys: ['id'] } });
+      throw fail('duplicate_key', { message: 'duplicate id', details: { keys: ['id'] } });
     }
     this.assertUnique(copy);
     this.docs.set(copy.id, copy);
@@ -155,7 +155,7 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
       applyUpdate(next as unknown as Record<string, unknown>, withUpdatedAt(update, this.clock.now()));
     } catch (err) {
       // What MongoDB refuses for the record's shape ($set inside null, $inc on a string…).
-      throw new AppError('internal', `the update does not fit the ${this.name} record: ${(err as Error).message}`, { code: 'record_invalid', cause: err });
+      throw fail('record_invalid', { message: `the update does not fit the ${this.name} record: ${(err as Error).message}`, cause: err });
     }
     if (next.id !== current.id) throw new Error('the id of a record cannot change');
     return next;
@@ -175,10 +175,7 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
         const batch = pending?.get(field);
         const takenByOther = owners && [...owners].some((id) => id !== doc.id);
         if (takenByOther || (batch?.has(v) && batch.get(v) !== doc.id)) {
-          throw new AppError('conflict', `${field} is already used by another record`, {
-            code: 'duplicate_key',
-            details: { keys: [field] },
-          });
+          throw fail('duplicate_key', { message: `${field} is already used by another record`, details: { keys: [field] } });
         }
         if (pending) {
           if (!batch) pending.set(field, new Map([[v, doc.id]]));

@@ -1,5 +1,5 @@
 import mongoose from 'mongoose';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail } from '../../platform/errors.js';
 import { isObjectId } from '../../platform/ids.js';
 import { plainDecimal } from '../../platform/money.js';
 import type { Filter, SortSpec } from '../../core/store/store.js';
@@ -122,22 +122,18 @@ export function translateError(err: unknown): never {
   if (err instanceof AppError) throw err;
   const e = err as { code?: number; keyPattern?: Record<string, unknown>; name?: string };
   if (e?.code === 11000) {
-    throw new AppError('conflict', 'a unique key is already taken', {
-      code: 'duplicate_key',
-      details: { keys: Object.keys(e.keyPattern ?? {}).map((k) => (k === '_id' ? 'id' : k)) },
-      cause: err,
-    });
+    throw fail('duplicate_key', { details: { keys: Object.keys(e.keyPattern ?? {}).map((k) => (k === '_id' ? 'id' : k)) }, cause: err });
   }
   if (e?.code === 2 || e?.code === 14 || e?.code === 28 || e?.code === 40) {
     // BadValue, TypeMismatch, PathNotViable, ConflictingUpdateOperators: an update the record's
     // shape cannot take (e.g. $set inside a null field). The in-process store refuses the same.
-    throw new AppError('internal', 'the update does not fit the record', { code: 'record_invalid', cause: err });
+    throw fail('record_invalid', { message: 'the update does not fit the record', cause: err });
   }
   if (e?.code === 50) {
-    throw new AppError('unavailable', 'the database did not answer in time', { code: 'store_timeout', cause: err });
+    throw fail('store_timeout', { cause: err });
   }
   if (e?.name === 'ValidationError' || e?.name === 'CastError' || e?.name === 'StrictModeError') {
-    throw new AppError('internal', 'record failed schema validation', { code: 'record_invalid', cause: err });
+    throw fail('record_invalid', { cause: err });
   }
-  throw new AppError('unavailable', 'the database did not answer', { code: 'store_unavailable', cause: err });
+  throw fail('store_unavailable', { cause: err });
 }

@@ -1,6 +1,6 @@
 import mongoose, { type Connection, type Model } from 'mongoose';
 import type { Clock } from '../../platform/clock.js';
-import { AppError } from '../../platform/errors.js';
+import { fail, isDuplicateKey } from '../../platform/errors.js';
 import { isObjectId } from '../../platform/ids.js';
 import { partialStringFields, type CollectionName } from './indexPlan.js';
 import { afterKey, fromMongo, toMongoFilter, toMongoSort, translateError } from './mongoDocuments.js';
@@ -64,8 +64,7 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
       await this.insertOne(doc);
       return true;
     } catch (err) {
-      const e = err as AppError;
-      if (e.code === 'duplicate_key' && (e.details as { keys: string[] }).keys.includes('id')) return false;
+      if (isDuplicateKey(err, 'id')) return false;
       throw err;
     }
   }
@@ -235,7 +234,7 @@ export class MongoStore implements Store {
 
   async ping(): Promise<void> {
     const db = this.conn.db;
-    if (!db) throw new AppError('unavailable', 'not connected', { code: 'store_unavailable' });
+    if (!db) throw fail('store_unavailable', { message: 'not connected' });
     await db.command({ ping: 1 });
   }
 

@@ -1,5 +1,5 @@
 import type { Schema, SchemaType } from 'mongoose';
-import { AppError } from '../../platform/errors.js';
+import { fail } from '../../platform/errors.js';
 import { isObjectId } from '../../platform/ids.js';
 import { isStorableKey, isWellFormedText } from '../../platform/text.js';
 import type { CollectionName } from './indexPlan.js';
@@ -110,10 +110,7 @@ function fieldsOf(schema: Schema): Fields {
 const RULES = Object.fromEntries(Object.entries(SCHEMAS).map(([name, schema]) => [name, fieldsOf(schema)])) as Record<CollectionName, Fields>;
 
 function refuse(collection: CollectionName, path: string, why: string): never {
-  throw new AppError('internal', `${collection} record refused: ${path} ${why}`, {
-    code: 'record_invalid',
-    details: { collection, path, why },
-  });
+  throw fail('record_invalid', { message: `${collection} record refused: ${path} ${why}`, details: { collection, path, why } });
 }
 
 /**

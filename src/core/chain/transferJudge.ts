@@ -1,5 +1,5 @@
 import { isAddress } from 'ethers';
-import { AppError } from '../../platform/errors.js';
+import { fail } from '../../platform/errors.js';
 import type { MismatchReason, TransferExpectation, TransferVerdict } from './chainTypes.js';
 import { decodeTransferLog, sameAddress, type DecodedTransfer, type RawLog } from './erc20.js';
 
@@ -84,9 +84,7 @@ export function assertValidExpectation(expect: TransferExpectation): void {
     problems.push('confirmations must be a non-negative integer');
   }
   if (problems.length > 0) {
-    throw new AppError('validation', `invalid transfer expectation: ${problems.join('; ')}`, {
-      code: 'invalid_transfer_expectation',
-    });
+    throw fail('invalid_transfer_expectation', { message: `invalid transfer expectation: ${problems.join('; ')}` });
   }
 }
 

@@ -1,4 +1,4 @@
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail, isAppError } from '../../platform/errors.js';
 import { available, defaultDisbursementAmount, ledgerOf } from '../payments/escrowLedger.js';
 import { compareDecimals } from '../../platform/money.js';
 import type { InflowProofs } from '../payments/inflowProofs.js';
@@ -33,7 +33,7 @@ export async function ruleRecipient(store: Store, p: PaymentRecord, kind: Disbur
   if (kind !== 'refund') {
     const offer = p.sellerOfferId ? await store.sellerOffers.findById(p.sellerOfferId) : null;
     if (!offer?.walletAddress) {
-      throw new AppError('conflict', "the seller's offer has no wallet address to pay", { code: 'seller_wallet_missing' });
+      throw fail('seller_wallet_missing');
     }
     return offer.walletAddress;
   }
@@ -41,7 +41,7 @@ export async function ruleRecipient(store: Store, p: PaymentRecord, kind: Disbur
   if (payer) return payer;
   const request = await store.purchaseRequests.findById(p.purchaseRequestId);
   if (!request?.buyerWalletAddress) {
-    throw new AppError('conflict', 'no buyer wallet is known for this payment to refund to', { code: 'buyer_wallet_missing' });
+    throw fail('buyer_wallet_missing');
   }
   return request.buyerWalletAddress;
 }
@@ -53,7 +53,7 @@ export async function ruleRecipient(store: Store, p: PaymentRecord, kind: Disbur
 export async function fundedEscrowOf(store: Store, purchaseRequestId: string): Promise<PaymentRecord> {
   const p = await store.payments.findOne({ fundedRequestKey: purchaseRequestId, direction: 'in' });
   if (!p) {
-    throw new AppError('invalid_state', 'this purchase request has no funded escrow to pay from', { code: 'escrow_not_funded' });
+    throw fail('escrow_not_funded');
   }
   assertFunded(p);
   return p;
@@ -61,8 +61,8 @@ export async function fundedEscrowOf(store: Store, purchaseRequestId: string): P
 
 export function assertFunded(p: PaymentRecord): void {
   if (p.status !== 'completed' || p.escrowState !== 'funded') {
-    throw new AppError('invalid_state', `escrow of this payment is ${p.escrowState} (payment ${p.status})`, {
-      code: 'escrow_not_funded',
+    throw fail('escrow_not_funded', {
+      message: `escrow of this payment is ${p.escrowState} (payment ${p.status})`,
       details: { escrowPaymentId: p.id, status: p.status, escrowState: p.escrowState },
     });
   }
@@ -75,8 +75,8 @@ export function assertFunded(p: PaymentRecord): void {
 export function checkPayoutRecipient(rule: string | null, given: string, o: { adminId: string; reason?: string }): { by: string; reason: string } | null {
   if (rule && rule.toLowerCase() === given.toLowerCase()) return null;
   if (o.reason) return { by: o.adminId, reason: o.reason };
-  throw new AppError('conflict', rule ? `this escrow pays ${rule}; another recipient needs an override reason` : "the offer has no wallet; a recipient needs an override reason", {
-    code: 'recipient_not_allowed',
+  throw fail('recipient_not_allowed', {
+    message: rule ? `this escrow pays ${rule}; another recipient needs an override reason` : "the offer has no wallet; a recipient needs an override reason",
     details: { allowed: rule },
   });
 }
@@ -89,15 +89,15 @@ export function checkPayoutRecipient(rule: string | null, given: string, o: { ad
 export function assertPayoutAmount(escrow: PaymentRecord, amount: string): void {
   const l = ledgerOf(escrow);
   if (compareDecimals(amount, available(l)) > 0) {
-    throw new AppError('conflict', `the escrow holds ${available(l)}; ${amount} cannot leave it`, {
-      code: 'exceeds_escrow_balance',
+    throw fail('exceeds_escrow_balance', {
+      message: `the escrow holds ${available(l)}; ${amount} cannot leave it`,
       details: { available: available(l), requested: amount },
     });
   }
   const expected = defaultDisbursementAmount(escrow, 'payout');
   if (compareDecimals(amount, expected) !== 0) {
-    throw new AppError('conflict', `this escrow pays its seller ${expected}, not ${amount}`, {
-      code: 'disbursement_amount_mismatch',
+    throw fail('disbursement_amount_mismatch', {
+      message: `this escrow pays its seller ${expected}, not ${amount}`,
       details: { expected, requested: amount },
     });
   }
@@ -115,8 +115,8 @@ export async function assertFundingOnChain(proofs: InflowProofs | undefined, p: 
   for (const c of chainCredits) {
     const v = await proofs.prove(p, c.txHash, 'admin');
     if (v.kind === 'credit' && v.transfer.baseUnits === c.baseUnits) continue;
-    throw new AppError('conflict', `the transfer that funded this escrow (${c.txHash}) is no longer on the chain as it was credited; nothing can leave it`, {
-      code: 'funding_not_on_chain',
+    throw fail('funding_not_on_chain', {
+      message: `the transfer that funded this escrow (${c.txHash}) is no longer on the chain as it was credited; nothing can leave it`,
       details: { transactionHash: c.txHash, chain: v.kind === 'refuted' ? v.reason : v.kind },
     });
   }
@@ -126,17 +126,14 @@ export async function assertFundingOnChain(proofs: InflowProofs | undefined, p: 
 export function inFlightError(d: Pick<Disbursement, 'id' | 'kind' | 'state' | 'payoutId'>): AppError {
   const details = { disbursementId: d.id, kind: d.kind, state: d.state, payoutId: d.payoutId };
   if (d.state === 'in_doubt') {
-    return new AppError('conflict', 'a payout of this escrow may have been paid; wait until SHKeeper answers for it', {
-      code: 'payout_outcome_unknown',
-      details,
-    });
+    return fail('payout_outcome_unknown', { details });
   }
-  return new AppError('conflict', `a ${d.kind} of this escrow is ${d.state}`, { code: 'disbursement_in_flight', details });
+  return fail('disbursement_in_flight', { message: `a ${d.kind} of this escrow is ${d.state}`, details });
 }
 
 /** The coordinator's `disbursement_in_flight` for an in-doubt payout, said as `payout_outcome_unknown`. */
 export function explainInFlight(err: unknown): unknown {
-  if (err instanceof AppError && err.code === 'disbursement_in_flight') {
+  if (isAppError(err, 'disbursement_in_flight')) {
     const d = err.details as Pick<Disbursement, 'kind' | 'state' | 'payoutId'> & { disbursementId: string };
     if (d?.state === 'in_doubt') return inFlightError({ id: d.disbursementId, kind: d.kind, state: d.state, payoutId: d.payoutId });
   }

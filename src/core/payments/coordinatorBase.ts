@@ -1,5 +1,5 @@
 import type { Clock } from '../../platform/clock.js';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail } from '../../platform/errors.js';
 import type { Claim, HistoryEntry, PaymentRecord, PaymentStatus } from '../store/records.js';
 import type { Filter, Store, Update } from '../store/store.js';
 import { type CreditOutcome } from './escrowLedger.js';
@@ -82,8 +82,8 @@ export abstract class CoordinatorBase {
       if (current.status === req.to) return { payment: current, changed: false };
       const nextEscrow = escrowAfter(current.direction, current.escrowState, req.to);
       if (!canTransition(current.status, req.to) || nextEscrow === undefined) {
-        throw new AppError('invalid_state', `payment cannot move from ${current.status} to ${req.to}`, {
-          code: 'invalid_transition',
+        throw fail('invalid_transition', {
+          message: `payment cannot move from ${current.status} to ${req.to}`,
           details: { from: current.status, to: req.to, escrowState: current.escrowState },
         });
       }
@@ -144,7 +144,7 @@ export abstract class CoordinatorBase {
 
   protected async mustFind(paymentId: string): Promise<PaymentRecord> {
     const p = await this.store.payments.findById(paymentId);
-    if (!p) throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
+    if (!p) throw fail('payment_not_found');
     return p;
   }
 
@@ -152,7 +152,7 @@ export abstract class CoordinatorBase {
   protected async assertStateMoved(paymentId: string, before: PaymentRecord): Promise<void> {
     const now = await this.store.payments.findById(paymentId);
     if (now && now.status === before.status && now.escrowState === before.escrowState && (now.revision ?? null) === (before.revision ?? null)) {
-      throw new AppError('conflict', 'the payment no longer meets the condition for this change', { code: 'precondition_failed' });
+      throw fail('precondition_failed', { message: 'the payment no longer meets the condition for this change' });
     }
   }
 }
@@ -171,12 +171,7 @@ export function flatten(set: TransitionFields | { providerData?: Record<string, 
   return out;
 }
 
-export function duplicateKeys(err: unknown): string[] {
-  if (!(err instanceof AppError) || err.code !== 'duplicate_key') return [];
-  return (err.details as { keys?: string[] } | undefined)?.keys ?? [];
-}
-
 export function contention(): AppError {
-  return new AppError('unavailable', 'the payment is changing too often; try again', { code: 'contention' });
+  return fail('contention');
 }
 

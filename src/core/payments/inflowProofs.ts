@@ -1,6 +1,6 @@
 import type { ChainGateway, TransferVerdict } from '../chain/chainTypes.js';
 import { sameAddress } from '../chain/erc20.js';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail } from '../../platform/errors.js';
 import { fromBaseUnits } from '../../platform/money.js';
 import type { Config } from '../../platform/config.js';
 import type { Claim, PaymentRecord } from '../store/records.js';
@@ -52,7 +52,7 @@ export class InflowProofs {
   receiverOf(p: PaymentRecord): string {
     if (p.payAddress) return p.payAddress;
     const receiver = this.d.config.escrow.receiverAddress;
-    if (!receiver) throw new AppError('unavailable', 'ESCROW_RECEIVER_ADDRESS is not configured', { code: 'not_configured' });
+    if (!receiver) throw fail('not_configured', { message: 'ESCROW_RECEIVER_ADDRESS is not configured' });
     return receiver;
   }
 
@@ -163,7 +163,7 @@ export class InflowProofs {
   }
 
   private chain(): ChainGateway {
-    if (!this.d.chain) throw new AppError('unavailable', 'no blockchain RPC is configured (BSC_RPC_URL)', { code: 'not_configured' });
+    if (!this.d.chain) throw fail('not_configured', { message: 'no blockchain RPC is configured (BSC_RPC_URL)' });
     return this.d.chain;
   }
 }
@@ -175,7 +175,7 @@ function refuted(reason: RefutedReason, message: string): ProofVerdict {
 /** The 409 every path answers for a refuted transfer: `transfer_mismatch` with `details.reason`. */
 export function transferMismatch(v: Extract<ProofVerdict, { kind: 'refuted' }>): AppError {
   if (v.reason === 'wallet_not_proven') {
-    return new AppError('conflict', v.message, { code: 'wallet_not_proven', details: { reason: v.reason } });
+    return fail('wallet_not_proven', { message: v.message, details: { reason: v.reason } });
   }
-  return new AppError('conflict', `the transaction does not pay this payment: ${v.message}`, { code: 'transfer_mismatch', details: { reason: v.reason } });
+  return fail('transfer_mismatch', { message: `the transaction does not pay this payment: ${v.message}`, details: { reason: v.reason } });
 }

@@ -1,8 +1,8 @@
-import { AppError } from '../../platform/errors.js';
+import { fail, duplicateKeys } from '../../platform/errors.js';
 import { addDecimals, compareDecimals, lowerBound } from '../../platform/money.js';
 import type { Claim, Credit, Disbursement, PaymentRecord, ProvenPayer } from '../store/records.js';
 import type { Update } from '../store/store.js';
-import { contention, CoordinatorBase, duplicateKeys, flatten, MAX_ATTEMPTS, type CreditInput, type CreditResult } from './coordinatorBase.js';
+import { contention, CoordinatorBase, flatten, MAX_ATTEMPTS, type CreditInput, type CreditResult } from './coordinatorBase.js';
 import { creditKey, ledgerOf, planCredit } from './escrowLedger.js';
 import { escrowAfter, OPEN, SETTLED } from './transitions.js';
 
@@ -30,7 +30,7 @@ export abstract class InflowWrites extends CoordinatorBase {
     let skipHash = false;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const p = await this.mustFind(paymentId);
-      if (p.direction !== 'in') throw new AppError('invalid_state', 'only an inbound payment has an escrow', { code: 'not_an_escrow' });
+      if (p.direction !== 'in') throw fail('not_an_escrow');
       if ((p.creditKeys ?? []).includes(key)) return { payment: p, outcome: 'already_credited', changed: false };
       const now = this.clock.now();
       const plan = planCredit(p, { ...input, key, source: step.source, at: now }, { tolerance: this.policy.underpaymentTolerance, forceExcess });
@@ -57,7 +57,7 @@ export abstract class InflowWrites extends CoordinatorBase {
       } catch (err) {
         const keys = duplicateKeys(err);
         if (keys.includes('creditKeys')) {
-          throw new AppError('conflict', 'this transfer is already credited to another payment', { code: 'transfer_already_credited', details: { key } });
+          throw fail('transfer_already_credited', { details: { key } });
         }
         // Another payment of this purchase request is funded: this money is excess here.
         if (keys.includes('fundedRequestKey')) forceExcess = 'request_already_funded';
@@ -82,11 +82,14 @@ export abstract class InflowWrites extends CoordinatorBase {
         const l = ledgerOf(p);
         if (l.credits.some((c) => c.kind === 'funding') || (p.creditKeys ?? []).includes(key)) return null;
         if (!SETTLED.includes(p.status)) {
-          throw new AppError('invalid_state', 'only a completed payment takes evidence afterwards', { code: 'payment_not_completed' });
+          throw fail('payment_not_completed');
         }
         // Evidence of a completion is a transfer that could have completed it.
         if (compareDecimals(input.amount, lowerBound(p.amount.amount, this.policy.underpaymentTolerance)) < 0) {
-          throw new AppError('conflict', `the transfer moved ${input.amount}, less than the payment's ${p.amount.amount}`, { code: 'transfer_mismatch', details: { reason: 'amount_too_low' } });
+          throw fail('transfer_mismatch', {
+            message: `the transfer moved ${input.amount}, less than the payment's ${p.amount.amount}`,
+            details: { reason: 'amount_too_low' },
+          });
         }
         const credit: Credit = { ...input, key, kind: 'funding', reason: 'found_afterwards', source: step.source, at: this.clock.now() };
         return {
@@ -96,7 +99,7 @@ export abstract class InflowWrites extends CoordinatorBase {
       });
     } catch (err) {
       if (duplicateKeys(err).some((k) => k === 'creditKeys' || k === 'transactionHash')) {
-        throw new AppError('conflict', 'the transaction found is already recorded on another payment', { code: 'transaction_hash_in_use' });
+        throw fail('transaction_hash_in_use', { message: 'the transaction found is already recorded on another payment' });
       }
       throw err;
     }
@@ -149,10 +152,12 @@ export abstract class InflowWrites extends CoordinatorBase {
   /** A claimed transaction hash (unproven, reserving nothing). Replaces an earlier claim while the payment is pending. */
   async recordClaim(paymentId: string, claim: Omit<Claim, 'at'>): Promise<PaymentRecord> {
     return this.write(paymentId, (p) => {
-      if (!OPEN.includes(p.status)) throw new AppError('invalid_state', `a transaction cannot be claimed for a ${p.status} payment`, { code: 'payment_not_open' });
+      if (!OPEN.includes(p.status)) throw fail('payment_not_open', {
+        message: `a transaction cannot be claimed for a ${p.status} payment`,
+      });
       if (p.claim?.txHash === claim.txHash) return null;
       if (p.claim && p.status !== 'pending') {
-        throw new AppError('conflict', 'a transaction already seen on chain is recorded for this payment', { code: 'transaction_hash_already_set' });
+        throw fail('transaction_hash_already_set', { message: 'a transaction already seen on chain is recorded for this payment' });
       }
       return { $set: { claim: { ...claim, txHash: claim.txHash.toLowerCase(), at: this.clock.now() } } };
     });
@@ -188,12 +193,12 @@ export abstract class InflowWrites extends CoordinatorBase {
    */
   async addPayer(paymentId: string, payer: ProvenPayer): Promise<PaymentRecord> {
     return this.write(paymentId, (p) => {
-      if (p.direction !== 'in') throw new AppError('invalid_state', 'only an inbound payment has a payer', { code: 'not_an_escrow' });
+      if (p.direction !== 'in') throw fail('not_an_escrow', { message: 'only an inbound payment has a payer' });
       const l = ledgerOf(p);
       if (l.payers.some((w) => w.wallet.toLowerCase() === payer.wallet.toLowerCase())) return null;
-      if (!OPEN.includes(p.status)) throw new AppError('invalid_state', `the payment is ${p.status}`, { code: 'payment_not_open' });
+      if (!OPEN.includes(p.status)) throw fail('payment_not_open', { message: `the payment is ${p.status}` });
       if (l.payers.length > 0) {
-        throw new AppError('conflict', 'another wallet is already proven for this payment; save with your proof to get a payment of your own', { code: 'payer_already_proven' });
+        throw fail('payer_already_proven');
       }
       return { $set: { escrow: { ...l, payers: [...l.payers, payer] } } };
     });

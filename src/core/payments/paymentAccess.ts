@@ -1,5 +1,5 @@
 import type { Principal } from '../../platform/auth/tokens.js';
-import { AppError } from '../../platform/errors.js';
+import { fail } from '../../platform/errors.js';
 import { isObjectId } from '../../platform/ids.js';
 import type { PaymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
@@ -15,14 +15,14 @@ export const isPartyTo = (p: PaymentRecord, who: Principal) => who.userId === p.
 export async function visiblePayment(store: Store, who: Principal, id: string): Promise<PaymentRecord> {
   const p = isObjectId(id) ? await store.payments.findById(id) : null;
   if (!p || !(who.isAdmin || isPartyTo(p, who))) {
-    throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
+    throw fail('payment_not_found');
   }
   return p;
 }
 
 export function assertSelfOrAdmin(who: Principal, userId: string): void {
   if (!who.isAdmin && who.userId !== userId) {
-    throw new AppError('forbidden', "only an admin may read another user's payments", { code: 'forbidden_user' });
+    throw fail('forbidden_user');
   }
 }
 

@@ -1,4 +1,4 @@
-import { AppError } from '../../platform/errors.js';
+import { fail } from '../../platform/errors.js';
 import { addDecimals, compareDecimals } from '../../platform/money.js';
 import type { Claim, Disbursement, DisbursementState, HistoryEntry, PaymentRecord, PaymentStatus } from '../store/records.js';
 import type { Filter } from '../store/store.js';
@@ -49,7 +49,7 @@ export class PaymentCoordinator extends InflowWrites {
   async transition(paymentId: string, req: TransitionRequest): Promise<TransitionResult> {
     return this.move(paymentId, req, (p) => {
       if (p.direction === 'in' && EVIDENCE_ONLY.includes(req.to)) {
-        throw new AppError('invalid_state', `an inbound payment becomes ${req.to} only on evidence`, { code: 'evidence_required' });
+        throw fail('evidence_required', { message: `an inbound payment becomes ${req.to} only on evidence` });
       }
       const { claim, ...fields } = req.set ?? {};
       return { set: { ...flatten(fields), ...(claim ? { claim: { ...claim, txHash: claim.txHash.toLowerCase(), at: this.clock.now() } } : {}) } };
@@ -81,7 +81,7 @@ export class PaymentCoordinator extends InflowWrites {
     );
     if (updated) return updated;
     await this.mustFind(paymentId);
-    throw new AppError('conflict', 'the payment changed; reload and try again', { code: 'precondition_failed' });
+    throw fail('precondition_failed');
   }
 
   /** Provider facts (`providerData.<key>`) and invoice fields, never state or money. */
@@ -97,7 +97,7 @@ export class PaymentCoordinator extends InflowWrites {
     );
     if (updated) return updated;
     await this.mustFind(paymentId);
-    throw new AppError('conflict', 'the payment changed; reload and try again', { code: 'precondition_failed' });
+    throw fail('precondition_failed');
   }
 
   // ── disbursements (invariants 4 and 5) ──────────────────────────────────────────────────────
@@ -112,17 +112,17 @@ export class PaymentCoordinator extends InflowWrites {
       const l = ledgerOf(p);
       if (l.inFlight?.id === d.id) return null;
       if (p.direction !== 'in' || p.status !== 'completed' || p.escrowState !== 'funded') {
-        throw new AppError('invalid_state', `escrow of this payment is ${p.escrowState} (payment ${p.status})`, { code: 'escrow_not_funded' });
+        throw fail('escrow_not_funded', { message: `escrow of this payment is ${p.escrowState} (payment ${p.status})` });
       }
       if (l.inFlight) {
-        throw new AppError('conflict', `a ${l.inFlight.kind} of this escrow is ${l.inFlight.state}`, {
-          code: 'disbursement_in_flight',
+        throw fail('disbursement_in_flight', {
+          message: `a ${l.inFlight.kind} of this escrow is ${l.inFlight.state}`,
           details: { disbursementId: l.inFlight.id, kind: l.inFlight.kind, state: l.inFlight.state, payoutId: l.inFlight.payoutId },
         });
       }
       if (compareDecimals(d.amount, available(l)) > 0 || compareDecimals(d.amount, '0') <= 0) {
-        throw new AppError('conflict', `the escrow holds ${available(l)}; ${d.amount} cannot leave it`, {
-          code: 'exceeds_escrow_balance',
+        throw fail('exceeds_escrow_balance', {
+          message: `the escrow holds ${available(l)}; ${d.amount} cannot leave it`,
           details: { available: available(l), requested: d.amount },
         });
       }
@@ -153,11 +153,14 @@ export class PaymentCoordinator extends InflowWrites {
       const done = l.disbursements.find((x) => x.id === id);
       if (!d) {
         if (done?.state === to) return null;
-        throw new AppError('invalid_state', 'this disbursement is not in flight', { code: 'disbursement_not_in_flight', details: { state: done?.state ?? null } });
+        throw fail('disbursement_not_in_flight', { details: { state: done?.state ?? null } });
       }
       if (d.state === to) return null;
       if (!canMoveDisbursement(d.state, to)) {
-        throw new AppError('invalid_state', `a ${d.state} disbursement cannot become ${to}`, { code: 'invalid_disbursement_transition', details: { from: d.state, to } });
+        throw fail('invalid_disbursement_transition', {
+          message: `a ${d.state} disbursement cannot become ${to}`,
+          details: { from: d.state, to },
+        });
       }
       const now = this.clock.now();
       const next = { ...d, state: to, evidence: step.evidence ?? d.evidence, updatedAt: now };
@@ -188,11 +191,11 @@ export class PaymentCoordinator extends InflowWrites {
       const settled = l.disbursements.find((x) => x.id === id && x.state === 'settled');
       if (settled) return { payment: p, changed: false };
       const d = l.inFlight?.id === id ? l.inFlight : undefined;
-      if (!d) throw new AppError('invalid_state', 'this disbursement is not in flight', { code: 'disbursement_not_in_flight' });
+      if (!d) throw fail('disbursement_not_in_flight');
       const to: PaymentStatus = d.kind === 'refund' ? 'refunded' : 'released';
       const escrowState = escrowAfter('in', p.escrowState, to);
       if (!canTransition(p.status, to) || escrowState === undefined) {
-        throw new AppError('invalid_state', `escrow of this payment is ${p.escrowState} (payment ${p.status})`, { code: 'escrow_not_funded' });
+        throw fail('escrow_not_funded', { message: `escrow of this payment is ${p.escrowState} (payment ${p.status})` });
       }
       const now = this.clock.now();
       const done: Disbursement = { ...d, state: 'settled', evidence: step.evidence, updatedAt: now };

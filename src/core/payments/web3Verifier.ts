@@ -1,5 +1,5 @@
 import { sameAddress } from '../chain/erc20.js';
-import { AppError } from '../../platform/errors.js';
+import { fail, isAppError } from '../../platform/errors.js';
 import { ledgerOf } from './escrowLedger.js';
 import type { InflowProofs, ProofVerdict } from './inflowProofs.js';
 import type { PaymentCoordinator } from './paymentCoordinator.js';
@@ -40,7 +40,7 @@ export class Web3Verifier {
    */
   async verify(paymentId: string, source: string, txHash?: string): Promise<Verification> {
     const p = await this.d.store.payments.findById(paymentId);
-    if (!p || p.provider !== 'decentralized') throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
+    if (!p || p.provider !== 'decentralized') throw fail('payment_not_found');
     if (SETTLED.includes(p.status) || CLOSED.includes(p.status)) return this.afterwards(p, source, txHash);
     const hash = (txHash ?? p.claim?.txHash)?.toLowerCase();
     if (!hash) return { outcome: 'no_hash', payment: p };
@@ -89,7 +89,7 @@ export class Web3Verifier {
         results.push(await this.verify(p.id, source));
       } catch (error) {
         results.push({ error });
-        if ((error as AppError).code === 'rpc_unavailable') down = error;
+        if (isAppError(error, 'rpc_unavailable')) down = error;
       }
     }
     return results;
@@ -107,7 +107,7 @@ export class Web3Verifier {
       const r = await this.d.settlement.credit(p.id, v.transfer, { source, actor: 'chain' });
       return { outcome, payment: r.payment, reason: 'excess_recorded' };
     } catch (err) {
-      if ((err as AppError).code !== 'transfer_already_credited') throw err;
+      if (!isAppError(err, 'transfer_already_credited')) throw err;
       return { outcome: 'mismatch', payment: p, reason: 'already_credited' };
     }
   }
@@ -121,7 +121,7 @@ export class Web3Verifier {
         try {
           result = await settlement.credit(p.id, v.transfer, { ...step, providerData: { confirmations: v.confirmations } });
         } catch (err) {
-          if ((err as AppError).code !== 'transfer_already_credited') throw err;
+          if (!isAppError(err, 'transfer_already_credited')) throw err;
           const payment = await coordinator.clearClaim(p.id, hash, { source, reason: 'already_credited' });
           return { outcome: 'mismatch', payment, reason: 'already_credited' };
         }
@@ -176,7 +176,7 @@ export class Web3Verifier {
 
 /** A claim that cannot be recorded now (another transaction is already seen, or the payment moved on) changes nothing. */
 function ignoreConflict(err: unknown): undefined {
-  if (err instanceof AppError && (err.code === 'transaction_hash_already_set' || err.code === 'payment_not_open')) return undefined;
+  if (isAppError(err, 'transaction_hash_already_set', 'payment_not_open')) return undefined;
   throw err;
 }
 

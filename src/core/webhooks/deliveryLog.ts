@@ -1,5 +1,5 @@
 import type { Clock } from '../../platform/clock.js';
-import { AppError } from '../../platform/errors.js';
+import { isDuplicateKey } from '../../platform/errors.js';
 import { newObjectId } from '../../platform/ids.js';
 import type { DeliveryOutcome, WebhookDeliveryRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
@@ -121,7 +121,7 @@ export class DeliveryLog {
       if (d) this.observer?.delivery(d.kind, outcome, (this.clock.now().getTime() - d.receivedAt.getTime()) / 1000);
       return outcome;
     } catch (err) {
-      if (!(err instanceof AppError && err.code === 'duplicate_key')) throw err;
+      if (!isDuplicateKey(err)) throw err;
       const d = await this.store.webhookDeliveries.updateOne({ id }, { $set: { ...set, outcome: 'duplicate' } });
       if (d) this.observer?.delivery(d.kind, 'duplicate');
       return 'duplicate';

@@ -1,4 +1,4 @@
-import { AppError } from '../../platform/errors.js';
+import { fail } from '../../platform/errors.js';
 import type { Config } from '../../platform/config.js';
 import type { Store } from '../../core/store/store.js';
 
@@ -10,18 +10,18 @@ export async function widgetConfiguration(
 ) {
   // The widget is offered USDT only; a config scoped to another currency would contradict `accept`.
   if (scope.currency !== undefined && scope.currency !== 'USDT') {
-    throw new AppError('validation', 'only USDT is accepted', { code: 'unsupported_currency' });
+    throw fail('unsupported_currency');
   }
   const receiver = config.escrow.receiverAddress;
   if (!receiver) {
-    throw new AppError('unavailable', 'ESCROW_RECEIVER_ADDRESS is not configured', { code: 'not_configured' });
+    throw fail('not_configured', { message: 'ESCROW_RECEIVER_ADDRESS is not configured' });
   }
   const redirect = { success: config.redirect.success, cancel: config.redirect.cancel };
   if (scope.purchaseRequestId) {
     const request = await store.purchaseRequests.findById(scope.purchaseRequestId);
-    if (!request) throw new AppError('not_found', 'purchase request not found', { code: 'purchase_request_not_found' });
+    if (!request) throw fail('purchase_request_not_found');
     if (request.status !== 'open') {
-      throw new AppError('invalid_state', 'the purchase request is no longer open', { code: 'purchase_request_not_open' });
+      throw fail('purchase_request_not_open');
     }
     redirect.success = withQuery(redirect.success, 'purchaseRequestId', request.id);
     redirect.cancel = withQuery(redirect.cancel, 'purchaseRequestId', request.id);

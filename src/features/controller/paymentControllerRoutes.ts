@@ -1,7 +1,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { principalOf, requireAuth } from '../../platform/auth/authMiddleware.js';
-import { AppError } from '../../platform/errors.js';
+import { fail } from '../../platform/errors.js';
 import { endpoint, ok, parseWith } from '../../platform/http/http.js';
 import { isObjectId } from '../../platform/ids.js';
 import { idParams } from '../../platform/schemas.js';
@@ -110,7 +110,7 @@ export function paymentControllerRoutes(deps: PaymentControllerRouteDeps): Route
     auth,
     endpoint({ params: idParams }, async ({ params }, req) => {
       const who = principalOf(req);
-      if (!who.isAdmin) throw new AppError('forbidden', 'the debug bundle is for admins', { code: 'admin_required' });
+      if (!who.isAdmin) throw fail('admin_required', { message: 'the debug bundle is for admins' });
       const p = await deps.payments.get(who, params.id);
       return ok({
         payment: paymentDebugView(p),

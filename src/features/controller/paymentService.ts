@@ -1,5 +1,5 @@
 import type { Principal } from '../../platform/auth/tokens.js';
-import { AppError } from '../../platform/errors.js';
+import { fail, isDuplicateKey } from '../../platform/errors.js';
 import { newObjectId } from '../../platform/ids.js';
 import type { PaymentEvents } from '../../core/events/paymentEvents.js';
 import { announcePaymentCreated, announcePaymentUpdate } from '../../core/payments/paymentAnnouncements.js';
@@ -12,7 +12,6 @@ import type { PaymentStatus } from '../../core/store/records.js';
 import { canTransition, LIVE, OPEN } from '../../core/payments/transitions.js';
 import { compareDecimals } from '../../platform/money.js';
 import { transferMismatch, type InflowProofs } from '../../core/payments/inflowProofs.js';
-import { duplicateKeys } from '../../core/payments/coordinatorBase.js';
 import type { PaymentSettlement } from '../../core/payments/paymentSettlement.js';
 
 
@@ -27,12 +26,12 @@ export class PaymentService {
 
   async create(who: Principal, input: CreatePaymentInput): Promise<PaymentRecord> {
     if (!who.isAdmin && input.buyerId !== who.userId) {
-      throw new AppError('forbidden', 'you may only create payments where you are the buyer', { code: 'not_buyer' });
+      throw fail('not_buyer', { message: 'you may only create payments where you are the buyer' });
     }
     const request = await this.store.purchaseRequests.findById(input.purchaseRequestId);
-    if (!request) throw new AppError('not_found', 'purchase request not found', { code: 'purchase_request_not_found' });
+    if (!request) throw fail('purchase_request_not_found');
     const offer = await this.store.sellerOffers.findById(input.sellerOfferId);
-    if (!offer) throw new AppError('not_found', 'seller offer not found', { code: 'seller_offer_not_found' });
+    if (!offer) throw fail('seller_offer_not_found');
     const mismatch =
       offer.purchaseRequestId !== request.id
         ? 'the offer does not belong to this purchase request'
@@ -45,12 +44,12 @@ export class PaymentService {
               : compareDecimals(offer.amount, input.amount.amount) !== 0
                 ? `the offer's amount is ${offer.amount} ${offer.currency}`
                 : undefined;
-    if (mismatch) throw new AppError('conflict', mismatch, { code: 'records_do_not_match' });
+    if (mismatch) throw fail('records_do_not_match', { message: mismatch });
     if (request.status !== 'open') {
-      throw new AppError('invalid_state', 'the purchase request is no longer open', { code: 'purchase_request_not_open' });
+      throw fail('purchase_request_not_open');
     }
     if (offer.status !== 'pending') {
-      throw new AppError('invalid_state', `the offer is already ${offer.status}`, { code: 'offer_not_pending' });
+      throw fail('offer_not_pending', { message: `the offer is already ${offer.status}` });
     }
     await this.assertNoLivePayment(offer.id);
     let payment: PaymentRecord;
@@ -58,7 +57,7 @@ export class PaymentService {
       payment = await this.insertManual(who, input, request.id, offer.id);
     } catch (err) {
       // Two creates passed the check at once: the store's unique live-offer key let one win.
-      if ((err as AppError).code === 'duplicate_key' && duplicateKeys(err).includes('liveOfferKey')) {
+      if (isDuplicateKey(err, 'liveOfferKey')) {
         await this.assertNoLivePayment(offer.id);
       }
       throw err;
@@ -77,10 +76,7 @@ export class PaymentService {
       ],
     });
     if (live) {
-      throw new AppError('conflict', 'this offer already has a live payment', {
-        code: 'payment_exists',
-        details: { paymentId: live.id, status: live.status },
-      });
+      throw fail('payment_exists', { details: { paymentId: live.id, status: live.status } });
     }
   }
 
@@ -130,11 +126,11 @@ export class PaymentService {
   async update(who: Principal, id: string, input: UpdatePaymentInput): Promise<PaymentRecord> {
     const current = await visiblePayment(this.store, who, id);
     if (current.direction === 'out') {
-      throw new AppError('forbidden', 'a payout moves only on provider or chain evidence; it cannot be edited', { code: 'outbound_read_only' });
+      throw fail('outbound_read_only');
     }
     // A party edits only its own payment while it is open; once money moved, only evidence changes it.
     if (!who.isAdmin && !OPEN.includes(current.status)) {
-      throw new AppError('invalid_state', `a ${current.status} payment can no longer be edited by a party`, { code: 'payment_not_open' });
+      throw fail('payment_not_open', { message: `a ${current.status} payment can no longer be edited by a party` });
     }
     const statusChange = input.status !== undefined && input.status !== current.status ? input.status : undefined;
     if (statusChange) this.assertMayChangeStatus(who, current, statusChange);
@@ -148,7 +144,9 @@ export class PaymentService {
     const claim = claims ? { txHash: input.transactionHash!, from: null, nonce: null, source: 'api', actor: who.userId } : undefined;
     if (statusChange) {
       if ((claim && !OPEN.includes(statusChange)) || input.blockchain) {
-        throw new AppError('validation', `a payment moving to ${statusChange} takes no ${input.blockchain ? 'network' : 'transaction hash'}`, { code: 'conflicting_fields' });
+        throw fail('conflicting_fields', {
+          message: `a payment moving to ${statusChange} takes no ${input.blockchain ? 'network' : 'transaction hash'}`,
+        });
       }
       // The move and the fields sent with it are one write: both happen, or neither.
       const r = await this.coordinator.transition(id, { to: statusChange, source: 'api', actor: who.userId, where, set: { metadata: input.metadata, claim } });
@@ -163,21 +161,26 @@ export class PaymentService {
   /** An admin's completion: the hash must prove a transfer to this payment's receiver, deep enough. */
   private async completeWithEvidence(who: Principal, p: PaymentRecord, txHash: string | undefined): Promise<PaymentRecord> {
     if (!canTransition(p.status, 'completed')) {
-      throw new AppError('invalid_state', `payment cannot move from ${p.status} to completed`, {
-        code: 'invalid_transition', details: { from: p.status, to: 'completed', escrowState: p.escrowState },
+      throw fail('invalid_transition', {
+        message: `payment cannot move from ${p.status} to completed`,
+        details: { from: p.status, to: 'completed', escrowState: p.escrowState },
       });
     }
     if (!txHash) {
-      throw new AppError('conflict', 'completing a payment needs the transactionHash of the transfer that paid it', { code: 'evidence_required' });
+      throw fail('evidence_required', { message: 'completing a payment needs the transactionHash of the transfer that paid it' });
     }
-    if (!this.d?.settlement || !this.d.proofs) throw new AppError('unavailable', 'no blockchain RPC is configured (BSC_RPC_URL)', { code: 'not_configured' });
+    if (!this.d?.settlement || !this.d.proofs) throw fail('not_configured', { message: 'no blockchain RPC is configured (BSC_RPC_URL)' });
     const v = await this.d.proofs.prove(p, txHash, 'admin');
     if (v.kind === 'refuted') throw transferMismatch(v);
-    if (v.kind === 'not_found') throw new AppError('conflict', 'the transaction is not known to the chain (yet)', { code: 'transaction_not_found' });
-    if (v.kind === 'unmined') throw new AppError('conflict', 'the transaction is not mined yet', { code: 'transfer_mismatch', details: { reason: 'not_mined' } });
+    if (v.kind === 'not_found') throw fail('transaction_not_found');
+    if (v.kind === 'unmined') throw fail('transfer_mismatch', {
+      message: 'the transaction is not mined yet',
+      details: { reason: 'not_mined' },
+    });
     if (v.kind === 'seen') {
-      throw new AppError('conflict', `the transaction has ${v.confirmations} of ${v.required} confirmations`, {
-        code: 'not_deep_enough', details: { confirmations: v.confirmations, required: v.required },
+      throw fail('not_deep_enough', {
+        message: `the transaction has ${v.confirmations} of ${v.required} confirmations`,
+        details: { confirmations: v.confirmations, required: v.required },
       });
     }
     const r = await this.d.settlement.credit(p.id, v.transfer, { source: 'admin_completion', actor: who.userId, reason: 'admin named the transaction' });
@@ -186,13 +189,15 @@ export class PaymentService {
 
   private async assertClaimable(p: PaymentRecord, txHash: string): Promise<void> {
     if (p.transactionHash && p.transactionHash !== txHash) {
-      throw new AppError('conflict', 'this payment already has a different transaction hash', { code: 'transaction_hash_already_set' });
+      throw fail('transaction_hash_already_set');
     }
     if (!OPEN.includes(p.status) && p.transactionHash !== txHash) {
-      throw new AppError('invalid_state', `a transaction hash cannot be attached to a ${p.status} payment`, { code: 'payment_not_open' });
+      throw fail('payment_not_open', { message: `a transaction hash cannot be attached to a ${p.status} payment` });
     }
     const funds = await this.store.payments.findOne({ transactionHash: txHash.toLowerCase() });
-    if (funds && funds.id !== p.id) throw new AppError('conflict', 'this transaction hash already funds another payment', { code: 'transaction_hash_in_use' });
+    if (funds && funds.id !== p.id) throw fail('transaction_hash_in_use', {
+      message: 'this transaction hash already funds another payment',
+    });
   }
 
   async get(who: Principal, id: string): Promise<PaymentRecord> {
@@ -212,33 +217,33 @@ export class PaymentService {
   /** The network says where the buyer pays: only the buyer (or an admin) of a pending manual payment may change it. */
   private assertMayChangeNetwork(who: Principal, p: PaymentRecord): void {
     if (!who.isAdmin && who.userId !== p.buyerId) {
-      throw new AppError('forbidden', "only the buyer may change where a payment is paid", { code: 'not_buyer' });
+      throw fail('not_buyer', { message: "only the buyer may change where a payment is paid" });
     }
     if (p.provider !== 'manual') {
-      throw new AppError('invalid_state', `the network of a ${p.provider} payment is fixed by its provider`, { code: 'network_fixed' });
+      throw fail('network_fixed', { message: `the network of a ${p.provider} payment is fixed by its provider` });
     }
     if (p.status !== 'pending') {
-      throw new AppError('invalid_state', 'the network and token can only change while the payment is pending', { code: 'payment_not_pending' });
+      throw fail('payment_not_pending', { message: 'the network and token can only change while the payment is pending' });
     }
   }
 
   private assertMayChangeStatus(who: Principal, p: PaymentRecord, next: PaymentStatus): void {
     if (next === 'released' || next === 'refunded') {
-      throw new AppError('conflict', 'escrow leaves only through the release and refund routes', { code: 'disbursement_required' });
+      throw fail('disbursement_required');
     }
     if (next === 'completed' && isPartyTo(p, who)) {
-      throw new AppError('forbidden', 'nobody may mark their own payment completed', { code: 'self_completion_forbidden' });
+      throw fail('self_completion_forbidden');
     }
     if (who.isAdmin) return;
     if (next !== 'cancelled') {
-      throw new AppError('forbidden', 'only an admin may set this status', { code: 'status_change_forbidden' });
+      throw fail('status_change_forbidden');
     }
     // The seller must not be able to cancel the buyer's payment while the buyer's money may be on its way.
     if (who.userId !== p.buyerId) {
-      throw new AppError('forbidden', 'only the buyer (or an admin) may cancel a payment', { code: 'not_buyer' });
+      throw fail('not_buyer');
     }
     if (p.status !== 'pending') {
-      throw new AppError('invalid_state', 'only a pending payment can be cancelled', { code: 'payment_not_pending' });
+      throw fail('payment_not_pending');
     }
   }
 }

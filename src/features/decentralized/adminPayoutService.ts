@@ -1,7 +1,7 @@
 import type { Principal } from '../../platform/auth/tokens.js';
 import type { HotWallet, TransferReceipt } from '../../adapters/chain/hotWallet.js';
 import type { Clock } from '../../platform/clock.js';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import { toBaseUnits } from '../../platform/money.js';
 import type { Config } from '../../platform/config.js';
@@ -45,9 +45,9 @@ export class AdminPayoutService {
   async pay(who: Principal, input: AdminPayoutInput) {
     const { store, config, coordinator } = this.d;
     const wallet = this.d.wallet;
-    if (!wallet) throw new AppError('unavailable', 'no hot wallet is configured (ADMIN_WALLET_PRIVATE_KEY, BSC_RPC_URL)', { code: 'not_configured' });
+    if (!wallet) throw fail('not_configured', { message: 'no hot wallet is configured (ADMIN_WALLET_PRIVATE_KEY, BSC_RPC_URL)' });
     const request = await store.purchaseRequests.findById(input.purchaseRequestId);
-    if (!request) throw new AppError('not_found', 'purchase request not found', { code: 'purchase_request_not_found' });
+    if (!request) throw fail('purchase_request_not_found');
 
     let escrow = await fundedEscrowOf(store, request.id);
     const earlier = ledgerOf(escrow).inFlight;
@@ -57,7 +57,7 @@ export class AdminPayoutService {
       escrow = await fundedEscrowOf(store, request.id);
     }
     if (escrow.amount.currency !== input.currency) {
-      throw new AppError('conflict', `the escrow holds ${escrow.amount.currency}; it cannot pay ${input.currency}`, { code: 'currency_mismatch' });
+      throw fail('currency_mismatch', { message: `the escrow holds ${escrow.amount.currency}; it cannot pay ${input.currency}` });
     }
     const offer = escrow.sellerOfferId ? await store.sellerOffers.findById(escrow.sellerOfferId) : null;
     const override = checkPayoutRecipient(offer?.walletAddress ?? null, input.receiverWalletAddress, { adminId: who.userId, reason: input.overrideReason });
@@ -68,7 +68,7 @@ export class AdminPayoutService {
     const amount = toBaseUnits(input.amount, config.bsc.usdtDecimals);
     const balance = await wallet.tokenBalance(config.bsc.usdtAddress);
     if (balance < amount) {
-      throw new AppError('invalid_state', 'the hot wallet holds less than this payout', { code: 'insufficient_balance' });
+      throw fail('insufficient_balance');
     }
 
     const step = { source: 'admin_payout', actor: who.userId };

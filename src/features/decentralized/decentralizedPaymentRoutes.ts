@@ -6,7 +6,7 @@ import type { Web3Verifier } from '../../core/payments/web3Verifier.js';
 import type { AdminPayoutService } from './adminPayoutService.js';
 import type { Web3PaymentService } from './web3PaymentService.js';
 import { optionalAuth, principalOf, requireAdmin, requireAuth } from '../../platform/auth/authMiddleware.js';
-import { AppError } from '../../platform/errors.js';
+import { fail } from '../../platform/errors.js';
 import { endpoint, ok } from '../../platform/http/http.js';
 import { paymentView, publicPaymentView } from '../../core/payments/paymentView.js';
 import type { PaymentRecord } from '../../core/store/records.js';
@@ -47,7 +47,7 @@ export function decentralizedPaymentRoutes(deps: DecentralizedRouteDeps): Router
 
   router.get('/receiver', endpoint({}, () => {
     const receiver = deps.config.escrow.receiverAddress;
-    if (!receiver) throw new AppError('unavailable', 'ESCROW_RECEIVER_ADDRESS is not configured', { code: 'not_configured' });
+    if (!receiver) throw fail('not_configured', { message: 'ESCROW_RECEIVER_ADDRESS is not configured' });
     const { chainId, usdtAddress, usdtDecimals, confirmations } = deps.config.bsc;
     return ok({ address: receiver, network: 'bsc', chainId, confirmations, tokens: [{ symbol: 'USDT', address: usdtAddress, decimals: usdtDecimals }] });
   }));
@@ -96,7 +96,7 @@ function cronSecret(secret: string | undefined): RequestHandler {
   return (req, _res, next) => {
     if (!expected) return next();
     const given = createHash('sha256').update(req.get('X-Cron-Secret') ?? '').digest();
-    if (!timingSafeEqual(given, expected)) throw new AppError('unauthorized', 'X-Cron-Secret is missing or wrong', { code: 'invalid_cron_secret' });
+    if (!timingSafeEqual(given, expected)) throw fail('invalid_cron_secret');
     next();
   };
 }

@@ -2,7 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { getAddress, verifyTypedData, type TypedDataField } from 'ethers';
 import type { ChainGateway } from '../../core/chain/chainTypes.js';
 import type { Clock } from '../../platform/clock.js';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail } from '../../platform/errors.js';
 import type { Config } from '../../platform/config.js';
 import type { ProvenPayer } from '../../core/store/records.js';
 
@@ -136,14 +136,14 @@ export class PayerProofs {
   private requireChain() {
     const receiver = this.d.config.escrow.receiverAddress;
     if (!this.d.chain || !receiver) {
-      throw new AppError('unavailable', 'payer proofs need a chain and an escrow receiver (BSC_RPC_URL, ESCROW_RECEIVER_ADDRESS)', { code: 'not_configured' });
+      throw fail('not_configured', { message: 'payer proofs need a chain and an escrow receiver (BSC_RPC_URL, ESCROW_RECEIVER_ADDRESS)' });
     }
     return { chain: this.d.chain, receiver };
   }
 }
 
 function refused(reason: string, message: string): AppError {
-  return new AppError('conflict', message, { code: 'wallet_not_proven', details: { reason } });
+  return fail('wallet_not_proven', { message: message, details: { reason } });
 }
 
 function safeEqual(a: string, b: string): boolean {

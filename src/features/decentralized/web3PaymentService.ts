@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import type { Principal } from '../../platform/auth/tokens.js';
 import type { Clock } from '../../platform/clock.js';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail, isAppError } from '../../platform/errors.js';
 import { newObjectId } from '../../platform/ids.js';
 import type { Logger } from '../../platform/logger.js';
 import { compareDecimals } from '../../platform/money.js';
@@ -55,9 +55,9 @@ export class Web3PaymentService {
   async save(input: SaveInput) {
     const { store } = this.d;
     const request = await store.purchaseRequests.findById(input.purchaseRequestId);
-    if (!request) throw new AppError('not_found', 'purchase request not found', { code: 'purchase_request_not_found' });
+    if (!request) throw fail('purchase_request_not_found');
     if (request.buyerId !== input.buyerId) {
-      throw new AppError('conflict', 'buyerId is not the buyer of this purchase request', { code: 'records_do_not_match' });
+      throw fail('records_do_not_match', { message: 'buyerId is not the buyer of this purchase request' });
     }
     // A hash that already funds a payment answers that payment when it is this request's (a retried save).
     const funded = input.transactionHash ? await store.payments.findOne({ transactionHash: input.transactionHash }) : null;
@@ -72,7 +72,7 @@ export class Web3PaymentService {
       if (v.outcome === 'mismatch') throw refutedClaim(v.reason);
       return { payment: v.payment, verification: { outcome: v.outcome, confirmations: v.confirmations, reason: v.reason } };
     } catch (err) {
-      if (err instanceof AppError && ['transfer_mismatch', 'wallet_not_proven', 'transaction_hash_in_use'].includes(err.code)) throw err;
+      if (isAppError(err, 'transfer_mismatch', 'wallet_not_proven', 'transaction_hash_in_use')) throw err;
       // Saved either way: the claim stays, and a later verify will look again.
       this.d.logger.warn({ err, paymentId: payment.id }, 'verification right after save failed');
       return { payment: (await store.payments.findById(payment.id)) ?? payment, verification: { outcome: 'error', code: (err as AppError).code ?? 'error' } };
@@ -87,7 +87,7 @@ export class Web3PaymentService {
     const p = await this.status(paymentId);
     if (p.claim || !OPEN.includes(p.status) || p.transactionHash) return p;
     return this.d.coordinator.recordClaim(p.id, { txHash: hash, from: null, nonce: null, source, actor: 'anonymous' })
-      .catch((err: unknown) => (err instanceof AppError && ['payment_not_open', 'transaction_hash_already_set'].includes(err.code) ? p : Promise.reject(err)));
+      .catch((err: unknown) => (isAppError(err, 'payment_not_open', 'transaction_hash_already_set') ? p : Promise.reject(err)));
   }
 
   /**
@@ -97,7 +97,7 @@ export class Web3PaymentService {
   async challenge(input: ChallengeInput) {
     const offer = await this.d.store.sellerOffers.findById(input.sellerOfferId);
     if (!offer || offer.purchaseRequestId !== input.purchaseRequestId) {
-      throw new AppError('not_found', 'seller offer not found for this purchase request', { code: 'seller_offer_not_found' });
+      throw fail('seller_offer_not_found', { message: 'seller offer not found for this purchase request' });
     }
     return this.d.payerProofs.issue({
       purchaseRequestId: offer.purchaseRequestId, sellerOfferId: offer.id, wallet: input.walletAddress, amount: offer.amount, token: offer.currency,
@@ -139,7 +139,7 @@ export class Web3PaymentService {
 
   async status(paymentId: string) {
     const p = await this.d.store.payments.findById(paymentId);
-    if (!p || p.provider !== 'decentralized') throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
+    if (!p || p.provider !== 'decentralized') throw fail('payment_not_found');
     return p;
   }
 
@@ -158,8 +158,8 @@ export class Web3PaymentService {
       (input.status === 'failed' && v.payment.status === 'failed') ||
       (input.status === 'pending' && v.payment.status === 'pending');
     if (!agrees) {
-      throw new AppError('conflict', `the chain does not support status ${input.status}`, {
-        code: 'chain_disagrees',
+      throw fail('chain_disagrees', {
+        message: `the chain does not support status ${input.status}`,
         details: { chain: v.outcome, status: v.payment.status, confirmations: v.confirmations ?? null, required: v.required ?? null },
       });
     }
@@ -206,14 +206,14 @@ export class Web3PaymentService {
   }
 
   private async cancel(who: Principal | undefined, paymentId: string) {
-    if (!who) throw new AppError('unauthorized', 'cancelling needs a bearer token', { code: 'missing_token' });
+    if (!who) throw fail('missing_token', { message: 'cancelling needs a bearer token' });
     const p = await this.status(paymentId);
-    if (!(who.isAdmin || isPartyTo(p, who))) throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
+    if (!(who.isAdmin || isPartyTo(p, who))) throw fail('payment_not_found');
     if (!who.isAdmin && who.userId !== p.buyerId) {
-      throw new AppError('forbidden', 'only the buyer (or an admin) may cancel a payment', { code: 'not_buyer' });
+      throw fail('not_buyer');
     }
     if (!who.isAdmin && p.status !== 'pending') {
-      throw new AppError('invalid_state', 'only a pending payment can be cancelled', { code: 'payment_not_pending' });
+      throw fail('payment_not_pending');
     }
     const { payment, changed } = await this.d.coordinator.transition(p.id, {
       to: 'cancelled', source: 'decentralized_update', actor: who.userId, ...(who.isAdmin ? {} : { where: { status: 'pending' } }),
@@ -224,7 +224,7 @@ export class Web3PaymentService {
 
   private sameSave(existing: PaymentRecord, requestId: string): { payment: PaymentRecord; verification: null } {
     if (existing.provider === 'decentralized' && existing.purchaseRequestId === requestId) return { payment: existing, verification: null };
-    throw new AppError('conflict', 'this transaction hash is already used by another payment', { code: 'transaction_hash_in_use' });
+    throw fail('transaction_hash_in_use', { message: 'this transaction hash is already used by another payment' });
   }
 
   /** The offer being paid: the named seller's, else the one pending offer at exactly this amount. */
@@ -232,8 +232,8 @@ export class Web3PaymentService {
     const offers = await this.d.store.sellerOffers.find({ purchaseRequestId: requestId, status: 'pending', ...(sellerId ? { sellerId } : {}) });
     const matching = offers.filter((o) => compareDecimals(o.amount, amount) === 0);
     if (matching.length === 1) return matching[0]!;
-    throw new AppError('conflict', sellerId ? `no pending offer from ${sellerId} for ${amount}` : `no single pending offer for ${amount}; name the seller`, {
-      code: matching.length === 0 ? 'records_do_not_match' : 'offer_ambiguous',
+    throw fail(matching.length === 0 ? 'records_do_not_match' : 'offer_ambiguous', {
+      message: sellerId ? `no pending offer from ${sellerId} for ${amount}` : `no single pending offer for ${amount}; name the seller`,
     });
   }
 

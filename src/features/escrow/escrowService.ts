@@ -1,7 +1,7 @@
 import { sameAddress } from '../../core/chain/erc20.js';
 import type { ChainGateway, UnsignedTokenTransfer } from '../../core/chain/chainTypes.js';
 import type { Clock } from '../../platform/clock.js';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail, isAppError, isDuplicateKey } from '../../platform/errors.js';
 import { newObjectId } from '../../platform/ids.js';
 import type { Logger } from '../../platform/logger.js';
 import { compareDecimals, toBaseUnits } from '../../platform/money.js';
@@ -76,7 +76,7 @@ export class EscrowService {
       // Another admin prepared (or a payout started) first: theirs stands.
       const now = await this.payment(paymentId);
       const winner = ledgerOf(now).inFlight;
-      if ((err as AppError).code === 'disbursement_in_flight' && winner) return this.samePrepared(now, winner, kind, override);
+      if (isAppError(err, 'disbursement_in_flight') && winner) return this.samePrepared(now, winner, kind, override);
       throw explainInFlight(err);
     }
     return this.view(p, d);
@@ -92,7 +92,7 @@ export class EscrowService {
     try {
       await this.d.coordinator.moveDisbursement(p.id, d.id, 'withdrawn', { source: 'escrow_cancel', actor: adminId });
     } catch (err) {
-      if ((err as AppError).code === 'disbursement_not_in_flight') throw nothingPrepared();
+      if (isAppError(err, 'disbursement_not_in_flight')) throw nothingPrepared();
       throw err;
     }
     return { cancelled: d.kind as EscrowAction };
@@ -118,11 +118,11 @@ export class EscrowService {
       return { httpStatus: 202, message: `transaction seen; ${verdict.confirmations} of ${verdict.required} confirmations`, payment: p };
     }
     if (verdict.status === 'not_found') {
-      throw new AppError('conflict', 'the transaction is not known to the chain (yet)', { code: 'transaction_not_found' });
+      throw fail('transaction_not_found');
     }
     if (verdict.status === 'mismatch') {
-      throw new AppError('conflict', `the transaction is not this ${kind}: ${verdict.message}`, {
-        code: 'transfer_mismatch',
+      throw fail('transfer_mismatch', {
+        message: `the transaction is not this ${kind}: ${verdict.message}`,
         details: { reason: verdict.reason },
       });
     }
@@ -148,7 +148,7 @@ export class EscrowService {
         assertFunded(p);
         const plan = await this.plan(p, kind, txHash, override);
         if (!sameAddress(plan.recipient, verified.recipient) || compareDecimals(plan.amount, verified.amount) !== 0) {
-          throw new AppError('conflict', `the ${kind} changed while the transfer was being verified; confirm again`, { code: 'precondition_failed' });
+          throw fail('precondition_failed', { message: `the ${kind} changed while the transfer was being verified; confirm again` });
         }
         let id = plan.existing?.id;
         if (!id) {
@@ -174,13 +174,12 @@ export class EscrowService {
           if (result.changed) this.d.logger.info({ paymentId, kind, txHash, disbursementId }, `escrow ${TARGET_STATUS[kind]}`);
           return result.payment;
         } catch (err) {
-          const code = (err as AppError).code;
-          if (code === 'duplicate_key') throw hashInUse();
+          if (isDuplicateKey(err)) throw hashInUse();
           // Withdrawn between the read and the write: plan again on what is there now.
-          if (code !== 'disbursement_not_in_flight') throw err;
+          if (!isAppError(err, 'disbursement_not_in_flight')) throw err;
         }
       }
-      throw new AppError('unavailable', 'the payment is changing too often; try again', { code: 'contention' });
+      throw fail('contention');
     }));
   }
 
@@ -203,7 +202,7 @@ export class EscrowService {
   private amountOf(p: PaymentRecord, kind: EscrowAction): string {
     const amount = defaultDisbursementAmount(p, kind);
     if (compareDecimals(amount, '0') <= 0) {
-      throw new AppError('conflict', 'the escrow holds nothing more to pay out', { code: 'exceeds_escrow_balance', details: { available: '0' } });
+      throw fail('exceeds_escrow_balance', { details: { available: '0' } });
     }
     return amount;
   }
@@ -263,14 +262,14 @@ export class EscrowService {
 
   private async payment(id: string): Promise<PaymentRecord> {
     const p = await this.d.store.payments.findById(id);
-    if (!p || p.direction !== 'in') throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
+    if (!p || p.direction !== 'in') throw fail('payment_not_found');
     return p;
   }
 
   private requireChain() {
     const escrow = this.d.config.escrow.receiverAddress;
-    if (!escrow) throw new AppError('unavailable', 'ESCROW_RECEIVER_ADDRESS is not configured', { code: 'not_configured' });
-    if (!this.d.chain) throw new AppError('unavailable', 'no blockchain RPC is configured (BSC_RPC_URL)', { code: 'not_configured' });
+    if (!escrow) throw fail('not_configured', { message: 'ESCROW_RECEIVER_ADDRESS is not configured' });
+    if (!this.d.chain) throw fail('not_configured', { message: 'no blockchain RPC is configured (BSC_RPC_URL)' });
     return { escrow, chain: this.d.chain };
   }
 }
@@ -281,9 +280,9 @@ function settledBy(p: PaymentRecord, kind: EscrowAction, txHash: string): boolea
 }
 
 function hashInUse(): AppError {
-  return new AppError('conflict', 'this transaction hash is already recorded on a payment', { code: 'transaction_hash_in_use' });
+  return fail('transaction_hash_in_use');
 }
 
 function nothingPrepared(): AppError {
-  return new AppError('not_found', 'nothing is prepared for this payment', { code: 'nothing_prepared' });
+  return fail('nothing_prepared');
 }

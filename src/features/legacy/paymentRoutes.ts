@@ -9,7 +9,7 @@ import type { Store } from '../../core/store/store.js';
 import type { PayerProofInput } from '../shared/payerProofSchema.js';
 import type { TransactionBackfill } from './transactionBackfill.js';
 import { principalOf, requireAdmin, requireAuth } from '../../platform/auth/authMiddleware.js';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail } from '../../platform/errors.js';
 import { endpoint, ok } from '../../platform/http/http.js';
 import { isObjectId } from '../../platform/ids.js';
 import { objectIdSchema, txHashSchema } from '../../platform/schemas.js';
@@ -97,7 +97,7 @@ export function paymentRoutes(deps: LegacyRouteDeps): Router {
     const ref = body.data?.reference ?? body.data?.paymentRef;
     // Without the payment's own reference the caller learns nothing, not even that it exists.
     if (!p || p.provider !== 'decentralized' || !ref || ref !== p.externalId) {
-      throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
+      throw fail('payment_not_found');
     }
     const result = await claimAndVerify(deps, p.id, body.transactionHash, 'legacy_callback');
     if (result.outcome === 'mismatch') throw refutedClaim(result.reason ?? undefined);
@@ -106,12 +106,15 @@ export function paymentRoutes(deps: LegacyRouteDeps): Router {
 
   router.post('/verify', requireAuth(deps.tokens), endpoint({ body: verifyBody }, async ({ body }, req, res) => {
     const p = await visiblePayment(deps.store, principalOf(req), body.paymentId);
-    if (p.provider !== 'decentralized') throw new AppError('invalid_state', 'only Web3 payments are verified here', { code: 'wrong_provider' });
+    if (p.provider !== 'decentralized') throw fail('wrong_provider');
     if (body.payerProof) await deps.web3.prove(p.id, body.payerProof);
     const result = await claimAndVerify(deps, p.id, body.transactionHash, 'web3_verify');
-    if (result.outcome === 'no_hash') throw new AppError('conflict', 'no transaction hash is known for this payment', { code: 'no_transaction_hash' });
+    if (result.outcome === 'no_hash') throw fail('no_transaction_hash');
     // A failed or cancelled payment will never complete: a refusal, not "202, keep waiting".
-    if (result.outcome === 'closed') throw new AppError('conflict', `the payment is ${result.payment.status}`, { code: 'payment_closed', details: { status: result.payment.status } });
+    if (result.outcome === 'closed') throw fail('payment_closed', {
+      message: `the payment is ${result.payment.status}`,
+      details: { status: result.payment.status },
+    });
     if (result.outcome === 'mismatch') throw refutedClaim(result.reason ?? undefined);
     res.status(result.outcome === 'confirmed' ? 200 : 202).json(ok(result));
   }));

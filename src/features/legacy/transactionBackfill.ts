@@ -1,5 +1,5 @@
 import type { ChainGateway } from '../../core/chain/chainTypes.js';
-import { AppError } from '../../platform/errors.js';
+import { fail, isAppError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Config } from '../../platform/config.js';
 import { ledgerOf } from '../../core/payments/escrowLedger.js';
@@ -38,11 +38,11 @@ export class TransactionBackfill {
     const network = p.blockchain?.network ?? 'bsc';
     if (p.transactionHash) return { transactionHash: p.transactionHash, network, source: 'recorded' };
     if (!SETTLED.includes(p.status)) {
-      throw new AppError('invalid_state', 'only a completed payment has a transaction to look for', { code: 'payment_not_completed' });
+      throw fail('payment_not_completed', { message: 'only a completed payment has a transaction to look for' });
     }
     const funding = ledgerOf(p).credits.find((c) => c.kind === 'funding');
     if (funding) return { transactionHash: funding.txHash, network, source: 'recorded' };
-    if (!this.d.chain) throw new AppError('unavailable', 'chain access is not configured (BSC_RPC_URL)', { code: 'not_configured' });
+    if (!this.d.chain) throw fail('not_configured', { message: 'chain access is not configured (BSC_RPC_URL)' });
     const candidates = p.provider === 'shkeeper' && p.externalId && this.d.shkeeper ? await this.fromShkeeper(p) : await this.fromLogs(p);
     for (const { hash, source } of candidates) {
       const v = await this.d.proofs.prove(p, hash);
@@ -50,12 +50,12 @@ export class TransactionBackfill {
       try {
         await this.d.coordinator.recordFundingEvidence(p.id, v.transfer, { source: 'fetch_tx', actor: 'system' });
       } catch (err) {
-        if (['transaction_hash_in_use', 'transfer_mismatch'].includes((err as AppError).code)) continue;
+        if (isAppError(err, 'transaction_hash_in_use', 'transfer_mismatch')) continue;
         throw err;
       }
       return { transactionHash: hash, network, source };
     }
-    throw new AppError('not_found', 'no matching transaction was found', { code: 'transaction_not_found' });
+    throw fail('transaction_search_found_nothing');
   }
 
   /** SHKeeper's txids for the invoice; each is then proven on chain, hence `source: chain` as in the seed. */
@@ -76,7 +76,9 @@ export class TransactionBackfill {
     }
     const payers = ledgerOf(p).payers;
     if (payers.length === 0) {
-      throw new AppError('conflict', 'no wallet was proven for this payment, so no transfer to the shared escrow receiver can be tied to it', { code: 'wallet_not_proven' });
+      throw fail('wallet_not_proven', {
+        message: 'no wallet was proven for this payment, so no transfer to the shared escrow receiver can be tied to it',
+      });
     }
     const found: { hash: string; source: 'chain' }[] = [];
     for (const w of payers) {

@@ -1,6 +1,6 @@
 import type { Principal } from '../../platform/auth/tokens.js';
 import type { Clock } from '../../platform/clock.js';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Config } from '../../platform/config.js';
 import { assertFundingOnChain, assertPayoutAmount, checkPayoutRecipient, fundedEscrowOf, inFlightError, openPayout } from '../../core/escrow/escrowRecipients.js';
@@ -48,25 +48,25 @@ export class PayoutService {
     const { store, coordinator } = this.d;
     const crypto = cryptoIdFor(input.token, input.network);
     const request = await store.purchaseRequests.findById(input.purchaseRequestId);
-    if (!request) throw new AppError('not_found', 'purchase request not found', { code: 'purchase_request_not_found' });
+    if (!request) throw fail('purchase_request_not_found');
     const offer = await store.sellerOffers.findById(input.sellerOfferId);
-    if (!offer) throw new AppError('not_found', 'seller offer not found', { code: 'seller_offer_not_found' });
+    if (!offer) throw fail('seller_offer_not_found');
     if (offer.purchaseRequestId !== request.id || offer.sellerId !== input.sellerId || request.buyerId !== input.buyerId) {
-      throw new AppError('conflict', 'purchase request, offer, buyer and seller do not belong together', { code: 'records_do_not_match' });
+      throw fail('records_do_not_match');
     }
     const shkeeper = this.d.shkeeper;
-    if (!shkeeper) throw new AppError('unavailable', 'SHKeeper is not configured (SHKEEPER_API_URL)', { code: 'not_configured' });
+    if (!shkeeper) throw fail('not_configured', { message: 'SHKeeper is not configured (SHKEEPER_API_URL)' });
 
     const escrow = await fundedEscrowOf(store, request.id);
     if (escrow.sellerOfferId !== offer.id) {
-      throw new AppError('conflict', 'the escrow of this purchase request pays another offer', {
-        code: 'recipient_not_allowed',
+      throw fail('recipient_not_allowed', {
+        message: 'the escrow of this purchase request pays another offer',
         details: { escrowPaymentId: escrow.id, sellerOfferId: escrow.sellerOfferId },
       });
     }
     if (escrow.amount.currency !== input.token) {
-      throw new AppError('conflict', `the escrow holds ${escrow.amount.currency}; it cannot pay ${input.token}`, {
-        code: 'currency_mismatch',
+      throw fail('currency_mismatch', {
+        message: `the escrow holds ${escrow.amount.currency}; it cannot pay ${input.token}`,
         details: { escrowCurrency: escrow.amount.currency, token: input.token },
       });
     }
@@ -107,10 +107,10 @@ export class PayoutService {
   async status(who: Principal, taskId: string) {
     const payout = await this.d.store.payments.findOne({ providerTaskId: taskId, direction: 'out' });
     if (!payout || !(who.isAdmin || who.userId === payout.sellerId || who.userId === payout.buyerId)) {
-      throw new AppError('not_found', 'payout not found', { code: 'payout_not_found' });
+      throw fail('payout_not_found');
     }
     const shkeeper = this.d.shkeeper;
-    if (!shkeeper) throw new AppError('unavailable', 'SHKeeper is not configured (SHKEEPER_API_URL)', { code: 'not_configured' });
+    if (!shkeeper) throw fail('not_configured', { message: 'SHKeeper is not configured (SHKEEPER_API_URL)' });
     const task = await shkeeper.getTask(this.cryptoOf(payout), taskId);
     const updated = await this.d.updates.applyTask(payout, task, 'payout_status');
     return { success: true as const, data: { taskId, status: task.status, result: task.result, payoutId: updated.id, payoutStatus: updated.status } };
@@ -126,12 +126,12 @@ export class PayoutService {
    */
   async abandon(who: Principal, payoutId: string) {
     const payout = await this.d.store.payments.findById(payoutId);
-    if (!payout || payout.direction !== 'out' || payout.provider !== 'shkeeper') throw new AppError('not_found', 'payout not found', { code: 'payout_not_found' });
+    if (!payout || payout.direction !== 'out' || payout.provider !== 'shkeeper') throw fail('payout_not_found');
     if (!['pending', 'processing'].includes(payout.status)) {
-      throw new AppError('invalid_state', `the payout is ${payout.status}`, { code: 'payout_not_open', details: { status: payout.status } });
+      throw fail('payout_not_open', { message: `the payout is ${payout.status}`, details: { status: payout.status } });
     }
     const shkeeper = this.d.shkeeper;
-    if (!shkeeper) throw new AppError('unavailable', 'SHKeeper is not configured (SHKEEPER_API_URL)', { code: 'not_configured' });
+    if (!shkeeper) throw fail('not_configured', { message: 'SHKeeper is not configured (SHKEEPER_API_URL)' });
     const crypto = this.cryptoOf(payout);
     const said = payout.providerTaskId
       ? await shkeeper.getTask(crypto, payout.providerTaskId)
@@ -144,10 +144,14 @@ export class PayoutService {
       return { success: true as const, data: { payoutId: updated.id, status: updated.status }, message: 'SHKeeper did not execute this payout; it is abandoned and the escrow is free again' };
     }
     if (updated.status === 'completed') {
-      throw new AppError('invalid_state', 'SHKeeper paid this payout; it is now recorded as completed', { code: 'payout_not_open', details: { status: updated.status } });
+      throw fail('payout_not_open', {
+        message: 'SHKeeper paid this payout; it is now recorded as completed',
+        details: { status: updated.status },
+      });
     }
-    throw new AppError('conflict', `SHKeeper reports this payout as ${said.status}: it may still be paid, so it cannot be abandoned`, {
-      code: 'payout_outcome_unknown', details: { shkeeperStatus: said.status },
+    throw fail('payout_outcome_unknown', {
+      message: `SHKeeper reports this payout as ${said.status}: it may still be paid, so it cannot be abandoned`,
+      details: { shkeeperStatus: said.status },
     });
   }
 

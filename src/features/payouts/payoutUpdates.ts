@@ -1,4 +1,4 @@
-import { AppError } from '../../platform/errors.js';
+import { isAppError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import { to, type PaymentEvents } from '../../core/events/paymentEvents.js';
 import { ledgerOf } from '../../core/payments/escrowLedger.js';
@@ -64,7 +64,7 @@ export class PayoutUpdates {
         set: { ...(hash ? { transactionHash: hash } : {}), providerData: { payoutTxid: txid } },
       });
     } catch (err) {
-      if (!(err instanceof AppError && err.code === 'invalid_transition')) throw err;
+      if (!isAppError(err, 'invalid_transition')) throw err;
       return this.lateSuccess(payout, txid, source);
     }
     const { payment, changed } = result;
@@ -98,7 +98,7 @@ export class PayoutUpdates {
       );
       return true;
     } catch (err) {
-      if (err instanceof AppError && err.code === 'disbursement_not_in_flight') {
+      if (isAppError(err, 'disbursement_not_in_flight')) {
         const again = await this.disbursementOf(payout);
         return again?.d.state === 'settled';
       }
@@ -121,7 +121,7 @@ export class PayoutUpdates {
         { 'providerData.lateSuccess': { $exists: false } },
       );
     } catch (err) {
-      if (!(err instanceof AppError && err.code === 'precondition_failed')) throw err;
+      if (!isAppError(err, 'precondition_failed')) throw err;
       return (await this.d.store.payments.findById(payout.id)) ?? payout; // already recorded
     }
   }

@@ -1,7 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../platform/clock.js';
-import { AppError } from '../../platform/errors.js';
+import { fail, isDuplicateKey } from '../../platform/errors.js';
 import { newObjectId } from '../../platform/ids.js';
 import type { Store } from '../../core/store/store.js';
 
@@ -32,9 +32,7 @@ export function idempotency(store: Store, clock: Clock, retentionMs: number = ID
     const key = req.get('Idempotency-Key');
     if (key === undefined) return next();
     if (!KEY_RE.test(key)) {
-      throw new AppError('validation', 'Idempotency-Key must be 1–200 characters of A-Z a-z 0-9 _ . : -', {
-        code: 'invalid_idempotency_key',
-      });
+      throw fail('invalid_idempotency_key');
     }
     const scopeKey = `${req.method} ${routeTemplateOf(req)} ${req.principal?.userId ?? 'anonymous'} ${key}`;
     const requestHash = createHash('sha256').update(canonical(requestOf(req))).digest('hex');
@@ -44,14 +42,10 @@ export function idempotency(store: Store, clock: Clock, retentionMs: number = ID
     const existing = await claim(store, { scopeKey, requestHash, now, retentionMs });
     if (existing) {
       if (existing.requestHash !== requestHash) {
-        throw new AppError('unprocessable', 'this Idempotency-Key was used with a different request (another body or resource)', {
-          code: 'idempotency_key_reused',
-        });
+        throw fail('idempotency_key_reused');
       }
       if (existing.state === 'in_progress') {
-        throw new AppError('conflict', 'a request with this Idempotency-Key is still being processed', {
-          code: 'idempotency_request_in_progress',
-        });
+        throw fail('idempotency_request_in_progress');
       }
       res.setHeader('Idempotent-Replayed', 'true');
       res.status(existing.statusCode ?? 200).json(existing.responseBody);
@@ -128,7 +122,7 @@ async function claim(store: Store, r: { scopeKey: string; requestHash: string; n
     });
     return null;
   } catch (err) {
-    if (!(err instanceof AppError && err.code === 'duplicate_key')) throw err;
+    if (!isDuplicateKey(err)) throw err;
     return store.idempotencyKeys.findOne({ scopeKey: r.scopeKey });
   }
 }

@@ -1,7 +1,7 @@
 import type { Principal } from '../../platform/auth/tokens.js';
 import type { ChainGateway } from '../../core/chain/chainTypes.js';
 import type { Clock } from '../../platform/clock.js';
-import { AppError } from '../../platform/errors.js';
+import { fail } from '../../platform/errors.js';
 import type { Config } from '../../platform/config.js';
 import { fundedAmount, ledgerOf } from '../../core/payments/escrowLedger.js';
 import { transferMismatch, type InflowProofs, type ProofVerdict } from '../../core/payments/inflowProofs.js';
@@ -32,14 +32,14 @@ export class ConfirmTransactionService {
   async confirm(who: Principal, input: { paymentId: string; transactionHash: string; network?: string }) {
     const payment = await visiblePayment(this.deps.store, who, input.paymentId);
     if (input.network && input.network.toLowerCase() !== 'bsc') {
-      throw new AppError('validation', 'only transactions on bsc can be confirmed', { code: 'unsupported_network' });
+      throw fail('unsupported_network');
     }
     if (payment.provider !== 'shkeeper' || !payment.payAddress) {
-      throw new AppError('invalid_state', 'this payment has no SHKeeper invoice address to check against', { code: 'no_pay_address' });
+      throw fail('no_pay_address');
     }
     // A payment on another network is not paid by a BSC transfer, even to the same EVM address.
     if (payment.blockchain?.network !== 'bsc') {
-      throw new AppError('validation', 'only transactions on bsc can be confirmed', { code: 'unsupported_network' });
+      throw fail('unsupported_network');
     }
     const hash = input.transactionHash.toLowerCase();
     const step = { source: 'confirm_transaction', actor: who.userId };
@@ -52,7 +52,7 @@ export class ConfirmTransactionService {
     if (CLOSED.includes(payment.status)) {
       // Money that arrived for a cancelled or failed payment is recorded for an admin, never applied.
       if (verdict.kind === 'credit') return this.credit(payment, verdict.transfer, step);
-      throw new AppError('invalid_state', `the payment is ${payment.status}`, { code: 'payment_closed' });
+      throw fail('payment_closed', { message: `the payment is ${payment.status}` });
     }
     switch (verdict.kind) {
       case 'credit':
@@ -67,12 +67,12 @@ export class ConfirmTransactionService {
         };
       }
       case 'unmined':
-        throw new AppError('conflict', 'the transaction is not mined yet; confirm again once it is', {
-          code: 'transfer_mismatch',
+        throw fail('transfer_mismatch', {
+          message: 'the transaction is not mined yet; confirm again once it is',
           details: { reason: 'not_mined' },
         });
       case 'not_found':
-        throw new AppError('conflict', 'the transaction is not known to the chain (yet)', { code: 'transaction_not_found' });
+        throw fail('transaction_not_found');
       case 'refuted':
         throw transferMismatch(verdict);
     }
@@ -84,8 +84,8 @@ export class ConfirmTransactionService {
    */
   private async afterSettlement(payment: PaymentRecord, hash: string, step: Step) {
     const notThis = (chain?: string) =>
-      new AppError('conflict', 'another transaction is recorded as this payment\'s funding; this one does not pay it', {
-        code: 'transfer_mismatch',
+      fail('transfer_mismatch', {
+        message: 'another transaction is recorded as this payment\'s funding; this one does not pay it',
         details: { reason: 'not_this_payment', ...(chain ? { chain } : {}) },
       });
     if (!this.deps.chain) throw notThis();
@@ -119,7 +119,7 @@ export class ConfirmTransactionService {
   }
 
   private prove(payment: PaymentRecord, hash: string): Promise<ProofVerdict> {
-    if (!this.deps.chain) throw new AppError('unavailable', 'no blockchain RPC is configured (BSC_RPC_URL)', { code: 'not_configured' });
+    if (!this.deps.chain) throw fail('not_configured', { message: 'no blockchain RPC is configured (BSC_RPC_URL)' });
     return this.deps.proofs.prove(payment, hash, 'invoice_address');
   }
 }

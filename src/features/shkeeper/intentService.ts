@@ -1,6 +1,6 @@
 import type { Principal } from '../../platform/auth/tokens.js';
 import type { Clock } from '../../platform/clock.js';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail } from '../../platform/errors.js';
 import { newObjectId } from '../../platform/ids.js';
 import type { Logger } from '../../platform/logger.js';
 import { compareDecimals } from '../../platform/money.js';
@@ -50,27 +50,25 @@ export class IntentService {
     const { store, shkeeper } = this.deps;
     // Only what the chain checks (confirm-transaction, wallet monitor) can verify: USDT on BSC.
     if (input.token !== 'USDT' || input.network !== 'bsc') {
-      throw new AppError('validation', 'only USDT on bsc is accepted', { code: 'unsupported_token' });
+      throw fail('unsupported_token');
     }
     const crypto = cryptoIdFor(input.token, input.network);
     const request = await store.purchaseRequests.findById(input.purchaseRequestId);
-    if (!request) throw new AppError('not_found', 'purchase request not found', { code: 'purchase_request_not_found' });
+    if (!request) throw fail('purchase_request_not_found');
     if (request.buyerId !== who.userId) {
-      throw new AppError('forbidden', 'only the buyer of this purchase request can pay it', { code: 'not_buyer' });
+      throw fail('not_buyer', { message: 'only the buyer of this purchase request can pay it' });
     }
     const offer = await store.sellerOffers.findById(input.sellerOfferId);
     if (!offer || offer.purchaseRequestId !== request.id) {
-      throw new AppError('not_found', 'seller offer not found for this purchase request', { code: 'seller_offer_not_found' });
+      throw fail('seller_offer_not_found', { message: 'seller offer not found for this purchase request' });
     }
     if (offer.sellerId !== input.sellerId || compareDecimals(offer.amount, input.amount) !== 0) {
-      throw new AppError('conflict', `the offer is ${offer.amount} ${offer.currency} from ${offer.sellerId}`, {
-        code: 'records_do_not_match',
-      });
+      throw fail('records_do_not_match', { message: `the offer is ${offer.amount} ${offer.currency} from ${offer.sellerId}` });
     }
     if (request.status !== 'open' || offer.status !== 'pending') {
-      throw new AppError('invalid_state', 'the purchase request or offer is no longer open', { code: 'offer_not_open' });
+      throw fail('offer_not_open');
     }
-    if (!shkeeper) throw new AppError('unavailable', 'SHKeeper is not configured (SHKEEPER_API_URL)', { code: 'not_configured' });
+    if (!shkeeper) throw fail('not_configured', { message: 'SHKeeper is not configured (SHKEEPER_API_URL)' });
 
     return this.deps.lock.withLock(`offer:${offer.id}`, async () => {
       const live = await store.payments.findOne({ liveOfferKey: offer.id });
@@ -92,7 +90,7 @@ export class IntentService {
           reason: (err as AppError).code ?? 'shkeeper_error',
         });
         this.deps.logger.warn({ err, paymentId: payment.id }, 'SHKeeper refused the invoice; payment marked failed');
-        throw err instanceof AppError ? err : new AppError('provider_error', 'SHKeeper did not create the invoice', { code: 'shkeeper_error' });
+        throw err instanceof AppError ? err : fail('shkeeper_error', { message: 'SHKeeper did not create the invoice' });
       }
       const ready = await this.deps.coordinator.recordProviderFacts(payment.id, {
         paymentUrl: `${this.deps.config.shkeeper.invoiceUrl}/${encodeURIComponent(payment.externalId!)}`,
@@ -114,10 +112,7 @@ export class IntentService {
     if (live.provider === 'shkeeper' && live.status === 'pending' && live.buyerId === who.userId && live.paymentUrl) {
       return intentView(live);
     }
-    throw new AppError('conflict', 'this offer already has a live payment', {
-      code: 'payment_exists',
-      details: { paymentId: live.id, status: live.status },
-    });
+    throw fail('payment_exists', { details: { paymentId: live.id, status: live.status } });
   }
 
   private async insertPending(who: Principal, input: IntentInput, currency: string) {

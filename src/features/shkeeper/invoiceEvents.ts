@@ -1,4 +1,4 @@
-import { AppError } from '../../platform/errors.js';
+import { isAppError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import { compareDecimals, isDecimalString, normalizeDecimal } from '../../platform/money.js';
 import { creditKey } from '../../core/payments/escrowLedger.js';
@@ -104,7 +104,7 @@ export class InvoiceEvents {
         outcomes.push(r.outcome);
         if (r.outcome === 'excess') excess.push(`${transfer.amount} in ${transfer.txHash}`);
       } catch (err) {
-        if (!(err instanceof AppError && err.code === 'transfer_already_credited')) throw err;
+        if (!isAppError(err, 'transfer_already_credited')) throw err;
         elsewhere.push(transfer.txHash);
       }
     }

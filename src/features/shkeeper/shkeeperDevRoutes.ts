@@ -7,7 +7,7 @@ import type { PaymentCoordinator } from '../../core/payments/paymentCoordinator.
 import type { Store } from '../../core/store/store.js';
 import type { ShkeeperClient } from '../../adapters/shkeeper/shkeeperClient.js';
 import { requireAdmin } from '../../platform/auth/authMiddleware.js';
-import { AppError } from '../../platform/errors.js';
+import { AppError, fail } from '../../platform/errors.js';
 import { endpoint, ok } from '../../platform/http/http.js';
 import { newObjectId } from '../../platform/ids.js';
 import { hmacHex } from '../../adapters/shkeeper/webhookSignature.js';
@@ -46,7 +46,7 @@ export function shkeeperDevRoutes(deps: ShkeeperDevRouteDeps): Router {
     '/test',
     endpoint({}, async () => {
       const client = deps.shkeeper;
-      if (!client) throw new AppError('unavailable', 'SHKEEPER_API_URL is not configured', { code: 'not_configured' });
+      if (!client) throw fail('not_configured', { message: 'SHKEEPER_API_URL is not configured' });
       const attempt = async (fn: () => Promise<unknown>) => {
         try {
           return { ok: true, result: await fn() };
@@ -114,10 +114,10 @@ export function shkeeperDevRoutes(deps: ShkeeperDevRouteDeps): Router {
     endpoint({ body: triggerWebhookBody }, async ({ body }, req) => {
       const payment = await deps.store.payments.findById(body.paymentId);
       if (!payment || !payment.externalId) {
-        throw new AppError('not_found', 'payment not found', { code: 'payment_not_found' });
+        throw fail('payment_not_found');
       }
       const secret = deps.config.shkeeper.webhookSecret;
-      if (!secret) throw new AppError('unavailable', 'SHKEEPER_WEBHOOK_SECRET is not configured', { code: 'not_configured' });
+      if (!secret) throw fail('not_configured', { message: 'SHKEEPER_WEBHOOK_SECRET is not configured' });
       const txid = body.txid ?? `0x${newObjectId()}${newObjectId()}${'0'.repeat(16)}`;
       const amount = payment.amount.amount;
       const payload = {

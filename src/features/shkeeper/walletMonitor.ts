@@ -1,6 +1,6 @@
 import { isAddress } from 'ethers';
 import type { ChainGateway } from '../../core/chain/chainTypes.js';
-import { AppError } from '../../platform/errors.js';
+import { isAppError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Config } from '../../platform/config.js';
 import { IntervalMonitor } from '../../platform/monitors/intervalMonitor.js';
@@ -105,7 +105,7 @@ export class WalletMonitor extends IntervalMonitor {
         const r = await settlement.credit(p.id, verdict.transfer, step);
         if (r.outcome === 'funded') this.settled++;
       } catch (err) {
-        if (!(err instanceof AppError && err.code === 'transfer_already_credited')) throw err;
+        if (!isAppError(err, 'transfer_already_credited')) throw err;
       }
     } else if (verdict.kind === 'seen') {
       this.awaitingConfirmations.set(hash, p.id);

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { AppError } from '../errors.js';
+import { fail } from '../errors.js';
 import type { Principal, TokenService } from './tokens.js';
 
 declare module 'express-serve-static-core' {
@@ -17,7 +17,7 @@ export function bearerToken(header: string | undefined): string | undefined {
 export function requireAuth(tokens: TokenService): RequestHandler {
   return (req, _res, next) => {
     const token = bearerToken(req.headers.authorization);
-    if (!token) throw new AppError('unauthorized', 'a bearer token is required', { code: 'missing_token' });
+    if (!token) throw fail('missing_token');
     req.principal = tokens.verify(token);
     next();
   };
@@ -37,13 +37,13 @@ export function requireAdmin(tokens: TokenService): RequestHandler {
   const auth = requireAuth(tokens);
   return (req, res, next) => {
     auth(req, res, () => {
-      if (!req.principal?.isAdmin) throw new AppError('forbidden', 'admin role required', { code: 'admin_required' });
+      if (!req.principal?.isAdmin) throw fail('admin_required');
       next();
     });
   };
 }
 
 export function principalOf(req: Request): Principal {
-  if (!req.principal) throw new AppError('unauthorized', 'a bearer token is required', { code: 'missing_token' });
+  if (!req.principal) throw fail('missing_token');
   return req.principal;
 }

@@ -1,7 +1,7 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
-import { AppError } from '../errors.js';
+import { fail } from '../errors.js';
 
 export interface Principal {
   userId: string;
@@ -48,15 +48,13 @@ export class TokenService {
       claims = jwt.verify(token, this.key, { algorithms: [ALGORITHM] });
     } catch (err) {
       const expired = (err as Error).name === 'TokenExpiredError';
-      throw new AppError('unauthorized', expired ? 'token has expired' : 'token is invalid', {
-        code: expired ? 'token_expired' : 'invalid_token',
-      });
+      throw fail(expired ? 'token_expired' : 'invalid_token');
     }
-    if (typeof claims === 'string') throw new AppError('unauthorized', 'token is invalid', { code: 'invalid_token' });
+    if (typeof claims === 'string') throw fail('invalid_token');
     this.checkLifetime(claims);
     const id = [claims.sub, claims.id, claims.userId].find((v) => typeof v === 'string' && v.length > 0);
     if (typeof id !== 'string' || id.length > 128) {
-      throw new AppError('unauthorized', 'token names no user', { code: 'invalid_token' });
+      throw fail('invalid_token', { message: 'token names no user' });
     }
     const roles: unknown = claims.roles;
     const isAdmin = claims.role === 'admin' || (Array.isArray(roles) && roles.includes('admin'));
@@ -70,16 +68,14 @@ export class TokenService {
   private checkLifetime(claims: jwt.JwtPayload): void {
     const { exp, iat } = claims;
     if (typeof exp !== 'number' || !Number.isFinite(exp)) {
-      throw new AppError('unauthorized', 'token has no expiry (exp); every token must expire', { code: 'token_without_expiry' });
+      throw fail('token_without_expiry');
     }
     const now = Date.now() / 1000;
     const max = this.maxLifetimeSeconds;
     // exp − iat is the lifetime it was issued with; exp − now also catches an iat set in the future.
     const tooLong = (typeof iat === 'number' && exp - iat > max) || exp - now > max + CLOCK_SKEW_SECONDS;
     if (tooLong) {
-      throw new AppError('unauthorized', `token lifetime exceeds the maximum of ${max} seconds`, {
-        code: 'token_lifetime_too_long',
-      });
+      throw fail('token_lifetime_too_long', { message: `token lifetime exceeds the maximum of ${max} seconds` });
     }
   }
 

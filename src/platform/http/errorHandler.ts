@@ -1,10 +1,10 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, httpStatusOf, type ErrorKind } from '../errors.js';
+import { AppError, fail, httpStatusOf, type ErrorKind } from '../errors.js';
 import { redactAddresses } from '../redact.js';
 
 /** The one place errors become HTTP: `{ success: false, error: { code, message, details? } }`. */
 export const notFoundHandler: RequestHandler = (req) => {
-  throw new AppError('not_found', `no route for ${req.method} ${req.path}`, { code: 'route_not_found' });
+  throw fail('route_not_found', { message: `no route for ${req.method} ${req.path}` });
 };
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
@@ -18,15 +18,19 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     res.destroy();
     return;
   }
-  res.status(status).json({
-    success: false,
-    error: {
-      code: appError.code,
-      message: appError.message,
-      ...(appError.details === undefined ? {} : { details: appError.details }),
-    },
-  });
+  res.status(status).json(errorBody(appError));
 };
+
+/**
+ * The JSON body of an error: `{ success: false, error: { code, message, details? } }`. An
+ * upstream's message and details are redacted here, the last net before a client sees them.
+ */
+export function errorBody(err: AppError): { success: false; error: { code: string; message: string; details?: unknown } } {
+  const upstream = UPSTREAM_KINDS.has(err.kind);
+  const message = upstream ? redactAddresses(err.message) : err.message;
+  const details = upstream ? redactDetails(err.details) : err.details;
+  return { success: false, error: { code: err.code, message, ...(details === undefined ? {} : { details }) } };
+}
 
 /** Kinds whose message or details may quote an upstream (SHKeeper, the RPC node, a socket error). */
 const UPSTREAM_KINDS = new Set<ErrorKind>(['provider_error', 'unavailable']);
@@ -42,25 +46,18 @@ function redactDetails(value: unknown, depth = 0): unknown {
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) {
     // Never leak internals of unexpected failures.
-    if (err.kind === 'internal') return new AppError('internal', 'internal error');
-    // Never an internal host, port or URL either: the sources redact, and this is the last net.
-    if (UPSTREAM_KINDS.has(err.kind)) {
-      return new AppError(err.kind, redactAddresses(err.message), {
-        code: err.code,
-        ...(err.details === undefined ? {} : { details: redactDetails(err.details) }),
-      });
-    }
+    if (err.kind === 'internal') return fail('internal');
     return err;
   }
   const e = err as { type?: string; status?: number };
   // body-parser errors carry a `type`
-  if (e?.type === 'entity.parse.failed') return new AppError('validation', 'malformed JSON body', { code: 'malformed_json' });
-  if (e?.type === 'entity.too.large') return new AppError('payload_too_large', 'request body is too large', { code: 'payload_too_large' });
+  if (e?.type === 'entity.parse.failed') return fail('malformed_json');
+  if (e?.type === 'entity.too.large') return fail('payload_too_large');
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
-    return new AppError('validation', 'unsupported body encoding', { code: 'unsupported_encoding' });
+    return fail('unsupported_encoding');
   }
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
-    return new AppError('validation', 'bad request', { code: 'bad_request' });
+    return fail('bad_request');
   }
-  return new AppError('internal', 'internal error');
+  return fail('internal');
 }

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { AppError } from '../errors.js';
+import { fail } from '../errors.js';
 import { isStorableKey, isWellFormedText } from '../text.js';
 
 /**
@@ -24,8 +24,8 @@ export interface Input<S extends Schemas> {
 export function parseWith<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  throw new AppError('validation', `invalid ${where}`, {
-    code: 'validation_error',
+  throw fail('validation_error', {
+    message: `invalid ${where}`,
     details: r.error.issues.map((i) => ({ in: where, path: i.path.join('.'), message: i.message })),
   });
 }
@@ -70,7 +70,7 @@ export function jsonDeeperThan(value: unknown, max: number): boolean {
 }
 
 export const jsonTooDeep = (max: number) =>
-  new AppError('validation', `the JSON body is nested deeper than ${max} levels`, { code: 'json_too_deep', details: { maxDepth: max } });
+  fail('json_too_deep', { message: `the JSON body is nested deeper than ${max} levels`, details: { maxDepth: max } });
 
 /**
  * The first string or key of a JSON value that no store can keep as sent (a lone surrogate; NUL
@@ -105,8 +105,8 @@ export function jsonDepthLimit(max = MAX_JSON_DEPTH): RequestHandler {
       if (jsonDeeperThan(req.body, max)) throw jsonTooDeep(max);
       const at = unstorableText(req.body);
       if (at !== null) {
-        throw new AppError('validation', `${at.slice(0, 100)}: text with a lone UTF-16 surrogate, or a key with NUL, cannot be stored as sent`, {
-          code: 'invalid_text',
+        throw fail('invalid_text', {
+          message: `${at.slice(0, 100)}: text with a lone UTF-16 surrogate, or a key with NUL, cannot be stored as sent`,
           details: { path: at.slice(0, 100) },
         });
       }

@@ -2,7 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { bearerToken } from '../auth/authMiddleware.js';
 import type { TokenService } from '../auth/tokens.js';
-import { AppError } from '../errors.js';
+import { fail } from '../errors.js';
 import type { Config } from '../config.js';
 
 export interface RateLimiters {
@@ -41,9 +41,9 @@ export function createRateLimiters(config: Config, tokens: TokenService, factory
           if (rejection instanceof RateLimiterRes) {
             const retryAfterSeconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
             res.setHeader('Retry-After', String(retryAfterSeconds));
-            next(new AppError('rate_limited', 'too many requests; slow down', { code: 'rate_limited', details: { retryAfterSeconds } }));
+            next(fail('rate_limited', { details: { retryAfterSeconds } }));
           } else {
-            next(new AppError('unavailable', 'rate limiting is unavailable; try again', { code: 'rate_limit_unavailable', cause: rejection }));
+            next(fail('rate_limit_unavailable', { cause: rejection }));
           }
         },
       );

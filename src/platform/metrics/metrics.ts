@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MonitorRegistry } from '../monitors/monitorRegistry.js';
 import { routeTemplateOf } from './routeTemplate.js';
+import { fail, httpStatusOf } from '../errors.js';
+import { errorBody } from '../http/errorHandler.js';
 
 export type UpstreamSystem = 'shkeeper' | 'rpc';
 
@@ -178,7 +180,8 @@ export class Metrics {
       if (expected) {
         const given = createHash('sha256').update(req.get('Authorization') ?? '').digest();
         if (!timingSafeEqual(given, expected)) {
-          res.status(401).json({ success: false, error: { code: 'invalid_metrics_token', message: 'a metrics token is required' } });
+          const refused = fail('invalid_metrics_token');
+          res.status(httpStatusOf(refused.kind)).json(errorBody(refused));
           return;
         }
       }
