@@ -103,14 +103,25 @@ async function startOnce(port: number, readyTimeoutMs: number, onSpawned?: () =>
   return { rpcUrl, pid: child.pid!, output: () => out, stop };
 }
 
+/** One JSON-RPC call to a node; a JSON-RPC error or an HTTP error status rejects with its message. */
+export async function rpcCall(rpcUrl: string, method: string, params: unknown[] = []): Promise<unknown> {
+  const res = await fetch(rpcUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  });
+  if (!res.ok) throw new Error(`${method}: HTTP ${res.status}`);
+  const answer = (await res.json()) as { result?: unknown; error?: { message?: string } };
+  if (answer.error) throw new Error(`${method}: ${answer.error.message ?? JSON.stringify(answer.error)}`);
+  return answer.result;
+}
+
 async function waitUntilAnswering(rpcUrl: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] });
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
     try {
-      const res = await fetch(rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-      if (res.ok && typeof ((await res.json()) as { result?: unknown }).result === 'string') return;
+      if (typeof (await rpcCall(rpcUrl, 'eth_chainId')) === 'string') return;
     } catch {
       // not listening yet
     }

@@ -1,6 +1,7 @@
 import { Contract, ContractFactory, HDNodeWallet, JsonRpcProvider, Network, toQuantity, Wallet } from 'ethers';
 import { startHardhatNode } from './hardhatNode.js';
 import { compiledContract, type TestContractName } from './testContracts.js';
+import { leaseWorkerNode, type NodeLease } from './workerNode.js';
 
 /**
  * A real local EVM chain for tests: a Hardhat 2 node in a child process, automining (one block
@@ -10,6 +11,10 @@ import { compiledContract, type TestContractName } from './testContracts.js';
  *   let chain: LocalChain;
  *   beforeAll(async () => { chain = await startLocalChain(); });
  *   afterAll(() => chain?.stop());
+ *
+ * In the projects that use a chain (vitest.config.ts), the chain is the worker's shared node,
+ * taken back to where the file found it by `stop()` (./workerNode.ts); elsewhere, or with
+ * `{ own: true }`, it is a node of the file's own, stopped by `stop()`.
  */
 
 export const LOCAL_CHAIN_ID = 31337;
@@ -63,9 +68,13 @@ export interface LocalChain {
   stop(): Promise<void>;
 }
 
-export async function startLocalChain(): Promise<LocalChain> {
-  // Compiling (about a second, synchronous) overlaps with the node's boot.
-  const node = await startHardhatNode({ whileStarting: () => compiledContract('TestToken') });
+export interface StartLocalChainOptions {
+  /** A node of the file's own rather than the worker's shared one: for a test that stops or breaks the node. */
+  own?: boolean;
+}
+
+export async function startLocalChain(opts: StartLocalChainOptions = {}): Promise<LocalChain> {
+  const node = (opts.own ? undefined : await leaseWorkerNode()) ?? (await ownNode());
   const network = Network.from(LOCAL_CHAIN_ID);
   const provider = new JsonRpcProvider(node.rpcUrl, network, { staticNetwork: network, cacheTimeout: -1 });
   const accounts = deriveAccounts(provider);
@@ -77,7 +86,7 @@ export async function startLocalChain(): Promise<LocalChain> {
     }
   } catch (error) {
     provider.destroy();
-    await node.stop();
+    await node.release();
     throw error;
   }
 
@@ -136,9 +145,15 @@ export async function startLocalChain(): Promise<LocalChain> {
 
     async stop() {
       provider.destroy();
-      await node.stop();
+      await node.release();
     },
   };
+}
+
+async function ownNode(): Promise<NodeLease> {
+  // Compiling (about a second, synchronous) overlaps with the node's boot.
+  const node = await startHardhatNode({ whileStarting: () => compiledContract('TestToken') });
+  return { rpcUrl: node.rpcUrl, release: () => node.stop() };
 }
 
 function deriveAccounts(provider: JsonRpcProvider): Wallet[] {

@@ -6,7 +6,8 @@ import type { InterfaceAbi } from 'ethers';
 /**
  * The test contracts (./contracts/*.sol), compiled in-process with the solc-js compiler that
  * ships inside the `solc` npm package (no compiler download, works offline). Compiled once per
- * process; a compile takes about a second.
+ * process (a compile takes about a second), or once per run when the chain tier's global setup
+ * compiled them and hands them to the workers.
  */
 
 const require = createRequire(import.meta.url);
@@ -24,14 +25,25 @@ interface SolcOutput {
   contracts?: Record<string, Record<string, { abi: InterfaceAbi; evm: { bytecode: { object: string } } }>>;
 }
 
-let compiled: Record<TestContractName, CompiledContract> | undefined;
+export type CompiledContracts = Record<TestContractName, CompiledContract>;
+
+let compiled: CompiledContracts | undefined;
 
 export function compiledContract(name: TestContractName): CompiledContract {
-  compiled ??= compileAll();
-  return compiled[name];
+  return compiledContracts()[name];
 }
 
-function compileAll(): Record<TestContractName, CompiledContract> {
+export function compiledContracts(): CompiledContracts {
+  compiled ??= compileAll();
+  return compiled;
+}
+
+/** Uses contracts compiled elsewhere (by the chain tier's global setup), so a test worker does not compile again. */
+export function useCompiledContracts(contracts: CompiledContracts): void {
+  compiled ??= contracts;
+}
+
+function compileAll(): CompiledContracts {
   const dir = path.join(import.meta.dirname, 'contracts');
   const sources = Object.fromEntries(
     TEST_CONTRACTS.map((name) => [`${name}.sol`, { content: readFileSync(path.join(dir, `${name}.sol`), 'utf8') }]),
@@ -50,7 +62,7 @@ function compileAll(): Record<TestContractName, CompiledContract> {
   const errors = (output.errors ?? []).filter((e) => e.severity === 'error');
   if (errors.length > 0) throw new Error(`solc failed:\n${errors.map((e) => e.formattedMessage).join('\n')}`);
 
-  const result = {} as Record<TestContractName, CompiledContract>;
+  const result = {} as CompiledContracts;
   for (const name of TEST_CONTRACTS) {
     const unit = output.contracts?.[`${name}.sol`]?.[name];
     if (!unit) throw new Error(`solc produced no ${name}`);
