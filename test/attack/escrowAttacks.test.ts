@@ -2,10 +2,9 @@ import { Wallet } from 'ethers';
 import { describe, expect, it } from 'vitest';
 import { ledgerOf } from '../../src/core/payments/escrowLedger.js';
 import { createIntent, monitor } from '../shkeeper/payinChainKit.js';
-import {
+import { by,
   AMOUNT,
   BUYER,
-  call,
   confirm,
   fundedPayment,
   newAddress,
@@ -43,7 +42,7 @@ describe('SHKeeper pay-in', () => {
     const due = await dueOf(intent.paymentId);
     const buyerHash = await env.chain.transfer(env.usdt.address, buyerWallet(), intent.payAddress, units((due - 0.5).toFixed(6)));
     await env.chain.mine(3);
-    const c = await call(env.h, 'POST', '/shkeeper/confirm-transaction', { as: BUYER, body: { paymentId: intent.paymentId, transactionHash: buyerHash } });
+    const c = await env.h.as(BUYER).post('/shkeeper/confirm-transaction', { paymentId: intent.paymentId, transactionHash: buyerHash });
     // (The answer's status is checked by its own test below; here only the ledger matters.)
     void c;
     expect((await paymentOf(env.h, intent.paymentId)).status).toBe('processing');
@@ -70,15 +69,15 @@ describe('SHKeeper pay-in', () => {
     const toEscrow = await env.chain.transfer(env.usdt.address, buyerWallet(), env.escrow.address, units('25.5'));
     await env.chain.mine(3);
     for (const hash of [toVictim, toEscrow]) {
-      const r = await call(env.h, 'POST', '/shkeeper/confirm-transaction', { as: BUYER, body: { paymentId: mine.paymentId, transactionHash: hash } });
+      const r = await env.h.as(BUYER).post('/shkeeper/confirm-transaction', { paymentId: mine.paymentId, transactionHash: hash });
       expect(r.status, JSON.stringify(r.body)).toBe(409);
     }
     expect((await paymentOf(env.h, mine.paymentId)).status).toBe('pending');
     // An outsider cannot even name the victim's payment.
-    const o = await call(env.h, 'POST', '/shkeeper/confirm-transaction', { as: 'mallory', body: { paymentId: victim.paymentId, transactionHash: toVictim } });
+    const o = await env.h.as('mallory').post('/shkeeper/confirm-transaction', { paymentId: victim.paymentId, transactionHash: toVictim });
     expect(o.status).toBe(404);
     // The victim's own confirmation still works.
-    const v = await call(env.h, 'POST', '/shkeeper/confirm-transaction', { as: BUYER, body: { paymentId: victim.paymentId, transactionHash: toVictim } });
+    const v = await env.h.as(BUYER).post('/shkeeper/confirm-transaction', { paymentId: victim.paymentId, transactionHash: toVictim });
     expect(v.status, JSON.stringify(v.body)).toBe(200);
   });
 
@@ -89,7 +88,7 @@ describe('SHKeeper pay-in', () => {
     const amount = ((price + Math.max(quote, price + 0.2)) / 2).toFixed(6);
     const hash = await env.chain.transfer(env.usdt.address, buyerWallet(), intent.payAddress, units(amount));
     await env.chain.mine(3);
-    const c = await call(env.h, 'POST', '/shkeeper/confirm-transaction', { as: BUYER, body: { paymentId: intent.paymentId, transactionHash: hash } });
+    const c = await env.h.as(BUYER).post('/shkeeper/confirm-transaction', { paymentId: intent.paymentId, transactionHash: hash });
     expect(c.status, JSON.stringify(c.body)).toBe(200);
     const p = await paymentOf(env.h, intent.paymentId);
     expect(p.status).toBe('completed');
@@ -104,7 +103,7 @@ describe('SHKeeper pay-in', () => {
       { 'content-type': 'application/json', 'x-shkeeper-signature': '00'.repeat(32) },
       { 'content-type': 'application/json', 'x-shkeeper-api-key': 'guess' },
     ]) {
-      const r = await call(env.h, 'POST', '/shkeeper/webhook', { as: 'anonymous', raw: body, headers } as never);
+      const r = await env.h.anonymous.post('/shkeeper/webhook').set(headers).send(body);
       expect(r.status).toBe(401);
     }
     expect((await paymentOf(env.h, intent.paymentId)).status).toBe('pending');
@@ -119,10 +118,7 @@ describe('money leaving an escrow', () => {
         expect((await prepare(env.h, f.paymentId, kind, as)).status).toBeGreaterThanOrEqual(401);
         expect((await confirm(env.h, f.paymentId, kind, `0x${'ab'.repeat(32)}`, as)).status).toBeGreaterThanOrEqual(401);
       }
-      const payout = await call(env.h, 'POST', '/shkeeper/payout', {
-        as,
-        body: { purchaseRequestId: f.requestId, sellerOfferId: f.offerId, buyerId: BUYER, sellerId: 'seller-1', amount: AMOUNT, recipientAddress: f.seller },
-      });
+      const payout = await by(env.h, as).post('/shkeeper/payout', { purchaseRequestId: f.requestId, sellerOfferId: f.offerId, buyerId: BUYER, sellerId: 'seller-1', amount: AMOUNT, recipientAddress: f.seller });
       expect([401, 403]).toContain(payout.status);
     }
     expect((await paymentOf(env.h, f.paymentId)).status).toBe('completed');
@@ -172,7 +168,7 @@ describe('money leaving an escrow', () => {
     const rs = await Promise.all([
       prepare(env.h, f.paymentId, 'release'),
       prepare(env.h, f.paymentId, 'refund'),
-      call(env.h, 'POST', '/shkeeper/payout', { body: payoutBody }),
+      env.h.admin.post('/shkeeper/payout', payoutBody),
       prepare(env.h, f.paymentId, 'refund'),
     ]);
     const winners = rs.filter((r) => r.status === 200);
@@ -196,7 +192,7 @@ describe('money leaving an escrow', () => {
       const sneaky = await env.chain.transfer(env.usdt.address, env.escrow, to, units(AMOUNT));
       await env.chain.mine(3);
       expect((await confirm(env.h, f.paymentId, other, sneaky)).status).toBe(409);
-      expect((await call(env.h, 'POST', '/shkeeper/payout', { body: payoutBody })).status).toBe(409);
+      expect((await env.h.admin.post('/shkeeper/payout', payoutBody)).status).toBe(409);
       const after = await paymentOf(env.h, f.paymentId);
       expect(ledgerOf(after).disbursements.filter((d) => d.state === 'settled')).toHaveLength(1);
     }
@@ -207,33 +203,31 @@ describe('money leaving an escrow', () => {
     const r = await prepare(env.h, f.paymentId, 'refund');
     expect(r.status).toBe(200);
     expect(r.body.data.summary.recipient.toLowerCase()).toBe(buyerWallet().address.toLowerCase());
-    await call(env.h, 'DELETE', `/shkeeper/${f.paymentId}/prepared`);
-    const noReason = await call(env.h, 'POST', `/shkeeper/${f.paymentId}/refund`, { body: { recipientOverride: { address: newAddress() } } });
+    await env.h.admin.delete(`/shkeeper/${f.paymentId}/prepared`);
+    const noReason = await env.h.admin.post(`/shkeeper/${f.paymentId}/refund`, { recipientOverride: { address: newAddress() } });
     expect(noReason.status).toBe(400);
-    const byBuyer = await call(env.h, 'POST', `/shkeeper/${f.paymentId}/refund`, { as: BUYER, body: { recipientOverride: { address: newAddress(), reason: 'mine now' } } });
+    const byBuyer = await env.h.as(BUYER).post(`/shkeeper/${f.paymentId}/refund`, { recipientOverride: { address: newAddress(), reason: 'mine now' } });
     expect(byBuyer.status).toBe(403);
   });
 
   it("nobody can edit, cancel or re-label a payout row, or a completed escrow, through PUT", async () => {
     const f = await fundedPayment(env.h, { payer: buyerWallet().address });
-    const payout = await call(env.h, 'POST', '/shkeeper/payout', {
-      body: { purchaseRequestId: f.requestId, sellerOfferId: f.offerId, buyerId: BUYER, sellerId: 'seller-1', amount: AMOUNT, recipientAddress: f.seller },
-    });
+    const payout = await env.h.admin.post('/shkeeper/payout', { purchaseRequestId: f.requestId, sellerOfferId: f.offerId, buyerId: BUYER, sellerId: 'seller-1', amount: AMOUNT, recipientAddress: f.seller });
     expect(payout.status, JSON.stringify(payout.body)).toBe(200);
     const payoutId = payout.body.data.payoutId as string;
     for (const as of [BUYER, 'seller-1', 'admin']) {
       for (const body of [{ status: 'cancelled' }, { status: 'failed' }, { status: 'completed' }, { metadata: { recipient: newAddress() } }, { transactionHash: `0x${'cd'.repeat(32)}` }]) {
-        const r = await call(env.h, 'PUT', `/${payoutId}`, { as, body });
+        const r = await by(env.h, as).put(`/${payoutId}`, body);
         expect(r.status, `${as} ${JSON.stringify(body)} ${JSON.stringify(r.body)}`).toBeGreaterThanOrEqual(400);
       }
     }
     for (const as of [BUYER, 'seller-1']) {
       for (const body of [{ status: 'cancelled' }, { status: 'refunded' }, { status: 'released' }, { metadata: { x: 1 } }, { transactionHash: `0x${'ef'.repeat(32)}` }]) {
-        const r = await call(env.h, 'PUT', `/${f.paymentId}`, { as, body });
+        const r = await by(env.h, as).put(`/${f.paymentId}`, body);
         expect(r.status, `${as} ${JSON.stringify(body)}`).toBeGreaterThanOrEqual(400);
       }
     }
-    const admin = await call(env.h, 'PUT', `/${f.paymentId}`, { body: { status: 'refunded' } });
+    const admin = await env.h.admin.put(`/${f.paymentId}`, { status: 'refunded' });
     expect([400, 409]).toContain(admin.status);
     expect((await paymentOf(env.h, f.paymentId)).status).toBe('completed');
     const out = await paymentOf(env.h, payoutId);

@@ -7,7 +7,8 @@ import { PaymentEffects } from '../../src/core/payments/paymentEffects.js';
 import { expectLedgersSound } from '../escrow/ledgerKit.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
 import { snapshot } from '../helpers/fixtures.js';
-import { BUYER, market, newAddress, pay, provenPayment, saveBody, startWeb3Harness, units, type Market, type Web3Harness } from '../helpers/web3Harness.js';
+import {
+  paymentOf, BUYER, market, newAddress, pay, provenPayment, saveBody, startWeb3Harness, units, type Market, type Web3Harness } from '../helpers/web3Harness.js';
 
 /**
  * Round 2: the hot-wallet admin payout (`POST /decentralized/admin-payout`) against release,
@@ -54,20 +55,17 @@ async function funded(): Promise<Market & { escrowId: string }> {
   const m = await market(h);
   const escrowId = await provenPayment(h, m, buyer);
   const hash = await pay(chain, usdt.address, buyer, escrowKey.address, units('25.5'), 3);
-  const r = await h.api('POST', '/decentralized/save', { body: saveBody(m, { transactionHash: hash }) });
+  const r = await h.anonymous.post('/decentralized/save', saveBody(m, { transactionHash: hash }));
   expect(r.status, r.text).toBe(200);
-  expect((await h.payment(escrowId)).escrowState).toBe('funded');
+  expect((await paymentOf(h, escrowId)).escrowState).toBe('funded');
   return { ...m, escrowId };
 }
 
-const adminPayout = (body: Record<string, unknown>) => h.api('POST', '/decentralized/admin-payout', { auth: ADMIN(), body });
-const prepare = (id: string, kind: 'release' | 'refund') => h.api('POST', `/shkeeper/${id}/${kind}`, { auth: ADMIN(), body: {} });
-const confirm = (id: string, kind: 'release' | 'refund', txHash: string) => h.api('POST', `/shkeeper/${id}/${kind}/confirm`, { auth: ADMIN(), body: { txHash } });
+const adminPayout = (body: Record<string, unknown>) => h.as({ authorization: ADMIN() }).post('/decentralized/admin-payout', body);
+const prepare = (id: string, kind: 'release' | 'refund') => h.as({ authorization: ADMIN() }).post(`/shkeeper/${id}/${kind}`, {});
+const confirm = (id: string, kind: 'release' | 'refund', txHash: string) => h.as({ authorization: ADMIN() }).post(`/shkeeper/${id}/${kind}/confirm`, { txHash });
 const shkeeperPayout = (m: Market, over: Record<string, unknown> = {}) =>
-  h.api('POST', '/shkeeper/payout', {
-    auth: ADMIN(),
-    body: { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, buyerId: BUYER, sellerId: 'seller-1', amount: '25.5', recipientAddress: SELLER1_WALLET, ...over },
-  });
+  h.as({ authorization: ADMIN() }).post('/shkeeper/payout', { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, buyerId: BUYER, sellerId: 'seller-1', amount: '25.5', recipientAddress: SELLER1_WALLET, ...over });
 /** Everything that left for the seller and the buyer: escrow transfers and hot-wallet transfers. */
 const escrowSend = async (to: string, amount: string) => {
   const hash = await chain.transfer(usdt.address, escrowKey, to, units(amount));
@@ -101,7 +99,7 @@ describe('hot-wallet payout against release / refund / SHKeeper payout', () => {
     await (h.server.ctx.monitors.get('hotWalletReceipts') as IntervalMonitor | undefined)?.tick();
     const again = await adminPayout({ purchaseRequestId: m.requestId, receiverWalletAddress: SELLER1_WALLET, amount: '25.5', force: true });
     expect(again.status).toBe(409);
-    const p = await h.payment(m.escrowId);
+    const p = await paymentOf(h, m.escrowId);
     expect(p.status).toBe('released');
     expect([...ledgerOf(p).disbursements].filter((d) => d.state === 'settled')).toHaveLength(1);
   });
@@ -154,7 +152,7 @@ describe('hot-wallet payout against release / refund / SHKeeper payout', () => {
       adminPayout({ purchaseRequestId: m.requestId, receiverWalletAddress: SELLER1_WALLET, amount: '25.5', force: true }),
     ]);
     expect(rs.filter((r) => r.status === 200).length, JSON.stringify(rs.map((r) => [r.status, r.body?.error?.code]))).toBe(1);
-    const p = await h.payment(m.escrowId);
+    const p = await paymentOf(h, m.escrowId);
     const l = ledgerOf(p);
     expect(l.disbursements.filter((d) => d.state === 'settled').length + (l.inFlight ? 1 : 0)).toBe(1);
   });
@@ -190,11 +188,11 @@ describe('an admin with a typo', () => {
 
   it('a payout of less than the escrow (2.55 typed for 25.5) is refused: nothing leaves, nothing is stranded', async () => {
     const m = await funded();
-    const before = await h.payment(m.escrowId);
+    const before = await paymentOf(h, m.escrowId);
     const r = await adminPayout({ purchaseRequestId: m.requestId, receiverWalletAddress: SELLER1_WALLET, amount: '2.55' });
     expect(r.status, r.text).toBe(409);
     expect(r.body.error).toMatchObject({ code: 'disbursement_amount_mismatch', details: { expected: '25.5', requested: '2.55' } });
-    const p = await h.payment(m.escrowId);
+    const p = await paymentOf(h, m.escrowId);
     expect(p).toMatchObject({ status: 'completed', escrowState: 'funded', revision: before.revision });
     expect(available(ledgerOf(p))).toBe('25.5');
     // The right amount still pays it in full.

@@ -5,6 +5,7 @@ import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers
 import { newObjectId } from '../../src/platform/ids.js';
 import { payment as fixturePayment } from '../helpers/fixtures.js';
 import {
+  paymentOf,
   BUYER,
   market,
   pay,
@@ -42,9 +43,9 @@ afterEach(async () => {
   await expectLedgersSound(h.store);
 });
 
-const save = (body: unknown) => h.api('POST', '/decentralized/save', { body });
+const save = (body: unknown) => h.anonymous.post('/decentralized/save', body);
 const admin = () => h.bearer('admin-1', { admin: true });
-const cron = () => h.api('POST', '/decentralized/verify-all-pending');
+const cron = () => h.anonymous.post('/decentralized/verify-all-pending');
 
 /** A fresh funded wallet (ETH + tokens), so no other test's open payment shares it. */
 async function freshWallet(tokens = '1000'): Promise<Wallet> {
@@ -72,12 +73,12 @@ describe('cron: crediting a transfer to the wrong purchase of the same wallet', 
     // The cron runs in between (every minute in production).
     expect((await cron()).status).toBe(200);
     const r = await save(saveBody(b, { payerProof: proofB, transactionHash: hash }));
-    const pa = await h.payment(idA);
+    const pa = await paymentOf(h, idA);
     expect(
       { saveB: r.status, aStatus: pa.status, aCredits: ledgerOf(pa).credits.map((c) => c.txHash) },
       `B's own transfer must fund B, not the wallet's other open purchase A: ${r.text}`,
     ).toEqual({ saveB: 200, aStatus: 'pending', aCredits: [] });
-    expect((await h.payment(r.body.data.id)).status).toBe('completed');
+    expect((await paymentOf(h, r.body.data.id)).status).toBe('completed');
   });
 
   it('when the wallet has two open purchases of the same price, the cron takes neither transfer on a guess', async () => {
@@ -88,8 +89,8 @@ describe('cron: crediting a transfer to the wrong purchase of the same wallet', 
     const idB = await provenPayment(h, b, w);
     await pay(chain, usdt.address, w, receiver.address, units('25.5'), 3);
     await cron();
-    const pa = await h.payment(idA);
-    const pb = await h.payment(idB);
+    const pa = await paymentOf(h, idA);
+    const pb = await paymentOf(h, idB);
     expect([pa.status, pb.status]).toEqual(['pending', 'pending']);
   });
 
@@ -100,16 +101,16 @@ describe('cron: crediting a transfer to the wrong purchase of the same wallet', 
     const idA = await provenPayment(h, a, w);
     const short = await pay(chain, usdt.address, w, receiver.address, units('25'), 3);
     expect((await save(saveBody(a, { transactionHash: short }))).status).toBe(200);
-    expect((await h.payment(idA)).status).toBe('processing');
+    expect((await paymentOf(h, idA)).status).toBe('processing');
     const idB = await provenPayment(h, b, w);
     const forB = await pay(chain, usdt.address, w, receiver.address, units('25.5'), 3);
     // The cron attributes no unnamed transfer (it cannot know which purchase it was for).
     await cron();
-    expect(ledgerOf(await h.payment(idA)).credits.map((c) => c.txHash)).not.toContain(forB.toLowerCase());
+    expect(ledgerOf(await paymentOf(h, idA)).credits.map((c) => c.txHash)).not.toContain(forB.toLowerCase());
     // Named for B, it funds B.
     expect((await save(saveBody(b, { transactionHash: forB }))).status).toBe(200);
-    expect((await h.payment(idB)).status).toBe('completed');
-    expect(ledgerOf(await h.payment(idA)).credits.map((c) => c.txHash)).not.toContain(forB.toLowerCase());
+    expect((await paymentOf(h, idB)).status).toBe('completed');
+    expect(ledgerOf(await paymentOf(h, idA)).credits.map((c) => c.txHash)).not.toContain(forB.toLowerCase());
   });
 });
 
@@ -125,7 +126,7 @@ describe('payer proofs: expired, replayed, racing', () => {
       const r = await save(saveBody(m, { payerProof: proof }));
       expect(r.status, r.text).toBe(409);
       const opened = await save(saveBody(m));
-      const p = await h.api('POST', '/decentralized/payer-proof', { body: { paymentId: opened.body.data.id, payerProof: proof } });
+      const p = await h.anonymous.post('/decentralized/payer-proof', { paymentId: opened.body.data.id, payerProof: proof });
       expect(p.status, p.text).toBe(409);
     } finally {
       clock.now = realNow;
@@ -161,13 +162,13 @@ describe('payer proofs: expired, replayed, racing', () => {
     const p1 = await payerProof(h, m, w1);
     const p2 = await payerProof(h, m, w2);
     const rs = await Promise.all([
-      h.api('POST', '/decentralized/payer-proof', { body: { paymentId: id, payerProof: p1 } }),
-      h.api('POST', '/decentralized/payer-proof', { body: { paymentId: id, payerProof: p2 } }),
+      h.anonymous.post('/decentralized/payer-proof', { paymentId: id, payerProof: p1 }),
+      h.anonymous.post('/decentralized/payer-proof', { paymentId: id, payerProof: p2 }),
       save(saveBody(m, { payerProof: p1 })),
       save(saveBody(m, { payerProof: p2 })),
       save(saveBody(m, { payerProof: p1 })),
       save(saveBody(m, { payerProof: p2 })),
-      h.api('POST', `/decentralized/verify/${id}`, { body: { payerProof: p2 } }),
+      h.anonymous.post(`/decentralized/verify/${id}`, { payerProof: p2 }),
     ]);
     for (const r of rs) expect(r.status, r.text).toBeLessThan(500);
     for (const p of await paymentsOf(m)) expect(ledgerOf(p).payers.length, p.id).toBeLessThanOrEqual(1);
@@ -200,11 +201,11 @@ describe('fetch-tx / auto-fetch-missing', () => {
     const otherId = (await save({ ...saveBody(other, { payerProof: await payerProof(h, other, w) }), buyerId: 'buyer-9' })).body.data.id as string;
     const hash = await pay(chain, usdt.address, w, receiver.address, units('25.5'), 3);
     const rs = await Promise.all([
-      h.api('POST', `/payments/${legacyId}/fetch-tx`, { auth: h.bearer(BUYER) }),
-      h.api('POST', `/payments/${legacyId}/fetch-tx`, { auth: admin() }),
-      h.api('POST', '/payments/auto-fetch-missing', { auth: admin(), body: { limit: 50 } }),
+      h.as(BUYER).post(`/payments/${legacyId}/fetch-tx`),
+      h.as({ authorization: admin() }).post(`/payments/${legacyId}/fetch-tx`),
+      h.as({ authorization: admin() }).post('/payments/auto-fetch-missing', { limit: 50 }),
     ]);
-    const legacy = await h.payment(legacyId);
+    const legacy = await paymentOf(h, legacyId);
     // The legacy record is not ledger-sound by construction: keep it out of the after-each check.
     await h.store.payments.deleteMany({ id: legacyId });
     for (const r of rs) expect(r.status, r.text).toBeLessThan(500);
@@ -213,7 +214,7 @@ describe('fetch-tx / auto-fetch-missing', () => {
     // The real owner still settles with it.
     const s = await save({ ...saveBody(other, { transactionHash: hash }), buyerId: 'buyer-9' });
     expect(s.status, s.text).toBe(200);
-    expect((await h.payment(otherId)).status).toBe('completed');
+    expect((await paymentOf(h, otherId)).status).toBe('completed');
   });
 
   it('fetch-tx is refused to an outsider and to the seller of another payment (404), changing nothing', async () => {
@@ -223,10 +224,10 @@ describe('fetch-tx / auto-fetch-missing', () => {
     const hash = await pay(chain, usdt.address, w, receiver.address, units('25.5'), 3);
     expect((await save(saveBody(m, { transactionHash: hash }))).status).toBe(200);
     for (const who of ['mallory', 'seller-2']) {
-      const r = await h.api('POST', `/payments/${id}/fetch-tx`, { auth: h.bearer(who) });
+      const r = await h.as(who).post(`/payments/${id}/fetch-tx`);
       expect(r.status, `${who}: ${r.text}`).toBe(404);
     }
-    const r = await h.api('POST', `/payments/${id}/fetch-tx`, { auth: h.bearer(BUYER) });
+    const r = await h.as(BUYER).post(`/payments/${id}/fetch-tx`);
     expect(r.status, r.text).toBe(200);
     expect(r.body.transactionHash).toBe(hash.toLowerCase());
   });
@@ -247,11 +248,11 @@ describe('one purchase request, two offers, both paid', () => {
     await Promise.all([
       save(saveBody(m, { transactionHash: h1 })),
       save(saveBody(m, { sellerId: 'seller-2', amount: '30', transactionHash: h2 })),
-      h.api('POST', `/decentralized/verify/${id2}`, { body: { transactionHash: h2 } }),
+      h.anonymous.post(`/decentralized/verify/${id2}`, { transactionHash: h2 }),
     ]);
     await cron();
-    const p1 = await h.payment(id1);
-    const p2 = await h.payment(id2);
+    const p1 = await paymentOf(h, id1);
+    const p2 = await paymentOf(h, id2);
     const funded = [p1, p2].filter((p) => p.escrowState === 'funded');
     expect(funded, `p1 ${p1.status}/${p1.escrowState}, p2 ${p2.status}/${p2.escrowState}`).toHaveLength(1);
     const loser = funded[0]!.id === id1 ? p2 : p1;
@@ -260,19 +261,16 @@ describe('one purchase request, two offers, both paid', () => {
     expect(ledgerOf(loser).credits.map((c) => [c.txHash, c.kind])).toEqual([[loserHash.toLowerCase(), 'excess']]);
     // No way out of the loser to its seller.
     for (const kind of ['release', 'refund']) {
-      const r = await h.api('POST', `/shkeeper/${loser.id}/${kind}`, { auth: admin(), body: {} });
+      const r = await h.as({ authorization: admin() }).post(`/shkeeper/${loser.id}/${kind}`, {});
       expect(r.status, `${kind} of the unfunded payment: ${r.text}`).toBe(409);
     }
     const loserOffer = loser.sellerOfferId!;
     const loserSeller = loser.sellerId!;
     const loserWallet = (await h.store.sellerOffers.findById(loserOffer))!.walletAddress!;
-    const payout = await h.api('POST', '/shkeeper/payout', {
-      auth: admin(),
-      body: { purchaseRequestId: m.requestId, sellerOfferId: loserOffer, buyerId: BUYER, sellerId: loserSeller, amount: loser.amount.amount, recipientAddress: loserWallet },
-    });
+    const payout = await h.as({ authorization: admin() }).post('/shkeeper/payout', { purchaseRequestId: m.requestId, sellerOfferId: loserOffer, buyerId: BUYER, sellerId: loserSeller, amount: loser.amount.amount, recipientAddress: loserWallet });
     expect(payout.status, payout.text).toBe(409);
     // The winner's release pays its own offer's wallet, for its price.
-    const rel = await h.api('POST', `/shkeeper/${funded[0]!.id}/release`, { auth: admin(), body: {} });
+    const rel = await h.as({ authorization: admin() }).post(`/shkeeper/${funded[0]!.id}/release`, {});
     expect(rel.status, rel.text).toBe(200);
     const winnerWallet = (await h.store.sellerOffers.findById(funded[0]!.sellerOfferId!))!.walletAddress!;
     expect(rel.body.data.summary.recipient.toLowerCase()).toBe(winnerWallet.toLowerCase());

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedMarketplace, snapshot } from '../helpers/fixtures.js';
-import type { PayinHarness } from '../helpers/payinHarness.js';
-import { call, createPayout, outbound, payoutBody, seed, startPayoutHarness, type HttpAnswer } from '../payouts/payoutKit.js';
+import type { ListeningWorld } from '../helpers/testWorld.js';
+import { createPayout, outbound, payoutBody, seed, startPayoutHarness } from '../payouts/payoutKit.js';
+import type { ApiResponse } from '../helpers/testWorld.js';
 
 /**
  * Found by the attack on the store (fixed): metadata that JSON carries but BSON cannot — a key
@@ -12,7 +13,7 @@ import { call, createPayout, outbound, payoutBody, seed, startPayoutHarness, typ
  * `validation_error` from the metadata schema) that changes nothing, on both stores.
  */
 
-let h: PayinHarness;
+let h: ListeningWorld;
 beforeAll(async () => void (h = await startPayoutHarness()));
 afterAll(() => h.stop());
 
@@ -23,7 +24,7 @@ const BSON_HOSTILE: [string, Record<string, unknown>][] = [
   ['a nested _bsontype object', { d: { _bsontype: 'ObjectId', id: 'aaaaaaaaaaaa' } }],
 ];
 
-async function expectRefusedUnchanged(send: () => Promise<HttpAnswer>) {
+async function expectRefusedUnchanged(send: () => PromiseLike<ApiResponse>) {
   const before = await snapshot(h.store);
   const r = await send();
   expect(r.status, JSON.stringify(r.body)).toBe(400);
@@ -43,27 +44,27 @@ describe('metadata BSON cannot store is refused with 400 on every route that tak
   for (const [what, metadata] of BSON_HOSTILE) {
     it(`POST /api/payment with metadata holding ${what} → 400, nothing written`, async () => {
       const { body } = await manualBody();
-      await expectRefusedUnchanged(() => call(h, 'POST', '/', { as: 'buyer-1', body: { ...body, metadata } }));
+      await expectRefusedUnchanged(() => h.as('buyer-1').post('/', { ...body, metadata }));
     });
 
     it(`PUT /api/payment/:id with metadata holding ${what} → 400, payment unchanged`, async () => {
       const { body } = await manualBody();
-      const created = await call(h, 'POST', '/', { as: 'buyer-1', body });
+      const created = await h.as('buyer-1').post('/', body);
       expect(created.status).toBe(201);
-      await expectRefusedUnchanged(() => call(h, 'PUT', `/${created.body.data.id}`, { as: 'buyer-1', body: { metadata } }));
+      await expectRefusedUnchanged(() => h.as('buyer-1').put(`/${created.body.data.id}`, { metadata }));
     });
 
     it(`POST /shkeeper/intents with metadata holding ${what} → 400, nothing written`, async () => {
       const { m } = await manualBody();
       await expectRefusedUnchanged(() =>
-        call(h, 'POST', '/shkeeper/intents', { as: 'buyer-1', body: { purchaseRequestId: m.request.id, sellerOfferId: m.offer.id, amount: '25.5', sellerId: 'seller-1', metadata } }),
+        h.as('buyer-1').post('/shkeeper/intents', { purchaseRequestId: m.request.id, sellerOfferId: m.offer.id, amount: '25.5', sellerId: 'seller-1', metadata }),
       );
     });
 
     it(`POST /decentralized/save with metadata holding ${what} → 400, nothing written`, async () => {
       const { m } = await manualBody();
       await expectRefusedUnchanged(() =>
-        call(h, 'POST', '/decentralized/save', { as: 'anonymous', body: { purchaseRequestId: m.request.id, buyerId: 'buyer-1', sellerId: 'seller-1', amount: '25.5', metadata } }),
+        h.anonymous.post('/decentralized/save', { purchaseRequestId: m.request.id, buyerId: 'buyer-1', sellerId: 'seller-1', amount: '25.5', metadata }),
       );
     });
 
@@ -85,13 +86,13 @@ describe('a lone surrogate in metadata is refused, so the stores cannot disagree
   for (const [what, metadata] of LONE) {
     it(`POST /api/payment with ${what}: refused with 400, or read back exactly as sent`, async () => {
       const { body } = await manualBody();
-      const r = await call(h, 'POST', '/', { as: 'buyer-1', body: { ...body, metadata } });
+      const r = await h.as('buyer-1').post('/', { ...body, metadata });
       if (r.status === 400) {
         expect(r.body.error.code).toBe('invalid_text');
         return;
       }
       expect(r.status).toBe(201);
-      const read = await call(h, 'GET', `/${r.body.data.id}`, { as: 'buyer-1' });
+      const read = await h.as('buyer-1').get(`/${r.body.data.id}`);
       expect(read.body.data.metadata).toEqual(metadata);
       expect((await h.store.payments.findById(r.body.data.id))!.metadata).toEqual(metadata);
     });
@@ -99,8 +100,8 @@ describe('a lone surrogate in metadata is refused, so the stores cannot disagree
 
   it('PUT /api/payment/:id with a lone surrogate in a value: refused with 400, or read back exactly as sent', async () => {
     const { body } = await manualBody();
-    const created = await call(h, 'POST', '/', { as: 'buyer-1', body });
-    const r = await call(h, 'PUT', `/${created.body.data.id}`, { as: 'buyer-1', body: { metadata: { s: '\ud83d' } } });
+    const created = await h.as('buyer-1').post('/', body);
+    const r = await h.as('buyer-1').put(`/${created.body.data.id}`, { metadata: { s: '\ud83d' } });
     if (r.status === 400) return void expect(r.body.error.code).toBe('invalid_text');
     expect(r.status).toBe(200);
     expect((await h.store.payments.findById(created.body.data.id))!.metadata).toEqual({ s: '\ud83d' });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildTestApp, type TestApp } from '../helpers/testApp.js';
+import { startTestWorld, type TestWorld } from '../helpers/testWorld.js';
 import { payment, seedMarketplace, snapshot } from '../helpers/fixtures.js';
 
 /**
@@ -11,7 +11,7 @@ import { payment, seedMarketplace, snapshot } from '../helpers/fixtures.js';
  */
 
 async function setup() {
-  const t = buildTestApp();
+  const t = await startTestWorld();
   const m = await seedMarketplace(t.store);
   const body = {
     purchaseRequestId: m.request.id,
@@ -23,7 +23,7 @@ async function setup() {
   return { t, m, body, buyer: t.bearer('buyer-1'), admin: t.bearer('admin-1', { admin: true }) };
 }
 
-async function expectRefusedUnchanged(t: TestApp, send: () => Promise<{ status: number; body: any; text: string }>, status = 400, code = 'validation_error') {
+async function expectRefusedUnchanged(t: TestWorld, send: () => Promise<{ status: number; body: any; text: string }>, status = 400, code = 'validation_error') {
   const before = await snapshot(t.store);
   const r = await send();
   expect(r.status, r.text).toBe(status);
@@ -173,7 +173,7 @@ describe('CONFIRMING: query strings cannot inject operators or duplicate scalars
 describe('CONFIRMING: user ids named like Object.prototype members are plain ids (both stores)', () => {
   for (const user of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'prototype']) {
     it(`lists, stats and exports of "${user}" hold only that user's payments`, async () => {
-      const t = buildTestApp();
+      const t = await startTestWorld();
       await t.store.payments.insertOne(payment({ buyerId: user, status: 'completed' }));
       await t.store.payments.insertOne(payment({ buyerId: 'someone-else', status: 'completed' }));
       const me = t.bearer(user);

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import {
+  paymentOf,
   BUYER,
   expectNotCompleted,
   market,
@@ -35,8 +36,8 @@ afterEach(async () => {
   for (const p of await h.store.payments.find({})) expect(ledgerProblems(p), p.id).toEqual([]);
 });
 
-const save = (body: unknown) => h.api('POST', '/decentralized/save', { body });
-const verify = (id: string, body?: unknown) => h.api('POST', `/decentralized/verify/${id}`, { body });
+const save = (body: unknown) => h.anonymous.post('/decentralized/save', body);
+const verify = (id: string, body?: unknown) => h.anonymous.post(`/decentralized/verify/${id}`, body);
 const admin = () => h.bearer('admin-1', { admin: true });
 
 /** A fresh funded attacker wallet (ETH from hardhat, tokens minted). */
@@ -50,7 +51,7 @@ async function attackerWallet(tokens = '1000'): Promise<Wallet> {
 }
 
 async function proveOn(m: Market, paymentId: string, w: Wallet) {
-  return h.api('POST', '/decentralized/payer-proof', { body: { paymentId, payerProof: await payerProof(h, m, w) } });
+  return h.anonymous.post('/decentralized/payer-proof', { paymentId, payerProof: await payerProof(h, m, w) });
 }
 
 describe('outsider: refund hijack by topping up', () => {
@@ -61,7 +62,7 @@ describe('outsider: refund hijack by topping up', () => {
     const first = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25'), 3);
     const r1 = await save(saveBody(m, { transactionHash: first }));
     expect(r1.status, r1.text).toBe(200);
-    expect((await h.payment(id)).status).toBe('processing');
+    expect((await paymentOf(h, id)).status).toBe('processing');
 
     // Mallory (anonymous) tries to prove her own wallet on the buyer's payment: one payer wallet per payment.
     const mallory = await attackerWallet();
@@ -72,12 +73,12 @@ describe('outsider: refund hijack by topping up', () => {
     const v = await verify(id, { transactionHash: topUp });
     expect(v.status, v.text).toBe(409);
     expect(v.body.error.details.reason).toBe('wrong_sender');
-    expect((await h.payment(id)).status).toBe('processing');
+    expect((await paymentOf(h, id)).status).toBe('processing');
 
     // The buyer pays the rest itself; the refund goes to the buyer, for what the buyer put in.
     const rest = await pay(chain, usdt.address, buyerWallet, receiver.address, units('0.5'), 3);
     expect((await verify(id, { transactionHash: rest })).status).toBe(200);
-    const refund = await h.api('POST', `/shkeeper/${id}/refund`, { auth: admin(), body: {} });
+    const refund = await h.as({ authorization: admin() }).post(`/shkeeper/${id}/refund`, {});
     expect(refund.status, refund.text).toBe(200);
     expect(refund.body.data.summary.amount).toBe('25.5');
     expect(refund.body.data.summary.recipient.toLowerCase(), 'the whole refund goes to').toBe(buyerWallet.address.toLowerCase());
@@ -99,7 +100,7 @@ describe('outsider: refund hijack by topping up', () => {
     const done = await save(saveBody(m, { transactionHash: hash }));
     expect(done.status, done.text).toBe(200);
     expect(done.body.data.id).toBe(mine.body.data.id);
-    expect((await h.payment(mine.body.data.id)).status).toBe('completed');
+    expect((await paymentOf(h, mine.body.data.id)).status).toBe('completed');
   });
 
   it("anonymous save does not hand an outsider the parties' data; the reference it shows grants nothing", async () => {
@@ -116,7 +117,7 @@ describe('outsider: refund hijack by topping up', () => {
     // The old SDK's reference is shown, but a callback with it proves nothing about someone else's transfer.
     const mallory = await attackerWallet();
     const theirs = await pay(chain, usdt.address, mallory, receiver.address, units('25.5'), 3);
-    const cb = await h.api('POST', '/callback', { body: { paymentId: r.body.data.id, transactionHash: theirs, data: { reference: r.body.data.externalId } } });
+    const cb = await h.anonymous.post('/callback', { paymentId: r.body.data.id, transactionHash: theirs, data: { reference: r.body.data.externalId } });
     expect(cb.status).toBeLessThan(500);
     await expectNotCompleted(h, m);
   });
@@ -137,19 +138,19 @@ describe("claiming someone else's transfer", () => {
     const tries = await Promise.all([
       save({ ...saveBody(theirs, { transactionHash: hash }), buyerId: 'mallory' }),
       verify(herId, { transactionHash: hash }),
-      h.api('PUT', '/decentralized/update', { body: { paymentId: herId, status: 'completed' } }),
-      h.api('POST', '/verify', { auth: h.bearer('mallory'), body: { paymentId: herId, transactionHash: hash } }),
-      h.api('PUT', `/${herId}`, { auth: h.bearer('mallory'), body: { transactionHash: hash } }),
-      h.api('POST', '/callback', { body: { paymentId: herId, transactionHash: hash, status: 'success', data: { reference: hers.body.data.externalId } } }),
+      h.anonymous.put('/decentralized/update', { paymentId: herId, status: 'completed' }),
+      h.as('mallory').post('/verify', { paymentId: herId, transactionHash: hash }),
+      h.as('mallory').put(`/${herId}`, { transactionHash: hash }),
+      h.anonymous.post('/callback', { paymentId: herId, transactionHash: hash, status: 'success', data: { reference: hers.body.data.externalId } }),
     ]);
     for (const t of tries) expect(t.status, t.text).not.toBe(500);
     await expectNotCompleted(h, theirs, herId);
-    expect((await h.payment(herId)).escrow?.credits ?? []).toEqual([]);
+    expect((await paymentOf(h, herId)).escrow?.credits ?? []).toEqual([]);
 
     // The buyer still settles with the same transfer.
     const r = await save(saveBody(mine, { transactionHash: hash }));
     expect(r.status, r.text).toBe(200);
-    const p = await h.payment(id);
+    const p = await paymentOf(h, id);
     expect(p.status).toBe('completed');
     expect(p.escrow?.received).toBe('25.5');
   });
@@ -166,16 +167,16 @@ describe("claiming someone else's transfer", () => {
       save(saveBody(b, { transactionHash: hash })),
       verify(idA, { transactionHash: hash }),
       verify(idB, { transactionHash: hash }),
-      h.api('POST', '/verify', { auth: buyer, body: { paymentId: idA, transactionHash: hash } }),
-      h.api('POST', '/verify', { auth: buyer, body: { paymentId: idB, transactionHash: hash } }),
-      h.api('PUT', `/${idB}`, { auth: buyer, body: { transactionHash: hash } }),
-      h.api('POST', '/decentralized/verify-all-pending'),
+      h.as({ authorization: buyer }).post('/verify', { paymentId: idA, transactionHash: hash }),
+      h.as({ authorization: buyer }).post('/verify', { paymentId: idB, transactionHash: hash }),
+      h.as({ authorization: buyer }).put(`/${idB}`, { transactionHash: hash }),
+      h.anonymous.post('/decentralized/verify-all-pending'),
     ]);
-    await h.api('POST', '/decentralized/verify-all-pending');
+    await h.anonymous.post('/decentralized/verify-all-pending');
     const credited = (await h.store.payments.find({})).filter((p) => (p.escrow?.credits ?? []).some((c) => c.txHash === hash.toLowerCase()));
     expect(credited).toHaveLength(1);
-    const pa = await h.payment(idA);
-    const pb = await h.payment(idB);
+    const pa = await paymentOf(h, idA);
+    const pb = await paymentOf(h, idB);
     expect([pa.status, pb.status].filter((s) => s === 'completed')).toHaveLength(1);
   });
 
@@ -203,7 +204,7 @@ describe("claiming someone else's transfer", () => {
     const fromMallory = await pay(chain, usdt.address, mallory, receiver.address, units('1'), 3);
     await save(saveBody(m, { transactionHash: short }));
     await verify(id, { transactionHash: fromMallory });
-    const p = await h.payment(id);
+    const p = await paymentOf(h, id);
     expect(p.status).not.toBe('completed');
     expect(p.escrowState).toBe('unfunded');
   });
@@ -215,7 +216,7 @@ describe('payer proof replay and tampering', () => {
     const b = await market(h);
     const proofA = await payerProof(h, a, buyerWallet);
     const opened = await save(saveBody(b));
-    const r = await h.api('POST', '/decentralized/payer-proof', { body: { paymentId: opened.body.data.id, payerProof: proofA } });
+    const r = await h.anonymous.post('/decentralized/payer-proof', { paymentId: opened.body.data.id, payerProof: proofA });
     expect(r.status, r.text).toBe(409);
     expect(r.body.error.details.reason).toBe('wrong_payment');
   });
@@ -224,7 +225,7 @@ describe('payer proof replay and tampering', () => {
     const m = await market(h);
     const proofOther = await payerProof(h, { requestId: m.requestId, offerId: m.otherOfferId }, buyerWallet);
     const opened = await save(saveBody(m));
-    const r = await h.api('POST', '/decentralized/payer-proof', { body: { paymentId: opened.body.data.id, payerProof: proofOther } });
+    const r = await h.anonymous.post('/decentralized/payer-proof', { paymentId: opened.body.data.id, payerProof: proofOther });
     expect(r.status, r.text).toBe(409);
   });
 
@@ -247,10 +248,10 @@ describe('payer proof replay and tampering', () => {
     const altered = { ...c.message, issuedAtBlock: 0 };
     variants.push({ message: altered, signature: await buyerWallet.signTypedData(c.domain, c.types, altered) });
     for (const payerProofBody of variants) {
-      const r = await h.api('POST', '/decentralized/payer-proof', { body: { paymentId: id, payerProof: payerProofBody } });
+      const r = await h.anonymous.post('/decentralized/payer-proof', { paymentId: id, payerProof: payerProofBody });
       expect(r.status, r.text).toBe(409);
     }
-    expect((await h.payment(id)).escrow?.payers ?? []).toEqual([]);
+    expect((await paymentOf(h, id)).escrow?.payers ?? []).toEqual([]);
   });
 
   it('a transfer mined before the proof cannot be adopted by proving the wallet afterwards', async () => {
@@ -280,9 +281,9 @@ describe('poisoning a claim', () => {
     expect((await save(saveBody(m, { transactionHash: real }))).status).toBe(200);
     await chain.mine(3);
     // The cron re-verifies the payment's claim; the buyer does nothing more.
-    const cron = await h.api('POST', '/decentralized/verify-all-pending');
+    const cron = await h.anonymous.post('/decentralized/verify-all-pending');
     expect(cron.status, cron.text).toBe(200);
-    const p = await h.payment(id);
+    const p = await paymentOf(h, id);
     expect(p.status, `received ${p.escrow?.received}, credits ${p.escrow?.credits.map((c) => c.txHash)}, claim ${p.claim?.txHash ?? null}`).toBe('completed');
     expect(p.escrow?.payer?.toLowerCase()).toBe(buyer.address.toLowerCase());
   });
@@ -294,7 +295,7 @@ describe('seller and buyer editing what is not theirs', () => {
     const id = await provenPayment(h, m, buyerWallet);
     // The buyer's transfer is mined; its save has not reached the server yet.
     const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
-    const c = await h.api('PUT', `/${id}`, { auth: h.bearer('seller-1'), body: { status: 'cancelled' } });
+    const c = await h.as('seller-1').put(`/${id}`, { status: 'cancelled' });
     const s = await save(saveBody(m, { transactionHash: hash }));
     const v = await verify(id, { transactionHash: hash });
     const credited = (await h.store.payments.find({ purchaseRequestId: m.requestId })).filter((p) => p.status === 'completed');
@@ -304,12 +305,12 @@ describe('seller and buyer editing what is not theirs', () => {
   it('a transfer from the proven wallet to a cancelled Web3 payment is recorded as excess (late money is never forgotten)', async () => {
     const m = await market(h);
     const id = await provenPayment(h, m, buyerWallet);
-    const c = await h.api('PUT', `/${id}`, { auth: h.bearer(BUYER), body: { status: 'cancelled' } });
+    const c = await h.as(BUYER).put(`/${id}`, { status: 'cancelled' });
     expect(c.status, c.text).toBe(200);
     const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
     await verify(id, { transactionHash: hash });
-    await h.api('POST', '/verify', { auth: h.bearer(BUYER), body: { paymentId: id, transactionHash: hash } });
-    const p = await h.payment(id);
+    await h.as(BUYER).post('/verify', { paymentId: id, transactionHash: hash });
+    const p = await paymentOf(h, id);
     expect(p.escrow?.credits.map((x) => x.txHash), 'the late transfer is on the ledger for an admin').toContain(hash.toLowerCase());
   });
 
@@ -317,21 +318,21 @@ describe('seller and buyer editing what is not theirs', () => {
     const m = await market(h);
     const id = await provenPayment(h, m, buyerWallet);
     const seller = h.bearer('seller-1');
-    const a = await h.api('PUT', `/${id}`, { auth: seller, body: { status: 'cancelled' } });
-    const b = await h.api('PUT', '/decentralized/update', { auth: seller, body: { paymentId: id, status: 'cancelled' } });
+    const a = await h.as({ authorization: seller }).put(`/${id}`, { status: 'cancelled' });
+    const b = await h.as({ authorization: seller }).put('/decentralized/update', { paymentId: id, status: 'cancelled' });
     expect([a.status, b.status], `${a.text} / ${b.text}`).not.toContain(200);
-    expect((await h.payment(id)).status).toBe('pending');
+    expect((await paymentOf(h, id)).status).toBe('pending');
   });
 
   it("the seller cannot re-label the network of the buyer's payment so its transfer is refuted", async () => {
     const m = await market(h);
     const id = await provenPayment(h, m, buyerWallet);
     const seller = h.bearer('seller-1');
-    const r = await h.api('PUT', `/${id}`, { auth: seller, body: { blockchain: { network: 'ethereum', token: 'USDC' } } });
+    const r = await h.as({ authorization: seller }).put(`/${id}`, { blockchain: { network: 'ethereum', token: 'USDC' } });
     const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
     const s = await save(saveBody(m, { transactionHash: hash }));
     expect(s.status, `seller PUT ${r.status} ${r.text}; buyer's save afterwards: ${s.text}`).toBe(200);
-    expect((await h.payment(id)).status).toBe('completed');
+    expect((await paymentOf(h, id)).status).toBe('completed');
   });
 
   it('an outsider cannot PUT, cancel, or verify-complete the buyer\'s payment', async () => {
@@ -339,15 +340,15 @@ describe('seller and buyer editing what is not theirs', () => {
     const id = await provenPayment(h, m, buyerWallet);
     const mallory = h.bearer('mallory');
     const r = await Promise.all([
-      h.api('PUT', `/${id}`, { auth: mallory, body: { status: 'cancelled' } }),
-      h.api('PUT', `/${id}`, { auth: mallory, body: { metadata: { x: 1 } } }),
-      h.api('PUT', '/decentralized/update', { auth: mallory, body: { paymentId: id, status: 'cancelled' } }),
-      h.api('PUT', '/decentralized/update', { body: { paymentId: id, status: 'cancelled' } }),
-      h.api('POST', '/verify', { auth: mallory, body: { paymentId: id } }),
+      h.as({ authorization: mallory }).put(`/${id}`, { status: 'cancelled' }),
+      h.as({ authorization: mallory }).put(`/${id}`, { metadata: { x: 1 } }),
+      h.as({ authorization: mallory }).put('/decentralized/update', { paymentId: id, status: 'cancelled' }),
+      h.anonymous.put('/decentralized/update', { paymentId: id, status: 'cancelled' }),
+      h.as({ authorization: mallory }).post('/verify', { paymentId: id }),
     ]);
     for (const x of r) expect([401, 403, 404], x.text).toContain(x.status);
-    expect((await h.payment(id)).status).toBe('pending');
-    expect((await h.payment(id)).metadata).toEqual({});
+    expect((await paymentOf(h, id)).status).toBe('pending');
+    expect((await paymentOf(h, id)).metadata).toEqual({});
   });
 
   it('a buyer cannot mark its own payment completed, released or refunded via PUT', async () => {
@@ -355,18 +356,16 @@ describe('seller and buyer editing what is not theirs', () => {
     const id = await provenPayment(h, m, buyerWallet);
     const buyer = h.bearer(BUYER);
     for (const status of ['completed', 'processing', 'released', 'refunded']) {
-      const r = await h.api('PUT', `/${id}`, { auth: buyer, body: { status } });
+      const r = await h.as({ authorization: buyer }).put(`/${id}`, { status });
       expect(r.status, r.text).toBeGreaterThanOrEqual(400);
     }
-    const u = await h.api('PUT', '/decentralized/update', { body: { paymentId: id, status: 'completed', confirmations: 999 } });
+    const u = await h.anonymous.put('/decentralized/update', { paymentId: id, status: 'completed', confirmations: 999 });
     expect(u.status, u.text).toBe(409);
     await expectNotCompleted(h, m, id);
   });
 });
 
 async function challengeOf(m: Market, w: { address: string }) {
-  const res = await h.api('POST', '/decentralized/payer-proof/challenge', {
-    body: { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, walletAddress: w.address },
-  });
+  const res = await h.anonymous.post('/decentralized/payer-proof/challenge', { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, walletAddress: w.address });
   return res.body.data;
 }

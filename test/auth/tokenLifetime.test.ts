@@ -6,7 +6,7 @@ import { createLogger } from '../../src/platform/logger.js';
 import { configFrom } from '../../src/platform/config.js';
 import { startServer, type RunningServer } from '../../src/app/server.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
-import { buildTestApp, TEST_JWT_SECRET } from '../helpers/testApp.js';
+import { startTestWorld, TEST_JWT_SECRET } from '../helpers/testWorld.js';
 
 /** Every token must expire, within JWT_MAX_LIFETIME_SECONDS: over HTTP and on the socket handshake. */
 const now = () => Math.floor(Date.now() / 1000);
@@ -15,14 +15,14 @@ const signed = (claims: Record<string, unknown>, opts: jwt.SignOptions = {}) =>
 
 describe('token lifetime over HTTP', () => {
   it('answers 401 token_without_expiry for a token without exp', async () => {
-    const t = buildTestApp();
+    const t = await startTestWorld();
     const res = await t.http().get('/api/payment').set('Authorization', `Bearer ${signed({})}`);
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('token_without_expiry');
   });
 
   it('answers 401 token_lifetime_too_long past the default maximum (86400 s), and 200 within it', async () => {
-    const t = buildTestApp();
+    const t = await startTestWorld();
     const long = signed({ iat: now(), exp: now() + 86_401 });
     const res = await t.http().get('/api/payment').set('Authorization', `Bearer ${long}`);
     expect(res.status).toBe(401);
@@ -32,7 +32,7 @@ describe('token lifetime over HTTP', () => {
   });
 
   it('follows JWT_MAX_LIFETIME_SECONDS', async () => {
-    const t = buildTestApp({ env: { JWT_MAX_LIFETIME_SECONDS: '600' } });
+    const t = await startTestWorld({ env: { JWT_MAX_LIFETIME_SECONDS: '600' } });
     const res = await t.http().get('/api/payment').set('Authorization', `Bearer ${signed({}, { expiresIn: 601 })}`);
     expect(res.body.error?.code).toBe('token_lifetime_too_long');
     expect((await t.http().get('/api/payment').set('Authorization', `Bearer ${signed({}, { expiresIn: 600 })}`)).status).toBe(200);

@@ -10,7 +10,7 @@ import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { FakeShkeeper } from '../helpers/fakeShkeeper/fakeShkeeper.js';
 import { RecordingEvents } from '../helpers/recordingEvents.js';
 import { mountedRoutes } from '../helpers/routeTable.js';
-import { ESCROW, TEST_JWT_SECRET } from '../helpers/testApp.js';
+import { ESCROW, TEST_JWT_SECRET } from '../helpers/testWorld.js';
 import {
   ADMIN,
   CRON_SECRET,

@@ -61,13 +61,11 @@ describe('the service with a wrong decimals setting', () => {
 
   it('answers chain routes 503 decimals_mismatch and credits no dust', async () => {
     const m = await market(h);
-    const challenge = await h.api('POST', '/decentralized/payer-proof/challenge', {
-      body: { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, walletAddress: chain.accounts[1]!.address },
-    });
+    const challenge = await h.anonymous.post('/decentralized/payer-proof/challenge', { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, walletAddress: chain.accounts[1]!.address });
     expect(challenge.status, challenge.text).toBe(503);
     expect(challenge.body.error).toMatchObject({ code: 'decimals_mismatch', details: { setting: 'BSC_USDT_DECIMALS' } });
     const dust = await pay(chain, token.address, chain.accounts[1]!, chain.accounts[2]!.address, 25_500_000n, 3);
-    const r = await h.api('POST', '/decentralized/save', { body: saveBody(m, { transactionHash: dust }) });
+    const r = await h.anonymous.post('/decentralized/save', saveBody(m, { transactionHash: dust }));
     expect([200, 503]).toContain(r.status);
     expect(await h.store.payments.find({ escrowState: 'funded' })).toEqual([]);
   });

@@ -6,7 +6,7 @@ import { systemClock } from '../../src/platform/clock.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { idempotency } from '../../src/features/shared/idempotencyMiddleware.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
-import type { PayinHarness } from '../helpers/payinHarness.js';
+import type { ListeningWorld } from '../helpers/testWorld.js';
 import { ADMIN, outbound, payoutBody, seed, startPayoutHarness } from '../payouts/payoutKit.js';
 
 /**
@@ -16,7 +16,7 @@ import { ADMIN, outbound, payoutBody, seed, startPayoutHarness } from '../payout
  */
 
 describe('a payout sent under two spellings of its URL', () => {
-  let h: PayinHarness;
+  let h: ListeningWorld;
   beforeAll(async () => {
     h = await startPayoutHarness();
   });
@@ -25,11 +25,13 @@ describe('a payout sent under two spellings of its URL', () => {
   });
 
   const post = (path: string, body: unknown, key: string, as = h.bearer(ADMIN, { admin: true })) =>
-    fetch(`${h.url}${path}`, {
-      method: 'POST',
-      headers: { authorization: as, 'content-type': 'application/json', 'Idempotency-Key': key },
-      body: JSON.stringify(body),
-    }).then(async (r) => ({ status: r.status, body: await r.json(), replayed: r.headers.get('idempotent-replayed') }));
+    // Spellings of the URL outside the client's /api/payment base: sent at the root.
+    h
+      .http()
+      .post(path)
+      .set({ authorization: as, 'content-type': 'application/json', 'Idempotency-Key': key })
+      .send(JSON.stringify(body))
+      .then((r) => ({ status: r.status, body: r.body, replayed: r.headers['idempotent-replayed'] }));
 
   it('the same key replays on a differently-cased URL: SHKeeper is asked once, one payout exists', async () => {
     const m = await seed(h);

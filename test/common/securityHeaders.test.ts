@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildTestApp } from '../helpers/testApp.js';
+import { startTestWorld } from '../helpers/testWorld.js';
 
 /**
  * Security headers that work over plain HTTP: `upgrade-insecure-requests` and HSTS only when the
@@ -12,7 +12,7 @@ const directives = (csp: string | undefined) =>
 
 describe('over plain HTTP (PUBLIC_BASE_URL http, the default)', () => {
   it.each([{}, { PUBLIC_BASE_URL: 'http://10.0.0.5:3000' }])('the docs page loads on any host: no upgrade-insecure-requests, no HSTS (%o)', async (env) => {
-    const t = buildTestApp({ env });
+    const t = await startTestWorld({ env });
     const page = await t.http().get('/api/payment/docs').set('Host', 'escrow.lan:3000');
     expect(page.status).toBe(200);
     const csp = directives(page.headers['content-security-policy']);
@@ -37,7 +37,7 @@ describe('over plain HTTP (PUBLIC_BASE_URL http, the default)', () => {
 
 describe('behind TLS (PUBLIC_BASE_URL https)', () => {
   it('the docs page asks for https and every answer carries HSTS', async () => {
-    const t = buildTestApp({ env: { PUBLIC_BASE_URL: 'https://pay.example.com' } });
+    const t = await startTestWorld({ env: { PUBLIC_BASE_URL: 'https://pay.example.com' } });
     const page = await t.http().get('/api/payment/docs');
     expect(page.status).toBe(200);
     expect(directives(page.headers['content-security-policy'])).toHaveProperty('upgrade-insecure-requests');

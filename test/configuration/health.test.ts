@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/platform/clock.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
-import { appWithEvents } from '../helpers/controllerKit.js';
+import { startTestWorld } from '../helpers/testWorld.js';
 
 class FailingStore extends MemoryStore {
   override async ping(): Promise<void> {
@@ -23,7 +23,7 @@ const ENDPOINTS = {
 
 describe('GET /api/payment/health', () => {
   it('answers 200 without authentication, naming the store kind', async () => {
-    const t = appWithEvents();
+    const t = await startTestWorld();
     const res = await t.http().get('/api/payment/health');
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
@@ -37,7 +37,7 @@ describe('GET /api/payment/health', () => {
   });
 
   it('answers 503 with an error when the store ping fails', async () => {
-    const t = appWithEvents({ store: new FailingStore(systemClock, 'failing test store') });
+    const t = await startTestWorld({ store: new FailingStore(systemClock, 'failing test store') });
     const res = await t.http().get('/api/payment/health');
     expect(res.status).toBe(503);
     expect(res.body).toMatchObject({
@@ -50,7 +50,7 @@ describe('GET /api/payment/health', () => {
   });
 
   it('answers 503 when the store does not answer in time', async () => {
-    const t = appWithEvents({ store: new HangingStore(systemClock) });
+    const t = await startTestWorld({ store: new HangingStore(systemClock) });
     const res = await t.http().get('/api/payment/health');
     expect(res.status).toBe(503);
     expect(res.body.store.ok).toBe(false);
@@ -58,7 +58,7 @@ describe('GET /api/payment/health', () => {
   });
 
   it('is not shadowed by the payment id route and ignores a bad token', async () => {
-    const t = appWithEvents();
+    const t = await startTestWorld();
     const res = await t.http().get('/api/payment/health').set('Authorization', 'Bearer garbage');
     expect(res.status).toBe(200);
   });

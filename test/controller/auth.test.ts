@@ -1,6 +1,6 @@
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
-import { TEST_JWT_SECRET } from '../helpers/testApp.js';
+import { TEST_JWT_SECRET } from '../helpers/testWorld.js';
 import { appWithPayment, createBody, expectError, expectRefused } from '../helpers/controllerKit.js';
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { newObjectId } from '../../src/platform/ids.js';
 import type { PaymentStatus, SellerOfferRecord } from '../../src/core/store/records.js';
 import { payment, purchaseRequest, seedMarketplace, sellerOffer, snapshot } from '../helpers/fixtures.js';
-import { appWithEvents, createBody, expectError, expectRefused, inState } from '../helpers/controllerKit.js';
+import { createBody, expectError, expectRefused, inState } from '../helpers/controllerKit.js';
+import { startTestWorld } from '../helpers/testWorld.js';
 
 async function market() {
-  const t = appWithEvents();
+  const t = await startTestWorld();
   const m = await seedMarketplace(t.store);
   const post = (body: unknown, bearer = t.bearer('buyer-1')) => t.http().post('/api/payment').set('Authorization', bearer).send(body as object);
   /** An open request of buyer-1 with one pending offer of seller-1, inserted as given. */

@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { CSV_COLUMNS } from '../../src/features/controller/paymentReports.js';
 import type { PaymentRecord, PaymentStatus } from '../../src/core/store/records.js';
 import { payment } from '../helpers/fixtures.js';
-import { appWithEvents, expectError, parseCsv, textParser } from '../helpers/controllerKit.js';
+import { expectError, parseCsv, textParser } from '../helpers/controllerKit.js';
+import { startTestWorld } from '../helpers/testWorld.js';
 
 const STATUSES: PaymentStatus[] = ['pending', 'completed', 'failed', 'released'];
 
 /** `n` payments of buyer-1 with distinct creation times, plus one of strangers. */
 async function many(n: number) {
-  const t = appWithEvents();
+  const t = await startTestWorld();
   const base = Date.UTC(2025, 2, 1);
   const rows: PaymentRecord[] = [];
   for (let i = 0; i < n; i++) {
@@ -103,7 +104,7 @@ describe('GET /api/payment/export and /export/:userId', () => {
   });
 
   it('neutralises cells that a spreadsheet would run as formulas', async () => {
-    const t = appWithEvents();
+    const t = await startTestWorld();
     const evil = payment({ buyerId: '=HYPERLINK("http://x")', sellerId: '+SUM(A1)', externalId: '-2+3', status: 'completed' });
     const evil2 = payment({ buyerId: '=HYPERLINK("http://x")', sellerId: '@cmd', externalId: '\t=1', createdAt: new Date(Date.now() + 1000) });
     await t.store.payments.insertOne(evil);

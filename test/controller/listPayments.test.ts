@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { PaymentStatus } from '../../src/core/store/records.js';
 import { payment } from '../helpers/fixtures.js';
-import { appWithEvents, expectError } from '../helpers/controllerKit.js';
+import { expectError } from '../helpers/controllerKit.js';
+import { startTestWorld } from '../helpers/testWorld.js';
 
 /** buyer-1 buys from seller-1 in several statuses; one payment between strangers. */
 async function listing() {
-  const t = appWithEvents();
+  const t = await startTestWorld();
   const base = Date.UTC(2025, 0, 1);
   const statuses: PaymentStatus[] = ['completed', 'pending', 'completed', 'failed', 'completed', 'released'];
   const ids: Record<string, string> = {};

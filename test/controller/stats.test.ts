@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { PaymentStatus } from '../../src/core/store/records.js';
 import { payment } from '../helpers/fixtures.js';
-import { appWithEvents, expectError } from '../helpers/controllerKit.js';
+import { expectError } from '../helpers/controllerKit.js';
+import { startTestWorld } from '../helpers/testWorld.js';
 
 async function withAmounts() {
-  const t = appWithEvents();
+  const t = await startTestWorld();
   const rows: [PaymentStatus, string, string, string][] = [
     ['completed', '0.1', 'USDT', 'buyer-1'],
     ['completed', '0.2', 'USDT', 'buyer-1'],
@@ -72,7 +73,7 @@ describe('GET /api/payment/stats and /stats/:userId', () => {
   });
 
   it('follows status changes made through the API', async () => {
-    const t = appWithEvents();
+    const t = await startTestWorld();
     const p = payment({ amount: { amount: '10', currency: 'USDT' } });
     await t.store.payments.insertOne(p);
     await t.http().put(`/api/payment/${p.id}`).set('Authorization', t.bearer('buyer-1')).send({ status: 'cancelled' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PaymentRecord } from '../../src/core/store/records.js';
-import { ESCROW } from '../helpers/testApp.js';
+import { ESCROW } from '../helpers/testWorld.js';
 import { appWithPayment, expectError, TX_A } from '../helpers/controllerKit.js';
 
 const TX_C = `0x${'c'.repeat(64)}`;

@@ -5,9 +5,11 @@ import { PaymentEffects } from '../../src/core/payments/paymentEffects.js';
 import { disbursementsOf, expectLedgersSound, fundEscrow } from '../escrow/ledgerKit.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
 import { purchaseRequest, sellerOffer, snapshot } from '../helpers/fixtures.js';
-import { buildTestApp } from '../helpers/testApp.js';
+import { startTestWorld } from '../helpers/testWorld.js';
 import { startRpcProxy, type RpcProxy } from '../helpers/rpcProxy.js';
-import { market, newAddress, startWeb3Harness, units, type ApiAnswer, type Web3Harness } from '../helpers/web3Harness.js';
+import {
+  paymentOf, market, newAddress, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';
+import type { ApiResponse } from '../helpers/testWorld.js';
 
 /**
  * POST /decentralized/admin-payout: an admin pays a seller from the server's hot wallet — a
@@ -22,7 +24,7 @@ let usdt: DeployedToken;
 let hot: Wallet;
 let proxy: RpcProxy;
 let h: Web3Harness;
-const answers: ApiAnswer[] = [];
+const answers: ApiResponse[] = [];
 const ADMIN = () => h.bearer('ops', { admin: true });
 
 beforeAll(async () => {
@@ -73,11 +75,7 @@ async function fundedMarket(amount = '25.5'): Promise<FundedMarket> {
 }
 
 async function payout(body: Record<string, unknown>, opts: { auth?: string; key?: string } = {}) {
-  const r = await h.api('POST', '/decentralized/admin-payout', {
-    body,
-    auth: opts.auth ?? ADMIN(),
-    headers: opts.key ? { 'idempotency-key': opts.key } : {},
-  });
+  const r = await h.as({ authorization: opts.auth ?? ADMIN() }).post('/decentralized/admin-payout', body).set(opts.key ? { 'idempotency-key': opts.key } : {});
   answers.push(r);
   return r;
 }
@@ -104,7 +102,7 @@ describe('POST /decentralized/admin-payout — happy path', () => {
     expect(receipt?.status).toBe(1);
     expect(receipt?.from).toBe(hot.address);
 
-    const p = await h.payment(payoutId);
+    const p = await paymentOf(h, payoutId);
     expect(p).toMatchObject({
       provider: 'admin_wallet', direction: 'out', status: 'completed', purchaseRequestId: m.requestId, payAddress: to,
       transactionHash, amount: { amount: '12.5', currency: 'USDT' }, escrowPaymentId: m.escrowId, sellerOfferId: m.offerId, sellerId: 'seller-1',
@@ -115,7 +113,7 @@ describe('POST /decentralized/admin-payout — happy path', () => {
       ['processing', 'completed', 'system'],
     ]);
     // The escrow is released by this payout, once; the purchase request is seller_paid.
-    const escrow = await h.payment(m.escrowId);
+    const escrow = await paymentOf(h, m.escrowId);
     expect(escrow).toMatchObject({ status: 'released', escrowState: 'released', releaseTxHash: transactionHash.toLowerCase() });
     expect((await disbursementsOf(h, m.escrowId)).map((d) => [d.kind, d.method, d.state, d.amount, d.payoutId])).toEqual([
       ['payout', 'hot_wallet', 'settled', '12.5', payoutId],
@@ -140,7 +138,7 @@ describe('POST /decentralized/admin-payout — happy path', () => {
       const recorded = await h.store.payments.find({ purchaseRequestId: m.requestId, provider: 'admin_wallet' });
       expect(recorded).toHaveLength(1);
       expect(recorded[0]).toMatchObject({ status: 'pending', transactionHash: null });
-      expect((await h.payment(m.escrowId)).escrow!.inFlight).toMatchObject({ method: 'hot_wallet', state: 'prepared', payoutId: recorded[0]!.id });
+      expect((await paymentOf(h, m.escrowId)).escrow!.inFlight).toMatchObject({ method: 'hot_wallet', state: 'prepared', payoutId: recorded[0]!.id });
     } finally {
       held.release();
     }
@@ -156,7 +154,7 @@ describe('POST /decentralized/admin-payout — refusals', () => {
     const before = await snapshot(h.store);
     const balance = await chain.balanceOf(usdt.address, hot.address);
     const body = { purchaseRequestId: m.requestId, receiverWalletAddress: m.wallet, amount: '1' };
-    const anon = await h.api('POST', '/decentralized/admin-payout', { body });
+    const anon = await h.anonymous.post('/decentralized/admin-payout', body);
     expect(anon.status).toBe(401);
     for (const user of ['buyer-1', 'seller-1']) {
       const r = await payout(body, { auth: h.bearer(user) });
@@ -271,7 +269,7 @@ describe('POST /decentralized/admin-payout — refusals', () => {
     expect(first.status, first.text).toBe(200);
     const replay = await payout(body, { key: `payout-${m.requestId}` });
     expect(replay.status).toBe(200);
-    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.headers['idempotent-replayed']).toBe('true');
     expect(replay.body).toEqual(first.body);
     const other = await payout({ ...body, amount: '5', force: true }, { key: `payout-${m.requestId}` });
     expect(other.status, other.text).toBe(422);
@@ -281,7 +279,7 @@ describe('POST /decentralized/admin-payout — refusals', () => {
   });
 
   it('503 not_configured without a hot wallet', async () => {
-    const app = buildTestApp();
+    const app = await startTestWorld();
     const m = await market({ store: app.store } as unknown as Web3Harness);
     const r = await app
       .http()
@@ -335,7 +333,7 @@ describe('POST /decentralized/admin-payout — concurrency', () => {
     const ms = [];
     for (let i = 0; i < n; i++) ms.push(await fundedMarket('0.25'));
     await chain.setAutomine(false);
-    let rs: ApiAnswer[];
+    let rs: ApiResponse[];
     try {
       const pending = Promise.all(ms.map((m) => payout({ purchaseRequestId: m.requestId, receiverWalletAddress: m.wallet, amount: '0.25' })));
       // Every payout is broadcast and recorded as processing with its hash before any block.
@@ -352,8 +350,8 @@ describe('POST /decentralized/admin-payout — concurrency', () => {
       }
       // While the receipt is not known the escrow stays held: nothing else may leave it.
       const m0 = ms[0]!;
-      expect((await h.payment(m0.escrowId)).escrow!.inFlight).toMatchObject({ method: 'hot_wallet', state: 'submitted' });
-      const meanwhile = await h.api('POST', `/shkeeper/${m0.escrowId}/refund`, { auth: ADMIN(), body: {} });
+      expect((await paymentOf(h, m0.escrowId)).escrow!.inFlight).toMatchObject({ method: 'hot_wallet', state: 'submitted' });
+      const meanwhile = await h.as({ authorization: ADMIN() }).post(`/shkeeper/${m0.escrowId}/refund`, {});
       expect(meanwhile.status, meanwhile.text).toBe(409);
       expect(meanwhile.body.error.code).toBe('disbursement_in_flight');
       await chain.mine(1);
@@ -383,7 +381,7 @@ describe('a hot-wallet payout whose receipt is not known when the call ends', ()
         purchaseRequestId: m.requestId, receiverWalletAddress: m.wallet, amount: '6', currency: 'USDT', network: 'bsc',
       });
       expect(first).toMatchObject({ success: true, message: 'broadcast; waiting for the receipt', data: { status: 'processing' } });
-      expect((await h.payment(m.escrowId)).escrow!.inFlight).toMatchObject({ state: 'submitted', evidence: first.data.transactionHash });
+      expect((await paymentOf(h, m.escrowId)).escrow!.inFlight).toMatchObject({ state: 'submitted', evidence: first.data.transactionHash });
       // Still unmined: the next call finds no receipt and is refused; nothing is sent twice.
       const blocked = await payout({ purchaseRequestId: m.requestId, receiverWalletAddress: m.wallet, amount: '6' });
       expect(blocked.status, blocked.text).toBe(409);
@@ -393,8 +391,8 @@ describe('a hot-wallet payout whose receipt is not known when the call ends', ()
       const after = await payout({ purchaseRequestId: m.requestId, receiverWalletAddress: m.wallet, amount: '6' });
       expect(after.status, after.text).toBe(409);
       expect(after.body.error.code).toBe('escrow_not_funded');
-      expect(await h.payment(first.data.payoutId)).toMatchObject({ status: 'completed' });
-      expect(await h.payment(m.escrowId)).toMatchObject({ status: 'released', releaseTxHash: first.data.transactionHash.toLowerCase() });
+      expect(await paymentOf(h, first.data.payoutId)).toMatchObject({ status: 'completed' });
+      expect(await paymentOf(h, m.escrowId)).toMatchObject({ status: 'released', releaseTxHash: first.data.transactionHash.toLowerCase() });
       expect(await chain.balanceOf(usdt.address, m.wallet)).toBe(units('6'));
     } finally {
       await chain.setAutomine(true);

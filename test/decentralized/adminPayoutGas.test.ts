@@ -54,10 +54,7 @@ describe('a hot wallet without gas money', () => {
       receiver: g.config.escrow.receiverAddress!,
     });
     const m = { requestId: request.id };
-    const r = await g.api('POST', '/decentralized/admin-payout', {
-      auth: g.bearer('ops', { admin: true }),
-      body: { purchaseRequestId: m.requestId, receiverWalletAddress: to, amount: '5' },
-    });
+    const r = await g.as({ admin: 'ops' }).post('/decentralized/admin-payout', { purchaseRequestId: m.requestId, receiverWalletAddress: to, amount: '5' });
     expect(r.status, r.text).toBe(409);
     expect(r.body.error.code).toBe('insufficient_gas_funds');
     const recorded = await g.store.payments.find({ purchaseRequestId: m.requestId, provider: 'admin_wallet' });
@@ -74,10 +71,7 @@ describe('a hot wallet without gas money', () => {
 
     // Funded with gas money, the same payout goes through.
     await (await chain.accounts[0]!.sendTransaction({ to: broke.address, value: 10n ** 18n })).wait();
-    const retry = await g.api('POST', '/decentralized/admin-payout', {
-      auth: g.bearer('ops', { admin: true }),
-      body: { purchaseRequestId: m.requestId, receiverWalletAddress: to, amount: '5' },
-    });
+    const retry = await g.as({ admin: 'ops' }).post('/decentralized/admin-payout', { purchaseRequestId: m.requestId, receiverWalletAddress: to, amount: '5' });
     expect(retry.status, retry.text).toBe(200);
     expect(await chain.balanceOf(usdt.address, to)).toBe(units('5'));
 

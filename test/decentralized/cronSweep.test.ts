@@ -2,7 +2,8 @@ import type { Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
-import { market, provenPayment, saveBody, startWeb3Suite, stopWeb3Suite, units, type Web3Harness } from '../helpers/web3Harness.js';
+import {
+  paymentOf, market, provenPayment, saveBody, startWeb3Suite, stopWeb3Suite, units, type Web3Harness } from '../helpers/web3Harness.js';
 
 /**
  * The cron (verify-all-pending) looks at what payers named — each open payment's claim — and
@@ -27,7 +28,7 @@ async function freshWallet(): Promise<Wallet> {
   await usdt.mint(w.address, units('1000'));
   return w;
 }
-const cron = () => h.api('POST', '/decentralized/verify-all-pending');
+const cron = () => h.anonymous.post('/decentralized/verify-all-pending');
 
 describe('verify-all-pending', () => {
   it('completes a payment whose named transfer became deep enough after the save', async () => {
@@ -35,11 +36,11 @@ describe('verify-all-pending', () => {
     const m = await market(h);
     const id = await provenPayment(h, m, w);
     const hash = await chain.transfer(usdt.address, w, receiver.address, units('25.5'));
-    const shallow = await h.api('POST', '/decentralized/save', { body: saveBody(m, { transactionHash: hash }) });
+    const shallow = await h.anonymous.post('/decentralized/save', saveBody(m, { transactionHash: hash }));
     expect(shallow.body.verification).toMatchObject({ outcome: 'pending', confirmations: 1 });
     await chain.mine(3);
     expect((await cron()).body.data).toMatchObject({ confirmed: 1 });
-    expect((await h.payment(id)).status).toBe('completed');
+    expect((await paymentOf(h, id)).status).toBe('completed');
   });
 
   it('never credits a transfer nobody named, even to the wallet\'s only open payment', async () => {
@@ -49,10 +50,10 @@ describe('verify-all-pending', () => {
     const hash = await chain.transfer(usdt.address, w, receiver.address, units('25.5'));
     await chain.mine(3);
     await cron();
-    expect((await h.payment(id)).status).toBe('pending');
+    expect((await paymentOf(h, id)).status).toBe('pending');
     // Named, it settles.
-    const named = await h.api('POST', `/decentralized/verify/${id}`, { body: { transactionHash: hash } });
+    const named = await h.anonymous.post(`/decentralized/verify/${id}`, { transactionHash: hash });
     expect(named.status, named.text).toBe(200);
-    expect((await h.payment(id)).status).toBe('completed');
+    expect((await paymentOf(h, id)).status).toBe('completed');
   });
 });

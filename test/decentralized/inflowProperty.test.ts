@@ -5,7 +5,8 @@ import { addDecimals } from '../../src/platform/money.js';
 import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
-import { market, provenPayment, saveBody, startWeb3Suite, stopWeb3Suite, units, type Market, type Web3Harness } from '../helpers/web3Harness.js';
+import {
+  paymentOf, market, provenPayment, saveBody, startWeb3Suite, stopWeb3Suite, units, type Market, type Web3Harness } from '../helpers/web3Harness.js';
 
 /**
  * Invariant 1 as a property: several Web3 payments share one escrow receiver; each has its own
@@ -62,10 +63,10 @@ const step = fc.record({
 async function claim(r: Round, s: { payment: number; transfer: number; path: Path }) {
   const id = r.ids[s.payment]!;
   const hash = r.transfers[s.transfer]!;
-  if (s.path === 'save') return h.api('POST', '/decentralized/save', { body: saveBody(r.markets[s.payment]!, { transactionHash: hash }) });
-  if (s.path === 'verify') return h.api('POST', `/decentralized/verify/${id}`, { body: { transactionHash: hash } });
-  await h.api('PUT', `/${id}`, { auth: h.bearer('buyer-1'), body: { transactionHash: hash } });
-  return h.api('POST', `/decentralized/verify/${id}`);
+  if (s.path === 'save') return h.anonymous.post('/decentralized/save', saveBody(r.markets[s.payment]!, { transactionHash: hash }));
+  if (s.path === 'verify') return h.anonymous.post(`/decentralized/verify/${id}`, { transactionHash: hash });
+  await h.as('buyer-1').put(`/${id}`, { transactionHash: hash });
+  return h.anonymous.post(`/decentralized/verify/${id}`);
 }
 
 describe('every credit is bound to its own payer, whatever the interleaving of claims', () => {
@@ -77,7 +78,7 @@ describe('every credit is bound to its own payer, whatever the interleaving of c
           const res = await claim(r, s);
           expect(res.status, res.text).toBeLessThan(500);
         }
-        const payments = (await Promise.all(r.ids.map((id) => h.payment(id)))) as PaymentRecord[];
+        const payments = (await Promise.all(r.ids.map((id) => paymentOf(h, id)))) as PaymentRecord[];
         const creditedBy = new Map<string, string>();
         payments.forEach((p, i) => {
           expect(ledgerProblems(p), p.id).toEqual([]);

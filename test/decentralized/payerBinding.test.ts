@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { excessAmount, ledgerProblems } from '../../src/core/payments/escrowLedger.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import {
+  paymentOf,
   bogusHash,
   expectCompletedOnce,
   expectNotCompleted,
@@ -39,8 +40,8 @@ afterEach(async () => {
   for (const p of await h.store.payments.find({})) expect(ledgerProblems(p), p.id).toEqual([]);
 });
 
-const save = (body: unknown) => h.api('POST', '/decentralized/save', { body });
-const verify = (id: string, body?: unknown) => h.api('POST', `/decentralized/verify/${id}`, { body });
+const save = (body: unknown) => h.anonymous.post('/decentralized/save', body);
+const verify = (id: string, body?: unknown) => h.anonymous.post(`/decentralized/verify/${id}`, body);
 const PRICE = units('25.5');
 
 /** The real payer's own settlement with `hash`, after whatever came before. */
@@ -49,7 +50,7 @@ async function payerSettles(m: Market, id: string, hash: string) {
   expect(r.status, r.text).toBe(200);
   expect(r.body.data.id).toBe(id);
   await expectCompletedOnce(h, m, id, { txHash: hash });
-  const p = await h.payment(id);
+  const p = await paymentOf(h, id);
   expect(p.escrow?.received).toBe('25.5');
   expect(p.escrow?.payer).toBe(buyerWallet.address);
   expect(p.escrow?.credits.map((c) => c.txHash)).toEqual([hash.toLowerCase()]);
@@ -103,7 +104,7 @@ describe('a transfer is bound to the wallet that proved it', () => {
       expect(r.status, r.text).toBe(409);
       expect(r.body.error.code).toBe('transfer_mismatch');
       expect(r.body.error.details.reason).toBe(c.reason);
-      const p = await h.payment(id);
+      const p = await paymentOf(h, id);
       expect(p.claim).toBeNull();
       expect(p.status).toBe('pending');
       expect(p.creditKeys).toEqual([]);
@@ -119,8 +120,8 @@ describe('a transfer is bound to the wallet that proved it', () => {
     expect((await save(saveBody(a, { transactionHash: ghost }))).body.verification.outcome).toBe('not_found');
     const rb = await save(saveBody(b, { transactionHash: ghost }));
     expect(rb.status, rb.text).toBe(200);
-    expect((await h.payment(idA)).claim?.txHash).toBe(ghost);
-    expect((await h.payment(rb.body.data.id)).claim?.txHash).toBe(ghost);
+    expect((await paymentOf(h, idA)).claim?.txHash).toBe(ghost);
+    expect((await paymentOf(h, rb.body.data.id)).claim?.txHash).toBe(ghost);
   });
 
   it('a transfer credited to one payment cannot fund a second payment of the same wallet', async () => {
@@ -143,14 +144,14 @@ describe('a transfer is bound to the wallet that proved it', () => {
     const r = await save(saveBody(m, { transactionHash: short }));
     expect(r.status, r.text).toBe(200);
     expect(r.body.verification).toMatchObject({ outcome: 'pending', reason: 'underpaid' });
-    let p = await h.payment(id);
+    let p = await paymentOf(h, id);
     expect(p).toMatchObject({ status: 'processing', escrowState: 'unfunded' });
     expect(p.escrow).toMatchObject({ received: '20', shortfall: '5.5' });
     // The rest arrives: funded for everything that arrived.
     const rest = await pay(chain, usdt.address, buyerWallet, receiver.address, units('6'), 3);
     const done = await verify(id, { transactionHash: rest });
     expect(done.status, done.text).toBe(200);
-    p = await h.payment(id);
+    p = await paymentOf(h, id);
     expect(p).toMatchObject({ status: 'completed', escrowState: 'funded' });
     expect(p.escrow).toMatchObject({ received: '26', shortfall: null });
     expect(excessAmount(p)).toBe('0.5');
@@ -162,25 +163,25 @@ describe('an admin completes a payment only with evidence', () => {
     const m = await market(h);
     const id = (await save(saveBody(m))).body.data.id as string;
     const admin = h.bearer('admin-1', { admin: true });
-    const bare = await h.api('PUT', `/${id}`, { auth: admin, body: { status: 'completed' } });
+    const bare = await h.as({ authorization: admin }).put(`/${id}`, { status: 'completed' });
     expect(bare.status, bare.text).toBe(409);
     expect(bare.body.error.code).toBe('evidence_required');
-    const wrong = await h.api('PUT', `/${id}`, { auth: admin, body: { status: 'completed', transactionHash: await pay(chain, other.address, buyerWallet, receiver.address, PRICE, 3) } });
+    const wrong = await h.as({ authorization: admin }).put(`/${id}`, { status: 'completed', transactionHash: await pay(chain, other.address, buyerWallet, receiver.address, PRICE, 3) });
     expect(wrong.status, wrong.text).toBe(409);
     expect(wrong.body.error.code).toBe('transfer_mismatch');
     await expectNotCompleted(h, m, id);
 
     const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, PRICE, 3);
-    const ok = await h.api('PUT', `/${id}`, { auth: admin, body: { status: 'completed', transactionHash: hash } });
+    const ok = await h.as({ authorization: admin }).put(`/${id}`, { status: 'completed', transactionHash: hash });
     expect(ok.status, ok.text).toBe(200);
-    const p = await h.payment(id);
+    const p = await paymentOf(h, id);
     expect(p).toMatchObject({ status: 'completed', escrowState: 'funded', transactionHash: hash.toLowerCase() });
     // The side effects of completion ran: the offer is accepted and its sibling rejected.
     expect((await h.store.sellerOffers.findById(m.offerId))?.status).toBe('accepted');
     expect((await h.store.sellerOffers.findById(m.otherOfferId))?.status).toBe('rejected');
     expect(p.history.find((e) => e.toStatus === 'completed')).toMatchObject({ source: 'admin_completion', actor: 'admin-1' });
 
-    const released = await h.api('PUT', `/${id}`, { auth: admin, body: { status: 'released' } });
+    const released = await h.as({ authorization: admin }).put(`/${id}`, { status: 'released' });
     expect(released.status).toBe(400); // not a status PUT accepts at all
   });
 });

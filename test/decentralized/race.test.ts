@@ -2,6 +2,7 @@ import type { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import {
+  paymentOf,
   attachClaim,
   BUYER,
   expectCompletedOnce,
@@ -40,12 +41,12 @@ afterAll(() => stopWeb3Suite({ h, chain }));
 
 function racers(paymentId: string, externalId: string, hash: string) {
   const one = [
-    () => h.api('POST', '/verify', { auth: h.bearer(BUYER), body: { paymentId, transactionHash: hash } }),
-    () => h.api('POST', '/verify', { auth: h.bearer('seller-1'), body: { paymentId } }),
-    () => h.api('POST', `/decentralized/verify/${paymentId}`),
-    () => h.api('POST', '/decentralized/verify-all-pending'),
-    () => h.api('PUT', '/decentralized/update', { body: { paymentId, status: 'completed' } }),
-    () => h.api('POST', '/callback', { body: { paymentId, transactionHash: hash, status: 'completed', data: { reference: externalId } } }),
+    () => h.as(BUYER).post('/verify', { paymentId, transactionHash: hash }),
+    () => h.as('seller-1').post('/verify', { paymentId }),
+    () => h.anonymous.post(`/decentralized/verify/${paymentId}`),
+    () => h.anonymous.post('/decentralized/verify-all-pending'),
+    () => h.anonymous.put('/decentralized/update', { paymentId, status: 'completed' }),
+    () => h.anonymous.post('/callback', { paymentId, transactionHash: hash, status: 'completed', data: { reference: externalId } }),
   ];
   return Array.from({ length: COPIES }, () => one).flat();
 }
@@ -88,17 +89,17 @@ describe('racing verifications of one confirmed transfer', () => {
       const answers = await Promise.all([...first, ...rest]);
       expectSaneAnswers(answers);
       // Whatever the racers saw, one more verification settles it, once.
-      const settled = await h.api('POST', `/decentralized/verify/${p.id}`);
+      const settled = await h.anonymous.post(`/decentralized/verify/${p.id}`);
       expect(settled.body.data.status).toBe('completed');
       await expectCompletedOnce(h, m, p.id, { txHash: hash });
-      expect((await h.payment(p.id)).history.filter((e) => e.toStatus === 'processing').length).toBeLessThanOrEqual(1);
+      expect((await paymentOf(h, p.id)).history.filter((e) => e.toStatus === 'processing').length).toBeLessThanOrEqual(1);
     }
   });
 });
 
 describe('racing saves', () => {
   async function raceSaves(m: Market, body: Record<string, unknown>, n = 10) {
-    return Promise.all(Array.from({ length: n }, () => h.api('POST', '/decentralized/save', { body })));
+    return Promise.all(Array.from({ length: n }, () => h.anonymous.post('/decentralized/save', body)));
   }
 
   it('the same save with a confirmed hash, many times at once: one payment, completed once', async () => {

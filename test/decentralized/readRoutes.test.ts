@@ -1,7 +1,7 @@
 import { getAddress } from 'ethers';
 import { describe, expect, it } from 'vitest';
 import { payment as fixturePayment } from '../helpers/fixtures.js';
-import { buildTestApp, ESCROW } from '../helpers/testApp.js';
+import { startTestWorld, ESCROW } from '../helpers/testWorld.js';
 
 /**
  * The read-only Web3 routes: GET /decentralized/status/:paymentId and /decentralized/receiver (no
@@ -16,7 +16,7 @@ const decentralized = (over: Parameters<typeof fixturePayment>[0] = {}) => {
 
 describe('GET /decentralized/status/:paymentId', () => {
   it('answers the status of a decentralized payment, with no token', async () => {
-    const t = buildTestApp();
+    const t = await startTestWorld();
     const p = await t.store.payments.insertOne(
       decentralized({ status: 'processing', transactionHash: `0x${'ab'.repeat(32)}`, providerData: { confirmations: 2, claimedWallet: '0x1' } }),
     );
@@ -37,7 +37,7 @@ describe('GET /decentralized/status/:paymentId', () => {
   });
 
   it('404 for an unknown id or another provider’s payment; 400 for a malformed id', async () => {
-    const t = buildTestApp();
+    const t = await startTestWorld();
     const shk = await t.store.payments.insertOne(fixturePayment({ provider: 'shkeeper' }));
     for (const id of ['aaaaaaaaaaaaaaaaaaaaaaaa', shk.id]) {
       const r = await t.http().get(`/api/payment/decentralized/status/${id}`);
@@ -50,7 +50,7 @@ describe('GET /decentralized/status/:paymentId', () => {
 
 describe('GET /decentralized/receiver', () => {
   it('answers the escrow receiver and the accepted token, with no token', async () => {
-    const t = buildTestApp({ env: { BSC_USDT_ADDRESS: '0x55d398326f99059ff775485246999027b3197955', BSC_CONFIRMATIONS: '15' } });
+    const t = await startTestWorld({ env: { BSC_USDT_ADDRESS: '0x55d398326f99059ff775485246999027b3197955', BSC_CONFIRMATIONS: '15' } });
     const r = await t.http().get('/api/payment/decentralized/receiver');
     expect(r.status).toBe(200);
     expect(r.body).toEqual({
@@ -66,7 +66,7 @@ describe('GET /decentralized/receiver', () => {
   });
 
   it('503 not_configured without ESCROW_RECEIVER_ADDRESS', async () => {
-    const t = buildTestApp({ env: { ESCROW_RECEIVER_ADDRESS: '' } });
+    const t = await startTestWorld({ env: { ESCROW_RECEIVER_ADDRESS: '' } });
     const r = await t.http().get('/api/payment/decentralized/receiver');
     expect(r.status).toBe(503);
     expect(r.body.error.code).toBe('not_configured');
@@ -75,7 +75,7 @@ describe('GET /decentralized/receiver', () => {
 
 describe('GET /decentralized/history/:userId', () => {
   async function seeded() {
-    const t = buildTestApp();
+    const t = await startTestWorld();
     const mine = await t.store.payments.insertOne(decentralized({ buyerId: 'alice', sellerId: 'bob', createdAt: new Date(Date.now() - 1000) }));
     const sold = await t.store.payments.insertOne(decentralized({ buyerId: 'carol', sellerId: 'alice' }));
     await t.store.payments.insertOne(decentralized({ buyerId: 'carol', sellerId: 'dave' }));
@@ -106,7 +106,7 @@ describe('GET /decentralized/history/:userId', () => {
 
 describe('without chain access', () => {
   it('verify answers 503 not_configured and moves nothing; verify-all-pending without CRON_SECRET needs no header and counts the error', async () => {
-    const t = buildTestApp();
+    const t = await startTestWorld();
     // A claimed hash is stored as `claim` (issue 10); `transactionHash` is only set by a verified credit.
     const claim = { txHash: `0x${'cd'.repeat(32)}`, from: null, nonce: null, source: 'decentralized_save', actor: 'anonymous', at: new Date() };
     const p = await t.store.payments.insertOne(decentralized({ claim }));

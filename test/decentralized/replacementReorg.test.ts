@@ -4,6 +4,7 @@ import { ERC20_ABI } from '../../src/core/chain/erc20.js';
 import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import {
+  paymentOf,
   expectCompletedOnce,
   expectNotCompleted,
   market,
@@ -34,8 +35,8 @@ afterEach(async () => {
   for (const p of await h.store.payments.find({})) expect(ledgerProblems(p), p.id).toEqual([]);
 });
 
-const save = (body: unknown) => h.api('POST', '/decentralized/save', { body });
-const verify = (id: string) => h.api('POST', `/decentralized/verify/${id}`);
+const save = (body: unknown) => h.anonymous.post('/decentralized/save', body);
+const verify = (id: string) => h.anonymous.post(`/decentralized/verify/${id}`);
 const PRICE = units('25.5');
 
 /** Sends a token transfer with an explicit nonce and fee, without waiting for it to be mined. */
@@ -61,7 +62,7 @@ describe('unmined and replaced transactions', () => {
     const r = await save(saveBody(m, { transactionHash: slow }));
     expect(r.status, r.text).toBe(200);
     expect(r.body.verification).toMatchObject({ outcome: 'pending', reason: 'not_mined' });
-    let p = await h.payment(id);
+    let p = await paymentOf(h, id);
     expect(p.status).toBe('pending');
     expect(p.claim).toMatchObject({ txHash: slow.toLowerCase(), from: buyerWallet.address, nonce });
     await expectNotCompleted(h, m, id);
@@ -77,7 +78,7 @@ describe('unmined and replaced transactions', () => {
     expect(v.status, v.text).toBe(200);
     expect(v.body.data.outcome).toBe('confirmed');
     await expectCompletedOnce(h, m, id, { txHash: fast });
-    p = await h.payment(id);
+    p = await paymentOf(h, id);
     expect(p.claim).toBeNull();
     expect(p.escrow?.credits.map((c) => c.txHash)).toEqual([fast.toLowerCase()]);
   });
@@ -111,7 +112,7 @@ describe('reorgs', () => {
     const seen = await save(saveBody(m, { transactionHash: hash }));
     expect(seen.status, seen.text).toBe(200);
     expect(seen.body.verification).toMatchObject({ outcome: 'pending', confirmations: 1 });
-    expect((await h.payment(id)).status).toBe('processing');
+    expect((await paymentOf(h, id)).status).toBe('processing');
 
     // The block that held it is gone, and the transaction with it.
     await chain.provider.send('evm_revert', [snapshot]);
@@ -121,7 +122,7 @@ describe('reorgs', () => {
     const v = await verify(id);
     expect(v.status, v.text).toBe(200);
     expect(v.body.data).toMatchObject({ outcome: 'not_found', reason: 'reorged_out', status: 'pending' });
-    const p = await h.payment(id);
+    const p = await paymentOf(h, id);
     expect(p).toMatchObject({ status: 'pending', escrowState: 'unfunded', claim: null, creditKeys: [] });
     expect(p.history.at(-1)).toMatchObject({ fromStatus: 'processing', toStatus: 'pending' });
 

@@ -4,6 +4,7 @@ import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers
 import { freePort } from '../helpers/childService.js';
 import { snapshot } from '../helpers/fixtures.js';
 import {
+  paymentOf,
   BUYER,
   deployUsdt,
   expectNotCompleted,
@@ -62,12 +63,12 @@ describe('RPC down', () => {
   it('save with a real, confirmed hash: recorded as a pending claim, verification reports the error', async () => {
     const m = await market(h);
     const hash = await confirmedTransfer();
-    const r = await h.api('POST', '/decentralized/save', { body: saveBody(m, { transactionHash: hash }) });
+    const r = await h.anonymous.post('/decentralized/save', saveBody(m, { transactionHash: hash }));
     expect(r.status, r.text).toBe(200);
     expect(r.body.verification).toEqual({ outcome: 'error', code: 'rpc_unavailable' });
     // The view's transactionHash shows the claim; the hash is stored as `claim` only (issue 10).
     expect(r.body.data).toMatchObject({ status: 'pending', transactionHash: hash.toLowerCase(), claim: { transactionHash: hash.toLowerCase() } });
-    expect(await h.payment(r.body.data.id)).toMatchObject({ transactionHash: null, claim: { txHash: hash.toLowerCase() } });
+    expect(await paymentOf(h, r.body.data.id)).toMatchObject({ transactionHash: null, claim: { txHash: hash.toLowerCase() } });
     await expectNotCompleted(h, m, r.body.data.id);
   });
 
@@ -76,13 +77,13 @@ describe('RPC down', () => {
     const p = await seedClaim(h, m, await confirmedTransfer());
     const before = await snapshot(h.store);
 
-    expectRpcError(await h.api('POST', `/decentralized/verify/${p.id}`));
+    expectRpcError(await h.anonymous.post(`/decentralized/verify/${p.id}`));
     for (const status of ['completed', 'processing', 'pending', 'failed']) {
-      expectRpcError(await h.api('PUT', '/decentralized/update', { body: { paymentId: p.id, status, confirmations: 12 } }));
+      expectRpcError(await h.anonymous.put('/decentralized/update', { paymentId: p.id, status, confirmations: 12 }));
     }
-    expectRpcError(await h.api('POST', '/verify', { auth: h.bearer(BUYER), body: { paymentId: p.id } }));
+    expectRpcError(await h.as(BUYER).post('/verify', { paymentId: p.id }));
     expectRpcError(
-      await h.api('POST', '/callback', { body: { paymentId: p.id, status: 'completed', data: { reference: p.externalId } } }),
+      await h.anonymous.post('/callback', { paymentId: p.id, status: 'completed', data: { reference: p.externalId } }),
     );
 
     expect(await snapshot(h.store)).toEqual(before);
@@ -93,11 +94,9 @@ describe('RPC down', () => {
     const m = await market(h);
     const p = await seedClaim(h, m, null);
     const hash = await confirmedTransfer();
-    const r = await h.api('POST', '/callback', {
-      body: { paymentId: p.id, transactionHash: hash, status: 'completed', data: { reference: p.externalId } },
-    });
+    const r = await h.anonymous.post('/callback', { paymentId: p.id, transactionHash: hash, status: 'completed', data: { reference: p.externalId } });
     expectRpcError(r);
-    const after = await h.payment(p.id);
+    const after = await paymentOf(h, p.id);
     // A claimed hash is stored as `claim`, never as `transactionHash` (issue 10).
     expect(after).toMatchObject({ status: 'pending', transactionHash: null, claim: { txHash: hash.toLowerCase() } });
     expect(after.history).toHaveLength(1);
@@ -110,7 +109,7 @@ describe('RPC down', () => {
     const ids = [];
     for (const m of ms) ids.push((await seedClaim(h, m, await confirmedTransfer())).id);
     const before = await snapshot(h.store);
-    const r = await h.api('POST', '/decentralized/verify-all-pending', { headers: { 'x-cron-secret': CRON_SECRET } });
+    const r = await h.anonymous.post('/decentralized/verify-all-pending').set({ 'x-cron-secret': CRON_SECRET });
     expect(r.status, r.text).toBe(200);
     expect(r.body.data).toMatchObject({ checked: 3, confirmed: 0, stillPending: 0, failed: 0, errors: 3 });
     expect(await snapshot(h.store)).toEqual(before);

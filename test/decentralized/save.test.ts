@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { sellerOffer, snapshot } from '../helpers/fixtures.js';
 import {
+  paymentOf,
   BUYER,
   bogusHash,
   eventsFor,
@@ -30,7 +31,7 @@ let h: Web3Harness;
 beforeAll(async () => void ({ chain, h, usdt, buyerWallet, receiver } = await startWeb3Suite()));
 afterAll(() => stopWeb3Suite({ h, chain }));
 
-const save = (body: unknown) => h.api('POST', '/decentralized/save', { body });
+const save = (body: unknown) => h.anonymous.post('/decentralized/save', body);
 
 describe('POST /decentralized/save — recording', () => {
   it('records a pending decentralized payment for the named seller’s offer, with no token', async () => {
@@ -55,7 +56,7 @@ describe('POST /decentralized/save — recording', () => {
     });
     // An anonymous caller gets the payment without party data (lead's rule with issue 10); the record has it.
     for (const hidden of ['buyerId', 'sellerId', 'metadata']) expect(d).not.toHaveProperty(hidden);
-    const stored = await h.payment(d.id);
+    const stored = await paymentOf(h, d.id);
     expect(stored).toMatchObject({ buyerId: BUYER, sellerId: 'seller-1', metadata: { checkout: 'depay' } });
     expect(stored.providerData).toEqual({ claimedWallet: wallet });
     expect(stored.history).toMatchObject([{ fromStatus: null, toStatus: 'pending', source: 'decentralized_save', actor: 'anonymous' }]);
@@ -85,7 +86,7 @@ describe('POST /decentralized/save — recording', () => {
     expect(r.status, r.text).toBe(200);
     // The seller is party data, not shown to an anonymous caller (lead's rule with issue 10): read from the record.
     expect(r.body.data).toMatchObject({ sellerOfferId: m.otherOfferId, amount: { amount: '30', currency: 'USDT' } });
-    expect((await h.payment(r.body.data.id)).sellerId).toBe('seller-2');
+    expect((await paymentOf(h, r.body.data.id)).sellerId).toBe('seller-2');
   });
 
   it('accepts the spellings of BSC and USDT and the amount as a number', async () => {
@@ -108,10 +109,7 @@ describe('POST /decentralized/save — recording', () => {
   it('an anonymous save does not lock the buyer out of their offer: a manual payment can still be made', async () => {
     const m = await market(h);
     expect((await save(saveBody(m))).status).toBe(200);
-    const manual = await h.api('POST', '', {
-      auth: h.bearer(BUYER),
-      body: { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, buyerId: BUYER, sellerId: 'seller-1', amount: { amount: m.amount, currency: 'USDT' } },
-    });
+    const manual = await h.as(BUYER).post('', { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, buyerId: BUYER, sellerId: 'seller-1', amount: { amount: m.amount, currency: 'USDT' } });
     expect(manual.status, manual.text).toBe(201);
   });
 });
@@ -127,7 +125,7 @@ describe('POST /decentralized/save — a claimed hash is verified on chain at on
     expect(r.body.verification).toMatchObject({ outcome: 'confirmed', confirmations: 3 });
     expect(r.body.data).toMatchObject({ status: 'completed', escrowState: 'funded', transactionHash: hash.toLowerCase() });
     await expectCompletedOnce(h, m, r.body.data.id, { txHash: hash });
-    const p = await h.payment(r.body.data.id);
+    const p = await paymentOf(h, r.body.data.id);
     // The payer is now the sender of the funding credit, on the escrow ledger (was providerData.payerAddress).
     expect(p.providerData).toMatchObject({ confirmations: 3 });
     expect(p.escrow).toMatchObject({ payer: buyerWallet.address, received: '25.5' });

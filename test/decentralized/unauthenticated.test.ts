@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { snapshot } from '../helpers/fixtures.js';
 import {
+  paymentOf,
   bogusHash,
   expectNotCompleted,
   market,
@@ -48,25 +49,23 @@ const notAPayment: [string, () => Promise<string>][] = [
 /** Everything an anonymous caller can send at one payment, asking for `completed` wherever a status is taken. */
 async function everyAnonymousRoute(m: Market, paymentId: string, externalId: string, hash: string | undefined) {
   const answers = [
-    await h.api('PUT', '/decentralized/update', { body: { paymentId, status: 'completed', confirmations: 1000 } }),
-    await h.api('PUT', '/decentralized/update', { body: { paymentId, status: 'processing', confirmations: 1000 } }),
-    await h.api('POST', `/decentralized/verify/${paymentId}`),
-    await h.api('POST', '/decentralized/verify-all-pending'),
-    await h.api('POST', '/callback', { body: { paymentId, status: 'completed', data: { reference: externalId } } }),
-    await h.api('POST', '/callback', { body: { paymentId, status: 'PAID', transactionHash: hash, data: { paymentRef: externalId } } }),
-    await h.api('POST', '/callback', { body: { paymentId, status: 'completed', data: { reference: 'DEPAY_guess' } } }),
-    await h.api('POST', '/callback', { body: { paymentId, status: 'completed' } }),
-    await h.api('POST', '/verify', { body: { paymentId, transactionHash: hash } }),
-    await h.api('POST', '/decentralized/save', { body: saveBody(m, { transactionHash: hash }) }),
-    await h.api('POST', '/decentralized/save', { body: { ...saveBody(m), status: 'completed' } }),
-    await h.api('POST', '/decentralized/save', { body: saveBody(m, { metadata: { status: 'completed', confirmations: 99 } }) }),
-    await h.api('GET', `/decentralized/status/${paymentId}`),
-    await h.api('POST', '/payments/cleanup-pending', { body: {} }),
-    await h.api('POST', `/payments/${paymentId}/fetch-tx`),
-    await h.api('POST', '/payments/auto-fetch-missing', { body: {} }),
-    await h.api('POST', '/decentralized/admin-payout', {
-      body: { purchaseRequestId: m.requestId, receiverWalletAddress: newAddress(), amount: '1' },
-    }),
+    await h.anonymous.put('/decentralized/update', { paymentId, status: 'completed', confirmations: 1000 }),
+    await h.anonymous.put('/decentralized/update', { paymentId, status: 'processing', confirmations: 1000 }),
+    await h.anonymous.post(`/decentralized/verify/${paymentId}`),
+    await h.anonymous.post('/decentralized/verify-all-pending'),
+    await h.anonymous.post('/callback', { paymentId, status: 'completed', data: { reference: externalId } }),
+    await h.anonymous.post('/callback', { paymentId, status: 'PAID', transactionHash: hash, data: { paymentRef: externalId } }),
+    await h.anonymous.post('/callback', { paymentId, status: 'completed', data: { reference: 'DEPAY_guess' } }),
+    await h.anonymous.post('/callback', { paymentId, status: 'completed' }),
+    await h.anonymous.post('/verify', { paymentId, transactionHash: hash }),
+    await h.anonymous.post('/decentralized/save', saveBody(m, { transactionHash: hash })),
+    await h.anonymous.post('/decentralized/save', { ...saveBody(m), status: 'completed' }),
+    await h.anonymous.post('/decentralized/save', saveBody(m, { metadata: { status: 'completed', confirmations: 99 } })),
+    await h.anonymous.get(`/decentralized/status/${paymentId}`),
+    await h.anonymous.post('/payments/cleanup-pending', {}),
+    await h.anonymous.post(`/payments/${paymentId}/fetch-tx`),
+    await h.anonymous.post('/payments/auto-fetch-missing', {}),
+    await h.anonymous.post('/decentralized/admin-payout', { purchaseRequestId: m.requestId, receiverWalletAddress: newAddress(), amount: '1' }),
   ];
   // None of them answered a completed (or funded) payment.
   for (const a of answers) {
@@ -86,7 +85,7 @@ describe('an anonymous caller cannot complete a payment without a confirmed tran
       // The buyer's wallet is proven first (issue 10), so each hash is judged on what it moved, not refused for its sender.
       const id = await provenPayment(h, m, buyerWallet);
       const hash = await hashOf();
-      const saved = await h.api('POST', '/decentralized/save', { body: saveBody(m, { transactionHash: hash }) });
+      const saved = await h.anonymous.post('/decentralized/save', saveBody(m, { transactionHash: hash }));
       // Was: 200 with outcome `mismatch`. A refuted hash is now refused with 409 and the payment is left as it was.
       if (saved.status === 409) {
         expect(saved.body.error.code, saved.text).toBe('transfer_mismatch');
@@ -96,7 +95,7 @@ describe('an anonymous caller cannot complete a payment without a confirmed tran
         expect(saved.body.data.status).not.toBe('completed');
         expect(['not_found', 'pending']).toContain(saved.body.verification.outcome);
       }
-      const p = await h.payment(id);
+      const p = await paymentOf(h, id);
       await everyAnonymousRoute(m, id, p.externalId!, hash);
       await expectNotCompleted(h, m, id);
     });
@@ -104,12 +103,12 @@ describe('an anonymous caller cannot complete a payment without a confirmed tran
 
   it('with no hash at all, on a saved payment', async () => {
     const m = await market(h);
-    const saved = await h.api('POST', '/decentralized/save', { body: saveBody(m) });
+    const saved = await h.anonymous.post('/decentralized/save', saveBody(m));
     expect(saved.status, saved.text).toBe(200);
     const id = saved.body.data.id as string;
     const answers = await everyAnonymousRoute(m, id, saved.body.data.externalId, undefined);
     await expectNotCompleted(h, m, id);
-    expect((await h.payment(id)).status).toBe('pending');
+    expect((await paymentOf(h, id)).status).toBe('pending');
     // Each attempt ended in a refusal or in "nothing to verify".
     expect(answers[0]!.status).toBe(409);
     expect(answers[0]!.body.error).toMatchObject({ code: 'chain_disagrees', details: { chain: 'no_hash', status: 'pending' } });
@@ -135,14 +134,14 @@ describe('an anonymous caller cannot complete a payment without a confirmed tran
       ['POST', '/payments/auto-fetch-missing', { limit: 5 }],
     ];
     for (const [method, path, body] of guarded) {
-      const r = await h.api(method as 'GET' | 'POST', path, { body });
+      const r = await h.anonymous[method === 'GET' ? 'get' : 'post'](path, body);
       expect(r.status, `${method} ${path} → ${r.text}`).toBe(401);
       expect(r.body.error.code).toBe('missing_token');
-      const forged = await h.api(method as 'GET' | 'POST', path, { body, auth: 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJvcHMiLCJyb2xlIjoiYWRtaW4ifQ.' });
+      const forged = await h.as({ authorization: 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJvcHMiLCJyb2xlIjoiYWRtaW4ifQ.' })[method === 'GET' ? 'get' : 'post'](path, body);
       expect(forged.status, `${method} ${path} (forged token) → ${forged.text}`).toBe(401);
     }
     // Cancelling is the one status a person sets, and only with a token.
-    const cancel = await h.api('PUT', '/decentralized/update', { body: { paymentId: p.id, status: 'cancelled' } });
+    const cancel = await h.anonymous.put('/decentralized/update', { paymentId: p.id, status: 'cancelled' });
     expect(cancel.status).toBe(401);
     expect(await snapshot(h.store)).toEqual(before);
   });
@@ -154,21 +153,19 @@ describe('an anonymous caller cannot complete a payment without a confirmed tran
     await provenPayment(h, a, buyerWallet);
     const id = await provenPayment(h, b, buyerWallet);
     const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('60'), 3);
-    const first = await h.api('POST', '/decentralized/save', { body: saveBody(a, { transactionHash: hash }) });
+    const first = await h.anonymous.post('/decentralized/save', saveBody(a, { transactionHash: hash }));
     expect(first.body.data.status).toBe('completed');
 
-    const second = await h.api('POST', '/decentralized/save', { body: saveBody(b) });
+    const second = await h.anonymous.post('/decentralized/save', saveBody(b));
     expect(second.body.data.id).toBe(id);
-    const viaSave = await h.api('POST', '/decentralized/save', { body: saveBody(b, { sellerId: 'seller-2', amount: '30', transactionHash: hash }) });
+    const viaSave = await h.anonymous.post('/decentralized/save', saveBody(b, { sellerId: 'seller-2', amount: '30', transactionHash: hash }));
     expect(viaSave.status).toBe(409);
     expect(viaSave.body.error.code).toBe('transaction_hash_in_use');
-    const viaCallback = await h.api('POST', '/callback', {
-      body: { paymentId: id, transactionHash: hash, status: 'completed', data: { reference: second.body.data.externalId } },
-    });
+    const viaCallback = await h.anonymous.post('/callback', { paymentId: id, transactionHash: hash, status: 'completed', data: { reference: second.body.data.externalId } });
     expect(viaCallback.status, viaCallback.text).toBe(409);
     expect(viaCallback.body.error.code).toBe('transaction_hash_in_use');
     await expectNotCompleted(h, b, id);
-    expect((await h.payment(id)).transactionHash).toBeNull();
-    expect((await h.payment(id)).claim).toBeNull();
+    expect((await paymentOf(h, id)).transactionHash).toBeNull();
+    expect((await paymentOf(h, id)).claim).toBeNull();
   });
 });

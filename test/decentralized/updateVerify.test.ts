@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { payment as fixturePayment, snapshot } from '../helpers/fixtures.js';
 import {
+  paymentOf,
   attachClaim,
   bogusHash,
   expectCompletedOnce,
@@ -34,8 +35,8 @@ let h: Web3Harness;
 beforeAll(async () => void ({ chain, h, usdt, other, buyerWallet, receiver } = await startWeb3Suite()));
 afterAll(() => stopWeb3Suite({ h, chain }));
 
-const verify = (id: string) => h.api('POST', `/decentralized/verify/${id}`);
-const update = (body: unknown, auth?: string) => h.api('PUT', '/decentralized/update', { body, auth });
+const verify = (id: string) => h.anonymous.post(`/decentralized/verify/${id}`);
+const update = (body: unknown, auth?: string) => h.as({ authorization: auth }).put('/decentralized/update', body);
 
 describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
   it('confirmed: a transfer of the amount to the receiver with 3 confirmations completes the payment once', async () => {
@@ -47,7 +48,7 @@ describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
     expect(r.status, r.text).toBe(200);
     expect(r.body.data).toMatchObject({ paymentId: p.id, status: 'completed', escrowState: 'funded', outcome: 'confirmed', confirmations: 3, transactionHash: hash.toLowerCase() });
     await expectCompletedOnce(h, m, p.id, { txHash: hash });
-    expect((await h.payment(p.id)).history.at(-1)).toMatchObject({ source: 'decentralized_verify', actor: 'chain' });
+    expect((await paymentOf(h, p.id)).history.at(-1)).toMatchObject({ source: 'decentralized_verify', actor: 'chain' });
 
     // Verifying again changes nothing and announces nothing.
     const again = await verify(p.id);
@@ -68,7 +69,7 @@ describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
 
     await chain.mine(1);
     expect((await verify(p.id)).body.data).toMatchObject({ status: 'processing', outcome: 'pending', confirmations: 2 });
-    expect((await h.payment(p.id)).providerData.confirmations).toBe(2);
+    expect((await paymentOf(h, p.id)).providerData.confirmations).toBe(2);
     await expectNotCompleted(h, m, p.id);
 
     await chain.mine(1);
@@ -93,7 +94,7 @@ describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
       const r = await verify(p.id);
       expect(r.status, r.text).toBe(409);
       expect(r.body.error).toMatchObject({ code: 'transfer_mismatch', details: { reason } });
-      const after = await h.payment(p.id);
+      const after = await paymentOf(h, p.id);
       // Was: failed, offer released. Now the refuted claim is dropped and nothing else changes.
       expect(after).toMatchObject({ status: 'pending', escrowState: 'unfunded', claim: null, transactionHash: null, creditKeys: [] });
       expect(after.liveOfferKey).toBe(m.offerId);
@@ -113,7 +114,7 @@ describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
     // Was: failed (amount_too_low). An underpayment now funds nothing but is recorded, and the payment waits for the rest.
     expect(r.status, r.text).toBe(200);
     expect(r.body.data).toMatchObject({ status: 'processing', escrowState: 'unfunded', outcome: 'pending', reason: 'underpaid' });
-    const after = await h.payment(p.id);
+    const after = await paymentOf(h, p.id);
     expect(after.escrow).toMatchObject({ received: '25.499999', shortfall: '0.000001' });
     expect(after.liveOfferKey).toBe(m.offerId);
     await expectNotCompleted(h, m, p.id);
@@ -156,7 +157,7 @@ describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
         expect(r.status, r.text).toBe(200);
         // Was: not_found with the store untouched. An unmined transaction is now `pending` / `not_mined` (its sender and nonce are kept on the claim).
         expect(r.body.data).toMatchObject({ status: 'pending', outcome: 'pending', reason: 'not_mined', confirmations: 0 });
-        expect(await h.payment(p.id)).toMatchObject({ status: 'pending', escrowState: 'unfunded', transactionHash: null, creditKeys: [] });
+        expect(await paymentOf(h, p.id)).toMatchObject({ status: 'pending', escrowState: 'unfunded', transactionHash: null, creditKeys: [] });
         await expectNotCompleted(h, m, p.id);
       } finally {
         await chain.setAutomine(true);
@@ -193,7 +194,7 @@ describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
       expect(r.status, r.text).toBe(404);
       expect(r.body.error.code).toBe('payment_not_found');
     }
-    expect((await h.payment(shk.id)).status).toBe('pending');
+    expect((await paymentOf(h, shk.id)).status).toBe('pending');
     expect((await verify('xyz')).status).toBe(400);
   });
 });
@@ -207,7 +208,7 @@ describe('PUT /decentralized/update — a status is applied only when the chain 
     const r = await update({ paymentId: p.id, status: 'completed', confirmations: 500 });
     expect(r.status, r.text).toBe(409);
     expect(r.body.error).toMatchObject({ code: 'chain_disagrees', details: { chain: 'pending', status: 'processing', confirmations: 1, required: 3 } });
-    expect((await h.payment(p.id)).providerData.confirmations).toBe(1);
+    expect((await paymentOf(h, p.id)).providerData.confirmations).toBe(1);
     await expectNotCompleted(h, m, p.id);
 
     // processing is what the chain says: applied, still with the chain’s count.
@@ -220,7 +221,7 @@ describe('PUT /decentralized/update — a status is applied only when the chain 
     expect(done.status, done.text).toBe(200);
     expect(done.body.data).toMatchObject({ status: 'completed', escrowState: 'funded', confirmations: 3 });
     await expectCompletedOnce(h, m, p.id);
-    expect((await h.payment(p.id)).history.at(-1)).toMatchObject({ source: 'decentralized_update', actor: 'chain' });
+    expect((await paymentOf(h, p.id)).history.at(-1)).toMatchObject({ source: 'decentralized_update', actor: 'chain' });
   });
 
   it('pending is accepted only while the chain has nothing; failed only when the payment failed', async () => {
@@ -232,7 +233,7 @@ describe('PUT /decentralized/update — a status is applied only when the chain 
       expect(r.status, r.text).toBe(409);
       expect(r.body.error).toMatchObject({ code: 'chain_disagrees', details: { chain: 'not_found', status: 'pending' } });
     }
-    expect((await h.payment(unknown.id)).history).toHaveLength(1);
+    expect((await paymentOf(h, unknown.id)).history).toHaveLength(1);
 
     const m2 = await market(h);
     const bad = await seedProven(h, m2, buyerWallet);
@@ -243,7 +244,7 @@ describe('PUT /decentralized/update — a status is applied only when the chain 
     // pending, so "failed" is not what the chain supports.
     expect(r.status, r.text).toBe(409);
     expect(r.body.error).toMatchObject({ code: 'chain_disagrees', details: { chain: 'mismatch', status: 'pending' } });
-    expect((await h.payment(bad.id)).claim).toBeNull();
+    expect((await paymentOf(h, bad.id)).claim).toBeNull();
     await expectNotCompleted(h, m2, bad.id);
   });
 
@@ -274,7 +275,7 @@ describe('PUT /decentralized/update — a status is applied only when the chain 
     const r = await update({ paymentId: p.id, status: 'cancelled' }, h.bearer('buyer-1'));
     expect(r.status, r.text).toBe(200);
     expect(r.body.data.status).toBe('cancelled');
-    const after = await h.payment(p.id);
+    const after = await paymentOf(h, p.id);
     expect(after.liveOfferKey).toBeNull();
     expect(after.history.at(-1)).toMatchObject({ toStatus: 'cancelled', actor: 'buyer-1', source: 'decentralized_update' });
   });
@@ -330,6 +331,6 @@ describe('PUT /decentralized/update — a status is applied only when the chain 
     }
     const r = await update({ paymentId: 'aaaaaaaaaaaaaaaaaaaaaaaa', status: 'completed' });
     expect(r.status).toBe(404);
-    expect((await h.payment(p.id)).history).toHaveLength(1);
+    expect((await paymentOf(h, p.id)).history).toHaveLength(1);
   });
 });

@@ -5,6 +5,7 @@ import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers
 import { payment as fixturePayment, snapshot } from '../helpers/fixtures.js';
 import { startRpcProxy, type RpcProxy } from '../helpers/rpcProxy.js';
 import {
+  paymentOf,
   attachClaim,
   bogusHash,
   deployUsdt,
@@ -60,7 +61,7 @@ afterEach(async () => {
 
 const NO_HEADER: unique symbol = Symbol('no header');
 const batch = (secret: string | typeof NO_HEADER = CRON_SECRET) =>
-  h.api('POST', '/decentralized/verify-all-pending', { headers: secret === NO_HEADER ? {} : { 'x-cron-secret': secret } });
+  h.anonymous.post('/decentralized/verify-all-pending').set(secret === NO_HEADER ? {} : { 'x-cron-secret': secret });
 
 describe('POST /decentralized/verify-all-pending', () => {
   it('401 without the cron secret or with a wrong one; nothing is verified', async () => {
@@ -76,7 +77,7 @@ describe('POST /decentralized/verify-all-pending', () => {
       expect(r.body.error.code).toBe('invalid_cron_secret');
     }
     // A bearer token, even an admin's, is not the cron secret.
-    const admin = await h.api('POST', '/decentralized/verify-all-pending', { auth: h.bearer('ops', { admin: true }) });
+    const admin = await h.as({ admin: 'ops' }).post('/decentralized/verify-all-pending');
     expect(admin.status).toBe(401);
     expect(proxy.calls('eth_getTransactionReceipt')).toBe(0);
     expect(await snapshot(h.store)).toEqual(before);
@@ -120,19 +121,19 @@ describe('POST /decentralized/verify-all-pending', () => {
     });
 
     await expectCompletedOnce(h, confirmed, pConfirmed.id, { txHash: confirmedHash });
-    expect((await h.payment(pConfirmed.id)).history.at(-1)).toMatchObject({ source: 'verify_all_pending', actor: 'chain' });
-    expect((await h.payment(pYoung.id)).status).toBe('processing');
+    expect((await paymentOf(h, pConfirmed.id)).history.at(-1)).toMatchObject({ source: 'verify_all_pending', actor: 'chain' });
+    expect((await paymentOf(h, pYoung.id)).status).toBe('processing');
     await expectNotCompleted(h, young, pYoung.id);
     // Was: failed. A refuted claim is now dropped (still counted as `failed`) and the payment stays pending.
-    expect(await h.payment(pWrong.id)).toMatchObject({ status: 'pending', claim: null });
+    expect(await paymentOf(h, pWrong.id)).toMatchObject({ status: 'pending', claim: null });
     await expectNotCompleted(h, wrong, pWrong.id);
-    expect((await h.payment(pUnknown.id)).history).toHaveLength(1);
+    expect((await paymentOf(h, pUnknown.id)).history).toHaveLength(1);
     // The payment whose RPC answer was bad is untouched, though its transfer is real and confirmed.
-    expect((await h.payment(pPoisoned.id)).history).toHaveLength(1);
+    expect((await paymentOf(h, pPoisoned.id)).history).toHaveLength(1);
     await expectNotCompleted(h, poisoned, pPoisoned.id);
-    expect((await h.payment(pNoHash.id)).history).toHaveLength(1);
-    expect((await h.payment(shk.id)).status).toBe('pending');
-    expect((await h.payment(manual.id)).status).toBe('processing');
+    expect((await paymentOf(h, pNoHash.id)).history).toHaveLength(1);
+    expect((await paymentOf(h, shk.id)).status).toBe('pending');
+    expect((await paymentOf(h, manual.id)).status).toBe('processing');
 
     // Next run, the RPC answers: the poisoned one completes, the settled one is not checked again.
     proxy.poisoned.clear();
@@ -140,7 +141,7 @@ describe('POST /decentralized/verify-all-pending', () => {
     const again = await batch();
     // The payment whose claim was refuted has no claim any more: the cron looks only at named transfers.
     expect(again.body.data).toMatchObject({ checked: 3, confirmed: 2, stillPending: 1, failed: 0, errors: 0, concurrency: VERIFY_CONCURRENCY });
-    expect(await h.payment(pWrong.id)).toMatchObject({ status: 'pending', claim: null, creditKeys: [] });
+    expect(await paymentOf(h, pWrong.id)).toMatchObject({ status: 'pending', claim: null, creditKeys: [] });
     await expectCompletedOnce(h, poisoned, pPoisoned.id, { txHash: poisonedHash });
     await expectCompletedOnce(h, young, pYoung.id);
     await expectCompletedOnce(h, confirmed, pConfirmed.id);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   AMOUNT,
-  call,
   confirm,
   eventsOf,
   expectNothingChanged,
@@ -159,7 +158,7 @@ describe('confirm retried with the same Idempotency-Key', () => {
   it('a 202 "not deep enough yet" is not replayed: the retry settles once the transfer is deep enough', async () => {
     const f = await fundedPayment(env.h);
     const hash = await env.chain.transfer(env.usdt.address, env.escrow, f.seller, units(AMOUNT));
-    const withKey = () => call(env.h, 'POST', `/shkeeper/${f.paymentId}/release/confirm`, { body: { txHash: hash }, headers: { 'Idempotency-Key': `confirm-${f.paymentId}` } });
+    const withKey = () => env.h.admin.post(`/shkeeper/${f.paymentId}/release/confirm`, { txHash: hash }).set({ 'Idempotency-Key': `confirm-${f.paymentId}` });
     expect((await withKey()).status).toBe(202);
     await env.chain.mine(2);
     const retried = await withKey();
@@ -168,11 +167,8 @@ describe('confirm retried with the same Idempotency-Key', () => {
     const again = await withKey();
     expect(again.status).toBe(200);
     // The final answer is stored and replayed; another body under the same key is refused.
-    expect(again.headers.get('idempotent-replayed')).toBe('true');
-    const other = await call(env.h, 'POST', `/shkeeper/${f.paymentId}/release/confirm`, {
-      body: { txHash: `0x${'ab'.repeat(32)}` },
-      headers: { 'Idempotency-Key': `confirm-${f.paymentId}` },
-    });
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    const other = await env.h.admin.post(`/shkeeper/${f.paymentId}/release/confirm`, { txHash: `0x${'ab'.repeat(32)}` }).set({ 'Idempotency-Key': `confirm-${f.paymentId}` });
     expect(other.status).toBe(422);
     expect(eventsOf(env.h, f.requestId).filter((e) => e.event === 'purchase-request-update')).toHaveLength(1);
   });

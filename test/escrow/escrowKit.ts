@@ -5,7 +5,7 @@ import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { startLocalChain } from '../helpers/chain/localChain.js';
 import { purchaseRequest, sellerOffer, snapshot } from '../helpers/fixtures.js';
-import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+import { paymentOf, QUIET_MONITORS, startTestWorld, type ApiClient, type ListeningWorld } from '../helpers/testWorld.js';
 import { expectLedgersSound, fundEscrow } from './ledgerKit.js';
 
 /**
@@ -21,12 +21,7 @@ export const AMOUNT = '25.5';
 export const units = (v: string) => parseUnits(v, 18);
 export const newAddress = () => Wallet.createRandom().address;
 export const randomHash = () => `0x${randomBytes(32).toString('hex')}`;
-/** Monitors tick only when a test asks (the timers exist but fire after an hour). */
-export const QUIET_MONITORS = {
-  AUTO_WEBHOOK_INTERVAL_MS: '3600000',
-  WALLET_MONITOR_INTERVAL_MS: '3600000',
-  PAYOUT_RECONCILER_INTERVAL_MS: '3600000',
-};
+export { QUIET_MONITORS };
 const ERC20 = new Interface(['function transfer(address to, uint256 amount) returns (bool)']);
 export const transferData = (to: string, amount: bigint) => ERC20.encodeFunctionData('transfer', [to, amount]);
 
@@ -37,7 +32,7 @@ export interface EscrowEnv {
   escrow: Wallet;
   /** An account that is not escrow, holding the token too. */
   outsider: Wallet;
-  h: PayinHarness;
+  h: ListeningWorld;
   stop(): Promise<void>;
 }
 
@@ -79,7 +74,7 @@ export async function startEscrowEnv(): Promise<EscrowEnv> {
         { to: outsider.address, amount: units('1000000') },
       ],
     });
-    const h = await startPayinHarness({ chain, tokenAddress: usdt.address, env: { ...QUIET_MONITORS, ESCROW_RECEIVER_ADDRESS: escrow.address } });
+    const h = await startTestWorld({ listen: true, shkeeper: true, chain, tokenAddress: usdt.address, env: { ...QUIET_MONITORS, ESCROW_RECEIVER_ADDRESS: escrow.address } });
     return {
       chain,
       usdt,
@@ -97,36 +92,16 @@ export async function startEscrowEnv(): Promise<EscrowEnv> {
   }
 }
 
-export interface HttpAnswer {
-  status: number;
-  body: any;
-  headers: Headers;
-}
-
+/** Who a request is sent as: 'admin' (admin-1), 'anonymous', or a user id. */
 export type As = 'anonymous' | 'admin' | string;
 
-export async function call(h: PayinHarness, method: string, path: string, opts: { as?: As; body?: unknown; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
-  const headers: Record<string, string> = { ...opts.headers };
-  const as = opts.as ?? 'admin';
-  if (as === 'admin') headers.authorization = h.bearer(ADMIN, { admin: true });
-  else if (as !== 'anonymous') headers.authorization = h.bearer(as);
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${h.url}/api/payment${path}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
-  const text = await res.text();
-  let body: unknown = null;
-  try {
-    body = text === '' ? null : JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: res.status, body, headers: res.headers };
-}
+/** The world's client for `as`. */
+export const by = (h: ListeningWorld, as: As = 'admin'): ApiClient => (as === 'admin' ? h.admin : as === 'anonymous' ? h.anonymous : h.as(as));
 
-export const prepare = (h: PayinHarness, id: string, kind: 'release' | 'refund', as: As = 'admin') =>
-  call(h, 'POST', `/shkeeper/${id}/${kind}`, { as });
-export const confirm = (h: PayinHarness, id: string, kind: 'release' | 'refund', txHash: unknown, as: As = 'admin') =>
-  call(h, 'POST', `/shkeeper/${id}/${kind}/confirm`, { as, body: txHash === undefined ? {} : { txHash } });
-export const cancelPrepared = (h: PayinHarness, id: string, as: As = 'admin') => call(h, 'DELETE', `/shkeeper/${id}/prepared`, { as });
+export const prepare = (h: ListeningWorld, id: string, kind: 'release' | 'refund', as: As = 'admin') => by(h, as).post(`/shkeeper/${id}/${kind}`);
+export const confirm = (h: ListeningWorld, id: string, kind: 'release' | 'refund', txHash: unknown, as: As = 'admin') =>
+  by(h, as).post(`/shkeeper/${id}/${kind}/confirm`, txHash === undefined ? {} : { txHash });
+export const cancelPrepared = (h: ListeningWorld, id: string, as: As = 'admin') => by(h, as).delete(`/shkeeper/${id}/prepared`);
 
 export interface Funded {
   paymentId: string;
@@ -147,7 +122,7 @@ export interface Funded {
  * `status` (pending, processing, failed, or released / refunded by a settled disbursement).
  */
 export async function fundedPayment(
-  h: PayinHarness,
+  h: ListeningWorld,
   opts: { seller?: string | null; payer?: string | null; buyerWallet?: string | null; amount?: string; status?: PaymentRecord['status'] } = {},
 ): Promise<Funded> {
   const seller = opts.seller === undefined ? newAddress() : opts.seller;
@@ -172,14 +147,10 @@ export async function fundedPayment(
   return { paymentId: p.id, requestId: request.id, offerId: offer.id, seller: seller ?? '', payer, buyerWallet, payInHash };
 }
 
-export async function paymentOf(h: PayinHarness, id: string): Promise<PaymentRecord> {
-  const p = await h.store.payments.findById(id);
-  if (!p) throw new Error(`payment ${id} is gone`);
-  return p;
-}
+export { paymentOf };
 
 /** Runs `fn` (a refused request) and checks the store and the event log did not change. */
-export async function expectNothingChanged<T>(h: PayinHarness, fn: () => Promise<T>): Promise<T> {
+export async function expectNothingChanged<T>(h: ListeningWorld, fn: () => PromiseLike<T>): Promise<T> {
   const before = await snapshot(h.store);
   const events = h.events.emitted.length;
   const result = await fn();
@@ -207,6 +178,6 @@ export async function signAndSend(env: EscrowEnv, payload: PreparedPayload) {
 }
 
 /** Events about this purchase request. */
-export function eventsOf(h: PayinHarness, requestId: string) {
+export function eventsOf(h: ListeningWorld, requestId: string) {
   return h.events.emitted.filter((e) => (e.payload as { purchaseRequestId?: string }).purchaseRequestId === requestId);
 }

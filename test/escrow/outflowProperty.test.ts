@@ -4,7 +4,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { startLocalChain } from '../helpers/chain/localChain.js';
 import { purchaseRequest, sellerOffer } from '../helpers/fixtures.js';
-import { deployUsdt, newAddress, startWeb3Harness, units, type ApiAnswer, type Web3Harness } from '../helpers/web3Harness.js';
+import {
+  paymentOf, deployUsdt, newAddress, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';
+import type { ApiResponse } from '../helpers/testWorld.js';
 import { disbursementsOf, expectLedgersSound, fundEscrow } from './ledgerKit.js';
 
 /**
@@ -73,24 +75,18 @@ async function fundedEscrow(): Promise<Escrow> {
 const ADMIN = () => h.bearer('admin-1', { admin: true });
 
 /** What it takes for `path` to succeed alone: for a confirm, its own escrow transfer (mined later). */
-async function ready(e: Escrow, path: Path): Promise<() => Promise<ApiAnswer>> {
+async function ready(e: Escrow, path: Path): Promise<() => Promise<ApiResponse>> {
   switch (path) {
     case 'release':
     case 'refund': {
       const to = path === 'release' ? e.seller : buyer.address;
       const hash = await chain.transfer(usdt.address, escrowAccount, to, units(PRICE));
-      return () => h.api('POST', `/shkeeper/${e.escrowId}/${path}/confirm`, { auth: ADMIN(), body: { txHash: hash } });
+      return () => h.as({ authorization: ADMIN() }).post(`/shkeeper/${e.escrowId}/${path}/confirm`, { txHash: hash });
     }
     case 'shkeeper':
-      return () => h.api('POST', '/shkeeper/payout', {
-        auth: ADMIN(),
-        body: { purchaseRequestId: e.requestId, sellerOfferId: e.offerId, buyerId: 'buyer-1', sellerId: 'seller-1', amount: PRICE, recipientAddress: e.seller },
-      });
+      return () => h.as({ authorization: ADMIN() }).post('/shkeeper/payout', { purchaseRequestId: e.requestId, sellerOfferId: e.offerId, buyerId: 'buyer-1', sellerId: 'seller-1', amount: PRICE, recipientAddress: e.seller });
     case 'hot_wallet':
-      return () => h.api('POST', '/decentralized/admin-payout', {
-        auth: ADMIN(),
-        body: { purchaseRequestId: e.requestId, receiverWalletAddress: e.seller, amount: PRICE },
-      });
+      return () => h.as({ authorization: ADMIN() }).post('/decentralized/admin-payout', { purchaseRequestId: e.requestId, receiverWalletAddress: e.seller, amount: PRICE });
   }
 }
 
@@ -149,11 +145,11 @@ describe('every pair of ways out of one escrow, fired at once', () => {
           // SHKeeper's evidence settles it: the escrow is released, and still nothing else leaves.
           const payout = (await h.store.payments.find({ escrowPaymentId: e.escrowId, direction: 'out', status: 'processing' }))[0]!;
           h.fake.completePayoutTask(payout.providerTaskId!, { txids: [`0x${e.escrowId.padEnd(64, '0')}`] });
-          const polled = await h.api('GET', `/shkeeper/payout/status/${payout.providerTaskId}`, { auth: ADMIN() });
+          const polled = await h.as({ authorization: ADMIN() }).get(`/shkeeper/payout/status/${payout.providerTaskId}`);
           expect(polled.body.data.payoutStatus, polled.text).toBe('completed');
           await expectEveryWayOutRefused(e, 'after the SHKeeper payout settled');
         }
-        const escrow = await h.payment(e.escrowId);
+        const escrow = await paymentOf(h, e.escrowId);
         expect(escrow.status).toBe(winner === 'refund' ? 'refunded' : 'released');
         expect(escrow.escrow!.disbursed).toBe(PRICE);
         await expectLedgersSound(h.store);

@@ -4,7 +4,6 @@ import {
   ADMIN,
   AMOUNT,
   BUYER,
-  call,
   cancelPrepared,
   confirm,
   eventsOf,
@@ -120,7 +119,7 @@ describe('POST /:id/release and /:id/refund (prepare)', () => {
     const first = await prepare(env.h, f.paymentId, 'release');
     expect(first.status).toBe(200);
     const other = await expectNothingChanged(env.h, () =>
-      call(env.h, 'POST', `/shkeeper/${f.paymentId}/release`, { body: { recipientOverride: { address: newAddress(), reason: 'seller asked for another wallet' } } }),
+      env.h.admin.post(`/shkeeper/${f.paymentId}/release`, { recipientOverride: { address: newAddress(), reason: 'seller asked for another wallet' } }),
     );
     expect(other.status).toBe(409);
     expect(other.body.error.code).toBe('disbursement_in_flight');
@@ -334,7 +333,7 @@ describe('an admin paying another recipient (recipientOverride)', () => {
   it('prepare → the override is the recipient, recorded with who and why on the disbursement and in the history', async () => {
     const f = await fundedPayment(env.h);
     const elsewhere = newAddress();
-    const r = await call(env.h, 'POST', `/shkeeper/${f.paymentId}/release`, { body: override(elsewhere) });
+    const r = await env.h.admin.post(`/shkeeper/${f.paymentId}/release`, override(elsewhere));
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.data.summary).toMatchObject({ recipient: elsewhere, override: { by: ADMIN, reason: 'seller lost access to the offer wallet' } });
     expect(r.body.data.payload.data).toBe(transferData(elsewhere, units(AMOUNT)));
@@ -358,7 +357,7 @@ describe('an admin paying another recipient (recipientOverride)', () => {
     const plain = await expectNothingChanged(env.h, () => confirm(env.h, f.paymentId, 'refund', hash));
     expect(plain.status).toBe(409);
     expect(plain.body.error).toMatchObject({ code: 'transfer_mismatch', details: { reason: 'wrong_receiver' } });
-    const withOverride = await call(env.h, 'POST', `/shkeeper/${f.paymentId}/refund/confirm`, { body: { txHash: hash, ...override(elsewhere) } });
+    const withOverride = await env.h.admin.post(`/shkeeper/${f.paymentId}/refund/confirm`, { txHash: hash, ...override(elsewhere) });
     expect(withOverride.status, JSON.stringify(withOverride.body)).toBe(200);
     expect(withOverride.body.data.status).toBe('refunded');
     expect((await ledgerIn(env.h, f.paymentId)).disbursements).toEqual([
@@ -369,7 +368,7 @@ describe('an admin paying another recipient (recipientOverride)', () => {
   it('400 without a reason or with a malformed address; nothing changes', async () => {
     const f = await fundedPayment(env.h);
     for (const bad of [{ address: newAddress() }, { address: '0x123', reason: 'because' }, { address: newAddress(), reason: '' }, { address: newAddress(), reason: 'ok', extra: 1 }]) {
-      const r = await expectNothingChanged(env.h, () => call(env.h, 'POST', `/shkeeper/${f.paymentId}/release`, { body: { recipientOverride: bad } }));
+      const r = await expectNothingChanged(env.h, () => env.h.admin.post(`/shkeeper/${f.paymentId}/release`, { recipientOverride: bad }));
       expect(r.status, JSON.stringify(bad)).toBe(400);
       expect(r.body.error.code).toBe('validation_error');
     }

@@ -8,7 +8,7 @@ import { configFrom } from '../../src/platform/config.js';
 import { startServer, type RunningServer } from '../../src/app/server.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { seedMarketplace } from '../helpers/fixtures.js';
-import { TEST_JWT_SECRET } from '../helpers/testApp.js';
+import { TEST_JWT_SECRET } from '../helpers/testWorld.js';
 
 const tokens = new TokenService(TEST_JWT_SECRET);
 let server: RunningServer;

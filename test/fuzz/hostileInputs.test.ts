@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp } from '../helpers/testApp.js';
+import { startTestWorld } from '../helpers/testWorld.js';
 import { mountedRoutes } from '../helpers/routeTable.js';
 import { counters, KNOWN_DEFECTS, FUZZ_RUNS, FUZZ_SEED, fuzzPosition, positionsOf, send, startFuzzServer, errorShapeProblem, type FuzzServer } from './hostileKit.js';
 import { ROUTES } from './hostileRequests.js';
@@ -19,7 +19,7 @@ import { ONE_MB } from './hostileValues.js';
  * the cases per property (default 25). A failing property also prints fast-check's own seed/path.
  */
 
-const mounted = () => mountedRoutes(buildTestApp({ env: { ENABLE_DEV_ROUTES: 'true' } }).app).map((r) => `${r.method} ${r.path}`);
+const mounted = async () => mountedRoutes((await startTestWorld({ env: { ENABLE_DEV_ROUTES: 'true' } })).app).map((r) => `${r.method} ${r.path}`);
 
 describe('hostile inputs', () => {
   let server: FuzzServer;
@@ -38,8 +38,8 @@ describe('hostile inputs', () => {
     );
   });
 
-  it('has a valid request for every mounted route, and none for a route that is not mounted', () => {
-    const routes = mounted();
+  it('has a valid request for every mounted route, and none for a route that is not mounted', async () => {
+    const routes = await mounted();
     expect(routes.filter((r) => !(r in ROUTES)), 'mounted routes without an entry in hostileRequests.ts').toEqual([]);
     expect(Object.keys(ROUTES).filter((r) => !routes.includes(r)), 'entries for routes that are not mounted').toEqual([]);
   });

@@ -11,7 +11,7 @@ import { hmacHex } from '../../src/adapters/shkeeper/webhookSignature.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import type { Store } from '../../src/core/store/store.js';
 import { RecordingEvents } from '../helpers/recordingEvents.js';
-import { ESCROW, TEST_JWT_SECRET } from '../helpers/testApp.js';
+import { ESCROW, TEST_JWT_SECRET } from '../helpers/testWorld.js';
 import { ADMIN, PARTY, seedAll, type Caller, type RouteFuzz, type Seeded, type ValidRequest } from './hostileRequests.js';
 import {
   bodyExamples,

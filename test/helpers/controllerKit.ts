@@ -10,23 +10,14 @@ import type {
 } from '../../src/core/store/records.js';
 import type { Store } from '../../src/core/store/store.js';
 import { payment, seedMarketplace, snapshot } from './fixtures.js';
-import { RecordingEvents } from './recordingEvents.js';
-import { buildTestApp, type TestAppOptions } from './testApp.js';
+import type { RecordingEvents } from './recordingEvents.js';
+import { startTestWorld, type TestWorldOptions } from './testWorld.js';
 
 /** Shared set-up and assertions for the controller and configuration tests. */
 
 export const TX_A = `0x${'a'.repeat(64)}`;
 export const TX_B = `0x${'b'.repeat(64)}`;
 export const UNKNOWN_ID = 'ffffffffffffffffffffffff';
-
-/** The app with a recording event sink, typed as such. */
-export function appWithEvents(opts: Omit<TestAppOptions, 'events'> = {}) {
-  const events = new RecordingEvents();
-  const t = buildTestApp({ ...opts, events });
-  return { ...t, events };
-}
-
-export type KitApp = ReturnType<typeof appWithEvents>;
 
 /** A valid POST / body for the seeded marketplace. */
 export function createBody(
@@ -94,8 +85,8 @@ export function inState(status: PaymentStatus): Pick<PaymentRecord, 'status' | '
 }
 
 /** An app with a marketplace and one payment between buyer-1 and seller-1, inserted directly. */
-export async function appWithPayment(over: Partial<PaymentRecord> = {}) {
-  const t = appWithEvents();
+export async function appWithPayment(over: Partial<PaymentRecord> = {}, opts: TestWorldOptions & { listen?: false } = {}) {
+  const t = await startTestWorld(opts);
   const market = await seedMarketplace(t.store);
   const p = payment({ purchaseRequestId: market.request.id, sellerOfferId: market.offer.id, ...over });
   await t.store.payments.insertOne(p);

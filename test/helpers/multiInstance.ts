@@ -1,30 +1,20 @@
 import type { Redis } from 'ioredis';
-import type { AppServices } from '../../src/app/app.js';
 import { TokenService } from '../../src/platform/auth/tokens.js';
-import { createChainGateway } from '../../src/adapters/chain/chainGateway.js';
-import type { ChainGateway } from '../../src/core/chain/chainTypes.js';
 import { systemClock } from '../../src/platform/clock.js';
 import { createLogger } from '../../src/platform/logger.js';
-import { configFrom, type Config } from '../../src/platform/config.js';
-import type { EventTargets, PaymentEventName, PaymentEventPayloads, PaymentEvents } from '../../src/core/events/paymentEvents.js';
-import type { IntervalMonitor } from '../../src/platform/monitors/intervalMonitor.js';
-import { createPubSub, createRedis } from '../../src/adapters/redis/redis.js';
-import { startServer, type RunningServer } from '../../src/app/server.js';
-import { createShkeeperClient, type ShkeeperClient } from '../../src/adapters/shkeeper/shkeeperClient.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import type { LocalChain } from './chain/localChain.js';
-import { freePort } from './childService.js';
 import { FakeShkeeper } from './fakeShkeeper/fakeShkeeper.js';
 import type { FakeShkeeperOptions } from './fakeShkeeper/options.js';
-import type { PayinHarness } from './payinHarness.js';
 import { RecordingEvents } from './recordingEvents.js';
 import { startLocalRedis, type LocalRedis } from './redisServer.js';
-import { TEST_JWT_SECRET } from './testApp.js';
+import { ESCROW, startTestWorld, TEST_JWT_SECRET, type ListeningWorld } from './testWorld.js';
 
 /**
  * Several service instances in ONE process, as the entry point builds them with REDIS_URL set:
- * each has its own HTTP server, Socket.IO server, Redis connections (lease lock, monitor leader,
- * rate limits, Socket.IO adapter), SHKeeper client and chain gateway, and all share one store.
+ * each is a test world (startTestWorld) with its own HTTP server, Socket.IO server, Redis
+ * connections (lease lock, monitor leader, rate limits, Socket.IO adapter), SHKeeper client and
+ * chain gateway, and all share one store.
  *
  * Why one process: instances in separate processes could only share MongoDB (the only store that
  * lives outside a process), and this machine has no mongod; the in-process MemoryStore can be
@@ -34,21 +24,12 @@ import { TEST_JWT_SECRET } from './testApp.js';
  * Vitest-free on purpose: the bench uses it too.
  */
 
-export interface Instance {
+export interface Instance extends ListeningWorld {
   name: string;
-  server: RunningServer;
-  url: string;
-  ctx: AppServices;
-  config: Config;
   /** Locks, leadership and rate limits. */
   redis: Redis;
   pubSub: { pub: Redis; sub: Redis };
-  /** What this instance announced (the startServer observer). */
-  events: RecordingEvents;
-  chain?: ChainGateway;
-  shkeeper?: ShkeeperClient;
   isLeader(): boolean;
-  monitor(name: string): IntervalMonitor;
   /** Graceful: drains, stops monitors, hands the lease back, quits Redis. */
   stop(): Promise<void>;
   /**
@@ -82,30 +63,11 @@ export interface Cluster {
   bearer(userId: string, opts?: { admin?: boolean }): string;
   /** Starts one more instance on the same store and Redis. */
   add(opts?: { name?: string; env?: Record<string, string> }): Promise<Instance>;
-  /** One instance seen as the single-instance pay-in harness (events = the whole cluster's). */
-  harness(i: Instance): PayinHarness;
+  /** One instance with the whole cluster's events, for the single-instance pay-in kits. */
+  harness(i: Instance): ListeningWorld;
   /** Instances that currently hold the monitor lease. */
   leaders(): Instance[];
   stop(): Promise<void>;
-}
-
-/** Fans one instance's emissions out to its own record and the cluster's. */
-class Tee implements PaymentEvents {
-  constructor(private readonly sinks: PaymentEvents[]) {}
-  emit<E extends PaymentEventName>(target: EventTargets, event: E, payload: PaymentEventPayloads[E]): void {
-    for (const s of this.sinks) s.emit(target, event, payload);
-  }
-}
-
-async function ready(r: Redis, timeoutMs = 5_000): Promise<void> {
-  if (r.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`redis connection not ready within ${timeoutMs} ms (${r.status})`)), timeoutMs);
-    r.once('ready', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
@@ -123,61 +85,27 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 
   const add = async (o: { name?: string; env?: Record<string, string> } = {}): Promise<Instance> => {
     const name = o.name ?? String.fromCharCode(65 + seq++);
-    const port = await freePort();
-    const config = configFrom({
-      JWT_SECRET: TEST_JWT_SECRET,
-      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-      ESCROW_RECEIVER_ADDRESS: CLUSTER_ESCROW,
-      REDIS_URL: redisServer.url,
-      ...(fake
-        ? { SHKEEPER_API_URL: fake.url, SHKEEPER_API_KEY: fake.apiKey, SHKEEPER_USERNAME: fake.username, SHKEEPER_PASSWORD: fake.password }
-        : {}),
-      ...(opts.chain ? { BSC_RPC_URL: opts.chain.rpcUrl, BSC_CHAIN_ID: String(opts.chain.chainId), BSC_CONFIRMATIONS: '3' } : {}),
-      ...(opts.tokenAddress ? { BSC_USDT_ADDRESS: opts.tokenAddress } : {}),
-      ...opts.env,
-      ...o.env,
-    });
-    const log = logger.child({ instance: name });
-    const redis = createRedis(redisServer.url, log, `main-${name}`);
-    const pubSub = createPubSub(redisServer.url, log);
-    // The entry point does not wait for these; a test does, so its first request finds Redis up.
-    await Promise.all([redis, pubSub.pub, pubSub.sub].map((r) => ready(r)));
-    const shkeeper = fake
-      ? createShkeeperClient({ apiUrl: fake.url, apiKey: fake.apiKey, username: fake.username, password: fake.password, timeoutMs: 2_000, retryBaseDelayMs: 10, logger: log })
-      : undefined;
-    const chain = opts.chain
-      ? createChainGateway({ rpcUrl: opts.chain.rpcUrl, chainId: opts.chain.chainId, logger: log, retries: 1, timeoutMs: 2_000, retryMinDelayMs: 20 })
-      : undefined;
-    const events = new RecordingEvents();
-    const server = await startServer(
-      { config, store, logger: log, clock: systemClock, shkeeper, chain, redis, pubSub, observer: new Tee([events, all]) },
-      { port, host: '127.0.0.1' },
-    );
-    const connections = [redis, pubSub.pub, pubSub.sub];
-    let finished: Promise<void> | undefined;
-    const instance: Instance = {
+    const world = await startTestWorld({
+      listen: true,
       name,
-      server,
-      url: server.url,
-      ctx: server.ctx,
-      config,
-      redis,
-      pubSub,
-      events,
-      chain,
-      shkeeper,
+      store,
+      redis: redisServer,
+      shkeeper: fake,
+      chain: opts.chain,
+      tokenAddress: opts.tokenAddress,
+      logger: logger.child({ instance: name }),
+      alsoTo: all,
+      env: { ESCROW_RECEIVER_ADDRESS: CLUSTER_ESCROW, ...opts.env, ...o.env },
+    });
+    const { server, redis, pubSub } = world;
+    const connections = [redis!, pubSub!.pub, pubSub!.sub];
+    let finished: Promise<void> | undefined;
+    const instance: Instance = Object.create(world, Object.getOwnPropertyDescriptors({
+      name,
+      redis: redis!,
+      pubSub: pubSub!,
       isLeader: () => server.ctx.leader?.isLeader() ?? false,
-      monitor: (m) => {
-        const found = server.ctx.monitors.get(m);
-        if (!found) throw new Error(`instance ${name}: no monitor ${m}`);
-        return found as IntervalMonitor;
-      },
-      stop: () =>
-        (finished ??= (async () => {
-          await server.close(1_000);
-          chain?.close();
-          await Promise.all(connections.map((r) => r.quit().catch(() => r.disconnect())));
-        })()),
+      stop: () => (finished ??= world.stop()),
       crash: () =>
         (finished ??= (async () => {
           // Timers stop; a pass already under way is let finish (a kill would cut it short).
@@ -188,11 +116,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           server.httpServer.close();
           server.io.local.disconnectSockets(true);
           server.io.engine.close();
-          chain?.close();
+          world.chain?.close();
           // Its leader keeps failing to reach Redis (it never can again); stop that loop too.
           await server.ctx.leader?.stop();
         })()),
-    };
+    })) as Instance;
     instances.push(instance);
     return instance;
   };
@@ -218,20 +146,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     add,
     harness(i) {
       if (!fake || !i.shkeeper) throw new Error('harness() needs the cluster started with shkeeper');
-      return {
-        shkeeper: i.shkeeper,
-        logs: [],
-        server: i.server,
-        url: i.url,
-        config: i.config,
-        store,
-        events: all,
-        fake,
-        chain: i.chain,
-        tokens,
-        bearer,
-        stop: () => i.stop(),
-      };
+      return Object.create(i, { events: { value: all, enumerable: true } }) as ListeningWorld;
     },
     leaders: () => instances.filter((i) => i.isLeader()),
     async stop() {
@@ -242,9 +157,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   };
 }
 
-/** Polls until `check` holds; the error names what was awaited. */
 /** The escrow receiver every cluster instance is configured with. */
-export const CLUSTER_ESCROW = '0x00000000000000000000000000000000000e5c40';
+export const CLUSTER_ESCROW = ESCROW;
 
 let transferSeq = 0;
 /**
@@ -265,6 +179,7 @@ export function provenTransfer(amount = '25.5') {
   };
 }
 
+/** Polls until `check` holds; the error names what was awaited. */
 export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000, everyMs = 50): Promise<number> {
   const t0 = performance.now();
   for (;;) {

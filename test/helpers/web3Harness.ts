@@ -1,96 +1,21 @@
 import { parseUnits, Wallet, type HDNodeWallet } from 'ethers';
 import { expect } from 'vitest';
-import type { TokenService } from '../../src/platform/auth/tokens.js';
-import type { ChainGateway } from '../../src/core/chain/chainTypes.js';
-import type { HotWallet } from '../../src/adapters/chain/hotWallet.js';
-import type { Config } from '../../src/platform/config.js';
-import type { RunningServer } from '../../src/app/server.js';
-import type { ShkeeperClient } from '../../src/adapters/shkeeper/shkeeperClient.js';
-import type { Store } from '../../src/core/store/store.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from './chain/localChain.js';
-import type { FakeShkeeper } from './fakeShkeeper/fakeShkeeper.js';
 import { newObjectId } from '../../src/platform/ids.js';
 import { payment as fixturePayment, seedMarketplace } from './fixtures.js';
-import type { RecordingEvents } from './recordingEvents.js';
-import { startPayinHarness } from './payinHarness.js';
+import { dataOf, paymentOf, QUIET_MONITORS, startTestWorld, type ListeningWorld, type TestWorldOptions } from './testWorld.js';
 
 /**
- * The pay-in harness (real server on a free port, fake SHKeeper, a real local chain, hot wallet)
- * with monitors kept quiet, plus the request and lookup steps the Web3 and legacy tests share.
+ * The test world behind a real server (fake SHKeeper, a real local chain, hot wallet) with
+ * monitors kept quiet, plus the request and lookup steps the Web3 and legacy tests share.
  */
 
-export interface Web3Harness {
-  server: RunningServer;
-  url: string;
-  config: Config;
-  store: Store;
-  events: RecordingEvents;
-  fake: FakeShkeeper;
-  shkeeper: ShkeeperClient;
-  chain?: ChainGateway;
-  hotWallet?: HotWallet;
-  tokens: TokenService;
-  /** Every log line the server wrote (only when `captureLogs` was asked for). */
-  logs: string[];
-  bearer(userId: string, opts?: { admin?: boolean }): string;
-  api(method: 'GET' | 'POST' | 'PUT', path: string, opts?: { auth?: string; body?: unknown; headers?: Record<string, string> }): Promise<ApiAnswer>;
-  payment(id: string): Promise<PaymentRecord>;
-  stop(): Promise<void>;
-}
+export type Web3Harness = ListeningWorld;
+export { paymentOf, QUIET_MONITORS };
 
-export interface ApiAnswer {
-  status: number;
-  text: string;
-  headers: Headers;
-  body: any;
-}
-
-/** Monitors exist but never tick during a test. */
-export const QUIET_MONITORS = {
-  AUTO_WEBHOOK_INTERVAL_MS: '3600000',
-  WALLET_MONITOR_INTERVAL_MS: '3600000',
-  PAYOUT_RECONCILER_INTERVAL_MS: '3600000',
-};
-
-export async function startWeb3Harness(opts: {
-  chain?: LocalChain;
-  tokenAddress?: string;
-  /** Where the server's chain gateway and hot wallet send RPC calls; default the chain's own URL. */
-  rpcUrl?: string;
-  env?: Record<string, string>;
-  captureLogs?: boolean;
-} = {}): Promise<Web3Harness> {
-  const base = await startPayinHarness({ ...opts, env: { ...QUIET_MONITORS, ...opts.env } });
-  const { server, store } = base;
-  const api: Web3Harness['api'] = async (method, path, o = {}) => {
-    const res = await fetch(`${server.url}/api/payment${path}`, {
-      method,
-      headers: {
-        ...(o.body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(o.auth ? { authorization: o.auth } : {}),
-        ...o.headers,
-      },
-      body: o.body === undefined ? undefined : JSON.stringify(o.body),
-    });
-    const text = await res.text();
-    let body: unknown;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      body = text;
-    }
-    return { status: res.status, text, headers: res.headers, body };
-  };
-  return {
-    ...base,
-    api,
-    payment: async (id) => {
-      const p = await store.payments.findById(id);
-      if (!p) throw new Error(`payment ${id} is gone`);
-      return p;
-    },
-  };
+export function startWeb3Harness(opts: Pick<TestWorldOptions, 'chain' | 'tokenAddress' | 'rpcUrl' | 'captureLogs'> & { env?: Record<string, string> } = {}): Promise<Web3Harness> {
+  return startTestWorld({ listen: true, shkeeper: true, ...opts, env: { ...QUIET_MONITORS, ...opts.env } });
 }
 
 // ── shared steps of the Web3 tests ─────────────────────────────────────────────────────────────
@@ -146,18 +71,16 @@ export async function pay(chain: LocalChain, token: string, from: Wallet, to: st
  * sign it (EIP-712, as `eth_signTypedData_v4` would) and return what save/verify accept.
  */
 export async function payerProof(h: Web3Harness, m: { requestId: string; offerId: string }, wallet: Wallet | HDNodeWallet) {
-  const res = await h.api('POST', '/decentralized/payer-proof/challenge', {
-    body: { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, walletAddress: wallet.address },
-  });
+  const res = await h.anonymous.post('/decentralized/payer-proof/challenge', { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, walletAddress: wallet.address });
   if (res.status !== 200) throw new Error(`challenge refused: ${res.status} ${res.text}`);
-  const { domain, types, message } = res.body.data;
+  const { domain, types, message } = dataOf(res);
   const signature = await wallet.signTypedData(domain, types, message);
   return { message, signature };
 }
 
 /** Saves (or finds) the payment for seller-1's offer with `wallet` proven for it; returns its id. */
 export async function provenPayment(h: Web3Harness, m: Market, wallet: Wallet | HDNodeWallet): Promise<string> {
-  const res = await h.api('POST', '/decentralized/save', { body: saveBody(m, { payerProof: await payerProof(h, m, wallet) }) });
+  const res = await h.anonymous.post('/decentralized/save', saveBody(m, { payerProof: await payerProof(h, m, wallet) }));
   if (res.status !== 200) throw new Error(`save refused: ${res.status} ${res.text}`);
   return res.body.data.id as string;
 }
@@ -172,7 +95,7 @@ export function bogusHash(): string {
  * request moved to payment_processing, and one announcement of each.
  */
 export async function expectCompletedOnce(h: Web3Harness, m: Market, paymentId: string, opts: { txHash?: string } = {}) {
-  const p = await h.payment(paymentId);
+  const p = await paymentOf(h, paymentId);
   expect(p.status).toBe('completed');
   expect(p.escrowState).toBe('funded');
   if (opts.txHash) expect(p.transactionHash).toBe(opts.txHash.toLowerCase());
@@ -206,7 +129,7 @@ export async function expectCompletedOnce(h: Web3Harness, m: Market, paymentId: 
 /** Nothing of completion happened for this request: offers pending, request open, no such announcements. */
 export async function expectNotCompleted(h: Web3Harness, m: Market, paymentId?: string) {
   if (paymentId) {
-    const p = await h.payment(paymentId);
+    const p = await paymentOf(h, paymentId);
     expect(p.status).not.toBe('completed');
     expect(p.history.some((e) => e.toStatus === 'completed')).toBe(false);
     expect(p.escrowState).toBe('unfunded');
@@ -256,9 +179,9 @@ export async function seedClaim(h: Web3Harness, m: Market, hash: string | null, 
  * from it mined after this call credit the payment. Returns the payment as stored.
  */
 export async function proveWallet(h: Web3Harness, m: { requestId: string; offerId: string }, paymentId: string, wallet: Wallet | HDNodeWallet): Promise<PaymentRecord> {
-  const res = await h.api('POST', '/decentralized/payer-proof', { body: { paymentId, payerProof: await payerProof(h, m, wallet) } });
+  const res = await h.anonymous.post('/decentralized/payer-proof', { paymentId, payerProof: await payerProof(h, m, wallet) });
   if (res.status !== 200) throw new Error(`payer proof refused: ${res.status} ${res.text}`);
-  return h.payment(paymentId);
+  return paymentOf(h, paymentId);
 }
 
 /**

@@ -4,7 +4,8 @@ import { emptyLedger } from '../../src/core/payments/escrowLedger.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
 import { payment as fixturePayment, snapshot } from '../helpers/fixtures.js';
-import { BUYER, bogusHash, deployUsdt, newAddress, pay, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';
+import {
+  paymentOf, BUYER, bogusHash, deployUsdt, newAddress, pay, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';
 
 /**
  * The legacy maintenance endpoints: POST /payments/cleanup-pending (admin),
@@ -70,7 +71,7 @@ describe('POST /payments/cleanup-pending', () => {
       await insert({ createdAt: old, status: 'failed' }),
       await insert({ createdAt: minutesAgo(30) }),
     ];
-    const r = await h.api('POST', '/payments/cleanup-pending', { auth: ADMIN(), body: {} });
+    const r = await h.as({ authorization: ADMIN() }).post('/payments/cleanup-pending', {});
     expect(r.status, r.text).toBe(200);
     expect(r.body).toEqual({ success: true, deletedCount: 2, message: expect.stringContaining('60 minutes') });
     for (const p of doomed) expect(await h.store.payments.findById(p.id)).toBeNull();
@@ -80,22 +81,22 @@ describe('POST /payments/cleanup-pending', () => {
   it('olderThanMinutes moves the cut-off', async () => {
     const recent = await insert({ createdAt: minutesAgo(30) });
     const newer = await insert({ createdAt: minutesAgo(5) });
-    const r = await h.api('POST', '/payments/cleanup-pending', { auth: ADMIN(), body: { olderThanMinutes: 10 } });
+    const r = await h.as({ authorization: ADMIN() }).post('/payments/cleanup-pending', { olderThanMinutes: 10 });
     expect(r.body).toMatchObject({ success: true, deletedCount: 1 });
     expect(await h.store.payments.findById(recent.id)).toBeNull();
     expect(await h.store.payments.findById(newer.id)).not.toBeNull();
-    const none = await h.api('POST', '/payments/cleanup-pending', { auth: ADMIN() });
+    const none = await h.as({ authorization: ADMIN() }).post('/payments/cleanup-pending');
     expect(none.body).toMatchObject({ success: true, deletedCount: 0 });
   });
 
   it('401 without a token, 403 for a non-admin, 400 for a bad body; nothing deleted', async () => {
     await insert({ createdAt: minutesAgo(600) });
     const before = await snapshot(h.store);
-    expect((await h.api('POST', '/payments/cleanup-pending', { body: {} })).status).toBe(401);
-    const user = await h.api('POST', '/payments/cleanup-pending', { auth: h.bearer(BUYER), body: {} });
+    expect((await h.anonymous.post('/payments/cleanup-pending', {})).status).toBe(401);
+    const user = await h.as(BUYER).post('/payments/cleanup-pending', {});
     expect(user.status).toBe(403);
     for (const body of [{ olderThanMinutes: 0 }, { olderThanMinutes: '5' }, { olderThanMinutes: 1.5 }, { status: 'completed' }]) {
-      expect((await h.api('POST', '/payments/cleanup-pending', { auth: ADMIN(), body })).status, JSON.stringify(body)).toBe(400);
+      expect((await h.as({ authorization: ADMIN() }).post('/payments/cleanup-pending', body)).status, JSON.stringify(body)).toBe(400);
     }
     expect(await snapshot(h.store)).toEqual(before);
   });
@@ -103,7 +104,7 @@ describe('POST /payments/cleanup-pending', () => {
 
 describe('POST /payments/:id/fetch-tx', () => {
   const fetchTx = (id: string, auth: string | null = h.bearer(BUYER)) =>
-    h.api('POST', `/payments/${id}/fetch-tx`, auth === null ? {} : { auth });
+    h.as({ authorization: auth ?? undefined }).post(`/payments/${id}/fetch-tx`);
 
   it('finds a Web3 payment’s transfer to the escrow receiver in the window and records it', async () => {
     await freshWindow();
@@ -114,11 +115,11 @@ describe('POST /payments/:id/fetch-tx', () => {
     const refused = await fetchTx(unproven.id);
     expect(refused.status, refused.text).toBe(409);
     expect(refused.body.error.code).toBe('wallet_not_proven');
-    expect((await h.payment(unproven.id)).transactionHash).toBeNull();
+    expect((await paymentOf(h, unproven.id)).transactionHash).toBeNull();
     const r = await fetchTx(p.id);
     expect(r.status, r.text).toBe(200);
     expect(r.body).toEqual({ success: true, transactionHash: hash.toLowerCase(), network: 'bsc', source: 'chain', message: expect.any(String) });
-    const after = await h.payment(p.id);
+    const after = await paymentOf(h, p.id);
     expect(after.transactionHash).toBe(hash.toLowerCase());
     expect(after.status).toBe('completed');
     expect(after.history).toEqual(p.history);
@@ -159,7 +160,7 @@ describe('POST /payments/:id/fetch-tx', () => {
     const externalId = `SHK_${Date.now()}`;
     h.fake.deferCallbacks();
     h.fake.queueAddress(payAddress);
-    await h.shkeeper.createPaymentRequest('BNB-USDT', { externalId, fiat: 'USD', amount: '25.5', callbackUrl: 'http://127.0.0.1:9/none' });
+    await h.shkeeper!.createPaymentRequest('BNB-USDT', { externalId, fiat: 'USD', amount: '25.5', callbackUrl: 'http://127.0.0.1:9/none' });
     // One txid SHKeeper reports that the chain does not know, then the real transfer.
     h.fake.pay({ externalId, txid: bogusHash(), amountCrypto: '1', confirmations: 1 });
     const hash = await pay(chain, usdt.address, buyerWallet, payAddress, units('25.5'), 3);
@@ -168,7 +169,7 @@ describe('POST /payments/:id/fetch-tx', () => {
     const r = await fetchTx(p.id);
     expect(r.status, r.text).toBe(200);
     expect(r.body).toMatchObject({ success: true, transactionHash: hash.toLowerCase(), network: 'bsc', source: 'chain' });
-    expect((await h.payment(p.id)).transactionHash).toBe(hash.toLowerCase());
+    expect((await paymentOf(h, p.id)).transactionHash).toBe(hash.toLowerCase());
   });
 
   it('409 for a payment not completed; 401 without a token; 404 for a stranger or an unknown id', async () => {
@@ -193,7 +194,7 @@ describe('POST /payments/auto-fetch-missing', () => {
     await h.store.payments.deleteMany({});
   });
   const autoFetch = (body: unknown, auth: string | null = ADMIN()) =>
-    h.api('POST', '/payments/auto-fetch-missing', auth === null ? { body } : { body, auth });
+    h.as({ authorization: auth ?? undefined }).post('/payments/auto-fetch-missing', body);
 
   it('backfills completed payments without a hash, reporting each', async () => {
     await freshWindow();
@@ -213,10 +214,10 @@ describe('POST /payments/auto-fetch-missing', () => {
         { paymentId: notFound.id, transactionHash: null, error: 'transaction_not_found' },
       ]),
     );
-    expect((await h.payment(findable.id)).transactionHash).toBe(hash.toLowerCase());
-    expect((await h.payment(notFound.id)).transactionHash).toBeNull();
-    expect((await h.payment(hasHash.id)).transactionHash).toBe(hasHash.transactionHash);
-    expect((await h.payment(pendingOne.id)).transactionHash).toBeNull();
+    expect((await paymentOf(h, findable.id)).transactionHash).toBe(hash.toLowerCase());
+    expect((await paymentOf(h, notFound.id)).transactionHash).toBeNull();
+    expect((await paymentOf(h, hasHash.id)).transactionHash).toBe(hasHash.transactionHash);
+    expect((await paymentOf(h, pendingOne.id)).transactionHash).toBeNull();
   });
 
   it('processes at most `limit` (default 10)', async () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { payment as fixturePayment, snapshot } from '../helpers/fixtures.js';
 import {
+  paymentOf,
   attachClaim,
   BUYER,
   bogusHash,
@@ -36,8 +37,8 @@ beforeAll(async () => void ({ chain, h, usdt, buyerWallet, receiver } = await st
 afterAll(() => stopWeb3Suite({ h, chain }));
 
 const confirmed = (amount = '25.5') => pay(chain, usdt.address, buyerWallet, receiver.address, units(amount), 3);
-const callback = (body: unknown) => h.api('POST', '/callback', { body });
-const verify = (body: unknown, auth: string | undefined = h.bearer(BUYER)) => h.api('POST', '/verify', { body, auth });
+const callback = (body: unknown) => h.anonymous.post('/callback', body);
+const verify = (body: unknown, auth: string | undefined = h.bearer(BUYER)) => h.as({ authorization: auth }).post('/verify', body);
 
 describe('POST /callback', () => {
   it('with the payment’s reference and a confirmed hash: the chain completes it once', async () => {
@@ -48,7 +49,7 @@ describe('POST /callback', () => {
     expect(r.status, r.text).toBe(200);
     expect(r.body.data).toMatchObject({ outcome: 'confirmed', confirmations: 3, payment: { id: p.id, status: 'completed', transactionHash: hash.toLowerCase() } });
     await expectCompletedOnce(h, m, p.id, { txHash: hash });
-    expect((await h.payment(p.id)).history.at(-1)).toMatchObject({ source: 'legacy_callback', actor: 'chain' });
+    expect((await paymentOf(h, p.id)).history.at(-1)).toMatchObject({ source: 'legacy_callback', actor: 'chain' });
 
     // Delivered again (or with paymentRef): the same answer, nothing twice.
     const again = await callback({ paymentId: p.id, transactionHash: hash, status: 'completed', data: { paymentRef: p.externalId } });
@@ -111,7 +112,7 @@ describe('POST /callback', () => {
     const other = await callback({ paymentId: first.id, transactionHash: bogusHash(), data: { reference: first.externalId } });
     expect(other.status, other.text).toBe(200);
     expect(other.body.data).toMatchObject({ outcome: 'confirmed', payment: { status: 'completed', transactionHash: hash.toLowerCase() } });
-    expect(await h.payment(first.id)).toMatchObject({ transactionHash: hash.toLowerCase(), escrow: { received: '25.5' } });
+    expect(await paymentOf(h, first.id)).toMatchObject({ transactionHash: hash.toLowerCase(), escrow: { received: '25.5' } });
 
     for (const body of [
       { paymentId: p.id, transactionHash: '0xdead', data: { reference: p.externalId } },
@@ -166,7 +167,7 @@ describe('POST /verify', () => {
     const r = await verify({ paymentId: p.id, transactionHash: hash });
     expect(r.status, r.text).toBe(409);
     expect(r.body.error).toMatchObject({ code: 'transfer_mismatch', details: { reason: 'wrong_address' } });
-    expect(await h.payment(p.id)).toMatchObject({ status: 'pending', claim: null, transactionHash: null });
+    expect(await paymentOf(h, p.id)).toMatchObject({ status: 'pending', claim: null, transactionHash: null });
 
     const again = await verify({ paymentId: p.id });
     expect(again.status, again.text).toBe(409);
@@ -202,11 +203,11 @@ describe('POST /verify', () => {
     const m = await market(h);
     // The payer's wallet is proven (issue 10): its late transfer is then the payment's, and recorded as excess.
     const p = await seedProven(h, m, buyerWallet);
-    expect((await h.api('PUT', '/decentralized/update', { body: { paymentId: p.id, status: 'cancelled' }, auth: h.bearer(BUYER) })).status).toBe(200);
+    expect((await h.as(BUYER).put('/decentralized/update', { paymentId: p.id, status: 'cancelled' })).status).toBe(200);
     const r = await verify({ paymentId: p.id, transactionHash: await confirmed() });
     expect(r.status, r.text).toBe(409);
     expect(r.body.error).toMatchObject({ code: 'payment_closed', details: { status: 'cancelled' } });
-    const after = await h.payment(p.id);
+    const after = await paymentOf(h, p.id);
     expect(after).toMatchObject({ status: 'cancelled', transactionHash: null, escrow: { received: '25.5' } });
     expect(after.escrow?.credits).toMatchObject([{ kind: 'excess', reason: 'late_payment' }]);
     await expectNotCompleted(h, m, p.id);
@@ -222,7 +223,7 @@ describe('POST /verify', () => {
     const wrong = await verify({ paymentId: shk.id, transactionHash: await confirmed() });
     expect(wrong.status, wrong.text).toBe(409);
     expect(wrong.body.error.code).toBe('wrong_provider');
-    expect((await h.payment(shk.id)).transactionHash).toBeNull();
+    expect((await paymentOf(h, shk.id)).transactionHash).toBeNull();
   });
 
   it('401 without a token, 404 for someone not party to it, 400 for malformed bodies; nothing changes', async () => {
@@ -230,7 +231,7 @@ describe('POST /verify', () => {
     const p = await seedClaim(h, m, null);
     const hash = await confirmed();
     const before = await snapshot(h.store);
-    const anon = await h.api('POST', '/verify', { body: { paymentId: p.id, transactionHash: hash } });
+    const anon = await h.anonymous.post('/verify', { paymentId: p.id, transactionHash: hash });
     expect(anon.status).toBe(401);
     const stranger = await verify({ paymentId: p.id, transactionHash: hash }, h.bearer('stranger'));
     expect(stranger.status).toBe(404);

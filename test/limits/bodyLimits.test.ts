@@ -8,7 +8,7 @@ import { configFrom } from '../../src/platform/config.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { seedMarketplace } from '../helpers/fixtures.js';
 import { RecordingEvents } from '../helpers/recordingEvents.js';
-import { ESCROW, TEST_JWT_SECRET } from '../helpers/testApp.js';
+import { ESCROW, TEST_JWT_SECRET } from '../helpers/testWorld.js';
 
 /**
  * Request bodies an anonymous caller controls: nested too deep → 400 `json_too_deep`, too large →

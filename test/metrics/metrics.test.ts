@@ -5,14 +5,14 @@ import { MonitorRegistry, type Monitor } from '../../src/platform/monitors/monit
 import { DeliveryLog } from '../../src/core/webhooks/deliveryLog.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import type { Store } from '../../src/core/store/store.js';
-import { buildTestApp, type TestApp } from '../helpers/testApp.js';
+import { startTestWorld, type TestWorld } from '../helpers/testWorld.js';
 import { payment } from '../helpers/fixtures.js';
 import { fundEscrow, hash32 } from '../escrow/ledgerKit.js';
 
 const RECEIVER = '0x5555555555555555555555555555555555555555';
 const PAYER = '0x3333333333333333333333333333333333333333';
 
-async function scrape(t: TestApp): Promise<string> {
+async function scrape(t: TestWorld): Promise<string> {
   const res = await t.http().get('/metrics');
   expect(res.status).toBe(200);
   return res.text;
@@ -24,7 +24,7 @@ function value(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-const fund = (t: TestApp, amount: string, currency: string, status?: 'released' | 'refunded') =>
+const fund = (t: TestWorld, amount: string, currency: string, status?: 'released' | 'refunded') =>
   fundEscrow(
     { store: t.store, server: { ctx: t.ctx } },
     { requestId: newObjectId(), offerId: newObjectId(), buyerId: 'buyer-1', sellerId: 'seller-1', amount, currency, payer: PAYER, receiver: RECEIVER, status },
@@ -32,7 +32,7 @@ const fund = (t: TestApp, amount: string, currency: string, status?: 'released' 
 
 describe('GET /metrics', () => {
   it('reports request durations by route template, transitions, webhook outcomes and monitors', async () => {
-    const t = buildTestApp({ env: { SHKEEPER_WEBHOOK_SECRET: 'secret-0123456789' } });
+    const t = await startTestWorld({ env: { SHKEEPER_WEBHOOK_SECRET: 'secret-0123456789' } });
     const p = payment();
     await t.store.payments.insertOne(p);
     expect((await t.http().get(`/api/payment/${p.id}`).set('Authorization', t.bearer('buyer-1'))).status).toBe(200);
@@ -53,7 +53,7 @@ describe('GET /metrics', () => {
   });
 
   it('labels a route\'s errors with the same full template as its successes, nested routers included', async () => {
-    const t = buildTestApp();
+    const t = await startTestWorld();
     const p = payment();
     await t.store.payments.insertOne(p);
     const auth = t.bearer('buyer-1');
@@ -75,7 +75,7 @@ describe('GET /metrics', () => {
   });
 
   it('counts escrows funded, released and refunded per currency, and reads the money held and disbursements in doubt from the store', async () => {
-    const t = buildTestApp();
+    const t = await startTestWorld();
     // Nothing yet: no series for a currency never seen.
     expect(await scrape(t)).not.toMatch(/escrow_held_amount\{/);
 
@@ -130,7 +130,7 @@ describe('GET /metrics', () => {
       if (broken) throw new Error('store down');
       return stream(filter, options);
     };
-    const t = buildTestApp({ store: store as Store });
+    const t = await startTestWorld({ store: store as Store });
     await fund(t, '2', 'USDT');
     expect(value(await scrape(t), 'escrow_held_amount{currency="USDT"}')).toBe(2);
     broken = true;
@@ -141,7 +141,7 @@ describe('GET /metrics', () => {
   });
 
   it('requires the metrics token when one is configured', async () => {
-    const t = buildTestApp({ env: { METRICS_TOKEN: 'metrics-token-0123456789' } });
+    const t = await startTestWorld({ env: { METRICS_TOKEN: 'metrics-token-0123456789' } });
     expect((await t.http().get('/metrics')).status).toBe(401);
     expect((await t.http().get('/metrics').set('Authorization', 'Bearer wrong')).status).toBe(401);
     expect((await t.http().get('/metrics').set('Authorization', 'Bearer metrics-token-0123456789')).status).toBe(200);

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, type TestApp } from '../helpers/testApp.js';
+import { startTestWorld, type TestWorld } from '../helpers/testWorld.js';
 import { joinPaths, mountedRoutes, type MountedRoute } from '../helpers/routeTable.js';
 
 /**
@@ -68,7 +68,7 @@ function checkDocumented(op: Operation, res: { status: number; body?: { error?: 
   if (codes && !codes.includes(res.body?.error?.code ?? '')) problems.push(`${where}: code not among ${codes.join(', ')}`);
 }
 
-async function load(t: TestApp): Promise<Document> {
+async function load(t: TestWorld): Promise<Document> {
   const res = await t.http().get('/api/payment/openapi.json');
   expect(res.status).toBe(200);
   expect(res.headers['content-type']).toMatch(/^application\/json/);
@@ -76,13 +76,13 @@ async function load(t: TestApp): Promise<Document> {
 }
 
 describe('the published OpenAPI document', () => {
-  let t: TestApp;
+  let t: TestWorld;
   let doc: Document;
   let mounted: MountedRoute[];
   let documented: DocumentedOperation[];
 
   beforeAll(async () => {
-    t = buildTestApp({ env: { ENABLE_DEV_ROUTES: 'true' } });
+    t = await startTestWorld({ env: { ENABLE_DEV_ROUTES: 'true' } });
     doc = await load(t);
     mounted = mountedRoutes(t.app);
     documented = operationsOf(doc);
@@ -101,7 +101,7 @@ describe('the published OpenAPI document', () => {
   });
 
   it('leaves the dev routes out when they are not mounted', async () => {
-    const prod = buildTestApp({ env: { ENABLE_DEV_ROUTES: 'false' } });
+    const prod = await startTestWorld({ env: { ENABLE_DEV_ROUTES: 'false' } });
     const prodDoc = await load(prod);
     const mountedKeys = mountedRoutes(prod.app).map((r) => `${r.method} ${r.openApiPath}`).sort();
     expect(operationsOf(prodDoc).map((o) => o.key).sort()).toEqual(mountedKeys);
@@ -204,7 +204,7 @@ describe('the published OpenAPI document', () => {
 
 describe('the docs page', () => {
   it('is HTML whose scripts and styles load from this server, with no inline script', async () => {
-    const t = buildTestApp();
+    const t = await startTestWorld();
     const page = await t.http().get('/api/payment/docs');
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);

@@ -5,7 +5,7 @@ import type { IntervalMonitor } from '../../src/platform/monitors/intervalMonito
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { payment, seedMarketplace } from '../helpers/fixtures.js';
 import { RecordingEvents } from '../helpers/recordingEvents.js';
-import { buildTestApp } from '../helpers/testApp.js';
+import { startTestWorld } from '../helpers/testWorld.js';
 
 /** A store whose offer writes fail for a while: the database going away between two writes. */
 function flakyOffers(store: MemoryStore) {
@@ -26,7 +26,7 @@ describe('side effects of a transition (outbox)', () => {
     await store.payments.insertOne(p);
     const flaky = flakyOffers(store);
 
-    const first = buildTestApp({ store, events: new RecordingEvents() });
+    const first = await startTestWorld({ store, events: new RecordingEvents() });
     // `settlement.complete` is gone (issue 10): a proven transfer is credited, and its completion effects go to the outbox.
     const transfer = { txHash: `0x${'a'.repeat(64)}`, from: '0x1111111111111111111111111111111111111111', to: first.config.escrow.receiverAddress!, network: 'bsc', token: 'USDT', amount: '25.5', baseUnits: null, blockNumber: null };
     await expect(first.ctx.settlement.credit(p.id, transfer, { source: 'test', actor: 'system' })).rejects.toThrow('did not answer');
@@ -38,7 +38,7 @@ describe('side effects of a transition (outbox)', () => {
     expect((first.events as RecordingEvents).emitted).toEqual([]);
 
     flaky.heal();
-    const restarted = buildTestApp({ store, events: new RecordingEvents(), env: { EFFECTS_GRACE_MS: '0' } });
+    const restarted = await startTestWorld({ store, events: new RecordingEvents(), env: { EFFECTS_GRACE_MS: '0' } });
     const sweeper = restarted.ctx.monitors.get('effectsSweeper') as IntervalMonitor;
     await sweeper.tick();
     await sweeper.tick();
@@ -59,7 +59,7 @@ describe('side effects of a transition (outbox)', () => {
     const store = new MemoryStore(systemClock);
     const { request, offer } = await seedMarketplace(store);
     await store.payments.insertOne(payment({ purchaseRequestId: request.id, sellerOfferId: offer.id, status: 'completed', escrowState: 'funded', pendingEffects: ['accept_offer'] }));
-    const app = buildTestApp({ store, env: { EFFECTS_GRACE_MS: '60000' } });
+    const app = await startTestWorld({ store, env: { EFFECTS_GRACE_MS: '60000' } });
     await (app.ctx.monitors.get('effectsSweeper') as IntervalMonitor).tick();
     expect((await store.sellerOffers.findById(offer.id))!.status).toBe('pending');
   });

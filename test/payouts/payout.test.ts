@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { disbursementsOf, expectLedgersSound } from '../escrow/ledgerKit.js';
-import type { PayinHarness } from '../helpers/payinHarness.js';
+import type { ListeningWorld } from '../helpers/testWorld.js';
 import {
   ADMIN,
   BUYER,
@@ -30,7 +30,7 @@ import {
  * payout and frees the escrow; a lost answer leaves both in doubt for reconciliation.
  */
 
-let h: PayinHarness;
+let h: ListeningWorld;
 beforeAll(async () => {
   h = await startPayoutHarness();
 });
@@ -272,7 +272,7 @@ describe('Idempotency-Key', () => {
     expect(a.status).toBe(200);
     const b = await expectNothingChanged(h, () => createPayout(h, payoutBody(m), { key: `po-${m.offer.id}` }));
     expect(b.status).toBe(200);
-    expect(b.headers.get('idempotent-replayed')).toBe('true');
+    expect(b.headers['idempotent-replayed']).toBe('true');
     expect(b.body).toEqual(a.body);
     expect(h.fake.calls('payout')).toBe(calls + 1);
     expect(payoutEvents(h, a.body.data.payoutId).filter((e) => e.event === 'payout-created')).toHaveLength(1);

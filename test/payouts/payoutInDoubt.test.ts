@@ -1,9 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { PayinHarness } from '../helpers/payinHarness.js';
+import type { ListeningWorld } from '../helpers/testWorld.js';
 import { disbursementsOf, expectLedgersSound } from '../escrow/ledgerKit.js';
 import {
   BUYER,
-  call,
   createPayout,
   escrowOf,
   expectNothingChanged,
@@ -26,7 +25,7 @@ import {
  * payout; and that word is asked for in the crypto the payout was sent in.
  */
 
-let h: PayinHarness;
+let h: ListeningWorld;
 beforeAll(async () => {
   h = await startPayoutHarness({ payoutCallbacks: true });
 });
@@ -60,10 +59,10 @@ async function expectNobodyCanMoveIt(m: Market, payoutId: string) {
     ['another SHKeeper payout', () => createPayout(h, payoutBody(m)), 409, 'payout_outcome_unknown'],
     ['a forced one', () => createPayout(h, payoutBody(m, { force: true })), 409, 'payout_outcome_unknown'],
     ['one to another wallet, with a reason', () => createPayout(h, payoutBody(m, { recipientAddress: OTHER_WALLET, overrideReason: 'pay elsewhere' })), 409, 'payout_outcome_unknown'],
-    ['a release', () => call(h, 'POST', `/shkeeper/${escrowId}/release`), 409, 'payout_outcome_unknown'],
-    ['a refund', () => call(h, 'POST', `/shkeeper/${escrowId}/refund`), 409, 'payout_outcome_unknown'],
-    ['a release confirmation', () => call(h, 'POST', `/shkeeper/${escrowId}/release/confirm`, { body: { txHash: `0x${'01'.repeat(32)}` } }), 409, 'payout_outcome_unknown'],
-    ['withdrawing it as if prepared', () => call(h, 'DELETE', `/shkeeper/${escrowId}/prepared`), 409, 'payout_outcome_unknown'],
+    ['a release', () => h.admin.post(`/shkeeper/${escrowId}/release`), 409, 'payout_outcome_unknown'],
+    ['a refund', () => h.admin.post(`/shkeeper/${escrowId}/refund`), 409, 'payout_outcome_unknown'],
+    ['a release confirmation', () => h.admin.post(`/shkeeper/${escrowId}/release/confirm`, { txHash: `0x${'01'.repeat(32)}` }), 409, 'payout_outcome_unknown'],
+    ['withdrawing it as if prepared', () => h.admin.delete(`/shkeeper/${escrowId}/prepared`), 409, 'payout_outcome_unknown'],
     // The issue's first example: the seller (or the buyer) cancelling the payout, then a re-send paying twice.
     ['the seller cancelling the payout', () => putPayment(h, payoutId, { status: 'cancelled' }, SELLER), 403, 'outbound_read_only'],
     ['the buyer cancelling the payout', () => putPayment(h, payoutId, { status: 'cancelled' }, BUYER), 403, 'outbound_read_only'],
@@ -145,9 +144,9 @@ describe('a payout SHKeeper never received (the request hung)', () => {
 describe('POST /shkeeper/payout/:payoutId/abandon (admin): only on SHKeeper\'s word that it was not executed', () => {
   it('is refused while SHKeeper has the payout, and for anyone but an admin', async () => {
     const { m, payout } = await lostPayout('reset_after_processing');
-    const seller = await expectNothingChanged(h, () => call(h, 'POST', `/shkeeper/payout/${payout.id}/abandon`, { as: SELLER }));
+    const seller = await expectNothingChanged(h, () => h.as(SELLER).post(`/shkeeper/payout/${payout.id}/abandon`));
     expect(seller.status).toBe(403);
-    const r = await call(h, 'POST', `/shkeeper/payout/${payout.id}/abandon`);
+    const r = await h.admin.post(`/shkeeper/payout/${payout.id}/abandon`);
     expect(r.status, JSON.stringify(r.body)).toBe(409);
     expect(r.body.error.code).toBe('payout_outcome_unknown');
     // What SHKeeper said is applied as evidence: it has the payout, so the disbursement is no longer in doubt.
@@ -157,13 +156,13 @@ describe('POST /shkeeper/payout/:payoutId/abandon (admin): only on SHKeeper\'s w
 
   it('abandons a payout SHKeeper never received: failed, the escrow free again', async () => {
     const { m, payout } = await lostPayout('hang');
-    const r = await call(h, 'POST', `/shkeeper/payout/${payout.id}/abandon`);
+    const r = await h.admin.post(`/shkeeper/payout/${payout.id}/abandon`);
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.data).toEqual({ payoutId: payout.id, status: 'failed' });
     const escrow = await escrowOf(h, m);
     expect(escrow.escrow!.inFlight).toBeNull();
     expect((await disbursementsOf(h, escrow.id)).map((d) => d.state)).toEqual(['failed']);
-    const again = await call(h, 'POST', `/shkeeper/payout/${payout.id}/abandon`);
+    const again = await h.admin.post(`/shkeeper/payout/${payout.id}/abandon`);
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('payout_not_open');
   });

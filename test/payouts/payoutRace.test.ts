@@ -1,9 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectLedgersSound } from '../escrow/ledgerKit.js';
 import { callbackHeaders, compactSortedJson } from '../helpers/fakeShkeeper/signing.js';
-import type { PayinHarness } from '../helpers/payinHarness.js';
+import type { ListeningWorld } from '../helpers/testWorld.js';
 import {
-  call,
   createPayout,
   outbound,
   payoutBody,
@@ -23,7 +22,7 @@ import {
 
 const ROUNDS = 10;
 
-let h: PayinHarness;
+let h: ListeningWorld;
 beforeAll(async () => {
   h = await startPayoutHarness({ payoutCallbacks: true });
 });
@@ -142,7 +141,7 @@ describe('a payout whose answer was lost, retried by the client', () => {
     // The key's last answer (409) is replayed; a new attempt takes a new key.
     const replayed = await createPayout(h, payoutBody(m), { key: 'hang-1' });
     expect(replayed.status).toBe(409);
-    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    expect(replayed.headers['idempotent-replayed']).toBe('true');
     const again = await createPayout(h, payoutBody(m), { key: 'hang-2' });
     expect(again.status, JSON.stringify(again.body)).toBe(200);
     expect(h.fake.calls('payout')).toBe(calls + 2);
@@ -167,7 +166,7 @@ describe('every source reporting the same success at once', () => {
       const [, poll, hook] = await Promise.all([
         h.fake.flushCallbacks().then(() => h.fake.callbacksSettled()),
         payoutStatus(h, taskId),
-        call(h, 'POST', '/shkeeper/payout/webhook', { as: 'anonymous', raw, headers }),
+        h.anonymous.post('/shkeeper/payout/webhook').set(headers).send(raw),
         reconciler(h).tick(),
       ]);
       expect(poll.status, JSON.stringify(poll.body)).toBe(200);

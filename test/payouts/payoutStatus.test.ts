@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectLedgersSound } from '../escrow/ledgerKit.js';
-import type { PayinHarness } from '../helpers/payinHarness.js';
+import type { ListeningWorld } from '../helpers/testWorld.js';
 import {
   BUYER,
   createPayout,
@@ -22,7 +22,7 @@ import {
  * of the payout and admins only. The reconciler does the same for payouts nobody polls.
  */
 
-let h: PayinHarness;
+let h: ListeningWorld;
 beforeAll(async () => {
   h = await startPayoutHarness();
 });

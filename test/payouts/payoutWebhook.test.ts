@@ -1,9 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectLedgersSound } from '../escrow/ledgerKit.js';
 import { callbackHeaders, compactSortedJson } from '../helpers/fakeShkeeper/signing.js';
-import type { PayinHarness } from '../helpers/payinHarness.js';
+import type { ListeningWorld } from '../helpers/testWorld.js';
 import {
-  call,
   createPayout,
   expectNothingChanged,
   outbound,
@@ -24,7 +23,7 @@ import {
  * data:null } and change nothing.
  */
 
-let h: PayinHarness;
+let h: ListeningWorld;
 beforeAll(async () => {
   h = await startPayoutHarness({ payoutCallbacks: true });
 });
@@ -70,7 +69,7 @@ function postCallback(raw: string, opts: { badSignature?: boolean; legacy?: bool
     badSignature: opts.badSignature,
     timestamp: Math.floor(Date.now() / 1000) + (opts.timestampOffsetSec ?? 0),
   });
-  return call(h, 'POST', WEBHOOK, { as: 'anonymous', raw, headers });
+  return h.anonymous.post(WEBHOOK).set(headers).send(raw);
 }
 
 describe('the payout callback from the fake SHKeeper', () => {
@@ -134,7 +133,7 @@ describe('hand-made payout callbacks', () => {
       ['bad signature', () => postCallback(raw, { badSignature: true })],
       ['stale timestamp', () => postCallback(raw, { timestampOffsetSec: -3600 })],
       ['API key header only', () => postCallback(raw, { legacy: true })],
-      ['nothing', () => call(h, 'POST', WEBHOOK, { as: 'anonymous', raw, headers: { 'content-type': 'application/json' } })],
+      ['nothing', () => h.anonymous.post(WEBHOOK).set({ 'content-type': 'application/json' }).send(raw)],
       ['signature of another body', () => postCallback(raw, { signedBody: raw.replace('25.5000000000', '99.5000000000') })],
     ] as const) {
       const r = await expectNothingChanged(h, send);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BAD_SIGNATURE_SAMPLE_SIZE, BAD_SIGNATURE_TTL_MS, DELIVERY_RETENTION_MS, DeliveryLog } from '../../src/core/webhooks/deliveryLog.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
-import { buildTestApp } from '../helpers/testApp.js';
+import { startTestWorld } from '../helpers/testWorld.js';
 import { ManualClock } from '../helpers/manualClock.js';
 
 /**
@@ -59,7 +59,7 @@ describe('the stored sample', () => {
 
 describe('over HTTP', () => {
   it('invoice and payout webhooks with bad signatures → 401, counted by kind and reason, sampled with an expiry', async () => {
-    const t = buildTestApp({ env: { SHKEEPER_WEBHOOK_SECRET: SECRET } });
+    const t = await startTestWorld({ env: { SHKEEPER_WEBHOOK_SECRET: SECRET } });
     for (let i = 0; i < 3; i++) expect((await t.http().post('/api/payment/shkeeper/webhook').send('{}')).status).toBe(401);
     const payout = await t.http().post('/api/payment/shkeeper/payout/webhook').set('X-Shkeeper-Signature', 'zz').send('{}');
     expect(payout.status).toBe(401);

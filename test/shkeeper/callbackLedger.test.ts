@@ -5,7 +5,7 @@ import { AppError } from '../../src/platform/errors.js';
 import { startLocalChain, type LocalChain } from '../helpers/chain/localChain.js';
 import { freePort } from '../helpers/childService.js';
 import { snapshot } from '../helpers/fixtures.js';
-import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 import {
   confirmTx,
   createIntent as createChainIntent,
@@ -19,7 +19,6 @@ import {
 import {
   ADMIN,
   BUYER,
-  call,
   deliveriesOf,
   expectSoundLedgers,
   intentFor,
@@ -39,7 +38,7 @@ import {
  * the ledger invariants hold for every payment (`ledgerProblems`).
  */
 
-let h: PayinHarness | undefined;
+let h: ListeningWorld | undefined;
 afterEach(async () => {
   if (h) await expectSoundLedgers(h);
   await h?.stop();
@@ -47,11 +46,11 @@ afterEach(async () => {
 });
 
 const txid = () => hexlify(randomBytes(32));
-const statuses = async (harness: PayinHarness, id: string) => (await paymentOf(harness, id)).history.map((e) => e.toStatus);
+const statuses = async (harness: ListeningWorld, id: string) => (await paymentOf(harness, id)).history.map((e) => e.toStatus);
 
 describe('what arrived, not what was asked (fake SHKeeper, no chain)', () => {
   it('under: PAID with less than the price (SHKeeper says PAID from 95 %) leaves it processing with the shortfall, not funded', async () => {
-    h = await startPayinHarness();
+    h = await startTestWorld({ listen: true, shkeeper: true });
     const s = await seed(h);
     const intent = await intentFor(h, s);
     // The invoice asks 26.01 (25.5 + 2 % fee); 24.71 is 95 % of it: SHKeeper reports PAID.
@@ -70,7 +69,7 @@ describe('what arrived, not what was asked (fake SHKeeper, no chain)', () => {
     expect(h.events.named('purchase-request-update')).toEqual([]);
     expect((await deliveriesOf(h)).at(-1)).toMatchObject({ outcome: 'applied', paymentId: intent.paymentId });
     // The escrow holds nothing to release: completing is a credit's job, not a status's.
-    const release = await call(h, 'POST', `/api/payment/shkeeper/${intent.paymentId}/release`, { as: { admin: ADMIN }, body: {} });
+    const release = await h.as({ admin: ADMIN }).post(`/shkeeper/${intent.paymentId}/release`, {});
     expect(release.status, release.text).toBe(409);
     expect(release.body.error.code).toBe('escrow_not_funded');
 
@@ -84,7 +83,7 @@ describe('what arrived, not what was asked (fake SHKeeper, no chain)', () => {
   });
 
   it('under, within UNDERPAYMENT_TOLERANCE: completes, funded for what arrived, the shortfall recorded', async () => {
-    h = await startPayinHarness({ env: { UNDERPAYMENT_TOLERANCE: '0.05' } });
+    h = await startTestWorld({ listen: true, shkeeper: true, env: { UNDERPAYMENT_TOLERANCE: '0.05' } });
     const s = await seed(h);
     const intent = await intentFor(h, s);
     const paid = h.fake.pay({ externalId: intent.externalId, amountCrypto: '24.71' });
@@ -96,7 +95,7 @@ describe('what arrived, not what was asked (fake SHKeeper, no chain)', () => {
   });
 
   it('over: OVERPAID funds the escrow for what arrived, the excess visible', async () => {
-    h = await startPayinHarness();
+    h = await startTestWorld({ listen: true, shkeeper: true });
     const s = await seed(h);
     const intent = await intentFor(h, s);
     const paid = h.fake.pay({ externalId: intent.externalId, amountCrypto: '40' });
@@ -108,13 +107,13 @@ describe('what arrived, not what was asked (fake SHKeeper, no chain)', () => {
     expect(p.escrow!.credits).toEqual([expect.objectContaining({ kind: 'funding', reason: 'overpaid', amount: '40' })]);
     expect(excessAmount(p)).toBe('14.5');
     // The admin's debug bundle shows the same ledger.
-    const debug = await call(h, 'GET', `/api/payment/${intent.paymentId}/debug`, { as: { admin: ADMIN } });
+    const debug = await h.as({ admin: ADMIN }).get(`/${intent.paymentId}/debug`);
     expect(debug.status).toBe(200);
     expect(JSON.stringify(debug.body)).toContain('"received":"40"');
   });
 
   it('a second txid after completion: 202, recorded as an excess credit; nothing moves and nothing is announced', async () => {
-    h = await startPayinHarness();
+    h = await startTestWorld({ listen: true, shkeeper: true });
     const s = await seed(h);
     const intent = await intentFor(h, s);
     const first = h.fake.pay({ externalId: intent.externalId });
@@ -145,10 +144,10 @@ describe('what arrived, not what was asked (fake SHKeeper, no chain)', () => {
   });
 
   it('late payment on a cancelled payment: 202, recorded as excess, the payment stays cancelled and unfunded', async () => {
-    h = await startPayinHarness();
+    h = await startTestWorld({ listen: true, shkeeper: true });
     const s = await seed(h);
     const intent = await intentFor(h, s);
-    expect((await call(h, 'PUT', `/api/payment/${intent.paymentId}`, { as: BUYER, body: { status: 'cancelled' } })).status).toBe(200);
+    expect((await h.as(BUYER).put(`/${intent.paymentId}`, { status: 'cancelled' })).status).toBe(200);
     const emitted = h.events.emitted.length;
     const paid = h.fake.pay({ externalId: intent.externalId });
     await h.fake.callbacksSettled();
@@ -164,7 +163,7 @@ describe('what arrived, not what was asked (fake SHKeeper, no chain)', () => {
 
 describe('callbacks that are not for this invoice fund nothing', () => {
   it('another crypto (the whole callback): 202, recorded as refused, nothing changed', async () => {
-    h = await startPayinHarness();
+    h = await startTestWorld({ listen: true, shkeeper: true });
     const s = await seed(h);
     const intent = await intentFor(h, s);
     const before = await snapshot(h.store);
@@ -180,7 +179,7 @@ describe('callbacks that are not for this invoice fund nothing', () => {
   });
 
   it('another crypto paid into the invoice (SHKeeper counts its fiat value as PAID): nothing credited', async () => {
-    h = await startPayinHarness();
+    h = await startTestWorld({ listen: true, shkeeper: true });
     const s = await seed(h);
     const intent = await intentFor(h, s);
     const before = await snapshot(h.store);
@@ -197,7 +196,7 @@ describe('callbacks that are not for this invoice fund nothing', () => {
   });
 
   it('another address: 202, recorded as refused, nothing changed', async () => {
-    h = await startPayinHarness();
+    h = await startTestWorld({ listen: true, shkeeper: true });
     const s = await seed(h);
     const intent = await intentFor(h, s);
     const before = await snapshot(h.store);
@@ -215,7 +214,7 @@ describe('callbacks that are not for this invoice fund nothing', () => {
   });
 
   it("a transfer credited to one payment cannot be credited to a second (transfer_already_credited), whatever path asks", async () => {
-    h = await startPayinHarness();
+    h = await startTestWorld({ listen: true, shkeeper: true });
     const a = await intentFor(h, await seed(h));
     // SHKeeper handed the same address to a second invoice.
     h.fake.queueAddress(a.payAddress);
@@ -252,8 +251,7 @@ describe('with the chain: the payer and confirm-transaction', () => {
     await chain?.stop();
   });
   const start = async (rpcUrl?: string) => {
-    h = await startPayinHarness({
-      chain: rpcUrl ? { ...chain, rpcUrl } : chain,
+    h = await startTestWorld({ listen: true, shkeeper: true, chain: rpcUrl ? { ...chain, rpcUrl } : chain,
       tokenAddress: setup.usdt.address,
       env: { ...QUIET_MONITORS, ...(rpcUrl ? { BSC_RPC_URL: rpcUrl } : {}) },
     });

@@ -4,7 +4,7 @@ import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers
 import { freePort } from '../helpers/childService.js';
 import { randomAddress } from '../helpers/fakeShkeeper/common.js';
 import { snapshot } from '../helpers/fixtures.js';
-import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 import {
   BUYER,
   confirmTx,
@@ -44,9 +44,9 @@ const pay = (to: string, amount = '25.5') => chain.transfer(setup.usdt.address, 
 const randomHash = () => hexlify(randomBytes(32));
 
 describe('confirm-transaction against the chain', () => {
-  let h: PayinHarness;
+  let h: ListeningWorld;
   beforeEach(async () => {
-    h = await startPayinHarness({ chain, tokenAddress: setup.usdt.address, env: QUIET_MONITORS });
+    h = await startTestWorld({ listen: true, shkeeper: true, chain, tokenAddress: setup.usdt.address, env: QUIET_MONITORS });
   });
   afterEach(async () => {
     await h?.stop();
@@ -356,15 +356,14 @@ describe('confirm-transaction against the chain', () => {
 });
 
 describe('confirm-transaction with the RPC down', () => {
-  let h: PayinHarness;
+  let h: ListeningWorld;
   afterEach(async () => {
     await h?.stop();
   });
 
   it('answers 502 rpc_unavailable and leaves the payment as it was', async () => {
     const deadRpc = `http://127.0.0.1:${await freePort()}`;
-    h = await startPayinHarness({
-      chain: { ...chain, rpcUrl: deadRpc },
+    h = await startTestWorld({ listen: true, shkeeper: true, chain: { ...chain, rpcUrl: deadRpc },
       tokenAddress: setup.usdt.address,
       env: { ...QUIET_MONITORS, BSC_RPC_URL: deadRpc },
     });

@@ -1,12 +1,12 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiver, type Receiver } from '../helpers/fakeShkeeper/receiver.js';
-import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
-import { ADMIN, call, deliveriesOf, expectSoundLedgers, paymentOf, webhookStats } from './payinTestKit.js';
+import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
+import { ADMIN, deliveriesOf, expectSoundLedgers, paymentOf, webhookStats } from './payinTestKit.js';
 
 /** The SHKeeper dev tools (`ENABLE_DEV_ROUTES`), end to end against the fake. */
 
-let h: PayinHarness;
+let h: ListeningWorld;
 let receiver: Receiver | undefined;
 afterEach(async () => {
   await h?.stop();
@@ -14,11 +14,11 @@ afterEach(async () => {
   receiver = undefined;
 });
 
-const DEV = '/api/payment/shkeeper';
+const DEV = '/shkeeper';
 
 /** POST create-test-payment: the test invoice gets an address and crypto of its own, so its callbacks are bound to it. */
-async function createTestPayment(harness: PayinHarness, body: Record<string, unknown>) {
-  return call(harness, 'POST', `${DEV}/create-test-payment`, { body });
+async function createTestPayment(harness: ListeningWorld, body: Record<string, unknown>) {
+  return harness.anonymous.post(`${DEV}/create-test-payment`, body);
 }
 const DEV_ROUTES: [string, string][] = [
   ['POST', `${DEV}/test`],
@@ -30,10 +30,10 @@ const DEV_ROUTES: [string, string][] = [
 
 describe('mounting', () => {
   it('is on by default outside production (the test env)', async () => {
-    h = await startPayinHarness();
+    h = await startTestWorld({ listen: true, shkeeper: true });
     expect(h.config.enableDevRoutes).toBe(true);
     for (const [method, path] of DEV_ROUTES) {
-      const r = await call(h, method, path, { as: { admin: ADMIN }, body: method === 'POST' ? {} : undefined });
+      const r = await h.as({ admin: ADMIN })[method === 'POST' ? 'post' : 'get'](path, method === 'POST' ? {} : undefined);
       expect(r.status, `${method} ${path}`).not.toBe(404);
     }
   });
@@ -42,22 +42,22 @@ describe('mounting', () => {
     ['ENABLE_DEV_ROUTES=false', { ENABLE_DEV_ROUTES: 'false' }],
     ['production by default', { NODE_ENV: 'production', MONGODB_URI: 'mongodb://127.0.0.1:1/unused', METRICS_TOKEN: 'metrics-token-0123456789' }],
   ])('answers 404 route_not_found when off (%s); the other SHKeeper routes stay', async (_label, env) => {
-    h = await startPayinHarness({ env });
+    h = await startTestWorld({ listen: true, shkeeper: true, env });
     expect(h.config.enableDevRoutes).toBe(false);
     for (const [method, path] of DEV_ROUTES) {
-      const r = await call(h, method, path, { as: { admin: ADMIN }, body: method === 'POST' ? {} : undefined });
+      const r = await h.as({ admin: ADMIN })[method === 'POST' ? 'post' : 'get'](path, method === 'POST' ? {} : undefined);
       expect(r.status, `${method} ${path}`).toBe(404);
       expect(r.body.error.code).toBe('route_not_found');
     }
     expect(await h.store.payments.count({})).toBe(0);
-    expect((await call(h, 'GET', `${DEV}/webhook-stats`, { as: { admin: ADMIN } })).status).toBe(200);
+    expect((await h.as({ admin: ADMIN }).get(`${DEV}/webhook-stats`)).status).toBe(200);
   });
 });
 
 describe('POST /shkeeper/test', () => {
   it('reports what worked against SHKeeper', async () => {
-    h = await startPayinHarness();
-    const r = await call(h, 'POST', `${DEV}/test`);
+    h = await startTestWorld({ listen: true, shkeeper: true });
+    const r = await h.anonymous.post(`${DEV}/test`);
     expect(r.status).toBe(200);
     expect(r.body.data.cryptoList.ok).toBe(true);
     expect(r.body.data.cryptoList.result).toEqual(expect.arrayContaining(['BNB-USDT', 'USDT', 'BTC']));
@@ -68,16 +68,16 @@ describe('POST /shkeeper/test', () => {
   });
 
   it('reports each failure by its code', async () => {
-    h = await startPayinHarness();
+    h = await startTestWorld({ listen: true, shkeeper: true });
     h.fake.fail('http500', { endpoint: 'invoices' });
-    const half = await call(h, 'POST', `${DEV}/test`);
+    const half = await h.anonymous.post(`${DEV}/test`);
     expect(half.status).toBe(200);
     expect(half.body.data.cryptoList.ok).toBe(true);
     expect(half.body.data.authenticatedCall).toEqual({ ok: false, error: 'shkeeper_error' });
 
     await h.fake.heal();
     await h.fake.refuseConnections();
-    const down = await call(h, 'POST', `${DEV}/test`);
+    const down = await h.anonymous.post(`${DEV}/test`);
     expect(down.status).toBe(200);
     expect(down.body.data).toEqual({
       cryptoList: { ok: false, error: 'shkeeper_unreachable' },
@@ -95,8 +95,8 @@ describe('/shkeeper/callback-test', () => {
   };
 
   it('POST echoes method, query, body and headers, without the auth headers', async () => {
-    h = await startPayinHarness();
-    const r = await call(h, 'POST', `${DEV}/callback-test?probe=1`, { body: { hello: 'world' }, headers: { ...secretHeaders, 'x-probe': 'yes' } });
+    h = await startTestWorld({ listen: true, shkeeper: true });
+    const r = await h.anonymous.post(`${DEV}/callback-test?probe=1`, { hello: 'world' }).set({ ...secretHeaders, 'x-probe': 'yes' });
     expect(r.status).toBe(200);
     expect(r.body.data).toMatchObject({ method: 'POST', query: { probe: '1' }, body: { hello: 'world' } });
     expect(r.body.data.headers['x-probe']).toBe('yes');
@@ -106,8 +106,8 @@ describe('/shkeeper/callback-test', () => {
   });
 
   it('GET echoes too, with a null body', async () => {
-    h = await startPayinHarness();
-    const r = await call(h, 'GET', `${DEV}/callback-test?a=b`, { headers: secretHeaders });
+    h = await startTestWorld({ listen: true, shkeeper: true });
+    const r = await h.anonymous.get(`${DEV}/callback-test?a=b`).set(secretHeaders);
     expect(r.status).toBe(200);
     expect(r.body.data).toMatchObject({ method: 'GET', query: { a: 'b' }, body: null });
     expect(r.text).not.toMatch(/secret/);
@@ -116,7 +116,7 @@ describe('/shkeeper/callback-test', () => {
 
 describe('create-test-payment, then trigger-webhook', () => {
   it('completes that payment through the real, signed webhook', async () => {
-    h = await startPayinHarness();
+    h = await startTestWorld({ listen: true, shkeeper: true });
     const created = await createTestPayment(h, { amount: '12.5' });
     expect(created.status).toBe(201);
     const { paymentId, externalId, purchaseRequestId, sellerOfferId } = created.body.data;
@@ -126,7 +126,7 @@ describe('create-test-payment, then trigger-webhook', () => {
       amount: { amount: '12.5', currency: 'USDT' },
     });
 
-    const fired = await call(h, 'POST', `${DEV}/trigger-webhook`, { as: { admin: ADMIN }, body: { paymentId } });
+    const fired = await h.as({ admin: ADMIN }).post(`${DEV}/trigger-webhook`, { paymentId });
     expect(fired.status).toBe(200);
     expect(fired.body.data).toMatchObject({ webhookStatus: 202, webhookResponse: { success: true } });
     expect(fired.body.data.payload).toMatchObject({ external_id: externalId, status: 'PAID', paid: true, balance_crypto: '12.5' });
@@ -142,7 +142,7 @@ describe('create-test-payment, then trigger-webhook', () => {
 
     // Firing it again is a second transaction for a settled payment: acknowledged, no status moves;
     // the money is recorded on the escrow as excess (it used to be dropped: issue 10).
-    const again = await call(h, 'POST', `${DEV}/trigger-webhook`, { as: { admin: ADMIN }, body: { paymentId } });
+    const again = await h.as({ admin: ADMIN }).post(`${DEV}/trigger-webhook`, { paymentId });
     expect(again.body.data.webhookStatus).toBe(202);
     const after = await paymentOf(h, paymentId);
     expect(after.history.map((x) => x.toStatus)).toEqual(['pending', 'completed']);
@@ -152,14 +152,14 @@ describe('create-test-payment, then trigger-webhook', () => {
   });
 
   it('posts to this server, never to a Host header the caller chose', async () => {
-    h = await startPayinHarness();
+    h = await startTestWorld({ listen: true, shkeeper: true });
     receiver = await startReceiver();
     const { paymentId } = (await createTestPayment(h, {})).body.data;
     const body = JSON.stringify({ paymentId });
     // fetch() will not send a foreign Host header; a plain request will.
     const answer = await new Promise<{ status: number; json: any }>((resolve, reject) => {
       const req = http.request(
-        `${h.url}${DEV}/trigger-webhook`,
+        `${h.url}/api/payment${DEV}/trigger-webhook`,
         {
           method: 'POST',
           headers: {
@@ -187,9 +187,9 @@ describe('create-test-payment, then trigger-webhook', () => {
   it('PARTIAL is credited for what its transaction carries: the whole amount, so the payment completes', async () => {
     // trigger-webhook's PARTIAL names a transaction of the full amount. It used to move the payment
     // to processing on the status word alone; what arrived decides now (issue 10).
-    h = await startPayinHarness();
+    h = await startTestWorld({ listen: true, shkeeper: true });
     const { paymentId } = (await createTestPayment(h, {})).body.data;
-    const fired = await call(h, 'POST', `${DEV}/trigger-webhook`, { as: { admin: ADMIN }, body: { paymentId, status: 'PARTIAL' } });
+    const fired = await h.as({ admin: ADMIN }).post(`${DEV}/trigger-webhook`, { paymentId, status: 'PARTIAL' });
     expect(fired.body.data.webhookStatus).toBe(202);
     expect(fired.body.data.payload).toMatchObject({ status: 'PARTIAL', transactions: [{ amount_crypto: '10' }] });
     const p = await paymentOf(h, paymentId);
@@ -198,23 +198,23 @@ describe('create-test-payment, then trigger-webhook', () => {
   });
 
   it('trigger-webhook needs an admin token (even the buyer gets 403); bad bodies are 400', async () => {
-    h = await startPayinHarness();
+    h = await startTestWorld({ listen: true, shkeeper: true });
     const { paymentId } = (await createTestPayment(h, {})).body.data;
-    expect((await call(h, 'POST', `${DEV}/trigger-webhook`, { body: { paymentId } })).status).toBe(401);
-    const stranger = await call(h, 'POST', `${DEV}/trigger-webhook`, { as: 'someone-else', body: { paymentId } });
+    expect((await h.anonymous.post(`${DEV}/trigger-webhook`, { paymentId })).status).toBe(401);
+    const stranger = await h.as('someone-else').post(`${DEV}/trigger-webhook`, { paymentId });
     expect(stranger.status).toBe(403);
     expect(stranger.body.error.code).toBe('admin_required');
-    const buyer = await call(h, 'POST', `${DEV}/trigger-webhook`, { as: 'test-buyer', body: { paymentId } });
+    const buyer = await h.as('test-buyer').post(`${DEV}/trigger-webhook`, { paymentId });
     expect(buyer.status).toBe(403);
-    const bad = await call(h, 'POST', `${DEV}/trigger-webhook`, { as: { admin: ADMIN }, body: { paymentId, status: 'UNPAID' } });
+    const bad = await h.as({ admin: ADMIN }).post(`${DEV}/trigger-webhook`, { paymentId, status: 'UNPAID' });
     expect(bad.status).toBe(400);
     expect((await paymentOf(h, paymentId)).status).toBe('pending');
     expect(await h.store.webhookDeliveries.count({})).toBe(0);
   });
 
   it('create-test-payment refuses a malformed amount', async () => {
-    h = await startPayinHarness();
-    const r = await call(h, 'POST', `${DEV}/create-test-payment`, { body: { amount: '-1' } });
+    h = await startTestWorld({ listen: true, shkeeper: true });
+    const r = await h.anonymous.post(`${DEV}/create-test-payment`, { amount: '-1' });
     expect(r.status).toBe(400);
     expect(r.body.error.details.map((d: { path: string }) => d.path)).toEqual(['amount']);
     expect(await h.store.payments.count({})).toBe(0);

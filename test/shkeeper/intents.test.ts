@@ -1,23 +1,23 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newObjectId } from '../../src/platform/ids.js';
 import { snapshot } from '../helpers/fixtures.js';
-import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
-import { BUYER, call, createIntent, intentBody, seed, type Seeded } from './payinTestKit.js';
+import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
+import { BUYER, createIntent, intentBody, seed, type Seeded } from './payinTestKit.js';
 
 /** POST /api/payment/shkeeper/intents end to end: real server, fake SHKeeper over HTTP. */
 
-let h: PayinHarness;
+let h: ListeningWorld;
 let s: Seeded;
 
 beforeEach(async () => {
-  h = await startPayinHarness();
+  h = await startTestWorld({ listen: true, shkeeper: true });
   s = await seed(h);
 });
 afterEach(async () => {
   await h?.stop();
 });
 
-const INTENTS = '/api/payment/shkeeper/intents';
+const INTENTS = '/shkeeper/intents';
 const paymentRequests = () => h.fake.requests.filter((r) => r.endpoint === 'payment_request');
 
 describe('POST /shkeeper/intents: the happy path', () => {
@@ -116,7 +116,7 @@ describe('POST /shkeeper/intents: refusals change nothing', () => {
     const before = await snapshot(h.store);
     const body: Record<string, unknown> = intentBody(s);
     delete body[field];
-    const r = await call(h, 'POST', INTENTS, { as: BUYER, body });
+    const r = await h.as(BUYER).post(INTENTS, body);
     expect(r.status).toBe(400);
     expect(r.body.success).toBe(false);
     expect(r.body.error.code).toBe('validation_error');
@@ -126,17 +126,17 @@ describe('POST /shkeeper/intents: refusals change nothing', () => {
   });
 
   it('401 without a token or with a bad one', async () => {
-    const anon = await call(h, 'POST', INTENTS, { body: intentBody(s) });
+    const anon = await h.anonymous.post(INTENTS, intentBody(s));
     expect(anon.status).toBe(401);
     expect(anon.body.error.code).toBe('missing_token');
-    const bad = await call(h, 'POST', INTENTS, { as: { authorization: 'Bearer not.a.jwt' }, body: intentBody(s) });
+    const bad = await h.as({ authorization: 'Bearer not.a.jwt' }).post(INTENTS, intentBody(s));
     expect(bad.status).toBe(401);
     expect(await h.store.payments.count({})).toBe(0);
     expect(h.fake.calls()).toBe(0);
   });
 
   it.each(['someone-else', 'seller-1'])('403 not_buyer for %s, who is not the request’s buyer', async (user) => {
-    const r = await call(h, 'POST', INTENTS, { as: user, body: intentBody(s) });
+    const r = await h.as(user).post(INTENTS, intentBody(s));
     expect(r.status).toBe(403);
     expect(r.body.error.code).toBe('not_buyer');
     expect(await h.store.payments.count({})).toBe(0);

@@ -1,14 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
-import { BUYER, call, createIntent, intentBody, seed, type Seeded } from './payinTestKit.js';
+import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
+import { BUYER, createIntent, intentBody, seed, type Seeded } from './payinTestKit.js';
 
 /** Repeats of POST /shkeeper/intents: one live intent per offer, Idempotency-Key, concurrency. */
 
-let h: PayinHarness;
+let h: ListeningWorld;
 let s: Seeded;
 
 beforeEach(async () => {
-  h = await startPayinHarness();
+  h = await startTestWorld({ listen: true, shkeeper: true });
   s = await seed(h);
 });
 afterEach(async () => {
@@ -16,6 +16,7 @@ afterEach(async () => {
 });
 
 const withKey = (key: string) => ({ headers: { 'Idempotency-Key': key } });
+const INTENTS = '/shkeeper/intents';
 
 describe('one live intent per offer', () => {
   it('a repeat returns the same intent: one payment, one invoice, one announcement', async () => {
@@ -41,7 +42,7 @@ describe('one live intent per offer', () => {
 
   it('after the buyer cancels, a new intent is a new payment with a new invoice', async () => {
     const first = await createIntent(h, s);
-    const cancel = await call(h, 'PUT', `/api/payment/${first.body.data.paymentId}`, { as: BUYER, body: { status: 'cancelled' } });
+    const cancel = await h.as(BUYER).put(`/${first.body.data.paymentId}`, { status: 'cancelled' });
     expect(cancel.status).toBe(200);
     const again = await createIntent(h, s);
     expect(again.status).toBe(200);
@@ -64,10 +65,10 @@ describe('Idempotency-Key', () => {
   it('same key and body: the same answer, replayed, without a second payment or invoice', async () => {
     const first = await createIntent(h, s, {}, withKey('key-1'));
     expect(first.status).toBe(200);
-    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    expect(first.headers['idempotent-replayed']).toBeNull();
     const again = await createIntent(h, s, {}, withKey('key-1'));
     expect(again.status).toBe(200);
-    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.body).toEqual(first.body);
     expect(await h.store.payments.count({})).toBe(1);
     expect(h.fake.calls('payment_request')).toBe(1);
@@ -76,11 +77,11 @@ describe('Idempotency-Key', () => {
 
   it('the key order of the body does not matter', async () => {
     const body = intentBody(s);
-    const first = await call(h, 'POST', '/api/payment/shkeeper/intents', { as: BUYER, body, ...withKey('k-order') });
+    const first = await h.as(BUYER).post(INTENTS, body).set(withKey('k-order').headers);
     const reversed = Object.fromEntries(Object.entries(body).reverse());
-    const again = await call(h, 'POST', '/api/payment/shkeeper/intents', { as: BUYER, body: reversed, ...withKey('k-order') });
+    const again = await h.as(BUYER).post(INTENTS, reversed).set(withKey('k-order').headers);
     expect(again.status).toBe(200);
-    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.body).toEqual(first.body);
   });
 
@@ -89,7 +90,7 @@ describe('Idempotency-Key', () => {
     const other = await createIntent(h, s, { metadata: { note: 'changed' } }, withKey('key-2'));
     expect(other.status).toBe(422);
     expect(other.body.error.code).toBe('idempotency_key_reused');
-    expect(other.headers.get('idempotent-replayed')).toBeNull();
+    expect(other.headers['idempotent-replayed']).toBeNull();
     expect(await h.store.payments.count({})).toBe(1);
     expect(h.fake.calls('payment_request')).toBe(1);
   });
@@ -101,13 +102,13 @@ describe('Idempotency-Key', () => {
       const first = await createIntent(h, mine, {}, withKey(key));
       const again = await createIntent(h, mine, {}, withKey(key));
       expect(first.status).toBe(200);
-      expect({ status: again.status, replayed: again.headers.get('idempotent-replayed') }).toEqual({ status: 200, replayed: 'true' });
+      expect({ status: again.status, replayed: again.headers['idempotent-replayed'] }).toEqual({ status: 200, replayed: 'true' });
     }
   });
 
   it('concurrent requests with one key: one original, the rest replays or 409 in progress', async () => {
     const answers = await Promise.all(Array.from({ length: 6 }, () => createIntent(h, s, {}, withKey('key-race'))));
-    const originals = answers.filter((a) => a.status === 200 && a.headers.get('idempotent-replayed') === null);
+    const originals = answers.filter((a) => a.status === 200 && a.headers['idempotent-replayed'] === null);
     expect(originals).toHaveLength(1);
     for (const a of answers) {
       if (a === originals[0]) continue;
@@ -125,7 +126,7 @@ describe('Idempotency-Key', () => {
     await h.fake.heal();
     const retried = await createIntent(h, s, {}, withKey('key-retry'));
     expect(retried.status).toBe(200);
-    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    expect(retried.headers['idempotent-replayed']).toBeNull();
     expect(await h.store.payments.count({ status: 'pending' })).toBe(1);
   });
 
@@ -156,10 +157,10 @@ describe('Idempotency-Key', () => {
 
   it('keys are scoped to the caller: another user reusing a key gets their own answer', async () => {
     await createIntent(h, s, {}, withKey('shared'));
-    const intruder = await call(h, 'POST', '/api/payment/shkeeper/intents', { as: 'someone-else', body: intentBody(s), ...withKey('shared') });
+    const intruder = await h.as('someone-else').post(INTENTS, intentBody(s)).set(withKey('shared').headers);
     expect(intruder.status).toBe(403);
     expect(intruder.body.error.code).toBe('not_buyer');
-    expect(intruder.headers.get('idempotent-replayed')).toBeNull();
+    expect(intruder.headers['idempotent-replayed']).toBeNull();
   });
 
   it('a malformed key is refused with 400 before anything happens', async () => {

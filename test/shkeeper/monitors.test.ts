@@ -4,9 +4,8 @@ import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers
 import { randomAddress } from '../helpers/fakeShkeeper/common.js';
 import type { FakeShkeeperOptions } from '../helpers/fakeShkeeper/fakeShkeeper.js';
 import { snapshot } from '../helpers/fixtures.js';
-import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 import {
-  api,
   createIntent,
   deployUsdt,
   eventsFor,
@@ -32,7 +31,7 @@ import {
 let chain: LocalChain;
 let setup: ChainSetup;
 let otherToken: DeployedToken;
-let h: PayinHarness | undefined;
+let h: ListeningWorld | undefined;
 
 beforeAll(async () => {
   chain = await startLocalChain();
@@ -48,23 +47,21 @@ afterAll(async () => {
 });
 
 const start = async (opts: { env?: Record<string, string>; fake?: FakeShkeeperOptions; rpcUrl?: string } = {}) => {
-  h = await startPayinHarness({
-    chain: opts.rpcUrl ? { ...chain, rpcUrl: opts.rpcUrl } : chain,
+  h = await startTestWorld({ listen: true, shkeeper: opts.fake ?? true, chain: opts.rpcUrl ? { ...chain, rpcUrl: opts.rpcUrl } : chain,
     tokenAddress: setup.usdt.address,
     env: { ...QUIET_MONITORS, AUTO_WEBHOOK_AFTER_MS: '0', ...opts.env },
-    fake: opts.fake,
   });
   return h;
 };
 const pay = (to: string, amount = '25.5') => chain.transfer(setup.usdt.address, setup.buyerWallet, to, units(amount));
-const statusOf = async (harness: PayinHarness) => {
-  const r = await api(harness, 'GET', '/shkeeper/auto-webhook/status');
+const statusOf = async (harness: ListeningWorld) => {
+  const r = await harness.anonymous.get('/shkeeper/auto-webhook/status');
   expect(r.status).toBe(200);
   expect(r.body.success).toBe(true);
   return r.body.data;
 };
 /** SHKeeper marks the invoice PAID with `txid`, but its callback never reaches us. */
-const paidButWebhookLost = (harness: PayinHarness, intent: Intent, txid: string) => {
+const paidButWebhookLost = (harness: ListeningWorld, intent: Intent, txid: string) => {
   harness.fake.deferCallbacks(); // never flushed
   const result = harness.fake.pay({ externalId: intent.externalId, txid });
   expect(result.status).toBe('PAID');

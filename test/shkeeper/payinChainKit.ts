@@ -1,11 +1,9 @@
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { parseUnits, Wallet } from 'ethers';
 import { expect } from 'vitest';
-import type { PaymentRecord } from '../../src/core/store/records.js';
-import type { IntervalMonitor } from '../../src/platform/monitors/intervalMonitor.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { seedMarketplace } from '../helpers/fixtures.js';
-import type { PayinHarness } from '../helpers/payinHarness.js';
+import { paymentOf, type ListeningWorld } from '../helpers/testWorld.js';
 
 /**
  * Shared steps of the SHKeeper pay-in end-to-end tests (confirm-transaction, settlement race,
@@ -15,8 +13,7 @@ import type { PayinHarness } from '../helpers/payinHarness.js';
 export const BUYER = 'buyer-1';
 export const units = (v: string) => parseUnits(v, 18);
 export const newAddress = () => Wallet.createRandom().address;
-/** Monitors tick only when a test asks (the timers exist but fire after an hour). */
-export const QUIET_MONITORS = { AUTO_WEBHOOK_INTERVAL_MS: '3600000', WALLET_MONITOR_INTERVAL_MS: '3600000' };
+export { QUIET_MONITORS } from '../helpers/testWorld.js';
 
 export interface ChainSetup {
   chain: LocalChain;
@@ -31,19 +28,6 @@ export async function deployUsdt(chain: LocalChain): Promise<ChainSetup> {
   return { chain, usdt, buyerWallet };
 }
 
-export async function api(h: PayinHarness, method: 'GET' | 'POST', path: string, opts: { auth?: string; body?: unknown } = {}) {
-  const res = await fetch(`${h.url}/api/payment${path}`, {
-    method,
-    headers: {
-      ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(opts.auth ? { authorization: opts.auth } : {}),
-    },
-    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any };
-}
-
 export interface Intent {
   paymentId: string;
   externalId: string;
@@ -55,16 +39,13 @@ export interface Intent {
 
 /** A fresh purchase request (offers from seller-1 for 25.5 and seller-2 for 30) and the buyer's intent for seller-1's offer, paid to `payAddress`. */
 export async function createIntent(
-  h: PayinHarness,
+  h: ListeningWorld,
   payAddress = newAddress(),
   asset: { token?: string; network?: string } = {},
 ): Promise<Intent> {
   const { request, offer, otherOffer } = await seedMarketplace(h.store, { buyerId: BUYER });
   h.fake.queueAddress(payAddress);
-  const r = await api(h, 'POST', '/shkeeper/intents', {
-    auth: h.bearer(BUYER),
-    body: { purchaseRequestId: request.id, sellerOfferId: offer.id, amount: offer.amount, sellerId: offer.sellerId },
-  });
+  const r = await h.as(BUYER).post('/shkeeper/intents', { purchaseRequestId: request.id, sellerOfferId: offer.id, amount: offer.amount, sellerId: offer.sellerId });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   expect(r.body.data.payAddress).toBe(payAddress);
   if (asset.network && asset.network.toLowerCase() !== 'bsc') {
@@ -85,23 +66,15 @@ export async function createIntent(
   };
 }
 
-export const confirmTx = (h: PayinHarness, auth: string | undefined, body: unknown) =>
-  api(h, 'POST', '/shkeeper/confirm-transaction', { auth, body });
+export const confirmTx = (h: ListeningWorld, auth: string | undefined, body: unknown) =>
+  h.as({ authorization: auth }).post('/shkeeper/confirm-transaction', body);
 
-export async function paymentOf(h: PayinHarness, id: string): Promise<PaymentRecord> {
-  const p = await h.store.payments.findById(id);
-  if (!p) throw new Error(`payment ${id} is gone`);
-  return p;
-}
+export const monitor = (h: ListeningWorld, name: 'walletMonitor' | 'autoWebhook') => h.monitor(name);
 
-export function monitor(h: PayinHarness, name: 'walletMonitor' | 'autoWebhook'): IntervalMonitor {
-  const m = h.server.ctx.monitors.get(name);
-  if (!m) throw new Error(`monitor ${name} is not registered`);
-  return m as IntervalMonitor;
-}
+export { paymentOf };
 
 /** Events announcing anything about this purchase request (its room, its sellers, its payment). */
-export function eventsFor(h: PayinHarness, intent: Intent) {
+export function eventsFor(h: ListeningWorld, intent: Intent) {
   return h.events.emitted.filter((e) => (e.payload as { purchaseRequestId?: string }).purchaseRequestId === intent.purchaseRequestId);
 }
 
@@ -109,7 +82,7 @@ export function eventsFor(h: PayinHarness, intent: Intent) {
  * The payment completed exactly once and everything that goes with completion happened exactly
  * once: offer accepted, sibling rejected, request moved, and one announcement of each.
  */
-export async function expectCompletedOnce(h: PayinHarness, intent: Intent, opts: { source?: string; txHash?: string } = {}) {
+export async function expectCompletedOnce(h: ListeningWorld, intent: Intent, opts: { source?: string; txHash?: string } = {}) {
   const p = await paymentOf(h, intent.paymentId);
   expect(p.status).toBe('completed');
   expect(p.escrowState).toBe('funded');
@@ -151,7 +124,7 @@ export async function expectCompletedOnce(h: PayinHarness, intent: Intent, opts:
 }
 
 /** Nothing of completion happened: offers pending, request open, no offer or request announcements. */
-export async function expectNotCompleted(h: PayinHarness, intent: Intent) {
+export async function expectNotCompleted(h: ListeningWorld, intent: Intent) {
   const p = await paymentOf(h, intent.paymentId);
   expect(p.history.some((e) => e.toStatus === 'completed')).toBe(false);
   expect(p.escrowState).toBe('unfunded');

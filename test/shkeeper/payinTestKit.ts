@@ -1,58 +1,20 @@
 import { createHmac } from 'node:crypto';
 import { expect } from 'vitest';
 import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
-import type { PayinHarness } from '../helpers/payinHarness.js';
+import { paymentOf, type ListeningWorld } from '../helpers/testWorld.js';
 import { seedMarketplace } from '../helpers/fixtures.js';
 import { compactSortedJson } from '../helpers/fakeShkeeper/signing.js';
 
 /**
  * Small HTTP helpers shared by the end-to-end SHKeeper pay-in tests (intents, webhook, dev
- * routes). Everything goes over real HTTP to the harness's server; nothing of ours is mocked.
+ * routes). Everything goes over real HTTP to the world's server; nothing of ours is mocked.
  */
 
 export const BUYER = 'buyer-1';
 export const ADMIN = 'admin-1';
 export const WEBHOOK_PATH = '/api/payment/shkeeper/webhook';
 
-export interface HttpAnswer<T = any> {
-  status: number;
-  body: T;
-  headers: Headers;
-  text: string;
-}
-
-export interface CallOptions {
-  /** A user id (signed into a bearer token), or a raw Authorization value, or nothing. */
-  as?: string | { admin: string } | { authorization: string };
-  body?: unknown;
-  /** Sent as is (no JSON encoding). */
-  raw?: string | Buffer;
-  headers?: Record<string, string>;
-}
-
-export async function call(h: PayinHarness, method: string, path: string, opts: CallOptions = {}): Promise<HttpAnswer> {
-  const headers: Record<string, string> = { ...opts.headers };
-  if (typeof opts.as === 'string') headers.authorization = h.bearer(opts.as);
-  else if (opts.as && 'admin' in opts.as) headers.authorization = h.bearer(opts.as.admin, { admin: true });
-  else if (opts.as && 'authorization' in opts.as) headers.authorization = opts.as.authorization;
-  let payload: string | Buffer | undefined;
-  if (opts.raw !== undefined) payload = opts.raw;
-  else if (opts.body !== undefined) {
-    payload = JSON.stringify(opts.body);
-    headers['content-type'] ??= 'application/json';
-  }
-  const res = await fetch(`${h.url}${path}`, { method, headers, body: payload });
-  const text = await res.text();
-  let body: unknown = null;
-  try {
-    body = text === '' ? null : JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: res.status, body, headers: res.headers, text };
-}
-
-export async function seed(h: PayinHarness) {
+export async function seed(h: ListeningWorld) {
   return seedMarketplace(h.store, { buyerId: BUYER });
 }
 export type Seeded = Awaited<ReturnType<typeof seed>>;
@@ -65,18 +27,19 @@ export const intentBody = (s: Seeded, over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-export async function createIntent(h: PayinHarness, s: Seeded, over: Record<string, unknown> = {}, opts: CallOptions = {}) {
-  return call(h, 'POST', '/api/payment/shkeeper/intents', { as: BUYER, body: intentBody(s, over), ...opts });
+/** The buyer's intent for the seeded offer (`headers` added, e.g. an Idempotency-Key). */
+export function createIntent(h: ListeningWorld, s: Seeded, over: Record<string, unknown> = {}, opts: { headers?: Record<string, string> } = {}) {
+  return h.as(BUYER).post('/shkeeper/intents', intentBody(s, over)).set(opts.headers ?? {});
 }
 
 /** An intent that must succeed; returns its `data`. */
-export async function intentFor(h: PayinHarness, s: Seeded) {
+export async function intentFor(h: ListeningWorld, s: Seeded) {
   const r = await createIntent(h, s);
   if (r.status !== 200) throw new Error(`intent failed: ${r.status} ${r.text}`);
   return r.body.data as { paymentId: string; externalId: string; payAddress: string; amountCrypto: string; crypto: string };
 }
 
-export const secretOf = (h: PayinHarness) => h.config.shkeeper.webhookSecret as string;
+export const secretOf = (h: ListeningWorld) => h.config.shkeeper.webhookSecret as string;
 export const hmac = (secret: string, ...parts: (string | Buffer)[]) => {
   const mac = createHmac('sha256', secret);
   for (const p of parts) mac.update(p);
@@ -86,7 +49,7 @@ export const nowSec = () => Math.floor(Date.now() / 1000);
 
 /** Posts a body to the webhook signed SHKeeper's way (timestamp form) unless `headers` say otherwise. */
 export async function postWebhook(
-  h: PayinHarness,
+  h: ListeningWorld,
   payload: unknown,
   opts: { form?: 'timestamp' | 'body' | 'none'; secret?: string; ts?: number; headers?: Record<string, string>; contentType?: string } = {},
 ) {
@@ -101,7 +64,7 @@ export async function postWebhook(
   } else if (form === 'body') {
     headers['x-shkeeper-signature'] = hmac(secret, raw);
   }
-  return call(h, 'POST', WEBHOOK_PATH, { raw, headers: { ...headers, ...opts.headers } });
+  return h.anonymous.post('/shkeeper/webhook').set({ ...headers, ...opts.headers }).send(raw);
 }
 
 /** Any address: what a callback for an invoice we do not know (or a foreign one) names. */
@@ -148,22 +111,18 @@ export function invoiceCallback(
   };
 }
 
-export const paymentOf = async (h: PayinHarness, id: string) => {
-  const p = await h.store.payments.findById(id);
-  if (!p) throw new Error(`no payment ${id}`);
-  return p;
-};
+export { paymentOf };
 
 /** The ledger invariants hold for every payment in the store (escrowLedger.ledgerProblems). */
-export async function expectSoundLedgers(h: PayinHarness) {
+export async function expectSoundLedgers(h: ListeningWorld) {
   const problems = (await h.store.payments.find({})).flatMap((p) => ledgerProblems(p).map((x) => `${p.id}: ${x}`));
   expect(problems).toEqual([]);
 }
 
-export const deliveriesOf = (h: PayinHarness) => h.store.webhookDeliveries.find({}, { sort: { id: 1 } });
+export const deliveriesOf = (h: ListeningWorld) => h.store.webhookDeliveries.find({}, { sort: { id: 1 } });
 
-export async function webhookStats(h: PayinHarness) {
-  const r = await call(h, 'GET', '/api/payment/shkeeper/webhook-stats', { as: { admin: ADMIN } });
+export async function webhookStats(h: ListeningWorld) {
+  const r = await h.as({ admin: ADMIN }).get('/shkeeper/webhook-stats');
   if (r.status !== 200) throw new Error(`webhook-stats: ${r.status} ${r.text}`);
   return r.body.data.invoice as Record<string, number>;
 }

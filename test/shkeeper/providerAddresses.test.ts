@@ -6,7 +6,7 @@ import { AppError } from '../../src/platform/errors.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { redactAddresses } from '../../src/platform/redact.js';
 import { createShkeeperClient } from '../../src/adapters/shkeeper/shkeeperClient.js';
-import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 import { createIntent, seed } from './payinTestKit.js';
 
 /**
@@ -15,7 +15,7 @@ import { createIntent, seed } from './payinTestKit.js';
  * them for the operator.
  */
 
-let h: PayinHarness | undefined;
+let h: ListeningWorld | undefined;
 afterEach(async () => {
   await h?.stop();
   h = undefined;
@@ -28,7 +28,7 @@ const capture = () => {
 
 describe('SHKeeper unreachable', () => {
   it('the buyer reads "unreachable" with no host or port; the log keeps them', async () => {
-    h = await startPayinHarness({ captureLogs: true });
+    h = await startTestWorld({ listen: true, shkeeper: true, captureLogs: true });
     const s = await seed(h);
     const { host, port } = new URL(h.fake.url);
     await h.fake.refuseConnections();

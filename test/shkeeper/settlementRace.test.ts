@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalChain, type LocalChain } from '../helpers/chain/localChain.js';
-import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 import {
   BUYER,
   confirmTx,
@@ -28,13 +28,13 @@ const ITERATIONS = 25;
 
 let chain: LocalChain;
 let setup: ChainSetup;
-let h: PayinHarness;
+let h: ListeningWorld;
 
 beforeAll(async () => {
   chain = await startLocalChain();
   setup = await deployUsdt(chain);
   // AUTO_WEBHOOK_AFTER_MS=0 so the four-way race can also poll; the timers themselves never fire.
-  h = await startPayinHarness({ chain, tokenAddress: setup.usdt.address, env: { ...QUIET_MONITORS, AUTO_WEBHOOK_AFTER_MS: '0' } });
+  h = await startTestWorld({ listen: true, shkeeper: true, chain, tokenAddress: setup.usdt.address, env: { ...QUIET_MONITORS, AUTO_WEBHOOK_AFTER_MS: '0' } });
 });
 afterAll(async () => {
   await h?.stop();

@@ -3,9 +3,8 @@ import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers
 import { freePort, waitFor } from '../helpers/childService.js';
 import { randomAddress } from '../helpers/fakeShkeeper/common.js';
 import { snapshot } from '../helpers/fixtures.js';
-import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 import {
-  api,
   createIntent,
   deployUsdt,
   expectCompletedOnce,
@@ -29,7 +28,7 @@ import {
 let chain: LocalChain;
 let setup: ChainSetup;
 let otherToken: DeployedToken;
-let h: PayinHarness | undefined;
+let h: ListeningWorld | undefined;
 
 beforeAll(async () => {
   chain = await startLocalChain();
@@ -45,16 +44,15 @@ afterAll(async () => {
 });
 
 const start = async (env: Record<string, string> = {}, rpcUrl?: string) => {
-  h = await startPayinHarness({
-    chain: rpcUrl ? { ...chain, rpcUrl } : chain,
+  h = await startTestWorld({ listen: true, shkeeper: true, chain: rpcUrl ? { ...chain, rpcUrl } : chain,
     tokenAddress: setup.usdt.address,
     env: { ...QUIET_MONITORS, ...env },
   });
   return h;
 };
 const pay = (to: string, amount = '25.5') => chain.transfer(setup.usdt.address, setup.buyerWallet, to, units(amount));
-const statusOf = async (harness: PayinHarness) => {
-  const r = await api(harness, 'GET', '/shkeeper/wallet-monitor/status');
+const statusOf = async (harness: ListeningWorld) => {
+  const r = await harness.anonymous.get('/shkeeper/wallet-monitor/status');
   expect(r.status).toBe(200);
   expect(r.body.success).toBe(true);
   return r.body.data;

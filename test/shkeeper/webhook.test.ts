@@ -1,13 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { newObjectId } from '../../src/platform/ids.js';
 import { snapshot } from '../helpers/fixtures.js';
-import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 import type { FakeShkeeperOptions } from '../helpers/fakeShkeeper/fakeShkeeper.js';
 import { compactSortedJson } from '../helpers/fakeShkeeper/signing.js';
 import {
   ADMIN,
   BUYER,
-  call,
   deliveriesOf,
   intentFor,
   invoiceCallback,
@@ -26,11 +25,11 @@ import {
  * does, and the counters.
  */
 
-let h: PayinHarness;
+let h: ListeningWorld;
 let s: Seeded;
 
 async function start(opts: { env?: Record<string, string>; fake?: FakeShkeeperOptions } = {}) {
-  h = await startPayinHarness(opts);
+  h = await startTestWorld({ listen: true, shkeeper: opts.fake ?? true, env: opts.env });
   s = await seed(h);
 }
 afterEach(async () => {
@@ -288,8 +287,8 @@ describe('what a completion does, exactly once', () => {
 describe('GET /shkeeper/webhook-stats', () => {
   it('401 anonymous, 403 for a non-admin', async () => {
     await start();
-    expect((await call(h, 'GET', '/api/payment/shkeeper/webhook-stats')).status).toBe(401);
-    const user = await call(h, 'GET', '/api/payment/shkeeper/webhook-stats', { as: BUYER });
+    expect((await h.anonymous.get('/shkeeper/webhook-stats')).status).toBe(401);
+    const user = await h.as(BUYER).get('/shkeeper/webhook-stats');
     expect(user.status).toBe(403);
     expect(user.body.error.code).toBe('admin_required');
   });
@@ -306,7 +305,7 @@ describe('GET /shkeeper/webhook-stats', () => {
     const stats = await webhookStats(h);
     expect(stats).toEqual({ total: 5, success: 1, duplicate: 1, badSignature: 1, failure: 2, latePayments: 0, stale: 0, inFlight: 0, excess: 0, refused: 0 });
 
-    const full = await call(h, 'GET', '/api/payment/shkeeper/webhook-stats', { as: { admin: ADMIN } });
+    const full = await h.as({ admin: ADMIN }).get('/shkeeper/webhook-stats');
     expect(full.body.data.payout).toMatchObject({ total: 0 });
 
     // Derived from the stored rows, not from process memory: a row written elsewhere counts.

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/core/store/store.js';
-import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
-import { BUYER, call, expectSoundLedgers, intentFor, invoiceCallback, paymentOf, postWebhook, seed, webhookStats } from './payinTestKit.js';
+import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
+import { BUYER, expectSoundLedgers, intentFor, invoiceCallback, paymentOf, postWebhook, seed, webhookStats } from './payinTestKit.js';
 
 /**
  * The same callback delivered several times at once, against a store that answers with I/O
@@ -31,10 +31,10 @@ function withLatency(store: Store, maxMs: number): Store {
   });
 }
 
-/** A PayinHarness whose server sees the store through added latency (tests assert on the store itself). */
-const startSlowHarness = () => startPayinHarness({ wrapStore: (store) => withLatency(store, 4) });
+/** A ListeningWorld whose server sees the store through added latency (tests assert on the store itself). */
+const startSlowHarness = () => startTestWorld({ listen: true, shkeeper: true, wrapStore: (store) => withLatency(store, 4) });
 
-let h: PayinHarness;
+let h: ListeningWorld;
 beforeEach(async () => {
   h = await startSlowHarness();
 });
@@ -67,7 +67,7 @@ describe('one callback delivered several times at once', () => {
     for (let i = 0; i < ROUNDS; i++) {
       const s = await seed(h);
       const intent = await intentFor(h, s);
-      expect((await call(h, 'PUT', `/api/payment/${intent.paymentId}`, { as: BUYER, body: { status: 'cancelled' } })).status).toBe(200);
+      expect((await h.as(BUYER).put(`/${intent.paymentId}`, { status: 'cancelled' })).status).toBe(200);
       const body = invoiceCallback(intent, {}, { txid: `0x${(i + 1).toString(16).padStart(64, 'e')}` });
       const answers = await Promise.all(Array.from({ length: COPIES }, () => postWebhook(h, body)));
       expect(answers.map((a) => a.status)).toEqual(Array(COPIES).fill(202));

@@ -1,9 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startPayinHarness, type PayinHarness } from '../helpers/payinHarness.js';
+import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 import {
   ADMIN,
   BUYER,
-  call,
   deliveriesOf,
   intentFor,
   invoiceCallback,
@@ -21,11 +20,11 @@ import {
  * it; every accepted delivery must be answered 202 so that SHKeeper stops re-sending.
  */
 
-let h: PayinHarness;
+let h: ListeningWorld;
 let s: Seeded;
 
 beforeEach(async () => {
-  h = await startPayinHarness();
+  h = await startTestWorld({ listen: true, shkeeper: true });
   s = await seed(h);
 });
 afterEach(async () => {
@@ -58,7 +57,7 @@ describe('partial payments', () => {
     expect(h.events.named('payment-updated').map((e) => (e.payload as { status: string }).status)).toEqual(['processing', 'processing', 'processing']);
 
     // The admin's debug bundle shows the same facts.
-    const debug = await call(h, 'GET', `/api/payment/${intent.paymentId}/debug`, { as: { admin: ADMIN } });
+    const debug = await h.as({ admin: ADMIN }).get(`/${intent.paymentId}/debug`);
     expect(debug.status).toBe(200);
     expect(debug.body.data.payment.providerData.shkeeper).toMatchObject({ status: 'PARTIAL', balanceCrypto: '10' });
 
@@ -251,7 +250,7 @@ describe('money for a cancelled payment', () => {
   // it is now an excess credit of the escrow ledger, written by the coordinator (issue 10).
   it('is acknowledged (202), recorded on the escrow as an excess credit, and not applied', async () => {
     const intent = await intentFor(h, s);
-    const cancel = await call(h, 'PUT', `/api/payment/${intent.paymentId}`, { as: BUYER, body: { status: 'cancelled' } });
+    const cancel = await h.as(BUYER).put(`/${intent.paymentId}`, { status: 'cancelled' });
     expect(cancel.status).toBe(200);
     expect(cancel.body.data.status).toBe('cancelled');
     const mark = h.events.emitted.length;
@@ -265,7 +264,7 @@ describe('money for a cancelled payment', () => {
     expect(await completionEffects()).toEqual(UNTOUCHED);
     expect(h.events.emitted.slice(mark)).toEqual([]);
 
-    const debug = await call(h, 'GET', `/api/payment/${intent.paymentId}/debug`, { as: { admin: ADMIN } });
+    const debug = await h.as({ admin: ADMIN }).get(`/${intent.paymentId}/debug`);
     expect(debug.status).toBe(200);
     expect(debug.body.data.payment.status).toBe('cancelled');
     expect(debug.body.data.payment.providerData.latePayments).toBeUndefined();
@@ -291,10 +290,7 @@ describe('money for a cancelled payment', () => {
   it('money for an intent that failed after SHKeeper had made the invoice is recorded as late', async () => {
     // SHKeeper handles every attempt but the answers never arrive: the intent fails…
     h.fake.fail('reset_after_processing', { endpoint: 'payment_request' });
-    const r = await call(h, 'POST', '/api/payment/shkeeper/intents', {
-      as: BUYER,
-      body: { purchaseRequestId: s.request.id, sellerOfferId: s.offer.id, amount: s.offer.amount, sellerId: s.offer.sellerId },
-    });
+    const r = await h.as(BUYER).post('/shkeeper/intents', { purchaseRequestId: s.request.id, sellerOfferId: s.offer.id, amount: s.offer.amount, sellerId: s.offer.sellerId });
     expect(r.status).toBe(502);
     const [failed] = await h.store.payments.find({});
     expect(failed!.status).toBe('failed');
@@ -314,7 +310,7 @@ describe('money for a cancelled payment', () => {
 
   it('paying the old invoice after a new intent leaves the new payment alone', async () => {
     const old = await intentFor(h, s);
-    await call(h, 'PUT', `/api/payment/${old.paymentId}`, { as: BUYER, body: { status: 'cancelled' } });
+    await h.as(BUYER).put(`/${old.paymentId}`, { status: 'cancelled' });
     const fresh = await intentFor(h, s);
     h.fake.pay({ externalId: old.externalId });
     await h.fake.callbacksSettled();

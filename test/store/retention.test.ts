@@ -9,7 +9,7 @@ import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import type { IdempotencyRecord, WebhookDeliveryRecord } from '../../src/core/store/records.js';
 import { RetentionSweep, retentionSweepFor } from '../../src/adapters/store/retentionSweep.js';
 import type { Store } from '../../src/core/store/store.js';
-import { buildTestApp } from '../helpers/testApp.js';
+import { startTestWorld } from '../helpers/testWorld.js';
 import { ManualClock } from '../helpers/manualClock.js';
 
 /**
@@ -98,19 +98,19 @@ describe('the retention sweep (in-process store)', () => {
     expect(await store.idempotencyKeys.count({})).toBe(0);
   });
 
-  it('exists for the in-process store only: on MongoDB the TTL indexes expire the rows', () => {
+  it('exists for the in-process store only: on MongoDB the TTL indexes expire the rows', async () => {
     const clock = new ManualClock();
     const store = new MemoryStore(clock);
     expect(retentionSweepFor({ store, clock }, logger)).toBeInstanceOf(RetentionSweep);
     expect(retentionSweepFor({ store: claimingMongo(store), clock }, logger)).toBeUndefined();
 
-    expect(buildTestApp({ store, clock }).ctx.monitors.get('retentionSweep')).toBeInstanceOf(RetentionSweep);
-    expect(buildTestApp({ store: claimingMongo(new MemoryStore(clock)), clock }).ctx.monitors.get('retentionSweep')).toBeUndefined();
+    expect((await startTestWorld({ store, clock })).ctx.monitors.get('retentionSweep')).toBeInstanceOf(RetentionSweep);
+    expect((await startTestWorld({ store: claimingMongo(new MemoryStore(clock)), clock })).ctx.monitors.get('retentionSweep')).toBeUndefined();
   });
 
   it('the app registers it with the injected clock', async () => {
     const clock = new ManualClock();
-    const t = buildTestApp({ clock });
+    const t = await startTestWorld({ clock });
     await t.store.idempotencyKeys.insertOne(idempotencyKey('k', new Date(clock.now().getTime() + HOUR), clock.now()));
     const sweep = t.ctx.monitors.get('retentionSweep') as IntervalMonitor;
     await sweep.tick();
@@ -126,7 +126,7 @@ describe('webhook delivery rows', () => {
 
   it('expire WEBHOOK_DELIVERY_RETENTION_DAYS after receipt (30 by default)', async () => {
     for (const [env, days] of [[{}, 30], [{ WEBHOOK_DELIVERY_RETENTION_DAYS: '7' }, 7]] as const) {
-      const t = buildTestApp({ clock: new ManualClock(), env });
+      const t = await startTestWorld({ clock: new ManualClock(), env });
       const id = await t.ctx.deliveries.received(signed);
       await t.ctx.deliveries.finish(id, 'applied', { dedupeKey: `k-${days}` });
       const row = (await t.store.webhookDeliveries.findById(id))!;
@@ -136,7 +136,7 @@ describe('webhook delivery rows', () => {
 
   it('bad-signature samples keep their 24 h, or the retention when that is sooner', async () => {
     const clock = new ManualClock();
-    const t = buildTestApp({ clock, env: { WEBHOOK_DELIVERY_RETENTION_DAYS: '30' } });
+    const t = await startTestWorld({ clock, env: { WEBHOOK_DELIVERY_RETENTION_DAYS: '30' } });
     await t.ctx.deliveries.badSignature('invoice', 'signature mismatch');
     const [sample] = await t.store.webhookDeliveries.find({ outcome: 'bad_signature' });
     expect(sample!.expiresAt!.getTime() - sample!.receivedAt.getTime()).toBe(BAD_SIGNATURE_TTL_MS);
@@ -157,7 +157,7 @@ describe('idempotency records', () => {
   it('expire IDEMPOTENCY_RETENTION_HOURS after the request (24 by default, as before the setting)', async () => {
     for (const [env, hours] of [[{}, 24], [{ IDEMPOTENCY_RETENTION_HOURS: '2' }, 2]] as const) {
       const clock = new ManualClock();
-      const t = buildTestApp({ clock, env });
+      const t = await startTestWorld({ clock, env });
       await t.http().post(`/api/payment/shkeeper/${PAYMENT}/release`).set('Authorization', t.bearer('admin-1', { admin: true })).set('Idempotency-Key', 'k1').send({});
       const [record] = await t.store.idempotencyKeys.find({});
       expect(record!.expiresAt.getTime() - clock.now().getTime()).toBe(hours * HOUR);
@@ -167,7 +167,7 @@ describe('idempotency records', () => {
 
   it('replay the answer until then; after it, the same key is processed anew', async () => {
     const clock = new ManualClock();
-    const t = buildTestApp({ clock, env: { IDEMPOTENCY_RETENTION_HOURS: '2' } });
+    const t = await startTestWorld({ clock, env: { IDEMPOTENCY_RETENTION_HOURS: '2' } });
     const send = () =>
       t.http().post(`/api/payment/shkeeper/${PAYMENT}/release`).set('Authorization', t.bearer('admin-1', { admin: true })).set('Idempotency-Key', 'k1').send({});
     const first = await send();
