@@ -18,6 +18,28 @@ import type { AdminPayoutInput } from './decentralizedSchemas.js';
 const RECEIPT_TIMEOUT_MS = 120_000;
 
 /**
+ * What an admin payout did: `sent` (mined, the escrow released), `awaiting_receipt` (broadcast,
+ * not mined yet: it stays in flight), or `failed` (the transfer reverted: the escrow is free
+ * again). `success`, `message` and `data` are the spec's answer (`success` is false only when
+ * failed).
+ */
+export interface AdminPayoutOutcome {
+  kind: 'sent' | 'awaiting_receipt' | 'failed';
+  success: boolean;
+  message: string;
+  data: {
+    payoutId: string;
+    status: PaymentRecord['status'];
+    transactionHash: string;
+    from: string;
+    to: string | null;
+    amount: string;
+    currency: string;
+    receipt: unknown;
+  };
+}
+
+/**
  * An admin pays a seller straight from the hot wallet (no SHKeeper): a disbursement of the
  * purchase request's funded escrow, to its offer's wallet (another one only with the admin's
  * reason), for at most what the escrow still holds. The disbursement is opened first (it holds the
@@ -42,7 +64,7 @@ export class AdminPayoutService {
     },
   ) {}
 
-  async pay(who: Principal, input: AdminPayoutInput) {
+  async pay(who: Principal, input: AdminPayoutInput): Promise<AdminPayoutOutcome> {
     const { store, config, coordinator } = this.d;
     const wallet = this.d.wallet;
     if (!wallet) throw fail('not_configured', { message: 'no hot wallet is configured (ADMIN_WALLET_PRIVATE_KEY, BSC_RPC_URL)' });
@@ -162,9 +184,11 @@ export class AdminPayoutService {
     return (await this.d.store.payments.findById(id))!;
   }
 
-  private answer(p: PaymentRecord, txHash: string, receipt: unknown, message: string) {
+  private answer(p: PaymentRecord, txHash: string, receipt: unknown, message: string): AdminPayoutOutcome {
+    const kind = p.status === 'failed' ? 'failed' : receipt ? 'sent' : 'awaiting_receipt';
     return {
-      success: p.status !== 'failed',
+      kind,
+      success: kind !== 'failed',
       message,
       data: {
         payoutId: p.id,

@@ -71,8 +71,9 @@ export function decentralizedPaymentRoutes(deps: DecentralizedRouteDeps): Router
     requireAdmin(deps.tokens),
     deps.idempotent,
     endpoint({ body: adminPayoutBody }, async ({ body }, req, res) => {
-      const answer = await deps.adminPayouts.pay(principalOf(req), body);
-      res.status(answer.success ? 200 : 502).json(answer);
+      const { kind, success, message, data } = await deps.adminPayouts.pay(principalOf(req), body);
+      // A reverted transfer is the chain refusing it: 502, with the spec's body all the same.
+      res.status(kind === 'failed' ? 502 : 200).json({ success, message, data });
     }),
   );
   return router;

@@ -56,7 +56,8 @@ export function escrowRoutes(deps: EscrowRouteDeps): Router {
       once,
       endpoint({ params, body: confirmBody }, async ({ params: p, body }, req, res) => {
         const r = await deps.escrow.confirm(principalOf(req).userId, p.id, kind, body.txHash, body.recipientOverride);
-        res.status(r.httpStatus).json({ success: true, message: r.message, data: paymentView(r.payment) });
+        // Not deep enough yet is 202: accepted, nothing settled (and not stored under the key).
+        res.status(r.kind === 'awaiting_confirmations' ? 202 : 200).json({ success: true, message: r.message, data: paymentView(r.payment) });
       }),
     );
   }

@@ -32,6 +32,14 @@ interface Plan {
 }
 
 /**
+ * What a confirm did: settled the release or refund now, found it settled by this very transfer
+ * already, or saw the transfer on chain but not yet `required` blocks deep (nothing changed).
+ */
+export type EscrowConfirmOutcome =
+  | { kind: 'settled' | 'already_settled'; message: string; payment: PaymentRecord }
+  | { kind: 'awaiting_confirmations'; confirmations: number; required: number; message: string; payment: PaymentRecord };
+
+/**
  * Escrow release and refund: disbursements of the escrow paid by an escrow transaction the admin
  * signs (the server holds no escrow key). `prepare` opens the disbursement with the EIP-1193
  * transaction to sign, and holds the escrow; `confirm` settles it only when the chain shows
@@ -98,10 +106,10 @@ export class EscrowService {
     return { cancelled: d.kind as EscrowAction };
   }
 
-  async confirm(adminId: string, paymentId: string, kind: EscrowAction, txHash: string, override?: RecipientOverride) {
+  async confirm(adminId: string, paymentId: string, kind: EscrowAction, txHash: string, override?: RecipientOverride): Promise<EscrowConfirmOutcome> {
     const p = await this.payment(paymentId);
     const target = TARGET_STATUS[kind];
-    if (settledBy(p, kind, txHash)) return { httpStatus: 200, message: `already ${target}`, payment: p };
+    if (settledBy(p, kind, txHash)) return { kind: 'already_settled', message: `already ${target}`, payment: p };
     assertFunded(p);
     if (await this.hashOwner(txHash)) throw hashInUse();
     const plan = await this.plan(p, kind, txHash, override);
@@ -115,7 +123,8 @@ export class EscrowService {
       confirmations: this.d.config.bsc.confirmations,
     });
     if (verdict.status === 'pending') {
-      return { httpStatus: 202, message: `transaction seen; ${verdict.confirmations} of ${verdict.required} confirmations`, payment: p };
+      const { confirmations, required } = verdict;
+      return { kind: 'awaiting_confirmations', confirmations, required, message: `transaction seen; ${confirmations} of ${required} confirmations`, payment: p };
     }
     if (verdict.status === 'not_found') {
       throw fail('transaction_not_found');
@@ -127,7 +136,7 @@ export class EscrowService {
       });
     }
     const done = await this.settle(adminId, p.id, kind, txHash, override, plan);
-    return { httpStatus: 200, message: `escrow ${target}`, payment: done };
+    return { kind: 'settled', message: `escrow ${target}`, payment: done };
   }
 
   /**

@@ -7,26 +7,35 @@ import { verifyShkeeperSignature } from '../../adapters/shkeeper/webhookSignatur
 import type { Store } from '../../core/store/store.js';
 import { payoutCallback } from './payoutSchemas.js';
 import type { PayoutUpdates } from './payoutUpdates.js';
+import { refused, type WebhookRefusal } from '../shared/webhookOutcome.js';
+
+/**
+ * What became of a payout callback: taken (`message` says how; `data` names the payout it moved),
+ * or refused with a catalog code.
+ */
+export type PayoutCallbackOutcome =
+  | { kind: 'accepted'; message: string; data: { payoutId: string; status: string } | null }
+  | WebhookRefusal;
 
 /**
  * SHKeeper's payout callback (`processPayoutWebhookEvent`): signed like invoice callbacks but
- * without the API-key header, so only the HMAC forms are accepted. Answered 202 once recorded and
- * applied (SHKeeper retries anything else up to 7 times), deduplicated by (external id, tx hash).
- * Errors answer the spec's `{ success, message, data }`.
+ * without the API-key header, so only the HMAC forms are accepted. `accepted` once recorded and
+ * applied (the route answers 202; SHKeeper retries anything else up to 7 times), deduplicated by
+ * (external id, tx hash). Refusals are answered in the spec's `{ success, message, data }`.
  */
 export class PayoutWebhookService {
   constructor(
     private readonly d: { config: Config; store: Store; deliveries: DeliveryLog; updates: PayoutUpdates; clock: Clock },
   ) {}
 
-  async receive(headers: Record<string, string | string[] | undefined>, raw: Buffer) {
+  async receive(headers: Record<string, string | string[] | undefined>, raw: Buffer): Promise<PayoutCallbackOutcome> {
     const secret = this.d.config.shkeeper.webhookSecret;
-    if (!secret) return answer(503, false, 'SHKEEPER_WEBHOOK_SECRET (or SHKEEPER_API_KEY) is not configured');
+    if (!secret) return refused('not_configured', 'SHKEEPER_WEBHOOK_SECRET (or SHKEEPER_API_KEY) is not configured');
     const base = { kind: 'payout' as const, externalId: null, status: null, txids: [] };
     const verdict = verifyShkeeperSignature(headers, raw, { secret, nowSeconds: Math.floor(this.d.clock.now().getTime() / 1000) });
     if (!verdict.ok) {
       await this.d.deliveries.badSignature('payout', verdict.reason);
-      return answer(401, false, 'the webhook signature is missing or invalid');
+      return refused('invalid_signature', 'the webhook signature is missing or invalid');
     }
     let parsed;
     try {
@@ -38,7 +47,7 @@ export class PayoutWebhookService {
     }
     if (!parsed?.success) {
       await this.d.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed');
-      return answer(400, false, 'the body is not a payout callback');
+      return refused('validation_error', 'the body is not a payout callback');
     }
     const cb = parsed.data;
     const deliveryId = await this.d.deliveries.received({
@@ -52,18 +61,18 @@ export class PayoutWebhookService {
     const dedupeKey = `payout:${cb.external_id}:${cb.tx_hash}`;
     if (await this.d.deliveries.alreadyApplied(dedupeKey)) {
       await this.d.deliveries.finish(deliveryId, 'duplicate');
-      return answer(202, true, 'duplicate delivery ignored');
+      return accepted('duplicate delivery ignored');
     }
     const payout = await this.d.store.payments.findOne({ externalId: cb.external_id, direction: 'out' });
     if (!payout) {
       await this.d.deliveries.finish(deliveryId, 'unknown_invoice', { detail: `no payout has external id ${cb.external_id}` });
-      return answer(202, true, 'unknown payout recorded');
+      return accepted('unknown payout recorded');
     }
     try {
       const updated = await this.d.updates.applyStatus(payout, { status: cb.status.toUpperCase(), txid: cb.tx_hash }, 'shkeeper_payout_webhook');
       const outcome = updated.status === payout.status ? 'duplicate' : 'applied';
       await this.d.deliveries.finish(deliveryId, outcome, { dedupeKey, paymentId: payout.id });
-      return answer(202, true, 'payout processed', { payoutId: updated.id, status: updated.status });
+      return accepted('payout processed', { payoutId: updated.id, status: updated.status });
     } catch (err) {
       await this.d.deliveries.finish(deliveryId, 'error', { detail: (err as Error).message?.slice(0, 200) }).catch(() => undefined);
       throw err;
@@ -71,6 +80,6 @@ export class PayoutWebhookService {
   }
 }
 
-function answer(status: number, success: boolean, message: string, data: unknown = null) {
-  return { status, body: { success, message, data } };
+function accepted(message: string, data: { payoutId: string; status: string } | null = null): PayoutCallbackOutcome {
+  return { kind: 'accepted', message, data };
 }

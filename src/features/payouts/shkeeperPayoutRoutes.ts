@@ -3,6 +3,7 @@ import type { TokenService } from '../../platform/auth/tokens.js';
 import type { PayoutService } from './payoutService.js';
 import { principalOf, requireAdmin, requireAuth } from '../../platform/auth/authMiddleware.js';
 import { endpoint } from '../../platform/http/http.js';
+import { httpStatusOfCode } from '../../platform/errors.js';
 import { bodyBytes, rawWebhookBody } from '../shared/rawWebhookBody.js';
 import { payoutBody, payoutIdParams, taskParams } from './payoutSchemas.js';
 import type { PayoutWebhookService } from './payoutWebhookService.js';
@@ -41,8 +42,10 @@ export function shkeeperPayoutRoutes(deps: PayoutRouteDeps): Router {
 export function shkeeperPayoutWebhookRoutes(deps: { webhooks: PayoutWebhookService }): Router {
   const router = Router();
   router.post('/payout/webhook', rawWebhookBody, async (req, res) => {
-    const answer = await deps.webhooks.receive(req.headers, bodyBytes(req.body));
-    res.status(answer.status).json(answer.body);
+    const outcome = await deps.webhooks.receive(req.headers, bodyBytes(req.body));
+    // The spec's shape either way; SHKeeper counts only 202 as delivered.
+    if (outcome.kind === 'accepted') res.status(202).json({ success: true, message: outcome.message, data: outcome.data });
+    else res.status(httpStatusOfCode(outcome.code)).json({ success: false, message: outcome.message, data: null });
   });
   return router;
 }

@@ -9,10 +9,23 @@ import { visiblePayment } from '../../core/payments/paymentAccess.js';
 import type { CreditInput } from '../../core/payments/paymentCoordinator.js';
 import type { PaymentSettlement } from '../../core/payments/paymentSettlement.js';
 import { CLOSED, SETTLED } from '../../core/payments/transitions.js';
-import type { PaymentRecord } from '../../core/store/records.js';
+import type { PaymentRecord, PaymentStatus } from '../../core/store/records.js';
 import type { Store } from '../../core/store/store.js';
 
 type Step = { source: string; actor: string };
+
+/**
+ * What a buyer's confirm did. `confirmed`: the transfer funded the payment now;
+ * `already_confirmed`: the payment was settled already (by this transfer or before);
+ * `recorded`: the transfer is kept for an admin (excess, or already recorded on a closed payment)
+ * and the payment is unchanged; `partially_funded`: credited, more is still due;
+ * `awaiting_confirmations`: seen on chain, not deep enough yet. `data` is what the route answers.
+ */
+export interface ConfirmOutcome {
+  kind: 'confirmed' | 'already_confirmed' | 'recorded' | 'partially_funded' | 'awaiting_confirmations';
+  message: string;
+  data: { paymentId: string; transactionHash: string | null; status: PaymentStatus };
+}
 
 /**
  * The buyer's fallback when SHKeeper's webhook is late: the buyer names the transaction, and the
@@ -29,7 +42,7 @@ export class ConfirmTransactionService {
     private readonly deps: { config: Config; store: Store; settlement: PaymentSettlement; proofs: InflowProofs; clock: Clock; chain?: ChainGateway },
   ) {}
 
-  async confirm(who: Principal, input: { paymentId: string; transactionHash: string; network?: string }) {
+  async confirm(who: Principal, input: { paymentId: string; transactionHash: string; network?: string }): Promise<ConfirmOutcome> {
     const payment = await visiblePayment(this.deps.store, who, input.paymentId);
     if (input.network && input.network.toLowerCase() !== 'bsc') {
       throw fail('unsupported_network');
@@ -45,7 +58,7 @@ export class ConfirmTransactionService {
     const step = { source: 'confirm_transaction', actor: who.userId };
 
     if (SETTLED.includes(payment.status)) {
-      if (isRecorded(payment, hash)) return answer(payment, 'payment is already confirmed');
+      if (isRecorded(payment, hash)) return outcome('already_confirmed', payment, 'payment is already confirmed');
       return this.afterSettlement(payment, hash, step);
     }
     const verdict = await this.prove(payment, hash);
@@ -60,11 +73,8 @@ export class ConfirmTransactionService {
       case 'seen': {
         const { payment: seen } = await this.deps.settlement.markProcessing(payment.id, step);
         // Settled meanwhile (the webhook won the race): say so, not "processing".
-        if (SETTLED.includes(seen.status)) return answer(seen, 'payment is already confirmed');
-        return {
-          ...answer(seen, `transaction seen; ${verdict.confirmations} of ${verdict.required} confirmations`, hash),
-          httpStatus: 202,
-        };
+        if (SETTLED.includes(seen.status)) return outcome('already_confirmed', seen, 'payment is already confirmed');
+        return outcome('awaiting_confirmations', seen, `transaction seen; ${verdict.confirmations} of ${verdict.required} confirmations`, hash);
       }
       case 'unmined':
         throw fail('transfer_mismatch', {
@@ -82,7 +92,7 @@ export class ConfirmTransactionService {
    * A settled payment and a hash that is not its own: a real new transfer to the invoice address
    * is money that arrived and is recorded as excess; anything else does not pay this payment.
    */
-  private async afterSettlement(payment: PaymentRecord, hash: string, step: Step) {
+  private async afterSettlement(payment: PaymentRecord, hash: string, step: Step): Promise<ConfirmOutcome> {
     const notThis = (chain?: string) =>
       fail('transfer_mismatch', {
         message: 'another transaction is recorded as this payment\'s funding; this one does not pay it',
@@ -92,29 +102,27 @@ export class ConfirmTransactionService {
     const verdict = await this.prove(payment, hash);
     if (verdict.kind === 'credit') return this.credit(payment, verdict.transfer, step);
     if (verdict.kind === 'seen') {
-      return {
-        ...answer(payment, `payment is already confirmed; this transfer to its invoice address is seen (${verdict.confirmations} of ${verdict.required} confirmations) and is recorded as excess once deep enough`),
-        httpStatus: 202,
-      };
+      const seen = `this transfer to its invoice address is seen (${verdict.confirmations} of ${verdict.required} confirmations)`;
+      return outcome('awaiting_confirmations', payment, `payment is already confirmed; ${seen} and is recorded as excess once deep enough`);
     }
     throw notThis(verdict.kind === 'refuted' ? verdict.reason : verdict.kind);
   }
 
-  private async credit(payment: PaymentRecord, transfer: CreditInput, step: Step) {
+  private async credit(payment: PaymentRecord, transfer: CreditInput, step: Step): Promise<ConfirmOutcome> {
     const r = await this.deps.settlement.credit(payment.id, transfer, step);
     const p = r.payment;
+    const received = `${fundedAmount(ledgerOf(p))} of ${p.amount.amount} ${p.amount.currency} received`;
     switch (r.outcome) {
       case 'funded':
-        return answer(p, 'payment confirmed on chain');
-      case 'partial': {
-        const due = ledgerOf(p).shortfall ?? '0';
-        return { ...answer(p, `transfer credited: ${fundedAmount(ledgerOf(p))} of ${p.amount.amount} ${p.amount.currency} received; ${due} still due`, transfer.txHash), httpStatus: 202 };
-      }
+        return outcome('confirmed', p, 'payment confirmed on chain');
+      case 'partial':
+        return outcome('partially_funded', p, `transfer credited: ${received}; ${ledgerOf(p).shortfall ?? '0'} still due`, transfer.txHash);
       case 'excess':
-        return answer(p, `${wasWhat(p)}; this transfer of ${transfer.amount} ${p.amount.currency} was recorded as excess for an admin`);
+        return outcome('recorded', p, `${wasWhat(p)}; this transfer of ${transfer.amount} ${p.amount.currency} was recorded as excess for an admin`);
       case 'already_credited':
-        if (SETTLED.includes(p.status) || CLOSED.includes(p.status)) return answer(p, SETTLED.includes(p.status) ? 'payment is already confirmed' : `${wasWhat(p)}; this transfer is already recorded`);
-        return { ...answer(p, `transfer already credited: ${fundedAmount(ledgerOf(p))} of ${p.amount.amount} ${p.amount.currency} received`, transfer.txHash), httpStatus: 202 };
+        if (SETTLED.includes(p.status)) return outcome('already_confirmed', p, 'payment is already confirmed');
+        if (CLOSED.includes(p.status)) return outcome('recorded', p, `${wasWhat(p)}; this transfer is already recorded`);
+        return outcome('partially_funded', p, `transfer already credited: ${received}`, transfer.txHash);
     }
   }
 
@@ -131,11 +139,6 @@ function isRecorded(p: PaymentRecord, hash: string): boolean {
 
 const wasWhat = (p: PaymentRecord) => (SETTLED.includes(p.status) ? 'payment is already confirmed' : `the payment is ${p.status}`);
 
-function answer(p: PaymentRecord, message: string, seenHash?: string) {
-  return {
-    httpStatus: 200,
-    success: true as const,
-    message,
-    data: { paymentId: p.id, transactionHash: p.transactionHash ?? seenHash ?? null, status: p.status },
-  };
+function outcome(kind: ConfirmOutcome['kind'], p: PaymentRecord, message: string, seenHash?: string): ConfirmOutcome {
+  return { kind, message, data: { paymentId: p.id, transactionHash: p.transactionHash ?? seenHash ?? null, status: p.status } };
 }

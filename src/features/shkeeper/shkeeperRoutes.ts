@@ -34,8 +34,10 @@ export function shkeeperRoutes(deps: ShkeeperRouteDeps): Router {
     '/confirm-transaction',
     auth,
     endpoint({ body: confirmTransactionBody }, async ({ body }, req, res) => {
-      const { httpStatus, ...answer } = await deps.confirmations.confirm(principalOf(req), body);
-      res.status(httpStatus).json(answer);
+      const { kind, message, data } = await deps.confirmations.confirm(principalOf(req), body);
+      // 202 while more is to come (deeper confirmations, the rest of the amount); 200 once decided.
+      const pending = kind === 'awaiting_confirmations' || kind === 'partially_funded';
+      res.status(pending ? 202 : 200).json({ success: true, message, data });
     }),
   );
 

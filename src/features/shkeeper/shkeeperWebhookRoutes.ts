@@ -1,4 +1,6 @@
 import { Router } from 'express';
+import { fail, httpStatusOfCode } from '../../platform/errors.js';
+import { errorBody } from '../../platform/http/errorHandler.js';
 import { bodyBytes, rawWebhookBody } from '../shared/rawWebhookBody.js';
 import type { ShkeeperWebhookService } from './webhookService.js';
 
@@ -9,8 +11,10 @@ import type { ShkeeperWebhookService } from './webhookService.js';
 export function shkeeperWebhookRoutes(deps: { webhooks: ShkeeperWebhookService }): Router {
   const router = Router();
   router.post('/webhook', rawWebhookBody, async (req, res) => {
-    const answer = await deps.webhooks.receiveInvoiceCallback(req.headers, bodyBytes(req.body));
-    res.status(answer.status).json(answer.body);
+    const outcome = await deps.webhooks.receiveInvoiceCallback(req.headers, bodyBytes(req.body));
+    // SHKeeper counts only 202 as delivered; a refusal answers the catalog's status and error shape.
+    if (outcome.kind === 'accepted') res.status(202).json({ success: true });
+    else res.status(httpStatusOfCode(outcome.code)).json(errorBody(fail(outcome.code, { message: outcome.message })));
   });
   return router;
 }

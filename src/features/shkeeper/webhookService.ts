@@ -6,19 +6,18 @@ import type { DeliveryLog } from '../../core/webhooks/deliveryLog.js';
 import type { InvoiceEvents } from './invoiceEvents.js';
 import { normaliseInvoiceCallback, parseJsonBody } from '../../adapters/shkeeper/webhookPayload.js';
 import { verifyShkeeperSignature } from '../../adapters/shkeeper/webhookSignature.js';
+import { refused, type WebhookRefusal } from '../shared/webhookOutcome.js';
 
-export interface WebhookAnswer {
-  status: number;
-  body: unknown;
-}
+/** What became of an invoice callback: taken (recorded and dealt with), or refused with a catalog code. */
+export type InvoiceCallbackOutcome = { kind: 'accepted' } | WebhookRefusal;
 
 /**
  * An invoice callback: signature first (on the raw bytes), then parse, record, dedupe, apply.
  * SHKeeper counts only HTTP 202 as delivered and re-sends anything else every ~60 s forever, so
  * every delivery we have recorded and dealt with — applied, duplicate, stale, late, excess,
  * refused (another crypto or address: signed by SHKeeper, so retrying is pointless), unknown — is
- * answered 202. Bad signatures get 401 and bad bodies 400 (harmless retries); a failure of ours
- * is an error so that SHKeeper retries it.
+ * `accepted` (the route answers 202). Bad signatures and bad bodies are `refused` (401 and 400:
+ * harmless retries); a failure of ours is thrown so that SHKeeper retries it.
  */
 export class ShkeeperWebhookService {
   constructor(
@@ -29,10 +28,10 @@ export class ShkeeperWebhookService {
     private readonly logger: Logger,
   ) {}
 
-  async receiveInvoiceCallback(headers: Record<string, string | string[] | undefined>, rawBody: Buffer): Promise<WebhookAnswer> {
+  async receiveInvoiceCallback(headers: Record<string, string | string[] | undefined>, rawBody: Buffer): Promise<InvoiceCallbackOutcome> {
     const secret = this.config.shkeeper.webhookSecret;
     if (!secret) {
-      return refusal(503, 'not_configured', 'SHKEEPER_WEBHOOK_SECRET (or SHKEEPER_API_KEY) is not configured');
+      return refused('not_configured', 'SHKEEPER_WEBHOOK_SECRET (or SHKEEPER_API_KEY) is not configured');
     }
     const verdict = verifyShkeeperSignature(headers, rawBody, {
       secret,
@@ -43,7 +42,7 @@ export class ShkeeperWebhookService {
     if (!verdict.ok) {
       await this.deliveries.badSignature('invoice', verdict.reason);
       this.logger.warn({ reason: verdict.reason }, 'webhook refused: bad signature');
-      return refusal(401, 'invalid_signature', 'the webhook signature is missing or invalid');
+      return refused('invalid_signature', 'the webhook signature is missing or invalid');
     }
 
     let body: unknown;
@@ -51,21 +50,21 @@ export class ShkeeperWebhookService {
       body = parseJsonBody(rawBody);
     } catch {
       await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'not JSON');
-      return refusal(400, 'malformed_json', 'the webhook body is not JSON');
+      return refused('malformed_json', 'the webhook body is not JSON');
     }
     if (jsonDeeperThan(body, MAX_JSON_DEPTH)) {
       await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'nested too deep');
-      return refusal(400, 'json_too_deep', `the webhook body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+      return refused('json_too_deep', `the webhook body is nested deeper than ${MAX_JSON_DEPTH} levels`);
     }
     // Text no store keeps as sent (a lone surrogate; NUL in a key) is not logged or applied.
     if (unstorableText(body) !== null) {
       await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'text that cannot be stored');
-      return refusal(400, 'invalid_text', 'the webhook body holds text that cannot be stored as sent');
+      return refused('invalid_text', 'the webhook body holds text that cannot be stored as sent');
     }
     const normalised = normaliseInvoiceCallback(body);
     if (!normalised.ok) {
       await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', normalised.error);
-      return refusal(400, 'validation_error', 'the webhook body is not an invoice callback');
+      return refused('validation_error', 'the webhook body is not an invoice callback');
     }
     const event = normalised.event;
     const deliveryId = await this.deliveries.received({
@@ -78,7 +77,7 @@ export class ShkeeperWebhookService {
     });
     if (await this.deliveries.alreadyApplied(event.dedupeKey)) {
       await this.deliveries.finish(deliveryId, 'duplicate');
-      return accepted();
+      return ACCEPTED;
     }
     try {
       const result = await this.invoiceEvents.apply(event, 'shkeeper_webhook');
@@ -91,7 +90,7 @@ export class ShkeeperWebhookService {
         paymentId: result.paymentId,
         detail: result.detail,
       });
-      return accepted();
+      return ACCEPTED;
     } catch (err) {
       await this.deliveries.finish(deliveryId, 'error', { detail: (err as Error).message?.slice(0, 200) }).catch(() => undefined);
       throw err;
@@ -99,8 +98,4 @@ export class ShkeeperWebhookService {
   }
 }
 
-const accepted = (): WebhookAnswer => ({ status: 202, body: { success: true } });
-const refusal = (status: number, code: string, message: string): WebhookAnswer => ({
-  status,
-  body: { success: false, error: { code, message } },
-});
+const ACCEPTED = { kind: 'accepted' } as const;
