@@ -72,6 +72,15 @@ export function httpStatusOfCode(code: ErrorCode): number {
   return HTTP_STATUS[ERROR_CATALOG[code].kind];
 }
 
+/**
+ * The HTTP statuses a code clients see may answer with, from the catalog: one, except for a
+ * `wire` code shared by two entries; none for a code the catalog does not hold.
+ */
+export function httpStatusesOfWireCode(code: string): number[] {
+  const entries = Object.entries(ERROR_CATALOG) as [ErrorCode, CatalogEntry][];
+  return entries.filter(([key, e]) => (e.wire ?? key) === code).map(([, e]) => HTTP_STATUS[e.kind]);
+}
+
 /** `err` is an AppError with one of `codes` (any AppError when none are named). */
 export function isAppError(err: unknown, ...codes: WireCode[]): err is AppError {
   return err instanceof AppError && (codes.length === 0 || codes.includes(err.code));

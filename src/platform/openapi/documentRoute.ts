@@ -2,6 +2,7 @@ import type { OpenAPIRegistry, ResponseConfig, RouteConfig } from '@asteasolutio
 import type { ZodObject, ZodType } from 'zod';
 import { SECURITY, errorResponse, type ErrorStatus } from './components.js';
 import { z } from './zod.js';
+import { httpStatusesOfWireCode } from '../errors.js';
 
 /**
  * How a route is guarded:
@@ -171,12 +172,21 @@ function withReplayHeader(response: ResponseConfig): ResponseConfig {
   };
 }
 
+/**
+ * The error codes of a route by status. A code must be in the error catalog and listed under the
+ * status the catalog gives it: the docs cannot promise a status the service does not answer.
+ */
 function mergeErrors(...parts: Partial<Record<ErrorStatus, readonly string[]>>[]): Record<number, string[]> {
   const out: Record<number, string[]> = {};
   for (const part of parts) {
     for (const [status, codes] of Object.entries(part)) {
       const list = (out[Number(status)] ??= []);
-      for (const c of codes ?? []) if (!list.includes(c)) list.push(c);
+      for (const c of codes ?? []) {
+        if (!httpStatusesOfWireCode(c).includes(Number(status))) {
+          throw new Error(`the docs list ${c} under ${status}; the error catalog answers it with ${httpStatusesOfWireCode(c).join(', ') || 'nothing'}`);
+        }
+        if (!list.includes(c)) list.push(c);
+      }
     }
   }
   return out;
