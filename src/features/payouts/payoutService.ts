@@ -54,8 +54,7 @@ export class PayoutService {
     if (offer.purchaseRequestId !== request.id || offer.sellerId !== input.sellerId || request.buyerId !== input.buyerId) {
       throw fail('records_do_not_match');
     }
-    const shkeeper = this.d.shkeeper;
-    if (!shkeeper) throw fail('not_configured', { message: 'SHKeeper is not configured (SHKEEPER_API_URL)' });
+    const shkeeper = this.client();
 
     const escrow = await fundedEscrowOf(store, request.id);
     if (escrow.sellerOfferId !== offer.id) {
@@ -109,8 +108,7 @@ export class PayoutService {
     if (!payout || !(who.isAdmin || who.userId === payout.sellerId || who.userId === payout.buyerId)) {
       throw fail('payout_not_found');
     }
-    const shkeeper = this.d.shkeeper;
-    if (!shkeeper) throw fail('not_configured', { message: 'SHKeeper is not configured (SHKEEPER_API_URL)' });
+    const shkeeper = this.client();
     const task = await shkeeper.getTask(this.cryptoOf(payout), taskId);
     const updated = await this.d.updates.applyTask(payout, task, 'payout_status');
     return { success: true as const, data: { taskId, status: task.status, result: task.result, payoutId: updated.id, payoutStatus: updated.status } };
@@ -130,8 +128,7 @@ export class PayoutService {
     if (!['pending', 'processing'].includes(payout.status)) {
       throw fail('payout_not_open', { message: `the payout is ${payout.status}`, details: { status: payout.status } });
     }
-    const shkeeper = this.d.shkeeper;
-    if (!shkeeper) throw fail('not_configured', { message: 'SHKeeper is not configured (SHKEEPER_API_URL)' });
+    const shkeeper = this.client();
     const crypto = this.cryptoOf(payout);
     const said = payout.providerTaskId
       ? await shkeeper.getTask(crypto, payout.providerTaskId)
@@ -153,6 +150,12 @@ export class PayoutService {
       message: `SHKeeper reports this payout as ${said.status}: it may still be paid, so it cannot be abandoned`,
       details: { shkeeperStatus: said.status },
     });
+  }
+
+  /** The SHKeeper client; 503 `not_configured` without SHKEEPER_API_URL. */
+  private client(): ShkeeperClient {
+    if (!this.d.shkeeper) throw fail('not_configured', { message: 'SHKeeper is not configured (SHKEEPER_API_URL)' });
+    return this.d.shkeeper;
   }
 
   /** The SHKeeper crypto the payout was submitted in, fixed then (older rows: from their network and token). */
