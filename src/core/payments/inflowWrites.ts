@@ -152,9 +152,7 @@ export abstract class InflowWrites extends CoordinatorBase {
   /** A claimed transaction hash (unproven, reserving nothing). Replaces an earlier claim while the payment is pending. */
   async recordClaim(paymentId: string, claim: Omit<Claim, 'at'>): Promise<PaymentRecord> {
     return this.write(paymentId, (p) => {
-      if (!OPEN.includes(p.status)) throw fail('payment_not_open', {
-        message: `a transaction cannot be claimed for a ${p.status} payment`,
-      });
+      if (!OPEN.includes(p.status)) throw fail('payment_not_open', { message: `a transaction cannot be claimed for a ${p.status} payment` });
       if (p.claim?.txHash === claim.txHash) return null;
       if (p.claim && p.status !== 'pending') {
         throw fail('transaction_hash_already_set', { message: 'a transaction already seen on chain is recorded for this payment' });

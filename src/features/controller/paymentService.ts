@@ -173,10 +173,7 @@ export class PaymentService {
     const v = await this.d.proofs.prove(p, txHash, 'admin');
     if (v.kind === 'refuted') throw transferMismatch(v);
     if (v.kind === 'not_found') throw fail('transaction_not_found');
-    if (v.kind === 'unmined') throw fail('transfer_mismatch', {
-      message: 'the transaction is not mined yet',
-      details: { reason: 'not_mined' },
-    });
+    if (v.kind === 'unmined') throw fail('transfer_mismatch', { message: 'the transaction is not mined yet', details: { reason: 'not_mined' } });
     if (v.kind === 'seen') {
       throw fail('not_deep_enough', {
         message: `the transaction has ${v.confirmations} of ${v.required} confirmations`,
@@ -195,9 +192,7 @@ export class PaymentService {
       throw fail('payment_not_open', { message: `a transaction hash cannot be attached to a ${p.status} payment` });
     }
     const funds = await this.store.payments.findOne({ transactionHash: txHash.toLowerCase() });
-    if (funds && funds.id !== p.id) throw fail('transaction_hash_in_use', {
-      message: 'this transaction hash already funds another payment',
-    });
+    if (funds && funds.id !== p.id) throw fail('transaction_hash_in_use', { message: 'this transaction hash already funds another payment' });
   }
 
   async get(who: Principal, id: string): Promise<PaymentRecord> {

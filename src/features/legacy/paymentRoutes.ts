@@ -111,10 +111,9 @@ export function paymentRoutes(deps: LegacyRouteDeps): Router {
     const result = await claimAndVerify(deps, p.id, body.transactionHash, 'web3_verify');
     if (result.outcome === 'no_hash') throw fail('no_transaction_hash');
     // A failed or cancelled payment will never complete: a refusal, not "202, keep waiting".
-    if (result.outcome === 'closed') throw fail('payment_closed', {
-      message: `the payment is ${result.payment.status}`,
-      details: { status: result.payment.status },
-    });
+    if (result.outcome === 'closed') {
+      throw fail('payment_closed', { message: `the payment is ${result.payment.status}`, details: { status: result.payment.status } });
+    }
     if (result.outcome === 'mismatch') throw refutedClaim(result.reason ?? undefined);
     res.status(result.outcome === 'confirmed' ? 200 : 202).json(ok(result));
   }));
