@@ -3,12 +3,16 @@ import { configDefaults, defineConfig } from 'vitest/config';
 /**
  * One suite (`npm test`), in projects by what a file needs, so the in-process part runs alone
  * in seconds (`npm run test:fast`):
- * - `fast`: in-process only, on the in-process store: every test file not listed in TIERS;
+ * - `fast`: in-process only, on the in-process store: every test file not listed in TIERS, the
+ *   files sharing a worker process (isolate: false);
  * - `chain`: files on a local Hardhat chain; one node per worker for the whole run
  *   (test/helpers/chain/chainGlobalSetup.ts), each file isolated on it by evm_snapshot/evm_revert;
  * - `system`: files that start a redis-server, the service or other child processes, or an
  *   embedded mongod (some of them on a chain too);
  * - `fuzz`: the long property runs;
+ * - `slow`: in-process files that take seconds each (reconciler and retry timers, request races,
+ *   every route × caller, a thousand records on the driver stand-in), kept out of `fast` so that
+ *   `npm run test:fast` stays under half a minute;
  * - `driver`: the service suites again, on the real MongoStore + Mongoose over the server-less
  *   driver stand-in (TEST_STORE=driver, test/helpers/testStore.ts). It is not a MongoDB server:
  *   it proves the adapter (normalisation, index builds, duplicate keys, time limits) and that every
@@ -64,7 +68,18 @@ export const TIERS = {
     'test/store/embeddedStore.test.ts',
     'test/store/store.test.ts',
   ],
-  fuzz: ['test/fuzz/'],
+  fuzz: ['test/fuzz/', 'test/store/memoryIndexes.test.ts', 'test/store/storeDifferential.test.ts'],
+  slow: [
+    'test/authz/authorizationMatrix.test.ts',
+    'test/chain/rpcFailures.test.ts',
+    'test/configuration/health.test.ts',
+    'test/payouts/',
+    'test/shkeeper/devRoutes.test.ts',
+    'test/shkeeper/intents.test.ts',
+    'test/shkeeper/intentsRepeat.test.ts',
+    'test/shkeeper/webhookConcurrency.test.ts',
+    'test/store/mongoAdapter.test.ts',
+  ],
 } as const satisfies Record<string, readonly string[]>;
 
 export type Tier = 'fast' | keyof typeof TIERS;
@@ -110,11 +125,15 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...tierNames.flatMap((tier) => globs(TIERS[tier]))],
           setupFiles: ['test/helpers/fastTierGuard.ts'],
+          // The files share one worker process per pool id (src/ is loaded once, not once per file:
+          // two thirds of the tier's CPU time); each still builds its own app and store.
+          isolate: false,
         },
       },
       { extends: true, test: { name: 'chain', include: globs(TIERS.chain), globalSetup: [CHAIN_NODES] } },
       { extends: true, test: { name: 'system', include: globs(TIERS.system), globalSetup: [CHAIN_NODES] } },
       { extends: true, test: { name: 'fuzz', include: globs(TIERS.fuzz) } },
+      { extends: true, test: { name: 'slow', include: globs(TIERS.slow) } },
       {
         extends: true,
         test: {

@@ -189,12 +189,17 @@ function testFiles(dir = 'test'): string[] {
   });
 }
 
-/** The project a file belongs in, by what it needs; `fuzz` is a choice (slow property runs) kept for fast-check files. */
+/**
+ * The project a file belongs in, by what it needs. `fuzz` (long property runs, for files using
+ * fast-check) and `slow` (in-process files that take seconds) are choices, by measured time.
+ */
 function expectedTier(file: string): Tier {
   const needs = needsOf(file);
   if (needs.has('redis') || needs.has('process') || needs.has('mongod')) return 'system';
   if (needs.has('chain')) return 'chain';
-  if (tierOf(file) === 'fuzz' && needs.has('property')) return 'fuzz';
+  const listed = tierOf(file);
+  if (listed === 'fuzz' && needs.has('property')) return 'fuzz';
+  if (listed === 'slow') return 'slow';
   return 'fast';
 }
 
