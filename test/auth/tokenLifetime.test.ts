@@ -2,11 +2,8 @@ import jwt from 'jsonwebtoken';
 import { io as connect } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/platform/clock.js';
-import { createLogger } from '../../src/platform/logger.js';
-import { configFrom } from '../../src/platform/config.js';
-import { startServer, type RunningServer } from '../../src/app/server.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
-import { startTestWorld, TEST_JWT_SECRET } from '../helpers/testWorld.js';
+import { startTestWorld, TEST_JWT_SECRET, type ListeningWorld } from '../helpers/testWorld.js';
 
 /** Every token must expire, within JWT_MAX_LIFETIME_SECONDS: over HTTP and on the socket handshake. */
 const now = () => Math.floor(Date.now() / 1000);
@@ -40,9 +37,9 @@ describe('token lifetime over HTTP', () => {
 });
 
 describe('token lifetime on the Socket.IO handshake', () => {
-  let server: RunningServer | undefined;
+  let server: ListeningWorld | undefined;
   afterEach(async () => {
-    await server?.close(1_000);
+    await server?.stop();
     server = undefined;
   });
 
@@ -54,10 +51,7 @@ describe('token lifetime on the Socket.IO handshake', () => {
     });
 
   it('refuses tokens without exp or with too long a lifetime, and accepts a bounded one', async () => {
-    server = await startServer(
-      { config: configFrom({ JWT_SECRET: TEST_JWT_SECRET }), store: new MemoryStore(systemClock), logger: createLogger('silent'), clock: systemClock },
-      { port: 0, host: '127.0.0.1' },
-    );
+    server = await startTestWorld({ listen: true, store: new MemoryStore(systemClock), env: { ESCROW_RECEIVER_ADDRESS: undefined } });
     expect(await handshake(signed({}))).toBe('unauthorized');
     expect(await handshake(signed({ iat: now(), exp: now() + 90_000 }))).toBe('unauthorized');
     expect(await handshake(signed({}, { expiresIn: 600 }))).toBe('connected');

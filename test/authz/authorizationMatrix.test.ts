@@ -1,16 +1,12 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app/app.js';
+import type { Express } from 'express';
 import { TokenService } from '../../src/platform/auth/tokens.js';
 import { systemClock } from '../../src/platform/clock.js';
-import { createLogger } from '../../src/platform/logger.js';
-import { configFrom } from '../../src/platform/config.js';
-import { createShkeeperClient } from '../../src/adapters/shkeeper/shkeeperClient.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { FakeShkeeper } from '../helpers/fakeShkeeper/fakeShkeeper.js';
-import { RecordingEvents } from '../helpers/recordingEvents.js';
 import { mountedRoutes } from '../helpers/routeTable.js';
-import { ESCROW, TEST_JWT_SECRET } from '../helpers/testWorld.js';
+import { startTestWorld, TEST_JWT_SECRET } from '../helpers/testWorld.js';
 import {
   ADMIN,
   CRON_SECRET,
@@ -41,28 +37,14 @@ const USER_OF: Record<Exclude<Role, 'anonymous'>, { sub: string; role?: string }
 
 let fake: FakeShkeeper;
 
-function buildApp(env: Record<string, string> = {}) {
-  const logger = createLogger('silent');
-  const config = configFrom({
-    JWT_SECRET: TEST_JWT_SECRET,
-    ESCROW_RECEIVER_ADDRESS: ESCROW,
-    ENABLE_DEV_ROUTES: 'true',
-    CRON_SECRET,
-    SHKEEPER_API_URL: fake.url,
-    SHKEEPER_API_KEY: fake.apiKey,
-    SHKEEPER_USERNAME: fake.username,
-    SHKEEPER_PASSWORD: fake.password,
-    RATE_LIMIT_PER_IP: '1000000',
-    RATE_LIMIT_PER_USER: '1000000',
-    ...env,
+async function buildApp(env: Record<string, string> = {}) {
+  const t = await startTestWorld({
+    store: new MemoryStore(systemClock),
+    shkeeper: fake,
+    env: { ENABLE_DEV_ROUTES: 'true', CRON_SECRET, RATE_LIMIT_PER_IP: '1000000', RATE_LIMIT_PER_USER: '1000000', ...env },
   });
-  const shkeeper = createShkeeperClient({
-    apiUrl: fake.url, apiKey: fake.apiKey, username: fake.username, password: fake.password, timeoutMs: 2_000, retryBaseDelayMs: 10, logger,
-  });
-  const store = new MemoryStore(systemClock);
-  const app = createApp({ config, store, logger, clock: systemClock, events: new RecordingEvents(), shkeeper });
-  const kit: SeedKit = { store, ctx: app.locals.ctx, webhookSecret: config.shkeeper.webhookSecret! };
-  return { app, kit };
+  const kit: SeedKit = { store: t.store, ctx: t.ctx, webhookSecret: t.config.shkeeper.webhookSecret! };
+  return { app: t.app, kit };
 }
 
 function authorizationFor(role: Role): string | undefined {
@@ -70,7 +52,7 @@ function authorizationFor(role: Role): string | undefined {
   return `Bearer ${tokens.sign(USER_OF[role], 600)}`;
 }
 
-async function send(app: ReturnType<typeof buildApp>['app'], req: MatrixRequest, role: Role) {
+async function send(app: Express, req: MatrixRequest, role: Role) {
   const method = req.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete' | 'options';
   let r = request(app)[method](req.path);
   if (req.query) r = r.query(req.query);
@@ -89,7 +71,7 @@ interface Answer {
 
 /** Runs one request on a fresh app; `swap` replaces one seeded value (the unknown-id probe). */
 async function cell(row: MatrixRow, role: Role, opts: { env?: Record<string, string>; req?: MatrixRow['request']; swap?: [string, string] } = {}): Promise<Answer> {
-  const { app, kit } = buildApp(opts.env);
+  const { app, kit } = await buildApp(opts.env);
   const seeded = row.seed ? await row.seed(kit) : {};
   if (opts.swap) seeded[opts.swap[0]] = opts.swap[1];
   const res = await send(app, (opts.req ?? row.request)(seeded, kit), role);
@@ -117,7 +99,7 @@ describe('authorisation matrix: every mounted route × {anonymous, party, other,
   });
 
   it('answers each caller as the documented rules say, for every mounted route and nothing else', async () => {
-    const mounted = mountedRoutes(buildApp().app).map((r) => `${r.method} ${r.path}`);
+    const mounted = mountedRoutes((await buildApp()).app).map((r) => `${r.method} ${r.path}`);
     const rows = new Map<string, MatrixRow>();
     for (const row of MATRIX_ROWS) {
       expect(rows.has(row.route), `two rows for ${row.route}`).toBe(false);

@@ -31,7 +31,7 @@ describe('a payout sent under two spellings of its URL', () => {
       .post(path)
       .set({ authorization: as, 'content-type': 'application/json', 'Idempotency-Key': key })
       .send(JSON.stringify(body))
-      .then((r) => ({ status: r.status, body: r.body, replayed: r.headers['idempotent-replayed'] }));
+      .then((r) => ({ status: r.status, body: r.body, replayed: r.headers['idempotent-replayed'] ?? null }));
 
   it('the same key replays on a differently-cased URL: SHKeeper is asked once, one payout exists', async () => {
     const m = await seed(h);

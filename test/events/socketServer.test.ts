@@ -1,31 +1,24 @@
 import { io as connect, type Socket } from 'socket.io-client';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TokenService } from '../../src/platform/auth/tokens.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { roomOf, to } from '../../src/core/events/paymentEvents.js';
 import { systemClock } from '../../src/platform/clock.js';
-import { createLogger } from '../../src/platform/logger.js';
-import { configFrom } from '../../src/platform/config.js';
-import { startServer, type RunningServer } from '../../src/app/server.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { seedMarketplace } from '../helpers/fixtures.js';
-import { TEST_JWT_SECRET } from '../helpers/testWorld.js';
+import { dataOf, startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 
-const tokens = new TokenService(TEST_JWT_SECRET);
-let server: RunningServer;
+let server: ListeningWorld;
 let store: MemoryStore;
 const clients: Socket[] = [];
 
 beforeEach(async () => {
   store = new MemoryStore(systemClock);
-  server = await startServer(
-    { config: configFrom({ JWT_SECRET: TEST_JWT_SECRET }), store, logger: createLogger('silent'), clock: systemClock },
-    { port: 0, host: '127.0.0.1' },
-  );
+  server = await startTestWorld({ listen: true, store, env: { ESCROW_RECEIVER_ADDRESS: undefined } });
 });
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
-  await server.close(1_000);
+  await server.stop();
 });
 
 async function client(token?: string): Promise<Socket> {
@@ -60,19 +53,15 @@ function record(c: Socket) {
 const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
 
 async function createPayment(requestId: string, offerId: string) {
-  const res = await fetch(`${server.url}/api/payment`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.sign({ sub: 'buyer-1' })}` },
-    body: JSON.stringify({
-      purchaseRequestId: requestId,
-      sellerOfferId: offerId,
-      buyerId: 'buyer-1',
-      sellerId: 'seller-1',
-      amount: { amount: '25.5', currency: 'USDT' },
-    }),
+  const res = await server.as('buyer-1').post('', {
+    purchaseRequestId: requestId,
+    sellerOfferId: offerId,
+    buyerId: 'buyer-1',
+    sellerId: 'seller-1',
+    amount: { amount: '25.5', currency: 'USDT' },
   });
   expect(res.status).toBe(201);
-  return ((await res.json()) as { data: { id: string } }).data;
+  return dataOf<{ id: string }>(res);
 }
 
 describe('Socket.IO events', () => {
@@ -83,24 +72,24 @@ describe('Socket.IO events', () => {
 
   it('lets the buyer, a seller with an offer and an admin join a request room, and no one else', async () => {
     const { request } = await seedMarketplace(store);
-    expect(await join(await client(tokens.sign({ sub: 'buyer-1' })), request.id)).toEqual({ ok: true });
-    expect(await join(await client(tokens.sign({ sub: 'seller-2' })), request.id)).toEqual({ ok: true });
-    expect(await join(await client(tokens.sign({ sub: 'admin', role: 'admin' })), request.id)).toEqual({ ok: true });
-    expect(await join(await client(tokens.sign({ sub: 'stranger' })), request.id)).toEqual({ ok: false, error: 'forbidden' });
-    expect(await join(await client(tokens.sign({ sub: 'buyer-1' })), 'not-an-id')).toEqual({ ok: false, error: 'forbidden' });
+    expect(await join(await client(server.tokens.sign({ sub: 'buyer-1' })), request.id)).toEqual({ ok: true });
+    expect(await join(await client(server.tokens.sign({ sub: 'seller-2' })), request.id)).toEqual({ ok: true });
+    expect(await join(await client(server.tokens.sign({ sub: 'admin', role: 'admin' })), request.id)).toEqual({ ok: true });
+    expect(await join(await client(server.tokens.sign({ sub: 'stranger' })), request.id)).toEqual({ ok: false, error: 'forbidden' });
+    expect(await join(await client(server.tokens.sign({ sub: 'buyer-1' })), 'not-an-id')).toEqual({ ok: false, error: 'forbidden' });
   });
 
   it('announces a created payment once to each concerned client (admins, request room, parties), after it is stored; a stranger hears nothing', async () => {
     const { request, offer } = await seedMarketplace(store);
     // The buyer is in the request room and its own rooms; the admin in the admins' room and,
     // having joined it, the request room too: each must receive each event once.
-    const buyer = await client(tokens.sign({ sub: 'buyer-1' }));
+    const buyer = await client(server.tokens.sign({ sub: 'buyer-1' }));
     expect(await join(buyer, request.id)).toEqual({ ok: true });
-    const admin = await client(tokens.sign({ sub: 'ops', role: 'admin' }));
+    const admin = await client(server.tokens.sign({ sub: 'ops', role: 'admin' }));
     expect(await join(admin, request.id)).toEqual({ ok: true });
-    const otherAdmin = await client(tokens.sign({ sub: 'ops-2', role: 'admin' }));
-    const seller = await client(tokens.sign({ sub: 'seller-1' }));
-    const stranger = await client(tokens.sign({ sub: 'stranger' }));
+    const otherAdmin = await client(server.tokens.sign({ sub: 'ops-2', role: 'admin' }));
+    const seller = await client(server.tokens.sign({ sub: 'seller-1' }));
+    const stranger = await client(server.tokens.sign({ sub: 'stranger' }));
     const [onBuyer, onAdmin, onOtherAdmin, onSeller, onStranger] = [record(buyer), record(admin), record(otherAdmin), record(seller), record(stranger)];
     const firstToBuyer = nextEvent<{ paymentId: string }>(buyer, 'payment-created');
 
@@ -112,11 +101,7 @@ describe('Socket.IO events', () => {
     for (const on of [onBuyer, onAdmin, onOtherAdmin, onSeller]) expect(on.named('payment-created').map((p) => p.paymentId)).toEqual([created.id]);
 
     // A status change goes to the request room and the parties (once each), not to a stranger.
-    const res = await fetch(`${server.url}/api/payment/${created.id}`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.sign({ sub: 'buyer-1' })}` },
-      body: JSON.stringify({ status: 'cancelled' }),
-    });
+    const res = await server.as('buyer-1').put(`/${created.id}`, { status: 'cancelled' });
     expect(res.status).toBe(200);
     await settle();
     for (const on of [onBuyer, onAdmin, onSeller]) expect(on.named('payment-updated').map((p) => p.status)).toEqual(['cancelled']);
@@ -124,7 +109,7 @@ describe('Socket.IO events', () => {
   });
 
   it('sends payout events to the admins and the payout\'s parties only, once each', async () => {
-    const of = async (sub: string, roles?: string[]) => record(await client(tokens.sign({ sub, ...(roles ? { roles } : {}) })));
+    const of = async (sub: string, roles?: string[]) => record(await client(server.tokens.sign({ sub, ...(roles ? { roles } : {}) })));
     const [onBuyer, onSeller, onStranger, onOtherSeller, onAdmin] = [await of('buyer-1'), await of('seller-1'), await of('stranger'), await of('seller-2'), await of('ops', ['admin'])];
 
     // What the payout services emit: one call to the admins' room and both parties' rooms.
@@ -141,8 +126,8 @@ describe('Socket.IO events', () => {
   });
 
   it('puts only admins in the admins\' room', async () => {
-    const admin = await client(tokens.sign({ sub: 'ops', role: 'admin' }));
-    const user = await client(tokens.sign({ sub: 'admins' }));
+    const admin = await client(server.tokens.sign({ sub: 'ops', role: 'admin' }));
+    const user = await client(server.tokens.sign({ sub: 'admins' }));
     const [onAdmin, onUser] = [record(admin), record(user)];
     server.ctx.events.emit(to.admins, 'payout-updated', { payoutId: 'p2', status: 'processing' });
     await settle();

@@ -65,7 +65,7 @@ export interface TestWorldOptions {
   rpcUrl?: string;
   /** A fake SHKeeper (a real HTTP server): started for this world (options), or a shared one it does not own. */
   shkeeper?: true | FakeShkeeperOptions | FakeShkeeper;
-  /** A real server (HTTP + Socket.IO, monitors started) on a free port; required by `shkeeper` and `redis`. */
+  /** A real server (HTTP + Socket.IO, monitors started) on a free port; required by `redis` and by a fake SHKeeper started here. */
   listen?: boolean;
   /** REDIS_URL: locks, monitor leadership, rate limits and the Socket.IO adapter on this redis-server. */
   redis?: LocalRedis;
@@ -204,7 +204,10 @@ function clientFor(target: () => ReturnType<typeof request>, authorization: stri
 export function startTestWorld(opts: TestWorldOptions & { listen: true }): Promise<ListeningWorld>;
 export function startTestWorld(opts?: TestWorldOptions & { listen?: false }): Promise<TestWorld>;
 export async function startTestWorld(opts: TestWorldOptions = {}): Promise<TestWorld | ListeningWorld> {
-  if (!opts.listen && (opts.shkeeper || opts.redis)) throw new Error('startTestWorld: the fake SHKeeper and Redis need `listen: true`');
+  // SHKeeper's callbacks and Redis's adapter need a server; a shared fake without callbacks does not.
+  if (!opts.listen && (opts.redis || (opts.shkeeper && !(opts.shkeeper instanceof FakeShkeeper)))) {
+    throw new Error('startTestWorld: a started fake SHKeeper and Redis need `listen: true`');
+  }
   const stops: (() => Promise<void> | void)[] = [];
   const stopAll = async () => {
     for (const s of stops.splice(0).reverse()) await s();

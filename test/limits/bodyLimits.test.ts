@@ -1,29 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import request from 'supertest';
-import { createApp } from '../../src/app/app.js';
 import { systemClock } from '../../src/platform/clock.js';
 import { jsonDeeperThan, MAX_JSON_DEPTH } from '../../src/platform/http/http.js';
 import { createLogger } from '../../src/platform/logger.js';
-import { configFrom } from '../../src/platform/config.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { seedMarketplace } from '../helpers/fixtures.js';
-import { RecordingEvents } from '../helpers/recordingEvents.js';
-import { ESCROW, TEST_JWT_SECRET } from '../helpers/testWorld.js';
+import { startTestWorld, TEST_JWT_SECRET } from '../helpers/testWorld.js';
 
 /**
  * Request bodies an anonymous caller controls: nested too deep → 400 `json_too_deep`, too large →
  * 413 `payload_too_large`, both in the one error shape, nothing written, nothing logged as an error.
  */
 
-function appWithLog(env: Record<string, string> = {}) {
+async function appWithLog(env: Record<string, string> = {}) {
   const lines: { level: number; msg: string; err?: unknown }[] = [];
   const logger = createLogger('debug', { write: (line: string) => void lines.push(JSON.parse(line)) });
-  const store = new MemoryStore(systemClock);
-  const config = configFrom({ JWT_SECRET: TEST_JWT_SECRET, ESCROW_RECEIVER_ADDRESS: ESCROW, ...env });
-  const app = createApp({ config, store, logger, clock: systemClock, events: new RecordingEvents() });
+  const t = await startTestWorld({ env, logger, store: new MemoryStore(systemClock) });
   // pino: 50 = error, 60 = fatal.
   const errors = () => lines.filter((l) => l.level >= 50);
-  return { http: () => request(app), store, lines, errors };
+  return { http: t.http, store: t.store, lines, errors };
 }
 
 const nestedObject = (depth: number, leaf = '1') => '{"a":'.repeat(depth) + leaf + '}'.repeat(depth);
@@ -33,7 +27,7 @@ const saveBody = (metadata: string) =>
 
 describe('JSON nesting depth', () => {
   it.each([100, 5_000, 50_000])('an anonymous body nested %i levels deep → 400 json_too_deep, no error logged', async (depth) => {
-    const t = appWithLog({ JSON_BODY_LIMIT: '1mb' });
+    const t = await appWithLog({ JSON_BODY_LIMIT: '1mb' });
     const r = await t.http().post('/api/payment/decentralized/save').set('Content-Type', 'application/json').send(saveBody(nestedObject(depth)));
     expect(r.status).toBe(400);
     expect(r.body).toEqual({
@@ -46,7 +40,7 @@ describe('JSON nesting depth', () => {
   });
 
   it('arrays count as levels too, on any route, before authentication is even asked', async () => {
-    const t = appWithLog({ JSON_BODY_LIMIT: '1mb' });
+    const t = await appWithLog({ JSON_BODY_LIMIT: '1mb' });
     for (const path of ['/api/payment', '/api/payment/shkeeper/payout', '/api/payment/decentralized/update', '/api/payment/nowhere']) {
       const r = await t.http().post(path).set('Content-Type', 'application/json').send(nestedArray(10_000));
       expect(r.status, path).toBe(400);
@@ -56,7 +50,7 @@ describe('JSON nesting depth', () => {
   });
 
   it('exactly the limit is accepted by the parser (what the schema then says is its business)', async () => {
-    const t = appWithLog();
+    const t = await appWithLog();
     // The whole body is level 1, so metadata's objects start at level 2.
     const atLimit = await t.http().post('/api/payment/decentralized/save').set('Content-Type', 'application/json').send(saveBody(nestedObject(MAX_JSON_DEPTH - 1)));
     expect(atLimit.status).toBe(400);
@@ -75,7 +69,7 @@ describe('JSON nesting depth', () => {
   });
 
   it('ordinary bodies still work: a real create goes through', async () => {
-    const t = appWithLog();
+    const t = await appWithLog();
     const { request: pr, offer } = await seedMarketplace(t.store);
     const tokens = await import('../../src/platform/auth/tokens.js');
     const bearer = `Bearer ${new tokens.TokenService(TEST_JWT_SECRET).sign({ sub: 'buyer-1' }, 600)}`;
@@ -90,7 +84,7 @@ describe('JSON nesting depth', () => {
 
 describe('JSON body size', () => {
   it('a body over JSON_BODY_LIMIT from an anonymous caller → 413 payload_too_large, no error logged', async () => {
-    const t = appWithLog({ JSON_BODY_LIMIT: '1kb' });
+    const t = await appWithLog({ JSON_BODY_LIMIT: '1kb' });
     const r = await t.http().post('/api/payment/decentralized/save').set('Content-Type', 'application/json').send(saveBody(`{"note":"${'x'.repeat(4_000)}"}`));
     expect(r.status).toBe(413);
     expect(r.body).toEqual({ success: false, error: { code: 'payload_too_large', message: 'request body is too large' } });
@@ -99,7 +93,7 @@ describe('JSON body size', () => {
   });
 
   it('a webhook body over its own limit → 413 in the same shape', async () => {
-    const t = appWithLog({ SHKEEPER_WEBHOOK_SECRET: 'secret-0123456789' });
+    const t = await appWithLog({ SHKEEPER_WEBHOOK_SECRET: 'secret-0123456789' });
     const r = await t.http().post('/api/payment/shkeeper/webhook').set('Content-Type', 'application/json').send('x'.repeat(300 * 1024));
     expect(r.status).toBe(413);
     expect(r.body).toEqual({ success: false, error: { code: 'payload_too_large', message: 'request body is too large' } });
@@ -108,7 +102,7 @@ describe('JSON body size', () => {
   });
 
   it('malformed JSON stays a 400 malformed_json', async () => {
-    const t = appWithLog();
+    const t = await appWithLog();
     const r = await t.http().post('/api/payment/decentralized/save').set('Content-Type', 'application/json').send('{"a":');
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe('malformed_json');

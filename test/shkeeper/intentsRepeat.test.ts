@@ -65,7 +65,7 @@ describe('Idempotency-Key', () => {
   it('same key and body: the same answer, replayed, without a second payment or invoice', async () => {
     const first = await createIntent(h, s, {}, withKey('key-1'));
     expect(first.status).toBe(200);
-    expect(first.headers['idempotent-replayed']).toBeNull();
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
     const again = await createIntent(h, s, {}, withKey('key-1'));
     expect(again.status).toBe(200);
     expect(again.headers['idempotent-replayed']).toBe('true');
@@ -90,7 +90,7 @@ describe('Idempotency-Key', () => {
     const other = await createIntent(h, s, { metadata: { note: 'changed' } }, withKey('key-2'));
     expect(other.status).toBe(422);
     expect(other.body.error.code).toBe('idempotency_key_reused');
-    expect(other.headers['idempotent-replayed']).toBeNull();
+    expect(other.headers['idempotent-replayed']).toBeUndefined();
     expect(await h.store.payments.count({})).toBe(1);
     expect(h.fake.calls('payment_request')).toBe(1);
   });
@@ -126,7 +126,7 @@ describe('Idempotency-Key', () => {
     await h.fake.heal();
     const retried = await createIntent(h, s, {}, withKey('key-retry'));
     expect(retried.status).toBe(200);
-    expect(retried.headers['idempotent-replayed']).toBeNull();
+    expect(retried.headers['idempotent-replayed']).toBeUndefined();
     expect(await h.store.payments.count({ status: 'pending' })).toBe(1);
   });
 
@@ -160,7 +160,7 @@ describe('Idempotency-Key', () => {
     const intruder = await h.as('someone-else').post(INTENTS, intentBody(s)).set(withKey('shared').headers);
     expect(intruder.status).toBe(403);
     expect(intruder.body.error.code).toBe('not_buyer');
-    expect(intruder.headers['idempotent-replayed']).toBeNull();
+    expect(intruder.headers['idempotent-replayed']).toBeUndefined();
   });
 
   it('a malformed key is refused with 400 before anything happens', async () => {
