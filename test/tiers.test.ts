@@ -52,7 +52,7 @@ const infoCache = new Map<string, ModuleInfo>();
 function moduleInfo(file: string): ModuleInfo {
   const cached = infoCache.get(file);
   if (cached) return cached;
-  const source = ts.createSourceFile(file, readFileSync(path.join(ROOT, file), 'utf8'), ts.ScriptTarget.Latest, true);
+  const source = ts.createSourceFile(file, readFileSync(path.join(ROOT, file), 'utf8'), ts.ScriptTarget.Latest);
   const info: ModuleInfo = { imports: new Map(), declarations: new Map(), exports: new Map(), starAll: [], onLoad: new Set() };
   const refsOf = (node: ts.Node): Set<string> => {
     const refs = new Set<string>();
@@ -177,8 +177,25 @@ function bindingsNeeds(file: string, names: string[]): Set<Need> {
 
 /** What a test file starts: whatever it imports may be used by its tests. */
 function needsOf(file: string): Set<Need> {
+  if (!mayNeed(file)) return new Set();
   const info = moduleInfo(file);
   return bindingsNeeds(file, [...info.imports.keys(), ...info.onLoad]);
+}
+
+const TRIGGERS = [...Object.values(STARTERS).flatMap((s) => Object.keys(s)), ...Object.keys(PACKAGES)];
+const LOCAL_IMPORT = /(?:from\s+|import\s*\(?\s*)['"](\.[^'"]+)['"]/g;
+
+/** Whether any module a file reaches names a starter at all: most do not, and need no parsing. */
+function mayNeed(file: string, seen = new Set<string>()): boolean {
+  if (seen.has(file)) return false;
+  seen.add(file);
+  const text = readFileSync(path.join(ROOT, file), 'utf8');
+  if (TRIGGERS.some((t) => text.includes(t))) return true;
+  return [...text.matchAll(LOCAL_IMPORT)].some((m) => {
+    const target = testModule(file, m[1]!);
+    // A starter's own module names its starter; its importer names it too when it uses it.
+    return target !== undefined && !STARTERS[target] && mayNeed(target, seen);
+  });
 }
 
 function testFiles(dir = 'test'): string[] {
