@@ -190,6 +190,13 @@ function clientFor(target: () => ReturnType<typeof request>, authorization: stri
     let req = target()[method](`${API}${path}`);
     if (authorization !== undefined) req = req.set('Authorization', authorization);
     if (body !== undefined) req = req.set('Content-Type', 'application/json').send(JSON.stringify(body));
+    // Sent once the caller's chain (.set, .send) is built, whether or not it is awaited at once, as
+    // fetch would: a test may hold a request in flight and look at the store meanwhile. supertest
+    // keeps the one response for every later await.
+    queueMicrotask(() => void req.then(
+      () => undefined,
+      () => undefined,
+    ));
     return req;
   };
   return {
