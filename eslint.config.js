@@ -14,6 +14,15 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
+  // Errors come from the catalog (src/platform/errorCatalog.ts) through fail(code): a code's kind,
+  // status and message are stated once. Only fail() itself constructs an AppError.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/platform/errors.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='AppError']", message: 'use fail(code) from the error catalog' }],
+    },
+  },
   // Tool configuration files that must be CommonJS (.dependency-cruiser.cjs).
   { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } } },
 );

@@ -2,6 +2,8 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Server as SocketServer } from 'socket.io';
 import { createApp } from './app.js';
+import { fail, httpStatusOf } from '../platform/errors.js';
+import { errorBody } from '../platform/http/errorHandler.js';
 import type { AppServices } from './app.js';
 import type { AppDeps } from './composition.js';
 import type { PaymentEvents } from '../core/events/paymentEvents.js';
@@ -31,8 +33,9 @@ export async function startServer(
   // While shutting down, a request arriving on a kept-alive connection gets a clear 503.
   const httpServer = createServer((req, res) => {
     if (!draining) return app(req, res);
-    res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
-    res.end(JSON.stringify({ success: false, error: { code: 'shutting_down', message: 'this instance is shutting down; retry' } }));
+    const refusal = fail('shutting_down');
+    res.writeHead(httpStatusOf(refusal.kind), { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
+    res.end(JSON.stringify(errorBody(refusal)));
   });
   const io = createSocketServer(httpServer, { tokens: ctx.tokens, store: deps.store, logger: deps.logger });
   // With Redis, an event emitted on any instance reaches its room's clients on every instance.
