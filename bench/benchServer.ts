@@ -81,8 +81,13 @@ async function main(): Promise<void> {
   const growthRole = process.argv[2] === 'growth';
   // One load generator on one IP: limits are raised out of reach, but the limiters still run.
   const config = configFrom({
-    JWT_SECRET, LOG_LEVEL: 'info', PAYMENT_STORE: 'memory', SHKEEPER_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    RATE_LIMIT_PER_IP: '1000000000', RATE_LIMIT_PER_USER: '1000000000', RATE_LIMIT_WEBHOOKS_PER_IP: '1000000000',
+    JWT_SECRET,
+    LOG_LEVEL: 'info',
+    PAYMENT_STORE: 'memory',
+    SHKEEPER_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    RATE_LIMIT_PER_IP: '1000000000',
+    RATE_LIMIT_PER_USER: '1000000000',
+    RATE_LIMIT_WEBHOOKS_PER_IP: '1000000000',
     ...(growthRole ? { AUTO_WEBHOOK_ENABLED: 'false', PAYOUT_RECONCILER_ENABLED: 'false' } : {}),
   });
   // Synchronous destination, like the production stdout logger: each line costs a write(2).
@@ -129,16 +134,29 @@ async function main(): Promise<void> {
         const now = new Date();
         const request = purchaseRequest({ buyerId: `wh-buyer-${i}` });
         const offer = {
-          id: newObjectId(), purchaseRequestId: request.id, sellerId: `wh-seller-${i}`, amount: '10', currency: 'USDT',
-          walletAddress: null, status: 'pending' as const, createdAt: now, updatedAt: now,
+          id: newObjectId(),
+          purchaseRequestId: request.id,
+          sellerId: `wh-seller-${i}`,
+          amount: '10',
+          currency: 'USDT',
+          walletAddress: null,
+          status: 'pending' as const,
+          createdAt: now,
+          updatedAt: now,
         };
         await store.purchaseRequests.insertOne(request);
         await store.sellerOffers.insertOne(offer);
         const p = payment({
-          provider: 'shkeeper', buyerId: request.buyerId, sellerId: offer.sellerId, purchaseRequestId: request.id,
-          sellerOfferId: offer.id, amount: { amount: '10', currency: 'USDT' }, liveOfferKey: offer.id,
+          provider: 'shkeeper',
+          buyerId: request.buyerId,
+          sellerId: offer.sellerId,
+          purchaseRequestId: request.id,
+          sellerOfferId: offer.id,
+          amount: { amount: '10', currency: 'USDT' },
+          liveOfferKey: offer.id,
           // The invoice's own address and crypto: a callback is credited only for them (issue 10).
-          payAddress: '0x3333333333333333333333333333333333333333', providerData: { shkeeper: { crypto: 'BNB-USDT' } },
+          payAddress: '0x3333333333333333333333333333333333333333',
+          providerData: { shkeeper: { crypto: 'BNB-USDT' } },
         });
         await store.payments.insertOne({ ...p, externalId: `AMN_${p.id}` });
         externalIds.push(`AMN_${p.id}`);

@@ -44,7 +44,16 @@ const HOUR = 3_600_000;
 
 /** Ten payments in a row: mostly settled, some in flight, some dead, as a live store looks. */
 const STATUS_CYCLE: PaymentStatus[] = [
-  'completed', 'released', 'completed', 'pending', 'released', 'processing', 'completed', 'failed', 'cancelled', 'refunded',
+  'completed',
+  'released',
+  'completed',
+  'pending',
+  'released',
+  'processing',
+  'completed',
+  'failed',
+  'cancelled',
+  'refunded',
 ];
 const PROVIDER_CYCLE: Provider[] = ['shkeeper', 'decentralized', 'manual'];
 const FUNDED = new Set<PaymentStatus>(['completed', 'released', 'refunded']);
@@ -64,8 +73,23 @@ interface Rows {
 }
 
 function history(status: PaymentStatus, provider: Provider, buyer: string, at: Date): HistoryEntry[] {
-  const entry = (fromStatus: PaymentStatus | null, toStatus: PaymentStatus, fromEscrow: HistoryEntry['fromEscrow'], toEscrow: HistoryEntry['toEscrow'], minutes: number, source: string, actor: string): HistoryEntry => ({
-    fromStatus, toStatus, fromEscrow, toEscrow, source, actor, at: new Date(at.getTime() + minutes * 60_000), reason: null,
+  const entry = (
+    fromStatus: PaymentStatus | null,
+    toStatus: PaymentStatus,
+    fromEscrow: HistoryEntry['fromEscrow'],
+    toEscrow: HistoryEntry['toEscrow'],
+    minutes: number,
+    source: string,
+    actor: string,
+  ): HistoryEntry => ({
+    fromStatus,
+    toStatus,
+    fromEscrow,
+    toEscrow,
+    source,
+    actor,
+    at: new Date(at.getTime() + minutes * 60_000),
+    reason: null,
   });
   const out = [entry(null, 'pending', null, 'unfunded', 0, provider === 'shkeeper' ? 'shkeeper_intent' : 'api', buyer)];
   if (status === 'pending') return out;
@@ -77,23 +101,43 @@ function history(status: PaymentStatus, provider: Provider, buyer: string, at: D
   return out;
 }
 
-function ledger(i: number, status: PaymentStatus, provider: Provider, amount: string, seller: string, at: Date): { ledger: EscrowLedger; key: string | null; txHash: string | null } {
+function ledger(
+  i: number,
+  status: PaymentStatus,
+  provider: Provider,
+  amount: string,
+  seller: string,
+  at: Date,
+): { ledger: EscrowLedger; key: string | null; txHash: string | null } {
   if (!FUNDED.has(status)) return { ledger: emptyLedger(), key: null, txHash: null };
   const txHash = hash(1, i);
   const payer = address(2, i);
   const to = provider === 'shkeeper' ? address(3, i) : ESCROW_ADDRESS;
   const key = provider === 'shkeeper' ? `${CRYPTO}:${txHash}:${to}` : creditKey('bsc', txHash, to);
-  const disbursed = status === 'completed' ? [] : [disbursement(i, status === 'released' ? 'release' : 'refund', status === 'released' ? seller : payer, amount, at)];
+  const disbursed =
+    status === 'completed' ? [] : [disbursement(i, status === 'released' ? 'release' : 'refund', status === 'released' ? seller : payer, amount, at)];
   return {
     key,
     txHash,
     ledger: {
       received: amount,
-      credits: [{
-        key, kind: 'funding', reason: null, txHash, from: payer, to, network: 'bsc', token: 'USDT', amount,
-        baseUnits: null, blockNumber: 40_000_000 + i, source: provider === 'shkeeper' ? 'shkeeper_webhook' : 'chain_verification',
-        at: new Date(at.getTime() + 8 * 60_000),
-      }],
+      credits: [
+        {
+          key,
+          kind: 'funding',
+          reason: null,
+          txHash,
+          from: payer,
+          to,
+          network: 'bsc',
+          token: 'USDT',
+          amount,
+          baseUnits: null,
+          blockNumber: 40_000_000 + i,
+          source: provider === 'shkeeper' ? 'shkeeper_webhook' : 'chain_verification',
+          at: new Date(at.getTime() + 8 * 60_000),
+        },
+      ],
       shortfall: null,
       payers: [],
       payer,
@@ -107,8 +151,19 @@ function ledger(i: number, status: PaymentStatus, provider: Provider, amount: st
 function disbursement(i: number, kind: 'release' | 'refund', recipient: string, amount: string, at: Date): Disbursement {
   const settled = new Date(at.getTime() + 24 * HOUR);
   return {
-    id: newObjectId(settled), kind, method: 'escrow_tx', recipient, amount, state: 'settled', override: null, payoutId: null,
-    evidence: hash(kind === 'release' ? 4 : 5, i), payload: null, createdBy: 'admin', createdAt: settled, updatedAt: settled,
+    id: newObjectId(settled),
+    kind,
+    method: 'escrow_tx',
+    recipient,
+    amount,
+    state: 'settled',
+    override: null,
+    payoutId: null,
+    evidence: hash(kind === 'release' ? 4 : 5, i),
+    payload: null,
+    createdBy: 'admin',
+    createdAt: settled,
+    updatedAt: settled,
   };
 }
 
@@ -124,15 +179,24 @@ function rowsFor(i: number): Rows {
 
   const requestedAt = new Date(createdAt.getTime() - HOUR);
   const request: PurchaseRequestRecord = {
-    id: newObjectId(requestedAt), buyerId, title: `Request ${i}`,
+    id: newObjectId(requestedAt),
+    buyerId,
+    title: `Request ${i}`,
     buyerWalletAddress: i % 2 === 0 ? address(2, i) : null,
     status: status === 'released' ? 'seller_paid' : status === 'refunded' ? 'refunded' : status === 'completed' ? 'payment_processing' : 'open',
-    createdAt: requestedAt, updatedAt,
+    createdAt: requestedAt,
+    updatedAt,
   };
   const offers = [0, 1, 2].map((k): SellerOfferRecord => ({
-    id: newObjectId(createdAt), purchaseRequestId: request.id, sellerId: `gs-${(i + k * 7) % SELLERS}`,
-    amount: k === 0 ? amount : `${11 + (i % 490) + k}.5`, currency: 'USDT', walletAddress: address(6, i * 3 + k),
-    status: funded ? (k === 0 ? 'accepted' : 'rejected') : 'pending', createdAt, updatedAt,
+    id: newObjectId(createdAt),
+    purchaseRequestId: request.id,
+    sellerId: `gs-${(i + k * 7) % SELLERS}`,
+    amount: k === 0 ? amount : `${11 + (i % 490) + k}.5`,
+    currency: 'USDT',
+    walletAddress: address(6, i * 3 + k),
+    status: funded ? (k === 0 ? 'accepted' : 'rejected') : 'pending',
+    createdAt,
+    updatedAt,
   }));
   const sellerId = offers[0]!.sellerId;
   const l = ledger(i, status, provider, amount, sellerId, createdAt);
@@ -140,11 +204,19 @@ function rowsFor(i: number): Rows {
   const shk = provider === 'shkeeper';
   const externalId = shk ? `AMN_${id}` : null;
   const payment: PaymentRecord = {
-    id, provider, direction: 'in', status,
+    id,
+    provider,
+    direction: 'in',
+    status,
     escrowState: status === 'released' ? 'released' : status === 'refunded' ? 'refunded' : funded ? 'funded' : 'unfunded',
-    purchaseRequestId: request.id, sellerOfferId: offers[0]!.id, buyerId, sellerId,
-    amount: { amount, currency: 'USDT' }, blockchain: { network: 'bsc', token: 'USDT' },
-    transactionHash: l.txHash, externalId,
+    purchaseRequestId: request.id,
+    sellerOfferId: offers[0]!.id,
+    buyerId,
+    sellerId,
+    amount: { amount, currency: 'USDT' },
+    blockchain: { network: 'bsc', token: 'USDT' },
+    transactionHash: l.txHash,
+    externalId,
     paymentUrl: shk ? `https://shkeeper.example.com/invoice/${externalId}` : null,
     payAddress: shk ? address(3, i) : provider === 'decentralized' ? ESCROW_ADDRESS : null,
     expiresAt: shk ? new Date(createdAt.getTime() + HOUR) : null,
@@ -152,12 +224,18 @@ function rowsFor(i: number): Rows {
     releaseTxHash: status === 'released' ? hash(4, i) : null,
     refundTxHash: status === 'refunded' ? hash(5, i) : null,
     liveOfferKey: LIVE.has(status) ? offers[0]!.id : null,
-    escrow: l.ledger, creditKeys: l.key ? [l.key] : [], fundedRequestKey: funded ? request.id : null,
-    claim: null, escrowPaymentId: null, revision: funded ? 3 : 1, pendingEffects: [],
+    escrow: l.ledger,
+    creditKeys: l.key ? [l.key] : [],
+    fundedRequestKey: funded ? request.id : null,
+    claim: null,
+    escrowPaymentId: null,
+    revision: funded ? 3 : 1,
+    pendingEffects: [],
     providerData: shk ? { shkeeper: { invoiceId: i, crypto: CRYPTO, amountCrypto: amount, exchangeRate: '1', displayName: 'USDT (BEP-20)' } } : {},
     metadata: { orderRef: `ORD-${hex(i, 8)}`, channel: i % 2 === 0 ? 'web' : 'app' },
     history: history(status, provider, buyerId, createdAt),
-    createdAt, updatedAt,
+    createdAt,
+    updatedAt,
   };
 
   const deliveries: WebhookDeliveryRecord[] = [];
@@ -165,10 +243,21 @@ function rowsFor(i: number): Rows {
     const delivery = (outcome: 'applied' | 'duplicate', minutes: number): WebhookDeliveryRecord => {
       const at = new Date(createdAt.getTime() + minutes * 60_000);
       return {
-        id: newObjectId(at), provider: 'shkeeper', kind: 'invoice', receivedAt: at, verification: 'hmac_timestamp',
-        verificationError: null, externalId, status: 'PAID', txids: [l.txHash!], outcome,
-        dedupeKey: outcome === 'applied' ? `${externalId}:${l.txHash}:${CRYPTO}` : null, paymentId: id, detail: null,
-        createdAt: at, updatedAt: at,
+        id: newObjectId(at),
+        provider: 'shkeeper',
+        kind: 'invoice',
+        receivedAt: at,
+        verification: 'hmac_timestamp',
+        verificationError: null,
+        externalId,
+        status: 'PAID',
+        txids: [l.txHash!],
+        outcome,
+        dedupeKey: outcome === 'applied' ? `${externalId}:${l.txHash}:${CRYPTO}` : null,
+        paymentId: id,
+        detail: null,
+        createdAt: at,
+        updatedAt: at,
       };
     };
     deliveries.push(delivery('applied', 8));
@@ -176,11 +265,16 @@ function rowsFor(i: number): Rows {
   }
   const idempotency: IdempotencyRecord | null = shk
     ? {
-        id: newObjectId(createdAt), scopeKey: `${INTENT_ROUTE} ${buyerId} intent-${hex(i, 8)}`, requestHash: hex(i, 64),
-        state: 'done', statusCode: 200,
+        id: newObjectId(createdAt),
+        scopeKey: `${INTENT_ROUTE} ${buyerId} intent-${hex(i, 8)}`,
+        requestHash: hex(i, 64),
+        state: 'done',
+        statusCode: 200,
         responseBody: { success: true, data: { paymentId: id, paymentUrl: payment.paymentUrl, externalId, payAddress: payment.payAddress } },
         // Kept unexpired, so no measured request's clean-up deletes seeded rows.
-        expiresAt: new Date(Date.now() + 24 * HOUR), createdAt, updatedAt: createdAt,
+        expiresAt: new Date(Date.now() + 24 * HOUR),
+        createdAt,
+        updatedAt: createdAt,
       }
     : null;
   return { request, offers, payment, deliveries, idempotency };
@@ -252,11 +346,24 @@ export class GrowthSeeder {
     const k = this.fixtures++;
     const now = new Date();
     const request: PurchaseRequestRecord = {
-      id: newObjectId(now), buyerId: `gw-buyer-${k}`, title: `Webhook fixture ${k}`, buyerWalletAddress: null, status: 'open', createdAt: now, updatedAt: now,
+      id: newObjectId(now),
+      buyerId: `gw-buyer-${k}`,
+      title: `Webhook fixture ${k}`,
+      buyerWalletAddress: null,
+      status: 'open',
+      createdAt: now,
+      updatedAt: now,
     };
     const offers = [0, 1, 2].map((j): SellerOfferRecord => ({
-      id: newObjectId(now), purchaseRequestId: request.id, sellerId: `gs-${(k + j * 7) % SELLERS}`, amount: j === 0 ? '10' : `${10 + j}`,
-      currency: 'USDT', walletAddress: address(6, 0xf000000 + k * 3 + j), status: 'pending', createdAt: now, updatedAt: now,
+      id: newObjectId(now),
+      purchaseRequestId: request.id,
+      sellerId: `gs-${(k + j * 7) % SELLERS}`,
+      amount: j === 0 ? '10' : `${10 + j}`,
+      currency: 'USDT',
+      walletAddress: address(6, 0xf000000 + k * 3 + j),
+      status: 'pending',
+      createdAt: now,
+      updatedAt: now,
     }));
     const id = newObjectId(now);
     const externalId = `AMN_${id}`;
@@ -264,15 +371,39 @@ export class GrowthSeeder {
     await this.store.purchaseRequests.insertOne(request);
     for (const o of offers) await this.store.sellerOffers.insertOne(o);
     await this.store.payments.insertOne({
-      id, provider: 'shkeeper', direction: 'in', status: 'pending', escrowState: 'unfunded', purchaseRequestId: request.id,
-      sellerOfferId: offers[0]!.id, buyerId: request.buyerId, sellerId: offers[0]!.sellerId, amount: { amount: '10', currency: 'USDT' },
-      blockchain: { network: 'bsc', token: 'USDT' }, transactionHash: null, externalId,
-      paymentUrl: `https://shkeeper.example.com/invoice/${externalId}`, payAddress, expiresAt: new Date(now.getTime() + HOUR),
-      providerTaskId: null, releaseTxHash: null, refundTxHash: null, liveOfferKey: offers[0]!.id, escrow: emptyLedger(),
-      creditKeys: [], fundedRequestKey: null, claim: null, escrowPaymentId: null, revision: 1, pendingEffects: [],
+      id,
+      provider: 'shkeeper',
+      direction: 'in',
+      status: 'pending',
+      escrowState: 'unfunded',
+      purchaseRequestId: request.id,
+      sellerOfferId: offers[0]!.id,
+      buyerId: request.buyerId,
+      sellerId: offers[0]!.sellerId,
+      amount: { amount: '10', currency: 'USDT' },
+      blockchain: { network: 'bsc', token: 'USDT' },
+      transactionHash: null,
+      externalId,
+      paymentUrl: `https://shkeeper.example.com/invoice/${externalId}`,
+      payAddress,
+      expiresAt: new Date(now.getTime() + HOUR),
+      providerTaskId: null,
+      releaseTxHash: null,
+      refundTxHash: null,
+      liveOfferKey: offers[0]!.id,
+      escrow: emptyLedger(),
+      creditKeys: [],
+      fundedRequestKey: null,
+      claim: null,
+      escrowPaymentId: null,
+      revision: 1,
+      pendingEffects: [],
       // The invoice's own address and crypto: a callback is credited only for them.
       providerData: { shkeeper: { invoiceId: 0xf000000 + k, crypto: CRYPTO, amountCrypto: '10', exchangeRate: '1', displayName: 'USDT (BEP-20)' } },
-      metadata: {}, history: history('pending', 'shkeeper', request.buyerId, now), createdAt: now, updatedAt: now,
+      metadata: {},
+      history: history('pending', 'shkeeper', request.buyerId, now),
+      createdAt: now,
+      updatedAt: now,
     });
     return { externalId, address: payAddress };
   }
@@ -282,11 +413,24 @@ export class GrowthSeeder {
     const k = this.fixtures++;
     const now = new Date();
     const request: PurchaseRequestRecord = {
-      id: newObjectId(now), buyerId: INTENT_BUYER, title: `Intent fixture ${k}`, buyerWalletAddress: null, status: 'open', createdAt: now, updatedAt: now,
+      id: newObjectId(now),
+      buyerId: INTENT_BUYER,
+      title: `Intent fixture ${k}`,
+      buyerWalletAddress: null,
+      status: 'open',
+      createdAt: now,
+      updatedAt: now,
     };
     const offers = [0, 1, 2].map((j): SellerOfferRecord => ({
-      id: newObjectId(now), purchaseRequestId: request.id, sellerId: `gs-${(k + j * 7) % SELLERS}`, amount: `${25 + j}.5`,
-      currency: 'USDT', walletAddress: address(6, 0xf000000 + k * 3 + j), status: 'pending', createdAt: now, updatedAt: now,
+      id: newObjectId(now),
+      purchaseRequestId: request.id,
+      sellerId: `gs-${(k + j * 7) % SELLERS}`,
+      amount: `${25 + j}.5`,
+      currency: 'USDT',
+      walletAddress: address(6, 0xf000000 + k * 3 + j),
+      status: 'pending',
+      createdAt: now,
+      updatedAt: now,
     }));
     await this.store.purchaseRequests.insertOne(request);
     for (const o of offers) await this.store.sellerOffers.insertOne(o);
@@ -296,8 +440,11 @@ export class GrowthSeeder {
   private async counts(): Promise<StoreCounts> {
     const { store } = this;
     const [payments, purchaseRequests, sellerOffers, webhookDeliveries, idempotencyKeys] = await Promise.all([
-      store.payments.count({}), store.purchaseRequests.count({}), store.sellerOffers.count({}),
-      store.webhookDeliveries.count({}), store.idempotencyKeys.count({}),
+      store.payments.count({}),
+      store.purchaseRequests.count({}),
+      store.sellerOffers.count({}),
+      store.webhookDeliveries.count({}),
+      store.idempotencyKeys.count({}),
     ]);
     return { payments, purchaseRequests, sellerOffers, webhookDeliveries, idempotencyKeys };
   }

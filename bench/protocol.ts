@@ -105,8 +105,6 @@ export interface ReplyMap {
 
 export type RequestEnvelope = Request & { id: number };
 
-export type ReplyEnvelope =
-  | { type: 'reply'; id: number; ok: true; result: unknown }
-  | { type: 'reply'; id: number; ok: false; error: string };
+export type ReplyEnvelope = { type: 'reply'; id: number; ok: true; result: unknown } | { type: 'reply'; id: number; ok: false; error: string };
 
 export type ChildMessage = ReadyMessage | ReplyEnvelope;

@@ -19,7 +19,12 @@ import { verifyAllPendingSection } from './sections/verifyAllPending.js';
 import { BenchServer } from './serverProcess.js';
 
 const ALL_SECTIONS: Section[] = [
-  getPaymentSection, csvExportSection, webhookDeliveriesSection, verifyAllPendingSection, crossInstanceEventsSection, growthSection,
+  getPaymentSection,
+  csvExportSection,
+  webhookDeliveriesSection,
+  verifyAllPendingSection,
+  crossInstanceEventsSection,
+  growthSection,
 ];
 /** `BENCH_ONLY=export npm run bench` runs the sections whose name contains the text (for profiling). */
 const only = process.env.BENCH_ONLY?.toLowerCase();
@@ -65,8 +70,7 @@ async function main(): Promise<number> {
   const failed = rows.filter((r) => r.verdict === 'FAIL').length;
   const passed = rows.filter((r) => r.verdict === 'PASS').length;
   process.stdout.write(
-    `\n${passed} PASS, ${failed} FAIL, ${errors} ERROR · node ${process.version} · ` +
-      `${((performance.now() - started) / 1000).toFixed(1)} s total\n`,
+    `\n${passed} PASS, ${failed} FAIL, ${errors} ERROR · node ${process.version} · ` + `${((performance.now() - started) / 1000).toFixed(1)} s total\n`,
   );
   return errors > 0 ? 1 : 0;
 }

@@ -82,7 +82,11 @@ export const crossInstanceEventsSection: Section = {
       cross.sort((x, y) => x - y);
       const p99 = quantile(cross, 0.99);
       return [
-        { section: NAME, metric: `same instance (A→client on A) p50 / p99, ${SAMPLES} events`, value: `${fmtMs(quantile(local, 0.5))} / ${fmtMs(quantile(local, 0.99))}` },
+        {
+          section: NAME,
+          metric: `same instance (A→client on A) p50 / p99, ${SAMPLES} events`,
+          value: `${fmtMs(quantile(local, 0.5))} / ${fmtMs(quantile(local, 0.99))}`,
+        },
         { section: NAME, metric: `cross instance (A→Redis→B→client) p50`, value: fmtMs(quantile(cross, 0.5)) },
         {
           section: NAME,

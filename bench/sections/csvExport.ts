@@ -67,15 +67,11 @@ export const csvExportSection: Section = {
   name: NAME,
   async run({ server }) {
     const seeded = await server.request({ type: 'seedPayments', userId: USER, count: COUNT });
-    const rows: Row[] = [
-      { section: NAME, metric: 'seeded into MemoryStore (setup)', value: `${fmtInt(seeded.inserted)} in ${fmtMs(seeded.ms)}` },
-    ];
+    const rows: Row[] = [{ section: NAME, metric: 'seeded into MemoryStore (setup)', value: `${fmtInt(seeded.inserted)} in ${fmtMs(seeded.ms)}` }];
 
     // The window opens just before the request and closes once the last byte has arrived.
     await server.request({ type: 'rssStart', intervalMs: SAMPLE_INTERVAL_MS });
-    const [outcome] = await Promise.allSettled([
-      download(`${server.info.appUrl}/api/payment/export?format=csv`, seeded.authorization),
-    ]);
+    const [outcome] = await Promise.allSettled([download(`${server.info.appUrl}/api/payment/export?format=csv`, seeded.authorization)]);
     // Close the window even when the export failed, so the sampler is left idle either way.
     const rss = await server.request({ type: 'rssStop' });
     if (outcome.status === 'rejected') throw outcome.reason;

@@ -91,9 +91,7 @@ export const getPaymentSection: Section = {
     for (const t of targets) warm.push(await load(t, WARMUP_S));
     for (const i of ORDER) windows[i]!.push(await load(targets[i]!, MEASURE_S / 2));
 
-    const rows: Row[] = [
-      { section: NAME, metric: 'load per target', value: `${CONNECTIONS} conns, ${WARMUP_S} s warm-up + 2 × ${MEASURE_S / 2} s (ABBA)` },
-    ];
+    const rows: Row[] = [{ section: NAME, metric: 'load per target', value: `${CONNECTIONS} conns, ${WARMUP_S} s warm-up + 2 × ${MEASURE_S / 2} s (ABBA)` }];
     const reqPerSec: number[] = [];
     targets.forEach((t, i) => {
       const ws = windows[i]!;

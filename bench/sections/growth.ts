@@ -71,7 +71,12 @@ class Client {
     return new Promise((resolve, reject) => {
       const req = http.request(
         {
-          agent: this.agent, host: this.target.hostname, port: this.target.port, path, method, timeout: REQUEST_TIMEOUT_MS,
+          agent: this.agent,
+          host: this.target.hostname,
+          port: this.target.port,
+          path,
+          method,
+          timeout: REQUEST_TIMEOUT_MS,
           headers: body ? { ...headers, 'content-length': body.length } : headers,
         },
         (res) => {
@@ -114,12 +119,30 @@ const unexpected = (r: Reply) => `HTTP ${r.status}: ${r.body.slice(0, 200)}`;
  */
 function invoiceCallback(secret: string, invoice: InvoiceFixture, txid: string): { body: Buffer; headers: Record<string, string> } {
   const payload = {
-    addr: invoice.address, balance_crypto: '10.2', balance_fiat: '10.2', crypto: 'BNB-USDT', external_id: invoice.externalId,
-    fee_fixed: '0', fee_percent: '2', fee_policy: 'PERCENT_FEE', fiat: 'USD', overpaid_fiat: '0.00', paid: true, status: 'PAID',
-    transactions: [{
-      amount_crypto: '10.2', amount_fiat: '10.2', amount_fiat_without_fee: '10', crypto: 'BNB-USDT', date: '2026-01-01 00:00:00',
-      fee_fiat: '0.2', trigger: true, txid,
-    }],
+    addr: invoice.address,
+    balance_crypto: '10.2',
+    balance_fiat: '10.2',
+    crypto: 'BNB-USDT',
+    external_id: invoice.externalId,
+    fee_fixed: '0',
+    fee_percent: '2',
+    fee_policy: 'PERCENT_FEE',
+    fiat: 'USD',
+    overpaid_fiat: '0.00',
+    paid: true,
+    status: 'PAID',
+    transactions: [
+      {
+        amount_crypto: '10.2',
+        amount_fiat: '10.2',
+        amount_fiat_without_fee: '10',
+        crypto: 'BNB-USDT',
+        date: '2026-01-01 00:00:00',
+        fee_fiat: '0.2',
+        trigger: true,
+        txid,
+      },
+    ],
   };
   const body = Buffer.from(JSON.stringify(payload));
   const ts = String(Math.floor(Date.now() / 1000));
@@ -160,9 +183,16 @@ const OPERATIONS: Operation[] = [
     label: 'keyed intent (fresh Idempotency-Key)',
     async send(client, { size, grown }, n) {
       const body = Buffer.from(JSON.stringify({ ...grown.intents[n]!, token: 'USDT', network: 'bsc' }));
-      const r = await client.request('POST', '/api/payment/shkeeper/intents', {
-        authorization: grown.intentBuyer.authorization, 'content-type': 'application/json', 'idempotency-key': `growth-${size}-${n}`,
-      }, body);
+      const r = await client.request(
+        'POST',
+        '/api/payment/shkeeper/intents',
+        {
+          authorization: grown.intentBuyer.authorization,
+          'content-type': 'application/json',
+          'idempotency-key': `growth-${size}-${n}`,
+        },
+        body,
+      );
       if (r.status !== 200 && r.status !== 201) return unexpected(r);
       const data = json(r.body).data as { paymentId?: string } | undefined;
       return data?.paymentId ? null : `no paymentId in ${r.body.slice(0, 200)}`;
@@ -290,14 +320,33 @@ export const growthSection: Section = {
       ];
       for (const [s, { size, server, step }] of instances.entries()) {
         const webhooks = WARMUP + t.rounds;
-        const check = await completions(server, step.grown.invoices.slice(0, webhooks).map((inv) => inv.externalId));
-        rows.push({ section: NAME, metric: `store at ${sizeLabel(size)} (seeded in ${(step.grown.ms / 1000).toFixed(1)} s)`, value: fmtCounts(step.grown.counts, check.counts) });
+        const check = await completions(
+          server,
+          step.grown.invoices.slice(0, webhooks).map((inv) => inv.externalId),
+        );
+        rows.push({
+          section: NAME,
+          metric: `store at ${sizeLabel(size)} (seeded in ${(step.grown.ms / 1000).toFixed(1)} s)`,
+          value: fmtCounts(step.grown.counts, check.counts),
+        });
         if (check.completed !== webhooks) {
-          rows.push({ section: NAME, metric: `webhook completions at ${sizeLabel(size)}`, value: fmtInt(check.completed), target: fmtInt(webhooks), verdict: 'ERROR' });
+          rows.push({
+            section: NAME,
+            metric: `webhook completions at ${sizeLabel(size)}`,
+            value: fmtInt(check.completed),
+            target: fmtInt(webhooks),
+            verdict: 'ERROR',
+          });
         }
         t.failures[s]!.forEach((f, i) => {
           if (f.length === 0) return;
-          rows.push({ section: NAME, metric: `${OPERATIONS[i]!.label} at ${sizeLabel(size)}: failed requests`, value: fmtInt(f.length), target: '0', verdict: 'ERROR' });
+          rows.push({
+            section: NAME,
+            metric: `${OPERATIONS[i]!.label} at ${sizeLabel(size)}: failed requests`,
+            value: fmtInt(f.length),
+            target: '0',
+            verdict: 'ERROR',
+          });
           process.stderr.write(`${NAME}: ${OPERATIONS[i]!.label} at ${sizeLabel(size)}: ${f.slice(0, 3).join(' | ')}\n`);
         });
       }

@@ -26,7 +26,7 @@ export const verifyAllPendingSection: Section = {
   async run() {
     const chain = await startLocalChain();
     try {
-      const [deployer, buyer, escrow] = chain.accounts as [typeof chain.accounts[0], typeof chain.accounts[0], typeof chain.accounts[0]];
+      const [deployer, buyer, escrow] = chain.accounts as [(typeof chain.accounts)[0], (typeof chain.accounts)[0], (typeof chain.accounts)[0]];
       const token = await chain.deployToken({ from: deployer, mint: [{ to: buyer.address, amount: parseUnits('1000000', 18) }] });
       const config = configFrom({
         JWT_SECRET: 'bench-only-jwt-secret-0123456789abcdef',
@@ -61,8 +61,12 @@ export const verifyAllPendingSection: Section = {
         await store.sellerOffers.insertOne(offer);
         // A claimed hash from the wallet the payer proved (issue 10): the cron verifies claims.
         const p = payment({
-          provider: 'decentralized', buyerId: request.buyerId, purchaseRequestId: request.id, sellerOfferId: offer.id,
-          amount: { amount: '10', currency: 'USDT' }, liveOfferKey: offer.id,
+          provider: 'decentralized',
+          buyerId: request.buyerId,
+          purchaseRequestId: request.id,
+          sellerOfferId: offer.id,
+          amount: { amount: '10', currency: 'USDT' },
+          liveOfferKey: offer.id,
           claim: { txHash: hash.toLowerCase(), from: buyer.address, nonce: null, source: 'bench', actor: 'bench', at: new Date() },
           escrow: { ...emptyLedger(), payers: [{ wallet: buyer.address, provenAt: new Date(), provenAtBlock: 0, method: 'eip712' }] },
         });
@@ -92,7 +96,12 @@ export const verifyAllPendingSection: Section = {
           metric: `verify-all-pending (${body.data.concurrency ?? VERIFY_CONCURRENCY} chunks of ${body.data.chunkSize} at once)`,
           value: fmtMs(batchMs),
         },
-        { section: NAME, metric: 'checked / still pending / errors', value: `${body.data.checked} / ${body.data.stillPending} / ${body.data.errors}`, verdict: ok ? undefined : 'ERROR' },
+        {
+          section: NAME,
+          metric: 'checked / still pending / errors',
+          value: `${body.data.checked} / ${body.data.stillPending} / ${body.data.errors}`,
+          verdict: ok ? undefined : 'ERROR',
+        },
         { section: NAME, metric: 'speed-up', value: `${speedup.toFixed(1)}×`, target: `≥ ${TARGET}×`, verdict: verdict(speedup >= TARGET) },
       ];
       return rows;

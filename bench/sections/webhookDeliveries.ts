@@ -33,7 +33,16 @@ function delivery(secret: string, externalId: string, txid: string): Delivery {
     paid: true,
     status: 'PAID',
     transactions: [
-      { amount_crypto: '10.2', amount_fiat: '10.2', amount_fiat_without_fee: '10', crypto: 'BNB-USDT', date: '2026-01-01 00:00:00', fee_fiat: '0.2', trigger: true, txid },
+      {
+        amount_crypto: '10.2',
+        amount_fiat: '10.2',
+        amount_fiat_without_fee: '10',
+        crypto: 'BNB-USDT',
+        date: '2026-01-01 00:00:00',
+        fee_fiat: '0.2',
+        trigger: true,
+        txid,
+      },
     ],
   };
   const body = Buffer.from(JSON.stringify(payload));
@@ -83,7 +92,15 @@ async function deliverAll(url: string, deliveries: Delivery[]): Promise<Run> {
 function post(agent: http.Agent, url: URL, d: Delivery): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...d.headers, 'content-length': d.body.length }, timeout: 10_000 },
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { ...d.headers, 'content-length': d.body.length },
+        timeout: 10_000,
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -111,10 +128,12 @@ export const webhookDeliveriesSection: Section = {
     const { externalIds } = await server.request({ type: 'seedInvoices', count: INVOICES });
     const secret = server.info.webhookSecret;
     const build = () =>
-      shuffle(externalIds.flatMap((id, i) => {
-        const txid = `0x${i.toString(16).padStart(64, '0')}`;
-        return [delivery(secret, id, txid), delivery(secret, id, txid)];
-      }));
+      shuffle(
+        externalIds.flatMap((id, i) => {
+          const txid = `0x${i.toString(16).padStart(64, '0')}`;
+          return [delivery(secret, id, txid), delivery(secret, id, txid)];
+        }),
+      );
     const baseline = await deliverAll(server.info.baselineWebhookUrl, build());
     const app = await deliverAll(`${server.info.appUrl}/api/payment/shkeeper/webhook`, build());
     const counts = await server.request({ type: 'invoiceCounts', externalIds });

@@ -18,10 +18,16 @@ const optionalString = z
 const url = z.url({ protocol: /^https?$/ });
 const optionalUrl = optionalString.pipe(url.optional());
 const mongoUri = optionalString.pipe(
-  z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
+  z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')
+    .optional(),
 );
 const redisUri = optionalString.pipe(
-  z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .optional(),
 );
 
 const evmAddress = z.string().refine((v) => {
@@ -33,13 +39,16 @@ const evmAddress = z.string().refine((v) => {
   }
 }, 'must be an EVM address (0x + 40 hex, valid checksum if mixed case)');
 
-const privateKey = z
-  .string()
-  .refine((v) => isHexString(v, 32), 'must be a 0x-prefixed 32-byte hex private key');
+const privateKey = z.string().refine((v) => isHexString(v, 32), 'must be a 0x-prefixed 32-byte hex private key');
 
 const int = (fallback: number, min: number, max: number) =>
   optionalString
-    .pipe(z.string().regex(/^-?\d+$/, 'must be a whole number').optional())
+    .pipe(
+      z
+        .string()
+        .regex(/^-?\d+$/, 'must be a whole number')
+        .optional(),
+    )
     .transform((v) => (v === undefined ? fallback : Number(v)))
     .pipe(z.number().int().min(min).max(max));
 
@@ -67,7 +76,12 @@ const envSchema = z.object({
   SHKEEPER_PASSWORD: optionalString,
   SHKEEPER_ALLOW_LEGACY_API_KEY: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
   SHKEEPER_INVOICE_URL: optionalUrl,
-  SHKEEPER_FIAT: optionalString.pipe(z.string().regex(/^[A-Z]{3}$/, 'must be an upper-case ISO code such as USD').optional()),
+  SHKEEPER_FIAT: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be an upper-case ISO code such as USD')
+      .optional(),
+  ),
   INTENT_TTL_MINUTES: int(60, 1, 7 * 24 * 60),
   AUTO_WEBHOOK_ENABLED: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
   AUTO_WEBHOOK_INTERVAL_MS: int(60_000, 1_000, 3_600_000),
@@ -83,16 +97,34 @@ const envSchema = z.object({
   RATE_LIMIT_PER_USER: int(600, 1, 1_000_000_000),
   RATE_LIMIT_WEBHOOKS_PER_IP: int(10_000, 1, 1_000_000_000),
   CORS_ORIGINS: optionalString,
-  TRUST_PROXY: optionalString.pipe(z.string().regex(/^(true|false|\d{1,2}|loopback|uniquelocal)$/, 'must be true, false, a hop count, loopback or uniquelocal').optional()),
+  TRUST_PROXY: optionalString.pipe(
+    z
+      .string()
+      .regex(/^(true|false|\d{1,2}|loopback|uniquelocal)$/, 'must be true, false, a hop count, loopback or uniquelocal')
+      .optional(),
+  ),
   METRICS_TOKEN: optionalString,
-  JSON_BODY_LIMIT: optionalString.pipe(z.string().regex(/^\d{1,6}(b|kb|mb)$/, 'must look like 100kb').optional()),
+  JSON_BODY_LIMIT: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d{1,6}(b|kb|mb)$/, 'must look like 100kb')
+      .optional(),
+  ),
   EFFECTS_GRACE_MS: int(30_000, 0, 3_600_000),
   LEGACY_CLEANUP_AFTER_MINUTES: int(24 * 60, 1, 365 * 24 * 60),
   LEGACY_FETCH_BLOCK_WINDOW: int(5_000, 10, 1_000_000),
-  SHKEEPER_PAYOUT_FEE: optionalString.pipe(z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal string').optional()),
+  SHKEEPER_PAYOUT_FEE: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d+(\.\d+)?$/, 'must be a decimal string')
+      .optional(),
+  ),
   ESCROW_RECEIVER_ADDRESS: optionalString.pipe(evmAddress.optional()),
   UNDERPAYMENT_TOLERANCE: optionalString.pipe(
-    z.string().regex(/^0(\.\d{1,18})?$/, 'must be a fraction from 0 up to (not including) 1, e.g. 0.01').optional(),
+    z
+      .string()
+      .regex(/^0(\.\d{1,18})?$/, 'must be a fraction from 0 up to (not including) 1, e.g. 0.01')
+      .optional(),
   ),
   PAYER_PROOF_TTL_SECONDS: int(3_600, 60, 7 * 24 * 3_600),
   BSC_RPC_URL: optionalUrl,
@@ -221,9 +253,7 @@ export interface LoadOptions {
 export function loadConfig(env: Record<string, string | undefined>, options: LoadOptions = {}): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`),
-    );
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
@@ -261,9 +291,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     try {
       kept = options.devJwtSecret(dataDir);
     } catch (err) {
-      throw new ConfigError([
-        `JWT_SECRET: not set, and no generated secret could be kept under DATA_DIR (${dataDir}): ${(err as Error).message}`,
-      ]);
+      throw new ConfigError([`JWT_SECRET: not set, and no generated secret could be kept under DATA_DIR (${dataDir}): ${(err as Error).message}`]);
     }
     jwtConfig = { secret: kept.secret, source: 'data-dir', file: kept.file, maxLifetimeSeconds: e.JWT_MAX_LIFETIME_SECONDS };
   } else {
@@ -311,7 +339,10 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       perUser: e.RATE_LIMIT_PER_USER,
       webhooks: e.RATE_LIMIT_WEBHOOKS_PER_IP,
     },
-    corsOrigins: (e.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    corsOrigins: (e.CORS_ORIGINS ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     metricsToken: e.METRICS_TOKEN,
     jsonBodyLimit: e.JSON_BODY_LIMIT ?? '100kb',

@@ -23,21 +23,19 @@ export const currencyCode = z
  * A positive amount, given as a decimal string ("12.50") or a JSON number that a float holds
  * exactly (≤ 15 significant digits, no exponent). Output: the normalised decimal string.
  */
-export const decimalAmount = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
-    const s = typeof v === 'number' ? decimalFromJsonNumber(v) : isAmountString(v) ? v : undefined;
-    if (s === undefined || !isPositiveDecimal(s)) {
-      ctx.addIssue({
-        code: 'custom',
-        message:
-          'must be a positive decimal amount below 10^12 with at most 18 decimals, given as a string ("12.5") ' +
-          'or a plain JSON number with at most 15 significant digits',
-      });
-      return z.NEVER;
-    }
-    return normalizeDecimal(s);
-  });
+export const decimalAmount = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const s = typeof v === 'number' ? decimalFromJsonNumber(v) : isAmountString(v) ? v : undefined;
+  if (s === undefined || !isPositiveDecimal(s)) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'must be a positive decimal amount below 10^12 with at most 18 decimals, given as a string ("12.5") ' +
+        'or a plain JSON number with at most 15 significant digits',
+    });
+    return z.NEVER;
+  }
+  return normalizeDecimal(s);
+});
 
 export const evmAddressSchema = z.string().transform((v, ctx) => {
   try {

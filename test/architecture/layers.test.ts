@@ -15,9 +15,7 @@ const rules = (createRequire(import.meta.url)('../../.dependency-cruiser.cjs') a
 async function violations(baseDir: string): Promise<string[]> {
   const { output } = await cruise(['src'], { ruleSet: { forbidden: rules }, validate: true, baseDir, includeOnly: '^(src|test)/' });
   const result = output as ICruiseResult;
-  return result.summary.violations
-    .map((v) => (v.cycle ? `${v.rule.name}: ${v.from}` : `${v.rule.name}: ${v.from} -> ${v.to}`))
-    .sort();
+  return result.summary.violations.map((v) => (v.cycle ? `${v.rule.name}: ${v.from}` : `${v.rule.name}: ${v.from} -> ${v.to}`)).sort();
 }
 
 describe('the layer rule', () => {

@@ -2,18 +2,7 @@ import { Wallet } from 'ethers';
 import { describe, expect, it } from 'vitest';
 import { ledgerOf } from '../../src/core/payments/escrowLedger.js';
 import { createIntent, monitor } from '../shkeeper/payinChainKit.js';
-import { by,
-  AMOUNT,
-  BUYER,
-  confirm,
-  fundedPayment,
-  newAddress,
-  paymentOf,
-  prepare,
-  signAndSend,
-  useEscrowEnv,
-  units,
-} from '../escrow/escrowKit.js';
+import { by, AMOUNT, BUYER, confirm, fundedPayment, newAddress, paymentOf, prepare, signAndSend, useEscrowEnv, units } from '../escrow/escrowKit.js';
 
 /**
  * Attacks on SHKeeper pay-ins and on money leaving an escrow (release, refund, payout), by a
@@ -97,7 +86,18 @@ describe('SHKeeper pay-in', () => {
 
   it('an unsigned or wrongly signed webhook moves nothing', async () => {
     const intent = await createIntent(env.h);
-    const body = JSON.stringify({ external_id: intent.externalId, status: 'PAID', crypto: 'BNB-USDT', addr: intent.payAddress, txids: [], paid: true, balance_fiat: '25.5', balance_crypto: '25.5', fiat: 'USD', transactions: [] });
+    const body = JSON.stringify({
+      external_id: intent.externalId,
+      status: 'PAID',
+      crypto: 'BNB-USDT',
+      addr: intent.payAddress,
+      txids: [],
+      paid: true,
+      balance_fiat: '25.5',
+      balance_crypto: '25.5',
+      fiat: 'USD',
+      transactions: [],
+    });
     for (const headers of [
       { 'content-type': 'application/json' },
       { 'content-type': 'application/json', 'x-shkeeper-signature': '00'.repeat(32) },
@@ -118,7 +118,14 @@ describe('money leaving an escrow', () => {
         expect((await prepare(env.h, f.paymentId, kind, as)).status).toBeGreaterThanOrEqual(401);
         expect((await confirm(env.h, f.paymentId, kind, `0x${'ab'.repeat(32)}`, as)).status).toBeGreaterThanOrEqual(401);
       }
-      const payout = await by(env.h, as).post('/shkeeper/payout', { purchaseRequestId: f.requestId, sellerOfferId: f.offerId, buyerId: BUYER, sellerId: 'seller-1', amount: AMOUNT, recipientAddress: f.seller });
+      const payout = await by(env.h, as).post('/shkeeper/payout', {
+        purchaseRequestId: f.requestId,
+        sellerOfferId: f.offerId,
+        buyerId: BUYER,
+        sellerId: 'seller-1',
+        amount: AMOUNT,
+        recipientAddress: f.seller,
+      });
       expect([401, 403]).toContain(payout.status);
     }
     expect((await paymentOf(env.h, f.paymentId)).status).toBe('completed');
@@ -164,7 +171,14 @@ describe('money leaving an escrow', () => {
 
   it('release, refund and payout fired together: at most one leaves, once; after it settles nothing else can', async () => {
     const f = await fundedPayment(env.h, { payer: buyerWallet().address });
-    const payoutBody = { purchaseRequestId: f.requestId, sellerOfferId: f.offerId, buyerId: BUYER, sellerId: 'seller-1', amount: AMOUNT, recipientAddress: f.seller };
+    const payoutBody = {
+      purchaseRequestId: f.requestId,
+      sellerOfferId: f.offerId,
+      buyerId: BUYER,
+      sellerId: 'seller-1',
+      amount: AMOUNT,
+      recipientAddress: f.seller,
+    };
     const rs = await Promise.all([
       prepare(env.h, f.paymentId, 'release'),
       prepare(env.h, f.paymentId, 'refund'),
@@ -210,19 +224,38 @@ describe('money leaving an escrow', () => {
     expect(byBuyer.status).toBe(403);
   });
 
-  it("nobody can edit, cancel or re-label a payout row, or a completed escrow, through PUT", async () => {
+  it('nobody can edit, cancel or re-label a payout row, or a completed escrow, through PUT', async () => {
     const f = await fundedPayment(env.h, { payer: buyerWallet().address });
-    const payout = await env.h.admin.post('/shkeeper/payout', { purchaseRequestId: f.requestId, sellerOfferId: f.offerId, buyerId: BUYER, sellerId: 'seller-1', amount: AMOUNT, recipientAddress: f.seller });
+    const payout = await env.h.admin.post('/shkeeper/payout', {
+      purchaseRequestId: f.requestId,
+      sellerOfferId: f.offerId,
+      buyerId: BUYER,
+      sellerId: 'seller-1',
+      amount: AMOUNT,
+      recipientAddress: f.seller,
+    });
     expect(payout.status, JSON.stringify(payout.body)).toBe(200);
     const payoutId = payout.body.data.payoutId as string;
     for (const as of [BUYER, 'seller-1', 'admin']) {
-      for (const body of [{ status: 'cancelled' }, { status: 'failed' }, { status: 'completed' }, { metadata: { recipient: newAddress() } }, { transactionHash: `0x${'cd'.repeat(32)}` }]) {
+      for (const body of [
+        { status: 'cancelled' },
+        { status: 'failed' },
+        { status: 'completed' },
+        { metadata: { recipient: newAddress() } },
+        { transactionHash: `0x${'cd'.repeat(32)}` },
+      ]) {
         const r = await by(env.h, as).put(`/${payoutId}`, body);
         expect(r.status, `${as} ${JSON.stringify(body)} ${JSON.stringify(r.body)}`).toBeGreaterThanOrEqual(400);
       }
     }
     for (const as of [BUYER, 'seller-1']) {
-      for (const body of [{ status: 'cancelled' }, { status: 'refunded' }, { status: 'released' }, { metadata: { x: 1 } }, { transactionHash: `0x${'ef'.repeat(32)}` }]) {
+      for (const body of [
+        { status: 'cancelled' },
+        { status: 'refunded' },
+        { status: 'released' },
+        { metadata: { x: 1 } },
+        { transactionHash: `0x${'ef'.repeat(32)}` },
+      ]) {
         const r = await by(env.h, as).put(`/${f.paymentId}`, body);
         expect(r.status, `${as} ${JSON.stringify(body)}`).toBeGreaterThanOrEqual(400);
       }

@@ -8,7 +8,18 @@ import { expectLedgersSound } from '../escrow/ledgerKit.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
 import { snapshot } from '../helpers/fixtures.js';
 import {
-  paymentOf, BUYER, market, newAddress, pay, provenPayment, saveBody, startWeb3Harness, units, type Market, type Web3Harness } from '../helpers/web3Harness.js';
+  paymentOf,
+  BUYER,
+  market,
+  newAddress,
+  pay,
+  provenPayment,
+  saveBody,
+  startWeb3Harness,
+  units,
+  type Market,
+  type Web3Harness,
+} from '../helpers/web3Harness.js';
 
 /**
  * Round 2: the hot-wallet admin payout (`POST /decentralized/admin-payout`) against release,
@@ -40,7 +51,11 @@ beforeAll(async () => {
       { to: hot.address, amount: units('1000000') },
     ],
   });
-  h = await startWeb3Harness({ chain, tokenAddress: usdt.address, env: { ESCROW_RECEIVER_ADDRESS: escrowKey.address, ADMIN_WALLET_PRIVATE_KEY: hot.privateKey } });
+  h = await startWeb3Harness({
+    chain,
+    tokenAddress: usdt.address,
+    env: { ESCROW_RECEIVER_ADDRESS: escrowKey.address, ADMIN_WALLET_PRIVATE_KEY: hot.privateKey },
+  });
 });
 afterAll(async () => {
   await h?.stop();
@@ -63,9 +78,18 @@ async function funded(): Promise<Market & { escrowId: string }> {
 
 const adminPayout = (body: Record<string, unknown>) => h.as({ authorization: ADMIN() }).post('/decentralized/admin-payout', body);
 const prepare = (id: string, kind: 'release' | 'refund') => h.as({ authorization: ADMIN() }).post(`/shkeeper/${id}/${kind}`, {});
-const confirm = (id: string, kind: 'release' | 'refund', txHash: string) => h.as({ authorization: ADMIN() }).post(`/shkeeper/${id}/${kind}/confirm`, { txHash });
+const confirm = (id: string, kind: 'release' | 'refund', txHash: string) =>
+  h.as({ authorization: ADMIN() }).post(`/shkeeper/${id}/${kind}/confirm`, { txHash });
 const shkeeperPayout = (m: Market, over: Record<string, unknown> = {}) =>
-  h.as({ authorization: ADMIN() }).post('/shkeeper/payout', { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, buyerId: BUYER, sellerId: 'seller-1', amount: '25.5', recipientAddress: SELLER1_WALLET, ...over });
+  h.as({ authorization: ADMIN() }).post('/shkeeper/payout', {
+    purchaseRequestId: m.requestId,
+    sellerOfferId: m.offerId,
+    buyerId: BUYER,
+    sellerId: 'seller-1',
+    amount: '25.5',
+    recipientAddress: SELLER1_WALLET,
+    ...over,
+  });
 /** Everything that left for the seller and the buyer: escrow transfers and hot-wallet transfers. */
 const escrowSend = async (to: string, amount: string) => {
   const hash = await chain.transfer(usdt.address, escrowKey, to, units(amount));
@@ -78,12 +102,21 @@ describe('hot-wallet payout against release / refund / SHKeeper payout', () => {
     const m = await funded();
     const ctx = h.server.ctx;
     const impatient = new AdminPayoutService({
-      config: ctx.config, store: ctx.store, coordinator: ctx.coordinator, events: ctx.events, clock: ctx.clock, logger: ctx.logger,
+      config: ctx.config,
+      store: ctx.store,
+      coordinator: ctx.coordinator,
+      events: ctx.events,
+      clock: ctx.clock,
+      logger: ctx.logger,
       effects: new PaymentEffects(ctx.store, ctx.coordinator, ctx.events, ctx.logger),
       wallet: { ...h.hotWallet!, waitForReceipt: async () => null },
     });
     const first = await impatient.pay({ userId: 'ops', isAdmin: true } as never, {
-      purchaseRequestId: m.requestId, receiverWalletAddress: SELLER1_WALLET, amount: '25.5', currency: 'USDT', network: 'bsc',
+      purchaseRequestId: m.requestId,
+      receiverWalletAddress: SELLER1_WALLET,
+      amount: '25.5',
+      currency: 'USDT',
+      network: 'bsc',
     });
     expect(first.data.status).toBe('processing');
     // The admin, not seeing the payout yet, releases from the escrow wallet as well and confirms it
@@ -137,7 +170,13 @@ describe('hot-wallet payout against release / refund / SHKeeper payout', () => {
     await chain.mine(3);
     expect((await confirm(m.escrowId, 'refund', tx.hash)).status).toBe(200);
     const hotBefore = await chain.balanceOf(usdt.address, hot.address);
-    const r = await adminPayout({ purchaseRequestId: m.requestId, receiverWalletAddress: SELLER1_WALLET, amount: '25.5', force: true, overrideReason: 'buyer changed mind' });
+    const r = await adminPayout({
+      purchaseRequestId: m.requestId,
+      receiverWalletAddress: SELLER1_WALLET,
+      amount: '25.5',
+      force: true,
+      overrideReason: 'buyer changed mind',
+    });
     expect(r.status, r.text).toBe(409);
     expect(await chain.balanceOf(usdt.address, hot.address)).toBe(hotBefore);
   });

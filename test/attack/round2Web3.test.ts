@@ -192,8 +192,17 @@ describe('fetch-tx / auto-fetch-missing', () => {
     const legacyId = newObjectId();
     await h.store.payments.insertOne(
       fixturePayment({
-        id: legacyId, provider: 'decentralized', purchaseRequestId: m.requestId, sellerOfferId: m.offerId, buyerId: BUYER, sellerId: 'seller-1',
-        amount: { amount: m.amount, currency: 'USDT' }, status: 'completed', escrowState: 'funded', transactionHash: null, externalId: `DEPAY_${legacyId}`,
+        id: legacyId,
+        provider: 'decentralized',
+        purchaseRequestId: m.requestId,
+        sellerOfferId: m.offerId,
+        buyerId: BUYER,
+        sellerId: 'seller-1',
+        amount: { amount: m.amount, currency: 'USDT' },
+        status: 'completed',
+        escrowState: 'funded',
+        transactionHash: null,
+        externalId: `DEPAY_${legacyId}`,
       }),
     );
     // Another buyer's payment, proven and paid from w, hash not saved yet.
@@ -239,7 +248,9 @@ describe('one purchase request, two offers, both paid', () => {
     const w1 = await freshWallet();
     const w2 = await freshWallet();
     const id1 = await provenPayment(h, m, w1);
-    const s2 = await save(saveBody(m, { sellerId: 'seller-2', amount: '30', payerProof: await payerProof(h, { requestId: m.requestId, offerId: m.otherOfferId }, w2) }));
+    const s2 = await save(
+      saveBody(m, { sellerId: 'seller-2', amount: '30', payerProof: await payerProof(h, { requestId: m.requestId, offerId: m.otherOfferId }, w2) }),
+    );
     expect(s2.status, s2.text).toBe(200);
     const id2 = s2.body.data.id as string;
     expect(id2).not.toBe(id1);
@@ -267,7 +278,14 @@ describe('one purchase request, two offers, both paid', () => {
     const loserOffer = loser.sellerOfferId!;
     const loserSeller = loser.sellerId!;
     const loserWallet = (await h.store.sellerOffers.findById(loserOffer))!.walletAddress!;
-    const payout = await h.as({ authorization: admin() }).post('/shkeeper/payout', { purchaseRequestId: m.requestId, sellerOfferId: loserOffer, buyerId: BUYER, sellerId: loserSeller, amount: loser.amount.amount, recipientAddress: loserWallet });
+    const payout = await h.as({ authorization: admin() }).post('/shkeeper/payout', {
+      purchaseRequestId: m.requestId,
+      sellerOfferId: loserOffer,
+      buyerId: BUYER,
+      sellerId: loserSeller,
+      amount: loser.amount.amount,
+      recipientAddress: loserWallet,
+    });
     expect(payout.status, payout.text).toBe(409);
     // The winner's release pays its own offer's wallet, for its price.
     const rel = await h.as({ authorization: admin() }).post(`/shkeeper/${funded[0]!.id}/release`, {});

@@ -36,7 +36,13 @@ async function manualBody() {
   const m = await seedMarketplace(h.store, { buyerId: 'buyer-1' });
   return {
     m,
-    body: { purchaseRequestId: m.request.id, sellerOfferId: m.offer.id, buyerId: 'buyer-1', sellerId: 'seller-1', amount: { amount: '25.5', currency: 'USDT' } },
+    body: {
+      purchaseRequestId: m.request.id,
+      sellerOfferId: m.offer.id,
+      buyerId: 'buyer-1',
+      sellerId: 'seller-1',
+      amount: { amount: '25.5', currency: 'USDT' },
+    },
   };
 }
 
@@ -57,7 +63,9 @@ describe('metadata BSON cannot store is refused with 400 on every route that tak
     it(`POST /shkeeper/intents with metadata holding ${what} → 400, nothing written`, async () => {
       const { m } = await manualBody();
       await expectRefusedUnchanged(() =>
-        h.as('buyer-1').post('/shkeeper/intents', { purchaseRequestId: m.request.id, sellerOfferId: m.offer.id, amount: '25.5', sellerId: 'seller-1', metadata }),
+        h
+          .as('buyer-1')
+          .post('/shkeeper/intents', { purchaseRequestId: m.request.id, sellerOfferId: m.offer.id, amount: '25.5', sellerId: 'seller-1', metadata }),
       );
     });
 

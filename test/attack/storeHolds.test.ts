@@ -55,7 +55,13 @@ describe('CONFIRMING: POST /api/payment refuses hostile metadata and ill-typed f
   for (const [what, metadata] of HOSTILE_METADATA) {
     it(`metadata with ${what} → 400 validation_error, nothing written`, async () => {
       const { t, body, buyer } = await setup();
-      await expectRefusedUnchanged(t, () => t.http().post('/api/payment').set('authorization', buyer).send({ ...body, metadata }));
+      await expectRefusedUnchanged(t, () =>
+        t
+          .http()
+          .post('/api/payment')
+          .set('authorization', buyer)
+          .send({ ...body, metadata }),
+      );
     });
   }
 
@@ -76,13 +82,29 @@ describe('CONFIRMING: POST /api/payment refuses hostile metadata and ill-typed f
   for (const [what, over] of ILL_TYPED) {
     it(`${what} → 400 validation_error, nothing written`, async () => {
       const { t, body, admin } = await setup();
-      await expectRefusedUnchanged(t, () => t.http().post('/api/payment').set('authorization', admin).send({ ...body, ...over }));
+      await expectRefusedUnchanged(t, () =>
+        t
+          .http()
+          .post('/api/payment')
+          .set('authorization', admin)
+          .send({ ...body, ...over }),
+      );
     });
   }
 
   it('a body nested deeper than 32 levels → 400 json_too_deep', async () => {
     const { t, body, buyer } = await setup();
-    await expectRefusedUnchanged(t, () => t.http().post('/api/payment').set('authorization', buyer).send({ ...body, metadata: deep(40) }), 400, 'json_too_deep');
+    await expectRefusedUnchanged(
+      t,
+      () =>
+        t
+          .http()
+          .post('/api/payment')
+          .set('authorization', buyer)
+          .send({ ...body, metadata: deep(40) }),
+      400,
+      'json_too_deep',
+    );
   });
 });
 
@@ -117,7 +139,17 @@ describe('CONFIRMING: PUT /api/payment/:id refuses hostile metadata; a metadata 
   it('ids that are not ObjectIds → 404 route_not_found', async () => {
     const { t, buyer } = await setup();
     for (const id of ['not-an-id', '%24ne', '65a0c0ffee0000000000000', '65a0c0ffee00000000000001x']) {
-      await expectRefusedUnchanged(t, () => t.http().put(`/api/payment/${id}`).set('authorization', buyer).send({ metadata: { a: 1 } }), 404, 'route_not_found');
+      await expectRefusedUnchanged(
+        t,
+        () =>
+          t
+            .http()
+            .put(`/api/payment/${id}`)
+            .set('authorization', buyer)
+            .send({ metadata: { a: 1 } }),
+        404,
+        'route_not_found',
+      );
     }
   });
 
@@ -181,7 +213,10 @@ describe('CONFIRMING: user ids named like Object.prototype members are plain ids
       expect(list.status).toBe(200);
       expect(list.body.data.total).toBe(1);
       expect(list.body.data.payments.map((p: { buyerId: string }) => p.buyerId)).toEqual([user]);
-      const stats = await t.http().get(`/api/payment/stats/${user}`).set('authorization', t.bearer('admin-1', { admin: true }));
+      const stats = await t
+        .http()
+        .get(`/api/payment/stats/${user}`)
+        .set('authorization', t.bearer('admin-1', { admin: true }));
       expect(stats.status).toBe(200);
       expect(stats.body.data.count).toBe(1);
       const other = await t.http().get(`/api/payment/user/someone-else`).set('authorization', me);

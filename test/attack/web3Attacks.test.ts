@@ -185,7 +185,7 @@ describe("claiming someone else's transfer", () => {
     const id = await provenPayment(h, m, buyerWallet);
     const wrong = await pay(chain, other.address, buyerWallet, receiver.address, units('25.5'), 3);
     const fake = await chain.deployContract('FakeTransferEmitter');
-    const tx = await (fake.contract.connect(buyerWallet).getFunction('transfer'))(receiver.address, units('25.5'));
+    const tx = await fake.contract.connect(buyerWallet).getFunction('transfer')(receiver.address, units('25.5'));
     await chain.mine(3);
     for (const hash of [wrong, tx.hash as string]) {
       const r = await save(saveBody(m, { transactionHash: hash }));
@@ -221,7 +221,7 @@ describe('payer proof replay and tampering', () => {
     expect(r.body.error.details.reason).toBe('wrong_payment');
   });
 
-  it('a proof for another seller\'s offer of the same request does not prove the wallet', async () => {
+  it("a proof for another seller's offer of the same request does not prove the wallet", async () => {
     const m = await market(h);
     const proofOther = await payerProof(h, { requestId: m.requestId, offerId: m.otherOfferId }, buyerWallet);
     const opened = await save(saveBody(m));
@@ -237,7 +237,10 @@ describe('payer proof replay and tampering', () => {
     const good = await payerProof(h, m, buyerWallet);
     const variants = [
       // Mallory re-signs the buyer's challenge: the message names the buyer's wallet.
-      { message: good.message, signature: await mallory.signTypedData((await challengeOf(m, buyerWallet)).domain, (await challengeOf(m, buyerWallet)).types, good.message) },
+      {
+        message: good.message,
+        signature: await mallory.signTypedData((await challengeOf(m, buyerWallet)).domain, (await challengeOf(m, buyerWallet)).types, good.message),
+      },
       { message: { ...good.message, wallet: mallory.address }, signature: good.signature },
       { message: { ...good.message, issuedAtBlock: 0 }, signature: good.signature },
       { message: { ...good.message, expiresAt: good.message.expiresAt + 100000 }, signature: good.signature },
@@ -311,7 +314,10 @@ describe('seller and buyer editing what is not theirs', () => {
     await verify(id, { transactionHash: hash });
     await h.as(BUYER).post('/verify', { paymentId: id, transactionHash: hash });
     const p = await paymentOf(h, id);
-    expect(p.escrow?.credits.map((x) => x.txHash), 'the late transfer is on the ledger for an admin').toContain(hash.toLowerCase());
+    expect(
+      p.escrow?.credits.map((x) => x.txHash),
+      'the late transfer is on the ledger for an admin',
+    ).toContain(hash.toLowerCase());
   });
 
   it("the seller cannot cancel the buyer's Web3 payment that the buyer already proved a wallet for", async () => {
@@ -335,7 +341,7 @@ describe('seller and buyer editing what is not theirs', () => {
     expect((await paymentOf(h, id)).status).toBe('completed');
   });
 
-  it('an outsider cannot PUT, cancel, or verify-complete the buyer\'s payment', async () => {
+  it("an outsider cannot PUT, cancel, or verify-complete the buyer's payment", async () => {
     const m = await market(h);
     const id = await provenPayment(h, m, buyerWallet);
     const mallory = h.bearer('mallory');
@@ -366,6 +372,10 @@ describe('seller and buyer editing what is not theirs', () => {
 });
 
 async function challengeOf(m: Market, w: { address: string }) {
-  const res = await h.anonymous.post('/decentralized/payer-proof/challenge', { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, walletAddress: w.address });
+  const res = await h.anonymous.post('/decentralized/payer-proof/challenge', {
+    purchaseRequestId: m.requestId,
+    sellerOfferId: m.offerId,
+    walletAddress: w.address,
+  });
   return res.body.data;
 }

@@ -13,7 +13,10 @@ const signed = (claims: Record<string, unknown>, opts: jwt.SignOptions = {}) =>
 describe('token lifetime over HTTP', () => {
   it('answers 401 token_without_expiry for a token without exp', async () => {
     const t = await startTestWorld();
-    const res = await t.http().get('/api/payment').set('Authorization', `Bearer ${signed({})}`);
+    const res = await t
+      .http()
+      .get('/api/payment')
+      .set('Authorization', `Bearer ${signed({})}`);
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('token_without_expiry');
   });
@@ -30,9 +33,19 @@ describe('token lifetime over HTTP', () => {
 
   it('follows JWT_MAX_LIFETIME_SECONDS', async () => {
     const t = await startTestWorld({ env: { JWT_MAX_LIFETIME_SECONDS: '600' } });
-    const res = await t.http().get('/api/payment').set('Authorization', `Bearer ${signed({}, { expiresIn: 601 })}`);
+    const res = await t
+      .http()
+      .get('/api/payment')
+      .set('Authorization', `Bearer ${signed({}, { expiresIn: 601 })}`);
     expect(res.body.error?.code).toBe('token_lifetime_too_long');
-    expect((await t.http().get('/api/payment').set('Authorization', `Bearer ${signed({}, { expiresIn: 600 })}`)).status).toBe(200);
+    expect(
+      (
+        await t
+          .http()
+          .get('/api/payment')
+          .set('Authorization', `Bearer ${signed({}, { expiresIn: 600 })}`)
+      ).status,
+    ).toBe(200);
   });
 });
 

@@ -7,18 +7,7 @@ import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { FakeShkeeper } from '../helpers/fakeShkeeper/fakeShkeeper.js';
 import { mountedRoutes } from '../helpers/routeTable.js';
 import { startTestWorld, TEST_JWT_SECRET } from '../helpers/testWorld.js';
-import {
-  ADMIN,
-  CRON_SECRET,
-  MATRIX_ROWS,
-  OTHER,
-  PARTY,
-  ROLES,
-  type MatrixRequest,
-  type MatrixRow,
-  type Role,
-  type SeedKit,
-} from './matrixRows.js';
+import { ADMIN, CRON_SECRET, MATRIX_ROWS, OTHER, PARTY, ROLES, type MatrixRequest, type MatrixRow, type Role, type SeedKit } from './matrixRows.js';
 
 /**
  * Every mounted route × {anonymous, party, other user, admin}, from the table in matrixRows.ts.
@@ -70,7 +59,11 @@ interface Answer {
 }
 
 /** Runs one request on a fresh app; `swap` replaces one seeded value (the unknown-id probe). */
-async function cell(row: MatrixRow, role: Role, opts: { env?: Record<string, string>; req?: MatrixRow['request']; swap?: [string, string] } = {}): Promise<Answer> {
+async function cell(
+  row: MatrixRow,
+  role: Role,
+  opts: { env?: Record<string, string>; req?: MatrixRow['request']; swap?: [string, string] } = {},
+): Promise<Answer> {
   const { app, kit } = await buildApp(opts.env);
   const seeded = row.seed ? await row.seed(kit) : {};
   if (opts.swap) seeded[opts.swap[0]] = opts.swap[1];
@@ -144,7 +137,8 @@ describe('authorisation matrix: every mounted route × {anonymous, party, other,
       }
       if (row.devOnly) {
         const a = await cell(row, 'admin', { env: { ENABLE_DEV_ROUTES: 'false' } });
-        if (a.status !== 404 || codeOf(a) !== 'route_not_found') problems.push(`${route} with ENABLE_DEV_ROUTES=false: got ${describeAnswer(a)}, expected 404 route_not_found`);
+        if (a.status !== 404 || codeOf(a) !== 'route_not_found')
+          problems.push(`${route} with ENABLE_DEV_ROUTES=false: got ${describeAnswer(a)}, expected 404 route_not_found`);
       }
     }
     process.stdout.write(`authorisation matrix: ${rows.size} rows for ${mounted.length} mounted routes × ${ROLES.length} roles = ${cells} cells\n`);

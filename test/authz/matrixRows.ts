@@ -125,7 +125,16 @@ const pendingPayment = async (k: SeedKit) => ({ paymentId: (await insertPayment(
  */
 async function fundEscrow(k: SeedKit, m: Seeded | null, over: Partial<PaymentRecord> = {}): Promise<PaymentRecord> {
   const p = await insertPayment(k, { ...(m ? { purchaseRequestId: m.requestId!, sellerOfferId: m.offerId! } : {}), ...over });
-  const transfer = { txHash: txHash(20), from: WALLET, to: k.ctx.config.escrow.receiverAddress ?? PAY_ADDRESS, network: 'bsc', token: 'USDT', amount: p.amount.amount, baseUnits: null, blockNumber: null };
+  const transfer = {
+    txHash: txHash(20),
+    from: WALLET,
+    to: k.ctx.config.escrow.receiverAddress ?? PAY_ADDRESS,
+    network: 'bsc',
+    token: 'USDT',
+    amount: p.amount.amount,
+    baseUnits: null,
+    blockNumber: null,
+  };
   return (await k.ctx.coordinator.credit(p.id, transfer, { source: 'test', actor: 'test', completionEffects: [] })).payment;
 }
 
@@ -139,8 +148,13 @@ const fundedMarketplace = async (k: SeedKit): Promise<Seeded> => {
 const completedShkeeper = async (k: SeedKit) => {
   const id = newObjectId();
   const p = await insertPayment(k, {
-    id, provider: 'shkeeper', status: 'completed', escrowState: 'funded', externalId: `AMN_${id}`,
-    payAddress: PAY_ADDRESS, transactionHash: txHash(1),
+    id,
+    provider: 'shkeeper',
+    status: 'completed',
+    escrowState: 'funded',
+    externalId: `AMN_${id}`,
+    payAddress: PAY_ADDRESS,
+    transactionHash: txHash(1),
   });
   return { paymentId: p.id, transactionHash: txHash(1) };
 };
@@ -160,8 +174,16 @@ const pendingWeb3 = async (k: SeedKit) => {
 
 /** The disbursement an escrow route records, in the ledger's terms (issue 10). */
 const disbursement = (kind: 'release' | 'refund') => ({
-  id: newObjectId(), kind, method: 'escrow_tx' as const, recipient: WALLET, amount: '25.5', state: 'prepared' as const,
-  override: null, payoutId: null, evidence: null, createdBy: ADMIN,
+  id: newObjectId(),
+  kind,
+  method: 'escrow_tx' as const,
+  recipient: WALLET,
+  amount: '25.5',
+  state: 'prepared' as const,
+  override: null,
+  payoutId: null,
+  evidence: null,
+  createdBy: ADMIN,
   payload: { from: PAY_ADDRESS, to: WALLET, data: '0x', value: '0x0', gas: '0x1', chainId: '0x38' },
 });
 
@@ -187,7 +209,11 @@ function settledEscrow(kind: 'release' | 'refund') {
     const d = disbursement(kind);
     await k.ctx.coordinator.openDisbursement(p.id, d, { source: 'test', actor: ADMIN });
     await k.ctx.coordinator.settleDisbursement(p.id, d.id, {
-      source: 'test', actor: ADMIN, evidence: txHash(7), effects: [], hashField: kind === 'release' ? 'releaseTxHash' : 'refundTxHash',
+      source: 'test',
+      actor: ADMIN,
+      evidence: txHash(7),
+      effects: [],
+      hashField: kind === 'release' ? 'releaseTxHash' : 'refundTxHash',
     });
     return { paymentId: p.id, txHash: txHash(7) };
   };
@@ -199,8 +225,14 @@ async function payout(k: SeedKit): Promise<Seeded> {
   const created = await k.ctx.payouts.create(
     { userId: ADMIN, isAdmin: true },
     {
-      purchaseRequestId: m.requestId!, sellerOfferId: m.offerId!, buyerId: PARTY, sellerId: SELLER,
-      amount: '25.5', recipientAddress: WALLET, token: 'USDT', network: 'bsc',
+      purchaseRequestId: m.requestId!,
+      sellerOfferId: m.offerId!,
+      buyerId: PARTY,
+      sellerId: SELLER,
+      amount: '25.5',
+      recipientAddress: WALLET,
+      token: 'USDT',
+      network: 'bsc',
     },
   );
   return { taskId: created.data.taskId, payoutId: created.data.payoutId };
@@ -212,14 +244,23 @@ export function signedDelivery(path: string, body: unknown, secret: string): Mat
   const raw = JSON.stringify(body);
   const ts = String(Math.floor(Date.now() / 1000));
   return {
-    method: 'POST', path, raw,
+    method: 'POST',
+    path,
+    raw,
     headers: { 'x-shkeeper-timestamp': ts, 'x-shkeeper-signature': hmacHex(secret, `${ts}.`, raw) },
   };
 }
 
 const invoiceCallback = {
-  external_id: 'AMN_matrix_unknown', crypto: 'BNB-USDT', addr: PAY_ADDRESS, fiat: 'USD', balance_fiat: '10', balance_crypto: '10',
-  paid: true, status: 'PAID', transactions: [{ txid: txHash(9), crypto: 'BNB-USDT', amount_crypto: '10', trigger: true }],
+  external_id: 'AMN_matrix_unknown',
+  crypto: 'BNB-USDT',
+  addr: PAY_ADDRESS,
+  fiat: 'USD',
+  balance_fiat: '10',
+  balance_crypto: '10',
+  paid: true,
+  status: 'PAID',
+  transactions: [{ txid: txHash(9), crypto: 'BNB-USDT', amount_crypto: '10', trigger: true }],
 };
 const payoutCallback = { external_id: 'PAYOUT_matrix_unknown', tx_hash: txHash(10), status: 'SUCCESS', amount: '10', crypto: 'BNB-USDT' };
 
@@ -231,14 +272,17 @@ export const MATRIX_ROWS: MatrixRow[] = [
   // Operations, outside /api/payment.
   {
     route: 'GET /metrics',
-    rule: 'open unless METRICS_TOKEN is set; then only `Bearer <METRICS_TOKEN>` (a user JWT, even an admin\'s, is not it)',
+    rule: "open unless METRICS_TOKEN is set; then only `Bearer <METRICS_TOKEN>` (a user JWT, even an admin's, is not it)",
     request: () => ({ method: 'GET', path: '/metrics' }),
     expect: all(200),
     variants: [
       { name: 'METRICS_TOKEN set, admin JWT → 401', role: 'admin', env: { METRICS_TOKEN }, status: 401, code: 'invalid_metrics_token' },
       { name: 'METRICS_TOKEN set, no token → 401', role: 'anonymous', env: { METRICS_TOKEN }, status: 401, code: 'invalid_metrics_token' },
       {
-        name: 'METRICS_TOKEN set, the metrics token → 200', role: 'anonymous', env: { METRICS_TOKEN }, status: 200,
+        name: 'METRICS_TOKEN set, the metrics token → 200',
+        role: 'anonymous',
+        env: { METRICS_TOKEN },
+        status: 200,
         request: () => ({ method: 'GET', path: '/metrics', authorization: `Bearer ${METRICS_TOKEN}` }),
       },
     ],
@@ -251,7 +295,13 @@ export const MATRIX_ROWS: MatrixRow[] = [
     request: (_s, k) => signedDelivery(`${API}/shkeeper/webhook`, invoiceCallback, k.webhookSecret),
     expect: all(202),
     variants: [
-      { name: 'unsigned → 401', role: 'admin', request: (_s, k) => unsigned(signedDelivery(`${API}/shkeeper/webhook`, invoiceCallback, k.webhookSecret)), status: 401, code: 'invalid_signature' },
+      {
+        name: 'unsigned → 401',
+        role: 'admin',
+        request: (_s, k) => unsigned(signedDelivery(`${API}/shkeeper/webhook`, invoiceCallback, k.webhookSecret)),
+        status: 401,
+        code: 'invalid_signature',
+      },
     ],
   },
   {
@@ -261,13 +311,28 @@ export const MATRIX_ROWS: MatrixRow[] = [
     expect: all(202),
     ownErrorShape: true,
     variants: [
-      { name: 'unsigned → 401', role: 'admin', request: (_s, k) => unsigned(signedDelivery(`${API}/shkeeper/payout/webhook`, payoutCallback, k.webhookSecret)), status: 401 },
+      {
+        name: 'unsigned → 401',
+        role: 'admin',
+        request: (_s, k) => unsigned(signedDelivery(`${API}/shkeeper/payout/webhook`, payoutCallback, k.webhookSecret)),
+        status: 401,
+      },
     ],
   },
 
   // Configuration and health: public.
-  { route: `POST ${API}/configuration`, rule: 'none', request: () => ({ method: 'POST', path: `${API}/configuration`, body: { amount: '25.5' } }), expect: all(200) },
-  { route: `OPTIONS ${API}/shkeeper/config`, rule: 'none (CORS preflight, any origin)', request: () => ({ method: 'OPTIONS', path: `${API}/shkeeper/config` }), expect: all(204) },
+  {
+    route: `POST ${API}/configuration`,
+    rule: 'none',
+    request: () => ({ method: 'POST', path: `${API}/configuration`, body: { amount: '25.5' } }),
+    expect: all(200),
+  },
+  {
+    route: `OPTIONS ${API}/shkeeper/config`,
+    rule: 'none (CORS preflight, any origin)',
+    request: () => ({ method: 'OPTIONS', path: `${API}/shkeeper/config` }),
+    expect: all(204),
+  },
   { route: `GET ${API}/shkeeper/config`, rule: 'none', request: () => ({ method: 'GET', path: `${API}/shkeeper/config` }), expect: all(200) },
   { route: `GET ${API}/health`, rule: 'none', request: () => ({ method: 'GET', path: `${API}/health` }), expect: all(200) },
   { route: `GET ${API}/openapi.json`, rule: 'none', request: () => ({ method: 'GET', path: `${API}/openapi.json` }), expect: all(200) },
@@ -279,7 +344,8 @@ export const MATRIX_ROWS: MatrixRow[] = [
     rule: 'none (the checkout calls it before login); a hash would only be a claim',
     seed: marketplace,
     request: (s) => ({
-      method: 'POST', path: `${API}/decentralized/save`,
+      method: 'POST',
+      path: `${API}/decentralized/save`,
       body: { purchaseRequestId: s.requestId, buyerId: PARTY, sellerId: SELLER, amount: s.amount },
     }),
     expect: all(200),
@@ -289,7 +355,8 @@ export const MATRIX_ROWS: MatrixRow[] = [
     rule: 'none (the wallet signature is the credential); no chain configured here → 503 not_configured once the offer is found',
     seed: marketplace,
     request: (s) => ({
-      method: 'POST', path: `${API}/decentralized/payer-proof/challenge`,
+      method: 'POST',
+      path: `${API}/decentralized/payer-proof/challenge`,
       body: { purchaseRequestId: s.requestId, sellerOfferId: s.offerId, walletAddress: WALLET },
     }),
     expect: all(503),
@@ -299,13 +366,22 @@ export const MATRIX_ROWS: MatrixRow[] = [
     rule: 'none (the wallet signature is the credential); no chain configured here → 503 not_configured once the payment is found',
     seed: async (k) => ({ ...(await pendingWeb3(k)), ...(await marketplace(k)) }),
     request: (s) => ({
-      method: 'POST', path: `${API}/decentralized/payer-proof`,
+      method: 'POST',
+      path: `${API}/decentralized/payer-proof`,
       body: {
         paymentId: s.paymentId,
         payerProof: {
           message: {
-            purpose: 'I will pay this escrow from this wallet', purchaseRequestId: s.requestId, sellerOfferId: s.offerId, wallet: WALLET,
-            receiver: PAY_ADDRESS, amount: '25.5', token: 'USDT', issuedAtBlock: 1, expiresAt: 4102444800, nonce: 'aa.bb',
+            purpose: 'I will pay this escrow from this wallet',
+            purchaseRequestId: s.requestId,
+            sellerOfferId: s.offerId,
+            wallet: WALLET,
+            receiver: PAY_ADDRESS,
+            amount: '25.5',
+            token: 'USDT',
+            issuedAtBlock: 1,
+            expiresAt: 4102444800,
+            nonce: 'aa.bb',
           },
           signature: `0x${'1'.repeat(130)}`,
         },
@@ -322,7 +398,7 @@ export const MATRIX_ROWS: MatrixRow[] = [
   },
   {
     route: `PUT ${API}/decentralized/update`,
-    rule: 'optional bearer: cancelling needs a party or admin token (others 404); any other status is the chain\'s to confirm, token or not',
+    rule: "optional bearer: cancelling needs a party or admin token (others 404); any other status is the chain's to confirm, token or not",
     seed: async (k) => ({ ...(await pendingWeb3(k)), completedId: (await completedWeb3(k)).paymentId }),
     request: (s) => ({ method: 'PUT', path: `${API}/decentralized/update`, body: { paymentId: s.paymentId, status: 'cancelled' } }),
     expect: partyOrAdmin(200),
@@ -356,9 +432,27 @@ export const MATRIX_ROWS: MatrixRow[] = [
     request: () => ({ method: 'POST', path: `${API}/decentralized/verify-all-pending`, headers: { 'x-cron-secret': CRON_SECRET } }),
     expect: all(200),
     variants: [
-      { name: 'without X-Cron-Secret → 401', role: 'admin', request: () => ({ method: 'POST', path: `${API}/decentralized/verify-all-pending` }), status: 401, code: 'invalid_cron_secret' },
-      { name: 'wrong X-Cron-Secret → 401', role: 'anonymous', request: () => ({ method: 'POST', path: `${API}/decentralized/verify-all-pending`, headers: { 'x-cron-secret': 'nope' } }), status: 401, code: 'invalid_cron_secret' },
-      { name: 'CRON_SECRET unset → anonymous 200', role: 'anonymous', env: { CRON_SECRET: '' }, request: () => ({ method: 'POST', path: `${API}/decentralized/verify-all-pending` }), status: 200 },
+      {
+        name: 'without X-Cron-Secret → 401',
+        role: 'admin',
+        request: () => ({ method: 'POST', path: `${API}/decentralized/verify-all-pending` }),
+        status: 401,
+        code: 'invalid_cron_secret',
+      },
+      {
+        name: 'wrong X-Cron-Secret → 401',
+        role: 'anonymous',
+        request: () => ({ method: 'POST', path: `${API}/decentralized/verify-all-pending`, headers: { 'x-cron-secret': 'nope' } }),
+        status: 401,
+        code: 'invalid_cron_secret',
+      },
+      {
+        name: 'CRON_SECRET unset → anonymous 200',
+        role: 'anonymous',
+        env: { CRON_SECRET: '' },
+        request: () => ({ method: 'POST', path: `${API}/decentralized/verify-all-pending` }),
+        status: 200,
+      },
     ],
   },
   {
@@ -366,7 +460,8 @@ export const MATRIX_ROWS: MatrixRow[] = [
     rule: 'admin; no hot wallet configured here → 503 not_configured once past the guard',
     seed: marketplace,
     request: (s) => ({
-      method: 'POST', path: `${API}/decentralized/admin-payout`,
+      method: 'POST',
+      path: `${API}/decentralized/admin-payout`,
       body: { purchaseRequestId: s.requestId, receiverWalletAddress: WALLET, amount: '25.5' },
     }),
     expect: adminOnly(503),
@@ -389,13 +484,13 @@ export const MATRIX_ROWS: MatrixRow[] = [
   },
   {
     route: `POST ${API}/payments/auto-fetch-missing`,
-    rule: 'admin (a batch over every user\'s payments)',
+    rule: "admin (a batch over every user's payments)",
     request: () => ({ method: 'POST', path: `${API}/payments/auto-fetch-missing`, body: {} }),
     expect: adminOnly(200),
   },
   {
     route: `POST ${API}/callback`,
-    rule: 'none: the payment\'s own reference is the credential; without it the payment does not exist (404)',
+    rule: "none: the payment's own reference is the credential; without it the payment does not exist (404)",
     seed: completedWeb3,
     request: (s) => ({ method: 'POST', path: `${API}/callback`, body: { paymentId: s.paymentId, data: { reference: s.externalId } } }),
     expect: all(200),
@@ -421,10 +516,11 @@ export const MATRIX_ROWS: MatrixRow[] = [
   // SHKeeper pay-in.
   {
     route: `POST ${API}/shkeeper/intents`,
-    rule: 'bearer, the purchase request\'s buyer only (admins too get 403 not_buyer)',
+    rule: "bearer, the purchase request's buyer only (admins too get 403 not_buyer)",
     seed: marketplace,
     request: (s) => ({
-      method: 'POST', path: `${API}/shkeeper/intents`,
+      method: 'POST',
+      path: `${API}/shkeeper/intents`,
       body: { purchaseRequestId: s.requestId, sellerOfferId: s.offerId, amount: s.amount, sellerId: SELLER },
     }),
     expect: { anonymous: 401, party: 200, other: 403, admin: 403 },
@@ -437,14 +533,47 @@ export const MATRIX_ROWS: MatrixRow[] = [
     expect: partyOrAdmin(200),
     hides: unknownPayment,
   },
-  { route: `GET ${API}/shkeeper/wallet-monitor/status`, rule: 'none', request: () => ({ method: 'GET', path: `${API}/shkeeper/wallet-monitor/status` }), expect: all(200) },
-  { route: `GET ${API}/shkeeper/auto-webhook/status`, rule: 'none', request: () => ({ method: 'GET', path: `${API}/shkeeper/auto-webhook/status` }), expect: all(200) },
-  { route: `GET ${API}/shkeeper/webhook-stats`, rule: 'admin', request: () => ({ method: 'GET', path: `${API}/shkeeper/webhook-stats` }), expect: adminOnly(200) },
+  {
+    route: `GET ${API}/shkeeper/wallet-monitor/status`,
+    rule: 'none',
+    request: () => ({ method: 'GET', path: `${API}/shkeeper/wallet-monitor/status` }),
+    expect: all(200),
+  },
+  {
+    route: `GET ${API}/shkeeper/auto-webhook/status`,
+    rule: 'none',
+    request: () => ({ method: 'GET', path: `${API}/shkeeper/auto-webhook/status` }),
+    expect: all(200),
+  },
+  {
+    route: `GET ${API}/shkeeper/webhook-stats`,
+    rule: 'admin',
+    request: () => ({ method: 'GET', path: `${API}/shkeeper/webhook-stats` }),
+    expect: adminOnly(200),
+  },
 
   // Dev tools (ENABLE_DEV_ROUTES).
-  { route: `POST ${API}/shkeeper/test`, rule: 'none (dev only)', devOnly: true, request: () => ({ method: 'POST', path: `${API}/shkeeper/test` }), expect: all(200) },
-  { route: `POST ${API}/shkeeper/callback-test`, rule: 'none (dev only)', devOnly: true, request: () => ({ method: 'POST', path: `${API}/shkeeper/callback-test`, body: { hello: 'world' } }), expect: all(200) },
-  { route: `GET ${API}/shkeeper/callback-test`, rule: 'none (dev only)', devOnly: true, request: () => ({ method: 'GET', path: `${API}/shkeeper/callback-test` }), expect: all(200) },
+  {
+    route: `POST ${API}/shkeeper/test`,
+    rule: 'none (dev only)',
+    devOnly: true,
+    request: () => ({ method: 'POST', path: `${API}/shkeeper/test` }),
+    expect: all(200),
+  },
+  {
+    route: `POST ${API}/shkeeper/callback-test`,
+    rule: 'none (dev only)',
+    devOnly: true,
+    request: () => ({ method: 'POST', path: `${API}/shkeeper/callback-test`, body: { hello: 'world' } }),
+    expect: all(200),
+  },
+  {
+    route: `GET ${API}/shkeeper/callback-test`,
+    rule: 'none (dev only)',
+    devOnly: true,
+    request: () => ({ method: 'GET', path: `${API}/shkeeper/callback-test` }),
+    expect: all(200),
+  },
   {
     route: `POST ${API}/shkeeper/create-test-payment`,
     rule: 'none (dev only)',
@@ -468,12 +597,18 @@ export const MATRIX_ROWS: MatrixRow[] = [
   // SHKeeper payouts.
   {
     route: `POST ${API}/shkeeper/payout`,
-    rule: 'admin (a payout pays from the request\'s funded escrow)',
+    rule: "admin (a payout pays from the request's funded escrow)",
     seed: fundedMarketplace,
     request: (s) => ({
-      method: 'POST', path: `${API}/shkeeper/payout`,
+      method: 'POST',
+      path: `${API}/shkeeper/payout`,
       body: {
-        purchaseRequestId: s.requestId, sellerOfferId: s.offerId, buyerId: PARTY, sellerId: SELLER, amount: s.amount, recipientAddress: WALLET,
+        purchaseRequestId: s.requestId,
+        sellerOfferId: s.offerId,
+        buyerId: PARTY,
+        sellerId: SELLER,
+        amount: s.amount,
+        recipientAddress: WALLET,
       },
     }),
     expect: adminOnly(200),
@@ -487,7 +622,7 @@ export const MATRIX_ROWS: MatrixRow[] = [
   },
   {
     route: `GET ${API}/shkeeper/payout/status/:taskId`,
-    rule: 'bearer, the payout\'s buyer/seller or admin (others 404)',
+    rule: "bearer, the payout's buyer/seller or admin (others 404)",
     seed: payout,
     request: (s) => ({ method: 'GET', path: `${API}/shkeeper/payout/status/${s.taskId}` }),
     expect: partyOrAdmin(200),
@@ -525,17 +660,38 @@ export const MATRIX_ROWS: MatrixRow[] = [
     rule: 'bearer; a non-admin may only be the buyer (403 not_buyer)',
     seed: marketplace,
     request: (s) => ({
-      method: 'POST', path: API,
+      method: 'POST',
+      path: API,
       body: { purchaseRequestId: s.requestId, sellerOfferId: s.offerId, buyerId: PARTY, sellerId: SELLER, amount: { amount: s.amount, currency: 'USDT' } },
     }),
     expect: { anonymous: 401, party: 201, other: 403, admin: 201 },
   },
-  { route: `GET ${API}`, rule: 'bearer (the caller\'s own payments)', request: () => ({ method: 'GET', path: API }), expect: anyUser(200) },
-  { route: `GET ${API}/user/:userId`, rule: 'bearer, self or admin', request: () => ({ method: 'GET', path: `${API}/user/${PARTY}` }), expect: selfOrAdmin(200) },
-  { route: `GET ${API}/stats`, rule: 'bearer (the caller\'s own)', request: () => ({ method: 'GET', path: `${API}/stats` }), expect: anyUser(200) },
-  { route: `GET ${API}/stats/:userId`, rule: 'bearer, self or admin', request: () => ({ method: 'GET', path: `${API}/stats/${PARTY}` }), expect: selfOrAdmin(200) },
-  { route: `GET ${API}/export`, rule: 'bearer (the caller\'s own)', request: () => ({ method: 'GET', path: `${API}/export`, query: { format: 'csv' } }), expect: anyUser(200) },
-  { route: `GET ${API}/export/:userId`, rule: 'bearer, self or admin', request: () => ({ method: 'GET', path: `${API}/export/${PARTY}` }), expect: selfOrAdmin(200) },
+  { route: `GET ${API}`, rule: "bearer (the caller's own payments)", request: () => ({ method: 'GET', path: API }), expect: anyUser(200) },
+  {
+    route: `GET ${API}/user/:userId`,
+    rule: 'bearer, self or admin',
+    request: () => ({ method: 'GET', path: `${API}/user/${PARTY}` }),
+    expect: selfOrAdmin(200),
+  },
+  { route: `GET ${API}/stats`, rule: "bearer (the caller's own)", request: () => ({ method: 'GET', path: `${API}/stats` }), expect: anyUser(200) },
+  {
+    route: `GET ${API}/stats/:userId`,
+    rule: 'bearer, self or admin',
+    request: () => ({ method: 'GET', path: `${API}/stats/${PARTY}` }),
+    expect: selfOrAdmin(200),
+  },
+  {
+    route: `GET ${API}/export`,
+    rule: "bearer (the caller's own)",
+    request: () => ({ method: 'GET', path: `${API}/export`, query: { format: 'csv' } }),
+    expect: anyUser(200),
+  },
+  {
+    route: `GET ${API}/export/:userId`,
+    rule: 'bearer, self or admin',
+    request: () => ({ method: 'GET', path: `${API}/export/${PARTY}` }),
+    expect: selfOrAdmin(200),
+  },
   {
     route: `GET ${API}/:id`,
     rule: 'bearer, party or admin (others 404)',

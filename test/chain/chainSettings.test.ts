@@ -29,11 +29,16 @@ describe('the start-up check of chain settings', () => {
 
   it('refuses a decimals setting that differs from the token, naming BSC_USDT_DECIMALS', async () => {
     const g = createChainGateway({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, logger, token: { address: token.address, decimals: 6 } });
-    const err = await g.blockNumber().then(() => undefined, (e: unknown) => e);
+    const err = await g.blockNumber().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ kind: 'unavailable', code: 'decimals_mismatch', details: { setting: 'BSC_USDT_DECIMALS', configured: 6, onChain: 18 } });
     expect((err as Error).message).toBe(`BSC_USDT_DECIMALS is 6 but the token at BSC_USDT_ADDRESS (${token.address}) has 18 decimals`);
     // Every chain call is refused, not only the first.
-    await expect(g.verifyTransfer(`0x${'1'.repeat(64)}`, { token: token.address, to: token.address, minAmount: 0n, confirmations: 1 })).rejects.toMatchObject({ code: 'decimals_mismatch' });
+    await expect(g.verifyTransfer(`0x${'1'.repeat(64)}`, { token: token.address, to: token.address, minAmount: 0n, confirmations: 1 })).rejects.toMatchObject({
+      code: 'decimals_mismatch',
+    });
     g.close();
   });
 
@@ -45,7 +50,10 @@ describe('the start-up check of chain settings', () => {
 
   it('refuses a chain id that differs from the RPC, naming BSC_CHAIN_ID', async () => {
     const g = createChainGateway({ rpcUrl: chain.rpcUrl, chainId: 56, logger });
-    const err = await g.blockNumber().then(() => undefined, (e: unknown) => e);
+    const err = await g.blockNumber().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'rpc_wrong_chain', details: { setting: 'BSC_CHAIN_ID', configured: 56, onChain: chain.chainId } });
     expect((err as Error).message).toMatch(/^BSC_CHAIN_ID is 56 but the RPC at BSC_RPC_URL serves chain 31337$/);
     g.close();
@@ -61,7 +69,11 @@ describe('the service with a wrong decimals setting', () => {
 
   it('answers chain routes 503 decimals_mismatch and credits no dust', async () => {
     const m = await market(h);
-    const challenge = await h.anonymous.post('/decentralized/payer-proof/challenge', { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, walletAddress: chain.accounts[1]!.address });
+    const challenge = await h.anonymous.post('/decentralized/payer-proof/challenge', {
+      purchaseRequestId: m.requestId,
+      sellerOfferId: m.offerId,
+      walletAddress: chain.accounts[1]!.address,
+    });
     expect(challenge.status, challenge.text).toBe(503);
     expect(challenge.body.error).toMatchObject({ code: 'decimals_mismatch', details: { setting: 'BSC_USDT_DECIMALS' } });
     const dust = await pay(chain, token.address, chain.accounts[1]!, chain.accounts[2]!.address, 25_500_000n, 3);

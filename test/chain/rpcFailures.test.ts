@@ -41,9 +41,7 @@ function gatewayAt(rpcUrl: string, over: Partial<ChainGatewayOptions> = {}): Cha
 
 /** A node that knows the chain id and answers `other` for everything else. */
 async function stubNode(other: (method: string, previous: number) => StubReply): Promise<StubRpc> {
-  const stub = await startStubRpc((method, previous) =>
-    method === 'eth_chainId' ? { result: `0x${CHAIN_ID.toString(16)}` } : other(method, previous),
-  );
+  const stub = await startStubRpc((method, previous) => (method === 'eth_chainId' ? { result: `0x${CHAIN_ID.toString(16)}` } : other(method, previous)));
   opened.push({ stub });
   return stub;
 }
@@ -129,9 +127,7 @@ describe('when the RPC is unreachable or failing', () => {
 
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.join('\n')).not.toContain('SECRET-API-KEY');
-    expect(`${error.message} ${String((error.cause as Error).message)} ${JSON.stringify(error.details)}`).not.toContain(
-      'SECRET-API-KEY',
-    );
+    expect(`${error.message} ${String((error.cause as Error).message)} ${JSON.stringify(error.details)}`).not.toContain('SECRET-API-KEY');
   });
 
   it('an HTTP 5xx from a URL holding a key is described without the key', async () => {

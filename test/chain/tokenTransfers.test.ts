@@ -125,17 +125,20 @@ describe('buildTokenTransfer', () => {
   });
 
   it('refuses a transfer the sender cannot cover', async () => {
-    await expect(
-      gateway.buildTokenTransfer({ token: usdt.address, from: escrow.address, to: newAddress(), amount: units('1000000') }),
-    ).rejects.toMatchObject({ kind: 'invalid_state', code: 'transfer_would_revert' });
+    await expect(gateway.buildTokenTransfer({ token: usdt.address, from: escrow.address, to: newAddress(), amount: units('1000000') })).rejects.toMatchObject({
+      kind: 'invalid_state',
+      code: 'transfer_would_revert',
+    });
   });
 
   it('refuses a zero amount and malformed addresses', async () => {
-    await expect(
-      gateway.buildTokenTransfer({ token: usdt.address, from: escrow.address, to: newAddress(), amount: 0n }),
-    ).rejects.toMatchObject({ kind: 'validation', code: 'invalid_amount' });
-    await expect(
-      gateway.buildTokenTransfer({ token: usdt.address, from: '0x123', to: newAddress(), amount: 1n }),
-    ).rejects.toMatchObject({ kind: 'validation', code: 'invalid_address' });
+    await expect(gateway.buildTokenTransfer({ token: usdt.address, from: escrow.address, to: newAddress(), amount: 0n })).rejects.toMatchObject({
+      kind: 'validation',
+      code: 'invalid_amount',
+    });
+    await expect(gateway.buildTokenTransfer({ token: usdt.address, from: '0x123', to: newAddress(), amount: 1n })).rejects.toMatchObject({
+      kind: 'validation',
+      code: 'invalid_address',
+    });
   });
 });

@@ -59,10 +59,7 @@ describe('verifyTransfer', () => {
     const to = newAddress();
     const hash = await chain.transfer(usdt.address, payer, to, units('10'));
 
-    const verdict = await gateway.verifyTransfer(
-      hash,
-      expecting(to.toLowerCase(), { token: usdt.address.toLowerCase(), from: payer.address.toLowerCase() }),
-    );
+    const verdict = await gateway.verifyTransfer(hash, expecting(to.toLowerCase(), { token: usdt.address.toLowerCase(), from: payer.address.toLowerCase() }));
 
     expect(verdict).toMatchObject({ status: 'confirmed', to, from: payer.address });
   });
@@ -196,11 +193,7 @@ describe('verifyTransfer with several Transfer logs', () => {
     const to = newAddress();
     const multi = await chain.deployContract('MultiSend', [], payer);
     await (usdt.contract.connect(payer).getFunction('approve')(multi.address, units('100')) as Promise<unknown>);
-    const tx = (await multi.contract.getFunction('send')(
-      usdt.address,
-      [to, newAddress(), to],
-      [units('4'), units('1'), units('6')],
-    )) as { hash: string };
+    const tx = (await multi.contract.getFunction('send')(usdt.address, [to, newAddress(), to], [units('4'), units('1'), units('6')])) as { hash: string };
     const receipt = await chain.provider.getTransactionReceipt(tx.hash);
 
     const verdict = await gateway.verifyTransfer(tx.hash, expecting(to, { from: payer.address, exactAmount: true }));

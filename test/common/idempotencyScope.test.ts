@@ -53,10 +53,7 @@ describe('a payout sent under two spellings of its URL', () => {
     const m = await seed(h);
     const calls = h.fake.calls('payout');
     const key = `race-${m.offer.id}`;
-    const answers = await Promise.all([
-      post('/api/payment/shkeeper/payout', payoutBody(m), key),
-      post('/API/PAYMENT/SHKEEPER/PAYOUT', payoutBody(m), key),
-    ]);
+    const answers = await Promise.all([post('/api/payment/shkeeper/payout', payoutBody(m), key), post('/API/PAYMENT/SHKEEPER/PAYOUT', payoutBody(m), key)]);
     const statuses = answers.map((a) => a.status).sort();
     // One ran; the other is its replay or "still in progress" (409), never a second payout.
     expect(statuses[0]).toBe(200);

@@ -8,7 +8,13 @@ import { startTestWorld } from '../helpers/testWorld.js';
  */
 
 const directives = (csp: string | undefined) =>
-  Object.fromEntries((csp ?? '').split(';').map((d) => d.trim().split(/\s+/)).filter(([k]) => k).map(([k, ...v]) => [k, v]));
+  Object.fromEntries(
+    (csp ?? '')
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .filter(([k]) => k)
+      .map(([k, ...v]) => [k, v]),
+  );
 
 describe('over plain HTTP (PUBLIC_BASE_URL http, the default)', () => {
   it.each([{}, { PUBLIC_BASE_URL: 'http://10.0.0.5:3000' }])('the docs page loads on any host: no upgrade-insecure-requests, no HSTS (%o)', async (env) => {

@@ -86,9 +86,27 @@ describe('config', () => {
     expect(seen).toEqual(['/srv/d']);
     expect(c.jwt).toMatchObject({ secret: 's'.repeat(40), source: 'data-dir', file: '/srv/d/jwt-secret' });
     // A set JWT_SECRET wins; the keeper is not asked.
-    expect(loadConfig({ JWT_SECRET: 'e'.repeat(32) }, { devJwtSecret: () => { throw new Error('asked'); } }).jwt.source).toBe('env');
+    expect(
+      loadConfig(
+        { JWT_SECRET: 'e'.repeat(32) },
+        {
+          devJwtSecret: () => {
+            throw new Error('asked');
+          },
+        },
+      ).jwt.source,
+    ).toBe('env');
     // A keeper that fails is a configuration error naming JWT_SECRET and DATA_DIR.
-    expect(() => loadConfig({}, { devJwtSecret: () => { throw new Error('EACCES'); } })).toThrow(/JWT_SECRET: not set.*DATA_DIR.*EACCES/);
+    expect(() =>
+      loadConfig(
+        {},
+        {
+          devJwtSecret: () => {
+            throw new Error('EACCES');
+          },
+        },
+      ),
+    ).toThrow(/JWT_SECRET: not set.*DATA_DIR.*EACCES/);
   });
 
   it('reads the retention settings and the MongoDB query timeout, with their defaults', () => {

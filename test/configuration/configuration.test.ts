@@ -62,12 +62,7 @@ describe('POST /api/payment/configuration', () => {
   it('answers 404 for an unknown purchase request', async () => {
     const t = await startTestWorld({ env: ENV });
     await t.store.purchaseRequests.insertOne(purchaseRequest());
-    await expectRefused(
-      t,
-      () => t.http().post('/api/payment/configuration').send({ purchaseRequestId: newObjectId() }),
-      404,
-      'purchase_request_not_found',
-    );
+    await expectRefused(t, () => t.http().post('/api/payment/configuration').send({ purchaseRequestId: newObjectId() }), 404, 'purchase_request_not_found');
   });
 
   it.each(PURCHASE_REQUEST_STATUSES.filter((s) => s !== 'open'))(
@@ -76,12 +71,7 @@ describe('POST /api/payment/configuration', () => {
       const t = await startTestWorld({ env: ENV });
       const request = purchaseRequest({ status });
       await t.store.purchaseRequests.insertOne(request);
-      await expectRefused(
-        t,
-        () => t.http().post('/api/payment/configuration').send({ purchaseRequestId: request.id }),
-        409,
-        'purchase_request_not_open',
-      );
+      await expectRefused(t, () => t.http().post('/api/payment/configuration').send({ purchaseRequestId: request.id }), 409, 'purchase_request_not_open');
       await expectRefused(
         t,
         () => t.http().post('/api/payment/configuration').send({ purchaseRequestId: request.id, amount: '10' }),
@@ -128,12 +118,7 @@ describe('POST /api/payment/configuration', () => {
 
   it('answers 400 malformed_json for a broken body', async () => {
     const t = await startTestWorld({ env: ENV });
-    await expectRefused(
-      t,
-      () => t.http().post('/api/payment/configuration').set('Content-Type', 'application/json').send('{"amount":'),
-      400,
-      'malformed_json',
-    );
+    await expectRefused(t, () => t.http().post('/api/payment/configuration').set('Content-Type', 'application/json').send('{"amount":'), 400, 'malformed_json');
   });
 
   it('answers 503 not_configured when ESCROW_RECEIVER_ADDRESS is unset', async () => {

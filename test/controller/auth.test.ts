@@ -82,7 +82,10 @@ describe('bearer authentication on payment records', () => {
       expect(res.status).toBe(200);
       expect(res.body.data.payments.map((p: { id: string }) => p.id)).toEqual([t.payment.id]);
     }
-    const viaId = await t.http().get('/api/payment').set('Authorization', as({ id: 'other', userId: 'buyer-1' }));
+    const viaId = await t
+      .http()
+      .get('/api/payment')
+      .set('Authorization', as({ id: 'other', userId: 'buyer-1' }));
     expect(viaId.body.data.total).toBe(0);
   });
 
@@ -90,10 +93,31 @@ describe('bearer authentication on payment records', () => {
     const t = await appWithPayment();
     const as = (claims: Record<string, unknown>) => `Bearer ${jwt.sign(claims, TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn: 600 })}`;
     const path = `/api/payment/${t.payment.id}/debug`;
-    expect((await t.http().get(path).set('Authorization', as({ sub: 'ops', role: 'admin' }))).status).toBe(200);
-    expect((await t.http().get(path).set('Authorization', as({ sub: 'ops', roles: ['user', 'admin'] }))).status).toBe(200);
+    expect(
+      (
+        await t
+          .http()
+          .get(path)
+          .set('Authorization', as({ sub: 'ops', role: 'admin' }))
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await t
+          .http()
+          .get(path)
+          .set('Authorization', as({ sub: 'ops', roles: ['user', 'admin'] }))
+      ).status,
+    ).toBe(200);
     for (const claims of [{ role: 'Admin' }, { roles: 'admin' }, { roles: ['user'] }, { role: ['admin'] }, { isAdmin: true }]) {
-      expectError(await t.http().get(path).set('Authorization', as({ sub: 'ops', ...claims })), 403, 'admin_required');
+      expectError(
+        await t
+          .http()
+          .get(path)
+          .set('Authorization', as({ sub: 'ops', ...claims })),
+        403,
+        'admin_required',
+      );
     }
   });
 });

@@ -8,7 +8,12 @@ import { startTestWorld } from '../helpers/testWorld.js';
 async function market() {
   const t = await startTestWorld();
   const m = await seedMarketplace(t.store);
-  const post = (body: unknown, bearer = t.bearer('buyer-1')) => t.http().post('/api/payment').set('Authorization', bearer).send(body as object);
+  const post = (body: unknown, bearer = t.bearer('buyer-1')) =>
+    t
+      .http()
+      .post('/api/payment')
+      .set('Authorization', bearer)
+      .send(body as object);
   /** An open request of buyer-1 with one pending offer of seller-1, inserted as given. */
   const offering = async (over: Partial<SellerOfferRecord>) => {
     const request = purchaseRequest({ buyerId: 'buyer-1' });
@@ -85,13 +90,36 @@ describe('POST /api/payment', () => {
     expect((await t.store.payments.findById(res.body.data.id))?.amount).toEqual({ amount: expected, currency: 'USDT' });
   });
 
-  it.each([0, -1, '0', '0.0', '-5', '1e3', 1e-7, 1e21, 1e12, '1000000000000', 123456789012345, '123456789012345.5', 1234567890123456, 0.1234567890123456, '1.0000000000000000001', 'abc', '', ' 5', '5 ', '01', '.5', '5.', null, true, {}])(
-    'refuses the amount %j with 400 and stores nothing',
-    async (amount) => {
-      const t = await market();
-      await expectRefused(t, () => t.post(createBody(t.request, t.offer, { amount: { amount, currency: 'USDT' } })), 400, 'validation_error');
-    },
-  );
+  it.each([
+    0,
+    -1,
+    '0',
+    '0.0',
+    '-5',
+    '1e3',
+    1e-7,
+    1e21,
+    1e12,
+    '1000000000000',
+    123456789012345,
+    '123456789012345.5',
+    1234567890123456,
+    0.1234567890123456,
+    '1.0000000000000000001',
+    'abc',
+    '',
+    ' 5',
+    '5 ',
+    '01',
+    '.5',
+    '5.',
+    null,
+    true,
+    {},
+  ])('refuses the amount %j with 400 and stores nothing', async (amount) => {
+    const t = await market();
+    await expectRefused(t, () => t.post(createBody(t.request, t.offer, { amount: { amount, currency: 'USDT' } })), 400, 'validation_error');
+  });
 
   it('refuses unknown keys at the top level, in amount and in blockchain', async () => {
     const t = await market();
@@ -168,7 +196,7 @@ describe('POST /api/payment', () => {
   });
 });
 
-describe('POST /api/payment — the amount must be the offer\'s', () => {
+describe("POST /api/payment — the amount must be the offer's", () => {
   it.each([
     ['25.5', '25.50'],
     ['25.50', '25.5'],
@@ -195,7 +223,12 @@ describe('POST /api/payment — the amount must be the offer\'s', () => {
 
   it("refuses the other seller's amount on this seller's offer", async () => {
     const t = await market();
-    await expectRefused(t, () => t.post(createBody(t.request, t.offer, { amount: { amount: t.otherOffer.amount, currency: 'USDT' } })), 409, 'records_do_not_match');
+    await expectRefused(
+      t,
+      () => t.post(createBody(t.request, t.offer, { amount: { amount: t.otherOffer.amount, currency: 'USDT' } })),
+      409,
+      'records_do_not_match',
+    );
   });
 });
 
@@ -266,9 +299,7 @@ describe('POST /api/payment — one live payment per offer', () => {
       return found;
     };
     const before = await snapshot(t.store);
-    const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => t.post(createBody(t.request, t.offer, { metadata: { attempt: i } }))),
-    );
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => t.post(createBody(t.request, t.offer, { metadata: { attempt: i } }))));
     const created = results.filter((r) => r.status === 201);
     const refused = results.filter((r) => r.status !== 201);
     expect(created).toHaveLength(1);

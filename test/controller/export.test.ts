@@ -109,12 +109,7 @@ describe('GET /api/payment/export and /export/:userId', () => {
     const evil2 = payment({ buyerId: '=HYPERLINK("http://x")', sellerId: '@cmd', externalId: '\t=1', createdAt: new Date(Date.now() + 1000) });
     await t.store.payments.insertOne(evil);
     await t.store.payments.insertOne(evil2);
-    const res = await t
-      .http()
-      .get('/api/payment/export?format=csv')
-      .set('Authorization', t.bearer('=HYPERLINK("http://x")'))
-      .buffer(true)
-      .parse(textParser);
+    const res = await t.http().get('/api/payment/export?format=csv').set('Authorization', t.bearer('=HYPERLINK("http://x")')).buffer(true).parse(textParser);
     expect(res.status).toBe(200);
     expect(res.headers['content-disposition']).toMatch(/filename="payments-_HYPERLINK__http___x__-[\d-]+\.csv"$/);
     const rows = parseCsv(res.body as string).slice(1);
@@ -154,7 +149,10 @@ describe('GET /api/payment/export and /export/:userId', () => {
       expectError(res, 400, 'validation_error');
       expect(res.headers['content-disposition']).toBeUndefined();
     }
-    const bad = await t.http().get(`/api/payment/export/${encodeURIComponent('a/b')}`).set('Authorization', t.bearer('ops', { admin: true }));
+    const bad = await t
+      .http()
+      .get(`/api/payment/export/${encodeURIComponent('a/b')}`)
+      .set('Authorization', t.bearer('ops', { admin: true }));
     expectError(bad, 400, 'validation_error');
   });
 });

@@ -37,7 +37,11 @@ describe('GET /api/payment (own payments)', () => {
 
   it('filters by a comma-separated status list, ignoring blanks and repeats; success matches nothing', async () => {
     const t = await listing();
-    const get = (status: string) => t.http().get(`/api/payment?status=${encodeURIComponent(status)}`).set('Authorization', t.bearer('buyer-1'));
+    const get = (status: string) =>
+      t
+        .http()
+        .get(`/api/payment?status=${encodeURIComponent(status)}`)
+        .set('Authorization', t.bearer('buyer-1'));
     expect(idsOf(await get('pending,failed'))).toEqual([t.ids.failed3, t.ids.pending1]);
     expect(idsOf(await get(' released , ,released'))).toEqual([t.ids.released5]);
     expect((await get('success')).body.data.total).toBe(0);
@@ -60,19 +64,33 @@ describe('GET /api/payment (own payments)', () => {
 
   it("lists an admin's own payments only", async () => {
     const t = await listing();
-    const res = await t.http().get('/api/payment').set('Authorization', t.bearer('ops', { admin: true }));
+    const res = await t
+      .http()
+      .get('/api/payment')
+      .set('Authorization', t.bearer('ops', { admin: true }));
     expect(res.body.data.total).toBe(0);
   });
 
-  it.each(['limit=0', 'limit=201', 'limit=-1', 'limit=1e3', 'limit=abc', 'limit=', 'limit=2.5', 'limit=1&limit=2', 'offset=-1', 'offset=x', 'status=done', 'status=', 'status=,'])(
-    'refuses the query %s with 400',
-    async (query) => {
-      const t = await listing();
-      const res = await t.http().get(`/api/payment?${query}`).set('Authorization', t.bearer('buyer-1'));
-      expectError(res, 400, 'validation_error');
-      expect(res.body.error.details[0]).toMatchObject({ in: 'query' });
-    },
-  );
+  it.each([
+    'limit=0',
+    'limit=201',
+    'limit=-1',
+    'limit=1e3',
+    'limit=abc',
+    'limit=',
+    'limit=2.5',
+    'limit=1&limit=2',
+    'offset=-1',
+    'offset=x',
+    'status=done',
+    'status=',
+    'status=,',
+  ])('refuses the query %s with 400', async (query) => {
+    const t = await listing();
+    const res = await t.http().get(`/api/payment?${query}`).set('Authorization', t.bearer('buyer-1'));
+    expectError(res, 400, 'validation_error');
+    expect(res.body.error.details[0]).toMatchObject({ in: 'query' });
+  });
 });
 
 describe('GET /api/payment/user/:userId', () => {
@@ -86,11 +104,17 @@ describe('GET /api/payment/user/:userId', () => {
 
   it("lets an admin list any user's payments with filters", async () => {
     const t = await listing();
-    const res = await t.http().get('/api/payment/user/buyer-1?status=pending&limit=1').set('Authorization', t.bearer('ops', { admin: true }));
+    const res = await t
+      .http()
+      .get('/api/payment/user/buyer-1?status=pending&limit=1')
+      .set('Authorization', t.bearer('ops', { admin: true }));
     expect(res.status).toBe(200);
     expect(res.body.data).toMatchObject({ total: 1, limit: 1, offset: 0 });
     expect(idsOf(res)).toEqual([t.ids.pending1]);
-    const seller = await t.http().get('/api/payment/user/seller-1?status=completed,released').set('Authorization', t.bearer('ops', { admin: true }));
+    const seller = await t
+      .http()
+      .get('/api/payment/user/seller-1?status=completed,released')
+      .set('Authorization', t.bearer('ops', { admin: true }));
     expect(seller.body.data.total).toBe(4);
   });
 
@@ -103,8 +127,22 @@ describe('GET /api/payment/user/:userId', () => {
   it('refuses a malformed user id or bad paging with 400', async () => {
     const t = await listing();
     const admin = t.bearer('ops', { admin: true });
-    expectError(await t.http().get(`/api/payment/user/${encodeURIComponent('a b')}`).set('Authorization', admin), 400, 'validation_error');
-    expectError(await t.http().get(`/api/payment/user/${'u'.repeat(129)}`).set('Authorization', admin), 400, 'validation_error');
+    expectError(
+      await t
+        .http()
+        .get(`/api/payment/user/${encodeURIComponent('a b')}`)
+        .set('Authorization', admin),
+      400,
+      'validation_error',
+    );
+    expectError(
+      await t
+        .http()
+        .get(`/api/payment/user/${'u'.repeat(129)}`)
+        .set('Authorization', admin),
+      400,
+      'validation_error',
+    );
     for (const q of ['limit=0', 'limit=201', 'limit=-1', 'limit=1e3', 'limit=abc']) {
       expectError(await t.http().get(`/api/payment/user/buyer-1?${q}`).set('Authorization', admin), 400, 'validation_error');
     }

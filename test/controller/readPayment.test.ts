@@ -10,7 +10,10 @@ describe('GET /api/payment/:id', () => {
   ])('shows the payment to %s', async (_label, who, admin) => {
     // A pending payment's hash is a claim (issue 10): the view's transactionHash shows it.
     const claimedAt = new Date(Date.now() - 1000);
-    const t = await appWithPayment({ metadata: { note: 'x' }, claim: { txHash: TX_A, from: null, nonce: null, source: 'api', actor: 'buyer-1', at: claimedAt } });
+    const t = await appWithPayment({
+      metadata: { note: 'x' },
+      claim: { txHash: TX_A, from: null, nonce: null, source: 'api', actor: 'buyer-1', at: claimedAt },
+    });
     const res = await t.http().get(`/api/payment/${t.payment.id}`).set('Authorization', t.bearer(who, { admin }));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
@@ -31,8 +34,16 @@ describe('GET /api/payment/:id', () => {
         // The escrow ledger fields the view gained with issue 10.
         claim: { transactionHash: TX_A, at: claimedAt.toISOString() },
         escrow: {
-          received: '0', excess: '0', shortfall: null, available: '0', disbursed: '0', payer: null,
-          provenWallets: [], credits: [], inFlight: null, disbursements: [],
+          received: '0',
+          excess: '0',
+          shortfall: null,
+          available: '0',
+          disbursed: '0',
+          payer: null,
+          provenWallets: [],
+          credits: [],
+          inFlight: null,
+          disbursements: [],
         },
         escrowPaymentId: null,
         externalId: null,
@@ -59,7 +70,14 @@ describe('GET /api/payment/:id', () => {
 
   it('answers an admin 404 for an unknown id', async () => {
     const t = await appWithPayment();
-    expectError(await t.http().get(`/api/payment/${UNKNOWN_ID}`).set('Authorization', t.bearer('ops', { admin: true })), 404, 'payment_not_found');
+    expectError(
+      await t
+        .http()
+        .get(`/api/payment/${UNKNOWN_ID}`)
+        .set('Authorization', t.bearer('ops', { admin: true })),
+      404,
+      'payment_not_found',
+    );
   });
 
   it('does not expose provider data or history', async () => {
@@ -80,9 +98,16 @@ describe('GET /api/payment/:id/debug', () => {
       stop: async () => undefined,
     };
     t.ctx.monitors.register(monitor);
-    await t.http().put(`/api/payment/${t.payment.id}`).set('Authorization', t.bearer('ops', { admin: true })).send({ status: 'processing' });
+    await t
+      .http()
+      .put(`/api/payment/${t.payment.id}`)
+      .set('Authorization', t.bearer('ops', { admin: true }))
+      .send({ status: 'processing' });
 
-    const res = await t.http().get(`/api/payment/${t.payment.id}/debug`).set('Authorization', t.bearer('ops', { admin: true }));
+    const res = await t
+      .http()
+      .get(`/api/payment/${t.payment.id}/debug`)
+      .set('Authorization', t.bearer('ops', { admin: true }));
     expect(res.status).toBe(200);
     expect(res.body.success).toBe(true);
     expect(res.body.data.payment).toMatchObject({ id: t.payment.id, status: 'processing', providerData: { quote: '1' } });
@@ -97,12 +122,19 @@ describe('GET /api/payment/:id/debug', () => {
       chainId: t.config.bsc.chainId,
       confirmationsRequired: t.config.bsc.confirmations,
     });
-    expect(res.body.data.monitors).toMatchObject({ wallet: { running: true, intervalMs: 1000, lastRunAt: null, lastError: null }, walletMonitor: { running: false }, autoWebhook: { running: false } });
+    expect(res.body.data.monitors).toMatchObject({
+      wallet: { running: true, intervalMs: 1000, lastRunAt: null, lastError: null },
+      walletMonitor: { running: false },
+      autoWebhook: { running: false },
+    });
   });
 
   it('reports null network and token for a payment without blockchain details', async () => {
     const t = await appWithPayment({ blockchain: null });
-    const res = await t.http().get(`/api/payment/${t.payment.id}/debug`).set('Authorization', t.bearer('ops', { admin: true }));
+    const res = await t
+      .http()
+      .get(`/api/payment/${t.payment.id}/debug`)
+      .set('Authorization', t.bearer('ops', { admin: true }));
     expect(res.body.data.blockchain).toMatchObject({ network: null, token: null });
   });
 
@@ -118,6 +150,13 @@ describe('GET /api/payment/:id/debug', () => {
 
   it('answers an admin 404 for an unknown id', async () => {
     const t = await appWithPayment();
-    expectError(await t.http().get(`/api/payment/${UNKNOWN_ID}/debug`).set('Authorization', t.bearer('ops', { admin: true })), 404, 'payment_not_found');
+    expectError(
+      await t
+        .http()
+        .get(`/api/payment/${UNKNOWN_ID}/debug`)
+        .set('Authorization', t.bearer('ops', { admin: true })),
+      404,
+      'payment_not_found',
+    );
   });
 });

@@ -28,12 +28,31 @@ describe('routing of payment paths', () => {
     const t = await appWithPayment();
     const bad = ['123', 'not-an-id', `${t.payment.id}0`, t.payment.id.slice(1), 'gggggggggggggggggggggggg', `${t.payment.id.slice(0, 23)}%20`];
     for (const id of bad) {
-      expectError(await t.http().get(`/api/payment/${id}`).set('Authorization', t.bearer('admin', { admin: true })), 404, 'route_not_found');
+      expectError(
+        await t
+          .http()
+          .get(`/api/payment/${id}`)
+          .set('Authorization', t.bearer('admin', { admin: true })),
+        404,
+        'route_not_found',
+      );
       expectError(await t.http().get(`/api/payment/${id}`), 404, 'route_not_found');
-      expectError(await t.http().get(`/api/payment/${id}/debug`).set('Authorization', t.bearer('admin', { admin: true })), 404, 'route_not_found');
+      expectError(
+        await t
+          .http()
+          .get(`/api/payment/${id}/debug`)
+          .set('Authorization', t.bearer('admin', { admin: true })),
+        404,
+        'route_not_found',
+      );
       await expectRefused(
         t,
-        () => t.http().put(`/api/payment/${id}`).set('Authorization', t.bearer('admin', { admin: true })).send({ status: 'processing' }),
+        () =>
+          t
+            .http()
+            .put(`/api/payment/${id}`)
+            .set('Authorization', t.bearer('admin', { admin: true }))
+            .send({ status: 'processing' }),
         404,
         'route_not_found',
       );
@@ -45,7 +64,12 @@ describe('routing of payment paths', () => {
     for (const word of ['stats', 'export', 'user', 'health', 'configuration']) {
       await expectRefused(
         t,
-        () => t.http().put(`/api/payment/${word}`).set('Authorization', t.bearer('admin', { admin: true })).send({ status: 'processing' }),
+        () =>
+          t
+            .http()
+            .put(`/api/payment/${word}`)
+            .set('Authorization', t.bearer('admin', { admin: true }))
+            .send({ status: 'processing' }),
         404,
         'route_not_found',
       );
@@ -62,12 +86,7 @@ describe('routing of payment paths', () => {
   it('answers 400 bad_request for a path with broken percent-encoding', async () => {
     const t = await appWithPayment();
     expectError(await t.http().get('/api/payment/user/%E0%A4%A').set('Authorization', t.bearer('buyer-1')), 400, 'bad_request');
-    await expectRefused(
-      t,
-      () => t.http().put('/api/payment/%zz').set('Authorization', t.bearer('buyer-1')).send({ status: 'cancelled' }),
-      400,
-      'bad_request',
-    );
+    await expectRefused(t, () => t.http().put('/api/payment/%zz').set('Authorization', t.bearer('buyer-1')).send({ status: 'cancelled' }), 400, 'bad_request');
   });
 
   it('answers route_not_found for unknown routes and methods', async () => {
@@ -127,13 +146,23 @@ describe('routing of payment paths', () => {
     const t = await appWithPayment();
     await expectRefused(
       t,
-      () => t.http().put(`/api/payment/${t.payment.id}`).set('Authorization', t.bearer('buyer-1')).send({ metadata: { blob: 'x'.repeat(200 * 1024) } }),
+      () =>
+        t
+          .http()
+          .put(`/api/payment/${t.payment.id}`)
+          .set('Authorization', t.bearer('buyer-1'))
+          .send({ metadata: { blob: 'x'.repeat(200 * 1024) } }),
       413,
       'payload_too_large',
     );
     await expectRefused(
       t,
-      () => t.http().post('/api/payment').set('Authorization', t.bearer('buyer-1')).send({ metadata: { blob: 'x'.repeat(200 * 1024) } }),
+      () =>
+        t
+          .http()
+          .post('/api/payment')
+          .set('Authorization', t.bearer('buyer-1'))
+          .send({ metadata: { blob: 'x'.repeat(200 * 1024) } }),
       413,
       'payload_too_large',
     );

@@ -48,9 +48,15 @@ describe('GET /api/payment/stats and /stats/:userId', () => {
 
   it("lets an admin read any user's stats", async () => {
     const t = await withAmounts();
-    const res = await t.http().get('/api/payment/stats/buyer-1').set('Authorization', t.bearer('ops', { admin: true }));
+    const res = await t
+      .http()
+      .get('/api/payment/stats/buyer-1')
+      .set('Authorization', t.bearer('ops', { admin: true }));
     expect(res.body.data).toEqual(BUYER_1);
-    const seller = await t.http().get('/api/payment/stats/seller-1').set('Authorization', t.bearer('ops', { admin: true }));
+    const seller = await t
+      .http()
+      .get('/api/payment/stats/seller-1')
+      .set('Authorization', t.bearer('ops', { admin: true }));
     expect(seller.body.data).toMatchObject({ userId: 'seller-1', count: 5 });
   });
 
@@ -68,7 +74,10 @@ describe('GET /api/payment/stats and /stats/:userId', () => {
 
   it('refuses a malformed user id with 400', async () => {
     const t = await withAmounts();
-    const res = await t.http().get(`/api/payment/stats/${encodeURIComponent('a$b')}`).set('Authorization', t.bearer('ops', { admin: true }));
+    const res = await t
+      .http()
+      .get(`/api/payment/stats/${encodeURIComponent('a$b')}`)
+      .set('Authorization', t.bearer('ops', { admin: true }));
     expectError(res, 400, 'validation_error');
   });
 

@@ -78,29 +78,38 @@ describe('PUT /api/payment/:id — transaction hash, metadata, blockchain', () =
     expect(t.events.emitted).toEqual([]);
   });
 
-  it.each(PAYMENT_STATUSES)('lets the parties (while open) and an admin attach metadata to a %s payment, status untouched, nothing announced', async (status) => {
-    const t = await withPayment({ ...inState(status), metadata: { keep: 1 } });
-    const open = (OPEN_STATUSES as readonly PaymentStatus[]).includes(status);
-    // A party edits its payment only while it is open (lead's rule with issue 10): afterwards 409 payment_not_open, nothing written.
-    if (!open) {
-      for (const who of ['buyer-1', 'seller-1']) await expectRefused(t, () => t.put({ metadata: { receipt: 'r-1' } }, t.bearer(who)), 409, 'payment_not_open');
-    }
-    const steps: [string, Record<string, unknown>][] = [
-      ...(open ? ([[t.bearer('buyer-1'), { receipt: 'r-1' }], [t.bearer('seller-1'), { shipped: true }]] as [string, Record<string, unknown>][]) : []),
-      [t.admin, { audited: 'ops' }],
-    ];
-    let expected: Record<string, unknown> = { keep: 1 };
-    for (const [bearer, metadata] of steps) {
-      const res = await t.put({ metadata }, bearer);
-      expected = { ...expected, ...metadata };
-      expect(res.status).toBe(200);
-      expect(res.body.data).toMatchObject({ status, escrowState: t.payment.escrowState, metadata: expected });
-    }
-    const stored = await t.store.payments.findById(t.payment.id);
-    expect(stored).toMatchObject({ status, escrowState: t.payment.escrowState, metadata: expected, transactionHash: null });
-    expect(stored?.history).toEqual(t.payment.history);
-    expect(t.events.emitted).toEqual([]);
-  });
+  it.each(PAYMENT_STATUSES)(
+    'lets the parties (while open) and an admin attach metadata to a %s payment, status untouched, nothing announced',
+    async (status) => {
+      const t = await withPayment({ ...inState(status), metadata: { keep: 1 } });
+      const open = (OPEN_STATUSES as readonly PaymentStatus[]).includes(status);
+      // A party edits its payment only while it is open (lead's rule with issue 10): afterwards 409 payment_not_open, nothing written.
+      if (!open) {
+        for (const who of ['buyer-1', 'seller-1'])
+          await expectRefused(t, () => t.put({ metadata: { receipt: 'r-1' } }, t.bearer(who)), 409, 'payment_not_open');
+      }
+      const steps: [string, Record<string, unknown>][] = [
+        ...(open
+          ? ([
+              [t.bearer('buyer-1'), { receipt: 'r-1' }],
+              [t.bearer('seller-1'), { shipped: true }],
+            ] as [string, Record<string, unknown>][])
+          : []),
+        [t.admin, { audited: 'ops' }],
+      ];
+      let expected: Record<string, unknown> = { keep: 1 };
+      for (const [bearer, metadata] of steps) {
+        const res = await t.put({ metadata }, bearer);
+        expected = { ...expected, ...metadata };
+        expect(res.status).toBe(200);
+        expect(res.body.data).toMatchObject({ status, escrowState: t.payment.escrowState, metadata: expected });
+      }
+      const stored = await t.store.payments.findById(t.payment.id);
+      expect(stored).toMatchObject({ status, escrowState: t.payment.escrowState, metadata: expected, transactionHash: null });
+      expect(stored?.history).toEqual(t.payment.history);
+      expect(t.events.emitted).toEqual([]);
+    },
+  );
 
   it.each(OPEN_STATUSES)('lets a party attach a transaction hash to a %s payment', async (status) => {
     const t = await withPayment(inState(status));

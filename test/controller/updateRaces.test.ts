@@ -54,7 +54,16 @@ const adminMoves = (to: 'processing' | 'failed' | 'cancelled') => (t: App, id: s
 const creditArrives = (t: App, id: string) =>
   t.ctx.settlement.credit(
     id,
-    { txHash: TX_C, from: '0x1111111111111111111111111111111111111111', to: ESCROW, network: 'bsc', token: 'USDT', amount: '25.5', baseUnits: null, blockNumber: null },
+    {
+      txHash: TX_C,
+      from: '0x1111111111111111111111111111111111111111',
+      to: ESCROW,
+      network: 'bsc',
+      token: 'USDT',
+      amount: '25.5',
+      baseUnits: null,
+      blockNumber: null,
+    },
     { source: 'test', actor: 'chain' },
   );
 
@@ -115,7 +124,13 @@ describe('PUT /api/payment/:id when another writer already made the same status 
     expect(res.body.data).toMatchObject({ status: 'processing', transactionHash: TX_A, metadata: { ticket: 'T-1' } });
     const stored = await t.store.payments.findById(t.payment.id);
     // The hash is recorded as a claim (issue 10).
-    expect(stored).toMatchObject({ status: 'processing', escrowState: 'unfunded', transactionHash: null, claim: { txHash: TX_A }, metadata: { ticket: 'T-1' } });
+    expect(stored).toMatchObject({
+      status: 'processing',
+      escrowState: 'unfunded',
+      transactionHash: null,
+      claim: { txHash: TX_A },
+      metadata: { ticket: 'T-1' },
+    });
     // one transition, by the writer that made it
     expect(stored?.history).toEqual([expect.objectContaining({ fromStatus: 'pending', toStatus: 'processing', actor: 'ops-2' })]);
     // the other writer's announcement, once to each audience, and no second one

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { STATUS_TRANSITIONS } from '../../src/core/payments/transitions.js';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../../src/core/store/records.js';
-import {
-  appWithPayment,
-  ESCROW_OF,
-  expectRefused,
-  inState,
-  PUT_STATUSES,
-  SETTLED_STATUSES,
-  TX_A,
-  UNKNOWN_ID,
-} from '../helpers/controllerKit.js';
+import { appWithPayment, ESCROW_OF, expectRefused, inState, PUT_STATUSES, SETTLED_STATUSES, TX_A, UNKNOWN_ID } from '../helpers/controllerKit.js';
 
 const settable = (s: PaymentStatus) => (PUT_STATUSES as readonly PaymentStatus[]).includes(s);
 
@@ -117,14 +108,11 @@ describe('PUT /api/payment/:id — status', () => {
     await expectRefused(t, () => t.put({ status: 'cancelled' }, t.bearer('buyer-1')), 409, 'payment_not_pending');
   });
 
-  it.each(['processing', 'failed', 'pending'] as const)(
-    'refuses a party setting the status %s (403 status_change_forbidden)',
-    async (to) => {
-      const t = await at(to === 'pending' ? 'processing' : 'pending');
-      await expectRefused(t, () => t.put({ status: to }, t.bearer('buyer-1')), 403, 'status_change_forbidden');
-      await expectRefused(t, () => t.put({ status: to }, t.bearer('seller-1')), 403, 'status_change_forbidden');
-    },
-  );
+  it.each(['processing', 'failed', 'pending'] as const)('refuses a party setting the status %s (403 status_change_forbidden)', async (to) => {
+    const t = await at(to === 'pending' ? 'processing' : 'pending');
+    await expectRefused(t, () => t.put({ status: to }, t.bearer('buyer-1')), 403, 'status_change_forbidden');
+    await expectRefused(t, () => t.put({ status: to }, t.bearer('seller-1')), 403, 'status_change_forbidden');
+  });
 
   it('refuses anyone marking their own payment completed, admins included (403)', async () => {
     for (const who of ['buyer-1', 'seller-1']) {

@@ -7,8 +7,7 @@ import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers
 import { purchaseRequest, sellerOffer, snapshot } from '../helpers/fixtures.js';
 import { startTestWorld } from '../helpers/testWorld.js';
 import { startRpcProxy, type RpcProxy } from '../helpers/rpcProxy.js';
-import {
-  paymentOf, market, newAddress, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';
+import { paymentOf, market, newAddress, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';
 import type { ApiResponse } from '../helpers/testWorld.js';
 
 /**
@@ -68,14 +67,23 @@ async function fundedMarket(amount = '25.5'): Promise<FundedMarket> {
   await h.store.purchaseRequests.insertOne(request);
   await h.store.sellerOffers.insertOne(offer);
   const escrow = await fundEscrow(h, {
-    requestId: request.id, offerId: offer.id, buyerId: 'buyer-1', sellerId: 'seller-1', amount, payer: newAddress(),
-    receiver: h.config.escrow.receiverAddress!, provider: 'decentralized',
+    requestId: request.id,
+    offerId: offer.id,
+    buyerId: 'buyer-1',
+    sellerId: 'seller-1',
+    amount,
+    payer: newAddress(),
+    receiver: h.config.escrow.receiverAddress!,
+    provider: 'decentralized',
   });
   return { requestId: request.id, offerId: offer.id, escrowId: escrow.id, wallet };
 }
 
 async function payout(body: Record<string, unknown>, opts: { auth?: string; key?: string } = {}) {
-  const r = await h.as({ authorization: opts.auth ?? ADMIN() }).post('/decentralized/admin-payout', body).set(opts.key ? { 'idempotency-key': opts.key } : {});
+  const r = await h
+    .as({ authorization: opts.auth ?? ADMIN() })
+    .post('/decentralized/admin-payout', body)
+    .set(opts.key ? { 'idempotency-key': opts.key } : {});
   answers.push(r);
   return r;
 }
@@ -104,8 +112,16 @@ describe('POST /decentralized/admin-payout — happy path', () => {
 
     const p = await paymentOf(h, payoutId);
     expect(p).toMatchObject({
-      provider: 'admin_wallet', direction: 'out', status: 'completed', purchaseRequestId: m.requestId, payAddress: to,
-      transactionHash, amount: { amount: '12.5', currency: 'USDT' }, escrowPaymentId: m.escrowId, sellerOfferId: m.offerId, sellerId: 'seller-1',
+      provider: 'admin_wallet',
+      direction: 'out',
+      status: 'completed',
+      purchaseRequestId: m.requestId,
+      payAddress: to,
+      transactionHash,
+      amount: { amount: '12.5', currency: 'USDT' },
+      escrowPaymentId: m.escrowId,
+      sellerOfferId: m.offerId,
+      sellerId: 'seller-1',
     });
     expect(p.history.map((e) => [e.fromStatus, e.toStatus, e.actor])).toEqual([
       [null, 'pending', 'ops'],
@@ -251,7 +267,19 @@ describe('POST /decentralized/admin-payout — refusals', () => {
   it('after the escrow was refunded, no hot-wallet payout: 409 escrow_not_funded (this used to be paid)', async () => {
     const m = await fundedMarket();
     const coordinator = h.server.ctx.coordinator;
-    const d = { id: 'bbbbbbbbbbbbbbbbbbbbbbb1', kind: 'refund', method: 'escrow_tx', recipient: newAddress(), amount: '25.5', state: 'submitted', override: null, payoutId: null, evidence: `0x${'78'.repeat(32)}`, payload: null, createdBy: 'ops' } as const;
+    const d = {
+      id: 'bbbbbbbbbbbbbbbbbbbbbbb1',
+      kind: 'refund',
+      method: 'escrow_tx',
+      recipient: newAddress(),
+      amount: '25.5',
+      state: 'submitted',
+      override: null,
+      payoutId: null,
+      evidence: `0x${'78'.repeat(32)}`,
+      payload: null,
+      createdBy: 'ops',
+    } as const;
     await coordinator.openDisbursement(m.escrowId, d, { source: 'test', actor: 'ops' });
     await coordinator.settleDisbursement(m.escrowId, d.id, { source: 'test', actor: 'ops', evidence: d.evidence, effects: [], hashField: 'refundTxHash' });
     const before = await snapshot(h.store);
@@ -296,9 +324,7 @@ describe('POST /decentralized/admin-payout — concurrency', () => {
     const m = await fundedMarket('1');
     const to = m.wallet;
     const fromBlock = await chain.blockNumber();
-    const rs = await Promise.all(
-      Array.from({ length: 8 }, () => payout({ purchaseRequestId: m.requestId, receiverWalletAddress: to, amount: '1' })),
-    );
+    const rs = await Promise.all(Array.from({ length: 8 }, () => payout({ purchaseRequestId: m.requestId, receiverWalletAddress: to, amount: '1' })));
     const ok = rs.filter((r) => r.status === 200);
     expect(ok).toHaveLength(1);
     for (const r of rs.filter((x) => x.status !== 200)) {
@@ -371,14 +397,23 @@ describe('a hot-wallet payout whose receipt is not known when the call ends', ()
     const ctx = h.server.ctx;
     // The same service with a wallet that gives up waiting at once, as one does after RECEIPT_TIMEOUT_MS.
     const impatient = new AdminPayoutService({
-      config: ctx.config, store: ctx.store, coordinator: ctx.coordinator, events: ctx.events, clock: ctx.clock, logger: ctx.logger,
+      config: ctx.config,
+      store: ctx.store,
+      coordinator: ctx.coordinator,
+      events: ctx.events,
+      clock: ctx.clock,
+      logger: ctx.logger,
       effects: new PaymentEffects(ctx.store, ctx.coordinator, ctx.events, ctx.logger),
       wallet: { ...h.hotWallet!, waitForReceipt: async () => null },
     });
     await chain.setAutomine(false);
     try {
       const first = await impatient.pay({ userId: 'ops', isAdmin: true } as never, {
-        purchaseRequestId: m.requestId, receiverWalletAddress: m.wallet, amount: '6', currency: 'USDT', network: 'bsc',
+        purchaseRequestId: m.requestId,
+        receiverWalletAddress: m.wallet,
+        amount: '6',
+        currency: 'USDT',
+        network: 'bsc',
       });
       expect(first).toMatchObject({ success: true, message: 'broadcast; waiting for the receipt', data: { status: 'processing' } });
       expect((await paymentOf(h, m.escrowId)).escrow!.inFlight).toMatchObject({ state: 'submitted', evidence: first.data.transactionHash });

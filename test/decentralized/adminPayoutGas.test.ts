@@ -50,7 +50,12 @@ describe('a hot wallet without gas money', () => {
     await g.store.purchaseRequests.insertOne(request);
     await g.store.sellerOffers.insertOne(offer);
     const escrow = await fundEscrow(g, {
-      requestId: request.id, offerId: offer.id, buyerId: 'buyer-1', sellerId: 'seller-1', amount: '5', payer: newAddress(),
+      requestId: request.id,
+      offerId: offer.id,
+      buyerId: 'buyer-1',
+      sellerId: 'seller-1',
+      amount: '5',
+      payer: newAddress(),
       receiver: g.config.escrow.receiverAddress!,
     });
     const m = { requestId: request.id };

@@ -2,8 +2,7 @@ import type { Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
-import {
-  paymentOf, market, provenPayment, saveBody, startWeb3Suite, stopWeb3Suite, units, type Web3Harness } from '../helpers/web3Harness.js';
+import { paymentOf, market, provenPayment, saveBody, startWeb3Suite, stopWeb3Suite, units, type Web3Harness } from '../helpers/web3Harness.js';
 
 /**
  * The cron (verify-all-pending) looks at what payers named — each open payment's claim — and
@@ -43,7 +42,7 @@ describe('verify-all-pending', () => {
     expect((await paymentOf(h, id)).status).toBe('completed');
   });
 
-  it('never credits a transfer nobody named, even to the wallet\'s only open payment', async () => {
+  it("never credits a transfer nobody named, even to the wallet's only open payment", async () => {
     const w = await freshWallet();
     const m = await market(h);
     const id = await provenPayment(h, m, w);

@@ -5,8 +5,7 @@ import { addDecimals } from '../../src/platform/money.js';
 import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
-import {
-  paymentOf, market, provenPayment, saveBody, startWeb3Suite, stopWeb3Suite, units, type Market, type Web3Harness } from '../helpers/web3Harness.js';
+import { paymentOf, market, provenPayment, saveBody, startWeb3Suite, stopWeb3Suite, units, type Market, type Web3Harness } from '../helpers/web3Harness.js';
 
 /**
  * Invariant 1 as a property: several Web3 payments share one escrow receiver; each has its own

@@ -166,7 +166,9 @@ describe('an admin completes a payment only with evidence', () => {
     const bare = await h.as({ authorization: admin }).put(`/${id}`, { status: 'completed' });
     expect(bare.status, bare.text).toBe(409);
     expect(bare.body.error.code).toBe('evidence_required');
-    const wrong = await h.as({ authorization: admin }).put(`/${id}`, { status: 'completed', transactionHash: await pay(chain, other.address, buyerWallet, receiver.address, PRICE, 3) });
+    const wrong = await h
+      .as({ authorization: admin })
+      .put(`/${id}`, { status: 'completed', transactionHash: await pay(chain, other.address, buyerWallet, receiver.address, PRICE, 3) });
     expect(wrong.status, wrong.text).toBe(409);
     expect(wrong.body.error.code).toBe('transfer_mismatch');
     await expectNotCompleted(h, m, id);

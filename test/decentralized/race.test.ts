@@ -113,7 +113,9 @@ describe('racing saves', () => {
       expect(ids.size).toBe(1);
       expect(await h.store.payments.count({ purchaseRequestId: m.requestId })).toBe(1);
       await expectCompletedOnce(h, m, [...ids][0], { txHash: hash });
-      expect(h.events.callsNamed('payment-created').filter((e) => (e.payload as { purchaseRequestId: string }).purchaseRequestId === m.requestId)).toHaveLength(1);
+      expect(h.events.callsNamed('payment-created').filter((e) => (e.payload as { purchaseRequestId: string }).purchaseRequestId === m.requestId)).toHaveLength(
+        1,
+      );
     }
   });
 

@@ -89,7 +89,10 @@ describe('GET /decentralized/history/:userId', () => {
     expect(r.status).toBe(200);
     expect(r.body.data.map((p: { id: string }) => p.id)).toEqual([sold.id, mine.id]);
     expect(r.body.data[0]).not.toHaveProperty('providerData');
-    const admin = await t.http().get('/api/payment/decentralized/history/alice').set('authorization', t.bearer('ops', { admin: true }));
+    const admin = await t
+      .http()
+      .get('/api/payment/decentralized/history/alice')
+      .set('authorization', t.bearer('ops', { admin: true }));
     expect(admin.status).toBe(200);
     expect(admin.body.data).toHaveLength(2);
   });

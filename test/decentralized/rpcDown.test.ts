@@ -82,9 +82,7 @@ describe('RPC down', () => {
       expectRpcError(await h.anonymous.put('/decentralized/update', { paymentId: p.id, status, confirmations: 12 }));
     }
     expectRpcError(await h.as(BUYER).post('/verify', { paymentId: p.id }));
-    expectRpcError(
-      await h.anonymous.post('/callback', { paymentId: p.id, status: 'completed', data: { reference: p.externalId } }),
-    );
+    expectRpcError(await h.anonymous.post('/callback', { paymentId: p.id, status: 'completed', data: { reference: p.externalId } }));
 
     expect(await snapshot(h.store)).toEqual(before);
     await expectNotCompleted(h, m, p.id);

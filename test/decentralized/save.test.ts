@@ -60,12 +60,11 @@ describe('POST /decentralized/save — recording', () => {
     expect(stored).toMatchObject({ buyerId: BUYER, sellerId: 'seller-1', metadata: { checkout: 'depay' } });
     expect(stored.providerData).toEqual({ claimedWallet: wallet });
     expect(stored.history).toMatchObject([{ fromStatus: null, toStatus: 'pending', source: 'decentralized_save', actor: 'anonymous' }]);
-    expect(eventsFor(h, m.requestId).filter((e) => e.event === 'payment-created').map((e) => e.target)).toEqual([
-      { kind: 'admins' },
-      { kind: 'request', id: m.requestId },
-      { kind: 'user', id: BUYER },
-      { kind: 'seller', id: 'seller-1' },
-    ]);
+    expect(
+      eventsFor(h, m.requestId)
+        .filter((e) => e.event === 'payment-created')
+        .map((e) => e.target),
+    ).toEqual([{ kind: 'admins' }, { kind: 'request', id: m.requestId }, { kind: 'user', id: BUYER }, { kind: 'seller', id: 'seller-1' }]);
   });
 
   it('the same save again answers the same payment and records nothing new', async () => {
@@ -109,7 +108,13 @@ describe('POST /decentralized/save — recording', () => {
   it('an anonymous save does not lock the buyer out of their offer: a manual payment can still be made', async () => {
     const m = await market(h);
     expect((await save(saveBody(m))).status).toBe(200);
-    const manual = await h.as(BUYER).post('', { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, buyerId: BUYER, sellerId: 'seller-1', amount: { amount: m.amount, currency: 'USDT' } });
+    const manual = await h.as(BUYER).post('', {
+      purchaseRequestId: m.requestId,
+      sellerOfferId: m.offerId,
+      buyerId: BUYER,
+      sellerId: 'seller-1',
+      amount: { amount: m.amount, currency: 'USDT' },
+    });
     expect(manual.status, manual.text).toBe(201);
   });
 });

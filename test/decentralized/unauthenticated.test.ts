@@ -137,7 +137,8 @@ describe('an anonymous caller cannot complete a payment without a confirmed tran
       const r = await h.anonymous[method === 'GET' ? 'get' : 'post'](path, body);
       expect(r.status, `${method} ${path} → ${r.text}`).toBe(401);
       expect(r.body.error.code).toBe('missing_token');
-      const forged = await h.as({ authorization: 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJvcHMiLCJyb2xlIjoiYWRtaW4ifQ.' })[method === 'GET' ? 'get' : 'post'](path, body);
+      const forgedClient = h.as({ authorization: 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJvcHMiLCJyb2xlIjoiYWRtaW4ifQ.' });
+      const forged = await forgedClient[method === 'GET' ? 'get' : 'post'](path, body);
       expect(forged.status, `${method} ${path} (forged token) → ${forged.text}`).toBe(401);
     }
     // Cancelling is the one status a person sets, and only with a token.
@@ -161,7 +162,12 @@ describe('an anonymous caller cannot complete a payment without a confirmed tran
     const viaSave = await h.anonymous.post('/decentralized/save', saveBody(b, { sellerId: 'seller-2', amount: '30', transactionHash: hash }));
     expect(viaSave.status).toBe(409);
     expect(viaSave.body.error.code).toBe('transaction_hash_in_use');
-    const viaCallback = await h.anonymous.post('/callback', { paymentId: id, transactionHash: hash, status: 'completed', data: { reference: second.body.data.externalId } });
+    const viaCallback = await h.anonymous.post('/callback', {
+      paymentId: id,
+      transactionHash: hash,
+      status: 'completed',
+      data: { reference: second.body.data.externalId },
+    });
     expect(viaCallback.status, viaCallback.text).toBe(409);
     expect(viaCallback.body.error.code).toBe('transaction_hash_in_use');
     await expectNotCompleted(h, b, id);

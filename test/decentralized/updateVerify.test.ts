@@ -46,7 +46,14 @@ describe('POST /decentralized/verify/:paymentId — the chain decides', () => {
     await attachClaim(h, p.id, hash);
     const r = await verify(p.id);
     expect(r.status, r.text).toBe(200);
-    expect(r.body.data).toMatchObject({ paymentId: p.id, status: 'completed', escrowState: 'funded', outcome: 'confirmed', confirmations: 3, transactionHash: hash.toLowerCase() });
+    expect(r.body.data).toMatchObject({
+      paymentId: p.id,
+      status: 'completed',
+      escrowState: 'funded',
+      outcome: 'confirmed',
+      confirmations: 3,
+      transactionHash: hash.toLowerCase(),
+    });
     await expectCompletedOnce(h, m, p.id, { txHash: hash });
     expect((await paymentOf(h, p.id)).history.at(-1)).toMatchObject({ source: 'decentralized_verify', actor: 'chain' });
 

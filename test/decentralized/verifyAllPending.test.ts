@@ -88,8 +88,10 @@ describe('POST /decentralized/verify-all-pending', () => {
     // The buyer's wallet is proven for each payment before it pays (issue 10).
     const [confirmed, wrong, poisoned, young] = [await market(h), await market(h), await market(h), await market(h)];
     const [pConfirmed, pWrong, pPoisoned, pYoung] = [
-      await seedProven(h, confirmed, buyerWallet), await seedProven(h, wrong, buyerWallet),
-      await seedProven(h, poisoned, buyerWallet), await seedProven(h, young, buyerWallet),
+      await seedProven(h, confirmed, buyerWallet),
+      await seedProven(h, wrong, buyerWallet),
+      await seedProven(h, poisoned, buyerWallet),
+      await seedProven(h, young, buyerWallet),
     ];
 
     const confirmedHash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);

@@ -1,16 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AMOUNT,
-  confirm,
-  eventsOf,
-  expectNothingChanged,
-  fundedPayment,
-  newAddress,
-  paymentOf,
-  randomHash,
-  useEscrowEnv,
-  units,
-} from './escrowKit.js';
+import { AMOUNT, confirm, eventsOf, expectNothingChanged, fundedPayment, newAddress, paymentOf, randomHash, useEscrowEnv, units } from './escrowKit.js';
 
 /**
  * Confirming a release or refund with a transaction that is not exactly that transfer — wrong
@@ -168,7 +157,9 @@ describe('confirm retried with the same Idempotency-Key', () => {
     expect(again.status).toBe(200);
     // The final answer is stored and replayed; another body under the same key is refused.
     expect(again.headers['idempotent-replayed']).toBe('true');
-    const other = await env.h.admin.post(`/shkeeper/${f.paymentId}/release/confirm`, { txHash: `0x${'ab'.repeat(32)}` }).set({ 'Idempotency-Key': `confirm-${f.paymentId}` });
+    const other = await env.h.admin
+      .post(`/shkeeper/${f.paymentId}/release/confirm`, { txHash: `0x${'ab'.repeat(32)}` })
+      .set({ 'Idempotency-Key': `confirm-${f.paymentId}` });
     expect(other.status).toBe(422);
     expect(eventsOf(env.h, f.requestId).filter((e) => e.event === 'purchase-request-update')).toHaveLength(1);
   });

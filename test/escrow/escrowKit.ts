@@ -74,7 +74,13 @@ export async function startEscrowEnv(): Promise<EscrowEnv> {
         { to: outsider.address, amount: units('1000000') },
       ],
     });
-    const h = await startTestWorld({ listen: true, shkeeper: true, chain, tokenAddress: usdt.address, env: { ...QUIET_MONITORS, ESCROW_RECEIVER_ADDRESS: escrow.address } });
+    const h = await startTestWorld({
+      listen: true,
+      shkeeper: true,
+      chain,
+      tokenAddress: usdt.address,
+      env: { ...QUIET_MONITORS, ESCROW_RECEIVER_ADDRESS: escrow.address },
+    });
     return {
       chain,
       usdt,

@@ -1,16 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AMOUNT,
-  confirm,
-  eventsOf,
-  fundedPayment,
-  newAddress,
-  paymentOf,
-  prepare,
-  useEscrowEnv,
-  units,
-  type Funded,
-} from './escrowKit.js';
+import { AMOUNT, confirm, eventsOf, fundedPayment, newAddress, paymentOf, prepare, useEscrowEnv, units, type Funded } from './escrowKit.js';
 
 /**
  * Money leaves escrow once. Release and refund confirmations for one payment fired together —
@@ -89,7 +78,10 @@ describe('one payment, two different valid transfers for the same action, confir
       await env.chain.mine(3);
       const [a, b] = await Promise.all([confirm(env.h, f.paymentId, 'release', first), confirm(env.h, f.paymentId, 'release', second)]);
       const answers = `${a.status} ${JSON.stringify(a.body)} / ${b.status} ${JSON.stringify(b.body)}`;
-      expect([a, b].filter((r) => r.status === 200), answers).toHaveLength(1);
+      expect(
+        [a, b].filter((r) => r.status === 200),
+        answers,
+      ).toHaveLength(1);
       const [won, lost] = a.status === 200 ? [first, b] : [second, a];
       expect(lost.status, answers).toBe(409);
       await expectSettledOnce(f, 'release', won);
@@ -123,7 +115,10 @@ describe('one transfer claimed by two payments at once', () => {
       await env.chain.mine(3);
       const [ra, rb] = await Promise.all([confirm(env.h, a.paymentId, 'release', hash), confirm(env.h, b.paymentId, 'release', hash)]);
       const answers = `${ra.status} ${JSON.stringify(ra.body)} / ${rb.status} ${JSON.stringify(rb.body)}`;
-      expect([ra, rb].filter((r) => r.status === 200), answers).toHaveLength(1);
+      expect(
+        [ra, rb].filter((r) => r.status === 200),
+        answers,
+      ).toHaveLength(1);
       const loser = ra.status === 200 ? rb : ra;
       expect(loser.status, answers).toBe(409);
       expect(loser.body.error.code).toBe('transaction_hash_in_use');
@@ -141,7 +136,10 @@ describe('one transfer claimed by two payments at once', () => {
       await env.chain.mine(3);
       const [ra, rb] = await Promise.all([confirm(env.h, a.paymentId, 'release', hash), confirm(env.h, b.paymentId, 'refund', hash)]);
       const answers = `${ra.status} ${JSON.stringify(ra.body)} / ${rb.status} ${JSON.stringify(rb.body)}`;
-      expect([ra, rb].filter((r) => r.status === 200), answers).toHaveLength(1);
+      expect(
+        [ra, rb].filter((r) => r.status === 200),
+        answers,
+      ).toHaveLength(1);
       const loser = ra.status === 200 ? rb : ra;
       expect(loser.status, answers).toBe(409);
       expect(loser.body.error.code).toBe('transaction_hash_in_use');
@@ -162,7 +160,10 @@ describe('release and refund prepared at the same moment', () => {
       const f = await fundedPayment(env.h);
       const [rel, ref] = await Promise.all([prepare(env.h, f.paymentId, 'release'), prepare(env.h, f.paymentId, 'refund')]);
       const answers = `${rel.status} ${JSON.stringify(rel.body)} / ${ref.status} ${JSON.stringify(ref.body)}`;
-      expect([rel, ref].filter((r) => r.status === 200), answers).toHaveLength(1);
+      expect(
+        [rel, ref].filter((r) => r.status === 200),
+        answers,
+      ).toHaveLength(1);
       const [won, lost, kind] = rel.status === 200 ? [rel, ref, 'release'] : [ref, rel, 'refund'];
       expect(lost.status).toBe(409);
       // Was `other_action_prepared`: the escrow's one in-flight disbursement refuses the other.

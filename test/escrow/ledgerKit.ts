@@ -72,9 +72,28 @@ export async function fundEscrow(h: Harnessish, o: FundOptions): Promise<Payment
   if (status === 'completed') return funded.payment;
   // Released or refunded already, by a settled disbursement of the whole escrow.
   const kind = status === 'refunded' ? 'refund' : 'release';
-  const d = { id: newObjectId(), kind, method: 'escrow_tx', recipient: o.payer ?? '0x000000000000000000000000000000000000dead', amount: o.amount, state: 'submitted', override: null, payoutId: null, evidence: hash32(), payload: null, createdBy: 'test' } as const;
+  const d = {
+    id: newObjectId(),
+    kind,
+    method: 'escrow_tx',
+    recipient: o.payer ?? '0x000000000000000000000000000000000000dead',
+    amount: o.amount,
+    state: 'submitted',
+    override: null,
+    payoutId: null,
+    evidence: hash32(),
+    payload: null,
+    createdBy: 'test',
+  } as const;
   await coordinator.openDisbursement(id, d, step);
-  return (await coordinator.settleDisbursement(id, d.id, { ...step, evidence: d.evidence, effects: [], hashField: kind === 'release' ? 'releaseTxHash' : 'refundTxHash' })).payment;
+  return (
+    await coordinator.settleDisbursement(id, d.id, {
+      ...step,
+      evidence: d.evidence,
+      effects: [],
+      hashField: kind === 'release' ? 'releaseTxHash' : 'refundTxHash',
+    })
+  ).payment;
 }
 
 async function mustFind(h: Harnessish, id: string): Promise<PaymentRecord> {

@@ -4,8 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { startLocalChain } from '../helpers/chain/localChain.js';
 import { purchaseRequest, sellerOffer } from '../helpers/fixtures.js';
-import {
-  paymentOf, deployUsdt, newAddress, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';
+import { paymentOf, deployUsdt, newAddress, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';
 import type { ApiResponse } from '../helpers/testWorld.js';
 import { disbursementsOf, expectLedgersSound, fundEscrow } from './ledgerKit.js';
 
@@ -66,8 +65,15 @@ async function fundedEscrow(): Promise<Escrow> {
   await h.store.sellerOffers.insertOne(offer);
   const txHash = await chain.transfer(usdt.address, buyer, escrowAccount.address, units(PRICE));
   const p = await fundEscrow(h, {
-    requestId: request.id, offerId: offer.id, buyerId: 'buyer-1', sellerId: 'seller-1', amount: PRICE,
-    payer: buyer.address, receiver: escrowAccount.address, txHash, provider: 'decentralized',
+    requestId: request.id,
+    offerId: offer.id,
+    buyerId: 'buyer-1',
+    sellerId: 'seller-1',
+    amount: PRICE,
+    payer: buyer.address,
+    receiver: escrowAccount.address,
+    txHash,
+    provider: 'decentralized',
   });
   return { requestId: request.id, offerId: offer.id, escrowId: p.id, seller };
 }
@@ -84,9 +90,20 @@ async function ready(e: Escrow, path: Path): Promise<() => Promise<ApiResponse>>
       return () => h.as({ authorization: ADMIN() }).post(`/shkeeper/${e.escrowId}/${path}/confirm`, { txHash: hash });
     }
     case 'shkeeper':
-      return () => h.as({ authorization: ADMIN() }).post('/shkeeper/payout', { purchaseRequestId: e.requestId, sellerOfferId: e.offerId, buyerId: 'buyer-1', sellerId: 'seller-1', amount: PRICE, recipientAddress: e.seller });
+      return () =>
+        h.as({ authorization: ADMIN() }).post('/shkeeper/payout', {
+          purchaseRequestId: e.requestId,
+          sellerOfferId: e.offerId,
+          buyerId: 'buyer-1',
+          sellerId: 'seller-1',
+          amount: PRICE,
+          recipientAddress: e.seller,
+        });
     case 'hot_wallet':
-      return () => h.as({ authorization: ADMIN() }).post('/decentralized/admin-payout', { purchaseRequestId: e.requestId, receiverWalletAddress: e.seller, amount: PRICE });
+      return () =>
+        h
+          .as({ authorization: ADMIN() })
+          .post('/decentralized/admin-payout', { purchaseRequestId: e.requestId, receiverWalletAddress: e.seller, amount: PRICE });
   }
 }
 

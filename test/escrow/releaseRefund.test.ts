@@ -66,7 +66,14 @@ describe('POST /:id/release and /:id/refund (prepare)', () => {
     expect(p.status).toBe('completed');
     expect(p.escrowState).toBe('funded');
     expect(p.escrow!.inFlight).toMatchObject({
-      id: disbursementId, kind: 'release', method: 'escrow_tx', recipient: f.seller, amount: AMOUNT, state: 'prepared', override: null, payload,
+      id: disbursementId,
+      kind: 'release',
+      method: 'escrow_tx',
+      recipient: f.seller,
+      amount: AMOUNT,
+      state: 'prepared',
+      override: null,
+      payload,
     });
     expect(eventsOf(env.h, f.requestId)).toEqual([]);
 
@@ -361,13 +368,23 @@ describe('an admin paying another recipient (recipientOverride)', () => {
     expect(withOverride.status, JSON.stringify(withOverride.body)).toBe(200);
     expect(withOverride.body.data.status).toBe('refunded');
     expect((await ledgerIn(env.h, f.paymentId)).disbursements).toEqual([
-      expect.objectContaining({ kind: 'refund', state: 'settled', recipient: elsewhere, override: { by: ADMIN, reason: 'seller lost access to the offer wallet' } }),
+      expect.objectContaining({
+        kind: 'refund',
+        state: 'settled',
+        recipient: elsewhere,
+        override: { by: ADMIN, reason: 'seller lost access to the offer wallet' },
+      }),
     ]);
   });
 
   it('400 without a reason or with a malformed address; nothing changes', async () => {
     const f = await fundedPayment(env.h);
-    for (const bad of [{ address: newAddress() }, { address: '0x123', reason: 'because' }, { address: newAddress(), reason: '' }, { address: newAddress(), reason: 'ok', extra: 1 }]) {
+    for (const bad of [
+      { address: newAddress() },
+      { address: '0x123', reason: 'because' },
+      { address: newAddress(), reason: '' },
+      { address: newAddress(), reason: 'ok', extra: 1 },
+    ]) {
       const r = await expectNothingChanged(env.h, () => env.h.admin.post(`/shkeeper/${f.paymentId}/release`, { recipientOverride: bad }));
       expect(r.status, JSON.stringify(bad)).toBe(400);
       expect(r.body.error.code).toBe('validation_error');

@@ -108,24 +108,36 @@ describe('Socket.IO events', () => {
     expect(onStranger.got).toEqual([]);
   });
 
-  it('sends payout events to the admins and the payout\'s parties only, once each', async () => {
+  it("sends payout events to the admins and the payout's parties only, once each", async () => {
     const of = async (sub: string, roles?: string[]) => record(await client(server.tokens.sign({ sub, ...(roles ? { roles } : {}) })));
-    const [onBuyer, onSeller, onStranger, onOtherSeller, onAdmin] = [await of('buyer-1'), await of('seller-1'), await of('stranger'), await of('seller-2'), await of('ops', ['admin'])];
+    const [onBuyer, onSeller, onStranger, onOtherSeller, onAdmin] = [
+      await of('buyer-1'),
+      await of('seller-1'),
+      await of('stranger'),
+      await of('seller-2'),
+      await of('ops', ['admin']),
+    ];
 
     // What the payout services emit: one call to the admins' room and both parties' rooms.
-    server.ctx.events.emit([to.admins, ...to.parties({ buyerId: 'buyer-1', sellerId: 'seller-1' })], 'payout-created', { payoutId: 'p1', status: 'processing' });
+    server.ctx.events.emit([to.admins, ...to.parties({ buyerId: 'buyer-1', sellerId: 'seller-1' })], 'payout-created', {
+      payoutId: 'p1',
+      status: 'processing',
+    });
     // A target listed twice, or a client in several listed rooms, still gets one copy.
     server.ctx.events.emit([to.admins, to.user('buyer-1'), to.seller('buyer-1'), to.user('buyer-1')], 'payout-updated', { payoutId: 'p1', status: 'failed' });
     await settle();
 
-    expect(onAdmin.got.map((e) => [e.event, e.payload.payoutId])).toEqual([['payout-created', 'p1'], ['payout-updated', 'p1']]);
+    expect(onAdmin.got.map((e) => [e.event, e.payload.payoutId])).toEqual([
+      ['payout-created', 'p1'],
+      ['payout-updated', 'p1'],
+    ]);
     expect(onBuyer.got.map((e) => e.event)).toEqual(['payout-created', 'payout-updated']);
     expect(onSeller.got.map((e) => e.event)).toEqual(['payout-created']);
     expect(onStranger.got).toEqual([]);
     expect(onOtherSeller.got).toEqual([]);
   });
 
-  it('puts only admins in the admins\' room', async () => {
+  it("puts only admins in the admins' room", async () => {
     const admin = await client(server.tokens.sign({ sub: 'ops', role: 'admin' }));
     const user = await client(server.tokens.sign({ sub: 'admins' }));
     const [onAdmin, onUser] = [record(admin), record(user)];

@@ -1,7 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestWorld } from '../helpers/testWorld.js';
 import { mountedRoutes } from '../helpers/routeTable.js';
-import { counters, KNOWN_DEFECTS, FUZZ_RUNS, FUZZ_SEED, fuzzPosition, positionsOf, send, startFuzzServer, errorShapeProblem, type FuzzServer } from './hostileKit.js';
+import {
+  counters,
+  KNOWN_DEFECTS,
+  FUZZ_RUNS,
+  FUZZ_SEED,
+  fuzzPosition,
+  positionsOf,
+  send,
+  startFuzzServer,
+  errorShapeProblem,
+  type FuzzServer,
+} from './hostileKit.js';
 import { ROUTES } from './hostileRequests.js';
 import { ONE_MB } from './hostileValues.js';
 
@@ -40,8 +51,14 @@ describe('hostile inputs', () => {
 
   it('has a valid request for every mounted route, and none for a route that is not mounted', async () => {
     const routes = await mounted();
-    expect(routes.filter((r) => !(r in ROUTES)), 'mounted routes without an entry in hostileRequests.ts').toEqual([]);
-    expect(Object.keys(ROUTES).filter((r) => !routes.includes(r)), 'entries for routes that are not mounted').toEqual([]);
+    expect(
+      routes.filter((r) => !(r in ROUTES)),
+      'mounted routes without an entry in hostileRequests.ts',
+    ).toEqual([]);
+    expect(
+      Object.keys(ROUTES).filter((r) => !routes.includes(r)),
+      'entries for routes that are not mounted',
+    ).toEqual([]);
   });
 
   it('answers each unmutated valid request as expected (so a refusal below is about the one hostile value)', async () => {

@@ -102,10 +102,11 @@ export async function startFuzzServer(): Promise<FuzzServer> {
     url: `http://127.0.0.1:${port}`,
     store,
     seeded,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -301,6 +302,12 @@ export async function fuzzPosition(server: FuzzServer, routeKey: string, f: Rout
       const after = await storeState(server.store);
       if (!isDeepStrictEqual(before, after)) throw new Error(`a refused request changed the store: ${where}`);
     }),
-    { seed: seedFor(name), numRuns: examples.length + FUZZ_RUNS, examples: examples.map((c) => [c] as [Case]), interruptAfterTimeLimit: PROPERTY_TIME_LIMIT_MS, markInterruptAsFailure: false },
+    {
+      seed: seedFor(name),
+      numRuns: examples.length + FUZZ_RUNS,
+      examples: examples.map((c) => [c] as [Case]),
+      interruptAfterTimeLimit: PROPERTY_TIME_LIMIT_MS,
+      markInterruptAsFailure: false,
+    },
   );
 }

@@ -84,16 +84,38 @@ async function insert(store: Store, over: Partial<PaymentRecord>): Promise<Payme
 async function escrowAt(store: Store, stage: 'prepared' | 'settled', kind: 'release' | 'refund', n: number): Promise<string> {
   const coordinator = new PaymentCoordinator(store, new InProcessKeyedLock(), systemClock);
   const p = await insert(store, { provider: 'shkeeper' });
-  const transfer = { txHash: txHash(100 + n), from: WALLET, to: PAY_ADDRESS, network: 'bsc', token: 'USDT', amount: '25.5', baseUnits: null, blockNumber: null };
+  const transfer = {
+    txHash: txHash(100 + n),
+    from: WALLET,
+    to: PAY_ADDRESS,
+    network: 'bsc',
+    token: 'USDT',
+    amount: '25.5',
+    baseUnits: null,
+    blockNumber: null,
+  };
   await coordinator.credit(p.id, transfer, { source: 'fuzz', actor: 'fuzz', completionEffects: [] });
   const d = {
-    id: newObjectId(), kind, method: 'escrow_tx' as const, recipient: WALLET, amount: '25.5', state: 'prepared' as const, override: null,
-    payoutId: null, evidence: null, createdBy: ADMIN, payload: { from: PAY_ADDRESS, to: WALLET, data: '0x', value: '0x0', gas: '0x1', chainId: '0x38' },
+    id: newObjectId(),
+    kind,
+    method: 'escrow_tx' as const,
+    recipient: WALLET,
+    amount: '25.5',
+    state: 'prepared' as const,
+    override: null,
+    payoutId: null,
+    evidence: null,
+    createdBy: ADMIN,
+    payload: { from: PAY_ADDRESS, to: WALLET, data: '0x', value: '0x0', gas: '0x1', chainId: '0x38' },
   };
   await coordinator.openDisbursement(p.id, d, { source: 'fuzz', actor: ADMIN });
   if (stage === 'settled') {
     await coordinator.settleDisbursement(p.id, d.id, {
-      source: 'fuzz', actor: ADMIN, evidence: txHash(kind === 'release' ? 7 : 8), effects: [], hashField: kind === 'release' ? 'releaseTxHash' : 'refundTxHash',
+      source: 'fuzz',
+      actor: ADMIN,
+      evidence: txHash(kind === 'release' ? 7 : 8),
+      effects: [],
+      hashField: kind === 'release' ? 'releaseTxHash' : 'refundTxHash',
     });
   }
   return p.id;
@@ -113,15 +135,27 @@ export async function seedAll(store: Store): Promise<Seeded> {
     offerId: offer.id,
     pendingId: (await insert(store, {})).id,
     updatableId: (await insert(store, {})).id,
-    completedShkeeperId: (await insert(store, {
-      id: shkeeperId, ...funded, externalId: `AMN_${shkeeperId}`, payAddress: PAY_ADDRESS, transactionHash: txHash(1),
-    })).id,
+    completedShkeeperId: (
+      await insert(store, {
+        id: shkeeperId,
+        ...funded,
+        externalId: `AMN_${shkeeperId}`,
+        payAddress: PAY_ADDRESS,
+        transactionHash: txHash(1),
+      })
+    ).id,
     completedShkeeperHash: txHash(1),
     pendingWeb3Id: (await insert(store, { id: web3Id, provider: 'decentralized', externalId: `DEPAY_${web3Id}` })).id,
-    completedWeb3Id: (await insert(store, {
-      id: completedWeb3Id, provider: 'decentralized', status: 'completed', escrowState: 'funded', externalId: `DEPAY_${completedWeb3Id}`,
-      transactionHash: txHash(21),
-    })).id,
+    completedWeb3Id: (
+      await insert(store, {
+        id: completedWeb3Id,
+        provider: 'decentralized',
+        status: 'completed',
+        escrowState: 'funded',
+        externalId: `DEPAY_${completedWeb3Id}`,
+        transactionHash: txHash(21),
+      })
+    ).id,
     completedWeb3Ref: `DEPAY_${completedWeb3Id}`,
     releasePreparedId: await escrowAt(store, 'prepared', 'release', 1),
     refundPreparedId: await escrowAt(store, 'prepared', 'refund', 2),
@@ -129,7 +163,14 @@ export async function seedAll(store: Store): Promise<Seeded> {
     releasedId: await escrowAt(store, 'settled', 'release', 4),
     refundedId: await escrowAt(store, 'settled', 'refund', 5),
     triggerableId: (await insert(store, { id: triggerId, provider: 'shkeeper', externalId: `AMN_${triggerId}`, payAddress: PAY_ADDRESS })).id,
-    ...(await insert(store, { provider: 'shkeeper', direction: 'out', status: 'processing', providerTaskId: 'fuzz-task-1', externalId: 'PAYOUT_fuzz', escrow: null }).then((p) => ({ taskId: p.providerTaskId!, payoutId: p.id }))),
+    ...(await insert(store, {
+      provider: 'shkeeper',
+      direction: 'out',
+      status: 'processing',
+      providerTaskId: 'fuzz-task-1',
+      externalId: 'PAYOUT_fuzz',
+      escrow: null,
+    }).then((p) => ({ taskId: p.providerTaskId!, payoutId: p.id }))),
   };
 }
 
@@ -163,17 +204,33 @@ export const ROUTES: Record<string, RouteFuzz> = {
       as: 'anonymous',
       signed: true,
       body: {
-        external_id: 'AMN_fuzz_unknown', crypto: 'BNB-USDT', addr: PAY_ADDRESS, fiat: 'USD', balance_fiat: '10', balance_crypto: '10', paid: true,
-        status: 'PAID', transactions: [{ txid: txHash(9), crypto: 'BNB-USDT', amount_crypto: '10', trigger: true }],
+        external_id: 'AMN_fuzz_unknown',
+        crypto: 'BNB-USDT',
+        addr: PAY_ADDRESS,
+        fiat: 'USD',
+        balance_fiat: '10',
+        balance_crypto: '10',
+        paid: true,
+        status: 'PAID',
+        transactions: [{ txid: txHash(9), crypto: 'BNB-USDT', amount_crypto: '10', trigger: true }],
       },
     }),
     baseline: 202,
     bodyShape: 'loose',
     body: {
-      external_id: K.externalId, crypto: K.freeString(1, 64), addr: K.freeString(1, 256), fiat: K.freeString(1, 16),
-      balance_fiat: K.decimalText, balance_crypto: K.decimalText, paid: K.bool, status: K.oneOf('PARTIAL', 'PAID', 'OVERPAID'),
-      transactions: K.transactions, 'transactions.0.txid': K.freeString(1, 256), 'transactions.0.crypto': K.freeString(1, 64),
-      'transactions.0.amount_crypto': K.decimalText, 'transactions.0.trigger': K.bool,
+      external_id: K.externalId,
+      crypto: K.freeString(1, 64),
+      addr: K.freeString(1, 256),
+      fiat: K.freeString(1, 16),
+      balance_fiat: K.decimalText,
+      balance_crypto: K.decimalText,
+      paid: K.bool,
+      status: K.oneOf('PARTIAL', 'PAID', 'OVERPAID'),
+      transactions: K.transactions,
+      'transactions.0.txid': K.freeString(1, 256),
+      'transactions.0.crypto': K.freeString(1, 64),
+      'transactions.0.amount_crypto': K.decimalText,
+      'transactions.0.trigger': K.bool,
     },
   },
   [`POST ${API}/shkeeper/payout/webhook`]: {
@@ -186,8 +243,12 @@ export const ROUTES: Record<string, RouteFuzz> = {
     bodyShape: 'loose',
     ownErrorShape: true,
     body: {
-      payout_id: K.payoutId, external_id: K.freeString(1, 128), tx_hash: K.freeString(1, 256), status: K.freeString(1, 32),
-      amount: K.decimalText, crypto: K.freeString(1, 64),
+      payout_id: K.payoutId,
+      external_id: K.freeString(1, 128),
+      tx_hash: K.freeString(1, 256),
+      status: K.freeString(1, 32),
+      amount: K.decimalText,
+      crypto: K.freeString(1, 64),
     },
   },
 
@@ -203,15 +264,31 @@ export const ROUTES: Record<string, RouteFuzz> = {
     valid: (s) => ({
       as: 'anonymous',
       body: {
-        purchaseRequestId: s.requestId, buyerId: PARTY, sellerId: SELLER, amount: '25.5', currency: 'USDT', transactionHash: txHash(20),
-        network: 'bsc', token: 'USDT', walletAddress: WALLET, metadata: { order: 'fuzz' },
+        purchaseRequestId: s.requestId,
+        buyerId: PARTY,
+        sellerId: SELLER,
+        amount: '25.5',
+        currency: 'USDT',
+        transactionHash: txHash(20),
+        network: 'bsc',
+        token: 'USDT',
+        walletAddress: WALLET,
+        metadata: { order: 'fuzz' },
       },
     }),
     baseline: 200,
     bodyShape: 'strict',
     body: {
-      purchaseRequestId: K.objectId, buyerId: K.userId, sellerId: K.userId, amount: K.amount, currency: K.usdt, transactionHash: K.txHash,
-      network: K.bsc, token: K.usdt, walletAddress: K.address, metadata: K.metadata,
+      purchaseRequestId: K.objectId,
+      buyerId: K.userId,
+      sellerId: K.userId,
+      amount: K.amount,
+      currency: K.usdt,
+      transactionHash: K.txHash,
+      network: K.bsc,
+      token: K.usdt,
+      walletAddress: K.address,
+      metadata: K.metadata,
     },
   },
   // The payer proof (issue 10): no chain here, so a valid request ends at 503 not_configured.
@@ -228,8 +305,16 @@ export const ROUTES: Record<string, RouteFuzz> = {
         paymentId: s.pendingWeb3Id,
         payerProof: {
           message: {
-            purpose: 'I will pay this escrow from this wallet', purchaseRequestId: s.requestId, sellerOfferId: s.offerId, wallet: WALLET,
-            receiver: PAY_ADDRESS, amount: '25.5', token: 'USDT', issuedAtBlock: 1, expiresAt: 4102444800, nonce: 'aa.bb',
+            purpose: 'I will pay this escrow from this wallet',
+            purchaseRequestId: s.requestId,
+            sellerOfferId: s.offerId,
+            wallet: WALLET,
+            receiver: PAY_ADDRESS,
+            amount: '25.5',
+            token: 'USDT',
+            issuedAtBlock: 1,
+            expiresAt: 4102444800,
+            nonce: 'aa.bb',
           },
           signature: `0x${'1'.repeat(130)}`,
         },
@@ -250,7 +335,9 @@ export const ROUTES: Record<string, RouteFuzz> = {
     },
   },
   [`GET ${API}/decentralized/status/:paymentId`]: {
-    valid: (s) => ({ as: 'anonymous', params: { paymentId: s.pendingWeb3Id } }), baseline: 200, params: { paymentId: K.objectId },
+    valid: (s) => ({ as: 'anonymous', params: { paymentId: s.pendingWeb3Id } }),
+    baseline: 200,
+    params: { paymentId: K.objectId },
   },
   [`PUT ${API}/decentralized/update`]: {
     valid: (s) => ({ as: 'party', body: { paymentId: s.pendingWeb3Id, status: 'cancelled', confirmations: 3 } }),
@@ -259,10 +346,14 @@ export const ROUTES: Record<string, RouteFuzz> = {
     body: { paymentId: K.objectId, status: PAYMENT_STATUS, confirmations: K.int(0, 1_000_000) },
   },
   [`GET ${API}/decentralized/history/:userId`]: {
-    valid: () => ({ as: 'party', params: { userId: PARTY } }), baseline: 200, params: { userId: K.userId },
+    valid: () => ({ as: 'party', params: { userId: PARTY } }),
+    baseline: 200,
+    params: { userId: K.userId },
   },
   [`POST ${API}/decentralized/verify/:paymentId`]: {
-    valid: (s) => ({ as: 'anonymous', params: { paymentId: s.completedWeb3Id } }), baseline: 200, params: { paymentId: K.objectId },
+    valid: (s) => ({ as: 'anonymous', params: { paymentId: s.completedWeb3Id } }),
+    baseline: 200,
+    params: { paymentId: K.objectId },
   },
   [`POST ${API}/decentralized/admin-payout`]: {
     valid: (s) => ({
@@ -282,10 +373,15 @@ export const ROUTES: Record<string, RouteFuzz> = {
     body: { olderThanMinutes: K.int(1, 365 * 24 * 60) },
   },
   [`POST ${API}/payments/:id/fetch-tx`]: {
-    valid: (s) => ({ as: 'party', params: { id: s.completedShkeeperId } }), baseline: 200, params: { id: K.objectId },
+    valid: (s) => ({ as: 'party', params: { id: s.completedShkeeperId } }),
+    baseline: 200,
+    params: { id: K.objectId },
   },
   [`POST ${API}/payments/auto-fetch-missing`]: {
-    valid: () => ({ as: 'admin', body: { limit: 5 } }), baseline: 200, bodyShape: 'strict', body: { limit: K.int(1, 50) },
+    valid: () => ({ as: 'admin', body: { limit: 5 } }),
+    baseline: 200,
+    bodyShape: 'strict',
+    body: { limit: K.int(1, 50) },
   },
   [`POST ${API}/callback`]: {
     valid: (s) => ({
@@ -311,13 +407,24 @@ export const ROUTES: Record<string, RouteFuzz> = {
     valid: (s) => ({
       as: 'party',
       body: {
-        purchaseRequestId: s.requestId, sellerOfferId: s.offerId, amount: '25.5', sellerId: SELLER, token: 'USDT', network: 'bsc', metadata: { order: 'fuzz' },
+        purchaseRequestId: s.requestId,
+        sellerOfferId: s.offerId,
+        amount: '25.5',
+        sellerId: SELLER,
+        token: 'USDT',
+        network: 'bsc',
+        metadata: { order: 'fuzz' },
       },
     }),
     baseline: 503,
     bodyShape: 'strict',
     body: {
-      purchaseRequestId: K.objectId, sellerOfferId: K.objectId, amount: K.amount, sellerId: K.userId, token: K.tokenSymbol, network: K.network,
+      purchaseRequestId: K.objectId,
+      sellerOfferId: K.objectId,
+      amount: K.amount,
+      sellerId: K.userId,
+      token: K.tokenSymbol,
+      network: K.network,
       metadata: K.metadata,
     },
   },
@@ -347,30 +454,54 @@ export const ROUTES: Record<string, RouteFuzz> = {
     valid: (s) => ({
       as: 'admin',
       body: {
-        purchaseRequestId: s.requestId, sellerOfferId: s.offerId, buyerId: PARTY, sellerId: SELLER, amount: '25.5', recipientAddress: WALLET,
-        token: 'USDT', network: 'bsc', metadata: { order: 'fuzz' }, force: false,
+        purchaseRequestId: s.requestId,
+        sellerOfferId: s.offerId,
+        buyerId: PARTY,
+        sellerId: SELLER,
+        amount: '25.5',
+        recipientAddress: WALLET,
+        token: 'USDT',
+        network: 'bsc',
+        metadata: { order: 'fuzz' },
+        force: false,
       },
     }),
     baseline: 503,
     bodyShape: 'strict',
     body: {
-      purchaseRequestId: K.objectId, sellerOfferId: K.objectId, buyerId: K.userId, sellerId: K.userId, amount: K.amount, recipientAddress: K.address,
-      token: K.tokenSymbol, network: K.network, metadata: K.metadata, force: K.bool,
+      purchaseRequestId: K.objectId,
+      sellerOfferId: K.objectId,
+      buyerId: K.userId,
+      sellerId: K.userId,
+      amount: K.amount,
+      recipientAddress: K.address,
+      token: K.tokenSymbol,
+      network: K.network,
+      metadata: K.metadata,
+      force: K.bool,
     },
   },
   [`POST ${API}/shkeeper/payout/:payoutId/abandon`]: {
-    valid: (s) => ({ as: 'admin', params: { payoutId: s.payoutId } }), baseline: 503, params: { payoutId: K.objectId },
+    valid: (s) => ({ as: 'admin', params: { payoutId: s.payoutId } }),
+    baseline: 503,
+    params: { payoutId: K.objectId },
   },
   [`GET ${API}/shkeeper/payout/status/:taskId`]: {
-    valid: (s) => ({ as: 'party', params: { taskId: s.taskId } }), baseline: 503, params: { taskId: K.taskId },
+    valid: (s) => ({ as: 'party', params: { taskId: s.taskId } }),
+    baseline: 503,
+    params: { taskId: K.taskId },
   },
 
   // Escrow.
   [`POST ${API}/shkeeper/:id/release`]: {
-    valid: (s) => ({ as: 'admin', params: { id: s.releasePreparedId } }), baseline: 200, params: { id: K.objectId },
+    valid: (s) => ({ as: 'admin', params: { id: s.releasePreparedId } }),
+    baseline: 200,
+    params: { id: K.objectId },
   },
   [`POST ${API}/shkeeper/:id/refund`]: {
-    valid: (s) => ({ as: 'admin', params: { id: s.refundPreparedId } }), baseline: 200, params: { id: K.objectId },
+    valid: (s) => ({ as: 'admin', params: { id: s.refundPreparedId } }),
+    baseline: 200,
+    params: { id: K.objectId },
   },
   [`POST ${API}/shkeeper/:id/release/confirm`]: {
     valid: (s) => ({ as: 'admin', params: { id: s.releasedId }, body: { txHash: txHash(7) } }),
@@ -387,7 +518,9 @@ export const ROUTES: Record<string, RouteFuzz> = {
     body: { txHash: K.txHash },
   },
   [`DELETE ${API}/shkeeper/:id/prepared`]: {
-    valid: (s) => ({ as: 'admin', params: { id: s.deletablePreparedId } }), baseline: 200, params: { id: K.objectId },
+    valid: (s) => ({ as: 'admin', params: { id: s.deletablePreparedId } }),
+    baseline: 200,
+    params: { id: K.objectId },
   },
 
   // Payment records.
@@ -395,24 +528,43 @@ export const ROUTES: Record<string, RouteFuzz> = {
     valid: (s) => ({
       as: 'party',
       body: {
-        purchaseRequestId: s.requestId, sellerOfferId: s.offerId, buyerId: PARTY, sellerId: SELLER, amount: { amount: '25.5', currency: 'USDT' },
-        blockchain: { network: 'bsc', token: 'USDT' }, metadata: { order: 'fuzz' },
+        purchaseRequestId: s.requestId,
+        sellerOfferId: s.offerId,
+        buyerId: PARTY,
+        sellerId: SELLER,
+        amount: { amount: '25.5', currency: 'USDT' },
+        blockchain: { network: 'bsc', token: 'USDT' },
+        metadata: { order: 'fuzz' },
       },
     }),
     baseline: 201,
     bodyShape: 'strict',
     body: {
-      purchaseRequestId: K.objectId, sellerOfferId: K.objectId, buyerId: K.userId, sellerId: K.userId, amount: K.money, 'amount.amount': K.amount,
-      'amount.currency': K.currency, blockchain: K.blockchain, 'blockchain.network': K.network, 'blockchain.token': K.token, metadata: K.metadata,
+      purchaseRequestId: K.objectId,
+      sellerOfferId: K.objectId,
+      buyerId: K.userId,
+      sellerId: K.userId,
+      amount: K.money,
+      'amount.amount': K.amount,
+      'amount.currency': K.currency,
+      blockchain: K.blockchain,
+      'blockchain.network': K.network,
+      'blockchain.token': K.token,
+      metadata: K.metadata,
     },
   },
   [`GET ${API}`]: { valid: () => ({ as: 'party', query: validList }), baseline: 200, query: listQuery },
   [`GET ${API}/user/:userId`]: {
-    valid: () => ({ as: 'party', params: { userId: PARTY }, query: validList }), baseline: 200, params: { userId: K.userId }, query: listQuery,
+    valid: () => ({ as: 'party', params: { userId: PARTY }, query: validList }),
+    baseline: 200,
+    params: { userId: K.userId },
+    query: listQuery,
   },
   [`GET ${API}/stats/:userId`]: { valid: () => ({ as: 'party', params: { userId: PARTY } }), baseline: 200, params: { userId: K.userId } },
   [`GET ${API}/export`]: {
-    valid: () => ({ as: 'party', query: { format: 'csv', status: 'pending' } }), baseline: 200, query: { format: K.format, status: K.statusList },
+    valid: () => ({ as: 'party', query: { format: 'csv', status: 'pending' } }),
+    baseline: 200,
+    query: { format: K.format, status: K.statusList },
   },
   [`GET ${API}/export/:userId`]: {
     valid: () => ({ as: 'party', params: { userId: PARTY }, query: { format: 'json', status: 'pending' } }),
@@ -432,7 +584,11 @@ export const ROUTES: Record<string, RouteFuzz> = {
     params: { id: K.objectId },
     bodyShape: 'strict',
     body: {
-      status: PAYMENT_STATUS, transactionHash: K.txHash, blockchain: K.blockchain, 'blockchain.network': K.network, 'blockchain.token': K.token,
+      status: PAYMENT_STATUS,
+      transactionHash: K.txHash,
+      blockchain: K.blockchain,
+      'blockchain.network': K.network,
+      'blockchain.token': K.token,
       metadata: K.metadata,
     },
   },

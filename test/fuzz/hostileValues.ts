@@ -64,15 +64,17 @@ export const K = {
     name: 'statusList',
     legal: (v: unknown) => {
       if (typeof v !== 'string' || v.length > 200) return false;
-      const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
+      const parts = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       return parts.length > 0 && parts.every((p) => [...PAYMENT_STATUSES, 'success'].includes(p));
     },
   },
   /** `{ amount, currency }`, nothing else. */
   money: {
     name: 'money',
-    legal: (v: unknown): boolean =>
-      plainObject(v) && Object.keys(v).length === 2 && K.amount.legal(v.amount) && K.currency.legal(v.currency),
+    legal: (v: unknown): boolean => plainObject(v) && Object.keys(v).length === 2 && K.amount.legal(v.amount) && K.currency.legal(v.currency),
   },
   /** `{ network, token }`, nothing else. */
   blockchain: {
@@ -96,7 +98,13 @@ function metadataOk(v: unknown, depth: number): boolean {
   if (Array.isArray(v)) return v.every((x) => metadataOk(x, depth + 1));
   if (v !== null && typeof v === 'object') {
     return Object.entries(v).every(
-      ([k, x]) => !k.startsWith('$') && !k.includes('.') && !['__proto__', 'constructor', 'prototype'].includes(k) && k.length > 0 && k.length <= 64 && metadataOk(x, depth + 1),
+      ([k, x]) =>
+        !k.startsWith('$') &&
+        !k.includes('.') &&
+        !['__proto__', 'constructor', 'prototype'].includes(k) &&
+        k.length > 0 &&
+        k.length <= 64 &&
+        metadataOk(x, depth + 1),
     );
   }
   return typeof v !== 'number' || Number.isFinite(v);
@@ -108,18 +116,88 @@ function metadataOk(v: unknown, depth: number): boolean {
 export const ODD_UNICODE = ['\u202e', '\u200f', '\u200b', '\u200d', '\ufeff', '\ud800', '\udfff', '\u0000', '\u0301', '\u2028', '\uffff', '\u{1F642}'];
 
 const NUMERIC_STRINGS = [
-  '1e3', '1E-7', '-1e3', '1e400', '2.5e1', '-1', '-0', '0', '0.0', '00', '01', '+1', ' 1', '1 ', '0x10', '0b1', '1_000', '1,5', '.5', '5.',
-  'Infinity', '-Infinity', 'NaN', 'nan', '99999999999999999999', '1000000000000', '1.0000000000000000001', '\uff12\uff15', '\u0662\u0665',
+  '1e3',
+  '1E-7',
+  '-1e3',
+  '1e400',
+  '2.5e1',
+  '-1',
+  '-0',
+  '0',
+  '0.0',
+  '00',
+  '01',
+  '+1',
+  ' 1',
+  '1 ',
+  '0x10',
+  '0b1',
+  '1_000',
+  '1,5',
+  '.5',
+  '5.',
+  'Infinity',
+  '-Infinity',
+  'NaN',
+  'nan',
+  '99999999999999999999',
+  '1000000000000',
+  '1.0000000000000000001',
+  '\uff12\uff15',
+  '\u0662\u0665',
 ];
 const WORDS = [
-  '', ' ', 'null', 'undefined', 'true', 'false', '[]', '{}', '{"$gt":""}', '$where', '$ne', '$gt', '__proto__', 'constructor', 'prototype',
-  'toString', 'hasOwnProperty', 'valueOf', '<script>alert(1)</script>', "'; DROP TABLE payments; --", '../../etc/passwd', '\\', '"', '%00',
+  '',
+  ' ',
+  'null',
+  'undefined',
+  'true',
+  'false',
+  '[]',
+  '{}',
+  '{"$gt":""}',
+  '$where',
+  '$ne',
+  '$gt',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  '<script>alert(1)</script>',
+  "'; DROP TABLE payments; --",
+  '../../etc/passwd',
+  '\\',
+  '"',
+  '%00',
 ];
 const HOSTILE_NUMBERS = [
-  0, -0, -1, -1e9, -(2 ** 31), 1.5, 0.1, 1e-7, Number.MIN_VALUE, 1e21, 1e308, -1e308, Number.MAX_VALUE, 2 ** 53 + 2, Number('123456789012345678'), 1e12,
+  0,
+  -0,
+  -1,
+  -1e9,
+  -(2 ** 31),
+  1.5,
+  0.1,
+  1e-7,
+  Number.MIN_VALUE,
+  1e21,
+  1e308,
+  -1e308,
+  Number.MAX_VALUE,
+  2 ** 53 + 2,
+  Number('123456789012345678'),
+  1e12,
 ];
 const OPERATOR_OBJECTS = (): unknown[] => [
-  { $where: 'sleep(1000)' }, { $gt: '' }, { $ne: null }, { $regex: '.*' }, { $in: ['a', 'b'] }, { $exists: true }, { $expr: { $eq: [1, 1] } },
+  { $where: 'sleep(1000)' },
+  { $gt: '' },
+  { $ne: null },
+  { $regex: '.*' },
+  { $in: ['a', 'b'] },
+  { $exists: true },
+  { $expr: { $eq: [1, 1] } },
 ];
 /** Built by JSON.parse so `__proto__` is an own key, exactly as express.json delivers it. */
 const PROTO_OBJECTS = (): unknown[] => [
@@ -153,7 +231,11 @@ function nearValid(valid: unknown): fc.Arbitrary<unknown> {
 }
 
 /** Long strings: past every field limit but under the body limit, so field validation answers. */
-const longStrings = (cap: number) => fc.constantFrom(129, 257, 5_000, 90_000).filter((n) => n <= cap).map((n) => 'a'.repeat(n));
+const longStrings = (cap: number) =>
+  fc
+    .constantFrom(129, 257, 5_000, 90_000)
+    .filter((n) => n <= cap)
+    .map((n) => 'a'.repeat(n));
 
 /** Hostile JSON values for a body field whose valid value is `valid`. */
 export function hostileJson(valid: unknown): fc.Arbitrary<unknown> {
@@ -230,21 +312,50 @@ const NAMED_STRINGS = ['1e3', '1E-7', '-1e3', 'NaN', 'Infinity', '-1', '', ' ', 
 export function jsonExamples(valid: unknown): unknown[] {
   return [
     ...NAMED_STRINGS,
-    -1, -1e9, 1e308, -1e308, 2 ** 53 + 2, 1.5, 1e-7, null, true, [], {}, [valid], { value: valid },
-    deepObject(1_000), deepArray(1_000), ...OPERATOR_OBJECTS().slice(0, 3), ...PROTO_OBJECTS().slice(0, 2),
-    ONE_MB, 'a'.repeat(5_000), ...['\u202e', '\u200b', '\ud800', '\u0000'].map((c) => splice(valid, c)),
+    -1,
+    -1e9,
+    1e308,
+    -1e308,
+    2 ** 53 + 2,
+    1.5,
+    1e-7,
+    null,
+    true,
+    [],
+    {},
+    [valid],
+    { value: valid },
+    deepObject(1_000),
+    deepArray(1_000),
+    ...OPERATOR_OBJECTS().slice(0, 3),
+    ...PROTO_OBJECTS().slice(0, 2),
+    ONE_MB,
+    'a'.repeat(5_000),
+    ...['\u202e', '\u200b', '\ud800', '\u0000'].map((c) => splice(valid, c)),
   ];
 }
 
 export function queryExamples(valid: string): (string | string[])[] {
-  return [...NAMED_STRINGS, '99999999999', '[object Object]', 'a'.repeat(URL_STRING_CAP), [valid, valid], [valid, '$ne'],
-    ...['\u202e', '\u200b', '\ud800', '\u0000'].map((c) => splice(valid, c))];
+  return [
+    ...NAMED_STRINGS,
+    '99999999999',
+    '[object Object]',
+    'a'.repeat(URL_STRING_CAP),
+    [valid, valid],
+    [valid, '$ne'],
+    ...['\u202e', '\u200b', '\ud800', '\u0000'].map((c) => splice(valid, c)),
+  ];
 }
 
 export function pathExamples(valid: string): { value: string; raw: boolean }[] {
   return [
-    ...[...NAMED_STRINGS.filter((s) => s !== ''), '99999999999', 'a/b', 'a'.repeat(URL_STRING_CAP), ...['\u202e', '\u200b', '\ud800', '\u0000'].map((c) => splice(valid, c))]
-      .map((value) => ({ value, raw: false })),
+    ...[
+      ...NAMED_STRINGS.filter((s) => s !== ''),
+      '99999999999',
+      'a/b',
+      'a'.repeat(URL_STRING_CAP),
+      ...['\u202e', '\u200b', '\ud800', '\u0000'].map((c) => splice(valid, c)),
+    ].map((value) => ({ value, raw: false })),
     ...['%', '%zz', '%ED%A0%80', `${valid}%`].map((value) => ({ value, raw: true })),
   ];
 }

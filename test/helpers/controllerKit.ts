@@ -1,13 +1,6 @@
 import { expect } from 'vitest';
 import type { Response } from 'supertest';
-import type {
-  EscrowState,
-  HistoryEntry,
-  PaymentRecord,
-  PaymentStatus,
-  PurchaseRequestRecord,
-  SellerOfferRecord,
-} from '../../src/core/store/records.js';
+import type { EscrowState, HistoryEntry, PaymentRecord, PaymentStatus, PurchaseRequestRecord, SellerOfferRecord } from '../../src/core/store/records.js';
 import type { Store } from '../../src/core/store/store.js';
 import { payment, seedMarketplace, snapshot } from './fixtures.js';
 import type { RecordingEvents } from './recordingEvents.js';
@@ -20,11 +13,7 @@ export const TX_B = `0x${'b'.repeat(64)}`;
 export const UNKNOWN_ID = 'ffffffffffffffffffffffff';
 
 /** A valid POST / body for the seeded marketplace. */
-export function createBody(
-  request: PurchaseRequestRecord,
-  offer: SellerOfferRecord,
-  over: Record<string, unknown> = {},
-): Record<string, unknown> {
+export function createBody(request: PurchaseRequestRecord, offer: SellerOfferRecord, over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     purchaseRequestId: request.id,
     sellerOfferId: offer.id,

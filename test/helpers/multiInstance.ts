@@ -73,9 +73,7 @@ export interface Cluster {
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const ownsRedis = !opts.redis;
   const redisServer = opts.redis ?? (await startLocalRedis());
-  const fake = opts.shkeeper
-    ? await FakeShkeeper.start({ callbackRetryMs: 20, ...(typeof opts.shkeeper === 'object' ? opts.shkeeper : {}) })
-    : undefined;
+  const fake = opts.shkeeper ? await FakeShkeeper.start({ callbackRetryMs: 20, ...(typeof opts.shkeeper === 'object' ? opts.shkeeper : {}) }) : undefined;
   const logger = createLogger(opts.logLevel ?? process.env.MULTI_LOG_LEVEL ?? 'silent');
   const store = new MemoryStore(systemClock);
   const all = new RecordingEvents();
@@ -100,27 +98,30 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const { server, redis, pubSub } = world;
     const connections = [redis!, pubSub!.pub, pubSub!.sub];
     let finished: Promise<void> | undefined;
-    const instance: Instance = Object.create(world, Object.getOwnPropertyDescriptors({
-      name,
-      redis: redis!,
-      pubSub: pubSub!,
-      isLeader: () => server.ctx.leader?.isLeader() ?? false,
-      stop: () => (finished ??= world.stop()),
-      crash: () =>
-        (finished ??= (async () => {
-          // Timers stop; a pass already under way is let finish (a kill would cut it short).
-          await server.ctx.monitors.stopAll();
-          // Dropped, not quit: nothing is released, the lease runs out on its own.
-          for (const r of connections) r.disconnect();
-          server.httpServer.closeAllConnections();
-          server.httpServer.close();
-          server.io.local.disconnectSockets(true);
-          server.io.engine.close();
-          world.chain?.close();
-          // Its leader keeps failing to reach Redis (it never can again); stop that loop too.
-          await server.ctx.leader?.stop();
-        })()),
-    })) as Instance;
+    const instance: Instance = Object.create(
+      world,
+      Object.getOwnPropertyDescriptors({
+        name,
+        redis: redis!,
+        pubSub: pubSub!,
+        isLeader: () => server.ctx.leader?.isLeader() ?? false,
+        stop: () => (finished ??= world.stop()),
+        crash: () =>
+          (finished ??= (async () => {
+            // Timers stop; a pass already under way is let finish (a kill would cut it short).
+            await server.ctx.monitors.stopAll();
+            // Dropped, not quit: nothing is released, the lease runs out on its own.
+            for (const r of connections) r.disconnect();
+            server.httpServer.closeAllConnections();
+            server.httpServer.close();
+            server.io.local.disconnectSockets(true);
+            server.io.engine.close();
+            world.chain?.close();
+            // Its leader keeps failing to reach Redis (it never can again); stop that loop too.
+            await server.ctx.leader?.stop();
+          })()),
+      }),
+    ) as Instance;
     instances.push(instance);
     return instance;
   };

@@ -35,7 +35,8 @@ function withoutKeyset(filter: Record<string, unknown>): Record<string, unknown>
   const and = filter.$and as Record<string, unknown>[] | undefined;
   if (Object.keys(filter).length !== 1 || and?.length !== 2) return filter;
   const or = and[1]!.$or as Record<string, unknown>[] | undefined;
-  const isKeyset = Object.keys(and[1]!).length === 1 && or?.every((b) => Object.values(b).some((c) => c && typeof c === 'object' && ('$gt' in c || '$lt' in c)));
+  const isKeyset =
+    Object.keys(and[1]!).length === 1 && or?.every((b) => Object.values(b).some((c) => c && typeof c === 'object' && ('$gt' in c || '$lt' in c)));
   return isKeyset ? and[0]! : filter;
 }
 
@@ -52,7 +53,14 @@ afterAll(() => {
       const collection = COLLECTIONS[q.collection];
       const filter = withoutKeyset((q.filter ?? {}) as Record<string, unknown>);
       if (!collection || Object.keys(filter).length === 0 || isIdLookup(filter)) continue;
-      if (listedShape(collection, filter) || served(filter, standIn.indexes(q.collection).map((ix) => ({ name: ix.name, keys: ix.key, partialFilterExpression: ix.partialFilterExpression })) as ServingIndex[])) continue;
+      if (
+        listedShape(collection, filter) ||
+        served(
+          filter,
+          standIn.indexes(q.collection).map((ix) => ({ name: ix.name, keys: ix.key, partialFilterExpression: ix.partialFilterExpression })) as ServingIndex[],
+        )
+      )
+        continue;
       scans.add(`${q.op} ${collection} ${shapeOf(filter)}`);
     }
   }

@@ -1,4 +1,11 @@
-import { targetList, type EventTarget, type EventTargets, type PaymentEventName, type PaymentEventPayloads, type PaymentEvents } from '../../src/core/events/paymentEvents.js';
+import {
+  targetList,
+  type EventTarget,
+  type EventTargets,
+  type PaymentEventName,
+  type PaymentEventPayloads,
+  type PaymentEvents,
+} from '../../src/core/events/paymentEvents.js';
 
 /**
  * Keeps every emission in order so a test can assert what was announced, to whom, how often.

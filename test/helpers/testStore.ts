@@ -43,14 +43,14 @@ export function testStore(clock: Clock): Store {
         Object.hasOwn(target, method)
           ? target[method]
           : method === 'stream'
-          ? async function* (...args: unknown[]) {
-              const c = (await opening)[name] as unknown as Collection<{ id: string }>;
-              yield* c.stream(...(args as Parameters<typeof c.stream>));
-            }
-          : async (...args: unknown[]) => {
-              const c = (await opening)[name] as unknown as Record<string, (...a: unknown[]) => unknown>;
-              return c[method]!(...args);
-            },
+            ? async function* (...args: unknown[]) {
+                const c = (await opening)[name] as unknown as Collection<{ id: string }>;
+                yield* c.stream(...(args as Parameters<typeof c.stream>));
+              }
+            : async (...args: unknown[]) => {
+                const c = (await opening)[name] as unknown as Record<string, (...a: unknown[]) => unknown>;
+                return c[method]!(...args);
+              },
     });
   return {
     kind: 'mongodb',

@@ -193,10 +193,13 @@ function clientFor(target: () => ReturnType<typeof request>, authorization: stri
     // Sent once the caller's chain (.set, .send) is built, whether or not it is awaited at once, as
     // fetch would: a test may hold a request in flight and look at the store meanwhile. supertest
     // keeps the one response for every later await.
-    queueMicrotask(() => void req.then(
-      () => undefined,
-      () => undefined,
-    ));
+    queueMicrotask(
+      () =>
+        void req.then(
+          () => undefined,
+          () => undefined,
+        ),
+    );
     return req;
   };
   return {
@@ -221,11 +224,12 @@ export async function startTestWorld(opts: TestWorldOptions = {}): Promise<TestW
   };
   try {
     const ownsFake = opts.shkeeper !== undefined && !(opts.shkeeper instanceof FakeShkeeper);
-    const fake = opts.shkeeper instanceof FakeShkeeper
-      ? opts.shkeeper
-      : opts.shkeeper
-        ? await FakeShkeeper.start({ callbackRetryMs: 20, ...(opts.shkeeper === true ? {} : opts.shkeeper) })
-        : undefined;
+    const fake =
+      opts.shkeeper instanceof FakeShkeeper
+        ? opts.shkeeper
+        : opts.shkeeper
+          ? await FakeShkeeper.start({ callbackRetryMs: 20, ...(opts.shkeeper === true ? {} : opts.shkeeper) })
+          : undefined;
     if (fake && ownsFake) stops.push(() => fake.stop());
     const port = opts.listen ? await freePort() : undefined;
     const rpcUrl = opts.rpcUrl ?? opts.chain?.rpcUrl;
@@ -246,23 +250,37 @@ export async function startTestWorld(opts: TestWorldOptions = {}): Promise<TestW
     const events = opts.events ?? new RecordingEvents();
     const observer = opts.alsoTo ? new Tee([events, opts.alsoTo]) : events;
     const shkeeper = fake
-      ? createShkeeperClient({ apiUrl: fake.url, apiKey: fake.apiKey, username: fake.username, password: fake.password, timeoutMs: 2_000, retryBaseDelayMs: 10, logger })
-      : undefined;
-    const chain = opts.chain && rpcUrl
-      ? createChainGateway({
-          rpcUrl, chainId: opts.chain.chainId, logger, retries: 1, timeoutMs: 2_000, retryMinDelayMs: 20,
-          // The start-up check of the token's decimals runs in tests too (only where a token was deployed).
-          ...(opts.tokenAddress ? { token: { address: config.bsc.usdtAddress, decimals: config.bsc.usdtDecimals } } : {}),
+      ? createShkeeperClient({
+          apiUrl: fake.url,
+          apiKey: fake.apiKey,
+          username: fake.username,
+          password: fake.password,
+          timeoutMs: 2_000,
+          retryBaseDelayMs: 10,
+          logger,
         })
       : undefined;
+    const chain =
+      opts.chain && rpcUrl
+        ? createChainGateway({
+            rpcUrl,
+            chainId: opts.chain.chainId,
+            logger,
+            retries: 1,
+            timeoutMs: 2_000,
+            retryMinDelayMs: 20,
+            // The start-up check of the token's decimals runs in tests too (only where a token was deployed).
+            ...(opts.tokenAddress ? { token: { address: config.bsc.usdtAddress, decimals: config.bsc.usdtDecimals } } : {}),
+          })
+        : undefined;
     if (chain) stops.push(() => chain.close());
-    const hotWallet = config.adminWalletPrivateKey && config.bsc.rpcUrl
-      ? createHotWallet({ rpcUrl: config.bsc.rpcUrl, chainId: config.bsc.chainId, privateKey: config.adminWalletPrivateKey, logger })
-      : undefined;
+    const hotWallet =
+      config.adminWalletPrivateKey && config.bsc.rpcUrl
+        ? createHotWallet({ rpcUrl: config.bsc.rpcUrl, chainId: config.bsc.chainId, privateKey: config.adminWalletPrivateKey, logger })
+        : undefined;
     const deps = { config, store: opts.wrapStore ? opts.wrapStore(store) : store, logger, clock, shkeeper, chain, hotWallet };
     const tokens = new TokenService(TEST_JWT_SECRET);
-    const bearer: World['bearer'] = (userId, o = {}) =>
-      `Bearer ${tokens.sign({ sub: userId, ...(o.admin ? { role: 'admin' } : {}) }, o.expiresIn ?? 600)}`;
+    const bearer: World['bearer'] = (userId, o = {}) => `Bearer ${tokens.sign({ sub: userId, ...(o.admin ? { role: 'admin' } : {}) }, o.expiresIn ?? 600)}`;
 
     let app: Express | undefined;
     let server: RunningServer | undefined;

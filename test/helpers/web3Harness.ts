@@ -14,7 +14,9 @@ import { dataOf, paymentOf, QUIET_MONITORS, startTestWorld, type ListeningWorld,
 export type Web3Harness = ListeningWorld;
 export { paymentOf, QUIET_MONITORS };
 
-export function startWeb3Harness(opts: Pick<TestWorldOptions, 'chain' | 'tokenAddress' | 'rpcUrl' | 'captureLogs'> & { env?: Record<string, string> } = {}): Promise<Web3Harness> {
+export function startWeb3Harness(
+  opts: Pick<TestWorldOptions, 'chain' | 'tokenAddress' | 'rpcUrl' | 'captureLogs'> & { env?: Record<string, string> } = {},
+): Promise<Web3Harness> {
   return startTestWorld({ listen: true, shkeeper: true, ...opts, env: { ...QUIET_MONITORS, ...opts.env } });
 }
 
@@ -71,7 +73,11 @@ export async function pay(chain: LocalChain, token: string, from: Wallet, to: st
  * sign it (EIP-712, as `eth_signTypedData_v4` would) and return what save/verify accept.
  */
 export async function payerProof(h: Web3Harness, m: { requestId: string; offerId: string }, wallet: Wallet | HDNodeWallet) {
-  const res = await h.anonymous.post('/decentralized/payer-proof/challenge', { purchaseRequestId: m.requestId, sellerOfferId: m.offerId, walletAddress: wallet.address });
+  const res = await h.anonymous.post('/decentralized/payer-proof/challenge', {
+    purchaseRequestId: m.requestId,
+    sellerOfferId: m.offerId,
+    walletAddress: wallet.address,
+  });
   if (res.status !== 200) throw new Error(`challenge refused: ${res.status} ${res.text}`);
   const { domain, types, message } = dataOf(res);
   const signature = await wallet.signTypedData(domain, types, message);
@@ -166,7 +172,18 @@ export async function seedClaim(h: Web3Harness, m: Market, hash: string | null, 
       claim: hash ? { txHash: hash.toLowerCase(), from: null, nonce: null, source: 'decentralized_save', actor: 'anonymous', at: now } : null,
       externalId: `DEPAY_${id}`,
       liveOfferKey: m.offerId,
-      history: [{ fromStatus: null, toStatus: 'pending', fromEscrow: null, toEscrow: 'unfunded', source: 'decentralized_save', actor: 'anonymous', at: now, reason: null }],
+      history: [
+        {
+          fromStatus: null,
+          toStatus: 'pending',
+          fromEscrow: null,
+          toEscrow: 'unfunded',
+          source: 'decentralized_save',
+          actor: 'anonymous',
+          at: now,
+          reason: null,
+        },
+      ],
       createdAt: now,
       updatedAt: now,
       ...over,
@@ -178,7 +195,12 @@ export async function seedClaim(h: Web3Harness, m: Market, hash: string | null, 
  * The payer proves `wallet` for an existing payment (`POST /decentralized/payer-proof`): transfers
  * from it mined after this call credit the payment. Returns the payment as stored.
  */
-export async function proveWallet(h: Web3Harness, m: { requestId: string; offerId: string }, paymentId: string, wallet: Wallet | HDNodeWallet): Promise<PaymentRecord> {
+export async function proveWallet(
+  h: Web3Harness,
+  m: { requestId: string; offerId: string },
+  paymentId: string,
+  wallet: Wallet | HDNodeWallet,
+): Promise<PaymentRecord> {
   const res = await h.anonymous.post('/decentralized/payer-proof', { paymentId, payerProof: await payerProof(h, m, wallet) });
   if (res.status !== 200) throw new Error(`payer proof refused: ${res.status} ${res.text}`);
   return paymentOf(h, paymentId);
@@ -188,7 +210,13 @@ export async function proveWallet(h: Web3Harness, m: { requestId: string; offerI
  * `seedClaim` with `wallet` proven for the payment through the route (prove first, then pay):
  * a transfer from `wallet` mined after this call is the payment's own.
  */
-export async function seedProven(h: Web3Harness, m: Market, wallet: Wallet | HDNodeWallet, hash: string | null = null, over: Partial<PaymentRecord> = {}): Promise<PaymentRecord> {
+export async function seedProven(
+  h: Web3Harness,
+  m: Market,
+  wallet: Wallet | HDNodeWallet,
+  hash: string | null = null,
+  over: Partial<PaymentRecord> = {},
+): Promise<PaymentRecord> {
   const p = await seedClaim(h, m, hash, over);
   return proveWallet(h, m, p.id, wallet);
 }

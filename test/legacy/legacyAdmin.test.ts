@@ -4,8 +4,7 @@ import { emptyLedger } from '../../src/core/payments/escrowLedger.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
 import { payment as fixturePayment, snapshot } from '../helpers/fixtures.js';
-import {
-  paymentOf, BUYER, bogusHash, deployUsdt, newAddress, pay, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';
+import { paymentOf, BUYER, bogusHash, deployUsdt, newAddress, pay, startWeb3Harness, units, type Web3Harness } from '../helpers/web3Harness.js';
 
 /**
  * The legacy maintenance endpoints: POST /payments/cleanup-pending (admin),
@@ -58,10 +57,7 @@ describe('POST /payments/cleanup-pending', () => {
 
   it('deletes only pending payments with no hash and no pay address older than the cut-off', async () => {
     const old = minutesAgo(120);
-    const doomed = [
-      await insert({ provider: 'decentralized', createdAt: old }),
-      await insert({ provider: 'manual', createdAt: old }),
-    ];
+    const doomed = [await insert({ provider: 'decentralized', createdAt: old }), await insert({ provider: 'manual', createdAt: old })];
     const kept = [
       await insert({ createdAt: old, transactionHash: bogusHash() }),
       await insert({ provider: 'shkeeper', createdAt: old, payAddress: newAddress() }),
@@ -103,8 +99,7 @@ describe('POST /payments/cleanup-pending', () => {
 });
 
 describe('POST /payments/:id/fetch-tx', () => {
-  const fetchTx = (id: string, auth: string | null = h.bearer(BUYER)) =>
-    h.as({ authorization: auth ?? undefined }).post(`/payments/${id}/fetch-tx`);
+  const fetchTx = (id: string, auth: string | null = h.bearer(BUYER)) => h.as({ authorization: auth ?? undefined }).post(`/payments/${id}/fetch-tx`);
 
   it('finds a Web3 payment’s transfer to the escrow receiver in the window and records it', async () => {
     await freshWindow();
@@ -193,8 +188,7 @@ describe('POST /payments/auto-fetch-missing', () => {
   beforeEach(async () => {
     await h.store.payments.deleteMany({});
   });
-  const autoFetch = (body: unknown, auth: string | null = ADMIN()) =>
-    h.as({ authorization: auth ?? undefined }).post('/payments/auto-fetch-missing', body);
+  const autoFetch = (body: unknown, auth: string | null = ADMIN()) => h.as({ authorization: auth ?? undefined }).post('/payments/auto-fetch-missing', body);
 
   it('backfills completed payments without a hash, reporting each', async () => {
     await freshWindow();

@@ -47,7 +47,11 @@ describe('POST /callback', () => {
     const hash = await confirmed();
     const r = await callback({ paymentId: p.id, transactionHash: hash, status: 'failed', data: { reference: p.externalId } });
     expect(r.status, r.text).toBe(200);
-    expect(r.body.data).toMatchObject({ outcome: 'confirmed', confirmations: 3, payment: { id: p.id, status: 'completed', transactionHash: hash.toLowerCase() } });
+    expect(r.body.data).toMatchObject({
+      outcome: 'confirmed',
+      confirmations: 3,
+      payment: { id: p.id, status: 'completed', transactionHash: hash.toLowerCase() },
+    });
     await expectCompletedOnce(h, m, p.id, { txHash: hash });
     expect((await paymentOf(h, p.id)).history.at(-1)).toMatchObject({ source: 'legacy_callback', actor: 'chain' });
 
@@ -181,7 +185,11 @@ describe('POST /verify', () => {
     const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('20'), 3);
     const r = await verify({ paymentId: p.id, transactionHash: hash });
     expect(r.status, r.text).toBe(202);
-    expect(r.body.data).toMatchObject({ outcome: 'pending', reason: 'underpaid', payment: { status: 'processing', escrow: { received: '20', shortfall: '5.5' } } });
+    expect(r.body.data).toMatchObject({
+      outcome: 'pending',
+      reason: 'underpaid',
+      payment: { status: 'processing', escrow: { received: '20', shortfall: '5.5' } },
+    });
     await expectNotCompleted(h, m, p.id);
   });
 

@@ -22,13 +22,16 @@ async function appWithLog(env: Record<string, string> = {}) {
 
 const nestedObject = (depth: number, leaf = '1') => '{"a":'.repeat(depth) + leaf + '}'.repeat(depth);
 const nestedArray = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
-const saveBody = (metadata: string) =>
-  `{"purchaseRequestId":"0123456789abcdef01234567","buyerId":"u1","amount":"5","metadata":${metadata}}`;
+const saveBody = (metadata: string) => `{"purchaseRequestId":"0123456789abcdef01234567","buyerId":"u1","amount":"5","metadata":${metadata}}`;
 
 describe('JSON nesting depth', () => {
   it.each([100, 5_000, 50_000])('an anonymous body nested %i levels deep → 400 json_too_deep, no error logged', async (depth) => {
     const t = await appWithLog({ JSON_BODY_LIMIT: '1mb' });
-    const r = await t.http().post('/api/payment/decentralized/save').set('Content-Type', 'application/json').send(saveBody(nestedObject(depth)));
+    const r = await t
+      .http()
+      .post('/api/payment/decentralized/save')
+      .set('Content-Type', 'application/json')
+      .send(saveBody(nestedObject(depth)));
     expect(r.status).toBe(400);
     expect(r.body).toEqual({
       success: false,
@@ -52,10 +55,18 @@ describe('JSON nesting depth', () => {
   it('exactly the limit is accepted by the parser (what the schema then says is its business)', async () => {
     const t = await appWithLog();
     // The whole body is level 1, so metadata's objects start at level 2.
-    const atLimit = await t.http().post('/api/payment/decentralized/save').set('Content-Type', 'application/json').send(saveBody(nestedObject(MAX_JSON_DEPTH - 1)));
+    const atLimit = await t
+      .http()
+      .post('/api/payment/decentralized/save')
+      .set('Content-Type', 'application/json')
+      .send(saveBody(nestedObject(MAX_JSON_DEPTH - 1)));
     expect(atLimit.status).toBe(400);
     expect(atLimit.body.error.code).toBe('validation_error'); // metadata's own, stricter depth rule
-    const over = await t.http().post('/api/payment/decentralized/save').set('Content-Type', 'application/json').send(saveBody(nestedObject(MAX_JSON_DEPTH)));
+    const over = await t
+      .http()
+      .post('/api/payment/decentralized/save')
+      .set('Content-Type', 'application/json')
+      .send(saveBody(nestedObject(MAX_JSON_DEPTH)));
     expect(over.body.error.code).toBe('json_too_deep');
   });
 
@@ -77,7 +88,14 @@ describe('JSON nesting depth', () => {
       .http()
       .post('/api/payment')
       .set('Authorization', bearer)
-      .send({ purchaseRequestId: pr.id, sellerOfferId: offer.id, buyerId: 'buyer-1', sellerId: 'seller-1', amount: { amount: '25.5', currency: 'USDT' }, metadata: { a: { b: { c: 1 } } } });
+      .send({
+        purchaseRequestId: pr.id,
+        sellerOfferId: offer.id,
+        buyerId: 'buyer-1',
+        sellerId: 'seller-1',
+        amount: { amount: '25.5', currency: 'USDT' },
+        metadata: { a: { b: { c: 1 } } },
+      });
     expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
   });
 });
@@ -85,7 +103,11 @@ describe('JSON nesting depth', () => {
 describe('JSON body size', () => {
   it('a body over JSON_BODY_LIMIT from an anonymous caller → 413 payload_too_large, no error logged', async () => {
     const t = await appWithLog({ JSON_BODY_LIMIT: '1kb' });
-    const r = await t.http().post('/api/payment/decentralized/save').set('Content-Type', 'application/json').send(saveBody(`{"note":"${'x'.repeat(4_000)}"}`));
+    const r = await t
+      .http()
+      .post('/api/payment/decentralized/save')
+      .set('Content-Type', 'application/json')
+      .send(saveBody(`{"note":"${'x'.repeat(4_000)}"}`));
     expect(r.status).toBe(413);
     expect(r.body).toEqual({ success: false, error: { code: 'payload_too_large', message: 'request body is too large' } });
     expect(await t.store.payments.count({})).toBe(0);
@@ -94,7 +116,11 @@ describe('JSON body size', () => {
 
   it('a webhook body over its own limit → 413 in the same shape', async () => {
     const t = await appWithLog({ SHKEEPER_WEBHOOK_SECRET: 'secret-0123456789' });
-    const r = await t.http().post('/api/payment/shkeeper/webhook').set('Content-Type', 'application/json').send('x'.repeat(300 * 1024));
+    const r = await t
+      .http()
+      .post('/api/payment/shkeeper/webhook')
+      .set('Content-Type', 'application/json')
+      .send('x'.repeat(300 * 1024));
     expect(r.status).toBe(413);
     expect(r.body).toEqual({ success: false, error: { code: 'payload_too_large', message: 'request body is too large' } });
     expect(t.errors()).toEqual([]);

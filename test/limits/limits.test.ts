@@ -45,7 +45,14 @@ describe('rate limits', () => {
       .http()
       .post('/api/payment')
       .set('Authorization', t.bearer('buyer-1'))
-      .send({ purchaseRequestId: request.id, sellerOfferId: offer.id, buyerId: 'buyer-1', sellerId: 'seller-1', amount: { amount: '25.5', currency: 'USDT' }, metadata: { note: 'x'.repeat(2_000) } });
+      .send({
+        purchaseRequestId: request.id,
+        sellerOfferId: offer.id,
+        buyerId: 'buyer-1',
+        sellerId: 'seller-1',
+        amount: { amount: '25.5', currency: 'USDT' },
+        metadata: { note: 'x'.repeat(2_000) },
+      });
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('payload_too_large');
     expect(await t.store.payments.count({})).toBe(0);

@@ -52,7 +52,7 @@ describe('GET /metrics', () => {
     expect(text).not.toMatch(/^monitor_runs\{/m);
   });
 
-  it('labels a route\'s errors with the same full template as its successes, nested routers included', async () => {
+  it("labels a route's errors with the same full template as its successes, nested routers included", async () => {
     const t = await startTestWorld();
     const p = payment();
     await t.store.payments.insertOne(p);
@@ -64,12 +64,10 @@ describe('GET /metrics', () => {
     expect((await t.http().get(`/api/payment/${p.id}`)).status).toBe(401);
 
     const text = await scrape(t);
-    const routes = [...text.matchAll(/http_request_duration_seconds_count\{method="(\w+)",route="([^"]*)",status="(\d+)"\}/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
-    expect(routes).toEqual(expect.arrayContaining([
-      'GET /api/payment/:id 200',
-      'GET /api/payment/:id 404',
-      'PUT /api/payment/:id 400',
-    ]));
+    const routes = [...text.matchAll(/http_request_duration_seconds_count\{method="(\w+)",route="([^"]*)",status="(\d+)"\}/g)].map(
+      (m) => `${m[1]} ${m[2]} ${m[3]}`,
+    );
+    expect(routes).toEqual(expect.arrayContaining(['GET /api/payment/:id 200', 'GET /api/payment/:id 404', 'PUT /api/payment/:id 400']));
     // No label is a nested router's own path.
     for (const r of routes) expect(r.split(' ')[1]).toMatch(/^(\/api\/payment|\/metrics|unmatched)/);
   });
@@ -104,7 +102,19 @@ describe('GET /metrics', () => {
 
     // A disbursement whose answer was lost is in doubt until evidence decides it.
     const step = { source: 'test', actor: 'test' };
-    const d = { id: newObjectId(), kind: 'release', method: 'escrow_tx', recipient: RECEIVER, amount: '4', state: 'submitted', override: null, payoutId: null, evidence: hash32(), payload: null, createdBy: 'test' } as const;
+    const d = {
+      id: newObjectId(),
+      kind: 'release',
+      method: 'escrow_tx',
+      recipient: RECEIVER,
+      amount: '4',
+      state: 'submitted',
+      override: null,
+      payoutId: null,
+      evidence: hash32(),
+      payload: null,
+      createdBy: 'test',
+    } as const;
     await t.ctx.coordinator.openDisbursement(usdc.id, d, step);
     await t.ctx.coordinator.moveDisbursement(usdc.id, d.id, 'in_doubt', step);
     text = await scrape(t);
@@ -149,7 +159,7 @@ describe('GET /metrics', () => {
 });
 
 describe('Metrics', () => {
-  it('mirrors each monitor\'s passes and failures as counters', async () => {
+  it("mirrors each monitor's passes and failures as counters", async () => {
     const metrics = new Metrics({ defaultMetrics: false });
     const monitors = new MonitorRegistry();
     let runs = 3;

@@ -53,8 +53,7 @@ function operationsOf(doc: Document): DocumentedOperation[] {
   return out;
 }
 
-const requiresBearer = (op: Operation) =>
-  (op.security ?? []).length > 0 && op.security!.every((req) => 'bearerAuth' in req);
+const requiresBearer = (op: Operation) => (op.security ?? []).length > 0 && op.security!.every((req) => 'bearerAuth' in req);
 const requiresAdmin = (op: Operation) => requiresBearer(op) && op.security!.every((req) => req.bearerAuth!.includes('admin'));
 
 /** The answer's status is documented for the operation, and its error code too when the operation lists codes. */
@@ -92,8 +91,14 @@ describe('the published OpenAPI document', () => {
     expect(mounted.length).toBeGreaterThan(40);
     const mountedKeys = new Set(mounted.map((r) => `${r.method} ${r.openApiPath}`));
     const documentedKeys = new Set(documented.map((o) => o.key));
-    expect([...mountedKeys].filter((k) => !documentedKeys.has(k)), 'mounted but not documented').toEqual([]);
-    expect([...documentedKeys].filter((k) => !mountedKeys.has(k)), 'documented but not mounted').toEqual([]);
+    expect(
+      [...mountedKeys].filter((k) => !documentedKeys.has(k)),
+      'mounted but not documented',
+    ).toEqual([]);
+    expect(
+      [...documentedKeys].filter((k) => !mountedKeys.has(k)),
+      'documented but not mounted',
+    ).toEqual([]);
     // Dev-only routes are mounted here and marked as such.
     const dev = documented.filter((o) => o.op.tags?.includes('dev'));
     expect(dev.map((o) => o.key)).toContain('POST /api/payment/shkeeper/trigger-webhook');
@@ -103,8 +108,14 @@ describe('the published OpenAPI document', () => {
   it('leaves the dev routes out when they are not mounted', async () => {
     const prod = await startTestWorld({ env: { ENABLE_DEV_ROUTES: 'false' } });
     const prodDoc = await load(prod);
-    const mountedKeys = mountedRoutes(prod.app).map((r) => `${r.method} ${r.openApiPath}`).sort();
-    expect(operationsOf(prodDoc).map((o) => o.key).sort()).toEqual(mountedKeys);
+    const mountedKeys = mountedRoutes(prod.app)
+      .map((r) => `${r.method} ${r.openApiPath}`)
+      .sort();
+    expect(
+      operationsOf(prodDoc)
+        .map((o) => o.key)
+        .sort(),
+    ).toEqual(mountedKeys);
     expect(mountedKeys).not.toContain('POST /api/payment/shkeeper/trigger-webhook');
   });
 
@@ -149,7 +160,10 @@ describe('the published OpenAPI document', () => {
     expect(refs.length).toBeGreaterThan(0);
     for (const ref of new Set(refs)) {
       expect(ref, ref).toMatch(/^#\/components\//);
-      const target = ref.slice(2).split('/').reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], doc);
+      const target = ref
+        .slice(2)
+        .split('/')
+        .reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], doc);
       expect(target, ref).toBeDefined();
     }
   });
@@ -163,7 +177,11 @@ describe('the published OpenAPI document', () => {
     for (const route of mounted) {
       const op = byKey.get(`${route.method} ${route.openApiPath}`)!;
       const url = route.path.replace(/:([A-Za-z0-9_]+)/g, SOME_ID);
-      for (const [who, auth] of [['anonymous', undefined], ['user', user], ['admin', admin]] as const) {
+      for (const [who, auth] of [
+        ['anonymous', undefined],
+        ['user', user],
+        ['admin', admin],
+      ] as const) {
         let req = t.http()[route.method.toLowerCase() as 'get'](url);
         if (auth) req = req.set('Authorization', auth);
         if (route.method === 'POST' || route.method === 'PUT') req = req.send({});
@@ -241,7 +259,12 @@ describe('the docs page', () => {
     // With a Content-Security-Policy (helmet's), scripts from 'self' are what the page needs.
     const csp = page.headers['content-security-policy'] as string | undefined;
     if (csp) {
-      const directives = Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+      const directives = Object.fromEntries(
+        csp
+          .split(';')
+          .map((d) => d.trim().split(/\s+/))
+          .map(([k, ...v]) => [k, v]),
+      );
       const scriptSrc = directives['script-src'] ?? directives['default-src'] ?? [];
       expect(scriptSrc).toContain("'self'");
     }

@@ -28,7 +28,16 @@ describe('side effects of a transition (outbox)', () => {
 
     const first = await startTestWorld({ store, events: new RecordingEvents() });
     // `settlement.complete` is gone (issue 10): a proven transfer is credited, and its completion effects go to the outbox.
-    const transfer = { txHash: `0x${'a'.repeat(64)}`, from: '0x1111111111111111111111111111111111111111', to: first.config.escrow.receiverAddress!, network: 'bsc', token: 'USDT', amount: '25.5', baseUnits: null, blockNumber: null };
+    const transfer = {
+      txHash: `0x${'a'.repeat(64)}`,
+      from: '0x1111111111111111111111111111111111111111',
+      to: first.config.escrow.receiverAddress!,
+      network: 'bsc',
+      token: 'USDT',
+      amount: '25.5',
+      baseUnits: null,
+      blockNumber: null,
+    };
     await expect(first.ctx.settlement.credit(p.id, transfer, { source: 'test', actor: 'system' })).rejects.toThrow('did not answer');
     // The transition committed with its outbox; nothing after it happened or was announced.
     const half = (await store.payments.findById(p.id))!;
@@ -58,7 +67,9 @@ describe('side effects of a transition (outbox)', () => {
   it('leaves a payment whose effects are still within the grace period to the request carrying them out', async () => {
     const store = new MemoryStore(systemClock);
     const { request, offer } = await seedMarketplace(store);
-    await store.payments.insertOne(payment({ purchaseRequestId: request.id, sellerOfferId: offer.id, status: 'completed', escrowState: 'funded', pendingEffects: ['accept_offer'] }));
+    await store.payments.insertOne(
+      payment({ purchaseRequestId: request.id, sellerOfferId: offer.id, status: 'completed', escrowState: 'funded', pendingEffects: ['accept_offer'] }),
+    );
     const app = await startTestWorld({ store, env: { EFFECTS_GRACE_MS: '60000' } });
     await (app.ctx.monitors.get('effectsSweeper') as IntervalMonitor).tick();
     expect((await store.sellerOffers.findById(offer.id))!.status).toBe('pending');

@@ -36,13 +36,24 @@ const PAYER = '0x1111111111111111111111111111111111111111';
 let n = 0;
 const hash = () => `0x${(++n).toString(16).padStart(64, '0')}`;
 const transfer = (amount: string, over: Partial<CreditInput> = {}): CreditInput => ({
-  txHash: hash(), from: PAYER, to: RECEIVER, network: 'bsc', token: 'USDT', amount, baseUnits: null, blockNumber: 10, ...over,
+  txHash: hash(),
+  from: PAYER,
+  to: RECEIVER,
+  network: 'bsc',
+  token: 'USDT',
+  amount,
+  baseUnits: null,
+  blockNumber: 10,
+  ...over,
 });
 const step = { source: 'test', actor: 'test', completionEffects: [] };
 const insert = (over: Partial<PaymentRecord> = {}) => store.payments.insertOne(payment({ id: newObjectId(), ...over }));
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  return p.then(() => undefined, (e: unknown) => (e instanceof AppError ? e.code : String(e)));
+  return p.then(
+    () => undefined,
+    (e: unknown) => (e instanceof AppError ? e.code : String(e)),
+  );
 }
 
 describe('money', () => {
@@ -129,20 +140,17 @@ describe('credit', () => {
 
   it('racing credits: whatever the interleaving, one transfer funds one payment and each request one escrow', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.record({ payment: fc.nat({ max: 3 }), transfer: fc.nat({ max: 3 }) }), { minLength: 1, maxLength: 16 }),
-        async (claims) => {
-          const requestId = newObjectId();
-          const payments = await Promise.all([0, 1, 2, 3].map((i) => insert({ purchaseRequestId: i < 2 ? requestId : newObjectId() })));
-          const transfers = [0, 1, 2, 3].map(() => transfer('25.5'));
-          await Promise.allSettled(claims.map((c) => coordinator.credit(payments[c.payment]!.id, transfers[c.transfer]!, step)));
-          const after = await Promise.all(payments.map((p) => store.payments.findById(p.id)));
-          const keys = after.flatMap((p) => p!.creditKeys);
-          expect(new Set(keys).size).toBe(keys.length);
-          expect(after.filter((p) => p!.fundedRequestKey === requestId).length).toBeLessThanOrEqual(1);
-          for (const p of after) expect(ledgerProblems(p!)).toEqual([]);
-        },
-      ),
+      fc.asyncProperty(fc.array(fc.record({ payment: fc.nat({ max: 3 }), transfer: fc.nat({ max: 3 }) }), { minLength: 1, maxLength: 16 }), async (claims) => {
+        const requestId = newObjectId();
+        const payments = await Promise.all([0, 1, 2, 3].map((i) => insert({ purchaseRequestId: i < 2 ? requestId : newObjectId() })));
+        const transfers = [0, 1, 2, 3].map(() => transfer('25.5'));
+        await Promise.allSettled(claims.map((c) => coordinator.credit(payments[c.payment]!.id, transfers[c.transfer]!, step)));
+        const after = await Promise.all(payments.map((p) => store.payments.findById(p.id)));
+        const keys = after.flatMap((p) => p!.creditKeys);
+        expect(new Set(keys).size).toBe(keys.length);
+        expect(after.filter((p) => p!.fundedRequestKey === requestId).length).toBeLessThanOrEqual(1);
+        for (const p of after) expect(ledgerProblems(p!)).toEqual([]);
+      }),
       { numRuns: 60 },
     );
   });
@@ -154,7 +162,17 @@ describe('disbursements', () => {
     return (await coordinator.credit(p.id, transfer(amount), step)).payment;
   }
   const d = (id: string, amount: string, kind: 'release' | 'refund' | 'payout' = 'release') => ({
-    id, kind, method: 'escrow_tx' as const, recipient: PAYER, amount, state: 'prepared' as const, override: null, payoutId: null, evidence: null, payload: null, createdBy: 'admin',
+    id,
+    kind,
+    method: 'escrow_tx' as const,
+    recipient: PAYER,
+    amount,
+    state: 'prepared' as const,
+    override: null,
+    payoutId: null,
+    evidence: null,
+    payload: null,
+    createdBy: 'admin',
   });
 
   it('refuses an unfunded escrow, more than it holds, and a second one in flight', async () => {
@@ -182,7 +200,9 @@ describe('disbursements', () => {
 
   it('concurrent opens on one escrow: exactly one wins', async () => {
     const p = await funded();
-    const results = await Promise.allSettled(['a', 'b', 'c', 'd'].map((id, i) => coordinator.openDisbursement(p.id, d(id, '25.5', i % 2 ? 'refund' : 'release'), step)));
+    const results = await Promise.allSettled(
+      ['a', 'b', 'c', 'd'].map((id, i) => coordinator.openDisbursement(p.id, d(id, '25.5', i % 2 ? 'refund' : 'release'), step)),
+    );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const after = (await store.payments.findById(p.id))!;
     expect(ledgerProblems(after)).toEqual([]);
@@ -205,7 +225,23 @@ describe('records settled before the ledger existed', () => {
     expect(adopted.fundedRequestKey).toBe(old.purchaseRequestId);
     expect(ledgerProblems(adopted)).toEqual([]);
     expect((await coordinator.adoptLegacyLedger(old.id)).revision).toBe(adopted.revision);
-    await coordinator.openDisbursement(old.id, { id: 'r', kind: 'refund', method: 'escrow_tx', recipient: PAYER, amount: '25.5', state: 'prepared', override: null, payoutId: null, evidence: null, payload: null, createdBy: 'admin' }, step);
+    await coordinator.openDisbursement(
+      old.id,
+      {
+        id: 'r',
+        kind: 'refund',
+        method: 'escrow_tx',
+        recipient: PAYER,
+        amount: '25.5',
+        state: 'prepared',
+        override: null,
+        payoutId: null,
+        evidence: null,
+        payload: null,
+        createdBy: 'admin',
+      },
+      step,
+    );
 
     const released = await insert({ status: 'released', escrowState: 'released', escrow: null, releaseTxHash: hash() });
     const r = await coordinator.adoptLegacyLedger(released.id);
@@ -222,7 +258,17 @@ describe('what a crash leaves behind', () => {
     const sweeper = new EffectsSweeper({ store, coordinator, effects, clock, graceMs: 0, intervalMs: 3_600_000 }, logger);
     const p = await insert();
     await coordinator.credit(p.id, transfer('25.5'), step);
-    const base = { kind: 'payout' as const, method: 'shkeeper' as const, recipient: PAYER, amount: '25.5', state: 'prepared' as const, override: null, evidence: null, payload: null, createdBy: 'admin' };
+    const base = {
+      kind: 'payout' as const,
+      method: 'shkeeper' as const,
+      recipient: PAYER,
+      amount: '25.5',
+      state: 'prepared' as const,
+      override: null,
+      evidence: null,
+      payload: null,
+      createdBy: 'admin',
+    };
     await coordinator.openDisbursement(p.id, { ...base, id: 'orphan', payoutId: newObjectId() }, step);
     await sweeper.tick();
     let after = (await store.payments.findById(p.id))!;

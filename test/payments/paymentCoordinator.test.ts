@@ -42,9 +42,7 @@ const MONEY_TARGETS: PaymentStatus[] = ['completed', 'released', 'refunded'];
 const PLAIN = ALLOWED.filter(([, to]) => !MONEY_TARGETS.includes(to));
 const MONEY = ALLOWED.filter(([, to]) => MONEY_TARGETS.includes(to));
 const isAllowed = (from: PaymentStatus, to: PaymentStatus) => ALLOWED.some(([f, t]) => f === from && t === to);
-const FORBIDDEN = PAYMENT_STATUSES.flatMap((from) =>
-  PAYMENT_STATUSES.filter((to) => to !== from && !isAllowed(from, to)).map((to) => [from, to] as const),
-);
+const FORBIDDEN = PAYMENT_STATUSES.flatMap((from) => PAYMENT_STATUSES.filter((to) => to !== from && !isAllowed(from, to)).map((to) => [from, to] as const));
 /** Where an inbound payment's escrow stands in each status. */
 const ESCROW_IN: Record<PaymentStatus, EscrowState> = {
   pending: 'unfunded',
@@ -80,7 +78,15 @@ const PAYER = '0x1111111111111111111111111111111111111111';
 let txCount = 0;
 /** A proven transfer of `amount` to the escrow receiver, as the inflow paths hand it to `credit`. */
 const transfer = (amount = '25.5', over: Partial<CreditInput> = {}): CreditInput => ({
-  txHash: `0x${(++txCount).toString(16).padStart(64, '0')}`, from: PAYER, to: RECEIVER, network: 'bsc', token: 'USDT', amount, baseUnits: null, blockNumber: null, ...over,
+  txHash: `0x${(++txCount).toString(16).padStart(64, '0')}`,
+  from: PAYER,
+  to: RECEIVER,
+  network: 'bsc',
+  token: 'USDT',
+  amount,
+  baseUnits: null,
+  blockNumber: null,
+  ...over,
 });
 const creditStep = (actor = 'test') => ({ source: 'test', actor, completionEffects: [] });
 
@@ -156,7 +162,19 @@ describe('escrow', () => {
     await expectAppError(coordinator.transition(p.id, req('released')), 'invalid_state', 'evidence_required');
     await coordinator.openDisbursement(
       p.id,
-      { id: 'd-1', kind: 'release', method: 'escrow_tx', recipient: PAYER, amount: '25.5', state: 'prepared', override: null, payoutId: null, evidence: null, payload: null, createdBy: 'admin-1' },
+      {
+        id: 'd-1',
+        kind: 'release',
+        method: 'escrow_tx',
+        recipient: PAYER,
+        amount: '25.5',
+        state: 'prepared',
+        override: null,
+        payoutId: null,
+        evidence: null,
+        payload: null,
+        createdBy: 'admin-1',
+      },
       { source: 'test', actor: 'admin-1' },
     );
     const released = await coordinator.settleDisbursement(p.id, 'd-1', { source: 'test', actor: 'chain', evidence: `0x${'e'.repeat(64)}`, effects: [] });
@@ -190,11 +208,7 @@ describe('conditions and races', () => {
   it('a where-condition that no longer holds is precondition_failed and writes nothing', async () => {
     // (Was completed: a money target is no plain transition any more, issue 10.)
     const p = await seeded({ transactionHash: '0xabc' });
-    await expectAppError(
-      coordinator.transition(p.id, req('failed', { where: { transactionHash: '0xother' } })),
-      'conflict',
-      'precondition_failed',
-    );
+    await expectAppError(coordinator.transition(p.id, req('failed', { where: { transactionHash: '0xother' } })), 'conflict', 'precondition_failed');
     expect(await store.payments.findById(p.id)).toEqual(p);
     const ok = await coordinator.transition(p.id, req('failed', { where: { transactionHash: '0xabc' } }));
     expect(ok.changed).toBe(true);
@@ -295,7 +309,11 @@ describe('withPaymentLock', () => {
   it('gives up with lock_timeout when the payment stays busy', async () => {
     const busy = new PaymentCoordinator(store, new InProcessKeyedLock({ timeoutMs: 20 }), clock);
     const holder = busy.withPaymentLock('p1', () => sleep(150));
-    await expectAppError(busy.withPaymentLock('p1', async () => 'never'), 'unavailable', 'lock_timeout');
+    await expectAppError(
+      busy.withPaymentLock('p1', async () => 'never'),
+      'unavailable',
+      'lock_timeout',
+    );
     await holder;
   });
 });
@@ -307,20 +325,35 @@ describe('named writes of non-state fields', () => {
     tick();
     await coordinator.amend(p.id, { metadata: { note: 'n' } }, { status: 'pending' });
     const claimed = await coordinator.recordClaim(p.id, { txHash: '0x1', from: null, nonce: null, source: 'api', actor: 'buyer-1' });
-    expect(claimed).toMatchObject({ status: 'pending', transactionHash: null, claim: { txHash: '0x1', at: now }, metadata: { keep: 1, note: 'n' }, updatedAt: now, history: [] });
+    expect(claimed).toMatchObject({
+      status: 'pending',
+      transactionHash: null,
+      claim: { txHash: '0x1', at: now },
+      metadata: { keep: 1, note: 'n' },
+      updatedAt: now,
+      history: [],
+    });
     expect(await store.payments.findById(p.id)).toEqual(claimed);
   });
 
   it('is precondition_failed when the condition no longer holds, and a claim is refused once the payment is settled', async () => {
     const p = await seeded({ status: 'completed', escrowState: 'funded' });
     await expectAppError(coordinator.amend(p.id, { metadata: { x: 1 } }, { status: 'pending' }), 'conflict', 'precondition_failed');
-    await expectAppError(coordinator.recordClaim(p.id, { txHash: '0x1', from: null, nonce: null, source: 'api', actor: 'buyer-1' }), 'invalid_state', 'payment_not_open');
+    await expectAppError(
+      coordinator.recordClaim(p.id, { txHash: '0x1', from: null, nonce: null, source: 'api', actor: 'buyer-1' }),
+      'invalid_state',
+      'payment_not_open',
+    );
     expect(await store.payments.findById(p.id)).toEqual(p);
   });
 
   it('is not_found for an unknown payment', async () => {
     await expectAppError(coordinator.amend(newObjectId(), { metadata: { x: 1 } }), 'not_found', 'payment_not_found');
-    await expectAppError(coordinator.recordClaim(newObjectId(), { txHash: '0x1', from: null, nonce: null, source: 'api', actor: 'x' }), 'not_found', 'payment_not_found');
+    await expectAppError(
+      coordinator.recordClaim(newObjectId(), { txHash: '0x1', from: null, nonce: null, source: 'api', actor: 'x' }),
+      'not_found',
+      'payment_not_found',
+    );
   });
 
   it('a claim reserves nothing, but a transfer credited to one payment is refused to another (conflict)', async () => {

@@ -92,7 +92,15 @@ describe('creating a payout', () => {
     // The escrow holds the payout in flight: submitted to SHKeeper, nothing settled yet.
     const escrow = await escrowOf(h, m);
     expect(escrow).toMatchObject({ status: 'completed', escrowState: 'funded' });
-    expect(escrow.escrow!.inFlight).toMatchObject({ kind: 'payout', method: 'shkeeper', recipient: RECIPIENT, amount: '25.5', state: 'submitted', payoutId, override: null });
+    expect(escrow.escrow!.inFlight).toMatchObject({
+      kind: 'payout',
+      method: 'shkeeper',
+      recipient: RECIPIENT,
+      amount: '25.5',
+      state: 'submitted',
+      payoutId,
+      override: null,
+    });
     expect(p.history.map((e) => [e.fromStatus, e.toStatus, e.actor])).toEqual([
       [null, 'pending', ADMIN],
       ['pending', 'processing', ADMIN],
@@ -144,7 +152,11 @@ describe('creating a payout', () => {
   it('anonymous → 401, non-admin (even the seller) → 403, and nothing is sent', async () => {
     const m = await seed(h);
     const calls = h.fake.calls('payout');
-    for (const [as, status] of [['anonymous', 401], [SELLER, 403], [BUYER, 403]] as const) {
+    for (const [as, status] of [
+      ['anonymous', 401],
+      [SELLER, 403],
+      [BUYER, 403],
+    ] as const) {
       const r = await expectNothingChanged(h, () => createPayout(h, payoutBody(m), { as }));
       expect(r.status, as).toBe(status);
       expect(r.body.success).toBe(false);
@@ -215,7 +227,7 @@ describe('what a payout is bound to: the funded escrow of the request', () => {
     expect(h.fake.calls('payout')).toBe(calls);
   });
 
-  it('409 recipient_not_allowed for a wallet that is not the offer\'s; an admin override with a reason is recorded', async () => {
+  it("409 recipient_not_allowed for a wallet that is not the offer's; an admin override with a reason is recorded", async () => {
     const m = await seed(h);
     const stranger = '0x4444444444444444444444444444444444444444';
     const r = await expectNothingChanged(h, () => createPayout(h, payoutBody(m, { recipientAddress: stranger })));
@@ -253,7 +265,19 @@ describe('what a payout is bound to: the funded escrow of the request', () => {
   it('after the escrow was refunded, no payout: 409 escrow_not_funded (this used to be accepted)', async () => {
     const m = await seed(h);
     const coordinator = h.server.ctx.coordinator;
-    const d = { id: 'aaaaaaaaaaaaaaaaaaaaaaa1', kind: 'refund', method: 'escrow_tx', recipient: '0x3333333333333333333333333333333333333333', amount: '25.5', state: 'submitted', override: null, payoutId: null, evidence: `0x${'77'.repeat(32)}`, payload: null, createdBy: ADMIN } as const;
+    const d = {
+      id: 'aaaaaaaaaaaaaaaaaaaaaaa1',
+      kind: 'refund',
+      method: 'escrow_tx',
+      recipient: '0x3333333333333333333333333333333333333333',
+      amount: '25.5',
+      state: 'submitted',
+      override: null,
+      payoutId: null,
+      evidence: `0x${'77'.repeat(32)}`,
+      payload: null,
+      createdBy: ADMIN,
+    } as const;
     await coordinator.openDisbursement(m.escrow!.id, d, { source: 'test', actor: ADMIN });
     await coordinator.settleDisbursement(m.escrow!.id, d.id, { source: 'test', actor: ADMIN, evidence: d.evidence, effects: [], hashField: 'refundTxHash' });
     for (const over of [{}, { force: true }, { recipientAddress: d.recipient, overrideReason: 'pay the buyer instead' }]) {

@@ -58,7 +58,12 @@ async function expectNobodyCanMoveIt(m: Market, payoutId: string) {
   const attempts: [string, () => Promise<{ status: number; body: any }>, number, string][] = [
     ['another SHKeeper payout', () => createPayout(h, payoutBody(m)), 409, 'payout_outcome_unknown'],
     ['a forced one', () => createPayout(h, payoutBody(m, { force: true })), 409, 'payout_outcome_unknown'],
-    ['one to another wallet, with a reason', () => createPayout(h, payoutBody(m, { recipientAddress: OTHER_WALLET, overrideReason: 'pay elsewhere' })), 409, 'payout_outcome_unknown'],
+    [
+      'one to another wallet, with a reason',
+      () => createPayout(h, payoutBody(m, { recipientAddress: OTHER_WALLET, overrideReason: 'pay elsewhere' })),
+      409,
+      'payout_outcome_unknown',
+    ],
     ['a release', () => h.admin.post(`/shkeeper/${escrowId}/release`), 409, 'payout_outcome_unknown'],
     ['a refund', () => h.admin.post(`/shkeeper/${escrowId}/refund`), 409, 'payout_outcome_unknown'],
     ['a release confirmation', () => h.admin.post(`/shkeeper/${escrowId}/release/confirm`, { txHash: `0x${'01'.repeat(32)}` }), 409, 'payout_outcome_unknown'],
@@ -141,7 +146,7 @@ describe('a payout SHKeeper never received (the request hung)', () => {
   });
 });
 
-describe('POST /shkeeper/payout/:payoutId/abandon (admin): only on SHKeeper\'s word that it was not executed', () => {
+describe("POST /shkeeper/payout/:payoutId/abandon (admin): only on SHKeeper's word that it was not executed", () => {
   it('is refused while SHKeeper has the payout, and for anyone but an admin', async () => {
     const { m, payout } = await lostPayout('reset_after_processing');
     const seller = await expectNothingChanged(h, () => h.as(SELLER).post(`/shkeeper/payout/${payout.id}/abandon`));

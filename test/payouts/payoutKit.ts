@@ -38,8 +38,14 @@ export const seedUnfunded = async (h: ListeningWorld): Promise<Market> => ({ ...
 export async function seed(h: ListeningWorld, o: { currency?: string } = {}): Promise<Market> {
   const m = await seedMarketplace(h.store, { buyerId: BUYER });
   const escrow = await fundEscrow(h, {
-    requestId: m.request.id, offerId: m.offer.id, buyerId: BUYER, sellerId: SELLER, amount: m.offer.amount, currency: o.currency,
-    payer: PAYER, receiver: h.config.escrow.receiverAddress!,
+    requestId: m.request.id,
+    offerId: m.offer.id,
+    buyerId: BUYER,
+    sellerId: SELLER,
+    amount: m.offer.amount,
+    currency: o.currency,
+    payer: PAYER,
+    receiver: h.config.escrow.receiverAddress!,
   });
   return { ...m, escrow };
 }
@@ -57,7 +63,9 @@ export const payoutBody = (m: Market, over: Record<string, unknown> = {}) => ({
 });
 
 export const createPayout = (h: ListeningWorld, body: unknown, opts: { as?: As; key?: string } = {}) =>
-  by(h, opts.as).post('/shkeeper/payout', body).set(opts.key ? { 'Idempotency-Key': opts.key } : {});
+  by(h, opts.as)
+    .post('/shkeeper/payout', body)
+    .set(opts.key ? { 'Idempotency-Key': opts.key } : {});
 
 export const payoutStatus = (h: ListeningWorld, taskId: string, as: As = 'admin') => by(h, as).get(`/shkeeper/payout/status/${taskId}`);
 

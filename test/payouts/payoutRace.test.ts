@@ -2,17 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectLedgersSound } from '../escrow/ledgerKit.js';
 import { callbackHeaders, compactSortedJson } from '../helpers/fakeShkeeper/signing.js';
 import type { ListeningWorld } from '../helpers/testWorld.js';
-import {
-  createPayout,
-  outbound,
-  payoutBody,
-  payoutEvents,
-  payoutOf,
-  payoutStatus,
-  reconciler,
-  seed,
-  startPayoutHarness,
-} from './payoutKit.js';
+import { createPayout, outbound, payoutBody, payoutEvents, payoutOf, payoutStatus, reconciler, seed, startPayoutHarness } from './payoutKit.js';
 
 /**
  * A seller is paid once. Payouts for one offer fired together reach SHKeeper once; a payout whose
@@ -51,7 +41,10 @@ describe('two payouts for one offer fired together', () => {
       const tasks = h.fake.taskIds.length;
       const answers = await Promise.all([createPayout(h, payoutBody(m)), createPayout(h, payoutBody(m))]);
       const text = answers.map((a) => `${a.status} ${JSON.stringify(a.body)}`).join(' / ');
-      expect(answers.filter((a) => a.status === 200), text).toHaveLength(1);
+      expect(
+        answers.filter((a) => a.status === 200),
+        text,
+      ).toHaveLength(1);
       const loser = answers.find((a) => a.status !== 200)!;
       expect(loser.status, text).toBe(409);
       // Was `payout_exists`: the escrow's one in-flight disbursement refuses the other.
@@ -180,7 +173,9 @@ describe('every source reporting the same success at once', () => {
       const escrow = await payoutOf(h, m.escrow!.id);
       expect(escrow).toMatchObject({ status: 'released', releaseTxHash: txid });
       expect(escrow.history.filter((e) => e.toStatus === 'released')).toHaveLength(1);
-      expect(h.events.emitted.filter((e) => e.event === 'purchase-request-update' && (e.payload as { paymentId?: string }).paymentId === m.escrow!.id)).toHaveLength(1);
+      expect(
+        h.events.emitted.filter((e) => e.event === 'purchase-request-update' && (e.payload as { paymentId?: string }).paymentId === m.escrow!.id),
+      ).toHaveLength(1);
     }
   });
 });

@@ -76,7 +76,7 @@ describe('GET /payout/status/:taskId', () => {
     expect((await payoutOf(h, payoutId)).history.filter((e) => e.toStatus === 'completed')).toHaveLength(1);
   });
 
-  it('FAILURE → failed with SHKeeper\'s message, the offer free again', async () => {
+  it("FAILURE → failed with SHKeeper's message, the offer free again", async () => {
     const { payoutId, taskId } = await newPayout();
     h.fake.failPayoutTask(taskId, 'Have not enough tokens on fee account, need 107 have 0');
     const r = await payoutStatus(h, taskId);
@@ -127,7 +127,11 @@ describe('GET /payout/status/:taskId', () => {
   it('someone else → 404, anonymous → 401, an unknown task → 404, and nothing changes', async () => {
     const { taskId } = await newPayout();
     const calls = h.fake.calls('task');
-    for (const [as, status] of [['someone-else', 404], ['seller-2', 404], ['anonymous', 401]] as const) {
+    for (const [as, status] of [
+      ['someone-else', 404],
+      ['seller-2', 404],
+      ['anonymous', 401],
+    ] as const) {
       const r = await expectNothingChanged(h, () => payoutStatus(h, taskId, as));
       expect(r.status, as).toBe(status);
       expect(r.body.success).toBe(false);

@@ -14,8 +14,7 @@ afterEach(async () => {
   running = undefined;
 });
 
-const listeningLine = (out: string) =>
-  JSON.parse(out.split('\n').find((l) => l.includes('"msg":"listening"'))!) as Record<string, unknown>;
+const listeningLine = (out: string) => JSON.parse(out.split('\n').find((l) => l.includes('"msg":"listening"'))!) as Record<string, unknown>;
 
 describe('the entry point outside production', { timeout: 120_000 }, () => {
   it('keeps a generated JWT secret in DATA_DIR/jwt-secret (0600) that npm run token signs with; binds 127.0.0.1; prints the URLs', async () => {

@@ -35,7 +35,10 @@ describe('production refuses to start', { timeout: 60_000 }, () => {
     expect(r.output).not.toMatch(/\n\s+at /); // a configuration error, no stack trace
   });
 
-  it.each([['unset', undefined], ['short', 'short']])('without METRICS_TOKEN (%s), naming it', async (_label, token) => {
+  it.each([
+    ['unset', undefined],
+    ['short', 'short'],
+  ])('without METRICS_TOKEN (%s), naming it', async (_label, token) => {
     const r = await refusal({ ...PROD, METRICS_TOKEN: token });
     expect(r.code).toBe(1);
     expect(r.output).toContain('METRICS_TOKEN: required in production');

@@ -90,7 +90,10 @@ describe.skipIf(!!redisUnavailable)('side effects left behind by an instance tha
     expect(sweeper.status()).toMatchObject({ lastError: null, finished: 1 });
     await expectFinishedOnce(s, leader);
     // A late repeat of the completion, on the leader, changes nothing and announces nothing.
-    expect(await leader.ctx.settlement.credit(s.p.id, s.transfer, { source: 'late', actor: 'system' })).toMatchObject({ changed: false, outcome: 'already_credited' });
+    expect(await leader.ctx.settlement.credit(s.p.id, s.transfer, { source: 'late', actor: 'system' })).toMatchObject({
+      changed: false,
+      outcome: 'already_credited',
+    });
     await expectFinishedOnce(s, leader);
   });
 

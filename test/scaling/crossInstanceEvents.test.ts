@@ -106,7 +106,11 @@ describe.skipIf(!!redisUnavailable)('events across instances (Redis adapter)', (
         body: JSON.stringify(body),
       });
     const created = await call('POST', '', {
-      purchaseRequestId: request.id, sellerOfferId: offer.id, buyerId: BUYER, sellerId: 'seller-1', amount: { amount: '25.5', currency: 'USDT' },
+      purchaseRequestId: request.id,
+      sellerOfferId: offer.id,
+      buyerId: BUYER,
+      sellerId: 'seller-1',
+      amount: { amount: '25.5', currency: 'USDT' },
     });
     expect(created.status).toBe(201);
     const paymentId = ((await created.json()) as { data: { id: string } }).data.id;

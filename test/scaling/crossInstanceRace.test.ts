@@ -117,10 +117,11 @@ describe.skipIf(!!redisUnavailable)('one payment settled through several instanc
       // Redis serves the lease to whichever request arrives first: rotate who starts first.
       const order = [a, b, c].map((_, k) => [a, b, c][(k + i) % 3]!);
       const transfer = provenTransfer();
-      const results = await Promise.all(
-        order.map((inst) => inst.ctx.settlement.credit(p.id, transfer, { source: `instance_${inst.name}`, actor: 'system' })),
-      );
-      expect(results.filter((r) => !r.changed).map((r) => r.outcome), `iteration ${i}`).toEqual(['already_credited', 'already_credited']);
+      const results = await Promise.all(order.map((inst) => inst.ctx.settlement.credit(p.id, transfer, { source: `instance_${inst.name}`, actor: 'system' })));
+      expect(
+        results.filter((r) => !r.changed).map((r) => r.outcome),
+        `iteration ${i}`,
+      ).toEqual(['already_credited', 'already_credited']);
 
       const changed = results.map((r, k) => (r.changed ? order[k]!.name : null)).filter(Boolean) as string[];
       expect(changed, `iteration ${i}`).toHaveLength(1);

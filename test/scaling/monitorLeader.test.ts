@@ -97,7 +97,7 @@ describe.skipIf(!!redisUnavailable)('monitor leadership across instances', () =>
       clearInterval(sampler);
 
       // Never two leaders at any sample, and never two monitor passes at once across instances.
-      expect(samples.length, "sampled throughout (every 50 ms)").toBeGreaterThan(100);
+      expect(samples.length, 'sampled throughout (every 50 ms)').toBeGreaterThan(100);
       expect(samples.filter((s) => s.length > 1)).toEqual([]);
       const sorted = [...passes].sort((x, y) => x.start - y.start);
       const overlaps = sorted.filter((p, k) => sorted.slice(0, k).some((q) => q.instance !== p.instance && q.end > p.start));

@@ -47,7 +47,11 @@ const health = async (on: Instance) => {
 async function createPayment(on: Instance) {
   const { request, offer } = await seedMarketplace(cluster.store, { buyerId: BUYER });
   const r = await call(on, 'POST', '', {
-    purchaseRequestId: request.id, sellerOfferId: offer.id, buyerId: BUYER, sellerId: 'seller-1', amount: { amount: '25.5', currency: 'USDT' },
+    purchaseRequestId: request.id,
+    sellerOfferId: offer.id,
+    buyerId: BUYER,
+    sellerId: 'seller-1',
+    amount: { amount: '25.5', currency: 'USDT' },
   });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return { paymentId: r.body.data.id as string, requestId: request.id, offerId: offer.id };

@@ -55,9 +55,15 @@ function send(port: number, method: string, url: string, user: string, body?: un
   return new Promise((resolve) => {
     const req = http.request(
       {
-        host: '127.0.0.1', port, method, path: `/api/payment${url}`, agent, timeout: 10_000,
+        host: '127.0.0.1',
+        port,
+        method,
+        path: `/api/payment${url}`,
+        agent,
+        timeout: 10_000,
         headers: {
-          authorization: `Bearer ${tokens.sign({ sub: user }, 600)}`, 'x-request-id': id,
+          authorization: `Bearer ${tokens.sign({ sub: user }, 600)}`,
+          'x-request-id': id,
           ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
         },
       },
@@ -86,7 +92,9 @@ describe.skipIf(!!redisUnavailable)('SIGTERM under load (the real entry point, R
     const port = await freePort();
     const dir = await mkdtemp(path.join(tmpdir(), 'sigterm-'));
     const flows = Array.from({ length: WORKERS * FLOWS_PER_WORKER }, (_, k) => ({
-      requestId: newObjectId(), offerId: newObjectId(), buyer: `load-buyer-${k % WORKERS}`,
+      requestId: newObjectId(),
+      offerId: newObjectId(),
+      buyer: `load-buyer-${k % WORKERS}`,
     }));
     await writeFile(
       path.join(dir, 'seed.json'),
@@ -96,8 +104,14 @@ describe.skipIf(!!redisUnavailable)('SIGTERM under load (the real entry point, R
       }),
     );
     running = spawnService({
-      PAYMENT_STORE: 'memory', PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: SECRET, LOG_LEVEL: 'info',
-      SEED_FILE: path.join(dir, 'seed.json'), REDIS_URL: redis.url, SHUTDOWN_TIMEOUT_MS: '5000',
+      PAYMENT_STORE: 'memory',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      JWT_SECRET: SECRET,
+      LOG_LEVEL: 'info',
+      SEED_FILE: path.join(dir, 'seed.json'),
+      REDIS_URL: redis.url,
+      SHUTDOWN_TIMEOUT_MS: '5000',
       ESCROW_RECEIVER_ADDRESS: '0x00000000000000000000000000000000000e5c40',
     });
     const child = running;
@@ -126,7 +140,11 @@ describe.skipIf(!!redisUnavailable)('SIGTERM under load (the real entry point, R
       for (let k = 0; k < FLOWS_PER_WORKER; k++) {
         const f = flows[w * FLOWS_PER_WORKER + k]!;
         const created = await call('create', 'POST', '', f.buyer, {
-          purchaseRequestId: f.requestId, sellerOfferId: f.offerId, buyerId: f.buyer, sellerId: 'load-seller', amount: { amount: '10', currency: 'USDT' },
+          purchaseRequestId: f.requestId,
+          sellerOfferId: f.offerId,
+          buyerId: f.buyer,
+          sellerId: 'load-seller',
+          amount: { amount: '10', currency: 'USDT' },
         });
         if (!answered(created, 201)) continue;
         const paymentId = (created as { body: any }).body.data.id as string;
@@ -153,7 +171,11 @@ describe.skipIf(!!redisUnavailable)('SIGTERM under load (the real entry point, R
     expect(child.output()).toContain('"msg":"stopped"');
 
     // The service's own request log: every request the app saw, by the id we sent.
-    const lines = child.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
+    const lines = child
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, any>);
     const byId = new Map(lines.filter((l) => l.reqId && l.res).map((l) => [l.reqId as string, l.res.statusCode as number]));
 
     const normal = log.filter((l) => l.outcome.kind === 'answered' && l.outcome.status < 400);
@@ -164,8 +186,12 @@ describe.skipIf(!!redisUnavailable)('SIGTERM under load (the real entry point, R
     // time) is reset before it is read. Acceptable only if it was such a reused connection, after
     // the signal, and the app provably never saw the request (not in its log): nothing happened.
     const resetUnread = log.filter(
-      (l) => l.outcome.kind === 'broken' && l.outcome.reusedSocket && /ECONNRESET|socket hang up/.test(l.outcome.error) &&
-        l.at >= signalledAt && !byId.has(l.outcome.id),
+      (l) =>
+        l.outcome.kind === 'broken' &&
+        l.outcome.reusedSocket &&
+        /ECONNRESET|socket hang up/.test(l.outcome.error) &&
+        l.at >= signalledAt &&
+        !byId.has(l.outcome.id),
     );
     const other = log.filter((l) => ![normal, unavailable, refused, resetUnread].some((group) => group.includes(l)));
     expect(other.map((l) => ({ what: l.what, at: Math.round(l.at), outcome: l.outcome }))).toEqual([]);

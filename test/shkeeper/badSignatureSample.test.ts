@@ -33,7 +33,14 @@ describe('the stored sample', () => {
     const clock = new ManualClock();
     const store = new MemoryStore(clock);
     const log = new DeliveryLog(store, clock);
-    const signed = await log.received({ kind: 'invoice', verification: 'hmac_timestamp', verificationError: null, externalId: 'AMN_1', status: 'PAID', txids: ['0x1'] });
+    const signed = await log.received({
+      kind: 'invoice',
+      verification: 'hmac_timestamp',
+      verificationError: null,
+      externalId: 'AMN_1',
+      status: 'PAID',
+      txids: ['0x1'],
+    });
     await log.finish(signed, 'applied', { dedupeKey: 'k1' });
     await log.badSignature('invoice', 'signature mismatch');
     await log.badSignature('payout', 'missing signature');
@@ -76,7 +83,10 @@ describe('over HTTP', () => {
       expect(r.expiresAt).toBeInstanceOf(Date);
     }
     // The admin stats read the sample.
-    const stats = await t.http().get('/api/payment/shkeeper/webhook-stats').set('Authorization', t.bearer('admin-1', { admin: true }));
+    const stats = await t
+      .http()
+      .get('/api/payment/shkeeper/webhook-stats')
+      .set('Authorization', t.bearer('admin-1', { admin: true }));
     expect(stats.status).toBe(200);
     expect(stats.body.data.invoice.badSignature).toBe(3);
     expect(stats.body.data.payout.badSignature).toBe(1);

@@ -16,18 +16,7 @@ import {
   units,
   type ChainSetup,
 } from './payinChainKit.js';
-import {
-  ADMIN,
-  BUYER,
-  deliveriesOf,
-  expectSoundLedgers,
-  intentFor,
-  invoiceCallback,
-  paymentOf,
-  postWebhook,
-  seed,
-  webhookStats,
-} from './payinTestKit.js';
+import { ADMIN, BUYER, deliveriesOf, expectSoundLedgers, intentFor, invoiceCallback, paymentOf, postWebhook, seed, webhookStats } from './payinTestKit.js';
 
 /**
  * SHKeeper's invoice callback credits the escrow ledger with what ARRIVED (issue 10): each
@@ -213,7 +202,7 @@ describe('callbacks that are not for this invoice fund nothing', () => {
     expect((await paymentOf(h, intent.paymentId)).status).toBe('completed');
   });
 
-  it("a transfer credited to one payment cannot be credited to a second (transfer_already_credited), whatever path asks", async () => {
+  it('a transfer credited to one payment cannot be credited to a second (transfer_already_credited), whatever path asks', async () => {
     h = await startTestWorld({ listen: true, shkeeper: true });
     const a = await intentFor(h, await seed(h));
     // SHKeeper handed the same address to a second invoice.
@@ -232,9 +221,20 @@ describe('callbacks that are not for this invoice fund nothing', () => {
     expect((await snapshot(h.store)).payments).toEqual(before.payments);
 
     // The ledger itself refuses it, to any caller.
-    const credit = h.server.ctx.settlement.credit(b.paymentId, {
-      txHash: t, from: null, to: a.payAddress, network: 'bsc', token: 'USDT', amount: '26.01', baseUnits: null, blockNumber: null,
-    }, { source: 'test', actor: 'test' });
+    const credit = h.server.ctx.settlement.credit(
+      b.paymentId,
+      {
+        txHash: t,
+        from: null,
+        to: a.payAddress,
+        network: 'bsc',
+        token: 'USDT',
+        amount: '26.01',
+        baseUnits: null,
+        blockNumber: null,
+      },
+      { source: 'test', actor: 'test' },
+    );
     await expect(credit).rejects.toSatisfy((e: unknown) => e instanceof AppError && e.code === 'transfer_already_credited');
     expect((await snapshot(h.store)).payments).toEqual(before.payments);
   });
@@ -251,7 +251,10 @@ describe('with the chain: the payer and confirm-transaction', () => {
     await chain?.stop();
   });
   const start = async (rpcUrl?: string) => {
-    h = await startTestWorld({ listen: true, shkeeper: true, chain: rpcUrl ? { ...chain, rpcUrl } : chain,
+    h = await startTestWorld({
+      listen: true,
+      shkeeper: true,
+      chain: rpcUrl ? { ...chain, rpcUrl } : chain,
       tokenAddress: setup.usdt.address,
       env: { ...QUIET_MONITORS, ...(rpcUrl ? { BSC_RPC_URL: rpcUrl } : {}) },
     });
@@ -271,11 +274,17 @@ describe('with the chain: the payer and confirm-transaction', () => {
     expect(p.escrow!.payer).toBe(setup.buyerWallet.address);
     // Proven on chain, so credited as the chain shows it (SHKeeper's invoice said 26.01).
     expect(p.escrow!.credits).toEqual([
-      expect.objectContaining({ kind: 'funding', from: setup.buyerWallet.address, amount: '25.5', baseUnits: units('25.5').toString(), source: 'shkeeper_webhook' }),
+      expect.objectContaining({
+        kind: 'funding',
+        from: setup.buyerWallet.address,
+        amount: '25.5',
+        baseUnits: units('25.5').toString(),
+        source: 'shkeeper_webhook',
+      }),
     ]);
   });
 
-  it('a transfer not yet deep on this chain: credited on SHKeeper\'s word, the sender still recorded', async () => {
+  it("a transfer not yet deep on this chain: credited on SHKeeper's word, the sender still recorded", async () => {
     const harness = await start();
     const intent = await createChainIntent(harness);
     const hash = await pay(intent.payAddress); // 1 of 3 confirmations here; SHKeeper counts its own
@@ -286,7 +295,7 @@ describe('with the chain: the payer and confirm-transaction', () => {
     expect(p.escrow).toMatchObject({ payer: setup.buyerWallet.address, received: '26.01' });
   });
 
-  it('with the chain unreadable: still credited (SHKeeper\'s signed word is evidence), payer unknown', async () => {
+  it("with the chain unreadable: still credited (SHKeeper's signed word is evidence), payer unknown", async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     const harness = await start(dead);
     const intent = await createChainIntent(harness);

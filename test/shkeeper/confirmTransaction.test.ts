@@ -84,8 +84,13 @@ describe('confirm-transaction against the chain', () => {
     // refund's recipient). These facts lived in providerData.confirmedTransfer / payerAddress before.
     expect(p.escrow!.credits).toEqual([
       expect.objectContaining({
-        kind: 'funding', txHash: hash, from: setup.buyerWallet.address, to: intent.payAddress,
-        amount: '25.5', baseUnits: units('25.5').toString(), source: 'confirm_transaction',
+        kind: 'funding',
+        txHash: hash,
+        from: setup.buyerWallet.address,
+        to: intent.payAddress,
+        amount: '25.5',
+        baseUnits: units('25.5').toString(),
+        source: 'confirm_transaction',
       }),
     ]);
     expect(p.escrow).toMatchObject({ received: '25.5', payer: setup.buyerWallet.address, shortfall: null });
@@ -137,11 +142,11 @@ describe('confirm-transaction against the chain', () => {
     expect(seen.transactionHash).toBeNull();
     expect(seen.creditKeys).toEqual([]);
     await expectNotCompleted(h, intent);
-    expect(eventsFor(h, intent).filter((e) => e.event === 'payment-updated').map((e) => (e.payload as { status: string }).status)).toEqual([
-      'processing',
-      'processing',
-      'processing',
-    ]);
+    expect(
+      eventsFor(h, intent)
+        .filter((e) => e.event === 'payment-updated')
+        .map((e) => (e.payload as { status: string }).status),
+    ).toEqual(['processing', 'processing', 'processing']);
 
     // Still short: another 202, nothing new announced.
     const emitted = h.events.emitted.length;
@@ -276,7 +281,10 @@ describe('confirm-transaction against the chain', () => {
     expect(late.body.message).toContain('recorded as excess');
     expect(late.body.data).toEqual({ paymentId: intent.paymentId, transactionHash: other, status: 'completed' });
     const p = await paymentOf(h, intent.paymentId);
-    expect(p.escrow!.credits.map((c) => [c.kind, c.txHash])).toEqual([['funding', other], ['excess', hash]]);
+    expect(p.escrow!.credits.map((c) => [c.kind, c.txHash])).toEqual([
+      ['funding', other],
+      ['excess', hash],
+    ]);
     await expectSoundLedgers(h);
   });
 
@@ -293,7 +301,11 @@ describe('confirm-transaction against the chain', () => {
     const elsewhere = await pay(newAddress());
     const otherToken_ = await chain.transfer(otherToken.address, setup.buyerWallet, intent.payAddress, units('1'));
     await chain.mine(2);
-    for (const [h_, chainSays] of [[randomHash(), 'not_found'], [elsewhere, 'wrong_address'], [otherToken_, 'wrong_token']] as const) {
+    for (const [h_, chainSays] of [
+      [randomHash(), 'not_found'],
+      [elsewhere, 'wrong_address'],
+      [otherToken_, 'wrong_token'],
+    ] as const) {
       await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: h_ }, 409, 'transfer_mismatch', {
         reason: 'not_this_payment',
         chain: chainSays,
@@ -348,7 +360,9 @@ describe('confirm-transaction against the chain', () => {
     expect(r.body.message).toContain('recorded as excess');
     const p = await paymentOf(h, intent.paymentId);
     expect(p).toMatchObject({ status: 'cancelled', escrowState: 'unfunded', fundedRequestKey: null });
-    expect(p.escrow!.credits).toEqual([expect.objectContaining({ kind: 'excess', reason: 'late_payment', txHash: hash, from: setup.buyerWallet.address, amount: '25.5' })]);
+    expect(p.escrow!.credits).toEqual([
+      expect.objectContaining({ kind: 'excess', reason: 'late_payment', txHash: hash, from: setup.buyerWallet.address, amount: '25.5' }),
+    ]);
     expect(h.events.emitted.length).toBe(emitted);
     await expectNotCompleted(h, intent);
     await expectSoundLedgers(h);
@@ -363,7 +377,10 @@ describe('confirm-transaction with the RPC down', () => {
 
   it('answers 502 rpc_unavailable and leaves the payment as it was', async () => {
     const deadRpc = `http://127.0.0.1:${await freePort()}`;
-    h = await startTestWorld({ listen: true, shkeeper: true, chain: { ...chain, rpcUrl: deadRpc },
+    h = await startTestWorld({
+      listen: true,
+      shkeeper: true,
+      chain: { ...chain, rpcUrl: deadRpc },
       tokenAddress: setup.usdt.address,
       env: { ...QUIET_MONITORS, BSC_RPC_URL: deadRpc },
     });

@@ -122,7 +122,12 @@ describe('create-test-payment, then trigger-webhook', () => {
     const { paymentId, externalId, purchaseRequestId, sellerOfferId } = created.body.data;
     expect(externalId).toMatch(/^AMN_TEST_[0-9a-f]{24}$/);
     expect(await paymentOf(h, paymentId)).toMatchObject({
-      provider: 'shkeeper', direction: 'in', status: 'pending', externalId, purchaseRequestId, sellerOfferId,
+      provider: 'shkeeper',
+      direction: 'in',
+      status: 'pending',
+      externalId,
+      purchaseRequestId,
+      sellerOfferId,
       amount: { amount: '12.5', currency: 'USDT' },
     });
 

@@ -30,7 +30,10 @@ const createInvoice = async (crypto: string, body: Record<string, unknown>) =>
 const invoiceBody = (over: Record<string, unknown> = {}) => ({ external_id: 'order-1', fiat: 'USD', amount: '100', callback_url: receiver.url, ...over });
 const verify = (cb: { headers: Record<string, unknown>; raw: Buffer }, key = fake.apiKey) =>
   cb.headers['x-shkeeper-signature'] ===
-  createHmac('sha256', key).update(`${String(cb.headers['x-shkeeper-timestamp'])}.`).update(cb.raw).digest('hex');
+  createHmac('sha256', key)
+    .update(`${String(cb.headers['x-shkeeper-timestamp'])}.`)
+    .update(cb.raw)
+    .digest('hex');
 
 describe('signing (§5.2 test vectors)', () => {
   it('signs {"a":1} with test-api-key at 1700000000', () => {
@@ -40,10 +43,30 @@ describe('signing (§5.2 test vectors)', () => {
   it('serialises the §5.3 example compactly with sorted keys and signs it', () => {
     // Built in SHKeeper's insertion order: the serialiser must sort it, recursively.
     const payload = {
-      external_id: '147', crypto: 'BNB-USDT', addr: '0x6f2Fc9D7205B7D9037dDE45B5f9e12B18EA07e27', fiat: 'USD',
-      balance_fiat: '10.2', balance_crypto: '10.2', paid: true, status: 'PAID',
-      transactions: [{ txid: '0xabc', date: '2024-06-25 15:45:38', amount_crypto: '10.2', amount_fiat: '10.2', trigger: true, crypto: 'BNB-USDT', amount_fiat_without_fee: '10', fee_fiat: '0.2' }],
-      fee_percent: '2', overpaid_fiat: '0.00', fee_fixed: '0', fee_policy: 'PERCENT_FEE',
+      external_id: '147',
+      crypto: 'BNB-USDT',
+      addr: '0x6f2Fc9D7205B7D9037dDE45B5f9e12B18EA07e27',
+      fiat: 'USD',
+      balance_fiat: '10.2',
+      balance_crypto: '10.2',
+      paid: true,
+      status: 'PAID',
+      transactions: [
+        {
+          txid: '0xabc',
+          date: '2024-06-25 15:45:38',
+          amount_crypto: '10.2',
+          amount_fiat: '10.2',
+          trigger: true,
+          crypto: 'BNB-USDT',
+          amount_fiat_without_fee: '10',
+          fee_fiat: '0.2',
+        },
+      ],
+      fee_percent: '2',
+      overpaid_fiat: '0.00',
+      fee_fixed: '0',
+      fee_policy: 'PERCENT_FEE',
     };
     const body = compactSortedJson(payload);
     expect(body).toBe(
@@ -98,10 +121,22 @@ describe('payment_request (§3)', () => {
     const cases: [Promise<Response>, Record<string, unknown>][] = [
       [api('/BNB-USDT/payment_request', { method: 'POST', body: '{}', key: null }), { status: 'error', message: 'No API key' }],
       [api('/BNB-USDT/payment_request', { method: 'POST', body: '{}', key: 'nope' }), { status: 'error', message: 'Bad API key' }],
-      [api('/DOGE/payment_request', { method: 'POST', body: JSON.stringify(invoiceBody()) }), { status: 'error', message: 'DOGE payment gateway is unavailable' }],
-      [api('/bnb-usdt/payment_request', { method: 'POST', body: JSON.stringify(invoiceBody()) }), { status: 'error', message: 'bnb-usdt payment gateway is unavailable' }],
-      [api('/BNB-USDT/payment_request', { method: 'POST', body: JSON.stringify({ external_id: 'x', fiat: 'USD', amount: '1' }) }), { status: 'error', message: "'callback_url'" }],
-      [api('/BNB-USDT/payment_request', { method: 'POST', body: JSON.stringify(invoiceBody({ fiat: 'usd' })) }), { status: 'error', message: 'Exchange rate src config for usd-BNB-USDT is not found' }],
+      [
+        api('/DOGE/payment_request', { method: 'POST', body: JSON.stringify(invoiceBody()) }),
+        { status: 'error', message: 'DOGE payment gateway is unavailable' },
+      ],
+      [
+        api('/bnb-usdt/payment_request', { method: 'POST', body: JSON.stringify(invoiceBody()) }),
+        { status: 'error', message: 'bnb-usdt payment gateway is unavailable' },
+      ],
+      [
+        api('/BNB-USDT/payment_request', { method: 'POST', body: JSON.stringify({ external_id: 'x', fiat: 'USD', amount: '1' }) }),
+        { status: 'error', message: "'callback_url'" },
+      ],
+      [
+        api('/BNB-USDT/payment_request', { method: 'POST', body: JSON.stringify(invoiceBody({ fiat: 'usd' })) }),
+        { status: 'error', message: 'Exchange rate src config for usd-BNB-USDT is not found' },
+      ],
     ];
     for (const [res, body] of cases) {
       const r = await res;
@@ -125,7 +160,16 @@ describe('payment_request (§3)', () => {
     const inv = (await (await api('/invoices/order-1')).json()) as { invoices: Record<string, unknown>[] };
     expect(inv).toEqual({
       status: 'success',
-      invoices: [{ external_id: 'order-1', fiat: 'USD', amount_fiat: '100', balance_fiat: '40', status: 'PARTIAL', txs: [expect.objectContaining({ amount: '40', crypto: 'BNB-USDT', txid: '0x01', status: 'CONFIRMED' })] }],
+      invoices: [
+        {
+          external_id: 'order-1',
+          fiat: 'USD',
+          amount_fiat: '100',
+          balance_fiat: '40',
+          status: 'PARTIAL',
+          txs: [expect.objectContaining({ amount: '40', crypto: 'BNB-USDT', txid: '0x01', status: 'CONFIRMED' })],
+        },
+      ],
     });
     expect(await (await api('/invoices/none')).json()).toEqual({ status: 'success', invoices: [] });
   });
@@ -141,10 +185,23 @@ describe('payments and callbacks (§4, §5)', () => {
     await fake.callbacksSettled();
     expect(receiver.received).toHaveLength(3);
     const bodies = receiver.received.map((r) => r.json as Record<string, any>);
-    expect(bodies.map((b) => [b.status, b.paid])).toEqual([['PARTIAL', false], ['PAID', true], ['OVERPAID', true]]);
+    expect(bodies.map((b) => [b.status, b.paid])).toEqual([
+      ['PARTIAL', false],
+      ['PAID', true],
+      ['OVERPAID', true],
+    ]);
     expect(bodies[2]).toMatchObject({ balance_fiat: '110.5', balance_crypto: '110.5', overpaid_fiat: '5.50', fee_percent: '2', fee_policy: 'PERCENT_FEE' });
-    expect(bodies[2]!.transactions.map((t: any) => [t.txid, t.trigger])).toEqual([['0xa', false], ['0xb', false], ['0xc', true]]);
-    expect(bodies[0]!.transactions[0]).toMatchObject({ amount_crypto: '50', amount_fiat: '50', amount_fiat_without_fee: expect.stringMatching(/^49\.019607843/), crypto: 'BNB-USDT' });
+    expect(bodies[2]!.transactions.map((t: any) => [t.txid, t.trigger])).toEqual([
+      ['0xa', false],
+      ['0xb', false],
+      ['0xc', true],
+    ]);
+    expect(bodies[0]!.transactions[0]).toMatchObject({
+      amount_crypto: '50',
+      amount_fiat: '50',
+      amount_fiat_without_fee: expect.stringMatching(/^49\.019607843/),
+      crypto: 'BNB-USDT',
+    });
     for (const r of receiver.received) {
       expect(r.headers['content-type']).toBe('application/json');
       expect(r.headers['x-shkeeper-api-key']).toBe(fake.apiKey);
@@ -189,7 +246,14 @@ describe('payments and callbacks (§4, §5)', () => {
     await createInvoice('BNB-USDT', invoiceBody());
     fake.pay({ externalId: 'order-1', txid: '0x1', amountCrypto: '1', confirmations: 0 });
     await fake.callbacksSettled();
-    expect(receiver.received[0]!.json).toEqual({ status: 'unconfirmed', external_id: 'order-1', crypto: 'BNB-USDT', addr: fake.invoices[0]!.addr, txid: '0x1', amount: '1' });
+    expect(receiver.received[0]!.json).toEqual({
+      status: 'unconfirmed',
+      external_id: 'order-1',
+      crypto: 'BNB-USDT',
+      addr: fake.invoices[0]!.addr,
+      txid: '0x1',
+      amount: '1',
+    });
     expect(verify(receiver.received[0]!)).toBe(true);
 
     fake.pay({ externalId: 'order-1', txid: '0x2', amountCrypto: '1', callback: { legacy: true } });
@@ -271,7 +335,16 @@ describe('payouts (§6)', () => {
     const cb = receiver.received[0]!;
     expect(cb.headers['x-shkeeper-api-key']).toBeUndefined();
     expect(verify(cb)).toBe(true);
-    expect(cb.json).toMatchObject({ payout_id: 1, external_id: 'po-1', tx_hash: '0xpaid', status: 'SUCCESS', amount: '107.0000000000', crypto: 'BNB-USDT', currency_fiat: 'USD', amount_fiat: '107.0000000000' });
+    expect(cb.json).toMatchObject({
+      payout_id: 1,
+      external_id: 'po-1',
+      tx_hash: '0xpaid',
+      status: 'SUCCESS',
+      amount: '107.0000000000',
+      crypto: 'BNB-USDT',
+      currency_fiat: 'USD',
+      amount_fiat: '107.0000000000',
+    });
   });
 
   it('fails a task with a message and the payout with it', async () => {
@@ -279,7 +352,8 @@ describe('payouts (§6)', () => {
     const { task_id } = (await (await payout({ amount: '1', destination: '0x1', fee: '0', external_id: 'po-2' })).json()) as { task_id: string };
     fake.failPayoutTask(task_id);
     expect(await api(`/BNB-USDT/task/${task_id}`, { key: null, basic: basic() }).then((r) => r.json())).toEqual({
-      status: 'FAILURE', result: 'Have not enough tokens on fee account, need 107 have 0',
+      status: 'FAILURE',
+      result: 'Have not enough tokens on fee account, need 107 have 0',
     });
     expect(fake.payouts[0]!.status).toBe('FAIL');
   });
@@ -290,7 +364,12 @@ describe('multipayout (§6.2)', () => {
     await setup();
     const multi = (body: unknown) =>
       api('/BNB-USDT/multipayout', { method: 'POST', body: JSON.stringify(body), key: null, basic: `${fake.username}:${fake.password}` });
-    const first = (await (await multi([{ dest: '0x1', amount: '1', external_id: 'm-1' }, { dest: '0x2', amount: '2' }])).json()) as Record<string, unknown>;
+    const first = (await (
+      await multi([
+        { dest: '0x1', amount: '1', external_id: 'm-1' },
+        { dest: '0x2', amount: '2' },
+      ])
+    ).json()) as Record<string, unknown>;
     expect(first).toEqual({ task_id: expect.any(String), external_ids: ['m-1'] });
     const again = await multi([{ dest: '0x1', amount: '1', external_id: 'm-1' }]);
     expect([again.status, await again.json()]).toEqual([500, { status: 'error', message: 'Payout with this external_id already exists: m-1' }]);

@@ -47,7 +47,10 @@ afterAll(async () => {
 });
 
 const start = async (opts: { env?: Record<string, string>; fake?: FakeShkeeperOptions; rpcUrl?: string } = {}) => {
-  h = await startTestWorld({ listen: true, shkeeper: opts.fake ?? true, chain: opts.rpcUrl ? { ...chain, rpcUrl: opts.rpcUrl } : chain,
+  h = await startTestWorld({
+    listen: true,
+    shkeeper: opts.fake ?? true,
+    chain: opts.rpcUrl ? { ...chain, rpcUrl: opts.rpcUrl } : chain,
     tokenAddress: setup.usdt.address,
     env: { ...QUIET_MONITORS, AUTO_WEBHOOK_AFTER_MS: '0', ...opts.env },
   });
@@ -84,7 +87,9 @@ describe('auto-webhook fallback', () => {
     const p = await paymentOf(harness, intent.paymentId);
     expect(p.providerData.shkeeper).toMatchObject({ status: 'PAID', polled: true, txids: [hash] });
     // Credited as the chain shows it (25.5 arrived; SHKeeper's invoice said 26.01), sender included.
-    expect(p.escrow!.credits).toEqual([expect.objectContaining({ kind: 'funding', txHash: hash, amount: '25.5', from: setup.buyerWallet.address, source: 'auto_webhook' })]);
+    expect(p.escrow!.credits).toEqual([
+      expect.objectContaining({ kind: 'funding', txHash: hash, amount: '25.5', from: setup.buyerWallet.address, source: 'auto_webhook' }),
+    ]);
     expect(p.escrow!.payer).toBe(setup.buyerWallet.address);
     await expectSoundLedgers(harness);
     expect(await statusOf(harness)).toMatchObject({ checked: 1, applied: 1, lastError: null });
@@ -139,7 +144,7 @@ describe('auto-webhook fallback', () => {
     expect((await paymentOf(harness, intent.paymentId)).history.map((e) => e.toStatus)).toEqual(['pending', 'processing', 'completed']);
   });
 
-  it('never completes on SHKeeper\'s word alone: a PAID whose transaction the chain does not confirm stays processing', async () => {
+  it("never completes on SHKeeper's word alone: a PAID whose transaction the chain does not confirm stays processing", async () => {
     const harness = await start();
     const unknown = await createIntent(harness);
     paidButWebhookLost(harness, unknown, hexlify(randomBytes(32))); // not on chain at all
@@ -260,7 +265,7 @@ describe('GET /shkeeper/auto-webhook/status', () => {
     await expectCompletedOnce(harness, intent, { source: 'auto_webhook', txHash: hash });
   });
 
-  it('reports the last error while the RPC is down, without settling on SHKeeper\'s word', async () => {
+  it("reports the last error while the RPC is down, without settling on SHKeeper's word", async () => {
     const rpc = await startRpcSwitch(chain.rpcUrl);
     try {
       const harness = await start({ rpcUrl: rpc.url });

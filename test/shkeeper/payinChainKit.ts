@@ -38,14 +38,12 @@ export interface Intent {
 }
 
 /** A fresh purchase request (offers from seller-1 for 25.5 and seller-2 for 30) and the buyer's intent for seller-1's offer, paid to `payAddress`. */
-export async function createIntent(
-  h: ListeningWorld,
-  payAddress = newAddress(),
-  asset: { token?: string; network?: string } = {},
-): Promise<Intent> {
+export async function createIntent(h: ListeningWorld, payAddress = newAddress(), asset: { token?: string; network?: string } = {}): Promise<Intent> {
   const { request, offer, otherOffer } = await seedMarketplace(h.store, { buyerId: BUYER });
   h.fake.queueAddress(payAddress);
-  const r = await h.as(BUYER).post('/shkeeper/intents', { purchaseRequestId: request.id, sellerOfferId: offer.id, amount: offer.amount, sellerId: offer.sellerId });
+  const r = await h
+    .as(BUYER)
+    .post('/shkeeper/intents', { purchaseRequestId: request.id, sellerOfferId: offer.id, amount: offer.amount, sellerId: offer.sellerId });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   expect(r.body.data.payAddress).toBe(payAddress);
   if (asset.network && asset.network.toLowerCase() !== 'bsc') {
@@ -108,14 +106,10 @@ export async function expectCompletedOnce(h: ListeningWorld, intent: Intent, opt
   const offerUpdates = (seller: string) =>
     ev.filter((e) => e.event === 'seller-offer-update' && e.target.kind === 'seller' && e.target.id === seller).map((e) => e.payload);
   expect(offerUpdates('seller-1')).toEqual([{ sellerOfferId: intent.offerId, purchaseRequestId: intent.purchaseRequestId, status: 'accepted' }]);
-  expect(offerUpdates('seller-2')).toEqual([
-    { sellerOfferId: intent.otherOfferId, purchaseRequestId: intent.purchaseRequestId, status: 'rejected' },
-  ]);
+  expect(offerUpdates('seller-2')).toEqual([{ sellerOfferId: intent.otherOfferId, purchaseRequestId: intent.purchaseRequestId, status: 'rejected' }]);
   // The request room hears about both offers, once each.
   expect(ev.filter((e) => e.event === 'seller-offer-update' && e.target.kind === 'request')).toHaveLength(2);
-  const completedAnnouncements = ev.filter(
-    (e) => e.event === 'payment-updated' && (e.payload as { status: string }).status === 'completed',
-  );
+  const completedAnnouncements = ev.filter((e) => e.event === 'payment-updated' && (e.payload as { status: string }).status === 'completed');
   expect(completedAnnouncements.map((e) => e.target)).toEqual([
     { kind: 'request', id: intent.purchaseRequestId },
     { kind: 'user', id: BUYER },
@@ -148,20 +142,22 @@ export async function startRpcSwitch(target: string) {
     }
     client.pipe(upstream).pipe(client);
   });
-  const listen = (port: number) => new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
   await listen(0);
   const port = (server.address() as AddressInfo).port;
-  const down = () => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    if (!server.listening) resolve();
-    else server.close(() => resolve());
-  });
+  const down = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      if (!server.listening) resolve();
+      else server.close(() => resolve());
+    });
   return {
     url: `http://127.0.0.1:${port}`,
     down,

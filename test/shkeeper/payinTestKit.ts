@@ -29,7 +29,10 @@ export const intentBody = (s: Seeded, over: Record<string, unknown> = {}) => ({
 
 /** The buyer's intent for the seeded offer (`headers` added, e.g. an Idempotency-Key). */
 export function createIntent(h: ListeningWorld, s: Seeded, over: Record<string, unknown> = {}, opts: { headers?: Record<string, string> } = {}) {
-  return h.as(BUYER).post('/shkeeper/intents', intentBody(s, over)).set(opts.headers ?? {});
+  return h
+    .as(BUYER)
+    .post('/shkeeper/intents', intentBody(s, over))
+    .set(opts.headers ?? {});
 }
 
 /** An intent that must succeed; returns its `data`. */
@@ -64,7 +67,10 @@ export async function postWebhook(
   } else if (form === 'body') {
     headers['x-shkeeper-signature'] = hmac(secret, raw);
   }
-  return h.anonymous.post('/shkeeper/webhook').set({ ...headers, ...opts.headers }).send(raw);
+  return h.anonymous
+    .post('/shkeeper/webhook')
+    .set({ ...headers, ...opts.headers })
+    .send(raw);
 }
 
 /** Any address: what a callback for an invoice we do not know (or a foreign one) names. */

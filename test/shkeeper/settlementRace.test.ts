@@ -170,4 +170,3 @@ describe('two payments claiming one transfer at the same moment', () => {
     await expectSoundLedgers(h);
   });
 });
-

@@ -60,7 +60,11 @@ describe('cryptoIdFor', () => {
   });
 
   it('refuses pairs SHKeeper has no module for', () => {
-    for (const [token, network] of [['USDT', 'arbitrum'], ['DOGE', 'bsc'], ['USDT', 'mars']]) {
+    for (const [token, network] of [
+      ['USDT', 'arbitrum'],
+      ['DOGE', 'bsc'],
+      ['USDT', 'mars'],
+    ]) {
       expect(() => cryptoIdFor(token!, network!)).toThrow(expect.objectContaining({ kind: 'validation', code: 'unsupported_token' }));
     }
   });
@@ -88,7 +92,14 @@ describe('success paths', () => {
     await c.createPaymentRequest('BNB-USDT', invoiceReq);
     fake.pay({ externalId: 'order-1', amountCrypto: '10', txid: '0xa', callback: {} });
     expect(await c.getInvoices('order-1')).toEqual([
-      { externalId: 'order-1', fiat: 'USD', amountFiat: '18.25', balanceFiat: '10', status: 'PARTIAL', txs: [{ addr: fake.invoices[0]!.addr, amount: '10', crypto: 'BNB-USDT', status: 'CONFIRMED', txid: '0xa' }] },
+      {
+        externalId: 'order-1',
+        fiat: 'USD',
+        amountFiat: '18.25',
+        balanceFiat: '10',
+        status: 'PARTIAL',
+        txs: [{ addr: fake.invoices[0]!.addr, amount: '10', crypto: 'BNB-USDT', status: 'CONFIRMED', txid: '0xa' }],
+      },
     ]);
     expect(await c.getInvoices('unknown')).toEqual([]);
   });

@@ -44,7 +44,10 @@ afterAll(async () => {
 });
 
 const start = async (env: Record<string, string> = {}, rpcUrl?: string) => {
-  h = await startTestWorld({ listen: true, shkeeper: true, chain: rpcUrl ? { ...chain, rpcUrl } : chain,
+  h = await startTestWorld({
+    listen: true,
+    shkeeper: true,
+    chain: rpcUrl ? { ...chain, rpcUrl } : chain,
     tokenAddress: setup.usdt.address,
     env: { ...QUIET_MONITORS, ...env },
   });
@@ -133,7 +136,9 @@ describe('wallet monitor', () => {
     const p = await paymentOf(harness, intent.paymentId);
     expect(p).toMatchObject({ status: 'processing', escrowState: 'unfunded', transactionHash: null });
     expect(p.escrow).toMatchObject({ received: '25.49', shortfall: '0.01', payer: null });
-    expect(p.escrow!.credits).toEqual([expect.objectContaining({ kind: 'funding', txHash: short, from: setup.buyerWallet.address, amount: '25.49', source: 'wallet_monitor' })]);
+    expect(p.escrow!.credits).toEqual([
+      expect.objectContaining({ kind: 'funding', txHash: short, from: setup.buyerWallet.address, amount: '25.49', source: 'wallet_monitor' }),
+    ]);
     await expectNotCompleted(harness, intent);
 
     // Rescans (the reorg margin) find the same transfer again and credit nothing twice.

@@ -57,8 +57,13 @@ describe('signature forms', () => {
     await expectSoundLedgers(h);
     const [d] = await deliveriesOf(h);
     expect(d).toMatchObject({
-      kind: 'invoice', verification: 'hmac_timestamp', externalId: intent.externalId, status: 'PAID', txids: [paid.txid],
-      outcome: 'applied', paymentId: intent.paymentId,
+      kind: 'invoice',
+      verification: 'hmac_timestamp',
+      externalId: intent.externalId,
+      status: 'PAID',
+      txids: [paid.txid],
+      outcome: 'applied',
+      paymentId: intent.paymentId,
     });
   });
 
@@ -253,10 +258,26 @@ describe('what a completion does, exactly once', () => {
     const after = h.events.emitted.slice(mark);
     const offerUpdates = after.filter((e) => e.event === 'seller-offer-update');
     expect(offerUpdates).toEqual([
-      { target: { kind: 'seller', id: 'seller-1' }, event: 'seller-offer-update', payload: { sellerOfferId: s.offer.id, purchaseRequestId: s.request.id, status: 'accepted' } },
-      { target: { kind: 'request', id: s.request.id }, event: 'seller-offer-update', payload: { sellerOfferId: s.offer.id, purchaseRequestId: s.request.id, status: 'accepted' } },
-      { target: { kind: 'seller', id: 'seller-2' }, event: 'seller-offer-update', payload: { sellerOfferId: s.otherOffer.id, purchaseRequestId: s.request.id, status: 'rejected' } },
-      { target: { kind: 'request', id: s.request.id }, event: 'seller-offer-update', payload: { sellerOfferId: s.otherOffer.id, purchaseRequestId: s.request.id, status: 'rejected' } },
+      {
+        target: { kind: 'seller', id: 'seller-1' },
+        event: 'seller-offer-update',
+        payload: { sellerOfferId: s.offer.id, purchaseRequestId: s.request.id, status: 'accepted' },
+      },
+      {
+        target: { kind: 'request', id: s.request.id },
+        event: 'seller-offer-update',
+        payload: { sellerOfferId: s.offer.id, purchaseRequestId: s.request.id, status: 'accepted' },
+      },
+      {
+        target: { kind: 'seller', id: 'seller-2' },
+        event: 'seller-offer-update',
+        payload: { sellerOfferId: s.otherOffer.id, purchaseRequestId: s.request.id, status: 'rejected' },
+      },
+      {
+        target: { kind: 'request', id: s.request.id },
+        event: 'seller-offer-update',
+        payload: { sellerOfferId: s.otherOffer.id, purchaseRequestId: s.request.id, status: 'rejected' },
+      },
     ]);
     expect(after.filter((e) => e.event === 'purchase-request-update')).toEqual([
       {

@@ -91,11 +91,20 @@ describe('partial payments', () => {
     const a = { txid: `0x${'a1'.repeat(32)}`, amount_crypto: '5', amount_fiat: '5' };
     const b = { txid: `0x${'b2'.repeat(32)}`, amount_crypto: '5', amount_fiat: '5' };
     const newer = invoiceCallback(intent, {
-      status: 'PARTIAL', paid: false, balance_crypto: '10', balance_fiat: '10',
-      transactions: [{ ...a, crypto: 'BNB-USDT', trigger: false }, { ...b, crypto: 'BNB-USDT', trigger: true }],
+      status: 'PARTIAL',
+      paid: false,
+      balance_crypto: '10',
+      balance_fiat: '10',
+      transactions: [
+        { ...a, crypto: 'BNB-USDT', trigger: false },
+        { ...b, crypto: 'BNB-USDT', trigger: true },
+      ],
     });
     const older = invoiceCallback(intent, {
-      status: 'PARTIAL', paid: false, balance_crypto: '5', balance_fiat: '5',
+      status: 'PARTIAL',
+      paid: false,
+      balance_crypto: '5',
+      balance_fiat: '5',
       transactions: [{ ...a, crypto: 'BNB-USDT', trigger: true }],
     });
     expect((await postWebhook(h, newer)).status).toBe(202);
@@ -196,7 +205,10 @@ describe('ordering', () => {
     // payment passes through processing (10 of 25.5) on its way to completed — it used to jump
     // straight to completed on the PAID status alone. The late PARTIAL stream then adds nothing.
     expect(await statuses(intent.paymentId)).toEqual(['pending', 'processing', 'completed']);
-    expect(p.escrow!.credits.map((c) => [c.txHash, c.amount])).toEqual([[first.txid, '10'], [rest.txid, '16.01']]);
+    expect(p.escrow!.credits.map((c) => [c.txHash, c.amount])).toEqual([
+      [first.txid, '10'],
+      [rest.txid, '16.01'],
+    ]);
     expect((await deliveriesOf(h)).map((d) => d.outcome)).toEqual(['applied', 'duplicate']);
     expect(await completionEffects()).toEqual(COMPLETED_ONCE);
     await expectSoundLedgers(h);
@@ -206,15 +218,17 @@ describe('ordering', () => {
     const intent = await intentFor(h, s);
     const a = { txid: `0x${'a5'.repeat(32)}`, amount_crypto: '10', amount_fiat: '10', crypto: 'BNB-USDT' };
     const b = { txid: `0x${'b6'.repeat(32)}`, amount_crypto: '16.01', amount_fiat: '16.01', crypto: 'BNB-USDT' };
-    const paid = invoiceCallback(intent, { transactions: [{ ...a, trigger: false }, { ...b, trigger: true }] });
+    const paid = invoiceCallback(intent, {
+      transactions: [
+        { ...a, trigger: false },
+        { ...b, trigger: true },
+      ],
+    });
     expect((await postWebhook(h, paid)).status).toBe(202);
     const before = await paymentOf(h, intent.paymentId);
     expect(before.status).toBe('completed');
     // The PARTIAL SHKeeper sent for the first transaction, delivered late: it names nothing new.
-    const late = invoiceCallback(
-      intent,
-      { status: 'PARTIAL', paid: false, balance_crypto: '10', balance_fiat: '10', transactions: [{ ...a, trigger: true }] },
-    );
+    const late = invoiceCallback(intent, { status: 'PARTIAL', paid: false, balance_crypto: '10', balance_fiat: '10', transactions: [{ ...a, trigger: true }] });
     const r = await postWebhook(h, late);
     expect(r.status).toBe(202);
     expect(await paymentOf(h, intent.paymentId)).toEqual(before);
@@ -270,7 +284,14 @@ describe('money for a cancelled payment', () => {
     expect(debug.body.data.payment.providerData.latePayments).toBeUndefined();
     const late = (await paymentOf(h, intent.paymentId)).escrow!;
     expect(late.credits).toEqual([
-      expect.objectContaining({ kind: 'excess', reason: 'late_payment', source: 'shkeeper_webhook', txHash: paid.txid, to: intent.payAddress, amount: '26.01' }),
+      expect.objectContaining({
+        kind: 'excess',
+        reason: 'late_payment',
+        source: 'shkeeper_webhook',
+        txHash: paid.txid,
+        to: intent.payAddress,
+        amount: '26.01',
+      }),
     ]);
     expect(late.received).toBe('26.01');
     expect((await deliveriesOf(h)).at(-1)).toMatchObject({ outcome: 'late_payment', paymentId: intent.paymentId });
@@ -281,7 +302,10 @@ describe('money for a cancelled payment', () => {
     await h.fake.callbacksSettled();
     allAcked();
     const after = await paymentOf(h, intent.paymentId);
-    expect(after.escrow!.credits.map((c) => [c.kind, c.reason, c.amount])).toEqual([['excess', 'late_payment', '26.01'], ['excess', 'late_payment', '1']]);
+    expect(after.escrow!.credits.map((c) => [c.kind, c.reason, c.amount])).toEqual([
+      ['excess', 'late_payment', '26.01'],
+      ['excess', 'late_payment', '1'],
+    ]);
     expect(after).toMatchObject({ status: 'cancelled', escrowState: 'unfunded' });
     expect(await webhookStats(h)).toMatchObject({ latePayments: 2, duplicate: 1 });
     await expectSoundLedgers(h);
@@ -290,7 +314,9 @@ describe('money for a cancelled payment', () => {
   it('money for an intent that failed after SHKeeper had made the invoice is recorded as late', async () => {
     // SHKeeper handles every attempt but the answers never arrive: the intent fails…
     h.fake.fail('reset_after_processing', { endpoint: 'payment_request' });
-    const r = await h.as(BUYER).post('/shkeeper/intents', { purchaseRequestId: s.request.id, sellerOfferId: s.offer.id, amount: s.offer.amount, sellerId: s.offer.sellerId });
+    const r = await h
+      .as(BUYER)
+      .post('/shkeeper/intents', { purchaseRequestId: s.request.id, sellerOfferId: s.offer.id, amount: s.offer.amount, sellerId: s.offer.sellerId });
     expect(r.status).toBe(502);
     const [failed] = await h.store.payments.find({});
     expect(failed!.status).toBe('failed');

@@ -10,7 +10,10 @@ describe('SHKeeper webhook signatures', () => {
   const body = Buffer.from(VECTOR_1.body);
 
   it('accepts the timestamped HMAC of the spec vector, with upper-case hex too', () => {
-    expect(verifyShkeeperSignature({ 'x-shkeeper-timestamp': VECTOR_1.ts, 'x-shkeeper-signature': VECTOR_1.sig }, body, opts)).toEqual({ ok: true, method: 'hmac_timestamp' });
+    expect(verifyShkeeperSignature({ 'x-shkeeper-timestamp': VECTOR_1.ts, 'x-shkeeper-signature': VECTOR_1.sig }, body, opts)).toEqual({
+      ok: true,
+      method: 'hmac_timestamp',
+    });
     expect(verifyShkeeperSignature({ 'x-shkeeper-timestamp': VECTOR_1.ts, 'x-shkeeper-signature': VECTOR_1.sig.toUpperCase() }, body, opts).ok).toBe(true);
   });
 
@@ -31,7 +34,10 @@ describe('SHKeeper webhook signatures', () => {
 
   it('accepts the legacy API-key header only when enabled, and compares it exactly', () => {
     expect(verifyShkeeperSignature({ 'x-shkeeper-api-key': 'test-api-key' }, body, opts).ok).toBe(false);
-    expect(verifyShkeeperSignature({ 'x-shkeeper-api-key': 'test-api-key' }, body, { ...opts, legacyApiKey: 'test-api-key' })).toEqual({ ok: true, method: 'legacy_api_key' });
+    expect(verifyShkeeperSignature({ 'x-shkeeper-api-key': 'test-api-key' }, body, { ...opts, legacyApiKey: 'test-api-key' })).toEqual({
+      ok: true,
+      method: 'legacy_api_key',
+    });
     expect(verifyShkeeperSignature({ 'x-shkeeper-api-key': 'test-api-ke' }, body, { ...opts, legacyApiKey: 'test-api-key' }).ok).toBe(false);
   });
 

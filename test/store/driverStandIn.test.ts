@@ -123,7 +123,11 @@ describe('documents round-trip through BSON as with a server', () => {
 
   it('$type looks inside arrays, as on a server (the partial filter of a multikey index relies on it)', async () => {
     const { coll } = await rawCollection();
-    await coll.insertMany([{ name: 'strings', tags: ['a'] }, { name: 'empty', tags: [] }, { name: 'numbers', tags: [1] }]);
+    await coll.insertMany([
+      { name: 'strings', tags: ['a'] },
+      { name: 'empty', tags: [] },
+      { name: 'numbers', tags: [1] },
+    ]);
     const found = await coll.find({ tags: { $type: 'string' } }, T).toArray();
     expect(found.map((d) => d.name)).toEqual(['strings']);
   });
@@ -167,7 +171,11 @@ describe('unique indexes are enforced like a server', () => {
   it('a compound unique index refuses only the whole tuple', async () => {
     const { coll } = await rawCollection();
     expect(await coll.createIndex({ a: 1, b: 1 }, { unique: true })).toBe('a_1_b_1');
-    await coll.insertMany([{ a: 1, b: 'x' }, { a: 1, b: 'y' }, { a: 2, b: 'x' }]);
+    await coll.insertMany([
+      { a: 1, b: 'x' },
+      { a: 1, b: 'y' },
+      { a: 2, b: 'x' },
+    ]);
     const err = await serverRejection(coll.insertOne({ a: 1.0, b: 'x' }), 11000);
     expect(err.keyPattern).toEqual({ a: 1, b: 1 });
     expect(err.keyValue).toEqual({ a: 1, b: 'x' });
@@ -386,7 +394,11 @@ describe('the query log', () => {
     const conn = await connect();
     const Thing = conn.model('Thing', thingSchema(), 'things');
     const created = await Thing.create({ name: 'a', n: 1 });
-    await Thing.find({ n: { $gte: 1 } }).sort({ name: -1 }).limit(5).maxTimeMS(250).lean();
+    await Thing.find({ n: { $gte: 1 } })
+      .sort({ name: -1 })
+      .limit(5)
+      .maxTimeMS(250)
+      .lean();
     await Thing.findOneAndUpdate({ _id: created._id }, { $set: { n: 2 } }, { returnDocument: 'after', maxTimeMS: 300 });
     expect(conn.standIn.queries).toEqual([
       { op: 'find', collection: 'things', filter: { n: { $gte: 1 } }, sort: { name: -1 }, limit: 5, maxTimeMS: 250 },

@@ -107,7 +107,9 @@ describe('an embedded mongod that started and then failed', () => {
     };
     const err = (await open(dataDir, { startMongod, connect }).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(EmbeddedStoreError);
-    expect(err.message).toMatch(/^embedded mongod \(.*\) started, but the store could not be opened on it \(mongod stopped\): index externalId_1 on payments exists/);
+    expect(err.message).toMatch(
+      /^embedded mongod \(.*\) started, but the store could not be opened on it \(mongod stopped\): index externalId_1 on payments exists/,
+    );
     expect(err.message).not.toContain('\n');
     expect((err.cause as Error).name).toBe('StoreStartupError');
     expect(stop).toHaveBeenCalledTimes(1);
@@ -118,7 +120,9 @@ describe('an embedded mongod that started and then failed', () => {
     const dataDir = await tempDataDir();
     const { startMongod, stop } = fakeMongod('mongodb://127.0.0.1:27999/escrow');
     const connect = async () => Promise.reject(new Error('connection 1 to 127.0.0.1:27999 closed'));
-    await expect(open(dataDir, { startMongod, connect })).rejects.toThrow(/started, but the store could not be opened on it \(mongod stopped\): connection 1 to 127\.0\.0\.1:27999 closed$/);
+    await expect(open(dataDir, { startMongod, connect })).rejects.toThrow(
+      /started, but the store could not be opened on it \(mongod stopped\): connection 1 to 127\.0\.0\.1:27999 closed$/,
+    );
     expect(stop).toHaveBeenCalledTimes(1);
     expect(existsSync(endpointPath(dataDir))).toBe(false);
   });
@@ -220,7 +224,10 @@ describe('npm run seed with the in-process store', { timeout: 60_000 }, () => {
       execFile(
         process.execPath,
         ['--import', 'tsx', 'src/app/scripts/seed.ts'],
-        { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir, SEED_FILE: seedFile, PAYMENT_STORE: 'memory' } },
+        {
+          cwd: REPO_ROOT,
+          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir, SEED_FILE: seedFile, PAYMENT_STORE: 'memory' },
+        },
         (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)),
       );
     });

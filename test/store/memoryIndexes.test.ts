@@ -35,27 +35,33 @@ const docBody = fc.record(
   { requiredKeys: [] },
 );
 
-const docs: fc.Arbitrary<Doc[]> = fc
-  .array(docBody, { maxLength: 12 })
-  .map((bodies) => bodies.map((b, i) => ({ id: `id${i}`, ...stripUndefined(b) })));
+const docs: fc.Arbitrary<Doc[]> = fc.array(docBody, { maxLength: 12 }).map((bodies) => bodies.map((b, i) => ({ id: `id${i}`, ...stripUndefined(b) })));
 
 function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
-const ids = fc.subarray(Array.from({ length: 14 }, (_, i) => `id${i}`), { minLength: 1, maxLength: 3 });
+const ids = fc.subarray(
+  Array.from({ length: 14 }, (_, i) => `id${i}`),
+  { minLength: 1, maxLength: 3 },
+);
 
 /** One condition on one field, narrowing or not. */
 const condition: fc.Arbitrary<Filter> = fc.oneof(
-  fc.tuple(fc.constantFrom(...INDEXED, 'n'), fc.oneof(
-    loose,
-    word.map(($eq) => ({ $eq })),
-    fc.array(loose, { minLength: 0, maxLength: 3 }).map(($in) => ({ $in })),
-    fc.constant({ $type: 'string' }),
-    word.map(($ne) => ({ $ne })),
-    fc.boolean().map(($exists) => ({ $exists })),
-    fc.tuple(word, fc.constant('string')).map(([$eq, $type]) => ({ $eq, $type })),
-  )).map(([f, c]) => ({ [f]: c })),
+  fc
+    .tuple(
+      fc.constantFrom(...INDEXED, 'n'),
+      fc.oneof(
+        loose,
+        word.map(($eq) => ({ $eq })),
+        fc.array(loose, { minLength: 0, maxLength: 3 }).map(($in) => ({ $in })),
+        fc.constant({ $type: 'string' }),
+        word.map(($ne) => ({ $ne })),
+        fc.boolean().map(($exists) => ({ $exists })),
+        fc.tuple(word, fc.constant('string')).map(([$eq, $type]) => ({ $eq, $type })),
+      ),
+    )
+    .map(([f, c]) => ({ [f]: c })),
   ids.map((v) => ({ id: v[0]! })),
   ids.map(($in) => ({ id: { $in } })),
 );
@@ -80,7 +86,10 @@ const trueMatches = (all: Doc[], f: Filter) => all.filter((d) => matcher(f).test
 
 describe('HashIndexes.candidates', () => {
   it('reads a dotted indexed path through an array of sub-documents, as a MongoDB multikey index does', () => {
-    const all: Doc[] = [{ id: 'id0', e: [{ s: 'a' }, { s: 'b' }] }, { id: 'id1', e: { s: 'a' } }];
+    const all: Doc[] = [
+      { id: 'id0', e: [{ s: 'a' }, { s: 'b' }] },
+      { id: 'id1', e: { s: 'a' } },
+    ];
     expect(trueMatches(all, { 'e.s': 'b' })).toEqual(['id0']);
     expect(indexed(all).candidates({ 'e.s': 'b' })).toContain('id0');
     expect(indexed(all).candidates({ 'e.s': { $type: 'string' } })).toEqual(new Set(['id0', 'id1']));
@@ -121,7 +130,17 @@ describe('HashIndexes.candidates', () => {
 
   it('is null when nothing indexed narrows the filter', () => {
     const notNarrowing = fc.oneof(
-      fc.tuple(fc.constantFrom(...INDEXED, 'n'), fc.oneof(fc.constant(null), word.map(($ne) => ({ $ne })), fc.boolean().map(($exists) => ({ $exists })), fc.constant({ $in: ['a', null] }))).map(([k, c]) => ({ [k]: c })),
+      fc
+        .tuple(
+          fc.constantFrom(...INDEXED, 'n'),
+          fc.oneof(
+            fc.constant(null),
+            word.map(($ne) => ({ $ne })),
+            fc.boolean().map(($exists) => ({ $exists })),
+            fc.constant({ $in: ['a', null] }),
+          ),
+        )
+        .map(([k, c]) => ({ [k]: c })),
       word.map((w) => ({ n: w })),
       fc.constant({}),
     );

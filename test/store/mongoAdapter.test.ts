@@ -32,8 +32,14 @@ describe('start-up builds every index, and fails clearly on conflicting data', (
   it('stops on records that already share a unique value, naming the index, and closes the connection', async () => {
     const conn = await createStandInConnection();
     const dup = { transactionHash: '0xsame', provider: 'manual' };
-    await rawInsert(conn, 'payments', [{ _id: new mongoose.Types.ObjectId(), ...dup }, { _id: new mongoose.Types.ObjectId(), ...dup }]);
-    const err = await open(conn).then(() => null, (e: unknown) => e);
+    await rawInsert(conn, 'payments', [
+      { _id: new mongoose.Types.ObjectId(), ...dup },
+      { _id: new mongoose.Types.ObjectId(), ...dup },
+    ]);
+    const err = await open(conn).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(StoreStartupError);
     expect(err).toMatchObject({ code: 'index_duplicates', collection: 'payments', index: 'transactionHash_1' });
     expect((err as Error).message).toMatch(/Migrating an index/);
@@ -43,7 +49,10 @@ describe('start-up builds every index, and fails clearly on conflicting data', (
   it('stops on an index of the same name with other options, saying how to drop it', async () => {
     const conn = await createStandInConnection();
     await conn.db!.collection('payments').createIndex({ externalId: 1 }, { name: 'externalId_1' }); // not unique, not partial
-    const err = await open(conn).then(() => null, (e: unknown) => e);
+    const err = await open(conn).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'index_conflict', index: 'externalId_1' });
     expect((err as Error).message).toContain('db.payments.dropIndex("externalId_1")');
     expect(conn.readyState).toBe(mongoose.ConnectionStates.disconnected);

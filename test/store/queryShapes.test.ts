@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { INDEXES, indexName, indexNameOf, type CollectionName } from '../../src/adapters/store/indexPlan.js';
-import {
-  idempotencySchema,
-  paymentSchema,
-  purchaseRequestSchema,
-  sellerOfferSchema,
-  webhookDeliverySchema,
-} from '../../src/adapters/store/mongoModels.js';
+import { idempotencySchema, paymentSchema, purchaseRequestSchema, sellerOfferSchema, webhookDeliverySchema } from '../../src/adapters/store/mongoModels.js';
 import { QUERY_SHAPES } from '../../src/adapters/store/queryShapes.js';
 import { canServe, type ServingIndex } from '../helpers/indexServing.js';
 

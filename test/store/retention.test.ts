@@ -122,10 +122,20 @@ describe('the retention sweep (in-process store)', () => {
 });
 
 describe('webhook delivery rows', () => {
-  const signed: Parameters<DeliveryLog['received']>[0] = { kind: 'invoice', verification: 'hmac_timestamp', verificationError: null, externalId: 'AMN_1', status: 'PAID', txids: ['0x1'] };
+  const signed: Parameters<DeliveryLog['received']>[0] = {
+    kind: 'invoice',
+    verification: 'hmac_timestamp',
+    verificationError: null,
+    externalId: 'AMN_1',
+    status: 'PAID',
+    txids: ['0x1'],
+  };
 
   it('expire WEBHOOK_DELIVERY_RETENTION_DAYS after receipt (30 by default)', async () => {
-    for (const [env, days] of [[{}, 30], [{ WEBHOOK_DELIVERY_RETENTION_DAYS: '7' }, 7]] as const) {
+    for (const [env, days] of [
+      [{}, 30],
+      [{ WEBHOOK_DELIVERY_RETENTION_DAYS: '7' }, 7],
+    ] as const) {
       const t = await startTestWorld({ clock: new ManualClock(), env });
       const id = await t.ctx.deliveries.received(signed);
       await t.ctx.deliveries.finish(id, 'applied', { dedupeKey: `k-${days}` });
@@ -155,10 +165,18 @@ describe('idempotency records', () => {
   const PAYMENT = 'a'.repeat(24);
 
   it('expire IDEMPOTENCY_RETENTION_HOURS after the request (24 by default, as before the setting)', async () => {
-    for (const [env, hours] of [[{}, 24], [{ IDEMPOTENCY_RETENTION_HOURS: '2' }, 2]] as const) {
+    for (const [env, hours] of [
+      [{}, 24],
+      [{ IDEMPOTENCY_RETENTION_HOURS: '2' }, 2],
+    ] as const) {
       const clock = new ManualClock();
       const t = await startTestWorld({ clock, env });
-      await t.http().post(`/api/payment/shkeeper/${PAYMENT}/release`).set('Authorization', t.bearer('admin-1', { admin: true })).set('Idempotency-Key', 'k1').send({});
+      await t
+        .http()
+        .post(`/api/payment/shkeeper/${PAYMENT}/release`)
+        .set('Authorization', t.bearer('admin-1', { admin: true }))
+        .set('Idempotency-Key', 'k1')
+        .send({});
       const [record] = await t.store.idempotencyKeys.find({});
       expect(record!.expiresAt.getTime() - clock.now().getTime()).toBe(hours * HOUR);
     }
@@ -169,7 +187,12 @@ describe('idempotency records', () => {
     const clock = new ManualClock();
     const t = await startTestWorld({ clock, env: { IDEMPOTENCY_RETENTION_HOURS: '2' } });
     const send = () =>
-      t.http().post(`/api/payment/shkeeper/${PAYMENT}/release`).set('Authorization', t.bearer('admin-1', { admin: true })).set('Idempotency-Key', 'k1').send({});
+      t
+        .http()
+        .post(`/api/payment/shkeeper/${PAYMENT}/release`)
+        .set('Authorization', t.bearer('admin-1', { admin: true }))
+        .set('Idempotency-Key', 'k1')
+        .send({});
     const first = await send();
     expect(first.status).toBe(404);
     expect(first.headers['idempotent-replayed']).toBeUndefined();

@@ -77,7 +77,9 @@ async function findMongo(): Promise<MongoTarget | { skipped: string }> {
   try {
     return await startEmbedded();
   } catch (err) {
-    const reason = String((err as Error)?.message ?? err).replace(/\s+/g, ' ').trim();
+    const reason = String((err as Error)?.message ?? err)
+      .replace(/\s+/g, ' ')
+      .trim();
     return { skipped: `no MONGODB_URI and the embedded mongod failed to start: ${reason}` };
   }
 }

@@ -12,7 +12,10 @@ import { payment } from '../helpers/fixtures.js';
  */
 
 async function expectAppError(p: Promise<unknown>, kind: string, code: string): Promise<AppError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err, 'expected the call to reject').toBeInstanceOf(AppError);
   expect(err).toMatchObject({ kind, code });
   return err as AppError;
@@ -31,11 +34,7 @@ function without(p: PaymentRecord, ...keys: (keyof PaymentRecord)[]): PaymentRec
   return p;
 }
 
-export function storeContract(
-  name: string,
-  makeStore: () => Promise<Store>,
-  cleanup?: (store: Store) => Promise<void>,
-): void {
+export function storeContract(name: string, makeStore: () => Promise<Store>, cleanup?: (store: Store) => Promise<void>): void {
   describe(`${name}: store contract`, () => {
     let store: Store;
     beforeEach(async () => void (store = await makeStore()));

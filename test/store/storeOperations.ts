@@ -74,18 +74,45 @@ const disbursement: fc.Arbitrary<Disbursement> = fc.record({
   updatedAt: date,
 });
 
-const ledger: fc.Arbitrary<EscrowLedger> = fc.record({
-  inFlight: orNull(disbursement),
-  withCredit: fc.boolean(),
-  withPayer: fc.boolean(),
-}).map(({ inFlight, withCredit, withPayer }) => ({
-  ...emptyLedger(),
-  inFlight,
-  credits: withCredit ? [{ key: 'k1', kind: 'funding', reason: null, txHash: 'h1', from: null, to: null, network: 'bsc', token: 'USDT', amount: '1', baseUnits: null, blockNumber: null, source: 'test', at: DATES[0]! }] : [],
-  payers: withPayer ? [{ wallet: '0xpayer', provenAt: DATES[1]!, provenAtBlock: 7, method: 'eip712' }] : [],
-}));
+const ledger: fc.Arbitrary<EscrowLedger> = fc
+  .record({
+    inFlight: orNull(disbursement),
+    withCredit: fc.boolean(),
+    withPayer: fc.boolean(),
+  })
+  .map(({ inFlight, withCredit, withPayer }) => ({
+    ...emptyLedger(),
+    inFlight,
+    credits: withCredit
+      ? [
+          {
+            key: 'k1',
+            kind: 'funding',
+            reason: null,
+            txHash: 'h1',
+            from: null,
+            to: null,
+            network: 'bsc',
+            token: 'USDT',
+            amount: '1',
+            baseUnits: null,
+            blockNumber: null,
+            source: 'test',
+            at: DATES[0]!,
+          },
+        ]
+      : [],
+    payers: withPayer ? [{ wallet: '0xpayer', provenAt: DATES[1]!, provenAtBlock: 7, method: 'eip712' }] : [],
+  }));
 
-const claim = fc.record({ txHash: pick(HASHES), from: orNull(pick(['0xf1', '0xf2'])), nonce: orNull(pick([1, 2])), source: fc.constant('test'), actor: fc.constant('buyer'), at: date });
+const claim = fc.record({
+  txHash: pick(HASHES),
+  from: orNull(pick(['0xf1', '0xf2'])),
+  nonce: orNull(pick([1, 2])),
+  source: fc.constant('test'),
+  actor: fc.constant('buyer'),
+  at: date,
+});
 
 /** Keys a record may leave out: the store fills their schema default (null, [], {}, 0). */
 const OMITTABLE = ['transactionHash', 'externalId', 'claim', 'creditKeys', 'revision', 'metadata', 'pendingEffects'] as const;
@@ -171,47 +198,55 @@ const aProvider = mostly(COMMON_PROVIDERS, PROVIDERS);
 const before = date.map((d) => ({ $lte: d }));
 const party = fc.tuple(str(BUYERS), str(SELLERS)).map(([b, s]) => ({ $or: [{ buyerId: b }, { sellerId: s }] }));
 /** A payment id in a filter; with `malformed`, sometimes one that is not an ObjectId. */
-const idIn = (malformed: boolean) => (malformed ? fc.oneof({ weight: 6, arbitrary: pick(PAYMENT_IDS) }, { weight: 1, arbitrary: fc.constant(MALFORMED_ID) }) : pick(PAYMENT_IDS));
+const idIn = (malformed: boolean) =>
+  malformed ? fc.oneof({ weight: 6, arbitrary: pick(PAYMENT_IDS) }, { weight: 1, arbitrary: fc.constant(MALFORMED_ID) }) : pick(PAYMENT_IDS);
 
-export const paymentFilter = (anId: fc.Arbitrary<string>): fc.Arbitrary<Filter> => fc.oneof(
-  str(HASHES).map((h) => ({ transactionHash: h })),
-  str(HASHES).map((h) => ({ $or: [{ transactionHash: h }, { releaseTxHash: h }, { refundTxHash: h }] })),
-  fc.record({ fundedRequestKey: str(REQUEST_IDS), direction: str(DIRECTIONS) }),
-  str(KEYS).map((k) => ({ creditKeys: k })),
-  fc.record({ provider: aProvider, externalId: str(EXTERNAL) }),
-  fc.record({ externalId: str(EXTERNAL), direction: str(DIRECTIONS) }),
-  fc.record({ providerTaskId: str(['t1', 't2']), direction: str(DIRECTIONS) }),
-  str(OFFER_IDS).map((o) => ({ liveOfferKey: o })),
-  fc.tuple(str(OFFER_IDS), statusIn, aProvider).map(([o, status, provider]) => ({
-    $or: [{ liveOfferKey: o }, { sellerOfferId: o, status, provider: { $ne: provider } }, { sellerOfferId: o, status, provider }],
-  })),
-  fc.record({ provider: aProvider, purchaseRequestId: str(REQUEST_IDS), sellerOfferId: str(OFFER_IDS), status: statusIn }),
-  fc.tuple(party, statusIn).map(([p, status]) => ({ ...p, status })),
-  party,
-  fc.tuple(party, aProvider).map(([p, provider]) => ({ provider, ...p })),
-  fc.record({ provider: aProvider, status: statusIn, 'claim.txHash': fc.constant({ $type: 'string' }) }),
-  fc.record({ provider: aProvider, status: statusIn, externalId: fc.constant({ $ne: null }), createdAt: before }),
-  fc.record({ provider: aProvider, status: statusIn, payAddress: fc.constant({ $ne: null }), 'blockchain.network': str(['bsc', 'eth']) }),
-  fc.record({ provider: aProvider, direction: str(DIRECTIONS), status: statusIn, updatedAt: before }),
-  fc.record({ status: statusIn, transactionHash: fc.constant(null) }),
-  fc.record({ direction: str(DIRECTIONS), status: statusIn, 'escrow.credits.0': fc.constant({ $exists: false }) }),
-  fc.record({ createdAt: date.map((d) => ({ $lt: d })) }).map(({ createdAt }) => ({
-    status: 'pending', direction: 'in', transactionHash: null, payAddress: null, createdAt,
-    claim: null, 'creditKeys.0': { $exists: false }, 'escrow.payers.0': { $exists: false },
-  })),
-  fc.record({ pendingEffects: fc.constant({ $type: 'string' }), updatedAt: before }),
-  fc.record({ 'escrow.inFlight.state': str(FLIGHT_STATES), 'escrow.inFlight.method': ins(DISBURSEMENT_METHODS), updatedAt: before }),
-  fc.record({ 'escrow.inFlight.method': str(DISBURSEMENT_METHODS), 'escrow.inFlight.state': str(FLIGHT_STATES) }),
-  str(FLIGHT_STATES).map((s) => ({ 'escrow.inFlight.state': s })),
-  fc.record({ direction: str(DIRECTIONS), escrowState: str(ESCROW_STATES) }),
-  // The store contract's own shapes: null among $in, $ne null / a value, a date range, ids.
-  str(EXTERNAL).map((x) => ({ externalId: { $in: [null, x] } })),
-  str(BUYERS).map((b) => ({ buyerId: { $ne: b } })),
-  fc.tuple(date, date).map(([a, b]) => ({ createdAt: { $gte: a, $lt: b } })),
-  fc.subarray(PAYMENT_IDS, { minLength: 1 }).map((ids) => ({ id: { $in: ids } })),
-  anId.map((id) => ({ id })),
-  fc.constant({}),
-);
+export const paymentFilter = (anId: fc.Arbitrary<string>): fc.Arbitrary<Filter> =>
+  fc.oneof(
+    str(HASHES).map((h) => ({ transactionHash: h })),
+    str(HASHES).map((h) => ({ $or: [{ transactionHash: h }, { releaseTxHash: h }, { refundTxHash: h }] })),
+    fc.record({ fundedRequestKey: str(REQUEST_IDS), direction: str(DIRECTIONS) }),
+    str(KEYS).map((k) => ({ creditKeys: k })),
+    fc.record({ provider: aProvider, externalId: str(EXTERNAL) }),
+    fc.record({ externalId: str(EXTERNAL), direction: str(DIRECTIONS) }),
+    fc.record({ providerTaskId: str(['t1', 't2']), direction: str(DIRECTIONS) }),
+    str(OFFER_IDS).map((o) => ({ liveOfferKey: o })),
+    fc.tuple(str(OFFER_IDS), statusIn, aProvider).map(([o, status, provider]) => ({
+      $or: [{ liveOfferKey: o }, { sellerOfferId: o, status, provider: { $ne: provider } }, { sellerOfferId: o, status, provider }],
+    })),
+    fc.record({ provider: aProvider, purchaseRequestId: str(REQUEST_IDS), sellerOfferId: str(OFFER_IDS), status: statusIn }),
+    fc.tuple(party, statusIn).map(([p, status]) => ({ ...p, status })),
+    party,
+    fc.tuple(party, aProvider).map(([p, provider]) => ({ provider, ...p })),
+    fc.record({ provider: aProvider, status: statusIn, 'claim.txHash': fc.constant({ $type: 'string' }) }),
+    fc.record({ provider: aProvider, status: statusIn, externalId: fc.constant({ $ne: null }), createdAt: before }),
+    fc.record({ provider: aProvider, status: statusIn, payAddress: fc.constant({ $ne: null }), 'blockchain.network': str(['bsc', 'eth']) }),
+    fc.record({ provider: aProvider, direction: str(DIRECTIONS), status: statusIn, updatedAt: before }),
+    fc.record({ status: statusIn, transactionHash: fc.constant(null) }),
+    fc.record({ direction: str(DIRECTIONS), status: statusIn, 'escrow.credits.0': fc.constant({ $exists: false }) }),
+    fc.record({ createdAt: date.map((d) => ({ $lt: d })) }).map(({ createdAt }) => ({
+      status: 'pending',
+      direction: 'in',
+      transactionHash: null,
+      payAddress: null,
+      createdAt,
+      claim: null,
+      'creditKeys.0': { $exists: false },
+      'escrow.payers.0': { $exists: false },
+    })),
+    fc.record({ pendingEffects: fc.constant({ $type: 'string' }), updatedAt: before }),
+    fc.record({ 'escrow.inFlight.state': str(FLIGHT_STATES), 'escrow.inFlight.method': ins(DISBURSEMENT_METHODS), updatedAt: before }),
+    fc.record({ 'escrow.inFlight.method': str(DISBURSEMENT_METHODS), 'escrow.inFlight.state': str(FLIGHT_STATES) }),
+    str(FLIGHT_STATES).map((s) => ({ 'escrow.inFlight.state': s })),
+    fc.record({ direction: str(DIRECTIONS), escrowState: str(ESCROW_STATES) }),
+    // The store contract's own shapes: null among $in, $ne null / a value, a date range, ids.
+    str(EXTERNAL).map((x) => ({ externalId: { $in: [null, x] } })),
+    str(BUYERS).map((b) => ({ buyerId: { $ne: b } })),
+    fc.tuple(date, date).map(([a, b]) => ({ createdAt: { $gte: a, $lt: b } })),
+    fc.subarray(PAYMENT_IDS, { minLength: 1 }).map((ids) => ({ id: { $in: ids } })),
+    anId.map((id) => ({ id })),
+    fc.constant({}),
+  );
 
 export const offerFilter: fc.Arbitrary<Filter> = fc.oneof(
   str(REQUEST_IDS).map((r) => ({ purchaseRequestId: r })),
@@ -224,11 +259,12 @@ export const offerFilter: fc.Arbitrary<Filter> = fc.oneof(
 );
 
 /** The conditional writes of one record: its id, and what the caller read (coordinatorBase.guard, amend). */
-const paymentGuard = (anId: fc.Arbitrary<string>): fc.Arbitrary<Filter> => fc.oneof(
-  anId.map((id) => ({ id })),
-  fc.record({ id: anId, status: str(PAYMENT_STATUSES), escrowState: str(ESCROW_STATES), revision: pick([0, 1, 2, null]) }),
-  anId.map((id) => ({ id, $and: [{ $or: [{ status: 'pending' }, { status: 'processing', claim: null }] }] })),
-);
+const paymentGuard = (anId: fc.Arbitrary<string>): fc.Arbitrary<Filter> =>
+  fc.oneof(
+    anId.map((id) => ({ id })),
+    fc.record({ id: anId, status: str(PAYMENT_STATUSES), escrowState: str(ESCROW_STATES), revision: pick([0, 1, 2, null]) }),
+    anId.map((id) => ({ id, $and: [{ $or: [{ status: 'pending' }, { status: 'processing', claim: null }] }] })),
+  );
 
 // ---- updates ----
 
@@ -288,9 +324,19 @@ function paymentUpdate(oneRecord: boolean): fc.Arbitrary<Update> {
       {
         $set: set,
         $push: unique
-          ? fc.oneof(historyEntry.map((history) => ({ history })), str(KEYS).map((creditKeys) => ({ creditKeys })), str(EFFECTS).map((pendingEffects) => ({ pendingEffects })))
-          : fc.oneof(historyEntry.map((history) => ({ history })), str(EFFECTS).map((pendingEffects) => ({ pendingEffects }))),
-        $pull: fc.oneof(str(EFFECTS).map((pendingEffects) => ({ pendingEffects })), str(KEYS).map((creditKeys) => ({ creditKeys }))),
+          ? fc.oneof(
+              historyEntry.map((history) => ({ history })),
+              str(KEYS).map((creditKeys) => ({ creditKeys })),
+              str(EFFECTS).map((pendingEffects) => ({ pendingEffects })),
+            )
+          : fc.oneof(
+              historyEntry.map((history) => ({ history })),
+              str(EFFECTS).map((pendingEffects) => ({ pendingEffects })),
+            ),
+        $pull: fc.oneof(
+          str(EFFECTS).map((pendingEffects) => ({ pendingEffects })),
+          str(KEYS).map((creditKeys) => ({ creditKeys })),
+        ),
         $inc: fc.constant({ revision: 1 }),
         $unset: pick([{ 'metadata.k': '' as const }, { 'providerData.q': '' as const }]),
       },
@@ -332,38 +378,118 @@ const offerUpdate: fc.Arbitrary<Update> = fc.oneof(
   fc.constant({ $set: { sellerId: '' } }),
 );
 
-const findOptions = (limitZero: boolean): fc.Arbitrary<FindOptions> => fc.record(
-  {
-    sort: pick<FindOptions['sort']>([{ createdAt: -1, id: -1 }, { createdAt: 1 }, { updatedAt: 1 }, { 'amount.amount': 1 }, { buyerId: -1, createdAt: 1 }, { status: 1 }, { sellerId: 1 }, { id: -1 }]),
-    skip: fc.integer({ min: 0, max: 3 }),
-    limit: fc.integer({ min: limitZero ? 0 : 1, max: 4 }),
-  },
-  { requiredKeys: [] },
-);
+const findOptions = (limitZero: boolean): fc.Arbitrary<FindOptions> =>
+  fc.record(
+    {
+      sort: pick<FindOptions['sort']>([
+        { createdAt: -1, id: -1 },
+        { createdAt: 1 },
+        { updatedAt: 1 },
+        { 'amount.amount': 1 },
+        { buyerId: -1, createdAt: 1 },
+        { status: 1 },
+        { sellerId: 1 },
+        { id: -1 },
+      ]),
+      skip: fc.integer({ min: 0, max: 3 }),
+      limit: fc.integer({ min: limitZero ? 0 : 1, max: 4 }),
+    },
+    { requiredKeys: [] },
+  );
 
-const paymentOp = (anId: fc.Arbitrary<string>, findOptions: fc.Arbitrary<FindOptions>): fc.Arbitrary<Op> => fc.oneof(
-  { weight: 8, arbitrary: paymentRecord.map((doc) => ({ op: 'insert' as const, coll: 'payments' as const, doc: doc as unknown as Record<string, unknown> })) },
-  { weight: 1, arbitrary: invalidRecord(paymentRecord as never).map((doc) => ({ op: 'insert' as const, coll: 'payments' as const, doc })) },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('updateOne' as const), coll: fc.constant('payments' as const), filter: paymentGuard(anId), update: paymentUpdate(true) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('updateOne' as const), coll: fc.constant('payments' as const), filter: paymentGuard(anId), update: invalidPaymentUpdate }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('updateMany' as const), coll: fc.constant('payments' as const), filter: paymentGuard(anId), update: paymentUpdate(true) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('updateMany' as const), coll: fc.constant('payments' as const), filter: paymentFilter(anId), update: paymentUpdate(false) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('updateMany' as const), coll: fc.constant('payments' as const), filter: paymentFilter(anId), update: invalidPaymentUpdate }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('deleteMany' as const), coll: fc.constant('payments' as const), filter: paymentFilter(anId) }) },
-  { weight: 4, arbitrary: fc.record({ op: pick(['find', 'stream'] as const), coll: fc.constant('payments' as const), filter: paymentFilter(anId), options: findOptions }) },
-  { weight: 3, arbitrary: fc.record({ op: pick(['findOne', 'count'] as const), coll: fc.constant('payments' as const), filter: paymentFilter(anId) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('findById' as const), coll: fc.constant('payments' as const), id: idIn(true) }) },
-);
+const paymentOp = (anId: fc.Arbitrary<string>, findOptions: fc.Arbitrary<FindOptions>): fc.Arbitrary<Op> =>
+  fc.oneof(
+    {
+      weight: 8,
+      arbitrary: paymentRecord.map((doc) => ({ op: 'insert' as const, coll: 'payments' as const, doc: doc as unknown as Record<string, unknown> })),
+    },
+    { weight: 1, arbitrary: invalidRecord(paymentRecord as never).map((doc) => ({ op: 'insert' as const, coll: 'payments' as const, doc })) },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        op: fc.constant('updateOne' as const),
+        coll: fc.constant('payments' as const),
+        filter: paymentGuard(anId),
+        update: paymentUpdate(true),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        op: fc.constant('updateOne' as const),
+        coll: fc.constant('payments' as const),
+        filter: paymentGuard(anId),
+        update: invalidPaymentUpdate,
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        op: fc.constant('updateMany' as const),
+        coll: fc.constant('payments' as const),
+        filter: paymentGuard(anId),
+        update: paymentUpdate(true),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        op: fc.constant('updateMany' as const),
+        coll: fc.constant('payments' as const),
+        filter: paymentFilter(anId),
+        update: paymentUpdate(false),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        op: fc.constant('updateMany' as const),
+        coll: fc.constant('payments' as const),
+        filter: paymentFilter(anId),
+        update: invalidPaymentUpdate,
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('deleteMany' as const), coll: fc.constant('payments' as const), filter: paymentFilter(anId) }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        op: pick(['find', 'stream'] as const),
+        coll: fc.constant('payments' as const),
+        filter: paymentFilter(anId),
+        options: findOptions,
+      }),
+    },
+    { weight: 3, arbitrary: fc.record({ op: pick(['findOne', 'count'] as const), coll: fc.constant('payments' as const), filter: paymentFilter(anId) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('findById' as const), coll: fc.constant('payments' as const), id: idIn(true) }) },
+  );
 
-const offerOp = (findOptions: fc.Arbitrary<FindOptions>): fc.Arbitrary<Op> => fc.oneof(
-  { weight: 4, arbitrary: offerRecord.map((doc) => ({ op: 'insert' as const, coll: 'sellerOffers' as const, doc: doc as unknown as Record<string, unknown> })) },
-  { weight: 1, arbitrary: invalidRecord(offerRecord as never).map((doc) => ({ op: 'insert' as const, coll: 'sellerOffers' as const, doc })) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('updateOne' as const), coll: fc.constant('sellerOffers' as const), filter: fc.record({ id: str(OFFER_IDS), status: fc.constant('pending') }), update: offerUpdate }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('updateMany' as const), coll: fc.constant('sellerOffers' as const), filter: offerFilter, update: offerUpdate }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('deleteMany' as const), coll: fc.constant('sellerOffers' as const), filter: offerFilter }) },
-  { weight: 3, arbitrary: fc.record({ op: pick(['find', 'stream'] as const), coll: fc.constant('sellerOffers' as const), filter: offerFilter, options: findOptions }) },
-  { weight: 2, arbitrary: fc.record({ op: pick(['findOne', 'count'] as const), coll: fc.constant('sellerOffers' as const), filter: offerFilter }) },
-);
+const offerOp = (findOptions: fc.Arbitrary<FindOptions>): fc.Arbitrary<Op> =>
+  fc.oneof(
+    {
+      weight: 4,
+      arbitrary: offerRecord.map((doc) => ({ op: 'insert' as const, coll: 'sellerOffers' as const, doc: doc as unknown as Record<string, unknown> })),
+    },
+    { weight: 1, arbitrary: invalidRecord(offerRecord as never).map((doc) => ({ op: 'insert' as const, coll: 'sellerOffers' as const, doc })) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        op: fc.constant('updateOne' as const),
+        coll: fc.constant('sellerOffers' as const),
+        filter: fc.record({ id: str(OFFER_IDS), status: fc.constant('pending') }),
+        update: offerUpdate,
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({ op: fc.constant('updateMany' as const), coll: fc.constant('sellerOffers' as const), filter: offerFilter, update: offerUpdate }),
+    },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('deleteMany' as const), coll: fc.constant('sellerOffers' as const), filter: offerFilter }) },
+    {
+      weight: 3,
+      arbitrary: fc.record({ op: pick(['find', 'stream'] as const), coll: fc.constant('sellerOffers' as const), filter: offerFilter, options: findOptions }),
+    },
+    { weight: 2, arbitrary: fc.record({ op: pick(['findOne', 'count'] as const), coll: fc.constant('sellerOffers' as const), filter: offerFilter }) },
+  );
 
 /**
  * Sequences of up to `maxLength` operations. Two switches bring in inputs on which the stores
@@ -375,7 +501,10 @@ export function operations(opts: { malformedIdsInFilters: boolean; limitZero: bo
   const options = findOptions(opts.limitZero);
   const op = fc.oneof({ weight: 3, arbitrary: paymentOp(idIn(opts.malformedIdsInFilters), options) }, { weight: 1, arbitrary: offerOp(options) });
   // A run opens with a batch of inserts, so the queries and updates after it have records to find.
-  const opening = fc.array(fc.oneof({ weight: 3, arbitrary: paymentRecord.map(insertOf('payments')) }, { weight: 1, arbitrary: offerRecord.map(insertOf('sellerOffers')) }), { minLength: 4, maxLength: 12 });
+  const opening = fc.array(
+    fc.oneof({ weight: 3, arbitrary: paymentRecord.map(insertOf('payments')) }, { weight: 1, arbitrary: offerRecord.map(insertOf('sellerOffers')) }),
+    { minLength: 4, maxLength: 12 },
+  );
   return fc.tuple(opening, fc.array(op, { minLength: Math.min(10, opts.maxLength), maxLength: opts.maxLength })).map(([a, b]) => [...a, ...b]);
 }
 

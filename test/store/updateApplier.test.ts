@@ -15,9 +15,20 @@ const RUNS = { seed: SEED, numRuns: 300 };
 type Doc = Record<string, unknown>;
 
 const key = fc.constantFrom('a', 'b', 'c', 'd');
-const scalar = fc.oneof(fc.string({ maxLength: 3 }), fc.integer({ min: -5, max: 5 }), fc.boolean(), fc.constant(null), fc.constant(new Date(Date.UTC(2025, 0, 1))));
+const scalar = fc.oneof(
+  fc.string({ maxLength: 3 }),
+  fc.integer({ min: -5, max: 5 }),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constant(new Date(Date.UTC(2025, 0, 1))),
+);
 const value: fc.Arbitrary<unknown> = fc.letrec<{ v: unknown }>((tie) => ({
-  v: fc.oneof({ depthSize: 'small', withCrossShrink: true }, scalar, fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(key, tie('v'), { maxKeys: 3, noNullPrototype: true })),
+  v: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    scalar,
+    fc.array(tie('v'), { maxLength: 3 }),
+    fc.dictionary(key, tie('v'), { maxKeys: 3, noNullPrototype: true }),
+  ),
 })).v;
 const doc: fc.Arbitrary<Doc> = fc.dictionary(key, value, { maxKeys: 4, noNullPrototype: true });
 const path = fc.array(key, { minLength: 1, maxLength: 3 }).map((parts) => parts.join('.'));

@@ -1,14 +1,4 @@
-import {
-  FetchRequest,
-  getAddress,
-  isAddress,
-  isError,
-  isHexString,
-  JsonRpcProvider,
-  Network,
-  toQuantity,
-  type TransactionResponse,
-} from 'ethers';
+import { FetchRequest, getAddress, isAddress, isError, isHexString, JsonRpcProvider, Network, toQuantity, type TransactionResponse } from 'ethers';
 import { AppError, fail, type ErrorCode } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { ChainGateway, TokenTransfer, TransferExpectation, TransferVerdict } from '../../core/chain/chainTypes.js';
@@ -139,9 +129,7 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
       const verdicts: TransferVerdict[] = [];
       for (let i = 0; i < items.length; i += RECEIPT_BATCH) {
         const slice = items.slice(i, i + RECEIPT_BATCH);
-        const receipts = await call('eth_getTransactionReceipt[batch]', () =>
-          Promise.all(slice.map((it) => batching.getTransactionReceipt(it.txHash))),
-        );
+        const receipts = await call('eth_getTransactionReceipt[batch]', () => Promise.all(slice.map((it) => batching.getTransactionReceipt(it.txHash))));
         for (const [j, it] of slice.entries()) {
           const receipt = receipts[j];
           // Unmined or unknown: the single path tells those two apart.
@@ -166,9 +154,7 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
       const found: TokenTransfer[] = [];
       for (let start = q.fromBlock; start <= toBlock; start += chunk) {
         const end = Math.min(toBlock, start + chunk - 1);
-        const logs = await call('eth_getLogs', () =>
-          provider.getLogs({ address: q.token, topics, fromBlock: start, toBlock: end }),
-        );
+        const logs = await call('eth_getLogs', () => provider.getLogs({ address: q.token, topics, fromBlock: start, toBlock: end }));
         for (const entry of logs) {
           const t = decodeTransferLog(entry);
           if (!t || !sameAddress(t.token, q.token) || !sameAddress(t.to, q.to)) continue;

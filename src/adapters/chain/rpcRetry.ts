@@ -23,11 +23,7 @@ export interface RpcRetryOptions {
   onCall?: (label: string, seconds: number, outcome: 'ok' | 'error') => void;
 }
 
-export type RpcCall = <T>(
-  label: string,
-  fn: () => Promise<T>,
-  translate?: (error: unknown) => AppError | undefined,
-) => Promise<T>;
+export type RpcCall = <T>(label: string, fn: () => Promise<T>, translate?: (error: unknown) => AppError | undefined) => Promise<T>;
 
 const TRANSIENT_SOCKET_CODES = new Set([
   'ECONNREFUSED',

@@ -62,5 +62,4 @@ export class RedisLeaseLock implements KeyedLock {
   }
 }
 
-const unavailable = (cause: unknown) =>
-  fail('lock_unavailable', { cause });
+const unavailable = (cause: unknown) => fail('lock_unavailable', { cause });

@@ -13,11 +13,40 @@ import { redactAddresses } from '../../platform/redact.js';
  * `details.providerMessage`.
  */
 
-export interface ShkeeperInvoice { id: number; amount: string; exchangeRate: string; wallet: string; displayName: string; recalculateAfterHours: number }
-export interface ShkeeperInvoiceTx { addr: string; amount: string; crypto: string; status: string; txid: string }
-export interface ShkeeperInvoiceState { externalId: string; fiat: string; amountFiat: string; balanceFiat: string; status: string; txs: ShkeeperInvoiceTx[] }
-export interface ShkeeperPayoutRequest { amount: string; destination: string; fee: string; callbackUrl?: string; externalId?: string }
-export interface ShkeeperTaskStatus { status: string; result: unknown }
+export interface ShkeeperInvoice {
+  id: number;
+  amount: string;
+  exchangeRate: string;
+  wallet: string;
+  displayName: string;
+  recalculateAfterHours: number;
+}
+export interface ShkeeperInvoiceTx {
+  addr: string;
+  amount: string;
+  crypto: string;
+  status: string;
+  txid: string;
+}
+export interface ShkeeperInvoiceState {
+  externalId: string;
+  fiat: string;
+  amountFiat: string;
+  balanceFiat: string;
+  status: string;
+  txs: ShkeeperInvoiceTx[];
+}
+export interface ShkeeperPayoutRequest {
+  amount: string;
+  destination: string;
+  fee: string;
+  callbackUrl?: string;
+  externalId?: string;
+}
+export interface ShkeeperTaskStatus {
+  status: string;
+  result: unknown;
+}
 
 export interface ShkeeperClient {
   listCryptos(): Promise<{ name: string; displayName: string }[]>;
@@ -50,12 +79,7 @@ export interface ShkeeperClientOptions {
 type ShkeeperCode = 'shkeeper_error' | 'shkeeper_auth' | 'shkeeper_timeout' | 'shkeeper_unreachable' | 'shkeeper_duplicate_payout';
 
 /** The exact texts of SHKeeper's auth decorators (spec §1). */
-const AUTH_MESSAGES = new Set([
-  'No API key',
-  'Bad API key',
-  'Bad HTTP Basic Auth credentials',
-  "This endpoint doesn't accept X-Shkeeper-Api-Key auth",
-]);
+const AUTH_MESSAGES = new Set(['No API key', 'Bad API key', 'Bad HTTP Basic Auth credentials', "This endpoint doesn't accept X-Shkeeper-Api-Key auth"]);
 const DUPLICATE_PAYOUT = /^Payout with this external_id already exists/;
 
 const decimalText = z.union([z.string(), z.number()]).transform(String);
@@ -147,10 +171,7 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
       const res = await http.request({
         ...call.config,
         headers: { ...call.config.headers, ...authHeaders(call) },
-        'axios-retry':
-          call.repeatable === 'unsent'
-            ? { retries, retryCondition: neverReachedServer }
-            : { retries: call.repeatable ? retries : 0 },
+        'axios-retry': call.repeatable === 'unsent' ? { retries, retryCondition: neverReachedServer } : { retries: call.repeatable ? retries : 0 },
       });
       log.debug({ operation: call.operation, httpStatus: res.status, ms: Date.now() - started }, 'SHKeeper answered');
       opts.onCall?.(call.operation, (Date.now() - started) / 1000, 'ok');
@@ -173,7 +194,13 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
     if (res.status >= 300 && res.status < 400) {
       const location = String(res.headers['location'] ?? '');
       const code = /\/login/.test(location) ? 'shkeeper_auth' : 'shkeeper_error';
-      throw failed(call.operation, code, `HTTP ${res.status} redirect to ${location ? pathOf(location) : '(none)'}`, { httpStatus: res.status }, `HTTP ${res.status} redirect to ${location || '(none)'}`);
+      throw failed(
+        call.operation,
+        code,
+        `HTTP ${res.status} redirect to ${location ? pathOf(location) : '(none)'}`,
+        { httpStatus: res.status },
+        `HTTP ${res.status} redirect to ${location || '(none)'}`,
+      );
     }
     if (res.status >= 500 && !(obj?.status === 'error')) {
       const code = res.status >= 502 && res.status <= 504 ? 'shkeeper_unreachable' : 'shkeeper_error';
@@ -218,7 +245,14 @@ export function createShkeeperClient(opts: ShkeeperClientOptions): ShkeeperClien
         },
       };
       const b = parse(call, invoiceSchema, bodyOf(call, await send(call)));
-      return { id: b.id, amount: b.amount, exchangeRate: b.exchange_rate, wallet: b.wallet, displayName: b.display_name, recalculateAfterHours: b.recalculate_after };
+      return {
+        id: b.id,
+        amount: b.amount,
+        exchangeRate: b.exchange_rate,
+        wallet: b.wallet,
+        displayName: b.display_name,
+        recalculateAfterHours: b.recalculate_after,
+      };
     },
 
     async getInvoices(externalId) {

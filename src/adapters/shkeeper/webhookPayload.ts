@@ -39,9 +39,7 @@ export const unconfirmedCallback = z.object({
   txid: z.string().min(1).max(256),
 });
 
-export type InvoiceAction =
-  | { kind: 'paid' | 'partial'; status: 'PAID' | 'OVERPAID' | 'PARTIAL' }
-  | { kind: 'unconfirmed'; status: 'unconfirmed' };
+export type InvoiceAction = { kind: 'paid' | 'partial'; status: 'PAID' | 'OVERPAID' | 'PARTIAL' } | { kind: 'unconfirmed'; status: 'unconfirmed' };
 
 /** One transaction SHKeeper reports on the invoice (confirmed by its own count of confirmations). */
 export interface InvoiceTransaction {
@@ -91,7 +89,13 @@ export function normaliseInvoiceCallback(body: unknown): { ok: true; event: Norm
   }
   const parsed = invoiceCallback.safeParse(body);
   if (!parsed.success) {
-    return { ok: false, error: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+    return {
+      ok: false,
+      error: parsed.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join('.')}: ${i.message}`)
+        .join('; '),
+    };
   }
   const c = parsed.data;
   const trigger = c.transactions.find((t) => t.trigger) ?? c.transactions.at(-1)!;

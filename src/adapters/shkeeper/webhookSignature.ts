@@ -55,9 +55,7 @@ export function verifyShkeeperSignature(headers: Headers, rawBody: Buffer, opts:
         ? { ok: true, method: 'hmac_timestamp' }
         : { ok: false, reason: 'signature mismatch' };
     }
-    return safeEqual(signature, hmacHex(opts.secret, rawBody))
-      ? { ok: true, method: 'hmac_body' }
-      : { ok: false, reason: 'signature mismatch' };
+    return safeEqual(signature, hmacHex(opts.secret, rawBody)) ? { ok: true, method: 'hmac_body' } : { ok: false, reason: 'signature mismatch' };
   }
 
   const apiKey = header(headers, 'x-shkeeper-api-key');

@@ -5,7 +5,15 @@ import type { TokenService } from '../../platform/auth/tokens.js';
 import type { Principal } from '../../platform/auth/tokens.js';
 import { isObjectId } from '../../platform/ids.js';
 import type { Store } from '../../core/store/store.js';
-import { ADMINS_ROOM, roomOf, targetList, type EventTargets, type PaymentEventName, type PaymentEventPayloads, type PaymentEvents } from '../../core/events/paymentEvents.js';
+import {
+  ADMINS_ROOM,
+  roomOf,
+  targetList,
+  type EventTargets,
+  type PaymentEventName,
+  type PaymentEventPayloads,
+  type PaymentEvents,
+} from '../../core/events/paymentEvents.js';
 
 /**
  * Socket.IO on the service's own HTTP server. The handshake carries the same JWT as the REST API

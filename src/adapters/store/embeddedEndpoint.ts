@@ -27,10 +27,7 @@ export function endpointFile(dbPath: string): string {
   return path.join(dbPath, 'endpoint.json');
 }
 
-export type EndpointRead =
-  | { kind: 'none' }
-  | { kind: 'unreadable'; reason: string }
-  | { kind: 'found'; endpoint: EmbeddedEndpoint };
+export type EndpointRead = { kind: 'none' } | { kind: 'unreadable'; reason: string } | { kind: 'found'; endpoint: EmbeddedEndpoint };
 
 export async function readEndpoint(file: string): Promise<EndpointRead> {
   let text: string;

@@ -3,13 +3,7 @@ import type { Clock } from '../../platform/clock.js';
 import { INDEXES, leadingField, uniqueFields, type CollectionName } from './indexPlan.js';
 import { HashIndexes, stringValues } from './memoryIndexes.js';
 import { matcher } from './mingoQuery.js';
-import type {
-  IdempotencyRecord,
-  PaymentRecord,
-  PurchaseRequestRecord,
-  SellerOfferRecord,
-  WebhookDeliveryRecord,
-} from '../../core/store/records.js';
+import type { IdempotencyRecord, PaymentRecord, PurchaseRequestRecord, SellerOfferRecord, WebhookDeliveryRecord } from '../../core/store/records.js';
 import { normaliseRecord, normaliseUpdate } from './recordRules.js';
 import { applyUpdate } from './updateApplier.js';
 import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Store, type Update } from '../../core/store/store.js';

@@ -38,8 +38,7 @@ function valuesAt(doc: unknown, parts: string[], i = 0): unknown[] {
 function typeOperator(selector: string, wanted: unknown): Pred {
   const wants = (Array.isArray(wanted) ? wanted : [wanted]).map((w) => (w === 'double' || w === 'int' || w === 'long' ? 'number' : w));
   const parts = selector.split('.');
-  return (doc) =>
-    valuesAt(doc, parts).some((v) => (Array.isArray(v) ? [v, ...v] : [v]).some((c) => wants.includes(typeName(c))));
+  return (doc) => valuesAt(doc, parts).some((v) => (Array.isArray(v) ? [v, ...v] : [v]).some((c) => wants.includes(typeName(c))));
 }
 
 const CONTEXT = Context.init({

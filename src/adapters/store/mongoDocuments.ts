@@ -38,7 +38,7 @@ function provingType(cond: unknown): unknown {
   if (typeof cond === 'string') return { $eq: cond, $type: 'string' };
   if (cond && typeof cond === 'object' && !Array.isArray(cond) && !(cond instanceof Date)) {
     const c = cond as Record<string, unknown>;
-    const strings = (typeof c.$eq === 'string') || (Array.isArray(c.$in) && c.$in.length > 0 && c.$in.every((v) => typeof v === 'string'));
+    const strings = typeof c.$eq === 'string' || (Array.isArray(c.$in) && c.$in.length > 0 && c.$in.every((v) => typeof v === 'string'));
     if (strings && c.$type === undefined) return { ...c, $type: 'string' };
   }
   return cond;

@@ -62,15 +62,27 @@ function startupError(err: unknown, collection: string, index: string): StoreSta
   if (code === 85 || code === 86) {
     return new StoreStartupError(
       `${where} exists on the server with different ${code === 85 ? 'options' : 'keys'}; drop it (db.${collection}.dropIndex("${index}")) and start again so it is rebuilt as declared. See README, "Migrating an index".`,
-      'index_conflict', collection, index, { cause: err },
+      'index_conflict',
+      collection,
+      index,
+      { cause: err },
     );
   }
   if (code === 11000) {
     const dup = JSON.stringify((err as { keyValue?: unknown }).keyValue ?? null);
     return new StoreStartupError(
       `${where} cannot be built: records already share a value that must be unique (${dup}); resolve the duplicates and start again. See README, "Migrating an index".`,
-      'index_duplicates', collection, index, { cause: err },
+      'index_duplicates',
+      collection,
+      index,
+      { cause: err },
     );
   }
-  return new StoreStartupError(`${where} could not be built: ${String((err as Error)?.message ?? err).split('\n')[0]}`, 'index_build_failed', collection, index, { cause: err });
+  return new StoreStartupError(
+    `${where} could not be built: ${String((err as Error)?.message ?? err).split('\n')[0]}`,
+    'index_build_failed',
+    collection,
+    index,
+    { cause: err },
+  );
 }

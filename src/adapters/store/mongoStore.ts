@@ -6,13 +6,7 @@ import { partialStringFields, type CollectionName } from './indexPlan.js';
 import { afterKey, fromMongo, toMongoFilter, toMongoSort, translateError } from './mongoDocuments.js';
 import { ensureIndexes, type IndexReport } from './mongoIndexes.js';
 import { registerModels } from './mongoModels.js';
-import type {
-  IdempotencyRecord,
-  PaymentRecord,
-  PurchaseRequestRecord,
-  SellerOfferRecord,
-  WebhookDeliveryRecord,
-} from '../../core/store/records.js';
+import type { IdempotencyRecord, PaymentRecord, PurchaseRequestRecord, SellerOfferRecord, WebhookDeliveryRecord } from '../../core/store/records.js';
 import { normaliseRecord, normaliseUpdate } from './recordRules.js';
 import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Store, type Update } from '../../core/store/store.js';
 
@@ -208,9 +202,7 @@ export class MongoStore implements Store {
    * index cannot be built; the driver's error when the server cannot be reached.
    */
   static async connect(uri: string, opts: MongoStoreOptions): Promise<MongoStore> {
-    const conn = await mongoose
-      .createConnection(uri, { serverSelectionTimeoutMS: 10_000, autoIndex: false, autoCreate: false })
-      .asPromise();
+    const conn = await mongoose.createConnection(uri, { serverSelectionTimeoutMS: 10_000, autoIndex: false, autoCreate: false }).asPromise();
     return MongoStore.open(conn, opts);
   }
 

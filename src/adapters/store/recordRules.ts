@@ -3,13 +3,7 @@ import { fail } from '../../platform/errors.js';
 import { isObjectId } from '../../platform/ids.js';
 import { isStorableKey, isWellFormedText } from '../../platform/text.js';
 import type { CollectionName } from './indexPlan.js';
-import {
-  idempotencySchema,
-  paymentSchema,
-  purchaseRequestSchema,
-  sellerOfferSchema,
-  webhookDeliverySchema,
-} from './mongoModels.js';
+import { idempotencySchema, paymentSchema, purchaseRequestSchema, sellerOfferSchema, webhookDeliverySchema } from './mongoModels.js';
 import type { Update } from '../../core/store/store.js';
 
 /**
@@ -245,7 +239,8 @@ export function normaliseUpdate(collection: CollectionName, update: Update): Upd
           break;
         }
         case '$inc':
-          if ((rule.kind !== 'number' && rule.kind !== 'mixed') || typeof value !== 'number' || !Number.isFinite(value)) refuse(collection, path, 'must be a number ($inc)');
+          if ((rule.kind !== 'number' && rule.kind !== 'mixed') || typeof value !== 'number' || !Number.isFinite(value))
+            refuse(collection, path, 'must be a number ($inc)');
           next[path] = value;
           break;
         default:

@@ -91,7 +91,10 @@ export async function selectStore(config: Config, logger: Logger, clock: Clock, 
 export function embeddedFailureReason(err: unknown): string {
   const e = err as { message?: string; msg?: string; code?: string };
   const cause = e.msg ?? e.message?.split('\n').slice(1).join(' ').trim();
-  const head = (e.message ?? String(err)).split('\n')[0]!.replace(/,? Details:$/, '').trim();
+  const head = (e.message ?? String(err))
+    .split('\n')[0]!
+    .replace(/,? Details:$/, '')
+    .trim();
   return [head, cause].filter(Boolean).join(': ').replace(/\s+/g, ' ').slice(0, 300);
 }
 
@@ -185,7 +188,9 @@ async function connectToRunning(dbPath: string, opts: EmbeddedOptions, deps: Sto
 }
 
 function oneLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).replace(/\s+/g, ' ').trim();
+  return String((err as Error)?.message ?? err)
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** The first call runs `fn`; later calls get the same promise (the store and the error path both stop mongod). */

@@ -60,7 +60,9 @@ async function main() {
       const merged = mergeById(await readExisting(file), SAMPLE);
       await mkdir(path.dirname(file), { recursive: true });
       await writeFile(file, `${JSON.stringify(merged, null, 2)}\n`);
-      process.stdout.write(`The store is in-process: wrote ${file}; the service loads it at start, and a running one reloads it within a second (SEED_FILE).\n`);
+      process.stdout.write(
+        `The store is in-process: wrote ${file}; the service loads it at start, and a running one reloads it within a second (SEED_FILE).\n`,
+      );
     } else {
       const r = await applySeed(parseSeed(SAMPLE), store, systemClock);
       process.stdout.write(`Seeded ${store.description}: ${r.inserted} new of ${r.total} records.\n`);

@@ -19,14 +19,7 @@ export interface TransferExpectation {
   confirmations: number;
 }
 
-export type MismatchReason =
-  | 'reverted'
-  | 'wrong_token'
-  | 'wrong_receiver'
-  | 'wrong_sender'
-  | 'amount_too_low'
-  | 'amount_mismatch'
-  | 'no_transfer';
+export type MismatchReason = 'reverted' | 'wrong_token' | 'wrong_receiver' | 'wrong_sender' | 'amount_too_low' | 'amount_mismatch' | 'no_transfer';
 
 /** What each sender moved to the receiver in one transaction (matching logs summed per sender). */
 export interface SenderAmount {

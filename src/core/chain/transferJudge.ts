@@ -53,7 +53,16 @@ export function judgeReceipt(receipt: MinedReceipt, expect: TransferExpectation,
   // A load-balanced RPC may answer "latest" from a node behind the one that had the receipt.
   const confirmations = Math.max(0, latestBlock - receipt.blockNumber + 1);
   if (confirmations < expect.confirmations) {
-    return { status: 'pending', confirmations, required: expect.confirmations, amount, from: first.from, to: first.to, blockNumber: receipt.blockNumber, senders };
+    return {
+      status: 'pending',
+      confirmations,
+      required: expect.confirmations,
+      amount,
+      from: first.from,
+      to: first.to,
+      blockNumber: receipt.blockNumber,
+      senders,
+    };
   }
   return {
     status: 'confirmed',

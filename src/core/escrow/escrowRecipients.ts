@@ -76,7 +76,7 @@ export function checkPayoutRecipient(rule: string | null, given: string, o: { ad
   if (rule && rule.toLowerCase() === given.toLowerCase()) return null;
   if (o.reason) return { by: o.adminId, reason: o.reason };
   throw fail('recipient_not_allowed', {
-    message: rule ? `this escrow pays ${rule}; another recipient needs an override reason` : "the offer has no wallet; a recipient needs an override reason",
+    message: rule ? `this escrow pays ${rule}; another recipient needs an override reason` : 'the offer has no wallet; a recipient needs an override reason',
     details: { allowed: rule },
   });
 }
@@ -160,8 +160,17 @@ export async function openPayout(
     await coordinator.openDisbursement(
       escrow.id,
       {
-        id: disbursementId, kind: 'payout', method: d.method, recipient: d.recipient, amount: d.amount,
-        state: 'prepared', override: d.override, payoutId, evidence: null, payload: null, createdBy: d.createdBy,
+        id: disbursementId,
+        kind: 'payout',
+        method: d.method,
+        recipient: d.recipient,
+        amount: d.amount,
+        state: 'prepared',
+        override: d.override,
+        payoutId,
+        evidence: null,
+        payload: null,
+        createdBy: d.createdBy,
       },
       step,
     );

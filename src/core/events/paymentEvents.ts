@@ -18,11 +18,7 @@ export type PaymentEventName = keyof PaymentEventPayloads;
  * Who an event is for. There is no "everyone": every signed-in client is a user, a seller or an
  * admin, and receives only what concerns it.
  */
-export type EventTarget =
-  | { kind: 'admins' }
-  | { kind: 'user'; id: string }
-  | { kind: 'seller'; id: string }
-  | { kind: 'request'; id: string };
+export type EventTarget = { kind: 'admins' } | { kind: 'user'; id: string } | { kind: 'seller'; id: string } | { kind: 'request'; id: string };
 
 /**
  * One event goes to one target or to a list of them in ONE call: a client in several of the

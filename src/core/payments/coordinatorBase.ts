@@ -58,7 +58,6 @@ export interface CreditResult {
   changed: boolean;
 }
 
-
 export const MAX_ATTEMPTS = 8;
 
 /**
@@ -174,4 +173,3 @@ export function flatten(set: TransitionFields | { providerData?: Record<string, 
 export function contention(): AppError {
   return fail('contention');
 }
-

@@ -81,7 +81,11 @@ export class EffectsSweeper extends IntervalMonitor {
     for (const p of held) {
       const d = p.escrow?.inFlight;
       if (!d?.payoutId || (await this.d.store.payments.findById(d.payoutId))) continue;
-      await this.d.coordinator.moveDisbursement(p.id, d.id, 'failed', { source: 'effects_sweeper', actor: 'system', reason: 'never submitted: the payout record was not written' });
+      await this.d.coordinator.moveDisbursement(p.id, d.id, 'failed', {
+        source: 'effects_sweeper',
+        actor: 'system',
+        reason: 'never submitted: the payout record was not written',
+      });
       this.logger.warn({ paymentId: p.id, disbursementId: d.id }, 'orphan payout disbursement failed; the escrow is free again');
     }
   }

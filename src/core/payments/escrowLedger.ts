@@ -43,11 +43,7 @@ export interface CreditPlan {
  * - Anything else (already funded, released, refunded, cancelled, failed), or `forceExcess`
  *   (another payment of the request is funded): excess, recorded for an admin, status unchanged.
  */
-export function planCredit(
-  p: PaymentRecord,
-  c: Omit<Credit, 'kind' | 'reason'>,
-  o: { tolerance: string; forceExcess?: string },
-): CreditPlan {
+export function planCredit(p: PaymentRecord, c: Omit<Credit, 'kind' | 'reason'>, o: { tolerance: string; forceExcess?: string }): CreditPlan {
   const ledger = ledgerOf(p);
   const received = addDecimals(ledger.received, c.amount);
   const open = OPEN.includes(p.status) && p.escrowState === 'unfunded';

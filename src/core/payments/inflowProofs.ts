@@ -17,15 +17,7 @@ import type { CreditInput } from './paymentCoordinator.js';
 export type Binding = 'invoice_address' | 'proven_payer' | 'admin';
 
 export type RefutedReason =
-  | 'reverted'
-  | 'wrong_token'
-  | 'wrong_address'
-  | 'no_transfer'
-  | 'wrong_sender'
-  | 'wallet_not_proven'
-  | 'mined_before_proof'
-  | 'wrong_network'
-  | 'zero_amount';
+  'reverted' | 'wrong_token' | 'wrong_address' | 'no_transfer' | 'wrong_sender' | 'wallet_not_proven' | 'mined_before_proof' | 'wrong_network' | 'zero_amount';
 
 export type ProofVerdict =
   /** Deep enough and bound to the payment: credit it. */
@@ -83,13 +75,20 @@ export class InflowProofs {
     const verdicts: (ProofVerdict | undefined)[] = items.map(({ payment: p }, index) => {
       const network = p.blockchain?.network ?? 'bsc';
       const token = p.blockchain?.token ?? p.amount.currency;
-      if (network !== 'bsc' || token.toUpperCase() !== 'USDT') return refuted('wrong_network', `this payment is in ${token} on ${network}; only USDT on bsc is read from this chain`);
+      if (network !== 'bsc' || token.toUpperCase() !== 'USDT')
+        return refuted('wrong_network', `this payment is in ${token} on ${network}; only USDT on bsc is read from this chain`);
       reads.push({ index, txHash: items[index]!.txHash, to: this.receiverOf(p) });
       return undefined;
     });
-    const chainVerdicts = reads.length === 0 ? [] : await this.chain().verifyTransfers(
-      reads.map((r) => ({ txHash: r.txHash, expect: { token: config.bsc.usdtAddress, to: r.to, minAmount: 0n, confirmations: config.bsc.confirmations } })),
-    );
+    const chainVerdicts =
+      reads.length === 0
+        ? []
+        : await this.chain().verifyTransfers(
+            reads.map((r) => ({
+              txHash: r.txHash,
+              expect: { token: config.bsc.usdtAddress, to: r.to, minAmount: 0n, confirmations: config.bsc.confirmations },
+            })),
+          );
     reads.forEach((r, i) => {
       verdicts[r.index] = this.judge(items[r.index]!.payment, r.txHash.toLowerCase(), r.to, chainVerdicts[i]!, this.bindingOf(items[r.index]!.payment));
     });
@@ -124,7 +123,8 @@ export class InflowProofs {
   private judge(p: PaymentRecord, txHash: string, to: string, v: TransferVerdict, binding: Binding): ProofVerdict {
     if (v.status === 'not_found') return { kind: 'not_found' };
     if (v.status === 'mismatch') {
-      const reason: RefutedReason = v.reason === 'wrong_receiver' ? 'wrong_address' : v.reason === 'reverted' || v.reason === 'wrong_token' ? v.reason : 'no_transfer';
+      const reason: RefutedReason =
+        v.reason === 'wrong_receiver' ? 'wrong_address' : v.reason === 'reverted' || v.reason === 'wrong_token' ? v.reason : 'no_transfer';
       return refuted(reason, v.message);
     }
     if (v.status === 'pending' && v.confirmations === 0) return { kind: 'unmined', from: v.from ?? null, nonce: v.nonce ?? null };
@@ -138,7 +138,11 @@ export class InflowProofs {
       const matches = senders.flatMap((s) => payers.filter((w) => sameAddress(w.wallet, s.from)).map((w) => ({ s, w })));
       if (matches.length === 0) return refuted('wrong_sender', 'the transfer was not sent by a wallet proven for this payment');
       const after = matches.find(({ w }) => blockNumber > w.provenAtBlock);
-      if (!after) return refuted('mined_before_proof', `the transfer was mined in block ${blockNumber}, not after the wallet was proven (block ${matches[0]!.w.provenAtBlock})`);
+      if (!after)
+        return refuted(
+          'mined_before_proof',
+          `the transfer was mined in block ${blockNumber}, not after the wallet was proven (block ${matches[0]!.w.provenAtBlock})`,
+        );
       from = after.s.from;
       amount = after.s.amount;
     }

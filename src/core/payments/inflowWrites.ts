@@ -47,7 +47,13 @@ export abstract class InflowWrites extends CoordinatorBase {
       }
       const update: Update = { $set: set, $push: { creditKeys: key }, $inc: { revision: 1 } };
       if (plan.status !== p.status) {
-        (update.$push as Record<string, unknown>).history = this.entry(p, plan.status, step.source, step.actor, plan.outcome === 'funded' ? `credited ${input.amount}` : undefined);
+        (update.$push as Record<string, unknown>).history = this.entry(
+          p,
+          plan.status,
+          step.source,
+          step.actor,
+          plan.outcome === 'funded' ? `credited ${input.amount}` : undefined,
+        );
       }
       try {
         const updated = await this.store.payments.updateOne(this.guard(p), update);
@@ -93,7 +99,10 @@ export abstract class InflowWrites extends CoordinatorBase {
         }
         const credit: Credit = { ...input, key, kind: 'funding', reason: 'found_afterwards', source: step.source, at: this.clock.now() };
         return {
-          $set: { escrow: { ...l, credits: [...l.credits, credit], received: addDecimals(l.received, input.amount), payer: l.payer ?? input.from }, ...(p.transactionHash ? {} : { transactionHash: input.txHash.toLowerCase() }) },
+          $set: {
+            escrow: { ...l, credits: [...l.credits, credit], received: addDecimals(l.received, input.amount), payer: l.payer ?? input.from },
+            ...(p.transactionHash ? {} : { transactionHash: input.txHash.toLowerCase() }),
+          },
           $push: { creditKeys: key },
         };
       });
@@ -123,16 +132,42 @@ export abstract class InflowWrites extends CoordinatorBase {
           const payer = typeof p.providerData.payerAddress === 'string' ? p.providerData.payerAddress : null;
           const amount = p.amount.amount;
           const credit: Credit = {
-            key: `legacy:${p.id}`, kind: 'funding', reason: 'legacy_record', txHash: p.transactionHash ?? 'unknown', from: payer, to: p.payAddress,
-            network: p.blockchain?.network ?? 'bsc', token: p.blockchain?.token ?? p.amount.currency, amount, baseUnits: null, blockNumber: null,
-            source: 'legacy_migration', at: now,
+            key: `legacy:${p.id}`,
+            kind: 'funding',
+            reason: 'legacy_record',
+            txHash: p.transactionHash ?? 'unknown',
+            from: payer,
+            to: p.payAddress,
+            network: p.blockchain?.network ?? 'bsc',
+            token: p.blockchain?.token ?? p.amount.currency,
+            amount,
+            baseUnits: null,
+            blockNumber: null,
+            source: 'legacy_migration',
+            at: now,
           };
           const kind = p.status === 'refunded' ? 'refund' : 'release';
           const evidence = p.status === 'refunded' ? p.refundTxHash : p.releaseTxHash;
-          const disbursements: Disbursement[] = p.status === 'completed' ? [] : [{
-            id: `legacy-${p.id}`, kind, method: 'escrow_tx', recipient: 'unknown', amount, state: 'settled', override: null, payoutId: null,
-            evidence, payload: null, createdBy: 'legacy_migration', createdAt: now, updatedAt: now,
-          }];
+          const disbursements: Disbursement[] =
+            p.status === 'completed'
+              ? []
+              : [
+                  {
+                    id: `legacy-${p.id}`,
+                    kind,
+                    method: 'escrow_tx',
+                    recipient: 'unknown',
+                    amount,
+                    state: 'settled',
+                    override: null,
+                    payoutId: null,
+                    evidence,
+                    payload: null,
+                    createdBy: 'legacy_migration',
+                    createdAt: now,
+                    updatedAt: now,
+                  },
+                ];
           return {
             $set: {
               escrow: { ...l, received: amount, credits: [credit], payer, disbursements, disbursed: p.status === 'completed' ? '0' : amount },
@@ -163,9 +198,11 @@ export abstract class InflowWrites extends CoordinatorBase {
 
   /** What the chain says of the claimed transaction (sender, nonce), kept to find a replacement. */
   async observeClaim(paymentId: string, txHash: string, facts: { from: string; nonce: number }): Promise<PaymentRecord> {
-    return this.write(paymentId, (p) => (p.claim?.txHash === txHash && (p.claim.from !== facts.from || p.claim.nonce !== facts.nonce)
-      ? { $set: { 'claim.from': facts.from, 'claim.nonce': facts.nonce } }
-      : null));
+    return this.write(paymentId, (p) =>
+      p.claim?.txHash === txHash && (p.claim.from !== facts.from || p.claim.nonce !== facts.nonce)
+        ? { $set: { 'claim.from': facts.from, 'claim.nonce': facts.nonce } }
+        : null,
+    );
   }
 
   /**
@@ -201,5 +238,4 @@ export abstract class InflowWrites extends CoordinatorBase {
       return { $set: { escrow: { ...l, payers: [...l.payers, payer] } } };
     });
   }
-
 }

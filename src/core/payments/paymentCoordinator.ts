@@ -4,11 +4,20 @@ import type { Claim, Disbursement, DisbursementState, HistoryEntry, PaymentRecor
 import type { Filter } from '../store/store.js';
 import { available, emptyLedger, ledgerOf } from './escrowLedger.js';
 import { canMoveDisbursement, canTransition, escrowAfter, EVIDENCE_ONLY, IN_FLIGHT } from './transitions.js';
-import { andWhere, flatten, MAX_ATTEMPTS, contention, type CreditInput, type CreditResult, type TransitionFields, type TransitionRequest, type TransitionResult } from './coordinatorBase.js';
+import {
+  andWhere,
+  flatten,
+  MAX_ATTEMPTS,
+  contention,
+  type CreditInput,
+  type CreditResult,
+  type TransitionFields,
+  type TransitionRequest,
+  type TransitionResult,
+} from './coordinatorBase.js';
 import { InflowWrites } from './inflowWrites.js';
 
 export type { CreditInput, CreditResult, TransitionFields, TransitionRequest, TransitionResult };
-
 
 /**
  * The only writer of payment state. Each operation is named for what it means (credit an escrow,
@@ -21,13 +30,25 @@ export type { CreditInput, CreditResult, TransitionFields, TransitionRequest, Tr
 export class PaymentCoordinator extends InflowWrites {
   /** Inserts a new payment; inbound ones start with an empty escrow ledger. */
   async create(
-    record: Omit<PaymentRecord, 'history' | 'createdAt' | 'updatedAt' | 'pendingEffects' | 'escrow' | 'creditKeys' | 'fundedRequestKey' | 'claim' | 'escrowPaymentId'> &
+    record: Omit<
+      PaymentRecord,
+      'history' | 'createdAt' | 'updatedAt' | 'pendingEffects' | 'escrow' | 'creditKeys' | 'fundedRequestKey' | 'claim' | 'escrowPaymentId'
+    > &
       Partial<Pick<PaymentRecord, 'claim' | 'escrowPaymentId'>>,
     source: string,
     actor: string,
   ) {
     const now = this.clock.now();
-    const entry: HistoryEntry = { fromStatus: null, toStatus: record.status, fromEscrow: null, toEscrow: record.escrowState, source, actor, at: now, reason: null };
+    const entry: HistoryEntry = {
+      fromStatus: null,
+      toStatus: record.status,
+      fromEscrow: null,
+      toEscrow: record.escrowState,
+      source,
+      actor,
+      at: now,
+      reason: null,
+    };
     return this.store.payments.insertOne({
       claim: null,
       escrowPaymentId: null,
@@ -55,7 +76,6 @@ export class PaymentCoordinator extends InflowWrites {
       return { set: { ...flatten(fields), ...(claim ? { claim: { ...claim, txHash: claim.txHash.toLowerCase(), at: this.clock.now() } } : {}) } };
     });
   }
-
 
   /**
    * A party's or admin's amendment, in one conditional write: metadata (merged), the network and
@@ -130,7 +150,12 @@ export class PaymentCoordinator extends InflowWrites {
       return {
         $set: { escrow: { ...l, inFlight: { ...d, createdAt: now, updatedAt: now } } },
         $push: {
-          history: this.note(p, step.source, step.actor, `${d.kind} ${d.amount} to ${d.recipient} ${d.state}${d.override ? ` (recipient override by ${d.override.by}: ${d.override.reason})` : ''}`),
+          history: this.note(
+            p,
+            step.source,
+            step.actor,
+            `${d.kind} ${d.amount} to ${d.recipient} ${d.state}${d.override ? ` (recipient override by ${d.override.by}: ${d.override.reason})` : ''}`,
+          ),
         },
       };
     });
@@ -215,7 +240,6 @@ export class PaymentCoordinator extends InflowWrites {
     throw contention();
   }
 
-
   /** Marks one outbox step done. */
   async effectDone(paymentId: string, step: string): Promise<void> {
     await this.store.payments.updateOne({ id: paymentId }, { $pull: { pendingEffects: step } });
@@ -227,8 +251,14 @@ export class PaymentCoordinator extends InflowWrites {
    */
   purgeAbandoned(cutoff: Date): Promise<number> {
     return this.store.payments.deleteMany({
-      status: 'pending', direction: 'in', transactionHash: null, payAddress: null, createdAt: { $lt: cutoff },
-      claim: null, 'creditKeys.0': { $exists: false }, 'escrow.payers.0': { $exists: false },
+      status: 'pending',
+      direction: 'in',
+      transactionHash: null,
+      payAddress: null,
+      createdAt: { $lt: cutoff },
+      claim: null,
+      'creditKeys.0': { $exists: false },
+      'escrow.payers.0': { $exists: false },
     });
   }
 
@@ -236,5 +266,4 @@ export class PaymentCoordinator extends InflowWrites {
   withPaymentLock<T>(paymentId: string, fn: () => Promise<T>): Promise<T> {
     return this.lock.withLock(`payment:${paymentId}`, fn);
   }
-
 }

@@ -42,7 +42,10 @@ export class PaymentSettlement {
       } else if (result.outcome === 'partial') {
         announcePaymentUpdate(this.events, result.payment);
       } else if (result.outcome === 'excess') {
-        this.logger.warn({ paymentId, source: step.source, amount: transfer.amount, txHash: transfer.txHash }, 'money arrived that the payment cannot take; recorded as excess');
+        this.logger.warn(
+          { paymentId, source: step.source, amount: transfer.amount, txHash: transfer.txHash },
+          'money arrived that the payment cannot take; recorded as excess',
+        );
       }
       return result;
     });
@@ -53,7 +56,9 @@ export class PaymentSettlement {
     return this.coordinator.withPaymentLock(paymentId, async () => {
       const current = await this.store.payments.findById(paymentId);
       if (current?.status === 'processing') {
-        const payment = step.providerData ? await this.coordinator.recordProviderFacts(paymentId, { providerData: step.providerData }, { status: 'processing' }) : current;
+        const payment = step.providerData
+          ? await this.coordinator.recordProviderFacts(paymentId, { providerData: step.providerData }, { status: 'processing' })
+          : current;
         return { payment, changed: false };
       }
       if (current && current.status !== 'pending') return { payment: current, changed: false };

@@ -70,8 +70,16 @@ export function escrowView(p: PaymentRecord) {
     payer: l.payer,
     provenWallets: l.payers.map((w) => ({ wallet: w.wallet, provenAt: new Date(w.provenAt).toISOString(), provenAtBlock: w.provenAtBlock })),
     credits: l.credits.map((c) => ({
-      kind: c.kind, reason: c.reason, transactionHash: c.txHash, from: c.from, to: c.to, amount: c.amount, baseUnits: c.baseUnits,
-      blockNumber: c.blockNumber, source: c.source, at: new Date(c.at).toISOString(),
+      kind: c.kind,
+      reason: c.reason,
+      transactionHash: c.txHash,
+      from: c.from,
+      to: c.to,
+      amount: c.amount,
+      baseUnits: c.baseUnits,
+      blockNumber: c.blockNumber,
+      source: c.source,
+      at: new Date(c.at).toISOString(),
     })),
     inFlight: l.inFlight ? disbursementView(l.inFlight) : null,
     disbursements: l.disbursements.map(disbursementView),
@@ -80,8 +88,16 @@ export function escrowView(p: PaymentRecord) {
 
 function disbursementView(d: Disbursement) {
   return {
-    id: d.id, kind: d.kind, method: d.method, recipient: d.recipient, amount: d.amount, state: d.state,
-    override: d.override, payoutId: d.payoutId, evidence: d.evidence,
-    createdAt: new Date(d.createdAt).toISOString(), updatedAt: new Date(d.updatedAt).toISOString(),
+    id: d.id,
+    kind: d.kind,
+    method: d.method,
+    recipient: d.recipient,
+    amount: d.amount,
+    state: d.state,
+    override: d.override,
+    payoutId: d.payoutId,
+    evidence: d.evidence,
+    createdAt: new Date(d.createdAt).toISOString(),
+    updatedAt: new Date(d.updatedAt).toISOString(),
   };
 }

@@ -10,4 +10,3 @@ export function refutedClaim(reason: string | undefined): AppError {
   }
   return fail('transfer_mismatch', { message: `the transaction does not pay this payment (${reason})`, details: { reason } });
 }
-

@@ -29,9 +29,7 @@ export interface Verification {
  * replacement with the same sender and nonce is found and credited.
  */
 export class Web3Verifier {
-  constructor(
-    private readonly d: { store: Store; coordinator: PaymentCoordinator; settlement: PaymentSettlement; proofs: InflowProofs },
-  ) {}
+  constructor(private readonly d: { store: Store; coordinator: PaymentCoordinator; settlement: PaymentSettlement; proofs: InflowProofs }) {}
 
   /**
    * Verifies `txHash` (default: the payment's claim) for the payment; see the class comment. On a

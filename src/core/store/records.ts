@@ -1,14 +1,6 @@
 /** The records every flow reads and writes. Field names are the API's; ids are 24-hex strings. */
 
-export const PAYMENT_STATUSES = [
-  'pending',
-  'processing',
-  'completed',
-  'failed',
-  'cancelled',
-  'released',
-  'refunded',
-] as const;
+export const PAYMENT_STATUSES = ['pending', 'processing', 'completed', 'failed', 'cancelled', 'released', 'refunded'] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
 export const ESCROW_STATES = ['unfunded', 'funded', 'released', 'refunded'] as const;
@@ -185,13 +177,7 @@ export interface PaymentRecord {
   updatedAt: Date;
 }
 
-export const PURCHASE_REQUEST_STATUSES = [
-  'open',
-  'payment_processing',
-  'seller_paid',
-  'refunded',
-  'closed',
-] as const;
+export const PURCHASE_REQUEST_STATUSES = ['open', 'payment_processing', 'seller_paid', 'refunded', 'closed'] as const;
 export type PurchaseRequestStatus = (typeof PURCHASE_REQUEST_STATUSES)[number];
 
 export interface PurchaseRequestRecord {

@@ -1,10 +1,4 @@
-import type {
-  IdempotencyRecord,
-  PaymentRecord,
-  PurchaseRequestRecord,
-  SellerOfferRecord,
-  WebhookDeliveryRecord,
-} from './records.js';
+import type { IdempotencyRecord, PaymentRecord, PurchaseRequestRecord, SellerOfferRecord, WebhookDeliveryRecord } from './records.js';
 
 /**
  * The persistence contract every service uses. Filters and updates are MongoDB query/update

@@ -71,10 +71,7 @@ export class DeliveryLog {
   private async pruneBadSignatures(now: Date): Promise<void> {
     const deliveries = this.store.webhookDeliveries;
     await deliveries.deleteMany({ outcome: 'bad_signature', expiresAt: { $lte: now } });
-    const beyond = await deliveries.find(
-      { outcome: 'bad_signature' },
-      { sort: { receivedAt: -1, id: -1 }, skip: this.sample.size, limit: 1_000 },
-    );
+    const beyond = await deliveries.find({ outcome: 'bad_signature' }, { sort: { receivedAt: -1, id: -1 }, skip: this.sample.size, limit: 1_000 });
     if (beyond.length > 0) await deliveries.deleteMany({ id: { $in: beyond.map((d) => d.id) } });
   }
 
@@ -110,11 +107,7 @@ export class DeliveryLog {
    * Records the outcome. With a dedupe key, this delivery becomes the one that handled that
    * (external id, txid, crypto); if another delivery claimed it first, this one is a duplicate.
    */
-  async finish(
-    id: string,
-    outcome: DeliveryOutcome,
-    extra: { dedupeKey?: string; paymentId?: string; detail?: string } = {},
-  ): Promise<DeliveryOutcome> {
+  async finish(id: string, outcome: DeliveryOutcome, extra: { dedupeKey?: string; paymentId?: string; detail?: string } = {}): Promise<DeliveryOutcome> {
     const set = { outcome, paymentId: extra.paymentId ?? null, detail: extra.detail ?? null };
     try {
       const d = await this.store.webhookDeliveries.updateOne({ id }, { $set: { ...set, dedupeKey: extra.dedupeKey ?? null } });

@@ -55,7 +55,10 @@ export function configurationRoutes(deps: ConfigurationRouteDeps): Router {
     }
     let redis: { ok: boolean; leader: boolean } | undefined;
     if (deps.redis) {
-      const redisOk = await withTimeout(deps.redis.ping(), HEALTH_TIMEOUT_MS).then(() => true, () => false);
+      const redisOk = await withTimeout(deps.redis.ping(), HEALTH_TIMEOUT_MS).then(
+        () => true,
+        () => false,
+      );
       redis = { ok: redisOk, leader: deps.leader?.isLeader() ?? false };
     }
     const healthy = storeOk && (redis?.ok ?? true);
@@ -72,7 +75,11 @@ export function configurationRoutes(deps: ConfigurationRouteDeps): Router {
       monitors: deps.monitors.statuses(),
       ...(healthy
         ? {}
-        : { error: storeOk ? { code: 'redis_unavailable', message: 'redis is not answering' } : { code: 'store_unavailable', message: 'payment store is not answering' } }),
+        : {
+            error: storeOk
+              ? { code: 'redis_unavailable', message: 'redis is not answering' }
+              : { code: 'store_unavailable', message: 'payment store is not answering' },
+          }),
     };
     res.status(healthy ? 200 : 503).json(body);
   });

@@ -3,11 +3,7 @@ import type { Config } from '../../platform/config.js';
 import type { Store } from '../../core/store/store.js';
 
 /** What the SHKeeper widget and the checkout need to know, derived from settings only. */
-export async function widgetConfiguration(
-  config: Config,
-  store: Store,
-  scope: { amount?: string; currency?: string; purchaseRequestId?: string },
-) {
+export async function widgetConfiguration(config: Config, store: Store, scope: { amount?: string; currency?: string; purchaseRequestId?: string }) {
   // The widget is offered USDT only; a config scoped to another currency would contradict `accept`.
   if (scope.currency !== undefined && scope.currency !== 'USDT') {
     throw fail('unsupported_currency');

@@ -13,13 +13,7 @@ import type { Store } from '../../core/store/store.js';
 import type { PaymentService } from './paymentService.js';
 import { assertSelfOrAdmin } from '../../core/payments/paymentAccess.js';
 import { paymentsCsv, paymentsJson, paymentStats } from './paymentReports.js';
-import {
-  createPaymentBody,
-  exportQuery,
-  listQuery,
-  updatePaymentBody,
-  userParams,
-} from './paymentSchemas.js';
+import { createPaymentBody, exportQuery, listQuery, updatePaymentBody, userParams } from './paymentSchemas.js';
 import { paymentDebugView, paymentView } from '../../core/payments/paymentView.js';
 
 /** What the payment controller's routes use. */

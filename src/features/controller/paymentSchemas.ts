@@ -43,7 +43,10 @@ const statusList = z
   .string()
   .max(200)
   .transform((v, ctx) => {
-    const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
+    const parts = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const bad = parts.filter((s) => !(LIST_STATUSES as readonly string[]).includes(s));
     if (parts.length === 0 || bad.length > 0) {
       ctx.addIssue({ code: 'custom', message: `status must be a comma-separated list of: ${LIST_STATUSES.join(', ')}` });
@@ -59,7 +62,10 @@ export const listQuery = z.object({
 });
 
 export const exportQuery = z.object({
-  format: z.enum(['json', 'csv']).optional().transform((v) => v ?? 'json'),
+  format: z
+    .enum(['json', 'csv'])
+    .optional()
+    .transform((v) => v ?? 'json'),
   status: statusList.optional(),
 });
 

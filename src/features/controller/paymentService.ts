@@ -14,7 +14,6 @@ import { compareDecimals } from '../../platform/money.js';
 import { transferMismatch, type InflowProofs } from '../../core/payments/inflowProofs.js';
 import type { PaymentSettlement } from '../../core/payments/paymentSettlement.js';
 
-
 /** Manual payment records: create, amend, read and list. State changes go through the coordinator. */
 export class PaymentService {
   constructor(
@@ -155,7 +154,11 @@ export class PaymentService {
       return r.payment;
     }
     // Everything else in one conditional write: nothing lands on a payment that moved on meanwhile.
-    return this.coordinator.amend(id, { metadata: input.metadata, blockchain: input.blockchain, claim }, who.isAdmin ? where : { ...where, status: mustBePending ? 'pending' : { $in: [...OPEN] } });
+    return this.coordinator.amend(
+      id,
+      { metadata: input.metadata, blockchain: input.blockchain, claim },
+      who.isAdmin ? where : { ...where, status: mustBePending ? 'pending' : { $in: [...OPEN] } },
+    );
   }
 
   /** An admin's completion: the hash must prove a transfer to this payment's receiver, deep enough. */
@@ -212,7 +215,7 @@ export class PaymentService {
   /** The network says where the buyer pays: only the buyer (or an admin) of a pending manual payment may change it. */
   private assertMayChangeNetwork(who: Principal, p: PaymentRecord): void {
     if (!who.isAdmin && who.userId !== p.buyerId) {
-      throw fail('not_buyer', { message: "only the buyer may change where a payment is paid" });
+      throw fail('not_buyer', { message: 'only the buyer may change where a payment is paid' });
     }
     if (p.provider !== 'manual') {
       throw fail('network_fixed', { message: `the network of a ${p.provider} payment is fixed by its provider` });

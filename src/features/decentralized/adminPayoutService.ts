@@ -5,7 +5,14 @@ import { AppError, fail } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import { toBaseUnits } from '../../platform/money.js';
 import type { Config } from '../../platform/config.js';
-import { assertFundingOnChain, assertPayoutAmount, checkPayoutRecipient, fundedEscrowOf, inFlightError, openPayout } from '../../core/escrow/escrowRecipients.js';
+import {
+  assertFundingOnChain,
+  assertPayoutAmount,
+  checkPayoutRecipient,
+  fundedEscrowOf,
+  inFlightError,
+  openPayout,
+} from '../../core/escrow/escrowRecipients.js';
 import type { InflowProofs } from '../../core/payments/inflowProofs.js';
 import { to, type PaymentEvents } from '../../core/events/paymentEvents.js';
 import { ledgerOf } from '../../core/payments/escrowLedger.js';
@@ -97,7 +104,15 @@ export class AdminPayoutService {
     const { payout, disbursementId } = await openPayout(
       coordinator,
       escrow,
-      { method: 'hot_wallet', recipient: input.receiverWalletAddress, amount: input.amount, override, createdBy: who.userId, source: step.source, now: this.d.clock.now() },
+      {
+        method: 'hot_wallet',
+        recipient: input.receiverWalletAddress,
+        amount: input.amount,
+        override,
+        createdBy: who.userId,
+        source: step.source,
+        now: this.d.clock.now(),
+      },
       (ids) => this.record(who, input, escrow, { id: ids.payoutId, disbursementId: ids.disbursementId }),
     );
     this.d.events.emit([to.admins, ...to.parties(payout)], 'payout-created', { payoutId: payout.id, status: payout.status });
@@ -111,7 +126,9 @@ export class AdminPayoutService {
     }
     await coordinator.moveDisbursement(escrow.id, disbursementId, 'submitted', { ...step, evidence: sent.txHash });
     await coordinator.transition(payout.id, {
-      to: 'processing', ...step, set: { transactionHash: sent.txHash, providerData: { nonce: sent.nonce } },
+      to: 'processing',
+      ...step,
+      set: { transactionHash: sent.txHash, providerData: { nonce: sent.nonce } },
     });
     const receipt = await wallet.waitForReceipt(sent.txHash, RECEIPT_TIMEOUT_MS).catch((err: unknown) => {
       this.d.logger.warn({ err, paymentId: payout.id, txHash: sent.txHash }, 'receipt not readable; the payout stays in flight');
@@ -121,9 +138,10 @@ export class AdminPayoutService {
       // Broadcast but not yet mined: the disbursement stays in flight with its hash; never re-sent.
       return this.answer(await this.reload(payout.id), sent.txHash, null, 'broadcast; waiting for the receipt');
     }
-    const done = receipt.status === 'success'
-      ? await this.settled(escrow.id, disbursementId, payout.id, sent.txHash, receipt)
-      : await this.failed(escrow.id, disbursementId, payout.id, 'reverted', receipt);
+    const done =
+      receipt.status === 'success'
+        ? await this.settled(escrow.id, disbursementId, payout.id, sent.txHash, receipt)
+        : await this.failed(escrow.id, disbursementId, payout.id, 'reverted', receipt);
     return this.answer(done, sent.txHash, receipt, receipt.status === 'success' ? 'payout sent' : 'the transfer reverted');
   }
 
@@ -157,7 +175,11 @@ export class AdminPayoutService {
   private async settled(escrowId: string, disbursementId: string, payoutId: string, txHash: string, receipt: TransferReceipt) {
     await this.d.effects.transitionThenEffects(() =>
       this.d.coordinator.settleDisbursement(escrowId, disbursementId, {
-        source: 'admin_payout', actor: 'chain', evidence: txHash, effects: RELEASE_EFFECTS, hashField: 'releaseTxHash',
+        source: 'admin_payout',
+        actor: 'chain',
+        evidence: txHash,
+        effects: RELEASE_EFFECTS,
+        hashField: 'releaseTxHash',
       }),
     );
     return this.finish(payoutId, 'completed', { set: { providerData: { receipt } } });
@@ -171,11 +193,19 @@ export class AdminPayoutService {
 
   private async finish(payoutId: string, status: 'completed' | 'failed', o: { reason?: string; set?: { providerData: Record<string, unknown> } }) {
     const { payment, changed } = await this.d.coordinator.transition(payoutId, {
-      to: status, source: 'admin_payout', actor: 'system', reason: o.reason, set: o.set,
+      to: status,
+      source: 'admin_payout',
+      actor: 'system',
+      reason: o.reason,
+      set: o.set,
     });
     if (changed) {
       const event = status === 'completed' ? 'payout-completed' : 'payout-updated';
-      this.d.events.emit([to.admins, ...to.parties(payment)], event, { payoutId: payment.id, status: payment.status, ...(payment.transactionHash ? { transactionHash: payment.transactionHash } : {}) });
+      this.d.events.emit([to.admins, ...to.parties(payment)], event, {
+        payoutId: payment.id,
+        status: payment.status,
+        ...(payment.transactionHash ? { transactionHash: payment.transactionHash } : {}),
+      });
     }
     return payment;
   }
@@ -206,15 +236,30 @@ export class AdminPayoutService {
   private record(who: Principal, input: AdminPayoutInput, escrow: PaymentRecord, o: { id: string; disbursementId: string }) {
     return this.d.coordinator.create(
       {
-        id: o.id, provider: 'admin_wallet', direction: 'out', status: 'pending', escrowState: 'unfunded',
-        purchaseRequestId: input.purchaseRequestId, sellerOfferId: escrow.sellerOfferId, buyerId: escrow.buyerId, sellerId: escrow.sellerId,
-        amount: { amount: input.amount, currency: input.currency }, blockchain: { network: input.network, token: input.currency },
-        transactionHash: null, externalId: `ADMINPAY_${o.id}`, paymentUrl: null, payAddress: input.receiverWalletAddress,
-        expiresAt: null, providerTaskId: null, releaseTxHash: null, refundTxHash: null,
+        id: o.id,
+        provider: 'admin_wallet',
+        direction: 'out',
+        status: 'pending',
+        escrowState: 'unfunded',
+        purchaseRequestId: input.purchaseRequestId,
+        sellerOfferId: escrow.sellerOfferId,
+        buyerId: escrow.buyerId,
+        sellerId: escrow.sellerId,
+        amount: { amount: input.amount, currency: input.currency },
+        blockchain: { network: input.network, token: input.currency },
+        transactionHash: null,
+        externalId: `ADMINPAY_${o.id}`,
+        paymentUrl: null,
+        payAddress: input.receiverWalletAddress,
+        expiresAt: null,
+        providerTaskId: null,
+        releaseTxHash: null,
+        refundTxHash: null,
         // The escrow's disbursement holds what this key used to: one payout at a time.
         liveOfferKey: null,
         escrowPaymentId: escrow.id,
-        providerData: { forced: input.force === true, disbursementId: o.disbursementId }, metadata: {},
+        providerData: { forced: input.force === true, disbursementId: o.disbursementId },
+        metadata: {},
       },
       'admin_payout',
       who.userId,

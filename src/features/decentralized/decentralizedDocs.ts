@@ -117,7 +117,7 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     path: '/decentralized/save',
     summary: 'Record a Web3 payment (before login); a given hash is a claim, verified on chain',
     description:
-      'The offer is the named seller\'s, else the one pending offer at exactly this amount. Saving the same hash again ' +
+      "The offer is the named seller's, else the one pending offer at exactly this amount. Saving the same hash again " +
       'answers the same payment. Emits `payment-created`.',
     auth: 'none',
     body: { schema: saveBody },
@@ -188,7 +188,7 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     method: 'get',
     path: '/decentralized/history/{userId}',
     summary: "A user's Web3 payments, newest first, at most 200 (self or admin)",
-    description: "Deliberately stricter than the spec's \"no auth\": a history reveals a user's payments.",
+    description: 'Deliberately stricter than the spec\'s "no auth": a history reveals a user\'s payments.',
     auth: 'bearer',
     params: userIdParams,
     responses: { 200: json('The payments', okEnvelope(z.array(PaymentSchema))) },
@@ -206,7 +206,12 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     params: paymentIdParams,
     body: { schema: verifyBody },
     responses: { 200: json("The chain's verdict and the payment's status", VerifiedSchema) },
-    errors: { 404: ['payment_not_found'], 409: [...REFUTED, 'payment_not_open', 'payer_already_proven'], 502: CHAIN_ERRORS, 503: ['not_configured', 'decimals_mismatch'] },
+    errors: {
+      404: ['payment_not_found'],
+      409: [...REFUTED, 'payment_not_open', 'payer_already_proven'],
+      502: CHAIN_ERRORS,
+      503: ['not_configured', 'decimals_mismatch'],
+    },
   });
   doc({
     method: 'post',
@@ -238,8 +243,15 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     errors: {
       404: ['purchase_request_not_found'],
       409: [
-        'escrow_not_funded', 'recipient_not_allowed', 'currency_mismatch', 'exceeds_escrow_balance', 'disbursement_in_flight',
-        'payout_outcome_unknown', 'insufficient_balance', 'transfer_would_revert', 'insufficient_gas_funds',
+        'escrow_not_funded',
+        'recipient_not_allowed',
+        'currency_mismatch',
+        'exceeds_escrow_balance',
+        'disbursement_in_flight',
+        'payout_outcome_unknown',
+        'insufficient_balance',
+        'transfer_would_revert',
+        'insufficient_gas_funds',
       ],
       503: ['not_configured', 'contention'],
     },

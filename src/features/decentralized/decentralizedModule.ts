@@ -49,7 +49,11 @@ export function createDecentralizedModule(deps: DecentralizedDeps): FeatureModul
   const web3 = new Web3PaymentService({ store, coordinator, verifier: deps.web3Verifier, payerProofs, proofs, events, clock, logger });
   const adminPayouts = new AdminPayoutService({ config, store, coordinator, effects: deps.effects, events, clock, logger, wallet: deps.hotWallet, proofs });
   // Same cadence as the payout reconciler: both resolve payouts whose outcome was not known at once.
-  const receipts = new HotWalletReceiptMonitor(adminPayouts, { intervalMs: config.monitors.payoutReconciler.intervalMs, enabled: deps.hotWallet !== undefined }, logger);
+  const receipts = new HotWalletReceiptMonitor(
+    adminPayouts,
+    { intervalMs: config.monitors.payoutReconciler.intervalMs, enabled: deps.hotWallet !== undefined },
+    logger,
+  );
   return {
     web3,
     routes: [{ path: '/decentralized', router: decentralizedPaymentRoutes({ ...deps, web3, adminPayouts }) }],

@@ -32,39 +32,73 @@ export function decentralizedPaymentRoutes(deps: DecentralizedRouteDeps): Router
   const router = Router();
   const web3 = deps.web3;
 
-  router.post('/save', endpoint({ body: saveBody }, async ({ body }) => {
-    const { payment, verification } = await web3.save(body);
-    return { success: true, data: publicPaymentView(payment), verification };
-  }));
+  router.post(
+    '/save',
+    endpoint({ body: saveBody }, async ({ body }) => {
+      const { payment, verification } = await web3.save(body);
+      return { success: true, data: publicPaymentView(payment), verification };
+    }),
+  );
 
   // The payer's wallet proof (README: "Web3 payer proof"): the message to sign, then the signature.
-  router.post('/payer-proof/challenge', endpoint({ body: challengeBody }, async ({ body }) => ok(await web3.challenge(body))));
-  router.post('/payer-proof', endpoint({ body: proveBody }, async ({ body }) => ok(publicPaymentView(await web3.prove(body.paymentId, body.payerProof)))));
+  router.post(
+    '/payer-proof/challenge',
+    endpoint({ body: challengeBody }, async ({ body }) => ok(await web3.challenge(body))),
+  );
+  router.post(
+    '/payer-proof',
+    endpoint({ body: proveBody }, async ({ body }) => ok(publicPaymentView(await web3.prove(body.paymentId, body.payerProof)))),
+  );
 
-  router.get('/status/:paymentId', endpoint({ params: paymentIdParams }, async ({ params }) => ok(statusView(await web3.status(params.paymentId)))));
+  router.get(
+    '/status/:paymentId',
+    endpoint({ params: paymentIdParams }, async ({ params }) => ok(statusView(await web3.status(params.paymentId)))),
+  );
 
-  router.put('/update', optionalAuth(deps.tokens), endpoint({ body: updateBody }, async ({ body }, req) => ok(statusView(await web3.update(req.principal, body)))));
+  router.put(
+    '/update',
+    optionalAuth(deps.tokens),
+    endpoint({ body: updateBody }, async ({ body }, req) => ok(statusView(await web3.update(req.principal, body)))),
+  );
 
-  router.get('/receiver', endpoint({}, () => {
-    const receiver = deps.config.escrow.receiverAddress;
-    if (!receiver) throw fail('not_configured', { message: 'ESCROW_RECEIVER_ADDRESS is not configured' });
-    const { chainId, usdtAddress, usdtDecimals, confirmations } = deps.config.bsc;
-    return ok({ address: receiver, network: 'bsc', chainId, confirmations, tokens: [{ symbol: 'USDT', address: usdtAddress, decimals: usdtDecimals }] });
-  }));
+  router.get(
+    '/receiver',
+    endpoint({}, () => {
+      const receiver = deps.config.escrow.receiverAddress;
+      if (!receiver) throw fail('not_configured', { message: 'ESCROW_RECEIVER_ADDRESS is not configured' });
+      const { chainId, usdtAddress, usdtDecimals, confirmations } = deps.config.bsc;
+      return ok({ address: receiver, network: 'bsc', chainId, confirmations, tokens: [{ symbol: 'USDT', address: usdtAddress, decimals: usdtDecimals }] });
+    }),
+  );
 
   // Deliberately stricter than the spec's "no auth": a history reveals a user's payments.
-  router.get('/history/:userId', requireAuth(deps.tokens), endpoint({ params: userIdParams }, async ({ params }, req) =>
-    ok((await web3.history(principalOf(req), params.userId)).map(paymentView)),
-  ));
+  router.get(
+    '/history/:userId',
+    requireAuth(deps.tokens),
+    endpoint({ params: userIdParams }, async ({ params }, req) => ok((await web3.history(principalOf(req), params.userId)).map(paymentView))),
+  );
 
-  router.post('/verify/:paymentId', endpoint({ params: paymentIdParams, body: verifyBody.optional() }, async ({ params, body }) => {
-    if (body?.payerProof) await web3.prove(params.paymentId, body.payerProof);
-    const v = await deps.web3Verifier.verify(params.paymentId, 'decentralized_verify', body?.transactionHash);
-    if (v.outcome === 'mismatch') throw refutedClaim(v.reason);
-    return ok({ ...statusView(v.payment), outcome: v.outcome, confirmations: v.confirmations ?? null, required: v.required ?? null, reason: v.reason ?? null });
-  }));
+  router.post(
+    '/verify/:paymentId',
+    endpoint({ params: paymentIdParams, body: verifyBody.optional() }, async ({ params, body }) => {
+      if (body?.payerProof) await web3.prove(params.paymentId, body.payerProof);
+      const v = await deps.web3Verifier.verify(params.paymentId, 'decentralized_verify', body?.transactionHash);
+      if (v.outcome === 'mismatch') throw refutedClaim(v.reason);
+      return ok({
+        ...statusView(v.payment),
+        outcome: v.outcome,
+        confirmations: v.confirmations ?? null,
+        required: v.required ?? null,
+        reason: v.reason ?? null,
+      });
+    }),
+  );
 
-  router.post('/verify-all-pending', cronSecret(deps.config.cronSecret), endpoint({}, async () => ok(await web3.verifyAllPending())));
+  router.post(
+    '/verify-all-pending',
+    cronSecret(deps.config.cronSecret),
+    endpoint({}, async () => ok(await web3.verifyAllPending())),
+  );
 
   router.post(
     '/admin-payout',
@@ -96,7 +130,9 @@ function cronSecret(secret: string | undefined): RequestHandler {
   const expected = secret ? createHash('sha256').update(secret).digest() : undefined;
   return (req, _res, next) => {
     if (!expected) return next();
-    const given = createHash('sha256').update(req.get('X-Cron-Secret') ?? '').digest();
+    const given = createHash('sha256')
+      .update(req.get('X-Cron-Secret') ?? '')
+      .digest();
     if (!timingSafeEqual(given, expected)) throw fail('invalid_cron_secret');
     next();
   };

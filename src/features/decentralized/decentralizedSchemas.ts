@@ -12,7 +12,6 @@ const usdt = z
   .transform((v) => v.toUpperCase())
   .pipe(z.literal('USDT'));
 
-
 export const challengeBody = z.strictObject({
   purchaseRequestId: objectIdSchema,
   sellerOfferId: objectIdSchema,

@@ -10,7 +10,11 @@ import type { AdminPayoutService } from './adminPayoutService.js';
 export class HotWalletReceiptMonitor extends IntervalMonitor {
   private decided = 0;
 
-  constructor(private readonly payouts: AdminPayoutService, o: { intervalMs: number; enabled: boolean }, logger: Logger) {
+  constructor(
+    private readonly payouts: AdminPayoutService,
+    o: { intervalMs: number; enabled: boolean },
+    logger: Logger,
+  ) {
     super('hotWalletReceipts', o.intervalMs, o.enabled, logger.child({ monitor: 'hotWalletReceipts' }));
   }
 

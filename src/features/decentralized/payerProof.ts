@@ -127,8 +127,16 @@ export class PayerProofs {
 
   private mac(fields: Omit<PayerProofMessage, 'nonce'>, salt: string): string {
     const canonical = JSON.stringify([
-      fields.purpose, fields.purchaseRequestId, fields.sellerOfferId, fields.wallet, fields.receiver,
-      fields.amount, fields.token, String(fields.issuedAtBlock), String(fields.expiresAt), salt,
+      fields.purpose,
+      fields.purchaseRequestId,
+      fields.sellerOfferId,
+      fields.wallet,
+      fields.receiver,
+      fields.amount,
+      fields.token,
+      String(fields.issuedAtBlock),
+      String(fields.expiresAt),
+      salt,
     ]);
     return createHmac('sha256', this.key).update(canonical).digest('hex');
   }

@@ -86,7 +86,8 @@ export class Web3PaymentService {
   async keepClaim(paymentId: string, hash: string, source: string): Promise<PaymentRecord> {
     const p = await this.status(paymentId);
     if (p.claim || !OPEN.includes(p.status) || p.transactionHash) return p;
-    return this.d.coordinator.recordClaim(p.id, { txHash: hash, from: null, nonce: null, source, actor: 'anonymous' })
+    return this.d.coordinator
+      .recordClaim(p.id, { txHash: hash, from: null, nonce: null, source, actor: 'anonymous' })
       .catch((err: unknown) => (isAppError(err, 'payment_not_open', 'transaction_hash_already_set') ? p : Promise.reject(err)));
   }
 
@@ -100,7 +101,11 @@ export class Web3PaymentService {
       throw fail('seller_offer_not_found', { message: 'seller offer not found for this purchase request' });
     }
     return this.d.payerProofs.issue({
-      purchaseRequestId: offer.purchaseRequestId, sellerOfferId: offer.id, wallet: input.walletAddress, amount: offer.amount, token: offer.currency,
+      purchaseRequestId: offer.purchaseRequestId,
+      sellerOfferId: offer.id,
+      wallet: input.walletAddress,
+      amount: offer.amount,
+      token: offer.currency,
     });
   }
 
@@ -216,7 +221,10 @@ export class Web3PaymentService {
       throw fail('payment_not_pending');
     }
     const { payment, changed } = await this.d.coordinator.transition(p.id, {
-      to: 'cancelled', source: 'decentralized_update', actor: who.userId, ...(who.isAdmin ? {} : { where: { status: 'pending' } }),
+      to: 'cancelled',
+      source: 'decentralized_update',
+      actor: who.userId,
+      ...(who.isAdmin ? {} : { where: { status: 'pending' } }),
     });
     if (changed) announcePaymentUpdate(this.d.events, payment);
     return payment;
@@ -241,14 +249,27 @@ export class Web3PaymentService {
     const id = newObjectId(this.d.clock.now());
     return this.d.coordinator.create(
       {
-        id, provider: 'decentralized', direction: 'in', status: 'pending', escrowState: 'unfunded',
-        purchaseRequestId: input.purchaseRequestId, sellerOfferId: offer.id, buyerId: input.buyerId, sellerId: offer.sellerId,
+        id,
+        provider: 'decentralized',
+        direction: 'in',
+        status: 'pending',
+        escrowState: 'unfunded',
+        purchaseRequestId: input.purchaseRequestId,
+        sellerOfferId: offer.id,
+        buyerId: input.buyerId,
+        sellerId: offer.sellerId,
         amount: { amount: input.amount, currency: input.currency },
         blockchain: { network: input.network, token: input.token },
         // The reference the old SDK's callback must present: random, so knowing a payment id
         // (ids are announced to every client) is not enough to make claims about it.
-        transactionHash: null, externalId: `DEPAY_${randomBytes(16).toString('hex')}`,
-        paymentUrl: null, payAddress: null, expiresAt: null, providerTaskId: null, releaseTxHash: null, refundTxHash: null,
+        transactionHash: null,
+        externalId: `DEPAY_${randomBytes(16).toString('hex')}`,
+        paymentUrl: null,
+        payAddress: null,
+        expiresAt: null,
+        providerTaskId: null,
+        releaseTxHash: null,
+        refundTxHash: null,
         // An anonymous, unverified claim must not lock the buyer out of their own offer: the
         // offer is held by payments the chain has seen, not by a save anyone can make.
         liveOfferKey: null,
@@ -260,4 +281,3 @@ export class Web3PaymentService {
     );
   }
 }
-

@@ -44,7 +44,7 @@ const PreparedSchema = okEnvelope(
         network: z.literal('bsc'),
         chainId: z.number().int(),
         from: z.string(),
-        override: z.object({ by: z.string(), reason: z.string() }).nullable().openapi({ description: "set when an admin named another recipient" }),
+        override: z.object({ by: z.string(), reason: z.string() }).nullable().openapi({ description: 'set when an admin named another recipient' }),
       })
       .openapi({ description: 'what the payload does, for a human to check' }),
     disbursementId: z.string().openapi({ description: 'the prepared disbursement holding the escrow' }),
@@ -56,7 +56,7 @@ const ConfirmedSchema = messageEnvelope(PaymentSchema).openapi('EscrowConfirmati
 const ACTION_TEXT = {
   release: { to: "the seller (the offer's `walletAddress`)", wallet: 'seller_wallet_missing', status: 'released', request: 'seller_paid' },
   refund: {
-    to: 'the buyer (the proven payer: the wallet the funding transfer came from, else the purchase request\'s `buyerWalletAddress`)',
+    to: "the buyer (the proven payer: the wallet the funding transfer came from, else the purchase request's `buyerWalletAddress`)",
     wallet: 'buyer_wallet_missing',
     status: 'refunded',
     request: 'refunded',
@@ -73,7 +73,7 @@ export function registerEscrowDocs(registry: OpenAPIRegistry, opts: DocsOptions)
       summary: `Prepare the ${kind} of a funded escrow to ${t.to}`,
       description:
         'Only for a `completed` payment with escrow `funded` and nothing else leaving it. Opens a disbursement of the ' +
-        'escrow (state `prepared`) holding the unsigned transfer for the admin\'s wallet — the server holds no escrow key — ' +
+        "escrow (state `prepared`) holding the unsigned transfer for the admin's wallet — the server holds no escrow key — " +
         'and refuses every other way out of the escrow (release, refund, payouts) until it is confirmed or withdrawn. ' +
         'Amount: the price (or what arrived, when less) for a release; everything the escrow still holds for a refund. ' +
         'Asking again returns the same payload.',
@@ -85,8 +85,13 @@ export function registerEscrowDocs(registry: OpenAPIRegistry, opts: DocsOptions)
       errors: {
         404: ['payment_not_found'],
         409: [
-          'escrow_not_funded', 'disbursement_in_flight', 'payout_outcome_unknown', 'exceeds_escrow_balance', t.wallet,
-          'transfer_would_revert', 'insufficient_gas_funds',
+          'escrow_not_funded',
+          'disbursement_in_flight',
+          'payout_outcome_unknown',
+          'exceeds_escrow_balance',
+          t.wallet,
+          'transfer_would_revert',
+          'insufficient_gas_funds',
         ],
         502: ['rpc_unavailable', 'rpc_error', 'rpc_wrong_chain'],
         503: ['not_configured', 'contention'],
@@ -114,8 +119,15 @@ export function registerEscrowDocs(registry: OpenAPIRegistry, opts: DocsOptions)
       errors: {
         404: ['payment_not_found'],
         409: [
-          'escrow_not_funded', 'disbursement_in_flight', 'payout_outcome_unknown', 'exceeds_escrow_balance', 'transaction_hash_in_use',
-          'transaction_not_found', 'transfer_mismatch', 'precondition_failed', t.wallet,
+          'escrow_not_funded',
+          'disbursement_in_flight',
+          'payout_outcome_unknown',
+          'exceeds_escrow_balance',
+          'transaction_hash_in_use',
+          'transaction_not_found',
+          'transfer_mismatch',
+          'precondition_failed',
+          t.wallet,
         ],
         502: ['rpc_unavailable', 'rpc_error', 'rpc_wrong_chain'],
         503: ['not_configured', 'contention', 'lock_timeout'],
@@ -128,7 +140,7 @@ export function registerEscrowDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     summary: 'Withdraw the prepared release or refund',
     description:
       'Only a `prepared` escrow transaction can be withdrawn. A payout in flight (submitted to SHKeeper or broadcast from the ' +
-      'hot wallet, or in doubt after a lost answer) is not: it moves only on the provider\'s or the chain\'s evidence.',
+      "hot wallet, or in doubt after a lost answer) is not: it moves only on the provider's or the chain's evidence.",
     auth: 'admin',
     params,
     responses: { 200: json('What was withdrawn', okEnvelope(z.object({ cancelled: z.enum(['release', 'refund']) }))) },

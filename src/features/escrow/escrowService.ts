@@ -124,7 +124,13 @@ export class EscrowService {
     });
     if (verdict.status === 'pending') {
       const { confirmations, required } = verdict;
-      return { kind: 'awaiting_confirmations', confirmations, required, message: `transaction seen; ${confirmations} of ${required} confirmations`, payment: p };
+      return {
+        kind: 'awaiting_confirmations',
+        confirmations,
+        required,
+        message: `transaction seen; ${confirmations} of ${required} confirmations`,
+        payment: p,
+      };
     }
     if (verdict.status === 'not_found') {
       throw fail('transaction_not_found');
@@ -148,48 +154,57 @@ export class EscrowService {
    */
   private settle(adminId: string, paymentId: string, kind: EscrowAction, txHash: string, override: RecipientOverride | undefined, verified: Plan) {
     const { coordinator } = this.d;
-    return coordinator.withPaymentLock(`tx:${txHash}`, () => coordinator.withPaymentLock(paymentId, async () => {
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const p = await this.payment(paymentId);
-        if (settledBy(p, kind, txHash)) return p;
-        const owner = await this.hashOwner(txHash);
-        if (owner && !(owner.id === p.id && owner[HASH_FIELD[kind]] === txHash)) throw hashInUse();
-        assertFunded(p);
-        const plan = await this.plan(p, kind, txHash, override);
-        if (!sameAddress(plan.recipient, verified.recipient) || compareDecimals(plan.amount, verified.amount) !== 0) {
-          throw fail('precondition_failed', { message: `the ${kind} changed while the transfer was being verified; confirm again` });
-        }
-        let id = plan.existing?.id;
-        if (!id) {
-          const d = this.disbursement(adminId, kind, { recipient: plan.recipient, amount: plan.amount, override, state: 'submitted', payload: null, evidence: txHash });
-          try {
-            await coordinator.openDisbursement(p.id, d, { source: `escrow_${kind}_confirm`, actor: adminId });
-          } catch (err) {
-            throw explainInFlight(err);
+    return coordinator.withPaymentLock(`tx:${txHash}`, () =>
+      coordinator.withPaymentLock(paymentId, async () => {
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const p = await this.payment(paymentId);
+          if (settledBy(p, kind, txHash)) return p;
+          const owner = await this.hashOwner(txHash);
+          if (owner && !(owner.id === p.id && owner[HASH_FIELD[kind]] === txHash)) throw hashInUse();
+          assertFunded(p);
+          const plan = await this.plan(p, kind, txHash, override);
+          if (!sameAddress(plan.recipient, verified.recipient) || compareDecimals(plan.amount, verified.amount) !== 0) {
+            throw fail('precondition_failed', { message: `the ${kind} changed while the transfer was being verified; confirm again` });
           }
-          id = d.id;
-        }
-        const disbursementId = id;
-        try {
-          const result = await this.d.effects.transitionThenEffects(() =>
-            coordinator.settleDisbursement(p.id, disbursementId, {
-              source: `escrow_${kind}_confirm`,
-              actor: adminId,
+          let id = plan.existing?.id;
+          if (!id) {
+            const d = this.disbursement(adminId, kind, {
+              recipient: plan.recipient,
+              amount: plan.amount,
+              override,
+              state: 'submitted',
+              payload: null,
               evidence: txHash,
-              effects: kind === 'release' ? RELEASE_EFFECTS : REFUND_EFFECTS,
-              hashField: HASH_FIELD[kind],
-            }),
-          );
-          if (result.changed) this.d.logger.info({ paymentId, kind, txHash, disbursementId }, `escrow ${TARGET_STATUS[kind]}`);
-          return result.payment;
-        } catch (err) {
-          if (isDuplicateKey(err)) throw hashInUse();
-          // Withdrawn between the read and the write: plan again on what is there now.
-          if (!isAppError(err, 'disbursement_not_in_flight')) throw err;
+            });
+            try {
+              await coordinator.openDisbursement(p.id, d, { source: `escrow_${kind}_confirm`, actor: adminId });
+            } catch (err) {
+              throw explainInFlight(err);
+            }
+            id = d.id;
+          }
+          const disbursementId = id;
+          try {
+            const result = await this.d.effects.transitionThenEffects(() =>
+              coordinator.settleDisbursement(p.id, disbursementId, {
+                source: `escrow_${kind}_confirm`,
+                actor: adminId,
+                evidence: txHash,
+                effects: kind === 'release' ? RELEASE_EFFECTS : REFUND_EFFECTS,
+                hashField: HASH_FIELD[kind],
+              }),
+            );
+            if (result.changed) this.d.logger.info({ paymentId, kind, txHash, disbursementId }, `escrow ${TARGET_STATUS[kind]}`);
+            return result.payment;
+          } catch (err) {
+            if (isDuplicateKey(err)) throw hashInUse();
+            // Withdrawn between the read and the write: plan again on what is there now.
+            if (!isAppError(err, 'disbursement_not_in_flight')) throw err;
+          }
         }
-      }
-      throw fail('contention');
-    }));
+        throw fail('contention');
+      }),
+    );
   }
 
   /**
@@ -219,7 +234,14 @@ export class EscrowService {
   private disbursement(
     adminId: string,
     kind: EscrowAction,
-    o: { recipient: string; amount: string; override?: RecipientOverride; state: 'prepared' | 'submitted'; payload: UnsignedTokenTransfer | null; evidence: string | null },
+    o: {
+      recipient: string;
+      amount: string;
+      override?: RecipientOverride;
+      state: 'prepared' | 'submitted';
+      payload: UnsignedTokenTransfer | null;
+      evidence: string | null;
+    },
   ): Omit<Disbursement, 'createdAt' | 'updatedAt'> {
     return {
       id: newObjectId(this.d.clock.now()),

@@ -19,7 +19,14 @@ import { visiblePayment } from '../../core/payments/paymentAccess.js';
 import { paymentView } from '../../core/payments/paymentView.js';
 import { SETTLED } from '../../core/payments/transitions.js';
 
-export const cleanupBody = z.strictObject({ olderThanMinutes: z.number().int().min(1).max(365 * 24 * 60).optional() });
+export const cleanupBody = z.strictObject({
+  olderThanMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(365 * 24 * 60)
+    .optional(),
+});
 export const autoFetchBody = z.strictObject({ limit: z.number().int().min(1).max(50).optional() });
 export const callbackBody = z.strictObject({
   paymentId: objectIdSchema,
@@ -58,65 +65,82 @@ export function paymentRoutes(deps: LegacyRouteDeps): Router {
   const router = Router();
   const objectIdOnly: RequestHandler = (req, _res, next) => next(isObjectId(req.params.id) ? undefined : 'route');
 
-  router.post('/payments/cleanup-pending', requireAdmin(deps.tokens), endpoint({ body: cleanupBody }, async ({ body }) => {
-    const minutes = body.olderThanMinutes ?? deps.config.legacy.cleanupAfterMinutes;
-    const cutoff = new Date(deps.clock.now().getTime() - minutes * 60_000);
-    // SHKeeper invoices (with a pay address) are kept: their addresses stay watched forever, and
-    // late money must still find its payment. So is anything with a claim, a credit or a proven wallet.
-    const deletedCount = await deps.coordinator.purgeAbandoned(cutoff);
-    return { success: true, deletedCount, message: `deleted ${deletedCount} pending payments older than ${minutes} minutes without a transaction` };
-  }));
+  router.post(
+    '/payments/cleanup-pending',
+    requireAdmin(deps.tokens),
+    endpoint({ body: cleanupBody }, async ({ body }) => {
+      const minutes = body.olderThanMinutes ?? deps.config.legacy.cleanupAfterMinutes;
+      const cutoff = new Date(deps.clock.now().getTime() - minutes * 60_000);
+      // SHKeeper invoices (with a pay address) are kept: their addresses stay watched forever, and
+      // late money must still find its payment. So is anything with a claim, a credit or a proven wallet.
+      const deletedCount = await deps.coordinator.purgeAbandoned(cutoff);
+      return { success: true, deletedCount, message: `deleted ${deletedCount} pending payments older than ${minutes} minutes without a transaction` };
+    }),
+  );
 
-  router.post('/payments/:id/fetch-tx', objectIdOnly, requireAuth(deps.tokens), endpoint({}, async (_i, req) => {
-    const p = await visiblePayment(deps.store, principalOf(req), String(req.params.id));
-    const r = await deps.backfill.fetch(p);
-    return { success: true, ...r, message: r.source === 'recorded' ? 'the payment already had its transaction hash' : 'transaction hash found and recorded' };
-  }));
+  router.post(
+    '/payments/:id/fetch-tx',
+    objectIdOnly,
+    requireAuth(deps.tokens),
+    endpoint({}, async (_i, req) => {
+      const p = await visiblePayment(deps.store, principalOf(req), String(req.params.id));
+      const r = await deps.backfill.fetch(p);
+      return { success: true, ...r, message: r.source === 'recorded' ? 'the payment already had its transaction hash' : 'transaction hash found and recorded' };
+    }),
+  );
 
   // A batch across every user's payments: admin only (the spec says only "JWT").
-  router.post('/payments/auto-fetch-missing', requireAdmin(deps.tokens), endpoint({ body: autoFetchBody }, async ({ body }) => {
-    const limit = body.limit ?? 10;
-    const missing = await deps.store.payments.find(
-      { status: { $in: [...SETTLED] }, transactionHash: null },
-      { sort: { updatedAt: -1 }, limit },
-    );
-    const results = [];
-    for (const p of missing) {
-      try {
-        const r = await deps.backfill.fetch(p);
-        results.push({ paymentId: p.id, transactionHash: r.transactionHash, source: r.source });
-      } catch (err) {
-        results.push({ paymentId: p.id, transactionHash: null, error: (err as AppError).code ?? 'error' });
+  router.post(
+    '/payments/auto-fetch-missing',
+    requireAdmin(deps.tokens),
+    endpoint({ body: autoFetchBody }, async ({ body }) => {
+      const limit = body.limit ?? 10;
+      const missing = await deps.store.payments.find({ status: { $in: [...SETTLED] }, transactionHash: null }, { sort: { updatedAt: -1 }, limit });
+      const results = [];
+      for (const p of missing) {
+        try {
+          const r = await deps.backfill.fetch(p);
+          results.push({ paymentId: p.id, transactionHash: r.transactionHash, source: r.source });
+        } catch (err) {
+          results.push({ paymentId: p.id, transactionHash: null, error: (err as AppError).code ?? 'error' });
+        }
       }
-    }
-    return { success: true, processed: results.length, found: results.filter((r) => r.transactionHash).length, results };
-  }));
+      return { success: true, processed: results.length, found: results.filter((r) => r.transactionHash).length, results };
+    }),
+  );
 
-  router.post('/callback', endpoint({ body: callbackBody }, async ({ body }) => {
-    const p = await deps.store.payments.findById(body.paymentId);
-    const ref = body.data?.reference ?? body.data?.paymentRef;
-    // Without the payment's own reference the caller learns nothing, not even that it exists.
-    if (!p || p.provider !== 'decentralized' || !ref || ref !== p.externalId) {
-      throw fail('payment_not_found');
-    }
-    const result = await claimAndVerify(deps, p.id, body.transactionHash, 'legacy_callback');
-    if (result.outcome === 'mismatch') throw refutedClaim(result.reason ?? undefined);
-    return ok(result);
-  }));
+  router.post(
+    '/callback',
+    endpoint({ body: callbackBody }, async ({ body }) => {
+      const p = await deps.store.payments.findById(body.paymentId);
+      const ref = body.data?.reference ?? body.data?.paymentRef;
+      // Without the payment's own reference the caller learns nothing, not even that it exists.
+      if (!p || p.provider !== 'decentralized' || !ref || ref !== p.externalId) {
+        throw fail('payment_not_found');
+      }
+      const result = await claimAndVerify(deps, p.id, body.transactionHash, 'legacy_callback');
+      if (result.outcome === 'mismatch') throw refutedClaim(result.reason ?? undefined);
+      return ok(result);
+    }),
+  );
 
-  router.post('/verify', requireAuth(deps.tokens), endpoint({ body: verifyBody }, async ({ body }, req, res) => {
-    const p = await visiblePayment(deps.store, principalOf(req), body.paymentId);
-    if (p.provider !== 'decentralized') throw fail('wrong_provider');
-    if (body.payerProof) await deps.web3.prove(p.id, body.payerProof);
-    const result = await claimAndVerify(deps, p.id, body.transactionHash, 'web3_verify');
-    if (result.outcome === 'no_hash') throw fail('no_transaction_hash');
-    // A failed or cancelled payment will never complete: a refusal, not "202, keep waiting".
-    if (result.outcome === 'closed') {
-      throw fail('payment_closed', { message: `the payment is ${result.payment.status}`, details: { status: result.payment.status } });
-    }
-    if (result.outcome === 'mismatch') throw refutedClaim(result.reason ?? undefined);
-    res.status(result.outcome === 'confirmed' ? 200 : 202).json(ok(result));
-  }));
+  router.post(
+    '/verify',
+    requireAuth(deps.tokens),
+    endpoint({ body: verifyBody }, async ({ body }, req, res) => {
+      const p = await visiblePayment(deps.store, principalOf(req), body.paymentId);
+      if (p.provider !== 'decentralized') throw fail('wrong_provider');
+      if (body.payerProof) await deps.web3.prove(p.id, body.payerProof);
+      const result = await claimAndVerify(deps, p.id, body.transactionHash, 'web3_verify');
+      if (result.outcome === 'no_hash') throw fail('no_transaction_hash');
+      // A failed or cancelled payment will never complete: a refusal, not "202, keep waiting".
+      if (result.outcome === 'closed') {
+        throw fail('payment_closed', { message: `the payment is ${result.payment.status}`, details: { status: result.payment.status } });
+      }
+      if (result.outcome === 'mismatch') throw refutedClaim(result.reason ?? undefined);
+      res.status(result.outcome === 'confirmed' ? 200 : 202).json(ok(result));
+    }),
+  );
   return router;
 }
 

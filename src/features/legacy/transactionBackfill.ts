@@ -26,7 +26,14 @@ export interface Backfilled {
  */
 export class TransactionBackfill {
   constructor(
-    private readonly d: { config: Config; coordinator: PaymentCoordinator; proofs: InflowProofs; logger: Logger; chain?: ChainGateway; shkeeper?: ShkeeperClient },
+    private readonly d: {
+      config: Config;
+      coordinator: PaymentCoordinator;
+      proofs: InflowProofs;
+      logger: Logger;
+      chain?: ChainGateway;
+      shkeeper?: ShkeeperClient;
+    },
   ) {}
 
   /**
@@ -61,7 +68,10 @@ export class TransactionBackfill {
   /** SHKeeper's txids for the invoice; each is then proven on chain, hence `source: chain` as in the seed. */
   private async fromShkeeper(p: PaymentRecord): Promise<{ hash: string; source: 'chain' }[]> {
     const invoices = await this.d.shkeeper!.getInvoices(p.externalId!);
-    return invoices.flatMap((i) => i.txs.map((t) => t.txid)).filter((t) => EVM_TX.test(t)).map((t) => ({ hash: t.toLowerCase(), source: 'chain' as const }));
+    return invoices
+      .flatMap((i) => i.txs.map((t) => t.txid))
+      .filter((t) => EVM_TX.test(t))
+      .map((t) => ({ hash: t.toLowerCase(), source: 'chain' as const }));
   }
 
   /** Transfers to the payment's receiver: from its proven wallets after their proofs (shared receiver), or from anyone (its own invoice address). */
@@ -83,7 +93,8 @@ export class TransactionBackfill {
     const found: { hash: string; source: 'chain' }[] = [];
     for (const w of payers) {
       const fromBlock = Math.max(window, w.provenAtBlock + 1);
-      for (const t of await chain.findTransfers({ token, to, from: w.wallet, fromBlock, toBlock: latest })) found.push({ hash: t.txHash.toLowerCase(), source: 'chain' });
+      for (const t of await chain.findTransfers({ token, to, from: w.wallet, fromBlock, toBlock: latest }))
+        found.push({ hash: t.txHash.toLowerCase(), source: 'chain' });
     }
     return found;
   }

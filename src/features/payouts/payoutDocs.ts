@@ -62,9 +62,9 @@ export function registerPayoutDocs(registry: OpenAPIRegistry, opts: DocsOptions)
       'and `amount` at most what the escrow still holds. The disbursement is opened first — it holds the escrow against ' +
       'release, refund and hot-wallet payouts — then the outbound Payment (`direction: out`, `externalId: PAYOUT_<id>`, ' +
       '`escrowPaymentId`) is written, then SHKeeper is called with the crypto fixed on the payout. SHKeeper refusing → ' +
-      "502, payout `failed`, escrow free again. A lost answer (timeout, reset) → 502, payout `pending`, disbursement in " +
+      '502, payout `failed`, escrow free again. A lost answer (timeout, reset) → 502, payout `pending`, disbursement in ' +
       'doubt: nothing else can leave the escrow (`payout_outcome_unknown`) until SHKeeper answers for it (callback, task ' +
-      'status, reconciler by external id); it is never re-sent. SHKeeper\'s success releases the escrow. Emits `payout-created`.',
+      "status, reconciler by external id); it is never re-sent. SHKeeper's success releases the escrow. Emits `payout-created`.",
     auth: 'admin',
     idempotent: true,
     body: { schema: payoutBody },
@@ -73,8 +73,13 @@ export function registerPayoutDocs(registry: OpenAPIRegistry, opts: DocsOptions)
       400: ['unsupported_token'],
       404: ['purchase_request_not_found', 'seller_offer_not_found'],
       409: [
-        'records_do_not_match', 'escrow_not_funded', 'recipient_not_allowed', 'currency_mismatch', 'exceeds_escrow_balance',
-        'disbursement_in_flight', 'payout_outcome_unknown',
+        'records_do_not_match',
+        'escrow_not_funded',
+        'recipient_not_allowed',
+        'currency_mismatch',
+        'exceeds_escrow_balance',
+        'disbursement_in_flight',
+        'payout_outcome_unknown',
       ],
       502: ['shkeeper_error', 'shkeeper_auth', 'shkeeper_timeout', 'shkeeper_unreachable', 'shkeeper_duplicate_payout'],
       503: ['not_configured', 'contention'],
@@ -96,14 +101,19 @@ export function registerPayoutDocs(registry: OpenAPIRegistry, opts: DocsOptions)
   doc({
     method: 'post',
     path: '/shkeeper/payout/{payoutId}/abandon',
-    summary: 'Abandon an open payout, only on SHKeeper\'s word that it was not executed (admin)',
+    summary: "Abandon an open payout, only on SHKeeper's word that it was not executed (admin)",
     description:
       'SHKeeper is asked now, in the crypto the payout was sent in. "Never received" or failed: the payout and its ' +
       'disbursement fail and the escrow is free again. Paid: recorded as completed (409 `payout_not_open`). Anything ' +
       'else: 409 `payout_outcome_unknown` — it may still pay.',
     auth: 'admin',
     params: payoutIdParams,
-    responses: { 200: json('Abandoned', z.object({ success: z.literal(true), message: z.string(), data: z.object({ payoutId: z.string(), status: z.literal('failed') }) })) },
+    responses: {
+      200: json(
+        'Abandoned',
+        z.object({ success: z.literal(true), message: z.string(), data: z.object({ payoutId: z.string(), status: z.literal('failed') }) }),
+      ),
+    },
     errors: {
       404: ['payout_not_found'],
       409: ['payout_not_open', 'payout_outcome_unknown'],

@@ -3,7 +3,14 @@ import type { Clock } from '../../platform/clock.js';
 import { AppError, fail } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Config } from '../../platform/config.js';
-import { assertFundingOnChain, assertPayoutAmount, checkPayoutRecipient, fundedEscrowOf, inFlightError, openPayout } from '../../core/escrow/escrowRecipients.js';
+import {
+  assertFundingOnChain,
+  assertPayoutAmount,
+  checkPayoutRecipient,
+  fundedEscrowOf,
+  inFlightError,
+  openPayout,
+} from '../../core/escrow/escrowRecipients.js';
 import type { InflowProofs } from '../../core/payments/inflowProofs.js';
 import { to, type PaymentEvents } from '../../core/events/paymentEvents.js';
 import { ledgerOf } from '../../core/payments/escrowLedger.js';
@@ -79,7 +86,15 @@ export class PayoutService {
     const { payout, disbursementId } = await openPayout(
       coordinator,
       escrow,
-      { method: 'shkeeper', recipient: input.recipientAddress, amount: input.amount, override, createdBy: who.userId, source: step.source, now: this.d.clock.now() },
+      {
+        method: 'shkeeper',
+        recipient: input.recipientAddress,
+        amount: input.amount,
+        override,
+        createdBy: who.userId,
+        source: step.source,
+        now: this.d.clock.now(),
+      },
       (ids) => this.insert(who, input, { id: ids.payoutId, escrowPaymentId: escrow.id, crypto, disbursementId: ids.disbursementId }),
     );
     // From here SHKeeper may have it: only SHKeeper's word moves the disbursement.
@@ -133,12 +148,17 @@ export class PayoutService {
     const said = payout.providerTaskId
       ? await shkeeper.getTask(crypto, payout.providerTaskId)
       : ((await shkeeper.payoutStatus(crypto, payout.externalId!)) ?? { status: 'FAILURE', result: 'SHKeeper never received this payout' });
-    const updated = 'txid' in said
-      ? await this.d.updates.applyStatus(payout, said, `payout_abandon:${who.userId}`)
-      : await this.d.updates.applyTask(payout, said, `payout_abandon:${who.userId}`);
+    const updated =
+      'txid' in said
+        ? await this.d.updates.applyStatus(payout, said, `payout_abandon:${who.userId}`)
+        : await this.d.updates.applyTask(payout, said, `payout_abandon:${who.userId}`);
     if (updated.status === 'failed') {
-      this.d.logger.warn({ paymentId: payout.id, admin: who.userId }, 'payout abandoned on SHKeeper\'s word that it was not executed');
-      return { success: true as const, data: { payoutId: updated.id, status: updated.status }, message: 'SHKeeper did not execute this payout; it is abandoned and the escrow is free again' };
+      this.d.logger.warn({ paymentId: payout.id, admin: who.userId }, "payout abandoned on SHKeeper's word that it was not executed");
+      return {
+        success: true as const,
+        data: { payoutId: updated.id, status: updated.status },
+        message: 'SHKeeper did not execute this payout; it is abandoned and the escrow is free again',
+      };
     }
     if (updated.status === 'completed') {
       throw fail('payout_not_open', {

@@ -28,9 +28,7 @@ interface TaskItem {
  * source reports first wins, the others change nothing and emit nothing.
  */
 export class PayoutUpdates {
-  constructor(
-    private readonly d: { store: Store; coordinator: PaymentCoordinator; effects: PaymentEffects; events: PaymentEvents; logger: Logger },
-  ) {}
+  constructor(private readonly d: { store: Store; coordinator: PaymentCoordinator; effects: PaymentEffects; events: PaymentEvents; logger: Logger }) {}
 
   async applyTask(payout: PaymentRecord, task: ShkeeperTaskStatus, source: string): Promise<PaymentRecord> {
     const status = task.status.toUpperCase();
@@ -113,7 +111,10 @@ export class PayoutUpdates {
    * its callback).
    */
   private async lateSuccess(payout: PaymentRecord, txid: string, source: string): Promise<PaymentRecord> {
-    this.d.logger.error({ paymentId: payout.id, escrowPaymentId: payout.escrowPaymentId, txid, source }, 'SHKeeper reports a payout paid that was already closed');
+    this.d.logger.error(
+      { paymentId: payout.id, escrowPaymentId: payout.escrowPaymentId, txid, source },
+      'SHKeeper reports a payout paid that was already closed',
+    );
     try {
       return await this.d.coordinator.recordProviderFacts(
         payout.id,

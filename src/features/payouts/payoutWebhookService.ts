@@ -13,9 +13,7 @@ import { refused, type WebhookRefusal } from '../shared/webhookOutcome.js';
  * What became of a payout callback: taken (`message` says how; `data` names the payout it moved),
  * or refused with a catalog code.
  */
-export type PayoutCallbackOutcome =
-  | { kind: 'accepted'; message: string; data: { payoutId: string; status: string } | null }
-  | WebhookRefusal;
+export type PayoutCallbackOutcome = { kind: 'accepted'; message: string; data: { payoutId: string; status: string } | null } | WebhookRefusal;
 
 /**
  * SHKeeper's payout callback (`processPayoutWebhookEvent`): signed like invoice callbacks but
@@ -24,9 +22,7 @@ export type PayoutCallbackOutcome =
  * (external id, tx hash). Refusals are answered in the spec's `{ success, message, data }`.
  */
 export class PayoutWebhookService {
-  constructor(
-    private readonly d: { config: Config; store: Store; deliveries: DeliveryLog; updates: PayoutUpdates; clock: Clock },
-  ) {}
+  constructor(private readonly d: { config: Config; store: Store; deliveries: DeliveryLog; updates: PayoutUpdates; clock: Clock }) {}
 
   async receive(headers: Record<string, string | string[] | undefined>, raw: Buffer): Promise<PayoutCallbackOutcome> {
     const secret = this.d.config.shkeeper.webhookSecret;

@@ -35,7 +35,9 @@ export function idempotency(store: Store, clock: Clock, retentionMs: number = ID
       throw fail('invalid_idempotency_key');
     }
     const scopeKey = `${req.method} ${routeTemplateOf(req)} ${req.principal?.userId ?? 'anonymous'} ${key}`;
-    const requestHash = createHash('sha256').update(canonical(requestOf(req))).digest('hex');
+    const requestHash = createHash('sha256')
+      .update(canonical(requestOf(req)))
+      .digest('hex');
     const now = clock.now();
     await store.idempotencyKeys.deleteMany({ scopeKey, expiresAt: { $lte: now } });
 

@@ -15,8 +15,20 @@ export const payerProofSchema = z.strictObject({
     receiver: evmAddressSchema,
     amount: z.string().max(64),
     token: z.string().max(16),
-    issuedAtBlock: z.union([z.number().int().nonnegative(), z.string().regex(/^\d{1,15}$/).transform(Number)]),
-    expiresAt: z.union([z.number().int().nonnegative(), z.string().regex(/^\d{1,15}$/).transform(Number)]),
+    issuedAtBlock: z.union([
+      z.number().int().nonnegative(),
+      z
+        .string()
+        .regex(/^\d{1,15}$/)
+        .transform(Number),
+    ]),
+    expiresAt: z.union([
+      z.number().int().nonnegative(),
+      z
+        .string()
+        .regex(/^\d{1,15}$/)
+        .transform(Number),
+    ]),
     nonce: z.string().max(200),
   }),
   signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'must be a 65-byte hex signature'),

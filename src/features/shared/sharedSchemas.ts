@@ -121,7 +121,10 @@ export const PaymentSchema = z
     amount: MoneySchema,
     blockchain: z.object({ network: z.string(), token: z.string() }).nullable(),
     transactionHash: nullableString.openapi({ description: 'the transfer that funded the escrow; while unproven, the latest claim' }),
-    claim: z.object({ transactionHash: z.string(), at: isoDate }).nullable().openapi({ description: 'a hash someone named, not yet proven; it reserves nothing' }),
+    claim: z
+      .object({ transactionHash: z.string(), at: isoDate })
+      .nullable()
+      .openapi({ description: 'a hash someone named, not yet proven; it reserves nothing' }),
     escrow: EscrowLedgerSchema.nullable().openapi({ description: 'inbound payments: what arrived, from whom, and where it went; null for payouts' }),
     escrowPaymentId: nullableString.openapi({ description: 'payouts: the inbound payment whose escrow they disburse' }),
     externalId: nullableString,

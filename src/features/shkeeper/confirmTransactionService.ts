@@ -95,7 +95,7 @@ export class ConfirmTransactionService {
   private async afterSettlement(payment: PaymentRecord, hash: string, step: Step): Promise<ConfirmOutcome> {
     const notThis = (chain?: string) =>
       fail('transfer_mismatch', {
-        message: 'another transaction is recorded as this payment\'s funding; this one does not pay it',
+        message: "another transaction is recorded as this payment's funding; this one does not pay it",
         details: { reason: 'not_this_payment', ...(chain ? { chain } : {}) },
       });
     if (!this.deps.chain) throw notThis();

@@ -95,13 +95,15 @@ export class IntentService {
       const ready = await this.deps.coordinator.recordProviderFacts(payment.id, {
         paymentUrl: `${this.deps.config.shkeeper.invoiceUrl}/${encodeURIComponent(payment.externalId!)}`,
         payAddress: invoice.wallet,
-        providerData: { shkeeper: {
-          invoiceId: invoice.id,
-          crypto,
-          amountCrypto: invoice.amount,
-          exchangeRate: invoice.exchangeRate,
-          displayName: invoice.displayName,
-        } },
+        providerData: {
+          shkeeper: {
+            invoiceId: invoice.id,
+            crypto,
+            amountCrypto: invoice.amount,
+            exchangeRate: invoice.exchangeRate,
+            displayName: invoice.displayName,
+          },
+        },
       });
       announcePaymentCreated(this.deps.events, ready);
       return intentView(ready);

@@ -108,10 +108,7 @@ export class InvoiceEvents {
         elsewhere.push(transfer.txHash);
       }
     }
-    const notes = [
-      ...foreign.map((f) => `not credited: ${f}`),
-      ...elsewhere.map((h) => `not credited: ${h} is already credited to another payment`),
-    ];
+    const notes = [...foreign.map((f) => `not credited: ${f}`), ...elsewhere.map((h) => `not credited: ${h} is already credited to another payment`)];
     const detail = (main?: string) => [main, ...notes].filter(Boolean).join('; ').slice(0, 500) || undefined;
 
     if (outcomes.some((o) => o === 'funded' || o === 'partial')) {
@@ -192,7 +189,10 @@ export class InvoiceEvents {
       const v = await this.d.proofs!.prove(p, t.txid, 'invoice_address');
       if (v.kind === 'credit') return v.transfer;
       if (v.kind === 'seen') return 'seen';
-      log.info({ txid: t.txid, verdict: v.kind, reason: v.kind === 'refuted' ? v.reason : undefined }, 'SHKeeper reports a transaction the chain does not prove');
+      log.info(
+        { txid: t.txid, verdict: v.kind, reason: v.kind === 'refuted' ? v.reason : undefined },
+        'SHKeeper reports a transaction the chain does not prove',
+      );
       return null;
     }
     let from: string | null = null;

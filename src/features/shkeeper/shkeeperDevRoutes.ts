@@ -75,36 +75,69 @@ export function shkeeperDevRoutes(deps: ShkeeperDevRouteDeps): Router {
 
   router.post(
     '/create-test-payment',
-    endpoint({ body: createTestPaymentBody }, async ({ body }) => {
-      const now = deps.clock.now();
-      const amount = body.amount ?? '10';
-      const requestId = newObjectId(now);
-      const offerId = newObjectId(now);
-      const buyerId = body.buyerId ?? 'test-buyer';
-      const sellerId = body.sellerId ?? 'test-seller';
-      await deps.store.purchaseRequests.insertOne({
-        id: requestId, buyerId, title: 'test payment', buyerWalletAddress: null, status: 'open', createdAt: now, updatedAt: now,
-      });
-      await deps.store.sellerOffers.insertOne({
-        id: offerId, purchaseRequestId: requestId, sellerId, amount, currency: 'USDT', walletAddress: null, status: 'pending', createdAt: now, updatedAt: now,
-      });
-      const id = newObjectId(now);
-      const payment = await deps.coordinator.create(
-        {
-          id, provider: 'shkeeper', direction: 'in', status: 'pending', escrowState: 'unfunded',
-          purchaseRequestId: requestId, sellerOfferId: offerId, buyerId, sellerId,
-          amount: { amount, currency: 'USDT' }, blockchain: { network: 'bsc', token: 'USDT' },
-          transactionHash: null, externalId: `AMN_TEST_${id}`, paymentUrl: null,
-          // A test invoice address of its own, as SHKeeper would hand out: callbacks are bound to it.
-          payAddress: Wallet.createRandom().address, expiresAt: null,
-          providerTaskId: null, releaseTxHash: null, refundTxHash: null, liveOfferKey: offerId,
-          providerData: { test: true, shkeeper: { crypto: 'BNB-USDT' } }, metadata: {},
-        },
-        'dev_test_payment',
-        'system',
-      );
-      return ok({ paymentId: payment.id, externalId: payment.externalId, purchaseRequestId: requestId, sellerOfferId: offerId });
-    }, { status: 201 }),
+    endpoint(
+      { body: createTestPaymentBody },
+      async ({ body }) => {
+        const now = deps.clock.now();
+        const amount = body.amount ?? '10';
+        const requestId = newObjectId(now);
+        const offerId = newObjectId(now);
+        const buyerId = body.buyerId ?? 'test-buyer';
+        const sellerId = body.sellerId ?? 'test-seller';
+        await deps.store.purchaseRequests.insertOne({
+          id: requestId,
+          buyerId,
+          title: 'test payment',
+          buyerWalletAddress: null,
+          status: 'open',
+          createdAt: now,
+          updatedAt: now,
+        });
+        await deps.store.sellerOffers.insertOne({
+          id: offerId,
+          purchaseRequestId: requestId,
+          sellerId,
+          amount,
+          currency: 'USDT',
+          walletAddress: null,
+          status: 'pending',
+          createdAt: now,
+          updatedAt: now,
+        });
+        const id = newObjectId(now);
+        const payment = await deps.coordinator.create(
+          {
+            id,
+            provider: 'shkeeper',
+            direction: 'in',
+            status: 'pending',
+            escrowState: 'unfunded',
+            purchaseRequestId: requestId,
+            sellerOfferId: offerId,
+            buyerId,
+            sellerId,
+            amount: { amount, currency: 'USDT' },
+            blockchain: { network: 'bsc', token: 'USDT' },
+            transactionHash: null,
+            externalId: `AMN_TEST_${id}`,
+            paymentUrl: null,
+            // A test invoice address of its own, as SHKeeper would hand out: callbacks are bound to it.
+            payAddress: Wallet.createRandom().address,
+            expiresAt: null,
+            providerTaskId: null,
+            releaseTxHash: null,
+            refundTxHash: null,
+            liveOfferKey: offerId,
+            providerData: { test: true, shkeeper: { crypto: 'BNB-USDT' } },
+            metadata: {},
+          },
+          'dev_test_payment',
+          'system',
+        );
+        return ok({ paymentId: payment.id, externalId: payment.externalId, purchaseRequestId: requestId, sellerOfferId: offerId });
+      },
+      { status: 201 },
+    ),
   );
 
   router.post(
@@ -121,10 +154,21 @@ export function shkeeperDevRoutes(deps: ShkeeperDevRouteDeps): Router {
       const txid = body.txid ?? `0x${newObjectId()}${newObjectId()}${'0'.repeat(16)}`;
       const amount = payment.amount.amount;
       const payload = {
-        external_id: payment.externalId, crypto: 'BNB-USDT', addr: payment.payAddress ?? '0x0', fiat: 'USD',
-        balance_fiat: amount, balance_crypto: amount, paid: body.status !== 'PARTIAL', status: body.status,
-        fee_fixed: '0', fee_percent: '0', fee_policy: 'NO_FEE', overpaid_fiat: '0.00',
-        transactions: [{ txid, date: now(), amount_crypto: amount, amount_fiat: amount, amount_fiat_without_fee: amount, fee_fiat: '0', trigger: true, crypto: 'BNB-USDT' }],
+        external_id: payment.externalId,
+        crypto: 'BNB-USDT',
+        addr: payment.payAddress ?? '0x0',
+        fiat: 'USD',
+        balance_fiat: amount,
+        balance_crypto: amount,
+        paid: body.status !== 'PARTIAL',
+        status: body.status,
+        fee_fixed: '0',
+        fee_percent: '0',
+        fee_policy: 'NO_FEE',
+        overpaid_fiat: '0.00',
+        transactions: [
+          { txid, date: now(), amount_crypto: amount, amount_fiat: amount, amount_fiat_without_fee: amount, fee_fiat: '0', trigger: true, crypto: 'BNB-USDT' },
+        ],
       };
       const raw = compactSorted(payload);
       const ts = String(Math.floor(deps.clock.now().getTime() / 1000));

@@ -78,7 +78,7 @@ export function registerShkeeperDocs(registry: OpenAPIRegistry, opts: DocsOption
     path: '/shkeeper/confirm-transaction',
     summary: 'Confirm a pay-in by its transaction: the chain decides (party or admin)',
     description:
-      'The chain is read: an ERC-20 `Transfer` of the configured token to the invoice\'s own pay address (any sender), ' +
+      "The chain is read: an ERC-20 `Transfer` of the configured token to the invoice's own pay address (any sender), " +
       '`BSC_CONFIRMATIONS` deep, is credited to the escrow for what it moved (its sender recorded as the payer). The ' +
       'payment completes once what arrived reaches the price less `UNDERPAYMENT_TOLERANCE`; below that it stays ' +
       '`processing` (202) with the shortfall recorded. A claim the chain does not prove (refuted, not mined, unknown) ' +
@@ -90,10 +90,7 @@ export function registerShkeeperDocs(registry: OpenAPIRegistry, opts: DocsOption
     body: { schema: confirmTransactionBody },
     responses: {
       200: json('Confirmed (`status: completed`), already confirmed, or a transfer recorded as excess', ConfirmationSchema),
-      202: json(
-        'Seen but not deep enough yet, or credited but short of the price (`status: processing`); confirm again later',
-        ConfirmationSchema,
-      ),
+      202: json('Seen but not deep enough yet, or credited but short of the price (`status: processing`); confirm again later', ConfirmationSchema),
     },
     errors: {
       400: ['unsupported_network'],
@@ -127,8 +124,8 @@ export function registerShkeeperDocs(registry: OpenAPIRegistry, opts: DocsOption
     path: '/shkeeper/webhook',
     summary: "SHKeeper's invoice callback",
     description:
-      'Verified on the raw bytes before anything is parsed (any Content-Type). **Answers 202, not the spec\'s 200**: ' +
-      'SHKeeper counts only 202 as delivered and re-sends anything else every ~60 s. Each transaction of the invoice\'s ' +
+      "Verified on the raw bytes before anything is parsed (any Content-Type). **Answers 202, not the spec's 200**: " +
+      "SHKeeper counts only 202 as delivered and re-sends anything else every ~60 s. Each transaction of the invoice's " +
       'crypto to its pay address is credited to the escrow for what it brought (`amount_crypto`), whatever the status ' +
       'word says: the payment completes once what arrived reaches the price less `UNDERPAYMENT_TOLERANCE`, stays ' +
       '`processing` with the shortfall recorded below that, and money after completion or for a cancelled/failed ' +

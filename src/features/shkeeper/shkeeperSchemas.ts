@@ -24,8 +24,14 @@ export const confirmTransactionBody = z.strictObject({
 
 export const triggerWebhookBody = z.strictObject({
   paymentId: objectIdSchema,
-  status: z.enum(['PAID', 'OVERPAID', 'PARTIAL']).optional().transform((v) => v ?? 'PAID'),
-  txid: z.string().regex(/^0x[0-9a-fA-F]{64}$/).optional(),
+  status: z
+    .enum(['PAID', 'OVERPAID', 'PARTIAL'])
+    .optional()
+    .transform((v) => v ?? 'PAID'),
+  txid: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{64}$/)
+    .optional(),
 });
 
 export const createTestPaymentBody = z.strictObject({

@@ -68,9 +68,10 @@ export class WalletMonitor extends IntervalMonitor {
     ).filter((p) => isAddress(p.payAddress));
     this.watched = open.map((p) => p.payAddress!);
     const latest = await chain.blockNumber();
-    const fromBlock = this.lastScannedBlock === null
-      ? Math.max(0, latest - config.monitors.wallet.blockWindow)
-      : Math.max(0, Math.min(this.lastScannedBlock + 1, latest) - this.margin());
+    const fromBlock =
+      this.lastScannedBlock === null
+        ? Math.max(0, latest - config.monitors.wallet.blockWindow)
+        : Math.max(0, Math.min(this.lastScannedBlock + 1, latest) - this.margin());
 
     const checked = new Set<string>();
     const byId = new Map(open.map((p) => [p.id, p]));

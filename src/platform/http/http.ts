@@ -69,8 +69,7 @@ export function jsonDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
-export const jsonTooDeep = (max: number) =>
-  fail('json_too_deep', { message: `the JSON body is nested deeper than ${max} levels`, details: { maxDepth: max } });
+export const jsonTooDeep = (max: number) => fail('json_too_deep', { message: `the JSON body is nested deeper than ${max} levels`, details: { maxDepth: max } });
 
 /**
  * The first string or key of a JSON value that no store can keep as sent (a lone surrogate; NUL

@@ -28,7 +28,8 @@ export const memoryLimiters: LimiterFactory = (name, points, duration) => new Ra
 export function createRateLimiters(config: Config, tokens: TokenService, factory: LimiterFactory = memoryLimiters): RateLimiters {
   const { windowMs, perIp, perUser, webhooks } = config.rateLimits;
   const seconds = Math.max(1, Math.round(windowMs / 1000));
-  const middleware = (limits: [RateLimiterAbstract, (req: Request) => string | undefined][]): RequestHandler =>
+  const middleware =
+    (limits: [RateLimiterAbstract, (req: Request) => string | undefined][]): RequestHandler =>
     (req: Request, res: Response, next: NextFunction) => {
       const consumed = limits.flatMap(([limiter, keyOf]) => {
         const key = keyOf(req);

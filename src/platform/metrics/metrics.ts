@@ -178,7 +178,9 @@ export class Metrics {
     const expected = token ? createHash('sha256').update(`Bearer ${token}`).digest() : undefined;
     return async (req, res) => {
       if (expected) {
-        const given = createHash('sha256').update(req.get('Authorization') ?? '').digest();
+        const given = createHash('sha256')
+          .update(req.get('Authorization') ?? '')
+          .digest();
         if (!timingSafeEqual(given, expected)) {
           const refused = fail('invalid_metrics_token');
           res.status(httpStatusOf(refused.kind)).json(errorBody(refused));

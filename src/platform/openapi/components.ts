@@ -24,9 +24,12 @@ export const ErrorResponseSchema = z
     error: z.object({
       code: z.string().openapi({ description: 'machine-readable; clients branch on it', example: 'payment_not_found' }),
       message: z.string().openapi({ description: 'human text; may change' }),
-      details: z.union([z.array(ValidationIssueSchema), z.record(z.string(), z.unknown())]).optional().openapi({
-        description: 'extra facts for some codes: `validation_error` lists `ValidationIssue`s, `transfer_mismatch` has `{ reason }`…',
-      }),
+      details: z
+        .union([z.array(ValidationIssueSchema), z.record(z.string(), z.unknown())])
+        .optional()
+        .openapi({
+          description: 'extra facts for some codes: `validation_error` lists `ValidationIssue`s, `transfer_mismatch` has `{ reason }`…',
+        }),
     }),
   })
   .openapi('ErrorResponse', { description: 'Every error the API answers (except the payout webhook, which answers SHKeeper its own shape).' });
@@ -99,7 +102,10 @@ export function errorResponse(status: ErrorStatus, codes: readonly string[]) {
         schema: {
           allOf: [
             ERROR_REF,
-            { type: 'object' as const, properties: { error: { type: 'object' as const, properties: { code: { type: 'string' as const, enum: [...codes] } } } } },
+            {
+              type: 'object' as const,
+              properties: { error: { type: 'object' as const, properties: { code: { type: 'string' as const, enum: [...codes] } } } },
+            },
           ],
         },
       },

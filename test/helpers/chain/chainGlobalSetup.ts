@@ -38,7 +38,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const shared = (registry[KEY] ??= { nodes: startNodes(Math.min(poolSize(project), MAX_SHARED_NODES)), users: 0 });
   shared.users++;
   const nodes = await shared.nodes;
-  project.provide('hardhatNodes', nodes.map((n) => n.rpcUrl));
+  project.provide(
+    'hardhatNodes',
+    nodes.map((n) => n.rpcUrl),
+  );
   project.provide('testContracts', compiledContracts());
   return async () => {
     if (--shared.users > 0) return;

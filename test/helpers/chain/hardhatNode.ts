@@ -53,20 +53,16 @@ export async function startHardhatNode(opts: StartOptions = {}): Promise<Hardhat
 }
 
 async function startOnce(port: number, readyTimeoutMs: number, onSpawned?: () => void): Promise<HardhatNode> {
-  const child = spawn(
-    process.execPath,
-    [hardhatCli(), 'node', '--config', CONFIG, '--hostname', '127.0.0.1', '--port', String(port)],
-    {
-      cwd: import.meta.dirname,
-      env: {
-        ...process.env,
-        HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true',
-        NO_COLOR: '1',
-        ESCROW_TEST_CHAIN_PARENT_PID: String(process.pid),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, [hardhatCli(), 'node', '--config', CONFIG, '--hostname', '127.0.0.1', '--port', String(port)], {
+    cwd: import.meta.dirname,
+    env: {
+      ...process.env,
+      HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true',
+      NO_COLOR: '1',
+      ESCROW_TEST_CHAIN_PARENT_PID: String(process.pid),
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const keep = (d: Buffer) => {
     // The node logs every RPC call; keep only the tail so memory stays flat.

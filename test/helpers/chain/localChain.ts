@@ -98,8 +98,7 @@ export async function startLocalChain(opts: StartLocalChainOptions = {}): Promis
     return { address, contract: new Contract(address, abi, from) };
   };
 
-  const erc20 = (address: string, runner: Wallet | JsonRpcProvider) =>
-    new Contract(address, compiledContract('TestToken').abi, runner);
+  const erc20 = (address: string, runner: Wallet | JsonRpcProvider) => new Contract(address, compiledContract('TestToken').abi, runner);
 
   return {
     rpcUrl: node.rpcUrl,
@@ -110,11 +109,7 @@ export async function startLocalChain(opts: StartLocalChainOptions = {}): Promis
 
     async deployToken(opts = {}) {
       const from = opts.from ?? accounts[0]!;
-      const { address, contract } = await deployContract(
-        'TestToken',
-        [opts.name ?? 'Test USD', opts.symbol ?? 'TUSD', opts.decimals ?? 18],
-        from,
-      );
+      const { address, contract } = await deployContract('TestToken', [opts.name ?? 'Test USD', opts.symbol ?? 'TUSD', opts.decimals ?? 18], from);
       const mint = async (to: string, amount: bigint) => {
         const tx = (await contract.getFunction('mint')(to, amount)) as { hash: string };
         return tx.hash;

@@ -7,11 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
  * request is handed to `reply` with the method and how many calls of that method came before.
  */
 
-export type StubReply =
-  | { result: unknown }
-  | { rpcError: { code: number; message: string } }
-  | { httpStatus: number; body?: string }
-  | 'hang';
+export type StubReply = { result: unknown } | { rpcError: { code: number; message: string } } | { httpStatus: number; body?: string } | 'hang';
 
 export interface StubRpc {
   url: string;

@@ -45,9 +45,7 @@ export function useCompiledContracts(contracts: CompiledContracts): void {
 
 function compileAll(): CompiledContracts {
   const dir = path.join(import.meta.dirname, 'contracts');
-  const sources = Object.fromEntries(
-    TEST_CONTRACTS.map((name) => [`${name}.sol`, { content: readFileSync(path.join(dir, `${name}.sol`), 'utf8') }]),
-  );
+  const sources = Object.fromEntries(TEST_CONTRACTS.map((name) => [`${name}.sol`, { content: readFileSync(path.join(dir, `${name}.sol`), 'utf8') }]));
   const input = {
     language: 'Solidity',
     sources,

@@ -68,7 +68,12 @@ export class StandInCollection {
 
   async findOne(filter: Doc = {}, options: OpOptions = {}): Promise<Doc | null> {
     const { data, views, projection } = this.query('findOne', filter, options, { most: 1 });
-    return project(views.map((v) => data!.copyOf(v)), projection)[0] ?? null;
+    return (
+      project(
+        views.map((v) => data!.copyOf(v)),
+        projection,
+      )[0] ?? null
+    );
   }
 
   async countDocuments(filter: Doc = {}, options: OpOptions = {}): Promise<number> {
@@ -218,7 +223,10 @@ export class StandInCollection {
 
   private select(op: string, filter: Doc, shape: CursorShape): Doc[] {
     const { data, views, projection } = this.query(op, filter, shape as OpOptions);
-    return project(views.map((v) => data!.copyOf(v)), projection);
+    return project(
+      views.map((v) => data!.copyOf(v)),
+      projection,
+    );
   }
 
   private async updateWhere(op: string, filter: Doc, update: Doc, options: OpOptions, most?: number): Promise<UpdateResult> {

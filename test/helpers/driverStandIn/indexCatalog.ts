@@ -103,7 +103,9 @@ export class IndexCatalog {
     }
     for (const other of this.specs.values()) {
       if (sameKey(other, spec) && isDeepStrictEqual(other.partialFilterExpression, spec.partialFilterExpression)) {
-        const what = sameOptions(other, spec) ? 'Index already exists with a different name' : 'An equivalent index already exists with a different name and options';
+        const what = sameOptions(other, spec)
+          ? 'Index already exists with a different name'
+          : 'An equivalent index already exists with a different name and options';
         throw serverError('IndexOptionsConflict', `${what}: ${other.name}`);
       }
     }
@@ -162,10 +164,9 @@ export class IndexCatalog {
   private duplicate(spec: IndexSpec, tuple: unknown[]) {
     const fields = Object.keys(spec.key);
     const keyValue = Object.fromEntries(fields.map((f, i) => [f, tuple[i] === EMPTY_ARRAY_KEY ? undefined : tuple[i]]));
-    return serverError(
-      'DuplicateKey',
-      `E11000 duplicate key error collection: ${this.namespace} index: ${spec.name} dup key: ${showDoc(keyValue)}`,
-      { keyPattern: { ...spec.key }, keyValue },
-    );
+    return serverError('DuplicateKey', `E11000 duplicate key error collection: ${this.namespace} index: ${spec.name} dup key: ${showDoc(keyValue)}`, {
+      keyPattern: { ...spec.key },
+      keyValue,
+    });
   }
 }

@@ -29,14 +29,38 @@ type Pred = (doc: Doc) => boolean;
 
 const NUMERIC_TYPES = new Set(['double', 'int', 'long', 'decimal']);
 const TYPE_BY_NUMBER: Record<number, string> = {
-  1: 'double', 2: 'string', 3: 'object', 4: 'array', 5: 'binData', 6: 'undefined', 7: 'objectId',
-  8: 'bool', 9: 'date', 10: 'null', 11: 'regex', 13: 'javascript', 16: 'int', 17: 'timestamp',
-  18: 'long', 19: 'decimal', [-1]: 'minKey', 127: 'maxKey',
+  1: 'double',
+  2: 'string',
+  3: 'object',
+  4: 'array',
+  5: 'binData',
+  6: 'undefined',
+  7: 'objectId',
+  8: 'bool',
+  9: 'date',
+  10: 'null',
+  11: 'regex',
+  13: 'javascript',
+  16: 'int',
+  17: 'timestamp',
+  18: 'long',
+  19: 'decimal',
+  [-1]: 'minKey',
+  127: 'maxKey',
 };
 const TYPE_BY_BSONTYPE: Record<string, string> = {
-  ObjectId: 'objectId', Decimal128: 'decimal', Long: 'long', Int32: 'int', Double: 'double',
-  Binary: 'binData', Timestamp: 'timestamp', MinKey: 'minKey', MaxKey: 'maxKey', Code: 'javascript',
-  BSONRegExp: 'regex', BSONSymbol: 'symbol',
+  ObjectId: 'objectId',
+  Decimal128: 'decimal',
+  Long: 'long',
+  Int32: 'int',
+  Double: 'double',
+  Binary: 'binData',
+  Timestamp: 'timestamp',
+  MinKey: 'minKey',
+  MaxKey: 'maxKey',
+  Code: 'javascript',
+  BSONRegExp: 'regex',
+  BSONSymbol: 'symbol',
 };
 
 /** The BSON type name a value would be stored as. */

@@ -28,11 +28,7 @@ export const CODES = {
 
 export type CodeName = keyof typeof CODES;
 
-export function serverError(
-  codeName: CodeName,
-  message: string,
-  extra: Record<string, unknown> = {},
-): InstanceType<typeof MongoServerError> {
+export function serverError(codeName: CodeName, message: string, extra: Record<string, unknown> = {}): InstanceType<typeof MongoServerError> {
   return new MongoServerError({ ok: 0, errmsg: message, code: CODES[codeName], codeName, ...extra });
 }
 

@@ -112,7 +112,11 @@ function applyOne(doc: Doc, op: string, path: string, value: unknown): void {
       if (list === undefined) return;
       if (!Array.isArray(list)) throw serverError('BadValue', 'Cannot apply $pull to a non-array value');
       const remove = pullPredicate(value);
-      setAt(parent!, leaf, list.filter((el) => !remove(el)));
+      setAt(
+        parent!,
+        leaf,
+        list.filter((el) => !remove(el)),
+      );
       return;
     }
   }

@@ -84,8 +84,13 @@ export class CallbackSender {
 
   send(spec: StreamSpec): CallbackStream {
     const info: CallbackStream = {
-      id: this.streams.length + 1, kind: spec.kind, url: spec.url, externalId: spec.externalId, txid: spec.txid,
-      state: this.deferring ? 'deferred' : 'sending', attempts: 0,
+      id: this.streams.length + 1,
+      kind: spec.kind,
+      url: spec.url,
+      externalId: spec.externalId,
+      txid: spec.txid,
+      state: this.deferring ? 'deferred' : 'sending',
+      attempts: 0,
     };
     this.streams.push(info);
     if (this.deferring) this.queue.push({ info, spec });
@@ -165,9 +170,18 @@ export class CallbackSender {
     this.aborters.add(aborter);
     const r = await post(spec.url, body, headers, this.o.timeoutMs, aborter.signal).finally(() => this.aborters.delete(aborter));
     this.deliveries.push({
-      stream: info.id, kind: info.kind, url: spec.url, externalId: info.externalId, txid: info.txid,
+      stream: info.id,
+      kind: info.kind,
+      url: spec.url,
+      externalId: info.externalId,
+      txid: info.txid,
       attempt: this.deliveries.filter((d) => d.stream === info.id).length + 1,
-      duplicate, status: r.status, ...(r.error === undefined ? {} : { error: r.error }), body, headers, at: new Date(),
+      duplicate,
+      status: r.status,
+      ...(r.error === undefined ? {} : { error: r.error }),
+      body,
+      headers,
+      at: new Date(),
     });
     return r.status;
   }
@@ -187,7 +201,13 @@ export class CallbackSender {
 }
 
 /** One POST, no redirects followed, no connection reuse; never rejects. */
-function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number, signal: AbortSignal): Promise<{ status: number | null; error?: string }> {
+function post(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<{ status: number | null; error?: string }> {
   return new Promise((resolve) => {
     let target: URL;
     try {

@@ -17,9 +17,7 @@ export class ShkError extends Error {
     return {
       status: 'error',
       message: this.message,
-      ...(this.withTraceback
-        ? { traceback: `Traceback (most recent call last):\n  File "shkeeper/api_v1.py", line 1, in fake\n${this.message}\n` }
-        : {}),
+      ...(this.withTraceback ? { traceback: `Traceback (most recent call last):\n  File "shkeeper/api_v1.py", line 1, in fake\n${this.message}\n` } : {}),
     };
   }
 }
@@ -36,7 +34,12 @@ export function pyKey(req: PyDict, key: string, httpStatus: number, withTracebac
 export function asPyDict(value: unknown, httpStatus: number, withTraceback: boolean): PyDict {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as PyDict;
   const type = Array.isArray(value) ? 'list' : value === null ? 'NoneType' : typeof value === 'string' ? 'str' : typeof value === 'number' ? 'int' : 'bool';
-  const message = type === 'list' ? 'list indices must be integers or slices, not str' : type === 'str' ? 'string indices must be integers' : `'${type}' object is not subscriptable`;
+  const message =
+    type === 'list'
+      ? 'list indices must be integers or slices, not str'
+      : type === 'str'
+        ? 'string indices must be integers'
+        : `'${type}' object is not subscriptable`;
   throw new ShkError(message, httpStatus, withTraceback);
 }
 

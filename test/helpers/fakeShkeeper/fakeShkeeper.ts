@@ -111,9 +111,10 @@ export class FakeShkeeper {
   }
 
   invoice(ref: { externalId?: string; callbackUrl?: string; invoiceId?: number }): FakeInvoice {
-    const found = ref.invoiceId !== undefined
-      ? this.book.invoices.filter((i) => i.id === ref.invoiceId)
-      : this.book.invoices.filter((i) => i.externalId === ref.externalId && (ref.callbackUrl === undefined || i.callbackUrl === ref.callbackUrl));
+    const found =
+      ref.invoiceId !== undefined
+        ? this.book.invoices.filter((i) => i.id === ref.invoiceId)
+        : this.book.invoices.filter((i) => i.externalId === ref.externalId && (ref.callbackUrl === undefined || i.callbackUrl === ref.callbackUrl));
     if (found.length !== 1) throw new Error(`fake SHKeeper: ${found.length} invoices match ${JSON.stringify(ref)}`);
     return found[0] as FakeInvoice;
   }
@@ -139,8 +140,14 @@ export class FakeShkeeper {
       inv.unconfirmed.push(u);
       if (this.o.unconfirmedTxNotification ?? true) {
         stream = this.sender.send({
-          kind: 'unconfirmed', url: inv.callbackUrl, externalId: inv.externalId, txid, variant, withApiKeyHeader: true,
-          maxAttempts: this.o.callbackMaxAttempts ?? 20, build: () => this.book.unconfirmedPayload(inv, u),
+          kind: 'unconfirmed',
+          url: inv.callbackUrl,
+          externalId: inv.externalId,
+          txid,
+          variant,
+          withApiKeyHeader: true,
+          maxAttempts: this.o.callbackMaxAttempts ?? 20,
+          build: () => this.book.unconfirmedPayload(inv, u),
         });
       }
     } else {
@@ -207,8 +214,14 @@ export class FakeShkeeper {
 
   private sendInvoiceCallback(inv: FakeInvoice, tx: FakeTx, variant: CallbackVariant): CallbackStream {
     return this.sender.send({
-      kind: 'invoice', url: inv.callbackUrl, externalId: inv.externalId, txid: tx.txid, variant, withApiKeyHeader: true,
-      maxAttempts: this.o.callbackMaxAttempts ?? 20, build: () => this.book.callbackPayload(inv, tx),
+      kind: 'invoice',
+      url: inv.callbackUrl,
+      externalId: inv.externalId,
+      txid: tx.txid,
+      variant,
+      withApiKeyHeader: true,
+      maxAttempts: this.o.callbackMaxAttempts ?? 20,
+      build: () => this.book.callbackPayload(inv, tx),
       onAccepted: () => (tx.callbackConfirmed = true),
     });
   }
@@ -218,8 +231,14 @@ export class FakeShkeeper {
     for (const p of payouts) {
       if (!p.callbackUrl) continue;
       this.sender.send({
-        kind: 'payout', url: p.callbackUrl, externalId: p.externalId, txid: p.txid, variant, withApiKeyHeader: false,
-        maxAttempts: this.o.payoutCallbackMaxAttempts ?? 7, build: () => this.desk.callbackPayload(p),
+        kind: 'payout',
+        url: p.callbackUrl,
+        externalId: p.externalId,
+        txid: p.txid,
+        variant,
+        withApiKeyHeader: false,
+        maxAttempts: this.o.payoutCallbackMaxAttempts ?? 7,
+        build: () => this.desk.callbackPayload(p),
       });
     }
   }

@@ -82,9 +82,22 @@ export class InvoiceBook {
       const id = this.invoices.length + 1;
       const addr = this.s.newAddress(crypto, id, externalId);
       inv = {
-        id, externalId, callbackUrl, fiat, crypto, addr, addresses: new Map([[crypto, addr]]),
-        amountFiat, amountCrypto, exchangeRate: rate, balanceFiat: ZERO, balanceCrypto: ZERO,
-        status: 'UNPAID', txs: [], unconfirmed: [], createdAt: this.s.now(),
+        id,
+        externalId,
+        callbackUrl,
+        fiat,
+        crypto,
+        addr,
+        addresses: new Map([[crypto, addr]]),
+        amountFiat,
+        amountCrypto,
+        exchangeRate: rate,
+        balanceFiat: ZERO,
+        balanceCrypto: ZERO,
+        status: 'UNPAID',
+        txs: [],
+        unconfirmed: [],
+        createdAt: this.s.now(),
       };
       this.invoices.push(inv);
       return inv;
@@ -131,9 +144,7 @@ export class InvoiceBook {
 
   /** The invoice a payment to `addr` in `crypto` is credited to (`Transaction.add`). */
   byAddress(crypto: string, addr: string): FakeInvoice | undefined {
-    return (
-      this.invoices.find((i) => i.addresses.get(crypto) === addr) ?? this.invoices.find((i) => i.addr === addr)
-    );
+    return this.invoices.find((i) => i.addresses.get(crypto) === addr) ?? this.invoices.find((i) => i.addr === addr);
   }
 
   /** A transaction with ≥ 1 confirmation: stored, and the balance and status updated at once (§4). */
@@ -148,9 +159,16 @@ export class InvoiceBook {
     }
     const rate = t.crypto === inv.crypto ? inv.exchangeRate : this.s.rate(t.crypto, inv.fiat);
     const tx: FakeTx = {
-      id: this.nextTxId++, txid: t.txid, crypto: t.crypto, addr: t.addr, amountCrypto: t.amount,
-      amountFiat: mul(t.amount, rate), confirmations: t.confirmations,
-      needMoreConfirmations: t.confirmations < this.s.wallet.confirmations, callbackConfirmed: false, createdAt: this.s.now(),
+      id: this.nextTxId++,
+      txid: t.txid,
+      crypto: t.crypto,
+      addr: t.addr,
+      amountCrypto: t.amount,
+      amountFiat: mul(t.amount, rate),
+      confirmations: t.confirmations,
+      needMoreConfirmations: t.confirmations < this.s.wallet.confirmations,
+      callbackConfirmed: false,
+      createdAt: this.s.now(),
     };
     inv.txs.push(tx);
     inv.unconfirmed = inv.unconfirmed.filter((u) => !(u.txid === t.txid && u.crypto === t.crypto));

@@ -76,8 +76,16 @@ export interface PaymentResult {
 
 export const DEFAULT_CRYPTOS: FakeCrypto[] = (
   [
-    ['BNB-USDT', 'BEP20 USDT'], ['BNB-USDC', 'BEP20 USDC'], ['BNB', 'BNB'], ['USDT', 'TRC20 USDT'], ['USDC', 'TRC20 USDC'],
-    ['TRX', 'Tron TRX'], ['ETH', 'Ethereum'], ['ETH-USDT', 'ERC20 USDT'], ['ETH-USDC', 'ERC20 USDC'], ['BTC', 'Bitcoin'],
+    ['BNB-USDT', 'BEP20 USDT'],
+    ['BNB-USDC', 'BEP20 USDC'],
+    ['BNB', 'BNB'],
+    ['USDT', 'TRC20 USDT'],
+    ['USDC', 'TRC20 USDC'],
+    ['TRX', 'Tron TRX'],
+    ['ETH', 'Ethereum'],
+    ['ETH-USDT', 'ERC20 USDT'],
+    ['ETH-USDC', 'ERC20 USDC'],
+    ['BTC', 'Bitcoin'],
   ] as const
 ).map(([name, displayName]) => ({ name, displayName }));
 /** Fiat (USD) per unit; unlisted cryptos (stablecoins) are 1. EUR is USD × 0.92 unless configured. */

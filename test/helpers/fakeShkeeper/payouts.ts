@@ -76,7 +76,12 @@ export class PayoutDesk {
     const bad = items.find((i) => typeof i.dest !== 'string' || i.dest === '' || i.amount === undefined);
     const res: Record<string, unknown> = bad
       ? { status: 'error', msg: `Bad destination address in ${JSON.stringify(bad)}` }
-      : { task_id: this.newTask(crypto, items.map((i) => ({ dest: String(i.dest), amount: pyStr(i.amount) }))).id };
+      : {
+          task_id: this.newTask(
+            crypto,
+            items.map((i) => ({ dest: String(i.dest), amount: pyStr(i.amount) })),
+          ).id,
+        };
     const task = typeof res.task_id === 'string' ? this.tasks.get(res.task_id) : undefined;
     for (const item of items) {
       const externalId = item.external_id ? pyStr(item.external_id) : null;
@@ -184,9 +189,18 @@ export class PayoutDesk {
     return task;
   }
 
-  private record(crypto: string, p: { externalId: string | null; amount: Dec; destination: string; callbackUrl: string | null; taskId: string | null }): FakePayout {
+  private record(
+    crypto: string,
+    p: { externalId: string | null; amount: Dec; destination: string; callbackUrl: string | null; taskId: string | null },
+  ): FakePayout {
     const payout: FakePayout = {
-      id: this.payouts.length + 1, crypto, ...p, amountText: fixed(p.amount, 10), status: 'IN_PROGRESS', txid: null, createdAt: this.s.now(),
+      id: this.payouts.length + 1,
+      crypto,
+      ...p,
+      amountText: fixed(p.amount, 10),
+      status: 'IN_PROGRESS',
+      txid: null,
+      createdAt: this.s.now(),
     };
     this.payouts.push(payout);
     return payout;

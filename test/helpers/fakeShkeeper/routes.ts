@@ -66,7 +66,15 @@ export function classify(segments: string[]): Endpoint {
 }
 
 const METHODS: Record<Endpoint, string> = {
-  crypto: 'GET', invoices: 'GET', payment_request: 'POST', payout: 'POST', multipayout: 'POST', task: 'GET', payout_status: 'GET', login: 'GET', other: '',
+  crypto: 'GET',
+  invoices: 'GET',
+  payment_request: 'POST',
+  payout: 'POST',
+  multipayout: 'POST',
+  task: 'GET',
+  payout_status: 'GET',
+  login: 'GET',
+  other: '',
 };
 
 export function route(ctx: RouteContext, req: ParsedRequest): Reply {

@@ -30,7 +30,9 @@ export function legacyJson(value: unknown): string {
   const v = value as Json;
   if (Array.isArray(v)) return `[${v.map(legacyJson).join(', ')}]`;
   if (v !== null && typeof v === 'object') {
-    return `{${Object.entries(v).map(([k, x]) => `${asciiString(k)}: ${legacyJson(x)}`).join(', ')}}`;
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${asciiString(k)}: ${legacyJson(x)}`)
+      .join(', ')}}`;
   }
   return typeof v === 'string' ? asciiString(v) : JSON.stringify(v);
 }
