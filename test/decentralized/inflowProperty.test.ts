@@ -1,11 +1,10 @@
 import fc from 'fast-check';
 import type { Wallet } from 'ethers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addDecimals } from '../../src/platform/money.js';
 import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
-import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
-import { paymentOf, market, provenPayment, saveBody, startWeb3Suite, stopWeb3Suite, units, type Market, type Web3Harness } from '../helpers/web3Harness.js';
+import { paymentOf, market, provenPayment, saveBody, units, useWeb3Suite, type Market } from '../helpers/web3Harness.js';
 
 /**
  * Invariant 1 as a property: several Web3 payments share one escrow receiver; each has its own
@@ -16,18 +15,13 @@ import { paymentOf, market, provenPayment, saveBody, startWeb3Suite, stopWeb3Sui
  * transfers credited to it.
  */
 
-let chain: LocalChain;
-let usdt: DeployedToken;
-let receiver: Wallet;
-let h: Web3Harness;
+const env = useWeb3Suite();
 let payers: Wallet[];
 
 beforeAll(async () => {
-  ({ chain, h, usdt, receiver } = await startWeb3Suite());
-  payers = chain.accounts.slice(3, 7); // three payers and an attacker
-  for (const w of payers) await usdt.mint(w.address, units('1000000'));
+  payers = env.chain.accounts.slice(3, 7); // three payers and an attacker
+  for (const w of payers) await env.usdt.mint(w.address, units('1000000'));
 });
-afterAll(() => stopWeb3Suite({ h, chain }));
 
 const PRICE = units('25.5');
 
@@ -42,13 +36,13 @@ async function setUpRound(): Promise<Round> {
   const markets: Market[] = [];
   const ids: string[] = [];
   for (let i = 0; i < payers.length; i++) {
-    const m = await market(h);
+    const m = await market(env.h);
     markets.push(m);
-    ids.push(await provenPayment(h, m, payers[i]!));
+    ids.push(await provenPayment(env.h, m, payers[i]!));
   }
   const transfers: string[] = [];
-  for (const w of payers) transfers.push(await chain.transfer(usdt.address, w, receiver.address, PRICE));
-  await chain.mine(3);
+  for (const w of payers) transfers.push(await env.chain.transfer(env.usdt.address, w, env.receiver.address, PRICE));
+  await env.chain.mine(3);
   return { markets, ids, transfers };
 }
 
@@ -62,10 +56,10 @@ const step = fc.record({
 async function claim(r: Round, s: { payment: number; transfer: number; path: Path }) {
   const id = r.ids[s.payment]!;
   const hash = r.transfers[s.transfer]!;
-  if (s.path === 'save') return h.anonymous.post('/decentralized/save', saveBody(r.markets[s.payment]!, { transactionHash: hash }));
-  if (s.path === 'verify') return h.anonymous.post(`/decentralized/verify/${id}`, { transactionHash: hash });
-  await h.as('buyer-1').put(`/${id}`, { transactionHash: hash });
-  return h.anonymous.post(`/decentralized/verify/${id}`);
+  if (s.path === 'save') return env.h.anonymous.post('/decentralized/save', saveBody(r.markets[s.payment]!, { transactionHash: hash }));
+  if (s.path === 'verify') return env.h.anonymous.post(`/decentralized/verify/${id}`, { transactionHash: hash });
+  await env.h.as('buyer-1').put(`/${id}`, { transactionHash: hash });
+  return env.h.anonymous.post(`/decentralized/verify/${id}`);
 }
 
 describe('every credit is bound to its own payer, whatever the interleaving of claims', () => {
@@ -77,7 +71,7 @@ describe('every credit is bound to its own payer, whatever the interleaving of c
           const res = await claim(r, s);
           expect(res.status, res.text).toBeLessThan(500);
         }
-        const payments = (await Promise.all(r.ids.map((id) => paymentOf(h, id)))) as PaymentRecord[];
+        const payments = (await Promise.all(r.ids.map((id) => paymentOf(env.h, id)))) as PaymentRecord[];
         const creditedBy = new Map<string, string>();
         payments.forEach((p, i) => {
           expect(ledgerProblems(p), p.id).toEqual([]);

@@ -1,6 +1,4 @@
-import type { Wallet } from 'ethers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
+import { describe, expect, it } from 'vitest';
 import {
   paymentOf,
   attachClaim,
@@ -11,11 +9,9 @@ import {
   payerProof,
   saveBody,
   seedProven,
-  startWeb3Suite,
-  stopWeb3Suite,
   units,
   type Market,
-  type Web3Harness,
+  useWeb3Suite,
 } from '../helpers/web3Harness.js';
 
 /**
@@ -30,23 +26,16 @@ import {
 const ITERATIONS = 12;
 const COPIES = 4;
 
-let chain: LocalChain;
-let usdt: DeployedToken;
-let buyerWallet: Wallet;
-let receiver: Wallet;
-let h: Web3Harness;
-
-beforeAll(async () => void ({ chain, h, usdt, buyerWallet, receiver } = await startWeb3Suite()));
-afterAll(() => stopWeb3Suite({ h, chain }));
+const env = useWeb3Suite();
 
 function racers(paymentId: string, externalId: string, hash: string) {
   const one = [
-    () => h.as(BUYER).post('/verify', { paymentId, transactionHash: hash }),
-    () => h.as('seller-1').post('/verify', { paymentId }),
-    () => h.anonymous.post(`/decentralized/verify/${paymentId}`),
-    () => h.anonymous.post('/decentralized/verify-all-pending'),
-    () => h.anonymous.put('/decentralized/update', { paymentId, status: 'completed' }),
-    () => h.anonymous.post('/callback', { paymentId, transactionHash: hash, status: 'completed', data: { reference: externalId } }),
+    () => env.h.as(BUYER).post('/verify', { paymentId, transactionHash: hash }),
+    () => env.h.as('seller-1').post('/verify', { paymentId }),
+    () => env.h.anonymous.post(`/decentralized/verify/${paymentId}`),
+    () => env.h.anonymous.post('/decentralized/verify-all-pending'),
+    () => env.h.anonymous.put('/decentralized/update', { paymentId, status: 'completed' }),
+    () => env.h.anonymous.post('/callback', { paymentId, transactionHash: hash, status: 'completed', data: { reference: externalId } }),
   ];
   return Array.from({ length: COPIES }, () => one).flat();
 }
@@ -63,69 +52,69 @@ function expectSaneAnswers(answers: { status: number; text: string }[]) {
 describe('racing verifications of one confirmed transfer', () => {
   it(`complete it exactly once (${ITERATIONS} rounds × ${6 * COPIES} concurrent calls)`, async () => {
     for (let i = 0; i < ITERATIONS; i++) {
-      const m = await market(h);
-      const proven = await seedProven(h, m, buyerWallet);
-      const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+      const m = await market(env.h);
+      const proven = await seedProven(env.h, m, env.buyerWallet);
+      const hash = await pay(env.chain, env.usdt.address, env.buyerWallet, env.receiver.address, units('25.5'), 3);
       // Half the rounds start with the hash claimed, half with only the payment saved: then the
       // /verify and /callback racers carry the claim and the others may find no hash yet.
-      const p = i % 2 === 0 ? await attachClaim(h, proven.id, hash) : proven;
+      const p = i % 2 === 0 ? await attachClaim(env.h, proven.id, hash) : proven;
       const answers = await Promise.all(racers(p.id, p.externalId!, hash).map((call) => call()));
       expectSaneAnswers(answers);
-      await expectCompletedOnce(h, m, p.id, { txHash: hash });
+      await expectCompletedOnce(env.h, m, p.id, { txHash: hash });
     }
   });
 
   it('complete it exactly once when the last confirmation arrives in the middle of the race', async () => {
     for (let i = 0; i < ITERATIONS / 2; i++) {
-      const m = await market(h);
-      const proven = await seedProven(h, m, buyerWallet);
-      const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 2);
-      const p = await attachClaim(h, proven.id, hash);
+      const m = await market(env.h);
+      const proven = await seedProven(env.h, m, env.buyerWallet);
+      const hash = await pay(env.chain, env.usdt.address, env.buyerWallet, env.receiver.address, units('25.5'), 2);
+      const p = await attachClaim(env.h, proven.id, hash);
       const calls = racers(p.id, p.externalId!, hash);
       const half = Math.floor(calls.length / 2);
       const first = calls.slice(0, half).map((c) => c());
-      await chain.mine(1);
+      await env.chain.mine(1);
       const rest = calls.slice(half).map((c) => c());
       const answers = await Promise.all([...first, ...rest]);
       expectSaneAnswers(answers);
       // Whatever the racers saw, one more verification settles it, once.
-      const settled = await h.anonymous.post(`/decentralized/verify/${p.id}`);
+      const settled = await env.h.anonymous.post(`/decentralized/verify/${p.id}`);
       expect(settled.body.data.status).toBe('completed');
-      await expectCompletedOnce(h, m, p.id, { txHash: hash });
-      expect((await paymentOf(h, p.id)).history.filter((e) => e.toStatus === 'processing').length).toBeLessThanOrEqual(1);
+      await expectCompletedOnce(env.h, m, p.id, { txHash: hash });
+      expect((await paymentOf(env.h, p.id)).history.filter((e) => e.toStatus === 'processing').length).toBeLessThanOrEqual(1);
     }
   });
 });
 
 describe('racing saves', () => {
   async function raceSaves(m: Market, body: Record<string, unknown>, n = 10) {
-    return Promise.all(Array.from({ length: n }, () => h.anonymous.post('/decentralized/save', body)));
+    return Promise.all(Array.from({ length: n }, () => env.h.anonymous.post('/decentralized/save', body)));
   }
 
   it('the same save with a confirmed hash, many times at once: one payment, completed once', async () => {
     for (let i = 0; i < ITERATIONS / 2; i++) {
-      const m = await market(h);
-      const proof = await payerProof(h, m, buyerWallet);
-      const hash = await pay(chain, usdt.address, buyerWallet, receiver.address, units('25.5'), 3);
+      const m = await market(env.h);
+      const proof = await payerProof(env.h, m, env.buyerWallet);
+      const hash = await pay(env.chain, env.usdt.address, env.buyerWallet, env.receiver.address, units('25.5'), 3);
       const answers = await raceSaves(m, saveBody(m, { transactionHash: hash, payerProof: proof }));
       for (const a of answers) expect(a.status, a.text).toBe(200);
       const ids = new Set(answers.map((a) => a.body.data.id));
       expect(ids.size).toBe(1);
-      expect(await h.store.payments.count({ purchaseRequestId: m.requestId })).toBe(1);
-      await expectCompletedOnce(h, m, [...ids][0], { txHash: hash });
-      expect(h.events.callsNamed('payment-created').filter((e) => (e.payload as { purchaseRequestId: string }).purchaseRequestId === m.requestId)).toHaveLength(
-        1,
-      );
+      expect(await env.h.store.payments.count({ purchaseRequestId: m.requestId })).toBe(1);
+      await expectCompletedOnce(env.h, m, [...ids][0], { txHash: hash });
+      expect(
+        env.h.events.callsNamed('payment-created').filter((e) => (e.payload as { purchaseRequestId: string }).purchaseRequestId === m.requestId),
+      ).toHaveLength(1);
     }
   });
 
   it('the same save without a hash, many times at once: one payment, and every caller gets it', async () => {
     for (let i = 0; i < ITERATIONS / 2; i++) {
-      const m = await market(h);
+      const m = await market(env.h);
       const answers = await raceSaves(m, saveBody(m));
       for (const a of answers) expect(a.status, a.text).toBe(200);
       expect(new Set(answers.map((a) => a.body.data.id)).size).toBe(1);
-      expect(await h.store.payments.count({ purchaseRequestId: m.requestId })).toBe(1);
+      expect(await env.h.store.payments.count({ purchaseRequestId: m.requestId })).toBe(1);
     }
   });
 });

@@ -1,5 +1,6 @@
 import { parseUnits, Wallet, type HDNodeWallet } from 'ethers';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import { startLocalChain, type DeployedToken, type LocalChain } from './chain/localChain.js';
 import { newObjectId } from '../../src/platform/ids.js';
@@ -243,4 +244,40 @@ export async function startWeb3Suite() {
 export async function stopWeb3Suite(s: { h?: Web3Harness; chain?: LocalChain }): Promise<void> {
   await s.h?.stop();
   await s.chain?.stop();
+}
+
+export type Web3Suite = Awaited<ReturnType<typeof startWeb3Suite>> & {
+  /** `POST /decentralized/save` as an anonymous caller. */
+  save: (body: unknown) => ReturnType<Web3Harness['anonymous']['post']>;
+  /** `POST /decentralized/verify/:id` as an anonymous caller. */
+  verify: (id: string, body?: unknown) => ReturnType<Web3Harness['anonymous']['post']>;
+};
+
+/**
+ * Registers the `startWeb3Suite` set-up for the calling file (beforeAll/afterAll) and, with
+ * `ledgerCheck`, an afterEach that finds no ledger problem in any stored payment. The returned
+ * object's fields are valid inside hooks and tests (not at module load), as with `useEscrowEnv`.
+ */
+export function useWeb3Suite(opts: { ledgerCheck?: boolean } = {}): Web3Suite {
+  let suite: Web3Suite | undefined;
+  beforeAll(async () => {
+    const started = await startWeb3Suite();
+    suite = {
+      ...started,
+      save: (body) => started.h.anonymous.post('/decentralized/save', body),
+      verify: (id, body) => started.h.anonymous.post(`/decentralized/verify/${id}`, body),
+    };
+  });
+  afterAll(() => stopWeb3Suite({ h: suite?.h, chain: suite?.chain }));
+  if (opts.ledgerCheck) {
+    afterEach(async () => {
+      for (const p of await suite!.h.store.payments.find({})) expect(ledgerProblems(p), p.id).toEqual([]);
+    });
+  }
+  return new Proxy({} as Web3Suite, {
+    get: (_target, key) => {
+      if (!suite) throw new Error('the Web3 suite is used before beforeAll started it');
+      return suite[key as keyof Web3Suite];
+    },
+  });
 }
