@@ -2,7 +2,7 @@ import { AppError, fail, isAppError } from '../../platform/errors.js';
 import { available, defaultDisbursementAmount, ledgerOf } from '../payments/escrowLedger.js';
 import { compareDecimals } from '../../platform/money.js';
 import type { InflowProofs } from '../payments/inflowProofs.js';
-import type { PaymentCoordinator } from '../payments/paymentCoordinator.js';
+import type { NewPayment, PaymentCoordinator } from '../payments/paymentCoordinator.js';
 import { newObjectId } from '../../platform/ids.js';
 import type { Disbursement, DisbursementKind, PaymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
@@ -183,4 +183,30 @@ export async function openPayout(
     await coordinator.moveDisbursement(escrow.id, disbursementId, 'failed', { ...step, reason: 'the payout record could not be written' });
     throw err;
   }
+}
+
+/** What a payout's creator states; the rest of a payout record is fixed (see `payoutRecord`). */
+export type PayoutFields = Pick<
+  NewPayment,
+  | 'id'
+  | 'provider'
+  | 'purchaseRequestId'
+  | 'sellerOfferId'
+  | 'buyerId'
+  | 'sellerId'
+  | 'amount'
+  | 'blockchain'
+  | 'externalId'
+  | 'payAddress'
+  | 'escrowPaymentId'
+  | 'providerData'
+  | 'metadata'
+>;
+
+/**
+ * A payout's record for `PaymentCoordinator.create`: outbound, pending, unfunded, and holding no
+ * offer (`liveOfferKey` null): the escrow's disbursement holds what that key used to, one payout at a time.
+ */
+export function payoutRecord(fields: PayoutFields): NewPayment {
+  return { ...fields, direction: 'out', status: 'pending', escrowState: 'unfunded', liveOfferKey: null };
 }

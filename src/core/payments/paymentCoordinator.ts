@@ -19,6 +19,28 @@ import { InflowWrites } from './inflowWrites.js';
 
 export type { CreditInput, CreditResult, TransitionFields, TransitionRequest, TransitionResult };
 
+/** The fields a payment is created without: each is filled in by a later step, if ever. */
+const UNSET_AT_CREATION = {
+  transactionHash: null,
+  externalId: null,
+  paymentUrl: null,
+  payAddress: null,
+  expiresAt: null,
+  providerTaskId: null,
+  releaseTxHash: null,
+  refundTxHash: null,
+  liveOfferKey: null,
+  claim: null,
+  escrowPaymentId: null,
+} as const satisfies Partial<PaymentRecord>;
+
+/** A payment as its creator knows it: who, what, how much, by which provider; the rest starts null. */
+export type NewPayment = Omit<
+  PaymentRecord,
+  'history' | 'createdAt' | 'updatedAt' | 'pendingEffects' | 'escrow' | 'creditKeys' | 'fundedRequestKey' | keyof typeof UNSET_AT_CREATION
+> &
+  Partial<Pick<PaymentRecord, keyof typeof UNSET_AT_CREATION>>;
+
 /**
  * The only writer of payment state. Each operation is named for what it means (credit an escrow,
  * record a claim, open or settle a disbursement…) and is one conditional update on the record as
@@ -28,16 +50,11 @@ export type { CreditInput, CreditResult, TransitionFields, TransitionRequest, Tr
  * `credit` and `settleDisbursement`.
  */
 export class PaymentCoordinator extends InflowWrites {
-  /** Inserts a new payment; inbound ones start with an empty escrow ledger. */
-  async create(
-    record: Omit<
-      PaymentRecord,
-      'history' | 'createdAt' | 'updatedAt' | 'pendingEffects' | 'escrow' | 'creditKeys' | 'fundedRequestKey' | 'claim' | 'escrowPaymentId'
-    > &
-      Partial<Pick<PaymentRecord, 'claim' | 'escrowPaymentId'>>,
-    source: string,
-    actor: string,
-  ) {
+  /**
+   * Inserts a new payment; inbound ones start with an empty escrow ledger. What nothing has set yet
+   * (`NewPayment`'s optional fields: no hash, claim, provider task, disbursement, offer hold) is null.
+   */
+  async create(record: NewPayment, source: string, actor: string) {
     const now = this.clock.now();
     const entry: HistoryEntry = {
       fromStatus: null,
@@ -50,8 +67,7 @@ export class PaymentCoordinator extends InflowWrites {
       reason: null,
     };
     return this.store.payments.insertOne({
-      claim: null,
-      escrowPaymentId: null,
+      ...UNSET_AT_CREATION,
       ...record,
       escrow: record.direction === 'in' ? emptyLedger() : null,
       creditKeys: [],

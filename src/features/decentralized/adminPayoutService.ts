@@ -12,6 +12,7 @@ import {
   fundedEscrowOf,
   inFlightError,
   openPayout,
+  payoutRecord,
 } from '../../core/escrow/escrowRecipients.js';
 import type { InflowProofs } from '../../core/payments/inflowProofs.js';
 import { to, type PaymentEvents } from '../../core/events/paymentEvents.js';
@@ -235,32 +236,21 @@ export class AdminPayoutService {
 
   private record(who: Principal, input: AdminPayoutInput, escrow: PaymentRecord, o: { id: string; disbursementId: string }) {
     return this.d.coordinator.create(
-      {
+      payoutRecord({
         id: o.id,
         provider: 'admin_wallet',
-        direction: 'out',
-        status: 'pending',
-        escrowState: 'unfunded',
         purchaseRequestId: input.purchaseRequestId,
         sellerOfferId: escrow.sellerOfferId,
         buyerId: escrow.buyerId,
         sellerId: escrow.sellerId,
         amount: { amount: input.amount, currency: input.currency },
         blockchain: { network: input.network, token: input.currency },
-        transactionHash: null,
         externalId: `ADMINPAY_${o.id}`,
-        paymentUrl: null,
         payAddress: input.receiverWalletAddress,
-        expiresAt: null,
-        providerTaskId: null,
-        releaseTxHash: null,
-        refundTxHash: null,
-        // The escrow's disbursement holds what this key used to: one payout at a time.
-        liveOfferKey: null,
         escrowPaymentId: escrow.id,
         providerData: { forced: input.force === true, disbursementId: o.disbursementId },
         metadata: {},
-      },
+      }),
       'admin_payout',
       who.userId,
     );

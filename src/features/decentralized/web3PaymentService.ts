@@ -264,12 +264,6 @@ export class Web3PaymentService {
         // (ids are announced to every client) is not enough to make claims about it.
         transactionHash: null,
         externalId: `DEPAY_${randomBytes(16).toString('hex')}`,
-        paymentUrl: null,
-        payAddress: null,
-        expiresAt: null,
-        providerTaskId: null,
-        releaseTxHash: null,
-        refundTxHash: null,
         // An anonymous, unverified claim must not lock the buyer out of their own offer: the
         // offer is held by payments the chain has seen, not by a save anyone can make.
         liveOfferKey: null,

@@ -10,6 +10,7 @@ import {
   fundedEscrowOf,
   inFlightError,
   openPayout,
+  payoutRecord,
 } from '../../core/escrow/escrowRecipients.js';
 import type { InflowProofs } from '../../core/payments/inflowProofs.js';
 import { to, type PaymentEvents } from '../../core/events/paymentEvents.js';
@@ -200,32 +201,21 @@ export class PayoutService {
 
   private insert(who: Principal, input: PayoutInput, o: { id: string; escrowPaymentId: string; crypto: string; disbursementId: string }) {
     return this.d.coordinator.create(
-      {
+      payoutRecord({
         id: o.id,
         provider: 'shkeeper',
-        direction: 'out',
-        status: 'pending',
-        escrowState: 'unfunded',
         purchaseRequestId: input.purchaseRequestId,
         sellerOfferId: input.sellerOfferId,
         buyerId: input.buyerId,
         sellerId: input.sellerId,
         amount: { amount: input.amount, currency: input.token },
         blockchain: { network: input.network, token: input.token },
-        transactionHash: null,
         externalId: `PAYOUT_${o.id}`,
-        paymentUrl: null,
         payAddress: input.recipientAddress,
-        expiresAt: null,
-        providerTaskId: null,
-        releaseTxHash: null,
-        refundTxHash: null,
-        // The escrow's disbursement holds what this key used to: one payout at a time.
-        liveOfferKey: null,
         escrowPaymentId: o.escrowPaymentId,
         providerData: { forced: input.force === true, crypto: o.crypto, disbursementId: o.disbursementId },
         metadata: input.metadata ?? {},
-      },
+      }),
       'shkeeper_payout',
       who.userId,
     );
