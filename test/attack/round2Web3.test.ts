@@ -1,24 +1,9 @@
 import { Wallet } from 'ethers';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ledgerOf } from '../../src/core/payments/escrowLedger.js';
-import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
 import { newObjectId } from '../../src/platform/ids.js';
 import { payment as fixturePayment } from '../helpers/fixtures.js';
-import {
-  paymentOf,
-  BUYER,
-  market,
-  pay,
-  payerProof,
-  provenPayment,
-  saveBody,
-  startWeb3Harness,
-  deployUsdt,
-  stopWeb3Suite,
-  units,
-  type Market,
-  type Web3Harness,
-} from '../helpers/web3Harness.js';
+import { paymentOf, BUYER, market, pay, payerProof, provenPayment, saveBody, units, type Market, useWeb3Suite } from '../helpers/web3Harness.js';
 import { expectLedgersSound } from '../escrow/ledgerKit.js';
 
 /**
@@ -28,105 +13,94 @@ import { expectLedgersSound } from '../escrow/ledgerKit.js';
  * invariant: it passes when the service holds it.
  */
 
-let chain: LocalChain;
-let usdt: DeployedToken;
-let receiver: Wallet;
-let h: Web3Harness;
-
-beforeAll(async () => {
-  chain = await startLocalChain();
-  ({ usdt, receiver } = await deployUsdt(chain));
-  h = await startWeb3Harness({ chain, tokenAddress: usdt.address, captureLogs: true, env: { ESCROW_RECEIVER_ADDRESS: receiver.address } });
-});
-afterAll(() => stopWeb3Suite({ h, chain }));
+const env = useWeb3Suite({ captureLogs: true });
 afterEach(async () => {
-  await expectLedgersSound(h.store);
+  await expectLedgersSound(env.h.store);
 });
 
-const save = (body: unknown) => h.anonymous.post('/decentralized/save', body);
-const admin = () => h.bearer('admin-1', { admin: true });
-const cron = () => h.anonymous.post('/decentralized/verify-all-pending');
+const admin = () => env.h.bearer('admin-1', { admin: true });
+const cron = () => env.h.anonymous.post('/decentralized/verify-all-pending');
 
 /** A fresh funded wallet (ETH + tokens), so no other test's open payment shares it. */
 async function freshWallet(tokens = '1000'): Promise<Wallet> {
   const w = Wallet.createRandom();
-  const tx = await chain.accounts[9]!.sendTransaction({ to: w.address, value: 10n ** 18n });
+  const tx = await env.chain.accounts[9]!.sendTransaction({ to: w.address, value: 10n ** 18n });
   await tx.wait();
-  await usdt.mint(w.address, units(tokens));
-  return new Wallet(w.privateKey, chain.provider);
+  await env.usdt.mint(w.address, units(tokens));
+  return new Wallet(w.privateKey, env.chain.provider);
 }
 
-const paymentsOf = (m: Market) => h.store.payments.find({ purchaseRequestId: m.requestId, direction: 'in' });
+const paymentsOf = (m: Market) => env.h.store.payments.find({ purchaseRequestId: m.requestId, direction: 'in' });
 const creditedWith = async (hash: string) =>
-  (await h.store.payments.find({})).filter((p) => (p.escrow?.credits ?? []).some((c) => c.txHash === hash.toLowerCase()));
+  (await env.h.store.payments.find({})).filter((p) => (p.escrow?.credits ?? []).some((c) => c.txHash === hash.toLowerCase()));
 
 describe('cron: crediting a transfer to the wrong purchase of the same wallet', () => {
   it("a transfer made for purchase B (proof signed, hash not yet saved) is not taken by the wallet's other open purchase A", async () => {
     const w = await freshWallet();
-    const a = await market(h);
-    const b = await market(h);
+    const a = await market(env.h);
+    const b = await market(env.h);
     // The buyer has an open payment for A with w proven (e.g. abandoned checkout).
-    const idA = await provenPayment(h, a, w);
+    const idA = await provenPayment(env.h, a, w);
     // Checkout of B: the front end gets the challenge, the wallet signs it, pays, then saves proof + hash.
-    const proofB = await payerProof(h, b, w);
-    const hash = await pay(chain, usdt.address, w, receiver.address, units('25.5'), 3);
+    const proofB = await payerProof(env.h, b, w);
+    const hash = await pay(env.chain, env.usdt.address, w, env.receiver.address, units('25.5'), 3);
     // The cron runs in between (every minute in production).
     expect((await cron()).status).toBe(200);
-    const r = await save(saveBody(b, { payerProof: proofB, transactionHash: hash }));
-    const pa = await paymentOf(h, idA);
+    const r = await env.save(saveBody(b, { payerProof: proofB, transactionHash: hash }));
+    const pa = await paymentOf(env.h, idA);
     expect(
       { saveB: r.status, aStatus: pa.status, aCredits: ledgerOf(pa).credits.map((c) => c.txHash) },
       `B's own transfer must fund B, not the wallet's other open purchase A: ${r.text}`,
     ).toEqual({ saveB: 200, aStatus: 'pending', aCredits: [] });
-    expect((await paymentOf(h, r.body.data.id)).status).toBe('completed');
+    expect((await paymentOf(env.h, r.body.data.id)).status).toBe('completed');
   });
 
   it('when the wallet has two open purchases of the same price, the cron takes neither transfer on a guess', async () => {
     const w = await freshWallet();
-    const a = await market(h);
-    const b = await market(h);
-    const idA = await provenPayment(h, a, w);
-    const idB = await provenPayment(h, b, w);
-    await pay(chain, usdt.address, w, receiver.address, units('25.5'), 3);
+    const a = await market(env.h);
+    const b = await market(env.h);
+    const idA = await provenPayment(env.h, a, w);
+    const idB = await provenPayment(env.h, b, w);
+    await pay(env.chain, env.usdt.address, w, env.receiver.address, units('25.5'), 3);
     await cron();
-    const pa = await paymentOf(h, idA);
-    const pb = await paymentOf(h, idB);
+    const pa = await paymentOf(env.h, idA);
+    const pb = await paymentOf(env.h, idB);
     expect([pa.status, pb.status]).toEqual(['pending', 'pending']);
   });
 
   it('a processing (short) purchase of the wallet does not swallow a full transfer meant for another purchase', async () => {
     const w = await freshWallet();
-    const a = await market(h);
-    const b = await market(h);
-    const idA = await provenPayment(h, a, w);
-    const short = await pay(chain, usdt.address, w, receiver.address, units('25'), 3);
-    expect((await save(saveBody(a, { transactionHash: short }))).status).toBe(200);
-    expect((await paymentOf(h, idA)).status).toBe('processing');
-    const idB = await provenPayment(h, b, w);
-    const forB = await pay(chain, usdt.address, w, receiver.address, units('25.5'), 3);
+    const a = await market(env.h);
+    const b = await market(env.h);
+    const idA = await provenPayment(env.h, a, w);
+    const short = await pay(env.chain, env.usdt.address, w, env.receiver.address, units('25'), 3);
+    expect((await env.save(saveBody(a, { transactionHash: short }))).status).toBe(200);
+    expect((await paymentOf(env.h, idA)).status).toBe('processing');
+    const idB = await provenPayment(env.h, b, w);
+    const forB = await pay(env.chain, env.usdt.address, w, env.receiver.address, units('25.5'), 3);
     // The cron attributes no unnamed transfer (it cannot know which purchase it was for).
     await cron();
-    expect(ledgerOf(await paymentOf(h, idA)).credits.map((c) => c.txHash)).not.toContain(forB.toLowerCase());
+    expect(ledgerOf(await paymentOf(env.h, idA)).credits.map((c) => c.txHash)).not.toContain(forB.toLowerCase());
     // Named for B, it funds B.
-    expect((await save(saveBody(b, { transactionHash: forB }))).status).toBe(200);
-    expect((await paymentOf(h, idB)).status).toBe('completed');
-    expect(ledgerOf(await paymentOf(h, idA)).credits.map((c) => c.txHash)).not.toContain(forB.toLowerCase());
+    expect((await env.save(saveBody(b, { transactionHash: forB }))).status).toBe(200);
+    expect((await paymentOf(env.h, idB)).status).toBe('completed');
+    expect(ledgerOf(await paymentOf(env.h, idA)).credits.map((c) => c.txHash)).not.toContain(forB.toLowerCase());
   });
 });
 
 describe('payer proofs: expired, replayed, racing', () => {
   it('an expired proof is refused (save and payer-proof), and proves nothing', async () => {
-    const m = await market(h);
+    const m = await market(env.h);
     const w = await freshWallet();
-    const proof = await payerProof(h, m, w);
-    const clock = h.server.ctx.clock as { now: () => Date };
+    const proof = await payerProof(env.h, m, w);
+    const clock = env.h.server.ctx.clock as { now: () => Date };
     const realNow = clock.now;
     clock.now = () => new Date(Date.now() + 2 * 3600_000);
     try {
-      const r = await save(saveBody(m, { payerProof: proof }));
+      const r = await env.save(saveBody(m, { payerProof: proof }));
       expect(r.status, r.text).toBe(409);
-      const opened = await save(saveBody(m));
-      const p = await h.anonymous.post('/decentralized/payer-proof', { paymentId: opened.body.data.id, payerProof: proof });
+      const opened = await env.save(saveBody(m));
+      const p = await env.h.anonymous.post('/decentralized/payer-proof', { paymentId: opened.body.data.id, payerProof: proof });
       expect(p.status, p.text).toBe(409);
     } finally {
       clock.now = realNow;
@@ -135,16 +109,16 @@ describe('payer proofs: expired, replayed, racing', () => {
   });
 
   it("a replayed proof (seen on the wire) gives an outsider nothing: the buyer's transfer funds the buyer's own payment once", async () => {
-    const m = await market(h);
+    const m = await market(env.h);
     const w = await freshWallet();
-    const proof = await payerProof(h, m, w);
-    const first = await save(saveBody(m, { payerProof: proof }));
+    const proof = await payerProof(env.h, m, w);
+    const first = await env.save(saveBody(m, { payerProof: proof }));
     expect(first.status, first.text).toBe(200);
     // Mallory replays the very same proof many times, concurrently.
-    const replays = await Promise.all(Array.from({ length: 6 }, () => save(saveBody(m, { payerProof: proof }))));
+    const replays = await Promise.all(Array.from({ length: 6 }, () => env.save(saveBody(m, { payerProof: proof }))));
     for (const r of replays) expect(r.status, r.text).toBeLessThan(500);
-    const hash = await pay(chain, usdt.address, w, receiver.address, units('25.5'), 3);
-    const done = await save(saveBody(m, { transactionHash: hash }));
+    const hash = await pay(env.chain, env.usdt.address, w, env.receiver.address, units('25.5'), 3);
+    const done = await env.save(saveBody(m, { transactionHash: hash }));
     expect(done.status, done.text).toBe(200);
     await cron();
     expect(await creditedWith(hash)).toHaveLength(1);
@@ -154,28 +128,28 @@ describe('payer proofs: expired, replayed, racing', () => {
   });
 
   it('proofs of two wallets racing saves and payer-proof on one payment: every payment ends with exactly one payer', async () => {
-    const m = await market(h);
+    const m = await market(env.h);
     const w1 = await freshWallet();
     const w2 = await freshWallet();
-    const opened = await save(saveBody(m));
+    const opened = await env.save(saveBody(m));
     const id = opened.body.data.id as string;
-    const p1 = await payerProof(h, m, w1);
-    const p2 = await payerProof(h, m, w2);
+    const p1 = await payerProof(env.h, m, w1);
+    const p2 = await payerProof(env.h, m, w2);
     const rs = await Promise.all([
-      h.anonymous.post('/decentralized/payer-proof', { paymentId: id, payerProof: p1 }),
-      h.anonymous.post('/decentralized/payer-proof', { paymentId: id, payerProof: p2 }),
-      save(saveBody(m, { payerProof: p1 })),
-      save(saveBody(m, { payerProof: p2 })),
-      save(saveBody(m, { payerProof: p1 })),
-      save(saveBody(m, { payerProof: p2 })),
-      h.anonymous.post(`/decentralized/verify/${id}`, { payerProof: p2 }),
+      env.h.anonymous.post('/decentralized/payer-proof', { paymentId: id, payerProof: p1 }),
+      env.h.anonymous.post('/decentralized/payer-proof', { paymentId: id, payerProof: p2 }),
+      env.save(saveBody(m, { payerProof: p1 })),
+      env.save(saveBody(m, { payerProof: p2 })),
+      env.save(saveBody(m, { payerProof: p1 })),
+      env.save(saveBody(m, { payerProof: p2 })),
+      env.h.anonymous.post(`/decentralized/verify/${id}`, { payerProof: p2 }),
     ]);
     for (const r of rs) expect(r.status, r.text).toBeLessThan(500);
     for (const p of await paymentsOf(m)) expect(ledgerOf(p).payers.length, p.id).toBeLessThanOrEqual(1);
     // Both wallets pay; exactly one escrow is funded, the other payment's money is excess or its own (never lost).
-    const h1 = await pay(chain, usdt.address, w1, receiver.address, units('25.5'), 3);
-    const h2 = await pay(chain, usdt.address, w2, receiver.address, units('25.5'), 3);
-    await Promise.all([save(saveBody(m, { transactionHash: h1 })), save(saveBody(m, { transactionHash: h2 })), cron()]);
+    const h1 = await pay(env.chain, env.usdt.address, w1, env.receiver.address, units('25.5'), 3);
+    const h2 = await pay(env.chain, env.usdt.address, w2, env.receiver.address, units('25.5'), 3);
+    await Promise.all([env.save(saveBody(m, { transactionHash: h1 })), env.save(saveBody(m, { transactionHash: h2 })), cron()]);
     await cron();
     const all = await paymentsOf(m);
     expect(all.filter((p) => p.escrowState === 'funded')).toHaveLength(1);
@@ -186,11 +160,11 @@ describe('payer proofs: expired, replayed, racing', () => {
 
 describe('fetch-tx / auto-fetch-missing', () => {
   it("fetch-tx on a completed payment without evidence never adopts someone else's transfer", async () => {
-    const m = await market(h);
+    const m = await market(env.h);
     const w = await freshWallet();
     // A legacy Web3 payment completed before the ledger (no hash, no credit, no proven wallet).
     const legacyId = newObjectId();
-    await h.store.payments.insertOne(
+    await env.h.store.payments.insertOne(
       fixturePayment({
         id: legacyId,
         provider: 'decentralized',
@@ -206,37 +180,37 @@ describe('fetch-tx / auto-fetch-missing', () => {
       }),
     );
     // Another buyer's payment, proven and paid from w, hash not saved yet.
-    const other = await market(h, 'buyer-9');
-    const otherId = (await save({ ...saveBody(other, { payerProof: await payerProof(h, other, w) }), buyerId: 'buyer-9' })).body.data.id as string;
-    const hash = await pay(chain, usdt.address, w, receiver.address, units('25.5'), 3);
+    const other = await market(env.h, 'buyer-9');
+    const otherId = (await env.save({ ...saveBody(other, { payerProof: await payerProof(env.h, other, w) }), buyerId: 'buyer-9' })).body.data.id as string;
+    const hash = await pay(env.chain, env.usdt.address, w, env.receiver.address, units('25.5'), 3);
     const rs = await Promise.all([
-      h.as(BUYER).post(`/payments/${legacyId}/fetch-tx`),
-      h.as({ authorization: admin() }).post(`/payments/${legacyId}/fetch-tx`),
-      h.as({ authorization: admin() }).post('/payments/auto-fetch-missing', { limit: 50 }),
+      env.h.as(BUYER).post(`/payments/${legacyId}/fetch-tx`),
+      env.h.as({ authorization: admin() }).post(`/payments/${legacyId}/fetch-tx`),
+      env.h.as({ authorization: admin() }).post('/payments/auto-fetch-missing', { limit: 50 }),
     ]);
-    const legacy = await paymentOf(h, legacyId);
+    const legacy = await paymentOf(env.h, legacyId);
     // The legacy record is not ledger-sound by construction: keep it out of the after-each check.
-    await h.store.payments.deleteMany({ id: legacyId });
+    await env.h.store.payments.deleteMany({ id: legacyId });
     for (const r of rs) expect(r.status, r.text).toBeLessThan(500);
     expect(legacy.transactionHash).not.toBe(hash.toLowerCase());
     expect(ledgerOf(legacy).credits.map((c) => c.txHash)).not.toContain(hash.toLowerCase());
     // The real owner still settles with it.
-    const s = await save({ ...saveBody(other, { transactionHash: hash }), buyerId: 'buyer-9' });
+    const s = await env.save({ ...saveBody(other, { transactionHash: hash }), buyerId: 'buyer-9' });
     expect(s.status, s.text).toBe(200);
-    expect((await paymentOf(h, otherId)).status).toBe('completed');
+    expect((await paymentOf(env.h, otherId)).status).toBe('completed');
   });
 
   it('fetch-tx is refused to an outsider and to the seller of another payment (404), changing nothing', async () => {
-    const m = await market(h);
+    const m = await market(env.h);
     const w = await freshWallet();
-    const id = await provenPayment(h, m, w);
-    const hash = await pay(chain, usdt.address, w, receiver.address, units('25.5'), 3);
-    expect((await save(saveBody(m, { transactionHash: hash }))).status).toBe(200);
+    const id = await provenPayment(env.h, m, w);
+    const hash = await pay(env.chain, env.usdt.address, w, env.receiver.address, units('25.5'), 3);
+    expect((await env.save(saveBody(m, { transactionHash: hash }))).status).toBe(200);
     for (const who of ['mallory', 'seller-2']) {
-      const r = await h.as(who).post(`/payments/${id}/fetch-tx`);
+      const r = await env.h.as(who).post(`/payments/${id}/fetch-tx`);
       expect(r.status, `${who}: ${r.text}`).toBe(404);
     }
-    const r = await h.as(BUYER).post(`/payments/${id}/fetch-tx`);
+    const r = await env.h.as(BUYER).post(`/payments/${id}/fetch-tx`);
     expect(r.status, r.text).toBe(200);
     expect(r.body.transactionHash).toBe(hash.toLowerCase());
   });
@@ -244,26 +218,26 @@ describe('fetch-tx / auto-fetch-missing', () => {
 
 describe('one purchase request, two offers, both paid', () => {
   it('only one escrow is funded; the other payment is excess; its seller cannot be released to or paid out', async () => {
-    const m = await market(h);
+    const m = await market(env.h);
     const w1 = await freshWallet();
     const w2 = await freshWallet();
-    const id1 = await provenPayment(h, m, w1);
-    const s2 = await save(
-      saveBody(m, { sellerId: 'seller-2', amount: '30', payerProof: await payerProof(h, { requestId: m.requestId, offerId: m.otherOfferId }, w2) }),
+    const id1 = await provenPayment(env.h, m, w1);
+    const s2 = await env.save(
+      saveBody(m, { sellerId: 'seller-2', amount: '30', payerProof: await payerProof(env.h, { requestId: m.requestId, offerId: m.otherOfferId }, w2) }),
     );
     expect(s2.status, s2.text).toBe(200);
     const id2 = s2.body.data.id as string;
     expect(id2).not.toBe(id1);
-    const h1 = await pay(chain, usdt.address, w1, receiver.address, units('25.5'), 3);
-    const h2 = await pay(chain, usdt.address, w2, receiver.address, units('30'), 3);
+    const h1 = await pay(env.chain, env.usdt.address, w1, env.receiver.address, units('25.5'), 3);
+    const h2 = await pay(env.chain, env.usdt.address, w2, env.receiver.address, units('30'), 3);
     await Promise.all([
-      save(saveBody(m, { transactionHash: h1 })),
-      save(saveBody(m, { sellerId: 'seller-2', amount: '30', transactionHash: h2 })),
-      h.anonymous.post(`/decentralized/verify/${id2}`, { transactionHash: h2 }),
+      env.save(saveBody(m, { transactionHash: h1 })),
+      env.save(saveBody(m, { sellerId: 'seller-2', amount: '30', transactionHash: h2 })),
+      env.h.anonymous.post(`/decentralized/verify/${id2}`, { transactionHash: h2 }),
     ]);
     await cron();
-    const p1 = await paymentOf(h, id1);
-    const p2 = await paymentOf(h, id2);
+    const p1 = await paymentOf(env.h, id1);
+    const p2 = await paymentOf(env.h, id2);
     const funded = [p1, p2].filter((p) => p.escrowState === 'funded');
     expect(funded, `p1 ${p1.status}/${p1.escrowState}, p2 ${p2.status}/${p2.escrowState}`).toHaveLength(1);
     const loser = funded[0]!.id === id1 ? p2 : p1;
@@ -272,13 +246,13 @@ describe('one purchase request, two offers, both paid', () => {
     expect(ledgerOf(loser).credits.map((c) => [c.txHash, c.kind])).toEqual([[loserHash.toLowerCase(), 'excess']]);
     // No way out of the loser to its seller.
     for (const kind of ['release', 'refund']) {
-      const r = await h.as({ authorization: admin() }).post(`/shkeeper/${loser.id}/${kind}`, {});
+      const r = await env.h.as({ authorization: admin() }).post(`/shkeeper/${loser.id}/${kind}`, {});
       expect(r.status, `${kind} of the unfunded payment: ${r.text}`).toBe(409);
     }
     const loserOffer = loser.sellerOfferId!;
     const loserSeller = loser.sellerId!;
-    const loserWallet = (await h.store.sellerOffers.findById(loserOffer))!.walletAddress!;
-    const payout = await h.as({ authorization: admin() }).post('/shkeeper/payout', {
+    const loserWallet = (await env.h.store.sellerOffers.findById(loserOffer))!.walletAddress!;
+    const payout = await env.h.as({ authorization: admin() }).post('/shkeeper/payout', {
       purchaseRequestId: m.requestId,
       sellerOfferId: loserOffer,
       buyerId: BUYER,
@@ -288,11 +262,11 @@ describe('one purchase request, two offers, both paid', () => {
     });
     expect(payout.status, payout.text).toBe(409);
     // The winner's release pays its own offer's wallet, for its price.
-    const rel = await h.as({ authorization: admin() }).post(`/shkeeper/${funded[0]!.id}/release`, {});
+    const rel = await env.h.as({ authorization: admin() }).post(`/shkeeper/${funded[0]!.id}/release`, {});
     expect(rel.status, rel.text).toBe(200);
-    const winnerWallet = (await h.store.sellerOffers.findById(funded[0]!.sellerOfferId!))!.walletAddress!;
+    const winnerWallet = (await env.h.store.sellerOffers.findById(funded[0]!.sellerOfferId!))!.walletAddress!;
     expect(rel.body.data.summary.recipient.toLowerCase()).toBe(winnerWallet.toLowerCase());
     expect(rel.body.data.summary.amount).toBe(funded[0]!.amount.amount);
-    expect((await h.store.sellerOffers.findById(loserOffer))?.status).toBe('rejected');
+    expect((await env.h.store.sellerOffers.findById(loserOffer))?.status).toBe('rejected');
   });
 });

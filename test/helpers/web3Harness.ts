@@ -234,10 +234,15 @@ export async function attachClaim(h: Web3Harness, paymentId: string, hash: strin
  * The setup most Web3 suites share: a local chain, USDT (and another token) deployed, and a
  * harness whose escrow receiver is `receiver`. Stop it with `stopWeb3Suite`.
  */
-export async function startWeb3Suite() {
+export async function startWeb3Suite(opts: { captureLogs?: boolean } = {}) {
   const chain = await startLocalChain();
   const tokens = await deployUsdt(chain);
-  const h = await startWeb3Harness({ chain, tokenAddress: tokens.usdt.address, env: { ESCROW_RECEIVER_ADDRESS: tokens.receiver.address } });
+  const h = await startWeb3Harness({
+    chain,
+    tokenAddress: tokens.usdt.address,
+    captureLogs: opts.captureLogs,
+    env: { ESCROW_RECEIVER_ADDRESS: tokens.receiver.address },
+  });
   return { chain, h, ...tokens };
 }
 
@@ -258,10 +263,10 @@ export type Web3Suite = Awaited<ReturnType<typeof startWeb3Suite>> & {
  * `ledgerCheck`, an afterEach that finds no ledger problem in any stored payment. The returned
  * object's fields are valid inside hooks and tests (not at module load), as with `useEscrowEnv`.
  */
-export function useWeb3Suite(opts: { ledgerCheck?: boolean } = {}): Web3Suite {
+export function useWeb3Suite(opts: { ledgerCheck?: boolean; captureLogs?: boolean } = {}): Web3Suite {
   let suite: Web3Suite | undefined;
   beforeAll(async () => {
-    const started = await startWeb3Suite();
+    const started = await startWeb3Suite({ captureLogs: opts.captureLogs });
     suite = {
       ...started,
       save: (body) => started.h.anonymous.post('/decentralized/save', body),
