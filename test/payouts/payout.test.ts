@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { disbursementsOf, expectLedgersSound } from '../escrow/ledgerKit.js';
-import type { ListeningWorld } from '../helpers/testWorld.js';
+import { describe, expect, it } from 'vitest';
+import { disbursementsOf } from '../escrow/ledgerKit.js';
 import {
   ADMIN,
   BUYER,
@@ -20,7 +19,7 @@ import {
   seed,
   seedUnfunded,
   SELLER,
-  startPayoutHarness,
+  usePayoutHarness,
 } from './payoutKit.js';
 
 /**
@@ -30,16 +29,7 @@ import {
  * payout and frees the escrow; a lost answer leaves both in doubt for reconciliation.
  */
 
-let h: ListeningWorld;
-beforeAll(async () => {
-  h = await startPayoutHarness();
-});
-afterAll(async () => {
-  await h?.stop();
-});
-afterEach(async () => {
-  await expectLedgersSound(h.store);
-});
+const h = usePayoutHarness();
 
 describe('creating a payout', () => {
   it('writes the outbound payment, asks SHKeeper once, answers the task and announces it', async () => {

@@ -1,6 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ListeningWorld } from '../helpers/testWorld.js';
-import { disbursementsOf, expectLedgersSound } from '../escrow/ledgerKit.js';
+import { describe, expect, it } from 'vitest';
+import { disbursementsOf } from '../escrow/ledgerKit.js';
 import {
   BUYER,
   createPayout,
@@ -14,7 +13,7 @@ import {
   reconciler,
   seed,
   SELLER,
-  startPayoutHarness,
+  usePayoutHarness,
   type Market,
 } from './payoutKit.js';
 
@@ -25,16 +24,7 @@ import {
  * payout; and that word is asked for in the crypto the payout was sent in.
  */
 
-let h: ListeningWorld;
-beforeAll(async () => {
-  h = await startPayoutHarness({ payoutCallbacks: true });
-});
-afterAll(async () => {
-  await h?.stop();
-});
-afterEach(async () => {
-  await expectLedgersSound(h.store);
-});
+const h = usePayoutHarness({ payoutCallbacks: true });
 
 const OTHER_WALLET = '0x5555555555555555555555555555555555555555';
 

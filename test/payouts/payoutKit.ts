@@ -1,10 +1,10 @@
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { FakeShkeeperOptions } from '../helpers/fakeShkeeper/options.js';
 import { seedMarketplace, snapshot } from '../helpers/fixtures.js';
 import { paymentOf, QUIET_MONITORS, startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 import { by, type As } from '../escrow/escrowKit.js';
-import { fundEscrow } from '../escrow/ledgerKit.js';
+import { expectLedgersSound, fundEscrow } from '../escrow/ledgerKit.js';
 
 /**
  * Shared steps of the payout tests: the real server against the fake SHKeeper (a real HTTP
@@ -22,6 +22,30 @@ export const PAYOUT_ENV = { ...QUIET_MONITORS, PAYOUT_RECONCILER_AFTER_MS: '0' }
 
 export function startPayoutHarness(fake: FakeShkeeperOptions = {}) {
   return startTestWorld({ listen: true, shkeeper: fake, env: PAYOUT_ENV });
+}
+
+/**
+ * Registers a payout harness for the calling file (beforeAll/afterAll) and an afterEach that finds
+ * every ledger sound. The returned world is valid inside hooks and tests (not at module load), as
+ * with `useEscrowEnv`.
+ */
+export function usePayoutHarness(fake: FakeShkeeperOptions = {}): ListeningWorld {
+  let h: ListeningWorld | undefined;
+  beforeAll(async () => {
+    h = await startPayoutHarness(fake);
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+  afterEach(async () => {
+    await expectLedgersSound(h!.store);
+  });
+  return new Proxy({} as ListeningWorld, {
+    get: (_target, key) => {
+      if (!h) throw new Error('the payout harness is used before beforeAll started it');
+      return h[key as keyof ListeningWorld];
+    },
+  });
 }
 
 export { by, type As };

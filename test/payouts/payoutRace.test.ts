@@ -1,8 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectLedgersSound } from '../escrow/ledgerKit.js';
+import { describe, expect, it } from 'vitest';
 import { callbackHeaders, compactSortedJson } from '../helpers/fakeShkeeper/signing.js';
-import type { ListeningWorld } from '../helpers/testWorld.js';
-import { createPayout, outbound, payoutBody, payoutEvents, payoutOf, payoutStatus, reconciler, seed, startPayoutHarness } from './payoutKit.js';
+import { createPayout, outbound, payoutBody, payoutEvents, payoutOf, payoutStatus, reconciler, seed, usePayoutHarness } from './payoutKit.js';
 
 /**
  * A seller is paid once. Payouts for one offer fired together reach SHKeeper once; a payout whose
@@ -12,16 +10,7 @@ import { createPayout, outbound, payoutBody, payoutEvents, payoutOf, payoutStatu
 
 const ROUNDS = 10;
 
-let h: ListeningWorld;
-beforeAll(async () => {
-  h = await startPayoutHarness({ payoutCallbacks: true });
-});
-afterAll(async () => {
-  await h?.stop();
-});
-afterEach(async () => {
-  await expectLedgersSound(h.store);
-});
+const h = usePayoutHarness({ payoutCallbacks: true });
 
 const txidOf = (n: number) => `0x${n.toString(16).padStart(4, '0').repeat(16)}`;
 const completedEvents = (payoutId: string) => payoutEvents(h, payoutId).filter((e) => e.event === 'payout-completed');

@@ -1,6 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectLedgersSound } from '../escrow/ledgerKit.js';
-import type { ListeningWorld } from '../helpers/testWorld.js';
+import { describe, expect, it } from 'vitest';
 import {
   BUYER,
   createPayout,
@@ -13,7 +11,7 @@ import {
   reconciler,
   seed,
   SELLER,
-  startPayoutHarness,
+  usePayoutHarness,
 } from './payoutKit.js';
 
 /**
@@ -22,16 +20,7 @@ import {
  * of the payout and admins only. The reconciler does the same for payouts nobody polls.
  */
 
-let h: ListeningWorld;
-beforeAll(async () => {
-  h = await startPayoutHarness();
-});
-afterAll(async () => {
-  await h?.stop();
-});
-afterEach(async () => {
-  await expectLedgersSound(h.store);
-});
+const h = usePayoutHarness();
 
 async function newPayout() {
   const m = await seed(h);

@@ -1,7 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectLedgersSound } from '../escrow/ledgerKit.js';
+import { describe, expect, it } from 'vitest';
 import { callbackHeaders, compactSortedJson } from '../helpers/fakeShkeeper/signing.js';
-import type { ListeningWorld } from '../helpers/testWorld.js';
 import {
   createPayout,
   expectNothingChanged,
@@ -13,7 +11,7 @@ import {
   payoutStatus,
   reconciler,
   seed,
-  startPayoutHarness,
+  usePayoutHarness,
 } from './payoutKit.js';
 
 /**
@@ -23,16 +21,7 @@ import {
  * data:null } and change nothing.
  */
 
-let h: ListeningWorld;
-beforeAll(async () => {
-  h = await startPayoutHarness({ payoutCallbacks: true });
-});
-afterAll(async () => {
-  await h?.stop();
-});
-afterEach(async () => {
-  await expectLedgersSound(h.store);
-});
+const h = usePayoutHarness({ payoutCallbacks: true });
 
 const WEBHOOK = '/shkeeper/payout/webhook';
 const txidOf = (n: number) => `0x${n.toString(16).padStart(2, '0').repeat(32)}`;
