@@ -1,6 +1,5 @@
 import { hexlify, randomBytes } from 'ethers';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/childService.js';
 import { randomAddress } from '../helpers/fakeShkeeper/common.js';
 import { snapshot } from '../helpers/fixtures.js';
@@ -9,7 +8,7 @@ import {
   BUYER,
   confirmTx,
   createIntent,
-  deployUsdt,
+  usePayinChain,
   eventsFor,
   expectCompletedOnce,
   expectNotCompleted,
@@ -18,7 +17,6 @@ import {
   paymentOf,
   QUIET_MONITORS,
   units,
-  type ChainSetup,
   type Intent,
 } from './payinChainKit.js';
 
@@ -27,26 +25,14 @@ import {
  * chain decides (BSC_CONFIRMATIONS = 3 in the harness: the block of the transfer plus two).
  */
 
-let chain: LocalChain;
-let setup: ChainSetup;
-let otherToken: DeployedToken;
+const payin = usePayinChain();
 
-beforeAll(async () => {
-  chain = await startLocalChain();
-  setup = await deployUsdt(chain);
-  otherToken = await chain.deployToken({ symbol: 'OTHER', mint: [{ to: setup.buyerWallet.address, amount: units('1000') }] });
-});
-afterAll(async () => {
-  await chain?.stop();
-});
-
-const pay = (to: string, amount = '25.5') => chain.transfer(setup.usdt.address, setup.buyerWallet, to, units(amount));
 const randomHash = () => hexlify(randomBytes(32));
 
 describe('confirm-transaction against the chain', () => {
   let h: ListeningWorld;
   beforeEach(async () => {
-    h = await startTestWorld({ listen: true, shkeeper: true, chain, tokenAddress: setup.usdt.address, env: QUIET_MONITORS });
+    h = await startTestWorld({ listen: true, shkeeper: true, chain: payin.chain, tokenAddress: payin.setup.usdt.address, env: QUIET_MONITORS });
   });
   afterEach(async () => {
     await h?.stop();
@@ -68,8 +54,8 @@ describe('confirm-transaction against the chain', () => {
 
   it('completes the payment when the transfer has enough confirmations, with its side effects exactly once', async () => {
     const intent = await createIntent(h);
-    const hash = await pay(intent.payAddress);
-    await chain.mine(2);
+    const hash = await payin.pay(intent.payAddress);
+    await payin.chain.mine(2);
 
     const r = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
@@ -86,14 +72,14 @@ describe('confirm-transaction against the chain', () => {
       expect.objectContaining({
         kind: 'funding',
         txHash: hash,
-        from: setup.buyerWallet.address,
+        from: payin.setup.buyerWallet.address,
         to: intent.payAddress,
         amount: '25.5',
         baseUnits: units('25.5').toString(),
         source: 'confirm_transaction',
       }),
     ]);
-    expect(p.escrow).toMatchObject({ received: '25.5', payer: setup.buyerWallet.address, shortfall: null });
+    expect(p.escrow).toMatchObject({ received: '25.5', payer: payin.setup.buyerWallet.address, shortfall: null });
     await expectSoundLedgers(h);
 
     // Asking again (the buyer's retry) answers the same and changes or announces nothing.
@@ -109,10 +95,10 @@ describe('confirm-transaction against the chain', () => {
 
   it('accepts more than the amount due, an upper-case hash, and the seller or an admin as caller', async () => {
     const bySeller = await createIntent(h);
-    const hash = await pay(bySeller.payAddress, '40');
+    const hash = await payin.pay(bySeller.payAddress, '40');
     const byAdmin = await createIntent(h);
-    const adminHash = await pay(byAdmin.payAddress);
-    await chain.mine(2);
+    const adminHash = await payin.pay(byAdmin.payAddress);
+    await payin.chain.mine(2);
 
     const r = await confirmTx(h, h.bearer('seller-1'), { paymentId: bySeller.paymentId, transactionHash: `0x${hash.slice(2).toUpperCase()}` });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
@@ -126,8 +112,8 @@ describe('confirm-transaction against the chain', () => {
 
   it('answers 202 processing with too few confirmations, then completes once the chain has them', async () => {
     const intent = await createIntent(h);
-    const hash = await pay(intent.payAddress);
-    await chain.mine(1); // 2 of 3
+    const hash = await payin.pay(intent.payAddress);
+    await payin.chain.mine(1); // 2 of 3
 
     const first = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
     expect(first.status, JSON.stringify(first.body)).toBe(202);
@@ -154,7 +140,7 @@ describe('confirm-transaction against the chain', () => {
     expect(again.status).toBe(202);
     expect(h.events.emitted.length).toBe(emitted);
 
-    await chain.mine(1);
+    await payin.chain.mine(1);
     const done = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     expect(done.body.data.status).toBe('completed');
@@ -166,17 +152,17 @@ describe('confirm-transaction against the chain', () => {
     // An unmined transaction is evidence of nothing (issue 10): it used to move the payment to
     // processing (202) and hold its hash, so a sped-up replacement could not settle it.
     const intent = await createIntent(h);
-    await chain.setAutomine(false);
+    await payin.chain.setAutomine(false);
     let hash: string;
     try {
-      hash = await pay(intent.payAddress);
+      hash = await payin.pay(intent.payAddress);
       await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash }, 409, 'transfer_mismatch', { reason: 'not_mined' });
       expect((await paymentOf(h, intent.paymentId)).status).toBe('pending');
       await expectNotCompleted(h, intent);
     } finally {
-      await chain.setAutomine(true);
+      await payin.chain.setAutomine(true);
     }
-    await chain.mine(3);
+    await payin.chain.mine(3);
     const done = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     await expectCompletedOnce(h, intent, { source: 'confirm_transaction', txHash: hash });
@@ -184,8 +170,8 @@ describe('confirm-transaction against the chain', () => {
 
   it('refuses a transfer of another token to the pay address: 409 transfer_mismatch wrong_token', async () => {
     const intent = await createIntent(h);
-    const hash = await chain.transfer(otherToken.address, setup.buyerWallet, intent.payAddress, units('25.5'));
-    await chain.mine(2);
+    const hash = await payin.chain.transfer(payin.otherToken.address, payin.setup.buyerWallet, intent.payAddress, units('25.5'));
+    await payin.chain.mine(2);
     await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash }, 409, 'transfer_mismatch', {
       reason: 'wrong_token',
     });
@@ -193,8 +179,8 @@ describe('confirm-transaction against the chain', () => {
 
   it('refuses a transfer to someone else: wrong_address', async () => {
     const intent = await createIntent(h);
-    const hash = await pay(newAddress());
-    await chain.mine(2);
+    const hash = await payin.pay(newAddress());
+    await payin.chain.mine(2);
     await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash }, 409, 'transfer_mismatch', {
       reason: 'wrong_address',
     });
@@ -204,8 +190,8 @@ describe('confirm-transaction against the chain', () => {
     // It used to be refused (amount_too_low), which left money that had arrived at the invoice
     // address unrecorded (issue 10). Now it is credited; the rest completes the payment.
     const intent = await createIntent(h);
-    const hash = await pay(intent.payAddress, '25.499999999999999999');
-    await chain.mine(2);
+    const hash = await payin.pay(intent.payAddress, '25.499999999999999999');
+    await payin.chain.mine(2);
     const r = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     expect(r.body.data).toEqual({ paymentId: intent.paymentId, transactionHash: hash, status: 'processing' });
@@ -215,21 +201,21 @@ describe('confirm-transaction against the chain', () => {
     expect(short.escrow).toMatchObject({ received: '25.499999999999999999', shortfall: '0.000000000000000001', payer: null });
     await expectNotCompleted(h, intent);
 
-    const rest = await pay(intent.payAddress, '0.000000000000000001');
-    await chain.mine(2);
+    const rest = await payin.pay(intent.payAddress, '0.000000000000000001');
+    await payin.chain.mine(2);
     const done = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: rest });
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     await expectCompletedOnce(h, intent, { source: 'confirm_transaction', txHash: rest });
-    expect((await paymentOf(h, intent.paymentId)).escrow).toMatchObject({ received: '25.5', shortfall: null, payer: setup.buyerWallet.address });
+    expect((await paymentOf(h, intent.paymentId)).escrow).toMatchObject({ received: '25.5', shortfall: null, payer: payin.setup.buyerWallet.address });
     await expectSoundLedgers(h);
   });
 
   it('refuses a transfer that reverted on chain: reverted', async () => {
     const intent = await createIntent(h);
-    const broke = chain.accounts[5]!; // holds no tokens: the transfer is mined and reverts
-    const hash = await chain.transfer(setup.usdt.address, broke, intent.payAddress, units('25.5'), { gasLimit: 100_000n });
-    await chain.mine(2);
-    expect((await chain.provider.getTransactionReceipt(hash))?.status).toBe(0);
+    const broke = payin.chain.accounts[5]!; // holds no tokens: the transfer is mined and reverts
+    const hash = await payin.chain.transfer(payin.setup.usdt.address, broke, intent.payAddress, units('25.5'), { gasLimit: 100_000n });
+    await payin.chain.mine(2);
+    expect((await payin.chain.provider.getTransactionReceipt(hash))?.status).toBe(0);
     await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash }, 409, 'transfer_mismatch', {
       reason: 'reverted',
     });
@@ -244,8 +230,8 @@ describe('confirm-transaction against the chain', () => {
     // It was refused as transaction_hash_in_use (the hash was taken); what makes it not this
     // payment's is where the money went, which the chain says.
     const first = await createIntent(h);
-    const hash = await pay(first.payAddress);
-    await chain.mine(2);
+    const hash = await payin.pay(first.payAddress);
+    await payin.chain.mine(2);
     expect((await confirmTx(h, h.bearer(BUYER), { paymentId: first.paymentId, transactionHash: hash })).status).toBe(200);
 
     const second = await createIntent(h);
@@ -255,8 +241,8 @@ describe('confirm-transaction against the chain', () => {
 
   it('refuses a transfer already credited to another payment with the same address: 409 transfer_already_credited', async () => {
     const first = await createIntent(h);
-    const hash = await pay(first.payAddress);
-    await chain.mine(2);
+    const hash = await payin.pay(first.payAddress);
+    await payin.chain.mine(2);
     expect((await confirmTx(h, h.bearer(BUYER), { paymentId: first.paymentId, transactionHash: hash })).status).toBe(200);
     // SHKeeper handed the same address to a second invoice: the one transfer still credits once.
     const second = await createIntent(h, first.payAddress);
@@ -269,10 +255,10 @@ describe('confirm-transaction against the chain', () => {
     // A seen-but-shallow hash used to be recorded and every other hash refused
     // (transaction_hash_already_set); any transfer to the invoice's own address is its money.
     const intent = await createIntent(h);
-    const hash = await pay(intent.payAddress);
+    const hash = await payin.pay(intent.payAddress);
     expect((await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash })).status).toBe(202);
-    const other = await pay(intent.payAddress);
-    await chain.mine(2);
+    const other = await payin.pay(intent.payAddress);
+    await payin.chain.mine(2);
     const r = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: other });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     await expectCompletedOnce(h, intent, { source: 'confirm_transaction', txHash: other });
@@ -290,17 +276,17 @@ describe('confirm-transaction against the chain', () => {
 
   it('on a completed payment only its own hash is "already confirmed"; any other is 409 transfer_mismatch not_this_payment', async () => {
     const intent = await createIntent(h);
-    const hash = await pay(intent.payAddress);
-    await chain.mine(2);
+    const hash = await payin.pay(intent.payAddress);
+    await payin.chain.mine(2);
     expect((await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash })).status).toBe(200);
     const again = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash.toUpperCase().replace('0X', '0x') });
     expect(again.status).toBe(200);
     expect(again.body.message).toBe('payment is already confirmed');
 
     // It used to answer 200 "already confirmed" for any hash at all.
-    const elsewhere = await pay(newAddress());
-    const otherToken_ = await chain.transfer(otherToken.address, setup.buyerWallet, intent.payAddress, units('1'));
-    await chain.mine(2);
+    const elsewhere = await payin.pay(newAddress());
+    const otherToken_ = await payin.chain.transfer(payin.otherToken.address, payin.setup.buyerWallet, intent.payAddress, units('1'));
+    await payin.chain.mine(2);
     for (const [h_, chainSays] of [
       [randomHash(), 'not_found'],
       [elsewhere, 'wrong_address'],
@@ -317,8 +303,8 @@ describe('confirm-transaction against the chain', () => {
 
   it('hides the payment from non-parties (404), needs a token (401) and valid fields (400)', async () => {
     const intent = await createIntent(h);
-    const hash = await pay(intent.payAddress);
-    await chain.mine(2);
+    const hash = await payin.pay(intent.payAddress);
+    await payin.chain.mine(2);
     const body = { paymentId: intent.paymentId, transactionHash: hash };
 
     await expectRefused(h.bearer('stranger'), body, 404, 'payment_not_found');
@@ -336,8 +322,8 @@ describe('confirm-transaction against the chain', () => {
 
   it('refuses to confirm a payment on another network with a BSC transfer: 400 unsupported_network', async () => {
     const onEthereum = await createIntent(h, newAddress(), { token: 'USDT', network: 'ethereum' });
-    const hash = await pay(onEthereum.payAddress); // the right amount of BSC USDT, to the same EVM address
-    await chain.mine(2);
+    const hash = await payin.pay(onEthereum.payAddress); // the right amount of BSC USDT, to the same EVM address
+    await payin.chain.mine(2);
     await expectRefused(h.bearer(BUYER), { paymentId: onEthereum.paymentId, transactionHash: hash }, 400, 'unsupported_network');
     await expectRefused(h.bearer(BUYER), { paymentId: onEthereum.paymentId, transactionHash: hash, network: 'bsc' }, 400, 'unsupported_network');
     await expectNotCompleted(h, onEthereum);
@@ -349,10 +335,10 @@ describe('confirm-transaction against the chain', () => {
   it('never applies a transfer to a cancelled payment: a real one is recorded as excess for an admin, anything else is refused', async () => {
     const intent = await createIntent(h);
     await h.server.ctx.coordinator.transition(intent.paymentId, { to: 'cancelled', source: 'test', actor: BUYER });
-    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: await pay(newAddress()) }, 409, 'payment_closed');
+    await expectRefused(h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: await payin.pay(newAddress()) }, 409, 'payment_closed');
     // The money did arrive at the invoice address: it used to be refused and forgotten (issue 10).
-    const hash = await pay(intent.payAddress);
-    await chain.mine(2);
+    const hash = await payin.pay(intent.payAddress);
+    await payin.chain.mine(2);
     const emitted = h.events.emitted.length;
     const r = await confirmTx(h, h.bearer(BUYER), { paymentId: intent.paymentId, transactionHash: hash });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
@@ -361,7 +347,7 @@ describe('confirm-transaction against the chain', () => {
     const p = await paymentOf(h, intent.paymentId);
     expect(p).toMatchObject({ status: 'cancelled', escrowState: 'unfunded', fundedRequestKey: null });
     expect(p.escrow!.credits).toEqual([
-      expect.objectContaining({ kind: 'excess', reason: 'late_payment', txHash: hash, from: setup.buyerWallet.address, amount: '25.5' }),
+      expect.objectContaining({ kind: 'excess', reason: 'late_payment', txHash: hash, from: payin.setup.buyerWallet.address, amount: '25.5' }),
     ]);
     expect(h.events.emitted.length).toBe(emitted);
     await expectNotCompleted(h, intent);
@@ -380,13 +366,13 @@ describe('confirm-transaction with the RPC down', () => {
     h = await startTestWorld({
       listen: true,
       shkeeper: true,
-      chain: { ...chain, rpcUrl: deadRpc },
-      tokenAddress: setup.usdt.address,
+      chain: { ...payin.chain, rpcUrl: deadRpc },
+      tokenAddress: payin.setup.usdt.address,
       env: { ...QUIET_MONITORS, BSC_RPC_URL: deadRpc },
     });
     const intent: Intent = await createIntent(h);
-    const hash = await pay(intent.payAddress); // a real, confirmed transfer on the real chain
-    await chain.mine(2);
+    const hash = await payin.pay(intent.payAddress); // a real, confirmed transfer on the real chain
+    await payin.chain.mine(2);
 
     const before = await snapshot(h.store);
     const emitted = h.events.emitted.length;

@@ -1,13 +1,12 @@
 import { hexlify, randomBytes } from 'ethers';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { randomAddress } from '../helpers/fakeShkeeper/common.js';
 import type { FakeShkeeperOptions } from '../helpers/fakeShkeeper/fakeShkeeper.js';
 import { snapshot } from '../helpers/fixtures.js';
 import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 import {
   createIntent,
-  deployUsdt,
+  usePayinChain,
   eventsFor,
   expectCompletedOnce,
   expectNotCompleted,
@@ -17,7 +16,6 @@ import {
   QUIET_MONITORS,
   startRpcSwitch,
   units,
-  type ChainSetup,
   type Intent,
 } from './payinChainKit.js';
 
@@ -28,35 +26,24 @@ import {
  * only goes to processing. (The wallet monitor has its own file, walletMonitor.test.ts.)
  */
 
-let chain: LocalChain;
-let setup: ChainSetup;
-let otherToken: DeployedToken;
+const payin = usePayinChain();
 let h: ListeningWorld | undefined;
 
-beforeAll(async () => {
-  chain = await startLocalChain();
-  setup = await deployUsdt(chain);
-  otherToken = await chain.deployToken({ symbol: 'OTHER', mint: [{ to: setup.buyerWallet.address, amount: units('1000') }] });
-});
 afterEach(async () => {
   await h?.stop();
   h = undefined;
-});
-afterAll(async () => {
-  await chain?.stop();
 });
 
 const start = async (opts: { env?: Record<string, string>; fake?: FakeShkeeperOptions; rpcUrl?: string } = {}) => {
   h = await startTestWorld({
     listen: true,
     shkeeper: opts.fake ?? true,
-    chain: opts.rpcUrl ? { ...chain, rpcUrl: opts.rpcUrl } : chain,
-    tokenAddress: setup.usdt.address,
+    chain: opts.rpcUrl ? { ...payin.chain, rpcUrl: opts.rpcUrl } : payin.chain,
+    tokenAddress: payin.setup.usdt.address,
     env: { ...QUIET_MONITORS, AUTO_WEBHOOK_AFTER_MS: '0', ...opts.env },
   });
   return h;
 };
-const pay = (to: string, amount = '25.5') => chain.transfer(setup.usdt.address, setup.buyerWallet, to, units(amount));
 const statusOf = async (harness: ListeningWorld) => {
   const r = await harness.anonymous.get('/shkeeper/auto-webhook/status');
   expect(r.status).toBe(200);
@@ -75,8 +62,8 @@ describe('auto-webhook fallback', () => {
   it('completes a payment whose webhook was lost when the chain confirms the transfer', async () => {
     const harness = await start();
     const intent = await createIntent(harness);
-    const hash = await pay(intent.payAddress);
-    await chain.mine(2);
+    const hash = await payin.pay(intent.payAddress);
+    await payin.chain.mine(2);
     paidButWebhookLost(harness, intent, hash);
     expect((await paymentOf(harness, intent.paymentId)).status).toBe('pending');
 
@@ -88,9 +75,9 @@ describe('auto-webhook fallback', () => {
     expect(p.providerData.shkeeper).toMatchObject({ status: 'PAID', polled: true, txids: [hash] });
     // Credited as the chain shows it (25.5 arrived; SHKeeper's invoice said 26.01), sender included.
     expect(p.escrow!.credits).toEqual([
-      expect.objectContaining({ kind: 'funding', txHash: hash, amount: '25.5', from: setup.buyerWallet.address, source: 'auto_webhook' }),
+      expect.objectContaining({ kind: 'funding', txHash: hash, amount: '25.5', from: payin.setup.buyerWallet.address, source: 'auto_webhook' }),
     ]);
-    expect(p.escrow!.payer).toBe(setup.buyerWallet.address);
+    expect(p.escrow!.payer).toBe(payin.setup.buyerWallet.address);
     await expectSoundLedgers(harness);
     expect(await statusOf(harness)).toMatchObject({ checked: 1, applied: 1, lastError: null });
     expect(harness.fake.deliveries.filter((d) => d.externalId === intent.externalId)).toEqual([]);
@@ -107,8 +94,8 @@ describe('auto-webhook fallback', () => {
   it('completes a payment whose webhook SHKeeper gave up on (our server refused every attempt)', async () => {
     const harness = await start({ fake: { callbackMaxAttempts: 2 } });
     const intent = await createIntent(harness);
-    const hash = await pay(intent.payAddress);
-    await chain.mine(2);
+    const hash = await payin.pay(intent.payAddress);
+    await payin.chain.mine(2);
     const { stream } = harness.fake.pay({ externalId: intent.externalId, txid: hash, callback: { badSignature: true } });
     await harness.fake.callbacksSettled();
     expect(stream?.state).toBe('failed');
@@ -122,7 +109,7 @@ describe('auto-webhook fallback', () => {
   it('only marks processing while the transfer is short of confirmations, and completes on a later run', async () => {
     const harness = await start();
     const intent = await createIntent(harness);
-    const hash = await pay(intent.payAddress); // 1 of 3
+    const hash = await payin.pay(intent.payAddress); // 1 of 3
     paidButWebhookLost(harness, intent, hash);
 
     const poller = monitor(harness, 'autoWebhook');
@@ -133,12 +120,12 @@ describe('auto-webhook fallback', () => {
     expect(seen.providerData.shkeeper).toMatchObject({ status: 'PAID', polled: true });
     await expectNotCompleted(harness, intent);
 
-    await chain.mine(1); // 2 of 3
+    await payin.chain.mine(1); // 2 of 3
     await poller.tick();
     expect((await paymentOf(harness, intent.paymentId)).status).toBe('processing');
     await expectNotCompleted(harness, intent);
 
-    await chain.mine(1);
+    await payin.chain.mine(1);
     await poller.tick();
     await expectCompletedOnce(harness, intent, { source: 'auto_webhook', txHash: hash });
     expect((await paymentOf(harness, intent.paymentId)).history.map((e) => e.toStatus)).toEqual(['pending', 'processing', 'completed']);
@@ -149,12 +136,16 @@ describe('auto-webhook fallback', () => {
     const unknown = await createIntent(harness);
     paidButWebhookLost(harness, unknown, hexlify(randomBytes(32))); // not on chain at all
     const wrongToken = await createIntent(harness);
-    paidButWebhookLost(harness, wrongToken, await chain.transfer(otherToken.address, setup.buyerWallet, wrongToken.payAddress, units('25.5')));
+    paidButWebhookLost(
+      harness,
+      wrongToken,
+      await payin.chain.transfer(payin.otherToken.address, payin.setup.buyerWallet, wrongToken.payAddress, units('25.5')),
+    );
     const tooLittle = await createIntent(harness);
-    paidButWebhookLost(harness, tooLittle, await pay(tooLittle.payAddress, '25'));
+    paidButWebhookLost(harness, tooLittle, await payin.pay(tooLittle.payAddress, '25'));
     const notEvm = await createIntent(harness);
     paidButWebhookLost(harness, notEvm, 'a'.repeat(64)); // SHKeeper names a txid that is no EVM hash
-    await chain.mine(5);
+    await payin.chain.mine(5);
 
     const poller = monitor(harness, 'autoWebhook');
     for (let run = 0; run < 3; run++) await poller.tick();
@@ -177,8 +168,8 @@ describe('auto-webhook fallback', () => {
     const tron = await createIntent(harness, randomAddress('USDT'), { token: 'USDT', network: 'tron' });
     paidButWebhookLost(harness, tron, hexlify(randomBytes(32))); // a txid that looks like an EVM hash
     const bsc = await createIntent(harness);
-    const hash = await pay(bsc.payAddress);
-    await chain.mine(2);
+    const hash = await payin.pay(bsc.payAddress);
+    await payin.chain.mine(2);
     paidButWebhookLost(harness, bsc, hash);
 
     await monitor(harness, 'autoWebhook').tick();
@@ -192,8 +183,8 @@ describe('auto-webhook fallback', () => {
   it('leaves payments younger than AUTO_WEBHOOK_AFTER_MS alone', async () => {
     const harness = await start({ env: { AUTO_WEBHOOK_AFTER_MS: '3600000' } });
     const young = await createIntent(harness);
-    const hash = await pay(young.payAddress);
-    await chain.mine(2);
+    const hash = await payin.pay(young.payAddress);
+    await payin.chain.mine(2);
     paidButWebhookLost(harness, young, hash);
     const before = await snapshot(harness.store);
     const calls = harness.fake.calls('invoices');
@@ -248,8 +239,8 @@ describe('GET /shkeeper/auto-webhook/status', () => {
   it('reports the last error while SHKeeper is unreachable, and clears it once SHKeeper answers', async () => {
     const harness = await start();
     const intent = await createIntent(harness);
-    const hash = await pay(intent.payAddress);
-    await chain.mine(2);
+    const hash = await payin.pay(intent.payAddress);
+    await payin.chain.mine(2);
     paidButWebhookLost(harness, intent, hash);
     await harness.fake.refuseConnections();
     const before = await snapshot(harness.store);
@@ -266,12 +257,12 @@ describe('GET /shkeeper/auto-webhook/status', () => {
   });
 
   it("reports the last error while the RPC is down, without settling on SHKeeper's word", async () => {
-    const rpc = await startRpcSwitch(chain.rpcUrl);
+    const rpc = await startRpcSwitch(payin.chain.rpcUrl);
     try {
       const harness = await start({ rpcUrl: rpc.url });
       const intent = await createIntent(harness);
-      const hash = await pay(intent.payAddress);
-      await chain.mine(2);
+      const hash = await payin.pay(intent.payAddress);
+      await payin.chain.mine(2);
       paidButWebhookLost(harness, intent, hash);
       await rpc.down();
       const before = await snapshot(harness.store);

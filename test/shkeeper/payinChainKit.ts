@@ -1,7 +1,7 @@
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { parseUnits, Wallet } from 'ethers';
-import { expect } from 'vitest';
-import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
 import { seedMarketplace } from '../helpers/fixtures.js';
 import { paymentOf, type ListeningWorld } from '../helpers/testWorld.js';
 
@@ -26,6 +26,40 @@ export async function deployUsdt(chain: LocalChain): Promise<ChainSetup> {
   const buyerWallet = chain.accounts[1]!;
   const usdt = await chain.deployToken({ symbol: 'USDT', mint: [{ to: buyerWallet.address, amount: units('1000000') }] });
   return { chain, usdt, buyerWallet };
+}
+
+export interface PayinChain {
+  chain: LocalChain;
+  setup: ChainSetup;
+  /** A second token (OTHER) the buyer also holds: a transfer of it pays nothing. */
+  otherToken: DeployedToken;
+  /** The buyer sends `amount` USDT to `to` (mined at once, not waited for further). */
+  pay: (to: string, amount?: string) => Promise<string>;
+}
+
+/**
+ * Registers a local chain with USDT and OTHER deployed for the calling file (beforeAll/afterAll).
+ * The returned object's fields are valid inside hooks and tests (not at module load), as with
+ * `useEscrowEnv`; each test starts its own server against that chain.
+ */
+export function usePayinChain(): PayinChain {
+  let env: PayinChain | undefined;
+  let chain: LocalChain | undefined;
+  beforeAll(async () => {
+    const c = (chain = await startLocalChain());
+    const setup = await deployUsdt(c);
+    const otherToken = await c.deployToken({ symbol: 'OTHER', mint: [{ to: setup.buyerWallet.address, amount: units('1000') }] });
+    env = { chain: c, setup, otherToken, pay: (to, amount = '25.5') => c.transfer(setup.usdt.address, setup.buyerWallet, to, units(amount)) };
+  });
+  afterAll(async () => {
+    await chain?.stop();
+  });
+  return new Proxy({} as PayinChain, {
+    get: (_target, key) => {
+      if (!env) throw new Error('the pay-in chain is used before beforeAll started it');
+      return env[key as keyof PayinChain];
+    },
+  });
 }
 
 export interface Intent {

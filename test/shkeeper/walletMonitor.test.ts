@@ -1,12 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalChain, type DeployedToken, type LocalChain } from '../helpers/chain/localChain.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../helpers/childService.js';
 import { randomAddress } from '../helpers/fakeShkeeper/common.js';
 import { snapshot } from '../helpers/fixtures.js';
 import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 import {
   createIntent,
-  deployUsdt,
+  usePayinChain,
   expectCompletedOnce,
   expectNotCompleted,
   expectSoundLedgers,
@@ -16,7 +15,6 @@ import {
   QUIET_MONITORS,
   startRpcSwitch,
   units,
-  type ChainSetup,
 } from './payinChainKit.js';
 
 /**
@@ -25,35 +23,24 @@ import {
  * status route tells the truth about it.
  */
 
-let chain: LocalChain;
-let setup: ChainSetup;
-let otherToken: DeployedToken;
+const payin = usePayinChain();
 let h: ListeningWorld | undefined;
 
-beforeAll(async () => {
-  chain = await startLocalChain();
-  setup = await deployUsdt(chain);
-  otherToken = await chain.deployToken({ symbol: 'OTHER', mint: [{ to: setup.buyerWallet.address, amount: units('1000') }] });
-});
 afterEach(async () => {
   await h?.stop();
   h = undefined;
-});
-afterAll(async () => {
-  await chain?.stop();
 });
 
 const start = async (env: Record<string, string> = {}, rpcUrl?: string) => {
   h = await startTestWorld({
     listen: true,
     shkeeper: true,
-    chain: rpcUrl ? { ...chain, rpcUrl } : chain,
-    tokenAddress: setup.usdt.address,
+    chain: rpcUrl ? { ...payin.chain, rpcUrl } : payin.chain,
+    tokenAddress: payin.setup.usdt.address,
     env: { ...QUIET_MONITORS, ...env },
   });
   return h;
 };
-const pay = (to: string, amount = '25.5') => chain.transfer(setup.usdt.address, setup.buyerWallet, to, units(amount));
 const statusOf = async (harness: ListeningWorld) => {
   const r = await harness.anonymous.get('/shkeeper/wallet-monitor/status');
   expect(r.status).toBe(200);
@@ -69,7 +56,7 @@ describe('wallet monitor', () => {
     await wallet.tick();
     expect((await paymentOf(harness, intent.paymentId)).status).toBe('pending'); // nothing paid yet
 
-    const hash = await pay(intent.payAddress); // 1 of 3 confirmations
+    const hash = await payin.pay(intent.payAddress); // 1 of 3 confirmations
     await wallet.tick();
     const seen = await paymentOf(harness, intent.paymentId);
     expect(seen.status).toBe('processing');
@@ -77,16 +64,16 @@ describe('wallet monitor', () => {
     await expectNotCompleted(harness, intent);
     expect((await statusOf(harness)).awaitingConfirmations).toBe(1);
 
-    await chain.mine(1); // 2 of 3: still processing, nothing more announced
+    await payin.chain.mine(1); // 2 of 3: still processing, nothing more announced
     const emitted = harness.events.emitted.length;
     await wallet.tick();
     expect((await paymentOf(harness, intent.paymentId)).status).toBe('processing');
     expect(harness.events.emitted.length).toBe(emitted);
 
-    await chain.mine(1);
+    await payin.chain.mine(1);
     await wallet.tick();
     await expectCompletedOnce(harness, intent, { source: 'wallet_monitor', txHash: hash });
-    expect((await paymentOf(harness, intent.paymentId)).escrow).toMatchObject({ received: '25.5', payer: setup.buyerWallet.address });
+    expect((await paymentOf(harness, intent.paymentId)).escrow).toMatchObject({ received: '25.5', payer: payin.setup.buyerWallet.address });
     await expectSoundLedgers(harness);
     const status = await statusOf(harness);
     expect(status).toMatchObject({ settled: 1, awaitingConfirmations: 0, lastError: null });
@@ -104,8 +91,8 @@ describe('wallet monitor', () => {
   it('completes a payment whose transfer is already deep on its first run', async () => {
     const harness = await start();
     const intent = await createIntent(harness);
-    const hash = await pay(intent.payAddress, '30');
-    await chain.mine(5);
+    const hash = await payin.pay(intent.payAddress, '30');
+    await payin.chain.mine(5);
     await monitor(harness, 'walletMonitor').tick();
     await expectCompletedOnce(harness, intent, { source: 'wallet_monitor', txHash: hash });
   });
@@ -113,9 +100,9 @@ describe('wallet monitor', () => {
   it('ignores transfers that do not pay the invoice: another token, another address', async () => {
     const harness = await start();
     const intent = await createIntent(harness);
-    await chain.transfer(otherToken.address, setup.buyerWallet, intent.payAddress, units('100'));
-    await pay(newAddress(), '100');
-    await chain.mine(3);
+    await payin.chain.transfer(payin.otherToken.address, payin.setup.buyerWallet, intent.payAddress, units('100'));
+    await payin.pay(newAddress(), '100');
+    await payin.chain.mine(3);
     const before = await snapshot(harness.store);
     const emitted = harness.events.emitted.length;
     await monitor(harness, 'walletMonitor').tick();
@@ -130,14 +117,14 @@ describe('wallet monitor', () => {
     const harness = await start();
     const wallet = monitor(harness, 'walletMonitor');
     const intent = await createIntent(harness);
-    const short = await pay(intent.payAddress, '25.49');
-    await chain.mine(3);
+    const short = await payin.pay(intent.payAddress, '25.49');
+    await payin.chain.mine(3);
     await wallet.tick();
     const p = await paymentOf(harness, intent.paymentId);
     expect(p).toMatchObject({ status: 'processing', escrowState: 'unfunded', transactionHash: null });
     expect(p.escrow).toMatchObject({ received: '25.49', shortfall: '0.01', payer: null });
     expect(p.escrow!.credits).toEqual([
-      expect.objectContaining({ kind: 'funding', txHash: short, from: setup.buyerWallet.address, amount: '25.49', source: 'wallet_monitor' }),
+      expect.objectContaining({ kind: 'funding', txHash: short, from: payin.setup.buyerWallet.address, amount: '25.49', source: 'wallet_monitor' }),
     ]);
     await expectNotCompleted(harness, intent);
 
@@ -145,11 +132,11 @@ describe('wallet monitor', () => {
     await wallet.tick();
     expect((await paymentOf(harness, intent.paymentId)).escrow!.credits).toHaveLength(1);
 
-    const rest = await pay(intent.payAddress, '0.01');
-    await chain.mine(2);
+    const rest = await payin.pay(intent.payAddress, '0.01');
+    await payin.chain.mine(2);
     await wallet.tick();
     await expectCompletedOnce(harness, intent, { source: 'wallet_monitor', txHash: rest });
-    expect((await paymentOf(harness, intent.paymentId)).escrow).toMatchObject({ received: '25.5', shortfall: null, payer: setup.buyerWallet.address });
+    expect((await paymentOf(harness, intent.paymentId)).escrow).toMatchObject({ received: '25.5', shortfall: null, payer: payin.setup.buyerWallet.address });
     await expectSoundLedgers(harness);
   });
 
@@ -157,20 +144,20 @@ describe('wallet monitor', () => {
     const harness = await start();
     const wallet = monitor(harness, 'walletMonitor');
     const intent = await createIntent(harness);
-    const fork = (await chain.provider.send('evm_snapshot', [])) as string;
-    await chain.mine(4);
+    const fork = (await payin.chain.provider.send('evm_snapshot', [])) as string;
+    await payin.chain.mine(4);
     await wallet.tick();
     const head = (await statusOf(harness)).lastScannedBlock as number;
-    expect(head).toBe(await chain.blockNumber());
+    expect(head).toBe(await payin.chain.blockNumber());
     expect((await statusOf(harness)).reorgMarginBlocks).toBeGreaterThanOrEqual(harness.config.bsc.confirmations);
 
     // The chain reorganises: the blocks already scanned are replaced by ones holding the payment.
-    expect(await chain.provider.send('evm_revert', [fork])).toBe(true);
-    const hash = await pay(intent.payAddress);
-    await chain.mine(2);
-    const { blockNumber } = (await chain.provider.getTransactionReceipt(hash))!;
+    expect(await payin.chain.provider.send('evm_revert', [fork])).toBe(true);
+    const hash = await payin.pay(intent.payAddress);
+    await payin.chain.mine(2);
+    const { blockNumber } = (await payin.chain.provider.getTransactionReceipt(hash))!;
     expect(blockNumber).toBeLessThanOrEqual(head);
-    expect(await chain.blockNumber()).toBeLessThanOrEqual(head);
+    expect(await payin.chain.blockNumber()).toBeLessThanOrEqual(head);
 
     await wallet.tick();
     await expectCompletedOnce(harness, intent, { source: 'wallet_monitor', txHash: hash });
@@ -180,8 +167,8 @@ describe('wallet monitor', () => {
   it('does not take a transfer whose hash another payment already holds', async () => {
     const harness = await start();
     const first = await createIntent(harness);
-    const hash = await pay(first.payAddress);
-    await chain.mine(2);
+    const hash = await payin.pay(first.payAddress);
+    await payin.chain.mine(2);
     await monitor(harness, 'walletMonitor').tick();
     await expectCompletedOnce(harness, first, { txHash: hash });
     // A second payment claiming the same address (SHKeeper reuses it) cannot settle on that transfer.
@@ -195,8 +182,8 @@ describe('wallet monitor', () => {
     const harness = await start();
     const tron = await createIntent(harness, randomAddress('USDT'), { token: 'USDT', network: 'tron' });
     const bsc = await createIntent(harness);
-    const hash = await pay(bsc.payAddress);
-    await chain.mine(2);
+    const hash = await payin.pay(bsc.payAddress);
+    await payin.chain.mine(2);
     await monitor(harness, 'walletMonitor').tick();
     const status = await statusOf(harness);
     expect(status.lastError).toBeNull();
@@ -230,7 +217,7 @@ describe('GET /shkeeper/wallet-monitor/status', () => {
     const after = await statusOf(harness);
     expect(after).toMatchObject({ running: true, isMonitoring: true, runs: 1, errors: 0, lastError: null });
     expect(after.watchedAddresses).toEqual([a.payAddress, b.payAddress]);
-    expect(after.lastScannedBlock).toBe(await chain.blockNumber());
+    expect(after.lastScannedBlock).toBe(await payin.chain.blockNumber());
     const ran = Date.parse(after.lastRunAt);
     expect(ran).toBeGreaterThanOrEqual(t0);
     expect(ran).toBeLessThanOrEqual(Date.now());
@@ -239,8 +226,8 @@ describe('GET /shkeeper/wallet-monitor/status', () => {
   it('runs by itself on its interval', async () => {
     const harness = await start({ WALLET_MONITOR_INTERVAL_MS: '1000' });
     const intent = await createIntent(harness);
-    const hash = await pay(intent.payAddress);
-    await chain.mine(2);
+    const hash = await payin.pay(intent.payAddress);
+    await payin.chain.mine(2);
     await waitFor(() => harness.events.named('purchase-request-update').length > 0, 'the wallet monitor settling by itself', 10_000);
     await expectCompletedOnce(harness, intent, { source: 'wallet_monitor', txHash: hash });
     const status = await statusOf(harness);
@@ -254,13 +241,13 @@ describe('GET /shkeeper/wallet-monitor/status', () => {
   });
 
   it('reports the error of a run while the RPC is down, changes nothing, and clears it once the RPC answers', async () => {
-    const rpc = await startRpcSwitch(chain.rpcUrl);
+    const rpc = await startRpcSwitch(payin.chain.rpcUrl);
     try {
       const harness = await start({}, rpc.url);
       const wallet = monitor(harness, 'walletMonitor');
       const intent = await createIntent(harness);
-      const hash = await pay(intent.payAddress);
-      await chain.mine(2);
+      const hash = await payin.pay(intent.payAddress);
+      await payin.chain.mine(2);
 
       await rpc.down();
       const before = await snapshot(harness.store);
