@@ -1,21 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newObjectId } from '../../src/platform/ids.js';
 import { snapshot } from '../helpers/fixtures.js';
-import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
-import { BUYER, createIntent, intentBody, seed, type Seeded } from './payinTestKit.js';
+import { BUYER, createIntent, intentBody, seed, useSeededWorld } from './payinTestKit.js';
 
 /** POST /api/payment/shkeeper/intents end to end: real server, fake SHKeeper over HTTP. */
 
-let h: ListeningWorld;
-let s: Seeded;
-
-beforeEach(async () => {
-  h = await startTestWorld({ listen: true, shkeeper: true });
-  s = await seed(h);
-});
-afterEach(async () => {
-  await h?.stop();
-});
+const { h, s } = useSeededWorld();
 
 const INTENTS = '/shkeeper/intents';
 const paymentRequests = () => h.fake.requests.filter((r) => r.endpoint === 'payment_request');

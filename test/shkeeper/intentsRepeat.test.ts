@@ -1,19 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
-import { BUYER, createIntent, intentBody, seed, type Seeded } from './payinTestKit.js';
+import { describe, expect, it } from 'vitest';
+import { BUYER, createIntent, intentBody, seed, useSeededWorld } from './payinTestKit.js';
 
 /** Repeats of POST /shkeeper/intents: one live intent per offer, Idempotency-Key, concurrency. */
 
-let h: ListeningWorld;
-let s: Seeded;
-
-beforeEach(async () => {
-  h = await startTestWorld({ listen: true, shkeeper: true });
-  s = await seed(h);
-});
-afterEach(async () => {
-  await h?.stop();
-});
+const { h, s } = useSeededWorld();
 
 const withKey = (key: string) => ({ headers: { 'Idempotency-Key': key } });
 const INTENTS = '/shkeeper/intents';

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
-import { paymentOf, type ListeningWorld } from '../helpers/testWorld.js';
+import { paymentOf, startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 import { seedMarketplace } from '../helpers/fixtures.js';
 import { compactSortedJson } from '../helpers/fakeShkeeper/signing.js';
 
@@ -18,6 +18,41 @@ export async function seed(h: ListeningWorld) {
   return seedMarketplace(h.store, { buyerId: BUYER });
 }
 export type Seeded = Awaited<ReturnType<typeof seed>>;
+
+/** Forwards to whatever `current()` is when read, so a test reads the world its beforeEach started. */
+function readThrough<T extends object>(current: () => T | undefined, what: string): T {
+  const target = () => {
+    const t = current();
+    if (!t) throw new Error(`${what} is used before beforeEach started it`);
+    return t;
+  };
+  return new Proxy({} as T, {
+    get: (_t, key) => Reflect.get(target(), key),
+    has: (_t, key) => Reflect.has(target(), key),
+    ownKeys: () => Reflect.ownKeys(target()),
+    getOwnPropertyDescriptor: (_t, key) => {
+      const d = Reflect.getOwnPropertyDescriptor(target(), key);
+      return d && { ...d, configurable: true };
+    },
+  });
+}
+
+/**
+ * Registers a fresh world (real server, fake SHKeeper) with a seeded marketplace before each test of
+ * the calling file, stopped after it. `h` and `s` are valid inside tests (not at module load).
+ */
+export function useSeededWorld(): { h: ListeningWorld; s: Seeded } {
+  let h: ListeningWorld | undefined;
+  let s: Seeded | undefined;
+  beforeEach(async () => {
+    h = await startTestWorld({ listen: true, shkeeper: true });
+    s = await seed(h);
+  });
+  afterEach(async () => {
+    await h?.stop();
+  });
+  return { h: readThrough(() => h, 'the world'), s: readThrough(() => s, 'the seeded marketplace') };
+}
 
 export const intentBody = (s: Seeded, over: Record<string, unknown> = {}) => ({
   purchaseRequestId: s.request.id,

@@ -1,5 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
+import { describe, expect, it } from 'vitest';
 import {
   ADMIN,
   BUYER,
@@ -10,8 +9,8 @@ import {
   paymentOf,
   postWebhook,
   seed,
+  useSeededWorld,
   webhookStats,
-  type Seeded,
 } from './payinTestKit.js';
 
 /**
@@ -20,16 +19,7 @@ import {
  * it; every accepted delivery must be answered 202 so that SHKeeper stops re-sending.
  */
 
-let h: ListeningWorld;
-let s: Seeded;
-
-beforeEach(async () => {
-  h = await startTestWorld({ listen: true, shkeeper: true });
-  s = await seed(h);
-});
-afterEach(async () => {
-  await h?.stop();
-});
+const { h, s } = useSeededWorld();
 
 const acked = () => h.fake.deliveries.map((d) => d.status);
 /** Every delivery the fake made was acknowledged with 202 (and there was at least one). */
