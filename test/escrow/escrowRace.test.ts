@@ -41,6 +41,16 @@ async function expectSettledOnce(f: Funded, winner: 'release' | 'refund' | null,
   }
 }
 
+/** Exactly one of two racing answers is 200; returns both answers as text for later messages. */
+function expectOneOk(a: { status: number; body: unknown }, b: { status: number; body: unknown }): string {
+  const answers = `${a.status} ${JSON.stringify(a.body)} / ${b.status} ${JSON.stringify(b.body)}`;
+  expect(
+    [a, b].filter((r) => r.status === 200),
+    answers,
+  ).toHaveLength(1);
+  return answers;
+}
+
 describe('release-confirm and refund-confirm of one payment, fired together', () => {
   it(`settle at most once in each of ${ROUNDS} payments`, async () => {
     const cases: { f: Funded; release: string; refund: string }[] = [];
@@ -77,11 +87,7 @@ describe('one payment, two different valid transfers for the same action, confir
       const second = await pay(f.seller);
       await env.chain.mine(3);
       const [a, b] = await Promise.all([confirm(env.h, f.paymentId, 'release', first), confirm(env.h, f.paymentId, 'release', second)]);
-      const answers = `${a.status} ${JSON.stringify(a.body)} / ${b.status} ${JSON.stringify(b.body)}`;
-      expect(
-        [a, b].filter((r) => r.status === 200),
-        answers,
-      ).toHaveLength(1);
+      const answers = expectOneOk(a, b);
       const [won, lost] = a.status === 200 ? [first, b] : [second, a];
       expect(lost.status, answers).toBe(409);
       await expectSettledOnce(f, 'release', won);
@@ -114,11 +120,7 @@ describe('one transfer claimed by two payments at once', () => {
       const hash = await pay(seller);
       await env.chain.mine(3);
       const [ra, rb] = await Promise.all([confirm(env.h, a.paymentId, 'release', hash), confirm(env.h, b.paymentId, 'release', hash)]);
-      const answers = `${ra.status} ${JSON.stringify(ra.body)} / ${rb.status} ${JSON.stringify(rb.body)}`;
-      expect(
-        [ra, rb].filter((r) => r.status === 200),
-        answers,
-      ).toHaveLength(1);
+      const answers = expectOneOk(ra, rb);
       const loser = ra.status === 200 ? rb : ra;
       expect(loser.status, answers).toBe(409);
       expect(loser.body.error.code).toBe('transaction_hash_in_use');
@@ -135,11 +137,7 @@ describe('one transfer claimed by two payments at once', () => {
       const hash = await pay(shared);
       await env.chain.mine(3);
       const [ra, rb] = await Promise.all([confirm(env.h, a.paymentId, 'release', hash), confirm(env.h, b.paymentId, 'refund', hash)]);
-      const answers = `${ra.status} ${JSON.stringify(ra.body)} / ${rb.status} ${JSON.stringify(rb.body)}`;
-      expect(
-        [ra, rb].filter((r) => r.status === 200),
-        answers,
-      ).toHaveLength(1);
+      const answers = expectOneOk(ra, rb);
       const loser = ra.status === 200 ? rb : ra;
       expect(loser.status, answers).toBe(409);
       expect(loser.body.error.code).toBe('transaction_hash_in_use');
@@ -159,11 +157,7 @@ describe('release and refund prepared at the same moment', () => {
     for (let i = 0; i < ROUNDS; i++) {
       const f = await fundedPayment(env.h);
       const [rel, ref] = await Promise.all([prepare(env.h, f.paymentId, 'release'), prepare(env.h, f.paymentId, 'refund')]);
-      const answers = `${rel.status} ${JSON.stringify(rel.body)} / ${ref.status} ${JSON.stringify(ref.body)}`;
-      expect(
-        [rel, ref].filter((r) => r.status === 200),
-        answers,
-      ).toHaveLength(1);
+      expectOneOk(rel, ref);
       const [won, lost, kind] = rel.status === 200 ? [rel, ref, 'release'] : [ref, rel, 'refund'];
       expect(lost.status).toBe(409);
       // Was `other_action_prepared`: the escrow's one in-flight disbursement refuses the other.
