@@ -2,7 +2,20 @@ import { Wallet } from 'ethers';
 import { describe, expect, it } from 'vitest';
 import { ledgerOf } from '../../src/core/payments/escrowLedger.js';
 import { createIntent, monitor } from '../shkeeper/payinChainKit.js';
-import { by, AMOUNT, BUYER, confirm, fundedPayment, newAddress, paymentOf, prepare, signAndSend, useEscrowEnv, units } from '../escrow/escrowKit.js';
+import {
+  by,
+  AMOUNT,
+  BUYER,
+  confirm,
+  fundedPayment,
+  newAddress,
+  paymentOf,
+  prepare,
+  signAndSend,
+  useEscrowEnv,
+  units,
+  type Funded,
+} from '../escrow/escrowKit.js';
 
 /**
  * Attacks on SHKeeper pay-ins and on money leaving an escrow (release, refund, payout), by a
@@ -13,6 +26,16 @@ import { by, AMOUNT, BUYER, confirm, fundedPayment, newAddress, paymentOf, prepa
 const env = useEscrowEnv({ fundBuyer: true });
 
 const buyerWallet = () => env.chain.accounts[1]!;
+
+/** The SHKeeper payout of a funded escrow to seller-1's wallet, for its full amount. */
+const payoutBodyFor = (f: Funded) => ({
+  purchaseRequestId: f.requestId,
+  sellerOfferId: f.offerId,
+  buyerId: BUYER,
+  sellerId: 'seller-1',
+  amount: AMOUNT,
+  recipientAddress: f.seller,
+});
 
 /** What completes the invoice: its price (SHKeeper's quote adds its fee markup, which shows as excess). */
 async function dueOf(paymentId: string): Promise<number> {
@@ -118,14 +141,7 @@ describe('money leaving an escrow', () => {
         expect((await prepare(env.h, f.paymentId, kind, as)).status).toBeGreaterThanOrEqual(401);
         expect((await confirm(env.h, f.paymentId, kind, `0x${'ab'.repeat(32)}`, as)).status).toBeGreaterThanOrEqual(401);
       }
-      const payout = await by(env.h, as).post('/shkeeper/payout', {
-        purchaseRequestId: f.requestId,
-        sellerOfferId: f.offerId,
-        buyerId: BUYER,
-        sellerId: 'seller-1',
-        amount: AMOUNT,
-        recipientAddress: f.seller,
-      });
+      const payout = await by(env.h, as).post('/shkeeper/payout', payoutBodyFor(f));
       expect([401, 403]).toContain(payout.status);
     }
     expect((await paymentOf(env.h, f.paymentId)).status).toBe('completed');
@@ -171,14 +187,7 @@ describe('money leaving an escrow', () => {
 
   it('release, refund and payout fired together: at most one leaves, once; after it settles nothing else can', async () => {
     const f = await fundedPayment(env.h, { payer: buyerWallet().address });
-    const payoutBody = {
-      purchaseRequestId: f.requestId,
-      sellerOfferId: f.offerId,
-      buyerId: BUYER,
-      sellerId: 'seller-1',
-      amount: AMOUNT,
-      recipientAddress: f.seller,
-    };
+    const payoutBody = payoutBodyFor(f);
     const rs = await Promise.all([
       prepare(env.h, f.paymentId, 'release'),
       prepare(env.h, f.paymentId, 'refund'),
@@ -226,14 +235,7 @@ describe('money leaving an escrow', () => {
 
   it('nobody can edit, cancel or re-label a payout row, or a completed escrow, through PUT', async () => {
     const f = await fundedPayment(env.h, { payer: buyerWallet().address });
-    const payout = await env.h.admin.post('/shkeeper/payout', {
-      purchaseRequestId: f.requestId,
-      sellerOfferId: f.offerId,
-      buyerId: BUYER,
-      sellerId: 'seller-1',
-      amount: AMOUNT,
-      recipientAddress: f.seller,
-    });
+    const payout = await env.h.admin.post('/shkeeper/payout', payoutBodyFor(f));
     expect(payout.status, JSON.stringify(payout.body)).toBe(200);
     const payoutId = payout.body.data.payoutId as string;
     for (const as of [BUYER, 'seller-1', 'admin']) {
