@@ -34,14 +34,18 @@ afterEach(async () => {
   h = undefined;
 });
 
+/** A world on the fake SHKeeper (no chain), stopped after the test, with a seeded marketplace and an open intent. */
+async function startWithIntent(env?: Record<string, string>) {
+  const world = (h = await startTestWorld({ listen: true, shkeeper: true, env }));
+  const s = await seed(world);
+  return { h: world, s, intent: await intentFor(world, s) };
+}
 const txid = () => hexlify(randomBytes(32));
 const statuses = async (harness: ListeningWorld, id: string) => (await paymentOf(harness, id)).history.map((e) => e.toStatus);
 
 describe('what arrived, not what was asked (fake SHKeeper, no chain)', () => {
   it('under: PAID with less than the price (SHKeeper says PAID from 95 %) leaves it processing with the shortfall, not funded', async () => {
-    h = await startTestWorld({ listen: true, shkeeper: true });
-    const s = await seed(h);
-    const intent = await intentFor(h, s);
+    const { h, s, intent } = await startWithIntent();
     // The invoice asks 26.01 (25.5 + 2 % fee); 24.71 is 95 % of it: SHKeeper reports PAID.
     const paid = h.fake.pay({ externalId: intent.externalId, amountCrypto: '24.71' });
     await h.fake.callbacksSettled();
@@ -72,9 +76,7 @@ describe('what arrived, not what was asked (fake SHKeeper, no chain)', () => {
   });
 
   it('under, within UNDERPAYMENT_TOLERANCE: completes, funded for what arrived, the shortfall recorded', async () => {
-    h = await startTestWorld({ listen: true, shkeeper: true, env: { UNDERPAYMENT_TOLERANCE: '0.05' } });
-    const s = await seed(h);
-    const intent = await intentFor(h, s);
+    const { h, intent } = await startWithIntent({ UNDERPAYMENT_TOLERANCE: '0.05' });
     const paid = h.fake.pay({ externalId: intent.externalId, amountCrypto: '24.71' });
     await h.fake.callbacksSettled();
     const p = await paymentOf(h, intent.paymentId);
@@ -84,9 +86,7 @@ describe('what arrived, not what was asked (fake SHKeeper, no chain)', () => {
   });
 
   it('over: OVERPAID funds the escrow for what arrived, the excess visible', async () => {
-    h = await startTestWorld({ listen: true, shkeeper: true });
-    const s = await seed(h);
-    const intent = await intentFor(h, s);
+    const { h, s, intent } = await startWithIntent();
     const paid = h.fake.pay({ externalId: intent.externalId, amountCrypto: '40' });
     await h.fake.callbacksSettled();
     expect(paid.status).toBe('OVERPAID');
@@ -102,9 +102,7 @@ describe('what arrived, not what was asked (fake SHKeeper, no chain)', () => {
   });
 
   it('a second txid after completion: 202, recorded as an excess credit; nothing moves and nothing is announced', async () => {
-    h = await startTestWorld({ listen: true, shkeeper: true });
-    const s = await seed(h);
-    const intent = await intentFor(h, s);
+    const { h, intent } = await startWithIntent();
     const first = h.fake.pay({ externalId: intent.externalId });
     await h.fake.callbacksSettled();
     const before = await paymentOf(h, intent.paymentId);
@@ -133,9 +131,7 @@ describe('what arrived, not what was asked (fake SHKeeper, no chain)', () => {
   });
 
   it('late payment on a cancelled payment: 202, recorded as excess, the payment stays cancelled and unfunded', async () => {
-    h = await startTestWorld({ listen: true, shkeeper: true });
-    const s = await seed(h);
-    const intent = await intentFor(h, s);
+    const { h, intent } = await startWithIntent();
     expect((await h.as(BUYER).put(`/${intent.paymentId}`, { status: 'cancelled' })).status).toBe(200);
     const emitted = h.events.emitted.length;
     const paid = h.fake.pay({ externalId: intent.externalId });
@@ -152,9 +148,7 @@ describe('what arrived, not what was asked (fake SHKeeper, no chain)', () => {
 
 describe('callbacks that are not for this invoice fund nothing', () => {
   it('another crypto (the whole callback): 202, recorded as refused, nothing changed', async () => {
-    h = await startTestWorld({ listen: true, shkeeper: true });
-    const s = await seed(h);
-    const intent = await intentFor(h, s);
+    const { h, intent } = await startWithIntent();
     const before = await snapshot(h.store);
     const body = invoiceCallback(intent, { crypto: 'ETH-USDT' }, { crypto: 'ETH-USDT' });
     const r = await postWebhook(h, body);
@@ -168,9 +162,7 @@ describe('callbacks that are not for this invoice fund nothing', () => {
   });
 
   it('another crypto paid into the invoice (SHKeeper counts its fiat value as PAID): nothing credited', async () => {
-    h = await startTestWorld({ listen: true, shkeeper: true });
-    const s = await seed(h);
-    const intent = await intentFor(h, s);
+    const { h, intent } = await startWithIntent();
     const before = await snapshot(h.store);
     // 0.05 BNB ≈ 30 USD: SHKeeper's balance in fiat says OVERPAID; not one USDT arrived.
     const paid = h.fake.pay({ externalId: intent.externalId, crypto: 'BNB', amountCrypto: '0.05' });
@@ -185,9 +177,7 @@ describe('callbacks that are not for this invoice fund nothing', () => {
   });
 
   it('another address: 202, recorded as refused, nothing changed', async () => {
-    h = await startTestWorld({ listen: true, shkeeper: true });
-    const s = await seed(h);
-    const intent = await intentFor(h, s);
+    const { h, intent } = await startWithIntent();
     const before = await snapshot(h.store);
     const elsewhere = newAddress();
     const r = await postWebhook(h, invoiceCallback({ externalId: intent.externalId, payAddress: elsewhere }));
