@@ -1,7 +1,7 @@
-import { createHmac } from 'node:crypto';
 import http from 'node:http';
+import { signedInvoiceCallback } from '../invoiceCallback.js';
 import { fmtInt, verdict, type Row, type Section } from '../report.js';
-import type { GrowResult, InvoiceFixture, StoreCounts } from '../protocol.js';
+import type { GrowResult, StoreCounts } from '../protocol.js';
 import { BenchServer } from '../serverProcess.js';
 
 /**
@@ -112,44 +112,6 @@ function json(body: string): Record<string, unknown> {
 
 const unexpected = (r: Reply) => `HTTP ${r.status}: ${r.body.slice(0, 200)}`;
 
-/**
- * An invoice callback as SHKeeper ≥ 2.5.16 sends it (sorted keys, HMAC(secret, ts + "." + body)),
- * paying the fixture's 10 USDT at its own address in BNB-USDT, with the 2 % fee on top (the same
- * figures as bench/sections/webhookDeliveries.ts).
- */
-function invoiceCallback(secret: string, invoice: InvoiceFixture, txid: string): { body: Buffer; headers: Record<string, string> } {
-  const payload = {
-    addr: invoice.address,
-    balance_crypto: '10.2',
-    balance_fiat: '10.2',
-    crypto: 'BNB-USDT',
-    external_id: invoice.externalId,
-    fee_fixed: '0',
-    fee_percent: '2',
-    fee_policy: 'PERCENT_FEE',
-    fiat: 'USD',
-    overpaid_fiat: '0.00',
-    paid: true,
-    status: 'PAID',
-    transactions: [
-      {
-        amount_crypto: '10.2',
-        amount_fiat: '10.2',
-        amount_fiat_without_fee: '10',
-        crypto: 'BNB-USDT',
-        date: '2026-01-01 00:00:00',
-        fee_fiat: '0.2',
-        trigger: true,
-        txid,
-      },
-    ],
-  };
-  const body = Buffer.from(JSON.stringify(payload));
-  const ts = String(Math.floor(Date.now() / 1000));
-  const sig = createHmac('sha256', secret).update(`${ts}.`).update(body).digest('hex');
-  return { body, headers: { 'content-type': 'application/json', 'x-shkeeper-timestamp': ts, 'x-shkeeper-signature': sig } };
-}
-
 const OPERATIONS: Operation[] = [
   {
     label: 'list (user with 20 payments)',
@@ -174,7 +136,7 @@ const OPERATIONS: Operation[] = [
     label: 'completing SHKeeper webhook',
     async send(client, { size, grown, webhookSecret }, n) {
       const txid = `0x${size.toString(16).padStart(32, '0')}${n.toString(16).padStart(32, '0')}`;
-      const { body, headers } = invoiceCallback(webhookSecret, grown.invoices[n]!, txid);
+      const { body, headers } = signedInvoiceCallback(webhookSecret, grown.invoices[n]!, txid);
       const r = await client.request('POST', '/api/payment/shkeeper/webhook', headers, body);
       return r.status === 202 ? null : unexpected(r);
     },

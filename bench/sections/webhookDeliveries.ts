@@ -1,6 +1,10 @@
-import { createHmac } from 'node:crypto';
 import http from 'node:http';
+import { signedInvoiceCallback, type SignedDelivery } from '../invoiceCallback.js';
 import { fmtInt, fmtMs, type Row, type Section } from '../report.js';
+
+/** Every delivery pays its invoice at the bench server's one pay address. */
+const delivery = (secret: string, externalId: string, txid: string): SignedDelivery =>
+  signedInvoiceCallback(secret, { address: '0x3333333333333333333333333333333333333333', externalId }, txid);
 
 /**
  * 2,000 signed SHKeeper deliveries (1,000 invoices, each delivered twice, shuffled so that a
@@ -12,48 +16,6 @@ const NAME = 'SHKeeper webhook';
 const INVOICES = 1_000;
 const CONNECTIONS = 64;
 
-interface Delivery {
-  body: Buffer;
-  headers: Record<string, string>;
-}
-
-/** Compact JSON with sorted keys, signed as SHKeeper ≥ 2.5.16 does: HMAC(secret, ts + "." + body). */
-function delivery(secret: string, externalId: string, txid: string): Delivery {
-  const payload = {
-    addr: '0x3333333333333333333333333333333333333333',
-    balance_crypto: '10.2',
-    balance_fiat: '10.2',
-    crypto: 'BNB-USDT',
-    external_id: externalId,
-    fee_fixed: '0',
-    fee_percent: '2',
-    fee_policy: 'PERCENT_FEE',
-    fiat: 'USD',
-    overpaid_fiat: '0.00',
-    paid: true,
-    status: 'PAID',
-    transactions: [
-      {
-        amount_crypto: '10.2',
-        amount_fiat: '10.2',
-        amount_fiat_without_fee: '10',
-        crypto: 'BNB-USDT',
-        date: '2026-01-01 00:00:00',
-        fee_fiat: '0.2',
-        trigger: true,
-        txid,
-      },
-    ],
-  };
-  const body = Buffer.from(JSON.stringify(payload));
-  const ts = String(Math.floor(Date.now() / 1000));
-  const sig = createHmac('sha256', secret).update(`${ts}.`).update(body).digest('hex');
-  return {
-    body,
-    headers: { 'content-type': 'application/json', 'x-shkeeper-timestamp': ts, 'x-shkeeper-signature': sig },
-  };
-}
-
 interface Run {
   seconds: number;
   latencies: number[];
@@ -62,7 +24,7 @@ interface Run {
 }
 
 /** A fixed pool of keep-alive connections, each worker taking the next delivery from one queue. */
-async function deliverAll(url: string, deliveries: Delivery[]): Promise<Run> {
+async function deliverAll(url: string, deliveries: SignedDelivery[]): Promise<Run> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const target = new URL(url);
   const latencies: number[] = [];
@@ -89,7 +51,7 @@ async function deliverAll(url: string, deliveries: Delivery[]): Promise<Run> {
   return { seconds, latencies, statuses, errors };
 }
 
-function post(agent: http.Agent, url: URL, d: Delivery): Promise<number> {
+function post(agent: http.Agent, url: URL, d: SignedDelivery): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {

@@ -3,7 +3,7 @@ import { newObjectId } from '../../src/platform/ids.js';
 import { hmacHex } from '../../src/adapters/shkeeper/webhookSignature.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { Store } from '../../src/core/store/store.js';
-import { payment, seedMarketplace } from '../helpers/fixtures.js';
+import { payment, preparedDisbursement, seedMarketplace } from '../helpers/fixtures.js';
 
 /**
  * The authorisation matrix: one row per mounted route, naming what each caller gets. The rules
@@ -173,19 +173,7 @@ const pendingWeb3 = async (k: SeedKit) => {
 };
 
 /** The disbursement an escrow route records, in the ledger's terms (issue 10). */
-const disbursement = (kind: 'release' | 'refund') => ({
-  id: newObjectId(),
-  kind,
-  method: 'escrow_tx' as const,
-  recipient: WALLET,
-  amount: '25.5',
-  state: 'prepared' as const,
-  override: null,
-  payoutId: null,
-  evidence: null,
-  createdBy: ADMIN,
-  payload: { from: PAY_ADDRESS, to: WALLET, data: '0x', value: '0x0', gas: '0x1', chainId: '0x38' },
-});
+const disbursement = (kind: 'release' | 'refund') => preparedDisbursement(kind, { recipient: WALLET, escrow: PAY_ADDRESS, createdBy: ADMIN });
 
 /**
  * Funded escrow with a release (or refund) already prepared: preparing the same again answers it without the chain.

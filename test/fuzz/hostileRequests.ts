@@ -4,7 +4,7 @@ import { InProcessKeyedLock } from '../../src/platform/keyedLock.js';
 import { PaymentCoordinator } from '../../src/core/payments/paymentCoordinator.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { Store } from '../../src/core/store/store.js';
-import { payment, seedMarketplace } from '../helpers/fixtures.js';
+import { payment, preparedDisbursement, seedMarketplace } from '../helpers/fixtures.js';
 import { K, type Kind } from './hostileValues.js';
 
 /**
@@ -95,19 +95,8 @@ async function escrowAt(store: Store, stage: 'prepared' | 'settled', kind: 'rele
     blockNumber: null,
   };
   await coordinator.credit(p.id, transfer, { source: 'fuzz', actor: 'fuzz', completionEffects: [] });
-  const d = {
-    id: newObjectId(),
-    kind,
-    method: 'escrow_tx' as const,
-    recipient: WALLET,
-    amount: '25.5',
-    state: 'prepared' as const,
-    override: null,
-    payoutId: null,
-    evidence: null,
-    createdBy: ADMIN,
-    payload: { from: PAY_ADDRESS, to: WALLET, data: '0x', value: '0x0', gas: '0x1', chainId: '0x38' },
-  };
+  const d = preparedDisbursement(kind, { recipient: WALLET, escrow: PAY_ADDRESS, createdBy: ADMIN });
+
   await coordinator.openDisbursement(p.id, d, { source: 'fuzz', actor: ADMIN });
   if (stage === 'settled') {
     await coordinator.settleDisbursement(p.id, d.id, {

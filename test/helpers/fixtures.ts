@@ -1,6 +1,6 @@
 import { newObjectId } from '../../src/platform/ids.js';
 import { emptyLedger } from '../../src/core/payments/escrowLedger.js';
-import type { PaymentRecord, PurchaseRequestRecord, SellerOfferRecord } from '../../src/core/store/records.js';
+import type { Disbursement, PaymentRecord, PurchaseRequestRecord, SellerOfferRecord } from '../../src/core/store/records.js';
 import type { Store } from '../../src/core/store/store.js';
 
 /** Builders for records, with sensible defaults a test overrides where it matters. */
@@ -97,4 +97,24 @@ export async function snapshot(store: Store) {
     purchaseRequests: await store.purchaseRequests.find({}, { sort: { id: 1 } }),
     sellerOffers: await store.sellerOffers.find({}, { sort: { id: 1 } }),
   };
+}
+
+/**
+ * A release or refund as an admin prepared it (issue 10's ledger terms): 25.5 to `recipient`, with
+ * the payload the escrow at `escrow` would sign. For tests that need an escrow in that state.
+ */
+export function preparedDisbursement(kind: 'release' | 'refund', o: { recipient: string; escrow: string; createdBy: string }) {
+  return {
+    id: newObjectId(),
+    kind,
+    method: 'escrow_tx' as const,
+    recipient: o.recipient,
+    amount: '25.5',
+    state: 'prepared' as const,
+    override: null,
+    payoutId: null,
+    evidence: null,
+    createdBy: o.createdBy,
+    payload: { from: o.escrow, to: o.recipient, data: '0x', value: '0x0', gas: '0x1', chainId: '0x38' },
+  } satisfies Partial<Disbursement>;
 }
