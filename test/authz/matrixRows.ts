@@ -3,7 +3,7 @@ import { newObjectId } from '../../src/platform/ids.js';
 import { hmacHex } from '../../src/adapters/shkeeper/webhookSignature.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { Store } from '../../src/core/store/store.js';
-import { payment, preparedDisbursement, seedMarketplace } from '../helpers/fixtures.js';
+import { payment, preparedDisbursement, seedMarketplace, unsignedPayerProof } from '../helpers/fixtures.js';
 
 /**
  * The authorisation matrix: one row per mounted route, naming what each caller gets. The rules
@@ -358,21 +358,7 @@ export const MATRIX_ROWS: MatrixRow[] = [
       path: `${API}/decentralized/payer-proof`,
       body: {
         paymentId: s.paymentId,
-        payerProof: {
-          message: {
-            purpose: 'I will pay this escrow from this wallet',
-            purchaseRequestId: s.requestId,
-            sellerOfferId: s.offerId,
-            wallet: WALLET,
-            receiver: PAY_ADDRESS,
-            amount: '25.5',
-            token: 'USDT',
-            issuedAtBlock: 1,
-            expiresAt: 4102444800,
-            nonce: 'aa.bb',
-          },
-          signature: `0x${'1'.repeat(130)}`,
-        },
+        payerProof: unsignedPayerProof({ requestId: s.requestId, offerId: s.offerId, wallet: WALLET, receiver: PAY_ADDRESS }),
       },
     }),
     expect: all(503),

@@ -4,7 +4,7 @@ import { InProcessKeyedLock } from '../../src/platform/keyedLock.js';
 import { PaymentCoordinator } from '../../src/core/payments/paymentCoordinator.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { Store } from '../../src/core/store/store.js';
-import { payment, preparedDisbursement, seedMarketplace } from '../helpers/fixtures.js';
+import { payment, preparedDisbursement, seedMarketplace, unsignedPayerProof } from '../helpers/fixtures.js';
 import { K, type Kind } from './hostileValues.js';
 
 /**
@@ -292,21 +292,7 @@ export const ROUTES: Record<string, RouteFuzz> = {
       as: 'anonymous',
       body: {
         paymentId: s.pendingWeb3Id,
-        payerProof: {
-          message: {
-            purpose: 'I will pay this escrow from this wallet',
-            purchaseRequestId: s.requestId,
-            sellerOfferId: s.offerId,
-            wallet: WALLET,
-            receiver: PAY_ADDRESS,
-            amount: '25.5',
-            token: 'USDT',
-            issuedAtBlock: 1,
-            expiresAt: 4102444800,
-            nonce: 'aa.bb',
-          },
-          signature: `0x${'1'.repeat(130)}`,
-        },
+        payerProof: unsignedPayerProof({ requestId: s.requestId, offerId: s.offerId, wallet: WALLET, receiver: PAY_ADDRESS }),
       },
     }),
     baseline: 503,

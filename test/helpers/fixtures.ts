@@ -118,3 +118,25 @@ export function preparedDisbursement(kind: 'release' | 'refund', o: { recipient:
     payload: { from: o.escrow, to: o.recipient, data: '0x', value: '0x0', gas: '0x1', chainId: '0x38' },
   } satisfies Partial<Disbursement>;
 }
+
+/**
+ * A payer proof of the right shape whose signature proves nothing (65 bytes of 0x11): for tests of
+ * who may call a route and of hostile input, not of the proof itself.
+ */
+export function unsignedPayerProof(o: { requestId?: string; offerId?: string; wallet: string; receiver: string }) {
+  return {
+    message: {
+      purpose: 'I will pay this escrow from this wallet',
+      purchaseRequestId: o.requestId,
+      sellerOfferId: o.offerId,
+      wallet: o.wallet,
+      receiver: o.receiver,
+      amount: '25.5',
+      token: 'USDT',
+      issuedAtBlock: 1,
+      expiresAt: 4102444800,
+      nonce: 'aa.bb',
+    },
+    signature: `0x${'1'.repeat(130)}`,
+  };
+}
