@@ -1,5 +1,6 @@
 import { newObjectId } from '../../src/platform/ids.js';
 import { emptyLedger } from '../../src/core/payments/escrowLedger.js';
+import { UNSET_AT_CREATION } from '../../src/core/payments/paymentCoordinator.js';
 import type { Disbursement, PaymentRecord, PurchaseRequestRecord, SellerOfferRecord } from '../../src/core/store/records.js';
 import type { Store } from '../../src/core/store/store.js';
 
@@ -49,20 +50,10 @@ export function payment(over: Partial<PaymentRecord> = {}): PaymentRecord {
     sellerId: 'seller-1',
     amount: { amount: '25.5', currency: 'USDT' },
     blockchain: { network: 'bsc', token: 'USDT' },
-    transactionHash: null,
-    externalId: null,
-    paymentUrl: null,
-    payAddress: null,
-    expiresAt: null,
-    providerTaskId: null,
-    releaseTxHash: null,
-    refundTxHash: null,
-    liveOfferKey: null,
+    ...UNSET_AT_CREATION,
     escrow: (over.direction ?? 'in') === 'in' ? emptyLedger() : null,
     creditKeys: [],
     fundedRequestKey: null,
-    claim: null,
-    escrowPaymentId: null,
     revision: 0,
     pendingEffects: [],
     providerData: {},

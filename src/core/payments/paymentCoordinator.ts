@@ -20,7 +20,7 @@ import { InflowWrites } from './inflowWrites.js';
 export type { CreditInput, CreditResult, TransitionFields, TransitionRequest, TransitionResult };
 
 /** The fields a payment is created without: each is filled in by a later step, if ever. */
-const UNSET_AT_CREATION = {
+export const UNSET_AT_CREATION = {
   transactionHash: null,
   externalId: null,
   paymentUrl: null,
