@@ -101,6 +101,8 @@ async function main(): Promise<void> {
   const growth = new GrowthSeeder(store, (userId) => `Bearer ${app.ctx.tokens.sign({ sub: userId }, 600)}`);
   const baseline = await listenBaseline(ok(paymentView(record)));
   const sampler = new RssSampler();
+  // One CPU window at a time: the sections measure their load windows one after another.
+  let cpuFrom: NodeJS.CpuUsage | undefined;
 
   const handlers: { [K in keyof ReplyMap]: (req: Extract<RequestEnvelope, { type: K }>) => Promise<ReplyMap[K]> } = {
     async seedPayments({ userId, count }) {
@@ -189,6 +191,16 @@ async function main(): Promise<void> {
     },
     async rssStop() {
       return sampler.stop();
+    },
+    async cpuStart() {
+      cpuFrom = process.cpuUsage();
+      return null;
+    },
+    async cpuStop() {
+      if (!cpuFrom) throw new Error('cpuStop without cpuStart');
+      const used = process.cpuUsage(cpuFrom);
+      cpuFrom = undefined;
+      return { userUs: used.user, systemUs: used.system };
     },
   };
 

@@ -26,6 +26,8 @@ export type Request =
   | { type: 'seedPayments'; userId: string; count: number }
   | { type: 'rssStart'; intervalMs: number }
   | { type: 'rssStop' }
+  | { type: 'cpuStart' }
+  | { type: 'cpuStop' }
   | { type: 'seedInvoices'; count: number }
   | { type: 'invoiceCounts'; externalIds: string[] }
   | { type: 'growTo'; payments: number; fixtures: number }
@@ -45,6 +47,12 @@ export interface RssStopResult {
   baselineBytes: number;
   peakBytes: number;
   samples: number;
+}
+
+/** The server process's CPU time between `cpuStart` and `cpuStop` (`process.cpuUsage()`), in µs. */
+export interface CpuStopResult {
+  userUs: number;
+  systemUs: number;
 }
 
 export interface InvoiceCounts {
@@ -99,6 +107,8 @@ export interface ReplyMap {
   seedPayments: SeedResult;
   rssStart: RssStartResult;
   rssStop: RssStopResult;
+  cpuStart: null;
+  cpuStop: CpuStopResult;
   growTo: GrowResult;
   growthCheck: GrowthCheck;
 }
