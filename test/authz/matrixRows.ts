@@ -3,7 +3,7 @@ import { newObjectId } from '../../src/platform/ids.js';
 import { hmacHex } from '../../src/adapters/shkeeper/webhookSignature.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { Store } from '../../src/core/store/store.js';
-import { payment, preparedDisbursement, seedMarketplace, unsignedPayerProof } from '../helpers/fixtures.js';
+import { paidInvoiceCallback, payment, preparedDisbursement, seedMarketplace, unsignedPayerProof } from '../helpers/fixtures.js';
 
 /**
  * The authorisation matrix: one row per mounted route, naming what each caller gets. The rules
@@ -239,17 +239,7 @@ export function signedDelivery(path: string, body: unknown, secret: string): Mat
   };
 }
 
-const invoiceCallback = {
-  external_id: 'AMN_matrix_unknown',
-  crypto: 'BNB-USDT',
-  addr: PAY_ADDRESS,
-  fiat: 'USD',
-  balance_fiat: '10',
-  balance_crypto: '10',
-  paid: true,
-  status: 'PAID',
-  transactions: [{ txid: txHash(9), crypto: 'BNB-USDT', amount_crypto: '10', trigger: true }],
-};
+const invoiceCallback = paidInvoiceCallback({ externalId: 'AMN_matrix_unknown', addr: PAY_ADDRESS, txid: txHash(9) });
 const payoutCallback = { external_id: 'PAYOUT_matrix_unknown', tx_hash: txHash(10), status: 'SUCCESS', amount: '10', crypto: 'BNB-USDT' };
 
 const unsigned = (r: MatrixRequest): MatrixRequest => ({ ...r, headers: {} });

@@ -4,7 +4,7 @@ import { InProcessKeyedLock } from '../../src/platform/keyedLock.js';
 import { PaymentCoordinator } from '../../src/core/payments/paymentCoordinator.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { Store } from '../../src/core/store/store.js';
-import { payment, preparedDisbursement, seedMarketplace, unsignedPayerProof } from '../helpers/fixtures.js';
+import { paidInvoiceCallback, payment, preparedDisbursement, seedMarketplace, unsignedPayerProof } from '../helpers/fixtures.js';
 import { K, type Kind } from './hostileValues.js';
 
 /**
@@ -192,17 +192,7 @@ export const ROUTES: Record<string, RouteFuzz> = {
     valid: () => ({
       as: 'anonymous',
       signed: true,
-      body: {
-        external_id: 'AMN_fuzz_unknown',
-        crypto: 'BNB-USDT',
-        addr: PAY_ADDRESS,
-        fiat: 'USD',
-        balance_fiat: '10',
-        balance_crypto: '10',
-        paid: true,
-        status: 'PAID',
-        transactions: [{ txid: txHash(9), crypto: 'BNB-USDT', amount_crypto: '10', trigger: true }],
-      },
+      body: paidInvoiceCallback({ externalId: 'AMN_fuzz_unknown', addr: PAY_ADDRESS, txid: txHash(9) }),
     }),
     baseline: 202,
     bodyShape: 'loose',

@@ -131,3 +131,22 @@ export function unsignedPayerProof(o: { requestId?: string; offerId?: string; wa
     signature: `0x${'1'.repeat(130)}`,
   };
 }
+
+/**
+ * An SHKeeper invoice callback body, before signing: invoice `externalId` paid in full (10 BNB-USDT)
+ * to `addr` by the one transaction `txid`. For tests of who may deliver a callback and of hostile
+ * input, not of crediting.
+ */
+export function paidInvoiceCallback(o: { externalId: string; addr: string; txid: string }) {
+  return {
+    external_id: o.externalId,
+    crypto: 'BNB-USDT',
+    addr: o.addr,
+    fiat: 'USD',
+    balance_fiat: '10',
+    balance_crypto: '10',
+    paid: true,
+    status: 'PAID',
+    transactions: [{ txid: o.txid, crypto: 'BNB-USDT', amount_crypto: '10', trigger: true }],
+  };
+}
