@@ -92,9 +92,14 @@ export async function snapshot(store: Store) {
 
 /**
  * A release or refund as an admin prepared it (issue 10's ledger terms): 25.5 to `recipient`, with
- * the payload the escrow at `escrow` would sign. For tests that need an escrow in that state.
+ * the payload the escrow at `escrow` would sign (none without `escrow`), and whatever `over` sets
+ * (say a fixed `id`). For tests that need an escrow in that state.
  */
-export function preparedDisbursement(kind: 'release' | 'refund', o: { recipient: string; escrow: string; createdBy: string }) {
+export function preparedDisbursement(
+  kind: 'release' | 'refund',
+  o: { recipient: string; escrow?: string; createdBy: string },
+  over: Partial<Omit<Disbursement, 'createdAt' | 'updatedAt'>> = {},
+) {
   return {
     id: newObjectId(),
     kind,
@@ -106,7 +111,8 @@ export function preparedDisbursement(kind: 'release' | 'refund', o: { recipient:
     payoutId: null,
     evidence: null,
     createdBy: o.createdBy,
-    payload: { from: o.escrow, to: o.recipient, data: '0x', value: '0x0', gas: '0x1', chainId: '0x38' },
+    payload: o.escrow === undefined ? null : { from: o.escrow, to: o.recipient, data: '0x', value: '0x0', gas: '0x1', chainId: '0x38' },
+    ...over,
   } satisfies Partial<Disbursement>;
 }
 

@@ -9,7 +9,7 @@ import { InProcessKeyedLock } from '../../src/platform/keyedLock.js';
 import { PaymentCoordinator, type CreditInput } from '../../src/core/payments/paymentCoordinator.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
-import { payment } from '../helpers/fixtures.js';
+import { payment, preparedDisbursement } from '../helpers/fixtures.js';
 import { EffectsSweeper } from '../../src/core/payments/effectsSweeper.js';
 import { PaymentEffects } from '../../src/core/payments/paymentEffects.js';
 import { createLogger } from '../../src/platform/logger.js';
@@ -225,23 +225,7 @@ describe('records settled before the ledger existed', () => {
     expect(adopted.fundedRequestKey).toBe(old.purchaseRequestId);
     expect(ledgerProblems(adopted)).toEqual([]);
     expect((await coordinator.adoptLegacyLedger(old.id)).revision).toBe(adopted.revision);
-    await coordinator.openDisbursement(
-      old.id,
-      {
-        id: 'r',
-        kind: 'refund',
-        method: 'escrow_tx',
-        recipient: PAYER,
-        amount: '25.5',
-        state: 'prepared',
-        override: null,
-        payoutId: null,
-        evidence: null,
-        payload: null,
-        createdBy: 'admin',
-      },
-      step,
-    );
+    await coordinator.openDisbursement(old.id, preparedDisbursement('refund', { recipient: PAYER, createdBy: 'admin' }, { id: 'r' }), step);
 
     const released = await insert({ status: 'released', escrowState: 'released', escrow: null, releaseTxHash: hash() });
     const r = await coordinator.adoptLegacyLedger(released.id);

@@ -7,7 +7,7 @@ import { ledgerProblems } from '../../src/core/payments/escrowLedger.js';
 import { PaymentCoordinator, type CreditInput } from '../../src/core/payments/paymentCoordinator.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { PAYMENT_STATUSES, type EscrowState, type PaymentRecord, type PaymentStatus } from '../../src/core/store/records.js';
-import { payment } from '../helpers/fixtures.js';
+import { payment, preparedDisbursement } from '../helpers/fixtures.js';
 
 /** The coordinator is the only writer of payment state, so every rule of the state machine is checked here. */
 
@@ -160,23 +160,10 @@ describe('escrow', () => {
     const p = await seeded();
     expect((await coordinator.credit(p.id, transfer(), creditStep())).payment.escrowState).toBe('funded');
     await expectAppError(coordinator.transition(p.id, req('released')), 'invalid_state', 'evidence_required');
-    await coordinator.openDisbursement(
-      p.id,
-      {
-        id: 'd-1',
-        kind: 'release',
-        method: 'escrow_tx',
-        recipient: PAYER,
-        amount: '25.5',
-        state: 'prepared',
-        override: null,
-        payoutId: null,
-        evidence: null,
-        payload: null,
-        createdBy: 'admin-1',
-      },
-      { source: 'test', actor: 'admin-1' },
-    );
+    await coordinator.openDisbursement(p.id, preparedDisbursement('release', { recipient: PAYER, createdBy: 'admin-1' }, { id: 'd-1' }), {
+      source: 'test',
+      actor: 'admin-1',
+    });
     const released = await coordinator.settleDisbursement(p.id, 'd-1', { source: 'test', actor: 'chain', evidence: `0x${'e'.repeat(64)}`, effects: [] });
     expect(released.payment).toMatchObject({ status: 'released', escrowState: 'released' });
     await expectAppError(coordinator.transition(p.id, req('refunded')), 'invalid_state', 'invalid_transition');
