@@ -13,12 +13,55 @@ import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Sto
  * MongoDB documents the Mongo store sends, evaluated by mingo; updates are applied by
  * `applyUpdate`. Every operation runs synchronously inside one call, so a conditional update
  * cannot interleave with another write: that is what makes it atomic. Records are cloned on the
- * way in and out, and replaced (never mutated) on update, so a reader never sees a half-written
- * record. Every write goes through `normaliseRecord`/`normaliseUpdate`, as in the Mongo store.
+ * way in and deeply frozen (`frozenSnapshot`), and replaced (never mutated) on update, so a reader
+ * never sees a half-written record. Reads hand out the frozen record itself: a clone per read
+ * was the largest cost of `GET /api/payment/:id` in the bench profile (structuredClone of the
+ * record with its ledger), and a frozen record cannot be changed by whoever holds it, so sharing
+ * it keeps the same isolation. Writes return a private, mutable copy, as before. Every write goes
+ * through `normaliseRecord`/`normaliseUpdate`, as in the Mongo store.
  *
  * Cost: a query narrowed by `id`, a unique key or an indexed field (src/store/indexPlan.ts) costs
  * what it returns; anything else scans the collection.
  */
+/**
+ * Dates keep their time in an internal slot that `Object.freeze` does not protect, so a stored
+ * Date gets this prototype: still `instanceof Date` (its `constructor` is still `Date`, it still
+ * serialises and compares as one), but every setter throws instead of changing the stored time.
+ */
+const FROZEN_DATE_PROTOTYPE: Date = Object.create(Date.prototype);
+for (const name of Object.getOwnPropertyNames(Date.prototype)) {
+  if (!name.startsWith('set')) continue;
+  Object.defineProperty(FROZEN_DATE_PROTOTYPE, name, {
+    value() {
+      throw new TypeError(`Cannot call Date.prototype.${name} on a record read from the store: records are read-only`);
+    },
+  });
+}
+Object.freeze(FROZEN_DATE_PROTOTYPE);
+
+/**
+ * A deep copy of `value` in which nothing can change: plain objects and arrays frozen, dates made
+ * read-only. What a record can hold (JSON-like data and dates, src/core/store/records.ts) is all
+ * it meets; anything else (a Map, a typed array) is refused rather than shared mutable.
+ */
+export function frozenSnapshot<V>(value: V): V {
+  return freezeDeep(structuredClone(value));
+}
+
+function freezeDeep<V>(value: V): V {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Date) {
+    Object.setPrototypeOf(value, FROZEN_DATE_PROTOTYPE);
+    return Object.freeze(value);
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
+    throw new TypeError(`a stored record holds only plain data and dates, not ${Object.prototype.toString.call(value)}`);
+  }
+  for (const child of Object.values(value)) freezeDeep(child);
+  return Object.freeze(value);
+}
+
 export class MemoryCollection<T extends { id: string }> implements Collection<T> {
   private readonly docs = new Map<string, T>();
   private readonly indexes: HashIndexes;
@@ -43,17 +86,15 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
   }
 
   async findById(id: string): Promise<T | null> {
-    const doc = this.docs.get(id);
-    return doc ? structuredClone(doc) : null;
+    return this.docs.get(id) ?? null;
   }
 
   async findOne(filter: Filter): Promise<T | null> {
-    const doc = this.firstMatch(filter);
-    return doc ? structuredClone(doc) : null;
+    return this.firstMatch(filter) ?? null;
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
-    return this.cursor(filter, options).map((d) => structuredClone(d));
+    return this.cursor(filter, options);
   }
 
   async count(filter: Filter): Promise<number> {
@@ -62,7 +103,7 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
 
   async *stream(filter: Filter, options: FindOptions = {}): AsyncIterable<T> {
     // The matching records are already in this process; only references are collected here.
-    for (const d of this.cursor(filter, options)) yield structuredClone(d);
+    yield* this.cursor(filter, options);
   }
 
   async updateOne(filter: Filter, update: Update): Promise<T | null> {
@@ -133,7 +174,7 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
   }
 
   private insertSync(doc: T): T {
-    const copy = structuredClone(normaliseRecord(this.name, doc));
+    const copy = frozenSnapshot(normaliseRecord(this.name, doc));
     if (this.docs.has(copy.id)) {
       throw fail('duplicate_key', { message: 'duplicate id', details: { keys: ['id'] } });
     }
@@ -152,7 +193,7 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
       throw fail('record_invalid', { message: `the update does not fit the ${this.name} record: ${(err as Error).message}`, cause: err });
     }
     if (next.id !== current.id) throw new Error('the id of a record cannot change');
-    return next;
+    return frozenSnapshot(next);
   }
 
   private replace(current: T, next: T): void {

@@ -14,7 +14,7 @@ import type { PaymentService } from './paymentService.js';
 import { assertSelfOrAdmin } from '../../core/payments/paymentAccess.js';
 import { paymentsCsv, paymentsJson, paymentStats } from './paymentReports.js';
 import { createPaymentBody, exportQuery, listQuery, updatePaymentBody, userParams } from './paymentSchemas.js';
-import { paymentDebugView, paymentView } from '../../core/payments/paymentView.js';
+import { paymentDebugView, paymentView, readOnlyPaymentView } from '../../core/payments/paymentView.js';
 
 /** What the payment controller's routes use. */
 export interface PaymentControllerRouteDeps {
@@ -86,7 +86,8 @@ export function paymentControllerRoutes(deps: PaymentControllerRouteDeps): Route
     '/:id',
     objectIdOnly,
     auth,
-    endpoint({ params: idParams }, async ({ params }, req) => ok(paymentView(await deps.payments.get(principalOf(req), params.id)))),
+    // The hottest route: a read-only record's view is shaped once (see readOnlyPaymentView).
+    endpoint({ params: idParams }, async ({ params }, req) => ok(readOnlyPaymentView(await deps.payments.get(principalOf(req), params.id)))),
   );
 
   router.put(
