@@ -4,7 +4,8 @@ import helmet from 'helmet';
 import { errorHandler, notFoundHandler } from '../platform/http/errorHandler.js';
 import { jsonDepthLimit, MAX_JSON_DEPTH, servedOverTls } from '../platform/http/http.js';
 import { createRateLimiters } from '../platform/http/rateLimits.js';
-import { requestLogger } from '../platform/http/requestLogger.js';
+import { installRequestLog, requestLogger } from '../platform/http/requestLogger.js';
+import { fixedHeaders } from '../platform/http/fixedHeaders.js';
 import type { FeatureModule } from '../platform/featureModule.js';
 import { trackRouteTemplate } from '../platform/metrics/routeTemplate.js';
 import { createConfigurationModule } from '../features/configuration/configurationModule.js';
@@ -74,6 +75,11 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppServices
   app.set('trust proxy', ctx.config.trustProxy);
   app.locals.ctx = ctx;
 
+  // Both per-request hooks live on the app's request prototype, defined once here rather than on
+  // each request: `req.log` (made on first use) and the tracker of `req.route`, which remembers
+  // each matched route's full template so a route's errors and successes share a metrics label.
+  installRequestLog(app.request);
+  trackRouteTemplate(app.request);
   app.use(
     requestLogger(ctx.logger, {
       ignore: (url) => url === '/api/payment/health',
@@ -81,25 +87,27 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppServices
       onFinish: (req, res, seconds) => ctx.metrics.httpRequest(req, res, seconds),
     }),
   );
-  // Remembers each matched route's full template, so a route's errors and successes share a label.
-  app.use(trackRouteTemplate());
   // helmet's headers that matter for a JSON API; the docs page sets its own CSP for its assets.
   // HSTS only when clients reach the service over TLS (PUBLIC_BASE_URL is https): over plain HTTP
-  // it means nothing, and on a shared host name it would pin other services to https.
+  // it means nothing, and on a shared host name it would pin other services to https. None of
+  // them depends on the request, so helmet runs once here and its headers are replayed
+  // (fixedHeaders.ts).
   app.use(
-    helmet({
-      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-      strictTransportSecurity: servedOverTls(ctx.config),
-      crossOriginEmbedderPolicy: false,
-      crossOriginOpenerPolicy: false,
-      originAgentCluster: false,
-      xDnsPrefetchControl: false,
-      xDownloadOptions: false,
-      xPermittedCrossDomainPolicies: false,
-      // Covered by the CSP's frame-ancestors; X-XSS-Protection is deprecated and ignored.
-      xFrameOptions: false,
-      xXssProtection: false,
-    }),
+    fixedHeaders(
+      helmet({
+        contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+        strictTransportSecurity: servedOverTls(ctx.config),
+        crossOriginEmbedderPolicy: false,
+        crossOriginOpenerPolicy: false,
+        originAgentCluster: false,
+        xDnsPrefetchControl: false,
+        xDownloadOptions: false,
+        xPermittedCrossDomainPolicies: false,
+        // Covered by the CSP's frame-ancestors; X-XSS-Protection is deprecated and ignored.
+        xFrameOptions: false,
+        xXssProtection: false,
+      }),
+    ),
   );
   const corsPolicy = corsFor(ctx.config.corsOrigins);
   // Only a browser's cross-origin request carries Origin; nothing to decide without one.
