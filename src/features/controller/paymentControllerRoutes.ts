@@ -27,14 +27,25 @@ export interface PaymentControllerRouteDeps {
 }
 
 /**
- * Payment records: CRUD, stats and exports. The fixed paths are declared before `/:id`, and `/:id`
- * only takes 24-hex ids (anything else falls through to the 404 for unknown routes), so words
- * such as `stats` or `export` can never be read as an id.
+ * Payment records: CRUD, stats and exports. `/:id` only takes 24-hex ids (anything else falls
+ * through to the next route, and to the 404 for unknown routes), so words such as `stats` or
+ * `export` can never be read as an id, wherever `/:id` is declared.
  */
 export function paymentControllerRoutes(deps: PaymentControllerRouteDeps): Router {
   const router = Router();
   const auth = requireAuth(deps.tokens);
   const objectIdOnly: RequestHandler = (req, _res, next) => next(isObjectId(req.params.id) ? undefined : 'route');
+
+  // GET /:id first: it is the hottest route, and each route declared before it is one more path
+  // match for every read. It cannot shadow the fixed paths below: it takes one segment, 24-hex
+  // ids only, and passes anything else on to the next route.
+  router.get(
+    '/:id',
+    objectIdOnly,
+    auth,
+    // The hottest route: a read-only record's view is shaped once (see readOnlyPaymentView).
+    endpoint({ params: idParams }, async ({ params }, req) => ok(readOnlyPaymentView(await deps.payments.get(principalOf(req), params.id)))),
+  );
 
   router.post(
     '/',
@@ -81,14 +92,6 @@ export function paymentControllerRoutes(deps: PaymentControllerRouteDeps): Route
   });
   router.get('/export', auth, exportHandler);
   router.get('/export/:userId', auth, exportHandler);
-
-  router.get(
-    '/:id',
-    objectIdOnly,
-    auth,
-    // The hottest route: a read-only record's view is shaped once (see readOnlyPaymentView).
-    endpoint({ params: idParams }, async ({ params }, req) => ok(readOnlyPaymentView(await deps.payments.get(principalOf(req), params.id)))),
-  );
 
   router.put(
     '/:id',
