@@ -1,11 +1,12 @@
 import cors from 'cors';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { errorHandler, notFoundHandler } from '../platform/http/errorHandler.js';
 import { jsonDepthLimit, MAX_JSON_DEPTH, servedOverTls } from '../platform/http/http.js';
 import { createRateLimiters } from '../platform/http/rateLimits.js';
 import { installRequestLog, requestLogger } from '../platform/http/requestLogger.js';
 import { fixedHeaders } from '../platform/http/fixedHeaders.js';
+import { inSequence } from '../platform/http/inSequence.js';
 import type { FeatureModule } from '../platform/featureModule.js';
 import { trackRouteTemplate } from '../platform/metrics/routeTemplate.js';
 import { createConfigurationModule } from '../features/configuration/configurationModule.js';
@@ -80,38 +81,36 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppServices
   // each matched route's full template so a route's errors and successes share a metrics label.
   installRequestLog(app.request);
   trackRouteTemplate(app.request);
-  app.use(
-    requestLogger(ctx.logger, {
-      ignore: (url) => url === '/api/payment/health',
-      // One finish hook per request feeds both the access line and the duration histogram.
-      onFinish: (req, res, seconds) => ctx.metrics.httpRequest(req, res, seconds),
-    }),
-  );
+  const logRequests = requestLogger(ctx.logger, {
+    ignore: (url) => url === '/api/payment/health',
+    // One finish hook per request feeds both the access line and the duration histogram.
+    onFinish: (req, res, seconds) => ctx.metrics.httpRequest(req, res, seconds),
+  });
   // helmet's headers that matter for a JSON API; the docs page sets its own CSP for its assets.
   // HSTS only when clients reach the service over TLS (PUBLIC_BASE_URL is https): over plain HTTP
   // it means nothing, and on a shared host name it would pin other services to https. None of
   // them depends on the request, so helmet runs once here and its headers are replayed
   // (fixedHeaders.ts).
-  app.use(
-    fixedHeaders(
-      helmet({
-        contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-        strictTransportSecurity: servedOverTls(ctx.config),
-        crossOriginEmbedderPolicy: false,
-        crossOriginOpenerPolicy: false,
-        originAgentCluster: false,
-        xDnsPrefetchControl: false,
-        xDownloadOptions: false,
-        xPermittedCrossDomainPolicies: false,
-        // Covered by the CSP's frame-ancestors; X-XSS-Protection is deprecated and ignored.
-        xFrameOptions: false,
-        xXssProtection: false,
-      }),
-    ),
+  const securityHeaders = fixedHeaders(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      strictTransportSecurity: servedOverTls(ctx.config),
+      crossOriginEmbedderPolicy: false,
+      crossOriginOpenerPolicy: false,
+      originAgentCluster: false,
+      xDnsPrefetchControl: false,
+      xDownloadOptions: false,
+      xPermittedCrossDomainPolicies: false,
+      // Covered by the CSP's frame-ancestors; X-XSS-Protection is deprecated and ignored.
+      xFrameOptions: false,
+      xXssProtection: false,
+    }),
   );
   const corsPolicy = corsFor(ctx.config.corsOrigins);
   // Only a browser's cross-origin request carries Origin; nothing to decide without one.
-  app.use((req, res, next) => (req.headers.origin === undefined || req.path === OPEN_CORS_PATH ? next() : corsPolicy(req, res, next)));
+  const corsGate: RequestHandler = (req, res, next) => (req.headers.origin === undefined || req.path === OPEN_CORS_PATH ? next() : corsPolicy(req, res, next));
+  // What every request passes, in this order, as one router layer (inSequence.ts).
+  app.use(inSequence(logRequests, securityHeaders, corsGate));
   app.get('/metrics', ctx.metrics.endpoint(ctx.config.metricsToken));
 
   // SHKeeper's deliveries have a limit of their own, so a busy API never starves them.

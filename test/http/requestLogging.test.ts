@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/platform/logger.js';
 import { fixedHeaders } from '../../src/platform/http/fixedHeaders.js';
 import { installRequestLog, requestLogger } from '../../src/platform/http/requestLogger.js';
+import { inSequence } from '../../src/platform/http/inSequence.js';
 
 /** An app with the request logger as createApp mounts it, every line kept as parsed JSON. */
 function loggedApp(routes: (app: express.Express) => void) {
@@ -106,5 +107,33 @@ describe('fixedHeaders', () => {
     expect(() => fixedHeaders((req, _res, next) => (req.headers.host ? next() : next()))).toThrow(/read the request/);
     expect(() => fixedHeaders(() => undefined)).toThrow(/did not call next/);
     expect(() => fixedHeaders(helmet({ contentSecurityPolicy: { directives: { scriptSrc: [(req) => String(req.url)] } } }))).toThrow(/fixedHeaders/);
+  });
+});
+
+describe('inSequence', () => {
+  it('runs the handlers in order as one layer; an error skips the rest and reaches the error handler', async () => {
+    const seen: string[] = [];
+    const step =
+      (name: string, fail = false): express.RequestHandler =>
+      (_req, _res, next) => {
+        seen.push(name);
+        next(fail ? new Error(name) : undefined);
+      };
+    const app = express();
+    app.use(inSequence(step('a'), step('b', true), step('c')));
+    app.get('/', (_req, res) => void res.json({}));
+    app.use(((err: Error, _req, res, _next) => void res.status(500).json({ error: err.message })) as express.ErrorRequestHandler);
+    const r = await request(app).get('/');
+    expect(r.body).toEqual({ error: 'b' });
+    expect(seen).toEqual(['a', 'b']);
+
+    const thrower = express();
+    thrower.use(
+      inSequence(step('x'), () => {
+        throw new Error('thrown');
+      }),
+    );
+    thrower.use(((err: Error, _req, res, _next) => void res.status(500).json({ error: err.message })) as express.ErrorRequestHandler);
+    expect((await request(thrower).get('/')).body).toEqual({ error: 'thrown' });
   });
 });
