@@ -2,7 +2,7 @@ import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { errorHandler, notFoundHandler } from '../platform/http/errorHandler.js';
-import { jsonDepthLimit, MAX_JSON_DEPTH, servedOverTls } from '../platform/http/http.js';
+import { jsonBodies, MAX_JSON_DEPTH, servedOverTls } from '../platform/http/http.js';
 import { createRateLimiters } from '../platform/http/rateLimits.js';
 import { installRequestLog, requestLogger } from '../platform/http/requestLogger.js';
 import { fixedHeaders } from '../platform/http/fixedHeaders.js';
@@ -124,8 +124,7 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppServices
   // Webhooks verify signatures over the raw body, so they are routed before JSON parsing.
   for (const m of modules) for (const r of m.rawRoutes ?? []) app.use(`/api/payment${r.path === '/' ? '' : r.path}`, r.router);
   // Over JSON_BODY_LIMIT → 413 `payload_too_large`; nested deeper than 32 → 400 `json_too_deep`.
-  app.use(express.json({ limit: ctx.config.jsonBodyLimit, strict: true }));
-  app.use(jsonDepthLimit(MAX_JSON_DEPTH));
+  app.use(jsonBodies(express.json({ limit: ctx.config.jsonBodyLimit, strict: true }), MAX_JSON_DEPTH));
 
   const api = express.Router();
   for (const m of modules) for (const r of m.routes) api.use(r.path, r.router);
