@@ -19,6 +19,7 @@ import { PaymentSettlement } from '../core/payments/paymentSettlement.js';
 import { Web3Verifier } from '../core/payments/web3Verifier.js';
 import type { Store } from '../core/store/store.js';
 import { DeliveryLog } from '../core/webhooks/deliveryLog.js';
+import { WebhookInbox } from '../core/webhooks/webhookInbox.js';
 import type { HotWallet } from '../adapters/chain/hotWallet.js';
 import { MonitorLeader } from '../adapters/redis/monitorLeader.js';
 import { RedisLeaseLock } from '../adapters/redis/redisLeaseLock.js';
@@ -69,6 +70,8 @@ export interface CoreServices extends Required<Omit<AppDeps, 'shkeeper' | 'chain
   settlement: PaymentSettlement;
   web3Verifier: Web3Verifier;
   deliveries: DeliveryLog;
+  /** SHKeeper's deliveries, recorded by the webhook routes and applied by its worker (a monitor). */
+  inbox: WebhookInbox;
   /** The Idempotency-Key middleware every money-moving POST shares (keys scoped per route and caller). */
   idempotent: RequestHandler;
 }
@@ -89,8 +92,16 @@ export function buildCoreServices(deps: AppDeps): CoreServices {
   const settlement = new PaymentSettlement(store, coordinator, events, effects, logger);
   const sweeper = new EffectsSweeper({ store, coordinator, effects, clock, graceMs: config.effectsGraceMs, intervalMs: 30_000 }, logger);
   monitors.register(sweeper);
+  const deliveries = new DeliveryLog(store, clock, metrics, { retentionMs: config.retention.webhookDeliveryDays * 86_400_000 });
+  const inbox = new WebhookInbox(store, deliveries, clock, logger, config.webhookInbox);
+  monitors.register(inbox.queue);
   // A new leader finishes what the one before it left, without waiting for the next interval.
-  if (leader) leader.onAcquire = () => void sweeper.tick();
+  if (leader) {
+    leader.onAcquire = () => {
+      void sweeper.tick();
+      inbox.queue.kick();
+    };
+  }
   // Expired deliveries and idempotency keys: swept here for the in-process store; MongoDB's TTL indexes do it there.
   const retentionSweep = retentionSweepFor({ store, clock }, logger);
   if (retentionSweep) monitors.register(retentionSweep);
@@ -107,7 +118,8 @@ export function buildCoreServices(deps: AppDeps): CoreServices {
     effects,
     settlement,
     web3Verifier: new Web3Verifier({ store, coordinator, settlement, proofs }),
-    deliveries: new DeliveryLog(store, clock, metrics, { retentionMs: config.retention.webhookDeliveryDays * 86_400_000 }),
+    deliveries,
+    inbox,
     idempotent: idempotency(store, clock, config.retention.idempotencyHours * 3_600_000),
   };
 }

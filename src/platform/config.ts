@@ -137,6 +137,12 @@ const envSchema = z.object({
   CRON_SECRET: optionalString,
   REDIS_URL: redisUri,
   MONITOR_LEASE_MS: int(10_000, 300, 600_000),
+  WEBHOOK_INBOX_CONCURRENCY: int(16, 1, 256),
+  WEBHOOK_INBOX_POLL_MS: int(1_000, 10, 600_000),
+  WEBHOOK_INBOX_LEASE_MS: int(60_000, 100, 3_600_000),
+  WEBHOOK_INBOX_MAX_ATTEMPTS: int(12, 1, 100),
+  WEBHOOK_INBOX_RETRY_BASE_MS: int(1_000, 1, 3_600_000),
+  WEBHOOK_INBOX_RETRY_MAX_MS: int(600_000, 1, 86_400_000),
   SEED_FILE: optionalString,
   DATA_DIR: optionalString,
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 120_000),
@@ -230,6 +236,19 @@ export interface Config {
   readonly redisUrl?: string;
   /** With Redis: how long the monitor lease lasts; a dead leader is replaced within about 4/3 of it. */
   readonly monitorLeaseMs: number;
+  /**
+   * The webhook inbox's worker (src/core/webhooks/webhookInbox.ts): how many deliveries it applies
+   * at once, how often it looks for work nobody announced (another instance's, a restart's), how
+   * long a start holds a delivery, and the retries of our own failures (attempts, backoff).
+   */
+  readonly webhookInbox: {
+    readonly concurrency: number;
+    readonly pollMs: number;
+    readonly leaseMs: number;
+    readonly maxAttempts: number;
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+  };
   readonly seedFile: string;
   readonly shutdownTimeoutMs: number;
 }
@@ -383,6 +402,14 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     cronSecret: e.CRON_SECRET,
     redisUrl: e.REDIS_URL,
     monitorLeaseMs: e.MONITOR_LEASE_MS,
+    webhookInbox: {
+      concurrency: e.WEBHOOK_INBOX_CONCURRENCY,
+      pollMs: e.WEBHOOK_INBOX_POLL_MS,
+      leaseMs: e.WEBHOOK_INBOX_LEASE_MS,
+      maxAttempts: e.WEBHOOK_INBOX_MAX_ATTEMPTS,
+      retryBaseMs: e.WEBHOOK_INBOX_RETRY_BASE_MS,
+      retryMaxMs: e.WEBHOOK_INBOX_RETRY_MAX_MS,
+    },
     seedFile: e.SEED_FILE ?? `${dataDir}/seed.json`,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };

@@ -113,6 +113,8 @@ export interface World {
   chain?: ChainGateway;
   /** Built from ADMIN_WALLET_PRIVATE_KEY and the RPC exactly as main.ts builds it, when the config has both. */
   hotWallet?: HotWallet;
+  /** Applies every webhook delivery recorded so far (the inbox answers SHKeeper first and applies after). */
+  settle(): Promise<void>;
   /** `Authorization` value for a user (or an admin). */
   bearer(userId: string, opts?: { admin?: boolean; expiresIn?: number }): string;
   as(who: Principal): ApiClient;
@@ -299,6 +301,10 @@ export async function startTestWorld(opts: TestWorldOptions = {}): Promise<TestW
       stops.push(() => s.close(1_000));
     } else {
       app = createApp({ ...deps, events: observer });
+      // The server starts every monitor; in process only the inbox's worker runs (as it does there, on a webhook's arrival).
+      const inbox = app.locals.ctx.inbox.queue;
+      inbox.start();
+      stops.push(() => inbox.stop());
     }
     const ctx = server ? server.ctx : app!.locals.ctx;
     const root = server ? () => request(server.url) : () => request(app!);
@@ -326,16 +332,28 @@ export async function startTestWorld(opts: TestWorldOptions = {}): Promise<TestW
         if (!m) throw new Error(`monitor ${name} is not registered`);
         return m as IntervalMonitor;
       },
+      settle: () => ctx.inbox.drain(),
       stop: () => (stopping ??= stopAll()),
     };
     if (!server) return { ...world, app: app! };
     const listening = { ...world, server, url: server.url, ...connections } as ListeningWorld;
     // Present only with the `shkeeper` option; reading it without one is a test's mistake, said at once.
+    // `callbacksSettled` means "SHKeeper's callbacks were answered and applied": the inbox answers
+    // first and applies after, so the world's view of the fake also waits for the inbox.
+    const settledFake =
+      fake &&
+      new Proxy(fake, {
+        get: (target, prop) => {
+          if (prop === 'callbacksSettled') return () => target.callbacksSettled().then(() => ctx.inbox.drain());
+          const v = Reflect.get(target, prop, target) as unknown;
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
     Object.defineProperty(listening, 'fake', {
       enumerable: true,
       get: () => {
-        if (!fake) throw new Error('this world has no fake SHKeeper: start it with the `shkeeper` option');
-        return fake;
+        if (!settledFake) throw new Error('this world has no fake SHKeeper: start it with the `shkeeper` option');
+        return settledFake;
       },
     });
     return listening;

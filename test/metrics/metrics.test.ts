@@ -180,12 +180,12 @@ describe('Metrics', () => {
     const metrics = new Metrics({ defaultMetrics: false });
     const log = new DeliveryLog(new MemoryStore(clock), clock, metrics);
     const base = { verification: 'hmac_body' as const, verificationError: null, externalId: 'x', status: 'PAID', txids: [] };
-    const id = await log.received({ kind: 'invoice', ...base });
+    const row = await log.queued({ kind: 'invoice', ...base }, '{}', 'invoice:x');
     now = new Date(now.getTime() + 2_500);
-    expect(await log.finish(id, 'applied')).toBe('applied');
+    log.settled({ ...row, outcome: 'applied', job: { ...row.job!, state: null, finishedAt: now } });
     // Not applied: counted as an outcome, not a lag.
-    const other = await log.received({ kind: 'payout', ...base });
-    await log.finish(other, 'stale');
+    const other = await log.queued({ kind: 'payout', ...base }, '{}', 'payout:x');
+    log.settled({ ...other, outcome: 'stale', job: { ...other.job!, state: null, finishedAt: now } });
 
     const text = await metrics.scrape();
     expect(text).toContain('# TYPE webhook_processing_lag_seconds histogram');

@@ -153,6 +153,7 @@ describe('every source reporting the same success at once', () => {
       ]);
       expect(poll.status, JSON.stringify(poll.body)).toBe(200);
       expect(hook.status, JSON.stringify(hook.body)).toBe(202);
+      await h.settle();
       const p = await payoutOf(h, payoutId);
       expect(p).toMatchObject({ status: 'completed', transactionHash: txid });
       expect(p.history.filter((e) => e.toStatus === 'completed')).toHaveLength(1);

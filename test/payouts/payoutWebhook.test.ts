@@ -50,7 +50,8 @@ function callbackBody(externalId: string, txid: string, over: Record<string, unk
   };
 }
 
-function postCallback(raw: string, opts: { badSignature?: boolean; legacy?: boolean; timestampOffsetSec?: number; signedBody?: string } = {}) {
+/** Posts a payout callback; resolves with the answer once the inbox has applied what it recorded. */
+async function postCallback(raw: string, opts: { badSignature?: boolean; legacy?: boolean; timestampOffsetSec?: number; signedBody?: string } = {}) {
   const headers = callbackHeaders(opts.signedBody ?? raw, {
     apiKey: h.fake.apiKey,
     withApiKeyHeader: opts.legacy === true,
@@ -58,7 +59,9 @@ function postCallback(raw: string, opts: { badSignature?: boolean; legacy?: bool
     badSignature: opts.badSignature,
     timestamp: Math.floor(Date.now() / 1000) + (opts.timestampOffsetSec ?? 0),
   });
-  return h.anonymous.post(WEBHOOK).set(headers).send(raw);
+  const answer = await h.anonymous.post(WEBHOOK).set(headers).send(raw);
+  await h.settle();
+  return answer;
 }
 
 describe('the payout callback from the fake SHKeeper', () => {
@@ -108,7 +111,11 @@ describe('hand-made payout callbacks', () => {
     const { payoutId } = await newPayout();
     const r = await postCallback(compactSortedJson(callbackBody(`PAYOUT_${payoutId}`, txidOf(3))));
     expect(r.status).toBe(202);
-    expect(r.body).toEqual({ success: true, message: expect.any(String), data: { payoutId, status: 'completed' } });
+    // Recorded, then applied by the inbox: the answer names the delivery, the payout moved once applied.
+    expect(r.body).toEqual({ success: true, message: 'payout callback recorded', data: { deliveryId: expect.stringMatching(/^[0-9a-f]{24}$/) } });
+    const row = (await h.store.webhookDeliveries.findById(r.body.data.deliveryId))!;
+    expect(row).toMatchObject({ kind: 'payout', outcome: 'applied', paymentId: payoutId, job: { state: null, attempts: 1 } });
+    expect((await payoutOf(h, payoutId)).status).toBe('completed');
     expect(completedEvents(payoutId)).toHaveLength(1);
     const again = await expectNothingChanged(h, () => postCallback(compactSortedJson(callbackBody(`PAYOUT_${payoutId}`, txidOf(3)))));
     expect(again.status).toBe(202);

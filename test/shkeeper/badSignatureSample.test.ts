@@ -33,15 +33,17 @@ describe('the stored sample', () => {
     const clock = new ManualClock();
     const store = new MemoryStore(clock);
     const log = new DeliveryLog(store, clock);
-    const signed = await log.received({
-      kind: 'invoice',
-      verification: 'hmac_timestamp',
-      verificationError: null,
-      externalId: 'AMN_1',
-      status: 'PAID',
-      txids: ['0x1'],
-    });
-    await log.finish(signed, 'applied', { dedupeKey: 'k1' });
+    await log.received(
+      {
+        kind: 'invoice',
+        verification: 'hmac_timestamp',
+        verificationError: null,
+        externalId: 'AMN_1',
+        status: 'PAID',
+        txids: ['0x1'],
+      },
+      'applied',
+    );
     await log.badSignature('invoice', 'signature mismatch');
     await log.badSignature('payout', 'missing signature');
     clock.advance(BAD_SIGNATURE_TTL_MS - 1);

@@ -85,7 +85,10 @@ export const hmac = (secret: string, ...parts: (string | Buffer)[]) => {
 };
 export const nowSec = () => Math.floor(Date.now() / 1000);
 
-/** Posts a body to the webhook signed SHKeeper's way (timestamp form) unless `headers` say otherwise. */
+/**
+ * Posts a body to the webhook signed SHKeeper's way (timestamp form) unless `headers` say
+ * otherwise, and resolves with the answer once the inbox has applied what it recorded.
+ */
 export async function postWebhook(
   h: ListeningWorld,
   payload: unknown,
@@ -102,10 +105,12 @@ export async function postWebhook(
   } else if (form === 'body') {
     headers['x-shkeeper-signature'] = hmac(secret, raw);
   }
-  return h.anonymous
+  const answer = await h.anonymous
     .post('/shkeeper/webhook')
     .set({ ...headers, ...opts.headers })
     .send(raw);
+  await h.settle();
+  return answer;
 }
 
 /** Any address: what a callback for an invoice we do not know (or a foreign one) names. */

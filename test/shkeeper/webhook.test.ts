@@ -324,7 +324,19 @@ describe('GET /shkeeper/webhook-stats', () => {
     await postWebhook(h, '{"broken"'); // failure: malformed
     await postWebhook(h, invoiceCallback('AMN_unknown')); // failure: unknown invoice
     const stats = await webhookStats(h);
-    expect(stats).toEqual({ total: 5, success: 1, duplicate: 1, badSignature: 1, failure: 2, latePayments: 0, stale: 0, inFlight: 0, excess: 0, refused: 0 });
+    expect(stats).toEqual({
+      total: 5,
+      success: 1,
+      duplicate: 1,
+      badSignature: 1,
+      failure: 2,
+      latePayments: 0,
+      stale: 0,
+      inFlight: 0,
+      excess: 0,
+      refused: 0,
+      inbox: { depth: 0, running: 0, dead: 0, lagSeconds: 0 },
+    });
 
     const full = await h.as({ admin: ADMIN }).get('/shkeeper/webhook-stats');
     expect(full.body.data.payout).toMatchObject({ total: 0 });

@@ -137,8 +137,7 @@ describe('webhook delivery rows', () => {
       [{ WEBHOOK_DELIVERY_RETENTION_DAYS: '7' }, 7],
     ] as const) {
       const t = await startTestWorld({ clock: new ManualClock(), env });
-      const id = await t.ctx.deliveries.received(signed);
-      await t.ctx.deliveries.finish(id, 'applied', { dedupeKey: `k-${days}` });
+      const { id } = await t.ctx.deliveries.queued(signed, '{}', `invoice:k-${days}`);
       const row = (await t.store.webhookDeliveries.findById(id))!;
       expect(row.expiresAt!.getTime() - row.receivedAt.getTime()).toBe(days * DAY);
     }

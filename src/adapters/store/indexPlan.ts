@@ -60,6 +60,10 @@ export const INDEXES: Record<CollectionName, readonly IndexSpec[]> = {
     // The bad-signature sample, newest first, capped by deleting beyond its size.
     { keys: { outcome: 1, receivedAt: -1 } },
     { keys: { expiresAt: 1 }, expireAtField: true },
+    // The inbox: unfinished deliveries by state and due time (done rows hold null).
+    { keys: { 'job.state': 1, 'job.runAt': 1 } },
+    // A key's (an invoice's) unfinished deliveries, oldest first: only unfinished rows hold a key.
+    { keys: { 'job.key': 1, createdAt: 1, _id: 1 }, partialString: true },
   ],
   idempotencyKeys: [
     { keys: { scopeKey: 1 }, unique: true },

@@ -104,6 +104,21 @@ export const sellerOfferSchema = new Schema(
   common,
 );
 
+/** A record's queued work (src/core/jobs/durableQueue.ts `JobState`). */
+const jobSchema = new Schema(
+  {
+    state: { type: String, enum: ['queued', 'running', 'dead', null], default: null },
+    key: nullableString,
+    attempts: { type: Number, required: true },
+    runAt: { type: Date, required: true },
+    leaseOwner: nullableString,
+    leaseUntil: { type: Date, default: null },
+    lastError: nullableString,
+    finishedAt: { type: Date, default: null },
+  },
+  { _id: false, ...common },
+);
+
 export const webhookDeliverySchema = new Schema(
   {
     provider: { type: String, required: true },
@@ -119,6 +134,8 @@ export const webhookDeliverySchema = new Schema(
     paymentId: nullableString,
     detail: nullableString,
     expiresAt: { type: Date, default: null },
+    body: nullableString,
+    job: { type: jobSchema, default: null },
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
   },

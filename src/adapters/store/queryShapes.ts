@@ -29,6 +29,7 @@ const PARTY = { $or: [{ buyerId: '=' }, { sellerId: '=' }] };
 const PARTY_INDEXES = ['buyerId_1_createdAt_-1__id_-1', 'sellerId_1_createdAt_-1__id_-1'];
 const WORK_LIST = 'status_1_provider_1_createdAt_1';
 const IN_FLIGHT = 'escrow.inFlight.state_1';
+const INBOX = 'job.state_1_job.runAt_1';
 
 export const QUERY_SHAPES: readonly QueryShape[] = [
   // payments: one record named from outside
@@ -143,6 +144,12 @@ export const QUERY_SHAPES: readonly QueryShape[] = [
   { collection: 'webhookDeliveries', filter: { outcome: '=' }, indexes: ['outcome_1_receivedAt_-1'], by: 'bad-signature sample cap' },
   { collection: 'webhookDeliveries', filter: { outcome: '=', expiresAt: BEFORE }, indexes: ['outcome_1_receivedAt_-1'], by: 'bad-signature sample expiry' },
   { collection: 'webhookDeliveries', filter: { expiresAt: BEFORE }, indexes: ['expiresAt_1'], by: 'retention sweep (in-process store)' },
+  // the webhook inbox (src/core/jobs/durableQueue.ts over the delivery log)
+  { collection: 'webhookDeliveries', filter: { 'job.state': '=', 'job.runAt': BEFORE }, indexes: [INBOX], by: 'inbox: due deliveries' },
+  { collection: 'webhookDeliveries', filter: { 'job.state': '=', 'job.leaseUntil': BEFORE }, indexes: [INBOX], by: 'inbox: expired leases' },
+  { collection: 'webhookDeliveries', filter: { 'job.key': T }, indexes: ['job.key_1_createdAt_1__id_1'], by: "inbox: a key's oldest unfinished delivery" },
+  { collection: 'webhookDeliveries', filter: { kind: '=', 'job.state': IN }, indexes: [INBOX], by: 'webhook stats: inbox depth and lag' },
+  { collection: 'webhookDeliveries', filter: { kind: '=', 'job.state': '=' }, indexes: [INBOX], by: 'webhook stats: running and dead' },
   // idempotency records
   { collection: 'idempotencyKeys', filter: { scopeKey: '=' }, indexes: ['scopeKey_1'], by: 'Idempotency-Key' },
   { collection: 'idempotencyKeys', filter: { scopeKey: '=', expiresAt: BEFORE }, indexes: ['scopeKey_1'], by: 'Idempotency-Key: expired record' },

@@ -1,3 +1,4 @@
+import type { JobState } from '../jobs/jobState.js';
 /** The records every flow reads and writes. Field names are the API's; ids are 24-hex strings. */
 
 export const PAYMENT_STATUSES = ['pending', 'processing', 'completed', 'failed', 'cancelled', 'released', 'refunded'] as const;
@@ -240,8 +241,12 @@ export interface WebhookDeliveryRecord {
   dedupeKey: string | null;
   paymentId: string | null;
   detail: string | null;
-  /** Set on bad-signature rows only (a bounded sample, dropped at this time); null or absent otherwise. */
+  /** When the row is dropped (MongoDB TTL index; swept in process): the retention, or a day for a bad-signature sample. */
   expiresAt?: Date | null;
+  /** The signed body as it arrived (UTF-8), kept for the inbox worker that applies it; null on rows not applied from the inbox. */
+  body?: string | null;
+  /** The inbox's work on this delivery (src/core/jobs/durableQueue.ts); null on rows never queued (refused, malformed). */
+  job?: JobState | null;
   createdAt: Date;
   updatedAt: Date;
 }

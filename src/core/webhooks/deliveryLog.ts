@@ -1,8 +1,8 @@
 import type { Clock } from '../../platform/clock.js';
-import { isDuplicateKey } from '../../platform/errors.js';
 import { newObjectId } from '../../platform/ids.js';
 import type { DeliveryOutcome, WebhookDeliveryRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
+import { newJob } from '../jobs/jobState.js';
 
 type Received = Pick<WebhookDeliveryRecord, 'kind' | 'verification' | 'verificationError' | 'externalId' | 'status' | 'txids'>;
 
@@ -99,26 +99,40 @@ export class DeliveryLog {
     return id;
   }
 
+  /**
+   * A verified, well-formed delivery, written with its body and queued for the inbox worker in
+   * one insert (outcome `received` until the worker has applied it). `key` orders it after the
+   * deliveries of the same invoice or payout that came before it.
+   */
+  async queued(d: Received, body: string, key: string): Promise<WebhookDeliveryRecord> {
+    const now = this.clock.now();
+    const id = newObjectId(now);
+    return this.store.webhookDeliveries.insertOne({
+      id,
+      provider: 'shkeeper',
+      ...d,
+      receivedAt: now,
+      outcome: 'received',
+      dedupeKey: null,
+      paymentId: null,
+      detail: null,
+      expiresAt: new Date(now.getTime() + this.retentionMs),
+      body,
+      job: newJob(key, now),
+      createdAt: now,
+      updatedAt: now,
+    });
+  }
+
+  /** True when another delivery already applied what `dedupeKey` names (external id, txid, crypto). */
   async alreadyApplied(dedupeKey: string): Promise<boolean> {
     return (await this.store.webhookDeliveries.count({ dedupeKey })) > 0;
   }
 
-  /**
-   * Records the outcome. With a dedupe key, this delivery becomes the one that handled that
-   * (external id, txid, crypto); if another delivery claimed it first, this one is a duplicate.
-   */
-  async finish(id: string, outcome: DeliveryOutcome, extra: { dedupeKey?: string; paymentId?: string; detail?: string } = {}): Promise<DeliveryOutcome> {
-    const set = { outcome, paymentId: extra.paymentId ?? null, detail: extra.detail ?? null };
-    try {
-      const d = await this.store.webhookDeliveries.updateOne({ id }, { $set: { ...set, dedupeKey: extra.dedupeKey ?? null } });
-      if (d) this.observer?.delivery(d.kind, outcome, (this.clock.now().getTime() - d.receivedAt.getTime()) / 1000);
-      return outcome;
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      const d = await this.store.webhookDeliveries.updateOne({ id }, { $set: { ...set, outcome: 'duplicate' } });
-      if (d) this.observer?.delivery(d.kind, 'duplicate');
-      return 'duplicate';
-    }
+  /** Tells the observer what became of a delivery the inbox finished (with its lag since receipt). */
+  settled(d: WebhookDeliveryRecord): void {
+    const lag = d.job?.finishedAt ? (d.job.finishedAt.getTime() - d.receivedAt.getTime()) / 1000 : undefined;
+    this.observer?.delivery(d.kind, d.outcome, lag);
   }
 
   async stats(kind: WebhookDeliveryRecord['kind']) {
@@ -136,6 +150,23 @@ export class DeliveryLog {
       count('excess'),
       count('refused'),
     ]);
-    return { total, success, duplicate, badSignature, failure, latePayments: late, stale, inFlight: pending, excess, refused };
+    return { total, success, duplicate, badSignature, failure, latePayments: late, stale, inFlight: pending, excess, refused, inbox: await this.inbox(kind) };
+  }
+
+  /**
+   * The inbox of one kind: `depth` deliveries recorded and not yet applied (`running` of them being
+   * applied now), `dead` ones whose every attempt failed (an operator's), and `lagSeconds`, the age
+   * of the oldest one not yet applied (0 when none waits).
+   */
+  async inbox(kind: WebhookDeliveryRecord['kind']) {
+    const unfinished = { kind, 'job.state': { $in: ['queued', 'running'] } };
+    const [depth, running, dead, oldest] = await Promise.all([
+      this.store.webhookDeliveries.count(unfinished),
+      this.store.webhookDeliveries.count({ kind, 'job.state': 'running' }),
+      this.store.webhookDeliveries.count({ kind, 'job.state': 'dead' }),
+      this.store.webhookDeliveries.find(unfinished, { sort: { createdAt: 1 }, limit: 1 }),
+    ]);
+    const lagSeconds = oldest[0] ? Math.max(0, (this.clock.now().getTime() - oldest[0].receivedAt.getTime()) / 1000) : 0;
+    return { depth, running, dead, lagSeconds };
   }
 }

@@ -41,7 +41,7 @@ const PayoutWebhookAnswer = z
   .object({
     success: z.boolean(),
     message: z.string(),
-    data: z.object({ payoutId: z.string(), status: PaymentStatusSchema }).nullable(),
+    data: z.object({ deliveryId: z.string().openapi({ description: 'the recorded delivery; the inbox applies it' }) }).nullable(),
   })
   .openapi('PayoutWebhookAnswer', { description: "SHKeeper's `{ success, message, data }`, for errors too (not the API's error shape)" });
 
@@ -126,14 +126,15 @@ export function registerPayoutDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     path: '/shkeeper/payout/webhook',
     summary: "SHKeeper's payout callback",
     description:
-      'Verified on the raw bytes (HMAC forms only). **Answers 202, not 200**, once recorded and applied (SHKeeper retries ' +
-      'anything else); deduplicated by (external id, tx hash). Errors use `{ success: false, message, data: null }`.',
+      'Verified on the raw bytes (HMAC forms only). **Answers 202, not 200**, once recorded (SHKeeper retries anything ' +
+      'else, at most 7 times); the inbox then applies it, deduplicated by (external id, tx hash), a failure of ours ' +
+      'retried there. Errors use `{ success: false, message, data: null }`.',
     auth: 'signature',
     rawBody: true,
     headers: webhookHeaders,
     body: { schema: payoutCallback, contentTypes: ['application/json', 'text/plain'], description: 'A flat payout callback' },
     responses: {
-      202: json('Processed, a duplicate ignored, or an unknown payout recorded', PayoutWebhookAnswer),
+      202: json('Recorded (`data.deliveryId`); the inbox applies it', PayoutWebhookAnswer),
       400: json('Not a payout callback; or a body the parser refused (error shape)', z.union([PayoutWebhookAnswer, ErrorResponseSchema])),
       401: json('Signature missing or invalid', PayoutWebhookAnswer),
       503: json(

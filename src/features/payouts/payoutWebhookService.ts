@@ -1,6 +1,7 @@
 import type { Clock } from '../../platform/clock.js';
 import type { Config } from '../../platform/config.js';
 import type { DeliveryLog } from '../../core/webhooks/deliveryLog.js';
+import type { DeliveryResult, WebhookInbox } from '../../core/webhooks/webhookInbox.js';
 import { parseJsonBody } from '../../adapters/shkeeper/webhookPayload.js';
 import { unstorableText } from '../../platform/http/http.js';
 import { verifyShkeeperSignature } from '../../adapters/shkeeper/webhookSignature.js';
@@ -10,19 +11,22 @@ import type { PayoutUpdates } from './payoutUpdates.js';
 import { refused, type WebhookRefusal } from '../shared/webhookOutcome.js';
 
 /**
- * What became of a payout callback: taken (`message` says how; `data` names the payout it moved),
+ * What became of a payout callback: taken (recorded for the inbox; `data` names the delivery row),
  * or refused with a catalog code.
  */
-export type PayoutCallbackOutcome = { kind: 'accepted'; message: string; data: { payoutId: string; status: string } | null } | WebhookRefusal;
+export type PayoutCallbackOutcome = { kind: 'accepted'; message: string; data: { deliveryId: string } | null } | WebhookRefusal;
 
 /**
  * SHKeeper's payout callback (`processPayoutWebhookEvent`): signed like invoice callbacks but
- * without the API-key header, so only the HMAC forms are accepted. `accepted` once recorded and
- * applied (the route answers 202; SHKeeper retries anything else up to 7 times), deduplicated by
- * (external id, tx hash). Refusals are answered in the spec's `{ success, message, data }`.
+ * without the API-key header, so only the HMAC forms are accepted. `accepted` once recorded in the
+ * inbox (the route answers 202; SHKeeper retries anything else only up to 7 times, so a failure of
+ * ours is better retried by the inbox than left to those); `apply` moves the payout afterwards.
+ * Refusals are answered in the spec's `{ success, message, data }`.
  */
 export class PayoutWebhookService {
-  constructor(private readonly d: { config: Config; store: Store; deliveries: DeliveryLog; updates: PayoutUpdates; clock: Clock }) {}
+  constructor(private readonly d: { config: Config; store: Store; deliveries: DeliveryLog; inbox: WebhookInbox; updates: PayoutUpdates; clock: Clock }) {
+    d.inbox.handle('payout', (delivery) => this.apply(delivery));
+  }
 
   async receive(headers: Record<string, string | string[] | undefined>, raw: Buffer): Promise<PayoutCallbackOutcome> {
     const secret = this.d.config.shkeeper.webhookSecret;
@@ -46,36 +50,33 @@ export class PayoutWebhookService {
       return refused('validation_error', 'the body is not a payout callback');
     }
     const cb = parsed.data;
-    const deliveryId = await this.d.deliveries.received({
-      kind: 'payout',
-      verification: verdict.method,
-      verificationError: null,
-      externalId: cb.external_id,
-      status: cb.status,
-      txids: [cb.tx_hash],
-    });
+    const delivery = await this.d.deliveries.queued(
+      { kind: 'payout', verification: verdict.method, verificationError: null, externalId: cb.external_id, status: cb.status, txids: [cb.tx_hash] },
+      raw.toString('utf8'),
+      `payout:${cb.external_id}`,
+    );
+    this.d.inbox.recorded();
+    return accepted('payout callback recorded', { deliveryId: delivery.id });
+  }
+
+  /**
+   * The inbox's applier for payout callbacks: deduplicated by (external id, tx hash), then the
+   * payout's status moves (`PayoutUpdates.applyStatus`). Throws on a failure of ours, so the inbox
+   * retries it.
+   */
+  async apply(delivery: { body: string }): Promise<DeliveryResult> {
+    const parsed = payoutCallback.safeParse(parseJsonBody(Buffer.from(delivery.body, 'utf8')));
+    if (!parsed.success) return { outcome: 'malformed', detail: 'the body is not a payout callback' };
+    const cb = parsed.data;
     const dedupeKey = `payout:${cb.external_id}:${cb.tx_hash}`;
-    if (await this.d.deliveries.alreadyApplied(dedupeKey)) {
-      await this.d.deliveries.finish(deliveryId, 'duplicate');
-      return accepted('duplicate delivery ignored');
-    }
+    if (await this.d.deliveries.alreadyApplied(dedupeKey)) return { outcome: 'duplicate' };
     const payout = await this.d.store.payments.findOne({ externalId: cb.external_id, direction: 'out' });
-    if (!payout) {
-      await this.d.deliveries.finish(deliveryId, 'unknown_invoice', { detail: `no payout has external id ${cb.external_id}` });
-      return accepted('unknown payout recorded');
-    }
-    try {
-      const updated = await this.d.updates.applyStatus(payout, { status: cb.status.toUpperCase(), txid: cb.tx_hash }, 'shkeeper_payout_webhook');
-      const outcome = updated.status === payout.status ? 'duplicate' : 'applied';
-      await this.d.deliveries.finish(deliveryId, outcome, { dedupeKey, paymentId: payout.id });
-      return accepted('payout processed', { payoutId: updated.id, status: updated.status });
-    } catch (err) {
-      await this.d.deliveries.finish(deliveryId, 'error', { detail: (err as Error).message?.slice(0, 200) }).catch(() => undefined);
-      throw err;
-    }
+    if (!payout) return { outcome: 'unknown_invoice', detail: `no payout has external id ${cb.external_id}` };
+    const updated = await this.d.updates.applyStatus(payout, { status: cb.status.toUpperCase(), txid: cb.tx_hash }, 'shkeeper_payout_webhook');
+    return { outcome: updated.status === payout.status ? 'duplicate' : 'applied', dedupeKey, paymentId: payout.id };
   }
 }
 
-function accepted(message: string, data: { payoutId: string; status: string } | null = null): PayoutCallbackOutcome {
+function accepted(message: string, data: { deliveryId: string } | null = null): PayoutCallbackOutcome {
   return { kind: 'accepted', message, data };
 }

@@ -10,6 +10,7 @@ import type { PaymentCoordinator } from '../../core/payments/paymentCoordinator.
 import type { PaymentEffects } from '../../core/payments/paymentEffects.js';
 import type { Store } from '../../core/store/store.js';
 import type { DeliveryLog } from '../../core/webhooks/deliveryLog.js';
+import type { WebhookInbox } from '../../core/webhooks/webhookInbox.js';
 import type { ShkeeperClient } from '../../adapters/shkeeper/shkeeperClient.js';
 import { registerPayoutDocs } from './payoutDocs.js';
 import { PayoutReconciler } from './payoutReconciler.js';
@@ -31,6 +32,7 @@ export interface PayoutsDeps {
   effects: PaymentEffects;
   proofs: InflowProofs;
   deliveries: DeliveryLog;
+  inbox: WebhookInbox;
   /** Absent when SHKEEPER_API_URL is not set: payouts answer 503 not_configured. */
   shkeeper?: ShkeeperClient;
 }
@@ -40,7 +42,7 @@ export function createPayoutsModule(deps: PayoutsDeps): FeatureModule & { payout
   const { config, store, coordinator, effects, events, clock, logger, proofs, shkeeper } = deps;
   const updates = new PayoutUpdates({ store, coordinator, effects, events, logger });
   const payouts = new PayoutService({ config, store, coordinator, events, clock, logger, updates, shkeeper, proofs });
-  const webhooks = new PayoutWebhookService({ config, store, deliveries: deps.deliveries, updates, clock });
+  const webhooks = new PayoutWebhookService({ config, store, deliveries: deps.deliveries, inbox: deps.inbox, updates, clock });
   return {
     payouts,
     rawRoutes: [{ path: '/shkeeper', router: shkeeperPayoutWebhookRoutes({ webhooks }) }],

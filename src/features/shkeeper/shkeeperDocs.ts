@@ -41,6 +41,14 @@ const DeliveryStatsSchema = z.object({
   inFlight: z.number().int(),
   excess: z.number().int().openapi({ description: 'deliveries whose money was recorded as excess (after completion)' }),
   refused: z.number().int().openapi({ description: 'signed deliveries for another crypto or address: nothing funded' }),
+  inbox: z
+    .object({
+      depth: z.number().int().openapi({ description: 'deliveries recorded (answered 202) and not yet applied' }),
+      running: z.number().int().openapi({ description: 'of those, being applied now' }),
+      dead: z.number().int().openapi({ description: 'deliveries whose every attempt failed (WEBHOOK_INBOX_MAX_ATTEMPTS): an operator’s' }),
+      lagSeconds: z.number().openapi({ description: 'age of the oldest delivery not yet applied; 0 when none waits' }),
+    })
+    .openapi({ description: 'The webhook inbox: what was answered and is still to be applied' }),
 });
 
 const webhookHeaders = z.object({
@@ -115,7 +123,7 @@ export function registerShkeeperDocs(registry: OpenAPIRegistry, opts: DocsOption
   doc({
     method: 'get',
     path: '/shkeeper/webhook-stats',
-    summary: 'Webhook delivery counters, from the recorded deliveries',
+    summary: 'Webhook delivery counters and the inbox, from the recorded deliveries',
     auth: 'admin',
     responses: { 200: json('Counters per webhook kind', okEnvelope(z.object({ invoice: DeliveryStatsSchema, payout: DeliveryStatsSchema }))) },
   });
@@ -130,8 +138,10 @@ export function registerShkeeperDocs(registry: OpenAPIRegistry, opts: DocsOption
       'word says: the payment completes once what arrived reaches the price less `UNDERPAYMENT_TOLERANCE`, stays ' +
       '`processing` with the shortfall recorded below that, and money after completion or for a cancelled/failed ' +
       'payment is recorded as excess. A callback for another crypto or address is recorded as `refused` and funds ' +
-      'nothing. Duplicates, stale, late, excess and refused deliveries are acknowledged with 202. A failure of ours is ' +
-      'a 5xx so SHKeeper retries.',
+      'nothing. **The 202 comes once the delivery is recorded**; the inbox applies it right after (deliveries of one ' +
+      'invoice in arrival order; a failure of ours retried with backoff, not left to SHKeeper), and its outcome — ' +
+      'applied, duplicate, stale, late, excess, refused, unknown invoice — is written on the delivery (see ' +
+      '`webhook-stats`). A failure to record it is a 5xx so SHKeeper retries.',
     auth: 'signature',
     rawBody: true,
     headers: webhookHeaders,
@@ -140,7 +150,7 @@ export function registerShkeeperDocs(registry: OpenAPIRegistry, opts: DocsOption
       contentTypes: ['application/json', 'text/plain'],
       description: 'An invoice callback (PAID / OVERPAID / PARTIAL) or the `unconfirmed` variant; extra fields are allowed',
     },
-    responses: { 202: json('Recorded and dealt with', Accepted) },
+    responses: { 202: json('Recorded; the inbox applies it', Accepted) },
     errors: { 400: ['malformed_json', 'json_too_deep', 'invalid_text', 'validation_error'], 503: ['not_configured'] },
   });
 }

@@ -12,6 +12,7 @@ import type { PaymentCoordinator } from '../../core/payments/paymentCoordinator.
 import type { PaymentSettlement } from '../../core/payments/paymentSettlement.js';
 import type { Store } from '../../core/store/store.js';
 import type { DeliveryLog } from '../../core/webhooks/deliveryLog.js';
+import type { WebhookInbox } from '../../core/webhooks/webhookInbox.js';
 import type { ShkeeperClient } from '../../adapters/shkeeper/shkeeperClient.js';
 import { AutoWebhookMonitor } from './autoWebhookMonitor.js';
 import { ConfirmTransactionService } from './confirmTransactionService.js';
@@ -38,6 +39,7 @@ export interface ShkeeperDeps {
   settlement: PaymentSettlement;
   proofs: InflowProofs;
   deliveries: DeliveryLog;
+  inbox: WebhookInbox;
   /** Absent when SHKEEPER_API_URL is not set: intents answer 503 not_configured. */
   shkeeper?: ShkeeperClient;
   /** Absent when BSC_RPC_URL is not set: the wallet monitor and chain checks are off. */
@@ -53,7 +55,7 @@ export function createShkeeperModule(deps: ShkeeperDeps): FeatureModule {
   const invoiceEvents = new InvoiceEvents({ store, settlement, proofs: chain ? proofs : undefined }, logger);
   const autoWebhook = new AutoWebhookMonitor({ config, store, clock, invoiceEvents, shkeeper }, logger);
   const walletMonitor = new WalletMonitor({ config, store, settlement, proofs, chain }, logger);
-  const webhooks = new ShkeeperWebhookService(config, deps.deliveries, invoiceEvents, clock, logger);
+  const webhooks = new ShkeeperWebhookService(config, deps.deliveries, invoiceEvents, deps.inbox, clock, logger);
   const intents = new IntentService({ config, store, coordinator, events, lock, clock, logger, shkeeper });
   const confirmations = new ConfirmTransactionService({ config, store, settlement, proofs, clock, chain });
   const monitorStatus = { walletMonitor: () => walletMonitor.status(), autoWebhook: () => autoWebhook.status() };

@@ -1,0 +1,294 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../platform/clock.js';
+import { isDuplicateKey } from '../../platform/errors.js';
+import type { Logger } from '../../platform/logger.js';
+import type { Monitor, MonitorStatus } from '../../platform/monitors/monitorRegistry.js';
+import type { Collection } from '../store/store.js';
+import type { QueuedRecord } from './jobState.js';
+
+/** What a queue does with its records. */
+export interface JobHandler<T> {
+  /**
+   * Does the work of `record` and returns the fields to `$set` on it when done (written in the
+   * same update that marks the work done, so an outcome and "done" cannot be apart). Throws to
+   * have the work retried later (with backoff), up to `maxAttempts` starts.
+   */
+  run(record: T): Promise<Record<string, unknown>>;
+  /** The fields to `$set` when retries ran out (e.g. an outcome of `error`). */
+  gaveUp?(record: T, error: string): Record<string, unknown>;
+  /** The fields to write instead when writing `done` hit a unique key (e.g. a dedupe key another record took). */
+  onDuplicateKey?(done: Record<string, unknown>): Record<string, unknown>;
+  /** Told of every record the queue finished (done or dead), as written. */
+  settled?(record: T): void;
+}
+
+export interface DurableQueueOptions {
+  /** Names the queue in logs and in the monitor registry. */
+  name: string;
+  /** How many records are worked on at once (distinct keys only). */
+  concurrency: number;
+  /** How often the queue looks for due work when nothing woke it. */
+  pollMs: number;
+  /** How long a start holds a record; past it, another worker may start it again. */
+  leaseMs: number;
+  /** Starts before a record is given up (`dead`). */
+  maxAttempts: number;
+  /** Backoff after the n-th failed start: `retryBaseMs · 2^(n−1)`, at most `retryMaxMs`, ±20 % jitter. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+}
+
+const QUEUED = 'queued';
+const RUNNING = 'running';
+
+/**
+ * A durable job queue over any store collection whose records carry a `job` (see `JobState`): the
+ * one mechanism for work that must survive a restart — the webhook inbox today, outbound
+ * webhooks next. Why not a library (agenda, bull…): they need MongoDB or Redis as their own
+ * store, and this service's work must live on the record it is about, on both stores.
+ *
+ * Guarantees, each from the store's atomic conditional update:
+ * - A record is started by one worker at a time: a start is a conditional update from `queued`
+ *   (due) or from `running` with an expired lease, which exactly one caller can win.
+ * - Work finishes once: "done" is written only by the lease holder (`leaseOwner`), so a worker
+ *   whose lease was taken over cannot overwrite the outcome of the one that took it.
+ * - Per-key order: a record starts only when it is the oldest unfinished record of its key.
+ * - Nothing is lost: what was queued and not done (a crash, a restart, a failed start) is found
+ *   again by the next pass, here or on the instance that leads next.
+ * A worker that loses its lease mid-run may still have done the work once more than recorded:
+ * handlers must be idempotent (the ledger's credit keys make the payment writes so).
+ *
+ * It is a monitor: `start` runs passes every `pollMs` and whenever `kick` is called (a record
+ * was just queued here); with a gate (the Redis monitor lease), only the leading instance works.
+ */
+export class DurableQueue<T extends QueuedRecord> implements Monitor {
+  readonly name: string;
+  /** This process's name on its leases. */
+  private readonly owner = randomUUID();
+  /** Records this process is working on, by id: never started twice here, and awaited by `drain`. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private running = false;
+  private timer?: NodeJS.Timeout;
+  private pass?: Promise<void>;
+  private again = false;
+  private gate?: () => boolean;
+  private counts = { done: 0, retried: 0, dead: 0, lostLeases: 0 };
+  private lastError: string | null = null;
+  private lastRunAt: Date | null = null;
+
+  constructor(
+    private readonly collection: Collection<T>,
+    private readonly handler: JobHandler<T>,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: DurableQueueOptions,
+  ) {
+    this.name = options.name;
+  }
+
+  setGate(gate: () => boolean): void {
+    this.gate = gate;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.kick();
+  }
+
+  /** Stops looking for work and waits for the work under way to finish. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.pass;
+  }
+
+  /** Something was queued (or a lease was taken): look for work now, once the current pass ends. */
+  kick(): void {
+    if (!this.running) return;
+    if (this.pass) {
+      this.again = true;
+      return;
+    }
+    this.pass = this.work().finally(() => {
+      this.pass = undefined;
+      if (this.running) this.schedule();
+    });
+  }
+
+  /**
+   * Works until nothing is due (tests; an operator's "apply now"), whether or not the queue was
+   * started, and regardless of the gate. Resolves when nothing due is left.
+   */
+  async drain(): Promise<void> {
+    for (;;) {
+      // Work under way here (a pass, or another drain) counts: its records are not due, not done.
+      await this.pass;
+      await Promise.all(this.inFlight.values());
+      if (!(await this.workOnce()) && this.inFlight.size === 0 && !this.pass) return;
+    }
+  }
+
+  status(): MonitorStatus {
+    return {
+      running: this.running,
+      intervalMs: this.options.pollMs,
+      lastRunAt: this.lastRunAt?.toISOString() ?? null,
+      lastError: this.lastError,
+      inFlight: this.inFlight.size,
+      ...this.counts,
+      ...(this.gate ? { leader: this.gate() } : {}),
+    };
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.kick(), this.again ? 0 : this.options.pollMs);
+    this.again = false;
+    this.timer.unref();
+  }
+
+  /** Passes until one finds nothing to start (or the queue stops, or this instance stops leading). */
+  private async work(): Promise<void> {
+    try {
+      while (this.running && (!this.gate || this.gate())) {
+        this.again = false;
+        if (!(await this.workOnce()) && !this.again) break;
+      }
+    } catch (err) {
+      this.lastError = (err as Error)?.message ?? String(err);
+      this.logger.error({ err, queue: this.name }, 'queue pass failed; retried at the next poll');
+    }
+  }
+
+  /** Starts what is due (up to `concurrency`) and waits for it; false when nothing was due. */
+  private async workOnce(): Promise<boolean> {
+    this.lastRunAt = this.clock.now();
+    const claimed = await this.claim(this.options.concurrency);
+    if (claimed.length === 0) return false;
+    await Promise.all(claimed.map((r) => this.inFlight.get(r.id)));
+    return true;
+  }
+
+  /**
+   * Up to `n` records started by this worker: due ones oldest first, then ones whose lease
+   * expired (their worker died), each only if it is the oldest unfinished record of its key.
+   */
+  private async claim(n: number): Promise<T[]> {
+    const now = this.clock.now();
+    const [expired, due] = await Promise.all([
+      this.collection.find({ 'job.state': RUNNING, 'job.leaseUntil': { $lte: now } }, { limit: n }),
+      // More than n: some are later records of a key whose elder is still running.
+      this.collection.find({ 'job.state': QUEUED, 'job.runAt': { $lte: now } }, { sort: { 'job.runAt': 1 }, limit: n * 4 }),
+    ]);
+    const taken: T[] = [];
+    const keys = new Set<string>();
+    for (const r of [...expired, ...due]) {
+      if (taken.length >= n) break;
+      const key = r.job?.key;
+      if (!key || keys.has(key) || this.inFlight.has(r.id)) continue;
+      keys.add(key);
+      const [head] = await this.collection.find({ 'job.key': key }, { sort: { createdAt: 1, id: 1 }, limit: 1 });
+      if (head?.id !== r.id) continue;
+      const won = await this.collection.updateOne(
+        {
+          id: r.id,
+          $or: [
+            { 'job.state': QUEUED, 'job.runAt': { $lte: now } },
+            { 'job.state': RUNNING, 'job.leaseUntil': { $lte: now } },
+          ],
+        },
+        {
+          $set: { 'job.state': RUNNING, 'job.leaseOwner': this.owner, 'job.leaseUntil': new Date(now.getTime() + this.options.leaseMs) },
+          $inc: { 'job.attempts': 1 },
+        },
+      );
+      if (won) {
+        this.inFlight.set(won.id, this.runOne(won));
+        taken.push(won);
+      }
+    }
+    return taken;
+  }
+
+  private async runOne(record: T): Promise<void> {
+    try {
+      let done: Record<string, unknown>;
+      try {
+        done = await this.handler.run(record);
+      } catch (err) {
+        await this.failed(record, (err as Error)?.message ?? String(err));
+        return;
+      }
+      await this.finish(record, done);
+    } catch (err) {
+      // Writing the outcome failed (the store is down): the lease runs out and the work is started again.
+      this.lastError = (err as Error)?.message ?? String(err);
+      this.logger.error({ err, queue: this.name, id: record.id }, 'could not record the outcome of queued work; it runs again after its lease');
+    } finally {
+      this.inFlight.delete(record.id);
+    }
+  }
+
+  private async finish(record: T, fields: Record<string, unknown>): Promise<void> {
+    const now = this.clock.now();
+    const done = { 'job.state': null, 'job.key': null, 'job.leaseOwner': null, 'job.leaseUntil': null, 'job.lastError': null, 'job.finishedAt': now };
+    let written: T | null;
+    try {
+      written = await this.collection.updateOne(this.held(record), { $set: { ...fields, ...done } });
+    } catch (err) {
+      if (!isDuplicateKey(err) || !this.handler.onDuplicateKey) throw err;
+      written = await this.collection.updateOne(this.held(record), { $set: { ...this.handler.onDuplicateKey(fields), ...done } });
+    }
+    if (!written) return this.lostLease(record);
+    this.counts.done++;
+    this.handler.settled?.(written);
+  }
+
+  private async failed(record: T, error: string): Promise<void> {
+    const attempts = record.job?.attempts ?? 1;
+    const message = error.slice(0, 500);
+    const now = this.clock.now();
+    if (attempts >= this.options.maxAttempts) {
+      const written = await this.collection.updateOne(this.held(record), {
+        $set: {
+          ...this.handler.gaveUp?.(record, message),
+          'job.state': 'dead',
+          'job.key': null,
+          'job.leaseOwner': null,
+          'job.leaseUntil': null,
+          'job.lastError': message,
+          'job.finishedAt': now,
+        },
+      });
+      if (!written) return this.lostLease(record);
+      this.counts.dead++;
+      this.logger.error({ queue: this.name, id: record.id, attempts, error: message }, 'queued work failed on every attempt; left for an operator');
+      this.handler.settled?.(written);
+      return;
+    }
+    const delay = backoffMs(attempts, this.options.retryBaseMs, this.options.retryMaxMs);
+    const written = await this.collection.updateOne(this.held(record), {
+      $set: { 'job.state': QUEUED, 'job.runAt': new Date(now.getTime() + delay), 'job.leaseOwner': null, 'job.leaseUntil': null, 'job.lastError': message },
+    });
+    if (!written) return this.lostLease(record);
+    this.counts.retried++;
+    this.logger.warn({ queue: this.name, id: record.id, attempts, retryInMs: delay, error: message }, 'queued work failed; retried later');
+  }
+
+  /** The record as this worker holds it: running under our lease (whether or not the lease has run out). */
+  private held(record: T) {
+    return { id: record.id, 'job.state': RUNNING, 'job.leaseOwner': this.owner };
+  }
+
+  private lostLease(record: T): void {
+    this.counts.lostLeases++;
+    this.logger.warn({ queue: this.name, id: record.id }, 'another worker took this work over after our lease ran out; its outcome stands');
+  }
+}
+
+/** Exponential backoff with ±20 % jitter, so retries after a shared outage do not arrive together. */
+export function backoffMs(attempts: number, baseMs: number, maxMs: number): number {
+  const plain = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
+  return Math.round(plain * (0.8 + Math.random() * 0.4));
+}
