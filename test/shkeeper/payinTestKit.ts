@@ -87,12 +87,13 @@ export const nowSec = () => Math.floor(Date.now() / 1000);
 
 /**
  * Posts a body to the webhook signed SHKeeper's way (timestamp form) unless `headers` say
- * otherwise, and resolves with the answer once the inbox has applied what it recorded.
+ * otherwise, and resolves with the answer once the inbox has applied what it recorded (with
+ * `settle: false`, at once: the inbox may not have applied it yet).
  */
 export async function postWebhook(
   h: ListeningWorld,
   payload: unknown,
-  opts: { form?: 'timestamp' | 'body' | 'none'; secret?: string; ts?: number; headers?: Record<string, string>; contentType?: string } = {},
+  opts: { form?: 'timestamp' | 'body' | 'none'; secret?: string; ts?: number; headers?: Record<string, string>; contentType?: string; settle?: boolean } = {},
 ) {
   const raw = typeof payload === 'string' ? payload : compactSortedJson(payload);
   const secret = opts.secret ?? secretOf(h);
@@ -109,7 +110,7 @@ export async function postWebhook(
     .post('/shkeeper/webhook')
     .set({ ...headers, ...opts.headers })
     .send(raw);
-  await h.settle();
+  if (opts.settle !== false) await h.settle();
   return answer;
 }
 
