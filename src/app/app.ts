@@ -126,9 +126,9 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppServices
   // Over JSON_BODY_LIMIT → 413 `payload_too_large`; nested deeper than 32 → 400 `json_too_deep`.
   app.use(jsonBodies(express.json({ limit: ctx.config.jsonBodyLimit, strict: true }), MAX_JSON_DEPTH));
 
-  const api = express.Router();
-  for (const m of modules) for (const r of m.routes) api.use(r.path, r.router);
-  app.use('/api/payment', api);
+  // Mounted on the app itself, not through one more `/api/payment` router: the same paths and
+  // order, one router dispatch less for every API request.
+  for (const m of modules) for (const r of m.routes) app.use(`/api/payment${r.path === '/' ? '' : r.path}`, r.router);
 
   app.use(notFoundHandler);
   app.use(errorHandler);

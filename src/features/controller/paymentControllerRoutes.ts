@@ -2,7 +2,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { pipeline } from 'node:stream/promises';
 import { principalOf, requireAuth } from '../../platform/auth/authMiddleware.js';
 import { fail } from '../../platform/errors.js';
-import { endpoint, ok, parseWith } from '../../platform/http/http.js';
+import { endpoint, ok, parseWith, sendPreparedJson } from '../../platform/http/http.js';
 import { isObjectId } from '../../platform/ids.js';
 import { idParams } from '../../platform/schemas.js';
 import type { Clock } from '../../platform/clock.js';
@@ -43,8 +43,14 @@ export function paymentControllerRoutes(deps: PaymentControllerRouteDeps): Route
     '/:id',
     objectIdOnly,
     auth,
-    // The hottest route: a read-only record's view is shaped once (see readOnlyPaymentView).
-    endpoint({ params: idParams }, async ({ params }, req) => ok(readOnlyPaymentView(await deps.payments.get(principalOf(req), params.id)))),
+    // The hottest route: a read-only record's view is shaped once (see readOnlyPaymentView), and
+    // its answer serialised once (sendPreparedJson).
+    endpoint({ params: idParams }, async ({ params }, req, res) => {
+      const view = readOnlyPaymentView(await deps.payments.get(principalOf(req), params.id));
+      if (!Object.isFrozen(view)) return ok(view);
+      sendPreparedJson(req, res, view, () => ok(view));
+      return undefined;
+    }),
   );
 
   router.post(
