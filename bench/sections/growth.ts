@@ -133,7 +133,7 @@ const OPERATIONS: Operation[] = [
     },
   },
   {
-    label: 'completing SHKeeper webhook',
+    label: 'SHKeeper webhook (recorded; the inbox completes it)',
     async send(client, { size, grown, webhookSecret }, n) {
       const txid = `0x${size.toString(16).padStart(32, '0')}${n.toString(16).padStart(32, '0')}`;
       const { body, headers } = signedInvoiceCallback(webhookSecret, grown.invoices[n]!, txid);

@@ -69,6 +69,7 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
   private readonly inFlight = new Map<string, Promise<void>>();
   private running = false;
   private timer?: NodeJS.Timeout;
+  private pending?: NodeJS.Immediate;
   private pass?: Promise<void>;
   private again = false;
   private gate?: () => boolean;
@@ -100,19 +101,29 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
+    if (this.pending) clearImmediate(this.pending);
+    this.pending = undefined;
     await this.pass;
   }
 
-  /** Something was queued (or a lease was taken): look for work now, once the current pass ends. */
+  /**
+   * Something was queued (or a lease was taken): look for work soon, once the current pass ends.
+   * The pass starts on the next turn of the event loop, never inside the caller's own turn: the
+   * caller is typically a request that has an answer to send.
+   */
   kick(): void {
     if (!this.running) return;
-    if (this.pass) {
+    if (this.pass || this.pending) {
       this.again = true;
       return;
     }
-    this.pass = this.work().finally(() => {
-      this.pass = undefined;
-      if (this.running) this.schedule();
+    this.pending = setImmediate(() => {
+      this.pending = undefined;
+      if (!this.running || this.pass) return;
+      this.pass = this.work().finally(() => {
+        this.pass = undefined;
+        if (this.running) this.schedule();
+      });
     });
   }
 
@@ -178,8 +189,10 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
     const now = this.clock.now();
     const [expired, due] = await Promise.all([
       this.collection.find({ 'job.state': RUNNING, 'job.leaseUntil': { $lte: now } }, { limit: n }),
-      // More than n: some are later records of a key whose elder is still running.
-      this.collection.find({ 'job.state': QUEUED, 'job.runAt': { $lte: now } }, { sort: { 'job.runAt': 1 }, limit: n * 4 }),
+      // More than n: some are later records of a key whose elder is still running. Unsorted: the
+      // index on (state, runAt) yields them by due time in MongoDB, insertion order in process,
+      // and order within a key is kept by the head check below, not by this list.
+      this.collection.find({ 'job.state': QUEUED, 'job.runAt': { $lte: now } }, { limit: n * 4 }),
     ]);
     const taken: T[] = [];
     const keys = new Set<string>();
