@@ -40,7 +40,15 @@ export class TokenService {
     this.maxLifetimeSeconds = options.maxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS;
   }
 
+  /**
+   * The last token verified, until its expiry: a request is checked twice with the same token (the
+   * rate limiter, then the route's auth), and one client's requests usually follow each other.
+   */
+  private last: { token: string; principal: Principal; expiresAtMs: number } | undefined;
+
   verify(token: string): Principal {
+    const last = this.last;
+    if (last !== undefined && last.token === token && Date.now() < last.expiresAtMs) return last.principal;
     const cached = this.verified.get(token);
     if (cached) return cached;
     let claims: jwt.JwtPayload | string;
@@ -59,8 +67,12 @@ export class TokenService {
     const roles: unknown = claims.roles;
     const isAdmin = claims.role === 'admin' || (Array.isArray(roles) && roles.includes('admin'));
     const principal = Object.freeze({ userId: id, isAdmin });
-    const ttlMs = (claims.exp as number) * 1000 - Date.now();
-    if (ttlMs > 0) this.verified.set(token, principal, { ttl: ttlMs });
+    const expiresAtMs = (claims.exp as number) * 1000;
+    const ttlMs = expiresAtMs - Date.now();
+    if (ttlMs > 0) {
+      this.verified.set(token, principal, { ttl: ttlMs });
+      this.last = { token, principal, expiresAtMs };
+    }
     return principal;
   }
 
