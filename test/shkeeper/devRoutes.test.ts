@@ -132,6 +132,7 @@ describe('create-test-payment, then trigger-webhook', () => {
     });
 
     const fired = await h.as({ admin: ADMIN }).post(`${DEV}/trigger-webhook`, { paymentId });
+    await h.settle();
     expect(fired.status).toBe(200);
     expect(fired.body.data).toMatchObject({ webhookStatus: 202, webhookResponse: { success: true } });
     expect(fired.body.data.payload).toMatchObject({ external_id: externalId, status: 'PAID', paid: true, balance_crypto: '12.5' });
@@ -148,6 +149,7 @@ describe('create-test-payment, then trigger-webhook', () => {
     // Firing it again is a second transaction for a settled payment: acknowledged, no status moves;
     // the money is recorded on the escrow as excess (it used to be dropped: issue 10).
     const again = await h.as({ admin: ADMIN }).post(`${DEV}/trigger-webhook`, { paymentId });
+    await h.settle();
     expect(again.body.data.webhookStatus).toBe(202);
     const after = await paymentOf(h, paymentId);
     expect(after.history.map((x) => x.toStatus)).toEqual(['pending', 'completed']);
@@ -207,9 +209,11 @@ describe('create-test-payment, then trigger-webhook', () => {
     const { paymentId } = (await createTestPayment(h, {})).body.data;
     expect((await h.anonymous.post(`${DEV}/trigger-webhook`, { paymentId })).status).toBe(401);
     const stranger = await h.as('someone-else').post(`${DEV}/trigger-webhook`, { paymentId });
+    await h.settle();
     expect(stranger.status).toBe(403);
     expect(stranger.body.error.code).toBe('admin_required');
     const buyer = await h.as('test-buyer').post(`${DEV}/trigger-webhook`, { paymentId });
+    await h.settle();
     expect(buyer.status).toBe(403);
     const bad = await h.as({ admin: ADMIN }).post(`${DEV}/trigger-webhook`, { paymentId, status: 'UNPAID' });
     expect(bad.status).toBe(400);
