@@ -193,7 +193,8 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
       throw fail('record_invalid', { message: `the update does not fit the ${this.name} record: ${(err as Error).message}`, cause: err });
     }
     if (next.id !== current.id) throw new Error('the id of a record cannot change');
-    return frozenSnapshot(next);
+    // `next` is this call's own clone: frozen as it is, not copied again.
+    return freezeDeep(next);
   }
 
   private replace(current: T, next: T): void {
