@@ -232,16 +232,10 @@ describe('duplicates, replays and races (a glitchy network, or SHKeeper re-sendi
     ]);
   });
 
-  // FAULT (an invoice blocked forever; a glitchy network or a buyer, plus any one failure of ours —
-  // severity: high, a real payment is never applied by its webhook and SHKeeper, answered 202, never
-  // re-sends it): DurableQueue.claim adds a key to `keys` BEFORE its head check. A delivery that failed
-  // once is re-queued with runAt = now + backoff, so the due list (MongoDB: the (state, runAt) index
-  // order; in process: the updated row moves last) yields the later deliveries of its invoice first;
-  // the first of them fails the head check but marks the key, and the real head is skipped as "key
-  // already seen" — on every pass, forever. Its invoice's deliveries stay `queued` (depth and lag grow)
-  // and the payment stays pending until the poller or wallet monitor settle it from the chain.
-  // Fix: mark the key only once its head was found (or claimed), or query each key's head directly.
-  it.fails('a delivery that failed once is applied after its backoff although a later delivery of its invoice is queued', async () => {
+  // Was a FAULT (an invoice blocked forever after one failure of ours): the claim marked a key as seen
+  // before checking its head, so a retried head, due after its successors, was never started again.
+  // Fixed: the head of each key met is looked up and started when due.
+  it('a delivery that failed once is applied after its backoff although a later delivery of its invoice is queued', async () => {
     const outage = failingPaymentWrites();
     const h = await world({ WEBHOOK_INBOX_RETRY_BASE_MS: '5', WEBHOOK_INBOX_RETRY_MAX_MS: '5' }, { wrapStore: outage.wrap });
     const intent = await pending(h);
@@ -397,15 +391,10 @@ describe('poison and head-of-line blocking', () => {
     expect(await queuedRows(h)).toBe(0);
   });
 
-  // FAULT (head-of-line blocking across invoices; a buyer, with one failure of ours): the claim reads
-  // at most 4 × WEBHOOK_INBOX_CONCURRENCY due rows, unsorted, and skips every row that is not its
-  // invoice's head. A buyer who sends many small transfers to its own invoice gets that many signed
-  // deliveries queued; while their head waits for a retry (one RPC or store error), those rows fill the
-  // window and no other invoice's due delivery is started until the head's backoff ends (up to
-  // WEBHOOK_INBOX_RETRY_MAX_MS, 10 min, per attempt; 12 attempts). Even with no failure, the window
-  // lets one invoice through per pass. Fix: read due heads only (e.g. one row per key: a `job.head`
-  // flag maintained on finish, or a distinct-by-key query), or page past rows that lost the head check.
-  it.fails('another invoice’s due delivery is applied while one invoice’s head waits for its retry', async () => {
+  // Was a FAULT (head-of-line blocking across invoices): the claim read at most 4 × concurrency due
+  // rows and skipped those behind a busy head, so one invoice's backlog hid every other invoice.
+  // Fixed: keys found busy are left out of the next read of due rows.
+  it('another invoice’s due delivery is applied while one invoice’s head waits for its retry', async () => {
     const h = await world({ WEBHOOK_INBOX_CONCURRENCY: '1' });
     const x = await pending(h);
     const y = await intentFor(h, await seed(h));

@@ -146,6 +146,12 @@ export const QUERY_SHAPES: readonly QueryShape[] = [
   { collection: 'webhookDeliveries', filter: { expiresAt: BEFORE }, indexes: ['expiresAt_1'], by: 'retention sweep (in-process store)' },
   // the webhook inbox (src/core/jobs/durableQueue.ts over the delivery log)
   { collection: 'webhookDeliveries', filter: { 'job.state': '=', 'job.runAt': BEFORE }, indexes: [INBOX], by: 'inbox: due deliveries' },
+  {
+    collection: 'webhookDeliveries',
+    filter: { 'job.state': '=', 'job.runAt': BEFORE, 'job.key': { $nin: '…' } },
+    indexes: [INBOX],
+    by: 'inbox: due, busy keys left out',
+  },
   { collection: 'webhookDeliveries', filter: { 'job.state': '=', 'job.leaseUntil': BEFORE }, indexes: [INBOX], by: 'inbox: expired leases' },
   { collection: 'webhookDeliveries', filter: { 'job.key': T }, indexes: ['job.key_1_createdAt_1__id_1'], by: "inbox: a key's oldest unfinished delivery" },
   { collection: 'webhookDeliveries', filter: { kind: '=', 'job.state': IN }, indexes: [INBOX], by: 'webhook stats: inbox depth and lag' },

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { Clock } from '../../platform/clock.js';
 import { isDuplicateKey } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
@@ -67,10 +68,14 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
   private readonly owner = randomUUID();
   /** Records this process is working on, by id: never started twice here, and awaited by `drain`. */
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** The key of each record in `inFlight`: those keys are busy, their later records not due. */
+  private readonly inFlightKeys = new Map<string, string>();
   private running = false;
   private timer?: NodeJS.Timeout;
   private pending?: NodeJS.Immediate;
   private pass?: Promise<void>;
+  /** The latest run's turn (see `nextTurn`). */
+  private turns: Promise<void> = Promise.resolve();
   private again = false;
   private gate?: () => boolean;
   private counts = { done: 0, retried: 0, dead: 0, lostLeases: 0 };
@@ -129,14 +134,18 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
 
   /**
    * Works until nothing is due (tests; an operator's "apply now"), whether or not the queue was
-   * started, and regardless of the gate. Resolves when nothing due is left.
+   * started, and regardless of the gate. Resolves when nothing due is left and nothing started
+   * here (by a pass or by another drain) is still running; a retry due later is not waited for.
    */
   async drain(): Promise<void> {
     for (;;) {
-      // Work under way here (a pass, or another drain) counts: its records are not due, not done.
       await this.pass;
-      await Promise.all(this.inFlight.values());
-      if (!(await this.workOnce()) && this.inFlight.size === 0 && !this.pass) return;
+      const started = await this.startDue();
+      if (this.inFlight.size > 0) {
+        await Promise.race(this.inFlight.values());
+        continue;
+      }
+      if (started === 0 && !this.pass) return;
     }
   }
 
@@ -159,12 +168,16 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
     this.timer.unref();
   }
 
-  /** Passes until one finds nothing to start (or the queue stops, or this instance stops leading). */
+  /**
+   * Starts due work until none is left or every slot is busy (a run that ends kicks the next
+   * pass), while the queue runs and this instance leads. A pass never waits for the runs it
+   * started: one slow record holds its own slot, not every other key's.
+   */
   private async work(): Promise<void> {
     try {
       while (this.running && (!this.gate || this.gate())) {
         this.again = false;
-        if (!(await this.workOnce()) && !this.again) break;
+        if ((await this.startDue()) === 0 && !this.again) break;
       }
     } catch (err) {
       this.lastError = (err as Error)?.message ?? String(err);
@@ -172,60 +185,99 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
     }
   }
 
-  /** Starts what is due (up to `concurrency`) and waits for it; false when nothing was due. */
-  private async workOnce(): Promise<boolean> {
+  /** Starts what is due, up to the free slots; returns how many it started. */
+  private async startDue(): Promise<number> {
     this.lastRunAt = this.clock.now();
-    const claimed = await this.claim(this.options.concurrency);
-    if (claimed.length === 0) return false;
-    await Promise.all(claimed.map((r) => this.inFlight.get(r.id)));
-    return true;
+    const free = this.options.concurrency - this.inFlight.size;
+    return free > 0 ? this.claim(free) : 0;
   }
 
   /**
-   * Up to `n` records started by this worker: due ones oldest first, then ones whose lease
-   * expired (their worker died), each only if it is the oldest unfinished record of its key.
+   * Starts up to `n` records: those whose lease expired (their worker died) and those due, each
+   * key's oldest unfinished record only. A due record found behind its elder stands for its key:
+   * the elder is started if it can be (a retry due now), and the key is passed over if not (its
+   * elder runs, or waits for its retry). Keys found blocked are left out of the next read, so a
+   * backlog behind a few busy keys cannot hide the due work of the others.
    */
-  private async claim(n: number): Promise<T[]> {
+  private async claim(n: number): Promise<number> {
     const now = this.clock.now();
-    const [expired, due] = await Promise.all([
-      this.collection.find({ 'job.state': RUNNING, 'job.leaseUntil': { $lte: now } }, { limit: n }),
-      // More than n: some are later records of a key whose elder is still running. Unsorted: the
-      // index on (state, runAt) yields them by due time in MongoDB, insertion order in process,
-      // and order within a key is kept by the head check below, not by this list.
-      this.collection.find({ 'job.state': QUEUED, 'job.runAt': { $lte: now } }, { limit: n * 4 }),
-    ]);
-    const taken: T[] = [];
-    const keys = new Set<string>();
-    for (const r of [...expired, ...due]) {
-      if (taken.length >= n) break;
-      const key = r.job?.key;
-      if (!key || keys.has(key) || this.inFlight.has(r.id)) continue;
-      keys.add(key);
-      const [head] = await this.collection.find({ 'job.key': key }, { sort: { createdAt: 1, id: 1 }, limit: 1 });
-      if (head?.id !== r.id) continue;
-      const won = await this.collection.updateOne(
-        {
-          id: r.id,
-          $or: [
-            { 'job.state': QUEUED, 'job.runAt': { $lte: now } },
-            { 'job.state': RUNNING, 'job.leaseUntil': { $lte: now } },
-          ],
-        },
-        {
-          $set: { 'job.state': RUNNING, 'job.leaseOwner': this.owner, 'job.leaseUntil': new Date(now.getTime() + this.options.leaseMs) },
-          $inc: { 'job.attempts': 1 },
-        },
+    const keys = new Set<string>([...this.inFlightKeys.values()]);
+    let started = 0;
+    const expired = await this.collection.find({ 'job.state': RUNNING, 'job.leaseUntil': { $lte: now } }, { limit: n });
+    for (let round = 0; round < 4 && started < n; round++) {
+      const due = await this.collection.find(
+        { 'job.state': QUEUED, 'job.runAt': { $lte: now }, ...(keys.size > 0 ? { 'job.key': { $nin: [...keys] } } : {}) },
+        { limit: 2 * (n - started) },
       );
-      if (won) {
-        this.inFlight.set(won.id, this.runOne(won));
-        taken.push(won);
+      const candidates = round === 0 ? [...expired, ...due] : due;
+      if (candidates.length === 0) break;
+      for (const r of candidates) {
+        if (started >= n) break;
+        const key = r.job?.key;
+        if (!key || keys.has(key)) continue;
+        keys.add(key);
+        const [head] = await this.collection.find({ 'job.key': key }, { sort: { createdAt: 1, id: 1 }, limit: 1 });
+        if (!head || this.inFlight.has(head.id)) continue;
+        const result = await this.startRecord(head, now);
+        if (result === 'started') started++;
+        // Given up: the key is free again, and its next record may be due in the next read.
+        if (result === 'gave_up') keys.delete(key);
       }
     }
-    return taken;
+    return started;
+  }
+
+  /** Starts `record` if it is startable now (due, or its lease ran out) and this worker wins it. */
+  private async startRecord(record: T, now: Date): Promise<'started' | 'skipped' | 'gave_up'> {
+    const job = record.job;
+    const expired = job?.state === RUNNING && job.leaseUntil !== null && job.leaseUntil <= now;
+    const due = job?.state === QUEUED && job.runAt <= now;
+    if (!due && !expired) return 'skipped';
+    // Started as often as allowed and its worker vanished each time (it crashes the worker, or
+    // its outcome cannot be written): given up rather than started forever.
+    if (expired && job.attempts >= this.options.maxAttempts) {
+      const written = await this.collection.updateOne(
+        { id: record.id, 'job.state': RUNNING, 'job.leaseUntil': { $lte: now } },
+        {
+          $set: {
+            ...this.handler.gaveUp?.(record, 'its worker stopped on every attempt'),
+            ...deadFields(job.lastError ?? 'its worker stopped on every attempt', now),
+          },
+        },
+      );
+      if (!written) return 'skipped';
+      this.gaveUp(written, job.attempts, 'its worker stopped on every attempt');
+      return 'gave_up';
+    }
+    const won = await this.collection.updateOne(
+      {
+        id: record.id,
+        $or: [
+          { 'job.state': QUEUED, 'job.runAt': { $lte: now } },
+          { 'job.state': RUNNING, 'job.leaseUntil': { $lte: now } },
+        ],
+      },
+      {
+        $set: { 'job.state': RUNNING, 'job.leaseOwner': this.owner, 'job.leaseUntil': new Date(now.getTime() + this.options.leaseMs) },
+        $inc: { 'job.attempts': 1 },
+      },
+    );
+    if (!won) return 'skipped';
+    this.inFlightKeys.set(won.id, won.job!.key!);
+    this.inFlight.set(
+      won.id,
+      this.runOne(won).finally(() => {
+        this.inFlight.delete(won.id);
+        this.inFlightKeys.delete(won.id);
+        this.kick();
+      }),
+    );
+    return 'started';
   }
 
   private async runOne(record: T): Promise<void> {
     try {
+      await this.nextTurn();
       let done: Record<string, unknown>;
       try {
         done = await this.handler.run(record);
@@ -238,9 +290,20 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
       // Writing the outcome failed (the store is down): the lease runs out and the work is started again.
       this.lastError = (err as Error)?.message ?? String(err);
       this.logger.error({ err, queue: this.name, id: record.id }, 'could not record the outcome of queued work; it runs again after its lease');
-    } finally {
-      this.inFlight.delete(record.id);
     }
+  }
+
+  /**
+   * Runs start one turn of the event loop apart, each after the I/O already waiting (requests
+   * being answered): queued work gives way to the traffic that queues it. On the in-process store
+   * a whole run resolves without ever yielding, so this keeps a burst of deliveries answered at the
+   * pace of the requests, the applying done between and after them; on MongoDB, runs still
+   * overlap while they wait for the server.
+   */
+  private nextTurn(): Promise<void> {
+    const turn = this.turns.then(() => yieldToIo());
+    this.turns = turn.then(() => undefined);
+    return turn.then(() => undefined);
   }
 
   private async finish(record: T, fields: Record<string, unknown>): Promise<void> {
@@ -263,22 +326,9 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
     const message = error.slice(0, 500);
     const now = this.clock.now();
     if (attempts >= this.options.maxAttempts) {
-      const written = await this.collection.updateOne(this.held(record), {
-        $set: {
-          ...this.handler.gaveUp?.(record, message),
-          'job.state': 'dead',
-          'job.key': null,
-          'job.leaseOwner': null,
-          'job.leaseUntil': null,
-          'job.lastError': message,
-          'job.finishedAt': now,
-        },
-      });
+      const written = await this.collection.updateOne(this.held(record), { $set: { ...this.handler.gaveUp?.(record, message), ...deadFields(message, now) } });
       if (!written) return this.lostLease(record);
-      this.counts.dead++;
-      this.logger.error({ queue: this.name, id: record.id, attempts, error: message }, 'queued work failed on every attempt; left for an operator');
-      this.handler.settled?.(written);
-      return;
+      return this.gaveUp(written, attempts, message);
     }
     const delay = backoffMs(attempts, this.options.retryBaseMs, this.options.retryMaxMs);
     const written = await this.collection.updateOne(this.held(record), {
@@ -287,6 +337,12 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
     if (!written) return this.lostLease(record);
     this.counts.retried++;
     this.logger.warn({ queue: this.name, id: record.id, attempts, retryInMs: delay, error: message }, 'queued work failed; retried later');
+  }
+
+  private gaveUp(written: T, attempts: number, error: string): void {
+    this.counts.dead++;
+    this.logger.error({ queue: this.name, id: written.id, attempts, error }, 'queued work failed on every attempt; left for an operator');
+    this.handler.settled?.(written);
   }
 
   /** The record as this worker holds it: running under our lease (whether or not the lease has run out). */
@@ -300,8 +356,16 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
   }
 }
 
-/** Exponential backoff with ±20 % jitter, so retries after a shared outage do not arrive together. */
+/** The `job` of a record given up: dead, its key freed for the key's next records. */
+function deadFields(error: string, now: Date) {
+  return { 'job.state': 'dead', 'job.key': null, 'job.leaseOwner': null, 'job.leaseUntil': null, 'job.lastError': error, 'job.finishedAt': now };
+}
+
+/**
+ * Exponential backoff with ±20 % jitter, so retries after a shared outage do not arrive together;
+ * never more than `maxMs`.
+ */
 export function backoffMs(attempts: number, baseMs: number, maxMs: number): number {
-  const plain = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
-  return Math.round(plain * (0.8 + Math.random() * 0.4));
+  const plain = baseMs * 2 ** Math.max(0, attempts - 1);
+  return Math.min(maxMs, Math.round(plain * (0.8 + Math.random() * 0.4)));
 }
