@@ -14,7 +14,7 @@ describe('sendPreparedJson', () => {
     sendPreparedJson(req, res, value, () => ok(value));
   });
   const headers = (r: request.Response) => {
-    const raw = r.res.rawHeaders;
+    const raw = (r as unknown as { res: { rawHeaders: string[] } }).res.rawHeaders;
     const out: string[] = [];
     for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() !== 'date') out.push(`${raw[i]}: ${raw[i + 1]}`);
     return out;

@@ -92,7 +92,7 @@ describe('fixedHeaders', () => {
       app.use(mw);
       app.get('/', (_req, res) => void res.json({}));
       const r = await request(app).get('/');
-      const raw = r.res.rawHeaders;
+      const raw = (r as unknown as { res: { rawHeaders: string[] } }).res.rawHeaders;
       const out: string[] = [];
       for (let i = 0; i < raw.length; i += 2) if (!/^(date|etag|content-length|connection|keep-alive)$/i.test(raw[i]!)) out.push(`${raw[i]}: ${raw[i + 1]}`);
       return out;

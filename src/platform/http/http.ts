@@ -178,7 +178,7 @@ export function hasBody(req: Request): boolean {
 export function jsonBodies(parse: RequestHandler, max = MAX_JSON_DEPTH): RequestHandler {
   return (req, res, next) => {
     if (!hasBody(req)) {
-      if (!('body' in req)) req.body = undefined;
+      if (!Object.hasOwn(req, 'body')) (req as { body?: unknown }).body = undefined;
       next();
       return;
     }
