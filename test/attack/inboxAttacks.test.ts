@@ -304,17 +304,21 @@ describe('someone else’s payment, or more than arrived', () => {
     expect((await h.store.webhookDeliveries.find({ kind: 'invoice' }, { sort: { id: 1 } })).map((r) => r.outcome)).toEqual(['refused', 'unknown_invoice']);
   });
 
-  // FAULT (funded for more than arrived; needs a signed body: SHKeeper or its leaked key): the credit
-  // key of a transaction is its txid as sent, so a txid that is not a canonical EVM hash (a trailing
-  // space) is another key than the same transfer's canonical hash: one transfer reported twice is
-  // credited twice. invoiceEvents.keyOf should canonicalise (trim; refuse what is not the chain's form).
-  it.fails('one transfer reported twice (its txid once with a trailing space) is credited once', async () => {
+  // Was a FAULT (funded for more than arrived; needs a signed body: SHKeeper or its leaked key): the
+  // credit key of a transaction was its txid as sent, so the same hash with a trailing space (or in
+  // upper case with `0X`) was another key: one transfer reported twice was credited twice. Fixed at
+  // the edge: a txid is printable ASCII without spaces (else 400), and an EVM hash is lowercased.
+  it('one transfer reported twice (its txid once with a trailing space, once in upper case) is credited once', async () => {
     const h = await world();
     const intent = await pending(h);
     await postWebhook(h, partial(intent, tx(4), '13'));
-    await postWebhook(h, invoiceCallback(intent, { balance_crypto: '26', status: 'PAID' }, { txid: `${tx(4)} `, amount_crypto: '13' }));
+    const spaced = await postWebhook(h, invoiceCallback(intent, { balance_crypto: '26', status: 'PAID' }, { txid: `${tx(4)} `, amount_crypto: '13' }));
+    expect(spaced.status).toBe(400);
+    const upper = `0X${tx(4).slice(2).toUpperCase()}`;
+    expect((await postWebhook(h, invoiceCallback(intent, { balance_crypto: '26', status: 'PAID' }, { txid: upper, amount_crypto: '13' }))).status).toBe(202);
     const p = await paymentOf(h, intent.paymentId);
     expect(p.status).not.toBe('completed');
+    expect(p.escrow!.credits.map((c) => c.amount)).toEqual(['13']);
   });
 });
 

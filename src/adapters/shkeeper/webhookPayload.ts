@@ -6,10 +6,25 @@ import { z } from 'zod';
  * versions, and the signature already proved who sent them.
  */
 const decimalText = z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal string');
+/**
+ * A transaction id as the chain writes it: printable ASCII without spaces (hex hashes, base58 ids).
+ * An EVM hash is lowercased, so one transfer has one spelling whatever case SHKeeper (or anyone
+ * holding its secret) sends: its credit key, its dedupe key and its chain read are the same. A
+ * txid with a space or a control character is not the chain's and is refused, never keyed apart.
+ */
+const txid = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,256}$/, 'must be a transaction id: printable characters without spaces')
+  .transform((t) => canonicalTxid(t));
+
+/** A txid's one spelling: an EVM hash lowercased (any case of `0x` and hex digits), anything else as it is. */
+export function canonicalTxid(t: string): string {
+  return /^0x[0-9a-f]{64}$/i.test(t) ? t.toLowerCase() : t;
+}
 const externalId = z.union([z.string().min(1).max(128), z.number().int().nonnegative()]).transform(String);
 
 const transaction = z.object({
-  txid: z.string().min(1).max(256),
+  txid,
   crypto: z.string().min(1).max(64),
   amount_crypto: decimalText,
   amount_fiat: decimalText.optional(),
@@ -36,7 +51,7 @@ export const unconfirmedCallback = z.object({
   addr: z.string().min(1).max(256),
   amount: decimalText,
   status: z.literal('unconfirmed'),
-  txid: z.string().min(1).max(256),
+  txid,
 });
 
 export type InvoiceAction = { kind: 'paid' | 'partial'; status: 'PAID' | 'OVERPAID' | 'PARTIAL' } | { kind: 'unconfirmed'; status: 'unconfirmed' };

@@ -9,7 +9,7 @@ import { CLOSED, OPEN, SETTLED } from '../../core/payments/transitions.js';
 import type { DeliveryOutcome, PaymentRecord } from '../../core/store/records.js';
 import type { Store } from '../../core/store/store.js';
 import { cryptoIdFor } from '../../adapters/shkeeper/cryptoIds.js';
-import type { InvoiceTransaction, NormalisedInvoiceEvent } from '../../adapters/shkeeper/webhookPayload.js';
+import { canonicalTxid, type InvoiceTransaction, type NormalisedInvoiceEvent } from '../../adapters/shkeeper/webhookPayload.js';
 
 const EVM_TX = /^0x[0-9a-fA-F]{64}$/;
 const EVM_ADDRESS = /^0x[0-9a-fA-F]{40}$/;
@@ -75,7 +75,9 @@ export class InvoiceEvents {
 
     const ours: InvoiceTransaction[] = [];
     const foreign: string[] = [];
-    for (const t of event.transactions) {
+    for (const reported of event.transactions) {
+      // One transfer, one spelling (the poller's txids come from SHKeeper's API, not the callback's schema).
+      const t = { ...reported, txid: canonicalTxid(reported.txid.trim()) };
       if (!sameCrypto(t.crypto, bound.crypto)) foreign.push(`${t.txid} is ${t.crypto}, not ${bound.crypto} (wrong_crypto)`);
       else if (t.addr !== undefined && !sameAddress(t.addr, bound.address)) foreign.push(`${t.txid} paid ${t.addr}, not ${bound.address} (wrong_address)`);
       else if (!isDecimalString(t.amountCrypto) || compareDecimals(t.amountCrypto, '0') <= 0) foreign.push(`${t.txid} moved no amount`);
