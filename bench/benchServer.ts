@@ -165,6 +165,9 @@ async function main(): Promise<void> {
       }
       return { externalIds, ms: performance.now() - started };
     },
+    async inboxDepth() {
+      return store.webhookDeliveries.count({ 'job.state': { $in: ['queued', 'running'] } });
+    },
     async invoiceCounts({ externalIds }) {
       const completed = await store.payments.count({ externalId: { $in: externalIds }, status: 'completed' });
       const stats = await app.ctx.deliveries.stats('invoice');

@@ -30,6 +30,7 @@ export type Request =
   | { type: 'cpuStop' }
   | { type: 'seedInvoices'; count: number }
   | { type: 'invoiceCounts'; externalIds: string[] }
+  | { type: 'inboxDepth' }
   | { type: 'growTo'; payments: number; fixtures: number }
   | { type: 'growthCheck'; externalIds: string[] };
 
@@ -104,6 +105,8 @@ export interface GrowthCheck {
 export interface ReplyMap {
   seedInvoices: { externalIds: string[]; ms: number };
   invoiceCounts: InvoiceCounts;
+  /** Webhook deliveries recorded and not yet applied (an indexed count: cheap enough to poll). */
+  inboxDepth: number;
   seedPayments: SeedResult;
   rssStart: RssStartResult;
   rssStop: RssStopResult;

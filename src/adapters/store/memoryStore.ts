@@ -145,7 +145,23 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
   }
 
   private cursor(filter: Filter, options: FindOptions): T[] {
-    let c = matcher(filter).find<T>([...this.candidates(filter)]);
+    const q = matcher(filter);
+    if (!options.sort) {
+      // Unsorted: stop at the last row wanted instead of matching every candidate first.
+      const out: T[] = [];
+      let skip = options.skip ?? 0;
+      for (const d of this.candidates(filter)) {
+        if (!q.test(d)) continue;
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
+        out.push(d);
+        if (options.limit && out.length >= options.limit) break;
+      }
+      return out;
+    }
+    let c = q.find<T>([...this.candidates(filter)]);
     if (options.sort) c = c.sort(options.sort);
     if (options.skip) c = c.skip(options.skip);
     // 0 is no limit, as in MongoDB.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { setImmediate as yieldToIo } from 'node:timers/promises';
+import { setImmediate as yieldToIo, setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../../platform/clock.js';
 import { isDuplicateKey } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
@@ -39,6 +39,8 @@ export interface DurableQueueOptions {
   retryMaxMs: number;
 }
 
+/** The share of the event loop taken by other work (requests) above which queued work spaces its runs (see `nextTurn`). */
+const BUSY = 0.5;
 const QUEUED = 'queued';
 const RUNNING = 'running';
 
@@ -74,8 +76,10 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
   private timer?: NodeJS.Timeout;
   private pending?: NodeJS.Immediate;
   private pass?: Promise<void>;
-  /** The latest run's turn (see `nextTurn`). */
+  /** The latest run's turn, the loop's utilisation when it started, and how long the last run took (see `nextTurn`). */
   private turns: Promise<void> = Promise.resolve();
+  private loopSample = performance.eventLoopUtilization();
+  private lastRunMs = 0;
   private again = false;
   private gate?: () => boolean;
   private counts = { done: 0, retried: 0, dead: 0, lostLeases: 0 };
@@ -279,9 +283,12 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
     try {
       await this.nextTurn();
       let done: Record<string, unknown>;
+      const t0 = performance.now();
       try {
         done = await this.handler.run(record);
+        this.lastRunMs = performance.now() - t0;
       } catch (err) {
+        this.lastRunMs = performance.now() - t0;
         await this.failed(record, (err as Error)?.message ?? String(err));
         return;
       }
@@ -296,12 +303,22 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
   /**
    * Runs start one turn of the event loop apart, each after the I/O already waiting (requests
    * being answered): queued work gives way to the traffic that queues it. On the in-process store
-   * a whole run resolves without ever yielding, so this keeps a burst of deliveries answered at the
-   * pace of the requests, the applying done between and after them; on MongoDB, runs still
-   * overlap while they wait for the server.
+   * a whole run resolves without ever yielding, so while other work (requests) took more than
+   * BUSY of the loop since the last start, the next start also waits nine times the last run's
+   * duration: the queue then takes at most a tenth of a busy loop, and all of an idle one once
+   * the burst is answered. On MongoDB, runs still overlap while they wait for the server.
    */
   private nextTurn(): Promise<void> {
-    const turn = this.turns.then(() => yieldToIo());
+    const turn = this.turns.then(async () => {
+      await yieldToIo();
+      const now = performance.eventLoopUtilization();
+      const window = performance.eventLoopUtilization(now, this.loopSample);
+      this.loopSample = now;
+      // The loop's work since the last start, less that run's own: what the traffic took.
+      const others = Math.max(0, window.active - this.lastRunMs) / Math.max(1e-9, window.active + window.idle);
+      const busy = others > BUSY;
+      if (busy) await sleep(Math.max(1, Math.round(this.lastRunMs * 9)));
+    });
     this.turns = turn.then(() => undefined);
     return turn.then(() => undefined);
   }
