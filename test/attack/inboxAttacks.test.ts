@@ -494,15 +494,10 @@ describe('retries that run out', () => {
     await expectSoundLedgers(h);
   });
 
-  // FAULT (a real payment lost; a glitchy store or RPC for WEBHOOK_INBOX_MAX_ATTEMPTS starts, ≈ 37 min
-  // with the defaults — severity: high where no chain is configured, medium otherwise): SHKeeper got its
-  // 202 when the delivery was recorded, so it never re-sends it; once the inbox gives up the delivery is
-  // `dead` and nothing applies it again. No route or job re-queues dead deliveries, and the invoice
-  // poller only marks the payment `processing` unless this process can prove the transfer on a chain
-  // (BSC_RPC_URL is optional). Before the inbox, the failed request made SHKeeper retry every 60 s
-  // forever. Fix: never give up on a verified delivery (cap the backoff instead), or re-queue dead ones
-  // (an admin route, or the auto-webhook monitor re-queueing the dead deliveries of still-open payments).
-  it.fails('a PAID delivery given up after its retries still completes the payment once the store is back', async () => {
+  // Was a FAULT (a real payment lost after an outage of ours outlasted the retries): SHKeeper was
+  // answered 202 and never re-sends, and nothing queued a dead delivery again. Fixed: the invoice
+  // poller (auto-webhook monitor) queues again the given-up deliveries of payments still open.
+  it('a PAID delivery given up after its retries still completes the payment once the store is back', async () => {
     const outage = failingPaymentWrites();
     const h = await world(
       { WEBHOOK_INBOX_MAX_ATTEMPTS: '2', WEBHOOK_INBOX_RETRY_BASE_MS: '5', WEBHOOK_INBOX_RETRY_MAX_MS: '5', AUTO_WEBHOOK_AFTER_MS: '0' },
@@ -603,14 +598,11 @@ describe('the payout callback’s 202', () => {
     expect((await h.store.webhookDeliveries.find({ kind: 'payout' })).map((r) => r.outcome)).toEqual(['unknown_invoice']);
   });
 
-  // FAULT (a payout left uncompleted by its webhook; needs a signed non-SUCCESS body: SHKeeper or a leaked
-  // key): the payout applier's dedupe key is (external id, tx hash) without the status, and it is claimed
-  // even when the delivery changed nothing (outcome `duplicate`). A first callback for the payout that
-  // does not complete it (any status but SUCCESS, e.g. a future SHKeeper "PENDING") takes the key, and the
-  // SUCCESS for the same tx hash is then skipped as its duplicate: only the reconciler can complete it.
-  // Fix: claim the key only when the delivery changed the payout (as the invoice applier does), and put
-  // the status in it.
-  it.fails('a non-SUCCESS callback does not stop the later SUCCESS for the same tx hash from completing the payout', async () => {
+  // Was a FAULT (a payout left uncompleted by its webhook; needs a signed non-SUCCESS body): the payout
+  // dedupe key had no status and was claimed by a delivery that changed nothing, so a SUCCESS after
+  // another callback for the same tx hash was skipped as its duplicate. Fixed: the key holds the status
+  // and only a delivery that moved the payout claims it.
+  it('a non-SUCCESS callback does not stop the later SUCCESS for the same tx hash from completing the payout', async () => {
     const { h, payoutId } = await payoutWorld();
     await post(h, cb(payoutId, tx(0x13), { status: 'PENDING' }));
     await h.settle();

@@ -188,6 +188,7 @@ describe('create-test-payment, then trigger-webhook', () => {
     expect(answer.status).toBe(200);
     expect(answer.json.data.webhookStatus).toBe(202);
     expect(receiver.received).toHaveLength(0);
+    await h.settle();
     expect((await paymentOf(h, paymentId)).status).toBe('completed');
   });
 
@@ -197,6 +198,7 @@ describe('create-test-payment, then trigger-webhook', () => {
     h = await startTestWorld({ listen: true, shkeeper: true });
     const { paymentId } = (await createTestPayment(h, {})).body.data;
     const fired = await h.as({ admin: ADMIN }).post(`${DEV}/trigger-webhook`, { paymentId, status: 'PARTIAL' });
+    await h.settle();
     expect(fired.body.data.webhookStatus).toBe(202);
     expect(fired.body.data.payload).toMatchObject({ status: 'PARTIAL', transactions: [{ amount_crypto: '10' }] });
     const p = await paymentOf(h, paymentId);

@@ -154,6 +154,12 @@ export const QUERY_SHAPES: readonly QueryShape[] = [
   },
   { collection: 'webhookDeliveries', filter: { 'job.state': '=', 'job.leaseUntil': BEFORE }, indexes: [INBOX], by: 'inbox: expired leases' },
   { collection: 'webhookDeliveries', filter: { 'job.key': T }, indexes: ['job.key_1_createdAt_1__id_1'], by: "inbox: a key's oldest unfinished delivery" },
+  {
+    collection: 'webhookDeliveries',
+    filter: { externalId: '=', kind: '=', 'job.state': '=' },
+    indexes: ['externalId_1_receivedAt_-1'],
+    by: "inbox: an open payment's given-up deliveries, queued again",
+  },
   { collection: 'webhookDeliveries', filter: { kind: '=', 'job.state': IN }, indexes: [INBOX], by: 'webhook stats: inbox depth and lag' },
   { collection: 'webhookDeliveries', filter: { kind: '=', 'job.state': '=' }, indexes: [INBOX], by: 'webhook stats: running and dead' },
   // idempotency records

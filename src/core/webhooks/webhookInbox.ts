@@ -18,6 +18,9 @@ export type DeliveryApplier = (delivery: WebhookDeliveryRecord & { body: string 
 
 export type InboxOptions = Omit<DurableQueueOptions, 'name'>;
 
+/** The inbox's order key of a delivery: one invoice's (or one payout's) deliveries are applied one at a time, in arrival order. */
+export const inboxKey = (kind: WebhookDeliveryRecord['kind'], externalId: string) => `${kind}:${externalId}`;
+
 /**
  * SHKeeper's deliveries, answered as soon as they are recorded and applied here afterwards. The
  * receiving route verifies the signature on the raw bytes, checks the body's shape and records it
@@ -32,7 +35,13 @@ export class WebhookInbox {
   readonly queue: DurableQueue<WebhookDeliveryRecord>;
   private readonly appliers = new Map<WebhookDeliveryRecord['kind'], DeliveryApplier>();
 
-  constructor(store: Store, deliveries: DeliveryLog, clock: Clock, logger: Logger, options: InboxOptions) {
+  constructor(
+    private readonly store: Store,
+    deliveries: DeliveryLog,
+    private readonly clock: Clock,
+    logger: Logger,
+    options: InboxOptions,
+  ) {
     this.queue = new DurableQueue(
       store.webhookDeliveries,
       {
@@ -58,6 +67,32 @@ export class WebhookInbox {
   /** A delivery was just recorded here: look for work now rather than at the next poll. */
   recorded(): void {
     this.queue.kick();
+  }
+
+  /**
+   * Queues again the deliveries of `externalId` that the inbox gave up on (`dead`: every attempt
+   * failed, an outage of ours), with their attempts reset; they keep their place, before the
+   * invoice's later deliveries. Called for payments still open: SHKeeper was answered 202 and
+   * will not re-send them, so without this a long outage would lose what they announced.
+   * Returns how many were queued.
+   */
+  async revive(kind: WebhookDeliveryRecord['kind'], externalId: string): Promise<number> {
+    const n = await this.store.webhookDeliveries.updateMany(
+      { externalId, kind, 'job.state': 'dead' },
+      {
+        $set: {
+          'job.state': 'queued',
+          'job.key': inboxKey(kind, externalId),
+          'job.attempts': 0,
+          'job.runAt': this.clock.now(),
+          'job.finishedAt': null,
+          outcome: 'received',
+          detail: null,
+        },
+      },
+    );
+    if (n > 0) this.queue.kick();
+    return n;
   }
 
   /** Applies everything due now (tests; a shutdown that wants the inbox empty). */

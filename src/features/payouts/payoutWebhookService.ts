@@ -1,7 +1,7 @@
 import type { Clock } from '../../platform/clock.js';
 import type { Config } from '../../platform/config.js';
 import type { DeliveryLog } from '../../core/webhooks/deliveryLog.js';
-import type { DeliveryResult, WebhookInbox } from '../../core/webhooks/webhookInbox.js';
+import { inboxKey, type DeliveryResult, type WebhookInbox } from '../../core/webhooks/webhookInbox.js';
 import { parseJsonBody } from '../../adapters/shkeeper/webhookPayload.js';
 import { unstorableText } from '../../platform/http/http.js';
 import { verifyShkeeperSignature } from '../../adapters/shkeeper/webhookSignature.js';
@@ -53,14 +53,14 @@ export class PayoutWebhookService {
     const delivery = await this.d.deliveries.queued(
       { kind: 'payout', verification: verdict.method, verificationError: null, externalId: cb.external_id, status: cb.status, txids: [cb.tx_hash] },
       raw.toString('utf8'),
-      `payout:${cb.external_id}`,
+      inboxKey('payout', cb.external_id),
     );
     this.d.inbox.recorded();
     return accepted('payout callback recorded', { deliveryId: delivery.id });
   }
 
   /**
-   * The inbox's applier for payout callbacks: deduplicated by (external id, tx hash), then the
+   * The inbox's applier for payout callbacks: deduplicated by (external id, tx hash, status), then the
    * payout's status moves (`PayoutUpdates.applyStatus`). Throws on a failure of ours, so the inbox
    * retries it.
    */
@@ -68,12 +68,16 @@ export class PayoutWebhookService {
     const parsed = payoutCallback.safeParse(parseJsonBody(Buffer.from(delivery.body, 'utf8')));
     if (!parsed.success) return { outcome: 'malformed', detail: 'the body is not a payout callback' };
     const cb = parsed.data;
-    const dedupeKey = `payout:${cb.external_id}:${cb.tx_hash}`;
+    // One key per (payout, tx hash, status): a callback of another status for the same hash is not its duplicate.
+    const dedupeKey = `payout:${cb.external_id}:${cb.tx_hash}:${cb.status.toUpperCase()}`;
     if (await this.d.deliveries.alreadyApplied(dedupeKey)) return { outcome: 'duplicate' };
     const payout = await this.d.store.payments.findOne({ externalId: cb.external_id, direction: 'out' });
     if (!payout) return { outcome: 'unknown_invoice', detail: `no payout has external id ${cb.external_id}` };
     const updated = await this.d.updates.applyStatus(payout, { status: cb.status.toUpperCase(), txid: cb.tx_hash }, 'shkeeper_payout_webhook');
-    return { outcome: updated.status === payout.status ? 'duplicate' : 'applied', dedupeKey, paymentId: payout.id };
+    // Only the delivery that moved the payout claims the key (as on the invoice side): one that
+    // changed nothing must not stand in the way of a later one that does.
+    if (updated.status === payout.status) return { outcome: 'duplicate', paymentId: payout.id };
+    return { outcome: 'applied', dedupeKey, paymentId: payout.id };
   }
 }
 

@@ -4,6 +4,7 @@ import type { Config } from '../../platform/config.js';
 import { IntervalMonitor } from '../../platform/monitors/intervalMonitor.js';
 import type { PaymentRecord } from '../../core/store/records.js';
 import type { Store } from '../../core/store/store.js';
+import type { WebhookInbox } from '../../core/webhooks/webhookInbox.js';
 import type { InvoiceEvents } from './invoiceEvents.js';
 import type { ShkeeperClient, ShkeeperInvoiceState } from '../../adapters/shkeeper/shkeeperClient.js';
 import type { NormalisedInvoiceEvent } from '../../adapters/shkeeper/webhookPayload.js';
@@ -16,11 +17,14 @@ const BATCH = 100;
  * That endpoint reports PAID before the confirmations SHKeeper itself waits for (spec §4), so what
  * is found here credits the escrow only with transfers this chain proves (each EVM txid read on
  * chain, credited for what it moved: the ledger decides whether that completes the payment);
- * otherwise the payment is marked processing and the webhook or the chain finishes it.
+ * otherwise the payment is marked processing and the webhook or the chain finishes it. Deliveries
+ * of such a payment that the inbox gave up on (an outage of ours outlasted their retries) are
+ * queued again first: SHKeeper was answered 202 for them and will not re-send them.
  */
 export class AutoWebhookMonitor extends IntervalMonitor {
   private checked = 0;
   private applied = 0;
+  private revived = 0;
 
   constructor(
     private readonly deps: {
@@ -28,6 +32,7 @@ export class AutoWebhookMonitor extends IntervalMonitor {
       store: Store;
       clock: Clock;
       invoiceEvents: InvoiceEvents;
+      inbox: WebhookInbox;
       shkeeper?: ShkeeperClient;
     },
     logger: Logger,
@@ -37,7 +42,13 @@ export class AutoWebhookMonitor extends IntervalMonitor {
   }
 
   protected details() {
-    return { thresholdMs: this.deps.config.monitors.autoWebhook.afterMs, checked: this.checked, applied: this.applied, configured: !!this.deps.shkeeper };
+    return {
+      thresholdMs: this.deps.config.monitors.autoWebhook.afterMs,
+      checked: this.checked,
+      applied: this.applied,
+      revived: this.revived,
+      configured: !!this.deps.shkeeper,
+    };
   }
 
   protected async runOnce(): Promise<void> {
@@ -50,6 +61,13 @@ export class AutoWebhookMonitor extends IntervalMonitor {
     );
     for (const p of stale) {
       this.checked++;
+      // SHKeeper's own word, verified when it came and given up by the inbox during an outage of
+      // ours: it is not re-sent (it was answered 202), so it is queued again while the payment is open.
+      const revived = await this.deps.inbox.revive('invoice', p.externalId!);
+      if (revived > 0) {
+        this.revived += revived;
+        this.logger.info({ paymentId: p.id, revived }, 'queued again the given-up deliveries of an open payment');
+      }
       const invoices = await shkeeper.getInvoices(p.externalId!);
       const invoice = invoices.find((i) => ['PAID', 'OVERPAID', 'PARTIAL'].includes(i.status));
       if (!invoice || invoice.txs.length === 0) continue;

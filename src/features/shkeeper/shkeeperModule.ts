@@ -53,7 +53,7 @@ export interface ShkeeperDeps {
 export function createShkeeperModule(deps: ShkeeperDeps): FeatureModule {
   const { config, store, coordinator, settlement, proofs, events, lock, clock, logger, shkeeper, chain } = deps;
   const invoiceEvents = new InvoiceEvents({ store, settlement, proofs: chain ? proofs : undefined }, logger);
-  const autoWebhook = new AutoWebhookMonitor({ config, store, clock, invoiceEvents, shkeeper }, logger);
+  const autoWebhook = new AutoWebhookMonitor({ config, store, clock, invoiceEvents, inbox: deps.inbox, shkeeper }, logger);
   const walletMonitor = new WalletMonitor({ config, store, settlement, proofs, chain }, logger);
   const webhooks = new ShkeeperWebhookService(config, deps.deliveries, invoiceEvents, deps.inbox, clock, logger);
   const intents = new IntentService({ config, store, coordinator, events, lock, clock, logger, shkeeper });

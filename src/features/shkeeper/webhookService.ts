@@ -3,7 +3,7 @@ import { jsonDeeperThan, MAX_JSON_DEPTH, unstorableText } from '../../platform/h
 import type { Logger } from '../../platform/logger.js';
 import type { Config } from '../../platform/config.js';
 import type { DeliveryLog } from '../../core/webhooks/deliveryLog.js';
-import type { DeliveryResult, WebhookInbox } from '../../core/webhooks/webhookInbox.js';
+import { inboxKey, type DeliveryResult, type WebhookInbox } from '../../core/webhooks/webhookInbox.js';
 import type { InvoiceEvents } from './invoiceEvents.js';
 import { normaliseInvoiceCallback, parseJsonBody } from '../../adapters/shkeeper/webhookPayload.js';
 import { verifyShkeeperSignature } from '../../adapters/shkeeper/webhookSignature.js';
@@ -75,7 +75,7 @@ export class ShkeeperWebhookService {
     await this.deliveries.queued(
       { kind: 'invoice', verification: verdict.method, verificationError: null, externalId: event.externalId, status: event.action.status, txids: event.txids },
       rawBody.toString('utf8'),
-      `invoice:${event.externalId}`,
+      inboxKey('invoice', event.externalId),
     );
     this.inbox.recorded();
     return ACCEPTED;
