@@ -19,6 +19,7 @@ import {
   webhookStats,
 } from '../shkeeper/payinTestKit.js';
 import { createPayout, payoutBody, seed as seedFunded, startPayoutHarness } from '../payouts/payoutKit.js';
+import { failingPaymentWrites, withPaymentsHook } from '../helpers/storeFaults.js';
 
 /**
  * Attacks on the durable webhook inbox (issue 15: SHKeeper's invoice and payout callbacks are
@@ -44,32 +45,6 @@ async function world(env: Record<string, string> = {}, opts: { captureLogs?: boo
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The store as the app sees it, whose next `n` payment updates fail as an outage would, once `arm(n)` is called. */
-function failingPaymentWrites() {
-  let left = 0;
-  const wrap = (store: Store): Store =>
-    new Proxy(store, {
-      get(target, key) {
-        const v = Reflect.get(target, key) as unknown;
-        if (key !== 'payments') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        return new Proxy(v as object, {
-          get(c, op) {
-            const f = Reflect.get(c, op) as unknown;
-            if (typeof f !== 'function') return f;
-            return (...args: unknown[]) => {
-              if (op === 'updateOne' && left > 0) {
-                left--;
-                return Promise.reject(new Error('store unavailable (injected)'));
-              }
-              return (f as (...a: unknown[]) => unknown).apply(c, args);
-            };
-          },
-        });
-      },
-    });
-  return { wrap, arm: (n: number) => void (left = n) };
-}
 
 type Intent = Awaited<ReturnType<typeof intentFor>>;
 
@@ -431,23 +406,7 @@ describe('two instances on one store (a lease that runs out mid-apply)', () => {
     const store = new MemoryStore(systemClock);
     let slow = false;
     // Instance A's store answers payment writes slowly (a stalled MongoDB primary, a GC pause).
-    const slowWrites = (s: Store): Store =>
-      new Proxy(s, {
-        get(target, key) {
-          const v = Reflect.get(target, key) as unknown;
-          if (key !== 'payments') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-          return new Proxy(v as object, {
-            get(c, op) {
-              const f = Reflect.get(c, op) as unknown;
-              if (typeof f !== 'function') return f;
-              return async (...args: unknown[]) => {
-                if (slow && op === 'updateOne') await sleep(400);
-                return (f as (...a: unknown[]) => unknown).apply(c, args);
-              };
-            },
-          });
-        },
-      });
+    const slowWrites = (s: Store): Store => withPaymentsHook(s, (op) => (slow && op === 'updateOne' ? sleep(400) : undefined));
     const env = { WEBHOOK_INBOX_LEASE_MS: '100' };
     const a = await startTestWorld({ listen: true, shkeeper: true, store, wrapStore: slowWrites, env: { WEBHOOK_INBOX_POLL_MS: '20', ...env } });
     worlds.push(a);

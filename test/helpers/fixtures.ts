@@ -1,7 +1,7 @@
 import { newObjectId } from '../../src/platform/ids.js';
 import { emptyLedger } from '../../src/core/payments/escrowLedger.js';
 import { UNSET_AT_CREATION } from '../../src/core/payments/paymentCoordinator.js';
-import type { Disbursement, PaymentRecord, PurchaseRequestRecord, SellerOfferRecord } from '../../src/core/store/records.js';
+import type { Disbursement, PaymentRecord, PurchaseRequestRecord, SellerOfferRecord, WebhookDeliveryRecord } from '../../src/core/store/records.js';
 import type { Store } from '../../src/core/store/store.js';
 
 /** Builders for records, with sensible defaults a test overrides where it matters. */
@@ -156,3 +156,16 @@ export function paidInvoiceCallback(o: { externalId: string; addr: string; txid:
     transactions: [{ txid: o.txid, crypto: 'BNB-USDT', amount_crypto: '10', trigger: true }],
   };
 }
+
+/** What the delivery log records of a verified invoice callback (`DeliveryLog.received`/`queued`): invoice AMN_1, PAID, one txid. */
+export const signedDeliveryFields = {
+  kind: 'invoice',
+  verification: 'hmac_timestamp',
+  verificationError: null,
+  externalId: 'AMN_1',
+  status: 'PAID',
+  txids: ['0x1'],
+} as const satisfies Omit<
+  WebhookDeliveryRecord,
+  'id' | 'provider' | 'receivedAt' | 'outcome' | 'dedupeKey' | 'paymentId' | 'detail' | 'createdAt' | 'updatedAt'
+>;

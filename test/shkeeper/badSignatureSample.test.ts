@@ -3,6 +3,7 @@ import { BAD_SIGNATURE_SAMPLE_SIZE, BAD_SIGNATURE_TTL_MS, DELIVERY_RETENTION_MS,
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { startTestWorld } from '../helpers/testWorld.js';
 import { ManualClock } from '../helpers/manualClock.js';
+import { signedDeliveryFields } from '../helpers/fixtures.js';
 
 /**
  * Anyone can post to the webhook URLs, so a delivery with a bad signature is counted (a Prometheus
@@ -33,17 +34,7 @@ describe('the stored sample', () => {
     const clock = new ManualClock();
     const store = new MemoryStore(clock);
     const log = new DeliveryLog(store, clock);
-    await log.received(
-      {
-        kind: 'invoice',
-        verification: 'hmac_timestamp',
-        verificationError: null,
-        externalId: 'AMN_1',
-        status: 'PAID',
-        txids: ['0x1'],
-      },
-      'applied',
-    );
+    await log.received({ ...signedDeliveryFields, txids: [...signedDeliveryFields.txids] }, 'applied');
     await log.badSignature('invoice', 'signature mismatch');
     await log.badSignature('payout', 'missing signature');
     clock.advance(BAD_SIGNATURE_TTL_MS - 1);

@@ -11,6 +11,7 @@ import { RetentionSweep, retentionSweepFor } from '../../src/adapters/store/rete
 import type { Store } from '../../src/core/store/store.js';
 import { startTestWorld } from '../helpers/testWorld.js';
 import { ManualClock } from '../helpers/manualClock.js';
+import { signedDeliveryFields } from '../helpers/fixtures.js';
 
 /**
  * Webhook deliveries and idempotency records expire (`expiresAt`). MongoDB drops expired rows with
@@ -122,14 +123,7 @@ describe('the retention sweep (in-process store)', () => {
 });
 
 describe('webhook delivery rows', () => {
-  const signed: Parameters<DeliveryLog['received']>[0] = {
-    kind: 'invoice',
-    verification: 'hmac_timestamp',
-    verificationError: null,
-    externalId: 'AMN_1',
-    status: 'PAID',
-    txids: ['0x1'],
-  };
+  const signed: Parameters<DeliveryLog['received']>[0] = { ...signedDeliveryFields, txids: [...signedDeliveryFields.txids] };
 
   it('expire WEBHOOK_DELIVERY_RETENTION_DAYS after receipt (30 by default)', async () => {
     for (const [env, days] of [

@@ -5,6 +5,7 @@ import { compactSortedJson } from '../helpers/fakeShkeeper/signing.js';
 import { ManualClock } from '../helpers/manualClock.js';
 import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 import { expectSoundLedgers, intentFor, invoiceCallback, paymentOf, postWebhook, seed, webhookStats } from '../shkeeper/payinTestKit.js';
+import { failingPaymentWrites } from '../helpers/storeFaults.js';
 
 /**
  * The durable webhook inbox end to end (issue 15): SHKeeper's delivery is answered 202 once it
@@ -128,32 +129,6 @@ describe('a delivery recorded and not yet applied', () => {
     expect(row.job!.attempts).toBe(2);
   });
 });
-
-/** The store as the app sees it (`wrap`), whose next `n` payment writes fail as an outage would, once `arm(n)` is called. */
-function failingPaymentWrites() {
-  let left = 0;
-  const wrap = (store: Store): Store =>
-    new Proxy(store, {
-      get(target, key) {
-        const v = Reflect.get(target, key) as unknown;
-        if (key !== 'payments') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        return new Proxy(v as object, {
-          get(c, op) {
-            const f = Reflect.get(c, op) as unknown;
-            if (typeof f !== 'function') return f;
-            return (...args: unknown[]) => {
-              if (op === 'updateOne' && left > 0) {
-                left--;
-                return Promise.reject(new Error('store unavailable (injected)'));
-              }
-              return (f as (...a: unknown[]) => unknown).apply(c, args);
-            };
-          },
-        });
-      },
-    });
-  return { wrap, arm: (n: number) => void (left = n) };
-}
 
 describe('our own failures', () => {
   it('an apply that fails is retried by the inbox (not left to SHKeeper) and then applied once', async () => {
