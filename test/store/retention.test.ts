@@ -147,7 +147,7 @@ describe('webhook delivery rows', () => {
     const store = new MemoryStore(clock);
     const short = new DeliveryLog(store, clock, undefined, { retentionMs: HOUR });
     await short.badSignature('payout', 'missing signature');
-    const id = await short.received(signed);
+    const { id } = await short.queued(signed, '{}', 'invoice:AMN_1');
     for (const row of await store.webhookDeliveries.find({})) {
       expect(row.expiresAt!.getTime() - row.receivedAt.getTime(), row.id === id ? 'signed' : 'bad signature').toBe(HOUR);
     }

@@ -75,27 +75,13 @@ export class DeliveryLog {
     if (beyond.length > 0) await deliveries.deleteMany({ id: { $in: beyond.map((d) => d.id) } });
   }
 
-  async received(d: Received, outcome: DeliveryOutcome = 'received', detail: string | null = null): Promise<string> {
-    const id = await this.insert(d, outcome, detail, this.clock.now(), this.retentionMs);
-    if (outcome !== 'received') this.observer?.delivery(d.kind, outcome);
-    return id;
-  }
-
-  private async insert(d: Received, outcome: DeliveryOutcome, detail: string | null, now: Date, keepMs: number): Promise<string> {
-    const id = newObjectId(now);
-    await this.store.webhookDeliveries.insertOne({
-      id,
-      provider: 'shkeeper',
-      ...d,
-      receivedAt: now,
-      outcome,
-      dedupeKey: null,
-      paymentId: null,
-      detail,
-      expiresAt: new Date(now.getTime() + keepMs),
-      createdAt: now,
-      updatedAt: now,
-    });
+  /**
+   * A delivery that is recorded and finished at once (a signed body that is not a callback: never
+   * queued). Anything to apply goes through `queued`, so no row waits as `received` without work.
+   */
+  async received(d: Received, outcome: Exclude<DeliveryOutcome, 'received'>, detail: string | null = null): Promise<string> {
+    const { id } = await this.insert(d, outcome, detail, this.clock.now(), this.retentionMs);
+    this.observer?.delivery(d.kind, outcome);
     return id;
   }
 
@@ -104,21 +90,30 @@ export class DeliveryLog {
    * one insert (outcome `received` until the worker has applied it). `key` orders it after the
    * deliveries of the same invoice or payout that came before it.
    */
-  async queued(d: Received, body: string, key: string): Promise<WebhookDeliveryRecord> {
+  queued(d: Received, body: string, key: string): Promise<WebhookDeliveryRecord> {
     const now = this.clock.now();
-    const id = newObjectId(now);
+    return this.insert(d, 'received', null, now, this.retentionMs, { body, job: newJob(key, now) });
+  }
+
+  private insert(
+    d: Received,
+    outcome: DeliveryOutcome,
+    detail: string | null,
+    now: Date,
+    keepMs: number,
+    work: Pick<WebhookDeliveryRecord, 'body' | 'job'> = {},
+  ): Promise<WebhookDeliveryRecord> {
     return this.store.webhookDeliveries.insertOne({
-      id,
+      id: newObjectId(now),
       provider: 'shkeeper',
       ...d,
       receivedAt: now,
-      outcome: 'received',
+      outcome,
       dedupeKey: null,
       paymentId: null,
-      detail: null,
-      expiresAt: new Date(now.getTime() + this.retentionMs),
-      body,
-      job: newJob(key, now),
+      detail,
+      expiresAt: new Date(now.getTime() + keepMs),
+      ...work,
       createdAt: now,
       updatedAt: now,
     });
