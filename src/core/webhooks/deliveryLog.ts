@@ -133,7 +133,7 @@ export class DeliveryLog {
   async stats(kind: WebhookDeliveryRecord['kind']) {
     const count = (outcome: DeliveryOutcome | DeliveryOutcome[]) =>
       this.store.webhookDeliveries.count({ kind, outcome: Array.isArray(outcome) ? { $in: outcome } : outcome });
-    const [total, success, duplicate, badSignature, failure, late, stale, pending, excess, refused] = await Promise.all([
+    const [total, success, duplicate, badSignature, failure, late, stale, excess, refused, inbox] = await Promise.all([
       this.store.webhookDeliveries.count({ kind }),
       count('applied'),
       count('duplicate'),
@@ -141,11 +141,12 @@ export class DeliveryLog {
       count(['error', 'malformed', 'unknown_invoice']),
       count('late_payment'),
       count('stale'),
-      count('received'),
       count('excess'),
       count('refused'),
+      this.inbox(kind),
     ]);
-    return { total, success, duplicate, badSignature, failure, latePayments: late, stale, inFlight: pending, excess, refused, inbox: await this.inbox(kind) };
+    // In flight: recorded and not yet applied, which is the inbox's depth (a row is `received` exactly while queued or running).
+    return { total, success, duplicate, badSignature, failure, latePayments: late, stale, inFlight: inbox.depth, excess, refused, inbox };
   }
 
   /**
