@@ -54,6 +54,8 @@ export const INDEXES: Record<CollectionName, readonly IndexSpec[]> = {
   sellerOffers: [{ keys: { purchaseRequestId: 1, sellerId: 1 } }],
   webhookDeliveries: [
     { keys: { dedupeKey: 1 }, unique: true, partialString: true },
+    // An untimestamped proof's body, seen once: its replays are answered from the first row.
+    { keys: { replayKey: 1 }, unique: true, partialString: true },
     { keys: { kind: 1, outcome: 1 } },
     // One invoice's deliveries, newest first: what an operator reads to explain a payment.
     { keys: { externalId: 1, receivedAt: -1 } },

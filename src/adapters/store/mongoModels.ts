@@ -131,6 +131,7 @@ export const webhookDeliverySchema = new Schema(
     txids: { type: [String], default: [] },
     outcome: { type: String, enum: DELIVERY_OUTCOMES, required: true },
     dedupeKey: nullableString,
+    replayKey: nullableString,
     paymentId: nullableString,
     detail: nullableString,
     expiresAt: { type: Date, default: null },

@@ -132,6 +132,7 @@ export const QUERY_SHAPES: readonly QueryShape[] = [
   },
   // webhook delivery log
   { collection: 'webhookDeliveries', filter: { dedupeKey: T }, indexes: ['dedupeKey_1'], by: 'callback dedupe' },
+  { collection: 'webhookDeliveries', filter: { replayKey: T }, indexes: ['replayKey_1'], by: 'untimestamped replay' },
   { collection: 'webhookDeliveries', filter: { kind: '=', outcome: '=' }, indexes: ['kind_1_outcome_1'], by: 'webhook stats' },
   { collection: 'webhookDeliveries', filter: { kind: '=', outcome: IN }, indexes: ['kind_1_outcome_1'], by: 'webhook stats' },
   { collection: 'webhookDeliveries', filter: { kind: '=' }, indexes: ['kind_1_outcome_1'], by: 'webhook stats' },

@@ -239,6 +239,12 @@ export interface WebhookDeliveryRecord {
   outcome: DeliveryOutcome;
   /** Set on the one delivery that applied an (external id, txid, crypto); unique. */
   dedupeKey: string | null;
+  /**
+   * Set on a delivery whose proof carries no timestamp (`hmac_body`, `legacy_api_key`): its kind and
+   * the SHA-256 of its body; unique. Such a proof can be replayed for ever by anyone who saw it, so
+   * the same bytes again are answered from the first row instead of being stored and queued again.
+   */
+  replayKey?: string | null;
   paymentId: string | null;
   detail: string | null;
   /** When the row is dropped (MongoDB TTL index; swept in process): the retention, or a day for a bad-signature sample. */

@@ -1,10 +1,15 @@
+import { createHash } from 'node:crypto';
 import type { Clock } from '../../platform/clock.js';
+import { isDuplicateKey } from '../../platform/errors.js';
 import { newObjectId } from '../../platform/ids.js';
 import type { DeliveryOutcome, WebhookDeliveryRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { newJob } from '../jobs/jobState.js';
 
 type Received = Pick<WebhookDeliveryRecord, 'kind' | 'verification' | 'verificationError' | 'externalId' | 'status' | 'txids'>;
+
+/** Proofs without a timestamp: valid for ever, so their replays are recognised by body (`replayKey`). */
+const UNTIMESTAMPED: readonly string[] = ['hmac_body', 'legacy_api_key'];
 
 /** At most this many bad-signature deliveries are kept, newest first; each for at most a day. */
 export const BAD_SIGNATURE_SAMPLE_SIZE = 100;
@@ -88,11 +93,22 @@ export class DeliveryLog {
   /**
    * A verified, well-formed delivery, written with its body and queued for the inbox worker in
    * one insert (outcome `received` until the worker has applied it). `key` orders it after the
-   * deliveries of the same invoice or payout that came before it.
+   * deliveries of the same invoice or payout that came before it. A delivery proven without a
+   * timestamp whose exact bytes were recorded before returns that first row instead (see `replayKey`).
    */
-  queued(d: Received, body: string, key: string): Promise<WebhookDeliveryRecord> {
+  async queued(d: Received, body: string, key: string): Promise<WebhookDeliveryRecord> {
     const now = this.clock.now();
-    return this.insert(d, 'received', null, now, this.retentionMs, { body, job: newJob(key, now) });
+    const replayKey = UNTIMESTAMPED.includes(d.verification ?? '') ? `${d.kind}:${createHash('sha256').update(body).digest('hex')}` : null;
+    try {
+      return await this.insert(d, 'received', null, now, this.retentionMs, { body, job: newJob(key, now), replayKey });
+    } catch (err) {
+      // The same bytes under a proof that never expires: a replay (or SHKeeper's own identical
+      // retry). Answered from the first row; nothing stored, nothing queued again.
+      const first = replayKey && isDuplicateKey(err, 'replayKey') ? await this.store.webhookDeliveries.findOne({ replayKey }) : null;
+      if (!first) throw err;
+      this.observer?.delivery(d.kind, 'duplicate');
+      return first;
+    }
   }
 
   private insert(
@@ -101,7 +117,7 @@ export class DeliveryLog {
     detail: string | null,
     now: Date,
     keepMs: number,
-    work: Pick<WebhookDeliveryRecord, 'body' | 'job'> = {},
+    work: Pick<WebhookDeliveryRecord, 'body' | 'job' | 'replayKey'> = {},
   ): Promise<WebhookDeliveryRecord> {
     return this.store.webhookDeliveries.insertOne({
       id: newObjectId(now),
