@@ -56,6 +56,8 @@ export function payment(over: Partial<PaymentRecord> = {}): PaymentRecord {
     fundedRequestKey: null,
     revision: 0,
     pendingEffects: [],
+    attention: [],
+    pendingEvents: [],
     providerData: {},
     metadata: {},
     history: [],

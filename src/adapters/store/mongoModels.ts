@@ -69,6 +69,9 @@ export const paymentSchema = new Schema(
     escrowPaymentId: nullableString,
     revision: { type: Number, default: 0 },
     pendingEffects: { type: [String], default: [] },
+    // Written whole by the coordinator (flags) and pushed with each change (events): kept as sent.
+    attention: { type: [Schema.Types.Mixed], default: [] },
+    pendingEvents: { type: [Schema.Types.Mixed], default: [] },
     providerData: { type: Schema.Types.Mixed, default: {} },
     metadata: { type: Schema.Types.Mixed, default: {} },
     history: { type: [historySchema], default: [] },

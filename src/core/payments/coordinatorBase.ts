@@ -5,6 +5,7 @@ import type { Filter, Store, Update } from '../store/store.js';
 import { type CreditOutcome } from './escrowLedger.js';
 import type { KeyedLock } from '../../platform/keyedLock.js';
 import { canTransition, escrowAfter, RELEASES_OFFER } from './transitions.js';
+import { eventsOfChange, withEvents } from '../events/paymentEventLog.js';
 
 /** Fields a plain transition may write with the status: facts about the provider, never money. */
 export interface TransitionFields {
@@ -67,6 +68,9 @@ export const MAX_ATTEMPTS = 8;
  * `InflowWrites` (money arriving) and `PaymentCoordinator` (state, amendments, disbursements).
  */
 export abstract class CoordinatorBase {
+  /** Called after a write that queued events for the event log (the relay's kick). */
+  onEvents?: () => void;
+
   constructor(
     protected readonly store: Store,
     protected readonly lock: KeyedLock,
@@ -87,7 +91,8 @@ export abstract class CoordinatorBase {
         });
       }
       const { set } = check(current);
-      const updated = await this.store.payments.updateOne(
+      const updated = await this.commit(
+        current,
         // The caller's condition is combined, never merged: its own `status` key must not
         // replace the exact state just read.
         { ...this.guard(current), ...andWhere(req.where) },
@@ -112,10 +117,22 @@ export abstract class CoordinatorBase {
       const p = await this.mustFind(paymentId);
       const update = decide(p);
       if (!update) return p;
-      const updated = await this.store.payments.updateOne(this.guard(p), { ...update, $inc: { revision: 1 } });
+      const updated = await this.commit(p, this.guard(p), { ...update, $inc: { revision: 1 } });
       if (updated) return updated;
     }
     throw contention();
+  }
+
+  /**
+   * Every state-changing write of a payment goes through here: the events the change announces
+   * (src/core/events/paymentEventLog.ts) are pushed onto its outbox in the same atomic update.
+   * Returns the record as written, or null when `filter` no longer matched (nothing written).
+   */
+  protected async commit(before: PaymentRecord, filter: Filter, update: Update): Promise<PaymentRecord | null> {
+    const events = eventsOfChange(before, update, this.clock.now());
+    const written = await this.store.payments.updateOne(filter, withEvents(update, events));
+    if (written && events.length > 0) this.onEvents?.();
+    return written;
   }
 
   /** The exact record just read: status, escrow state and revision. */

@@ -56,7 +56,7 @@ export abstract class InflowWrites extends CoordinatorBase {
         );
       }
       try {
-        const updated = await this.store.payments.updateOne(this.guard(p), update);
+        const updated = await this.commit(p, this.guard(p), update);
         if (!updated) continue;
         if (plan.status !== p.status) this.observer?.transition(p.status, plan.status, { currency: p.amount.currency, direction: p.direction });
         return { payment: updated, outcome: plan.outcome, changed: true };

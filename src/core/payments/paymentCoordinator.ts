@@ -16,6 +16,7 @@ import {
   type TransitionResult,
 } from './coordinatorBase.js';
 import { InflowWrites } from './inflowWrites.js';
+import { creationEvent } from '../events/paymentEventLog.js';
 
 export type { CreditInput, CreditResult, TransitionFields, TransitionRequest, TransitionResult };
 
@@ -66,17 +67,21 @@ export class PaymentCoordinator extends InflowWrites {
       at: now,
       reason: null,
     };
-    return this.store.payments.insertOne({
+    const payment: PaymentRecord = {
       ...UNSET_AT_CREATION,
       ...record,
       escrow: record.direction === 'in' ? emptyLedger() : null,
       creditKeys: [],
       fundedRequestKey: null,
       pendingEffects: [],
+      attention: [],
       history: [entry],
       createdAt: now,
       updatedAt: now,
-    });
+    };
+    const created = await this.store.payments.insertOne({ ...payment, pendingEvents: [creationEvent(payment, now)] });
+    this.onEvents?.();
+    return created;
   }
 
   /**
@@ -243,7 +248,7 @@ export class PaymentCoordinator extends InflowWrites {
       const ledger = { ...l, inFlight: null, disbursements: [...l.disbursements, done], disbursed: addDecimals(l.disbursed, d.amount) };
       const set: Record<string, unknown> = { escrow: ledger, status: to, escrowState, pendingEffects: step.effects };
       if (step.hashField) set[step.hashField] = step.evidence.toLowerCase();
-      const updated = await this.store.payments.updateOne(this.guard(p), {
+      const updated = await this.commit(p, this.guard(p), {
         $set: set,
         $push: { history: this.entry(p, to, step.source, step.actor, `${d.kind} ${d.amount} to ${d.recipient}`) },
         $inc: { revision: 1 },
@@ -254,6 +259,23 @@ export class PaymentCoordinator extends InflowWrites {
       }
     }
     throw contention();
+  }
+
+  /**
+   * Raises a reason for an admin to look at this payment (`attention`), with a history line and a
+   * `payment.attention_required` event, in one write; the same reason again changes nothing.
+   * Nothing else of the payment changes: this is how the service says "a person must decide".
+   */
+  async flagForAdmin(paymentId: string, flag: { reason: string; source: string; actor: string; detail?: string }): Promise<PaymentRecord> {
+    return this.write(paymentId, (p) => {
+      if ((p.attention ?? []).some((f) => f.reason === flag.reason)) return null;
+      return {
+        $push: {
+          attention: { reason: flag.reason, source: flag.source, actor: flag.actor, at: this.clock.now() },
+          history: this.note(p, flag.source, flag.actor, `attention: ${flag.reason}${flag.detail ? ` (${flag.detail})` : ''}`),
+        },
+      };
+    });
   }
 
   /** Marks one outbox step done. */

@@ -170,6 +170,17 @@ export interface PaymentRecord {
    * atomic update as the transition, each removed once done, finished by the sweeper after a crash.
    */
   pendingEffects: string[];
+  /**
+   * Reasons an admin must look at this payment (a cancelled request whose escrow is funded…),
+   * oldest first; never cleared by the service itself. Absent on records written before it existed.
+   */
+  attention?: AttentionFlag[];
+  /**
+   * Events of this payment's changes not yet handed to the event log (an outbox): pushed in the
+   * same atomic update as the change they announce, removed by the relay once recorded
+   * (src/core/events/eventRelay.ts). Absent on records written before it existed.
+   */
+  pendingEvents?: PendingEvent[];
   /** Provider-specific facts (amounts received, invoice quotes…) kept apart from the core fields. */
   providerData: Record<string, unknown>;
   metadata: Record<string, unknown>;
@@ -178,7 +189,27 @@ export interface PaymentRecord {
   updatedAt: Date;
 }
 
-export const PURCHASE_REQUEST_STATUSES = ['open', 'payment_processing', 'seller_paid', 'refunded', 'closed'] as const;
+/** `cancelled`: the marketplace withdrew the request (PUT purchase-requests); no payment may start. */
+/** Why an admin must look at a payment; raised by the service, answered by people. */
+export interface AttentionFlag {
+  /** Machine-readable: `request_cancelled_with_funded_escrow`, `request_cancelled_while_processing`, … */
+  reason: string;
+  source: string;
+  actor: string;
+  at: Date;
+}
+
+/** One event of a payment's change, as written with the change (see `PaymentRecord.pendingEvents`). */
+export interface PendingEvent {
+  /** 24-hex id, minted with the change: the event's id for good (the relay's inserts are idempotent on it). */
+  id: string;
+  type: string;
+  at: Date;
+  /** What the event says: the payment's state after the change and the change's own facts. */
+  data: Record<string, unknown>;
+}
+
+export const PURCHASE_REQUEST_STATUSES = ['open', 'payment_processing', 'seller_paid', 'refunded', 'closed', 'cancelled'] as const;
 export type PurchaseRequestStatus = (typeof PURCHASE_REQUEST_STATUSES)[number];
 
 export interface PurchaseRequestRecord {
