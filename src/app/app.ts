@@ -14,6 +14,7 @@ import { createPaymentControllerModule } from '../features/controller/paymentCon
 import { createDecentralizedModule } from '../features/decentralized/decentralizedModule.js';
 import { createDocsModule } from '../features/docs/docsModule.js';
 import { createEscrowModule } from '../features/escrow/escrowModule.js';
+import { createIngestModule } from '../features/ingest/ingestModule.js';
 import { createLegacyModule } from '../features/legacy/legacyModule.js';
 import { createPayoutsModule } from '../features/payouts/payoutsModule.js';
 import { createShkeeperModule } from '../features/shkeeper/shkeeperModule.js';
@@ -59,13 +60,14 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppServices
   const shkeeper = createShkeeperModule(core);
   const payouts = createPayoutsModule(core);
   const escrow = createEscrowModule(core);
+  const ingest = createIngestModule(core);
   let document = '';
   const docs = createDocsModule({ config, document: () => document });
   // Mount order: the controller first (GET /:id is the hottest route; it takes 24-hex ids only and
   // passes everything else on, and its fixed paths exist nowhere else).
-  const modules: FeatureModule[] = [controller, configuration, decentralized, legacy, shkeeper, payouts, escrow, docs];
+  const modules: FeatureModule[] = [controller, configuration, decentralized, legacy, shkeeper, payouts, escrow, ingest, docs];
   // The contract lists the features in the order of its tags.
-  const documented = [configuration, controller, shkeeper, payouts, escrow, decentralized, legacy, docs];
+  const documented = [configuration, controller, shkeeper, payouts, escrow, decentralized, legacy, ingest, docs];
   document = JSON.stringify(buildOpenApiDocument([...documented.flatMap((m) => m.docs), registerMetricsDocs], { devRoutes: config.enableDevRoutes }));
   for (const m of modules) for (const monitor of m.monitors ?? []) core.monitors.register(monitor);
   const ctx: AppServices = { ...core, payments: controller.payments, payouts: payouts.payouts };

@@ -15,6 +15,7 @@ const TAGS = [
   { name: 'escrow', description: 'Escrow release / refund: prepared by the server, signed by the admin wallet, confirmed on chain' },
   { name: 'decentralized', description: 'Web3 (DePay) payments and hot-wallet payouts' },
   { name: 'legacy', description: 'Endpoints kept for older clients' },
+  { name: 'marketplace', description: "Records in: the marketplace's purchase requests and seller offers (service credential or admin)" },
   { name: 'dev', description: 'Mounted only when ENABLE_DEV_ROUTES is on (never by default in production)' },
   { name: 'docs', description: 'This contract' },
   { name: 'operations', description: 'For operators (outside /api/payment)' },

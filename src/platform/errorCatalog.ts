@@ -76,6 +76,16 @@ export const ERROR_CATALOG = {
   unsupported_network: { kind: 'validation', message: 'only transactions on bsc can be confirmed' },
   conflicting_fields: { kind: 'validation', message: 'the request names fields that cannot go together' },
 
+  // Marketplace records coming in (PUT /purchase-requests/:id, /seller-offers/:id).
+  status_not_settable: { kind: 'validation', message: 'this status is set by the payment service, not by the marketplace' },
+  purchase_request_cancelled: { kind: 'invalid_state', message: 'the purchase request is cancelled; a cancelled request is final' },
+  purchase_request_finished: { kind: 'invalid_state', message: 'the purchase request is finished (seller paid, refunded or closed); it cannot be cancelled' },
+  purchase_request_in_use: {
+    kind: 'conflict',
+    message: 'the buyer (buyerId, or a buyerWalletAddress already set) cannot change once a payment of the request exists',
+  },
+  offer_in_use: { kind: 'conflict', message: 'a payment holds this offer (or it is accepted): its amount, currency, wallet, seller and request cannot change' },
+
   // A payment's state.
   purchase_request_not_open: { kind: 'invalid_state', message: 'the purchase request is no longer open' },
   offer_not_open: { kind: 'invalid_state', message: 'the purchase request or offer is no longer open' },

@@ -4,6 +4,8 @@ import { hmacHex } from '../../src/adapters/shkeeper/webhookSignature.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { Store } from '../../src/core/store/store.js';
 import { paidInvoiceCallback, payment, preparedDisbursement, seedMarketplace, unsignedPayerProof } from '../helpers/fixtures.js';
+import { TokenService } from '../../src/platform/auth/tokens.js';
+import { TEST_JWT_SECRET } from '../helpers/testWorld.js';
 
 /**
  * The authorisation matrix: one row per mounted route, naming what each caller gets. The rules
@@ -243,6 +245,22 @@ const invoiceCallback = paidInvoiceCallback({ externalId: 'AMN_matrix_unknown', 
 const payoutCallback = { external_id: 'PAYOUT_matrix_unknown', tx_hash: txHash(10), status: 'SUCCESS', amount: '10', crypto: 'BNB-USDT' };
 
 const unsigned = (r: MatrixRequest): MatrixRequest => ({ ...r, headers: {} });
+
+// ── the marketplace's service credential (issue 16) ─────────────────────────────────────────────
+
+const serviceTokens = new TokenService(TEST_JWT_SECRET);
+/** `Authorization` for the marketplace's backend: `role: service`, or the given roles. */
+const serviceAuthorization = (roles?: string[]) =>
+  `Bearer ${serviceTokens.sign(roles ? { sub: 'marketplace-backend', roles } : { sub: 'marketplace-backend', role: 'service' }, 600)}`;
+/** The seeded offer as the marketplace holds it. */
+const sellerOfferBody = (s: Seeded) => ({
+  purchaseRequestId: s.requestId,
+  sellerId: SELLER,
+  amount: s.amount,
+  currency: 'USDT',
+  walletAddress: WALLET,
+  status: 'pending',
+});
 
 // ── the rows ──────────────────────────────────────────────────────────────────────────────────
 
@@ -616,6 +634,61 @@ export const MATRIX_ROWS: MatrixRow[] = [
     seed: preparedEscrow('release'),
     request: (s) => ({ method: 'DELETE', path: `${API}/shkeeper/${s.paymentId}/prepared` }),
     expect: adminOnly(200),
+  },
+
+  // Records in (issue 16): a service credential (`role: service`) or an admin; the service token is nobody's admin elsewhere.
+  {
+    route: `PUT ${API}/purchase-requests/:id`,
+    rule: "a service credential or an admin (the request's own buyer gets 403 like anyone else); an identical repeat → 200",
+    seed: marketplace,
+    request: (s) => ({
+      method: 'PUT',
+      path: `${API}/purchase-requests/${s.requestId}`,
+      body: { buyerId: PARTY, title: 'Sample request', buyerWalletAddress: null, status: 'open' },
+    }),
+    expect: adminOnly(200),
+    variants: [
+      {
+        name: 'service credential → 200',
+        role: 'anonymous',
+        request: (s) => ({
+          method: 'PUT',
+          path: `${API}/purchase-requests/${s.requestId}`,
+          body: { buyerId: PARTY, title: 'Sample request', buyerWalletAddress: null, status: 'open' },
+          authorization: serviceAuthorization(),
+        }),
+        status: 200,
+      },
+      {
+        name: 'service credential (also claiming admin) on an admin route → 403',
+        role: 'anonymous',
+        request: () => ({ method: 'GET', path: `${API}/shkeeper/webhook-stats`, authorization: serviceAuthorization(['service', 'admin']) }),
+        status: 403,
+        code: 'admin_required',
+      },
+    ],
+  },
+  {
+    route: `PUT ${API}/seller-offers/:id`,
+    rule: "a service credential or an admin (the offer's seller gets 403 like anyone else); an identical repeat → 200",
+    seed: marketplace,
+    request: (s) => ({ method: 'PUT', path: `${API}/seller-offers/${s.offerId}`, body: sellerOfferBody(s) }),
+    expect: adminOnly(200),
+    variants: [
+      {
+        name: 'service credential → 200',
+        role: 'anonymous',
+        request: (s) => ({ method: 'PUT', path: `${API}/seller-offers/${s.offerId}`, body: sellerOfferBody(s), authorization: serviceAuthorization() }),
+        status: 200,
+      },
+      {
+        name: 'service credential on the admin debug route → 403',
+        role: 'anonymous',
+        request: () => ({ method: 'GET', path: `${API}/${newObjectId()}/debug`, authorization: serviceAuthorization() }),
+        status: 403,
+        code: 'admin_required',
+      },
+    ],
   },
 
   // Payment records.

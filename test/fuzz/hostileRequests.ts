@@ -168,6 +168,11 @@ const PAYMENT_STATUS = K.oneOf('pending', 'processing', 'completed', 'failed', '
 const listQuery = { status: K.statusList, limit: K.queryInt(1, 200), offset: K.queryInt(0, 1_000_000_000) };
 const validList = { status: 'completed,pending', limit: '10', offset: '0' };
 const noInput = (baseline: number, as: Caller = 'anonymous'): RouteFuzz => ({ valid: () => ({ as }), baseline });
+// The ingest routes (issue 16): ids of records the fuzz creates, and the nullable fields' rules.
+const INGEST_REQUEST_ID = 'f0220000000000000000a001';
+const INGEST_OFFER_ID = 'f0220000000000000000b001';
+const NULL_OR_TITLE: Kind = { name: 'title or null', legal: (v) => v === null || (typeof v === 'string' && v.length >= 1 && v.length <= 500) };
+const NULL_OR_ADDRESS: Kind = { name: 'address or null', legal: (v) => v === null || K.address.legal(v) };
 
 export const ROUTES: Record<string, RouteFuzz> = {
   // No validated input (see the note above).
@@ -486,6 +491,37 @@ export const ROUTES: Record<string, RouteFuzz> = {
     valid: (s) => ({ as: 'admin', params: { id: s.deletablePreparedId } }),
     baseline: 200,
     params: { id: K.objectId },
+  },
+
+  // Records in (issue 16): a new request and a new offer on the seeded request, as an admin (a service credential is the same guard).
+  [`PUT ${API}/purchase-requests/:id`]: {
+    valid: () => ({
+      as: 'admin',
+      params: { id: INGEST_REQUEST_ID },
+      body: { buyerId: PARTY, title: 'Fuzzed request', buyerWalletAddress: WALLET, status: 'open' },
+    }),
+    baseline: 201,
+    params: { id: K.objectId },
+    bodyShape: 'strict',
+    body: { buyerId: K.userId, title: NULL_OR_TITLE, buyerWalletAddress: NULL_OR_ADDRESS, status: K.oneOf('open', 'cancelled') },
+  },
+  [`PUT ${API}/seller-offers/:id`]: {
+    valid: (s) => ({
+      as: 'admin',
+      params: { id: INGEST_OFFER_ID },
+      body: { purchaseRequestId: s.requestId, sellerId: SELLER, amount: '25.5', currency: 'USDT', walletAddress: WALLET, status: 'pending' },
+    }),
+    baseline: 201,
+    params: { id: K.objectId },
+    bodyShape: 'strict',
+    body: {
+      purchaseRequestId: K.objectId,
+      sellerId: K.userId,
+      amount: K.amount,
+      currency: K.currency,
+      walletAddress: NULL_OR_ADDRESS,
+      status: K.oneOf('pending', 'rejected'),
+    },
   },
 
   // Payment records.

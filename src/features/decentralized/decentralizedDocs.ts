@@ -124,7 +124,7 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     responses: { 200: json('Saved (or the payment already saved)', SavedSchema) },
     errors: {
       404: ['purchase_request_not_found'],
-      409: ['records_do_not_match', 'offer_ambiguous', 'payment_exists', ...REFUTED, 'payment_not_open', 'payer_already_proven'],
+      409: ['records_do_not_match', 'offer_ambiguous', 'payment_exists', ...REFUTED, 'payment_not_open', 'payer_already_proven', 'purchase_request_not_open'],
     },
   });
   doc({

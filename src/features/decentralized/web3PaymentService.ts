@@ -137,6 +137,8 @@ export class Web3PaymentService {
     if (!wallet && input.transactionHash) wallet = (await this.d.proofs.senderOf(input.transactionHash).catch(() => null)) ?? undefined;
     const found = (wallet ? provenBy(wallet) : undefined) ?? unproven ?? (input.payerProof ? undefined : open[0]);
     if (found) return found;
+    // No new payment on a request the marketplace cancelled (read again here: the cancel may have just landed).
+    if ((await this.d.store.purchaseRequests.findById(requestId))?.status === 'cancelled') throw fail('purchase_request_not_open');
     const payment = await this.insert(input, offer);
     announcePaymentCreated(this.d.events, payment);
     return payment;

@@ -43,6 +43,22 @@ export function requireAdmin(tokens: TokenService): RequestHandler {
   };
 }
 
+/**
+ * 401 without a token; 403 `admin_required` (its message naming both) unless the token is a service
+ * credential (`role: "service"`) or an admin's. For the marketplace's ingest routes only.
+ */
+export function requireServiceOrAdmin(tokens: TokenService): RequestHandler {
+  const auth = requireAuth(tokens);
+  return (req, res, next) => {
+    auth(req, res, () => {
+      if (!req.principal?.isService && !req.principal?.isAdmin) {
+        throw fail('admin_required', { message: 'a service credential (role "service") or the admin role is required' });
+      }
+      next();
+    });
+  };
+}
+
 export function principalOf(req: Request): Principal {
   if (!req.principal) throw fail('missing_token');
   return req.principal;

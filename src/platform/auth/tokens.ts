@@ -3,9 +3,17 @@ import jwt from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
 import { fail } from '../errors.js';
 
+/**
+ * Who a verified token names. `isService` (claim `role: "service"`, or `roles` containing
+ * "service") marks the marketplace's backend: it may use the ingest routes
+ * (`PUT /purchase-requests/:id`, `PUT /seller-offers/:id`) and is an ordinary user everywhere
+ * else. A service principal is never an admin, even when its token also claims the admin role.
+ * Present (true) only on service principals.
+ */
 export interface Principal {
   userId: string;
   isAdmin: boolean;
+  isService?: true;
 }
 
 /** HS256 only: pinning the algorithm stops `alg: none` and key-confusion tokens. */
@@ -65,8 +73,11 @@ export class TokenService {
       throw fail('invalid_token', { message: 'token names no user' });
     }
     const roles: unknown = claims.roles;
-    const isAdmin = claims.role === 'admin' || (Array.isArray(roles) && roles.includes('admin'));
-    const principal = Object.freeze({ userId: id, isAdmin });
+    const hasRole = (role: string) => claims.role === role || (Array.isArray(roles) && roles.includes(role));
+    // A service credential never carries admin rights: a leaked marketplace token must not release escrows.
+    const principal: Principal = hasRole('service')
+      ? Object.freeze({ userId: id, isAdmin: false, isService: true as const })
+      : Object.freeze({ userId: id, isAdmin: hasRole('admin') });
     const expiresAtMs = (claims.exp as number) * 1000;
     const ttlMs = expiresAtMs - Date.now();
     if (ttlMs > 0) {
