@@ -85,6 +85,21 @@ describe('a purchase request the marketplace cancels', () => {
     expect((await paymentOf(t, late.id)).status).toBe('cancelled');
   });
 
+  it('two racing PUTs (a cancel and an "open" rename) never re-open it: the request ends cancelled, its pending payment too', async () => {
+    const t = await startTestWorld();
+    const { requestId, offerId } = await ingestMarketplace(t);
+    const pending = await paymentOfRequest(t, requestId, offerId);
+    const [cancelled, renamed] = await Promise.all([
+      cancel(t, requestId),
+      service(t).put(`/purchase-requests/${requestId}`, requestBody({ title: 'Renamed' })),
+    ]);
+    expect(cancelled.status).toBe(200);
+    expect([200, 409]).toContain(renamed.status);
+    if (renamed.status === 409) expect(renamed.body.error.code).toBe('purchase_request_cancelled');
+    expect((await t.store.purchaseRequests.findById(requestId))?.status).toBe('cancelled');
+    expect((await paymentOf(t, pending.id)).status).toBe('cancelled');
+  });
+
   it('a request created already cancelled is stored cancelled (201), and stays final', async () => {
     const t = await startTestWorld();
     const requestId = newObjectId();
