@@ -16,6 +16,7 @@ import { createDocsModule } from '../features/docs/docsModule.js';
 import { createEscrowModule } from '../features/escrow/escrowModule.js';
 import { createIngestModule } from '../features/ingest/ingestModule.js';
 import { createLegacyModule } from '../features/legacy/legacyModule.js';
+import { createWebhookEndpointsModule } from '../features/webhookEndpoints/webhookEndpointsModule.js';
 import { createPayoutsModule } from '../features/payouts/payoutsModule.js';
 import { createShkeeperModule } from '../features/shkeeper/shkeeperModule.js';
 import { buildCoreServices, type AppDeps, type CoreServices } from './composition.js';
@@ -28,6 +29,8 @@ export type { AppDeps } from './composition.js';
 export interface AppServices extends CoreServices {
   payments: ReturnType<typeof createPaymentControllerModule>['payments'];
   payouts: ReturnType<typeof createPayoutsModule>['payouts'];
+  /** The outbound webhooks' delivery queue (the relay feeds it). */
+  eventDeliveries: ReturnType<typeof createWebhookEndpointsModule>['deliveries'];
 }
 
 /** CORS_ORIGINS: none → no cross-origin access; `*` → any origin; else exactly those origins. */
@@ -61,16 +64,17 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppServices
   const payouts = createPayoutsModule(core);
   const escrow = createEscrowModule(core);
   const ingest = createIngestModule(core);
+  const webhookEndpoints = createWebhookEndpointsModule(core);
   let document = '';
   const docs = createDocsModule({ config, document: () => document });
   // Mount order: the controller first (GET /:id is the hottest route; it takes 24-hex ids only and
   // passes everything else on, and its fixed paths exist nowhere else).
-  const modules: FeatureModule[] = [controller, configuration, decentralized, legacy, shkeeper, payouts, escrow, ingest, docs];
+  const modules: FeatureModule[] = [controller, configuration, decentralized, legacy, shkeeper, payouts, escrow, ingest, webhookEndpoints, docs];
   // The contract lists the features in the order of its tags.
-  const documented = [configuration, controller, shkeeper, payouts, escrow, decentralized, legacy, ingest, docs];
+  const documented = [configuration, controller, shkeeper, payouts, escrow, decentralized, legacy, ingest, webhookEndpoints, docs];
   document = JSON.stringify(buildOpenApiDocument([...documented.flatMap((m) => m.docs), registerMetricsDocs], { devRoutes: config.enableDevRoutes }));
   for (const m of modules) for (const monitor of m.monitors ?? []) core.monitors.register(monitor);
-  const ctx: AppServices = { ...core, payments: controller.payments, payouts: payouts.payouts };
+  const ctx: AppServices = { ...core, payments: controller.payments, payouts: payouts.payouts, eventDeliveries: webhookEndpoints.deliveries };
 
   const app = express();
   app.disable('x-powered-by');

@@ -9,6 +9,7 @@ import type { Logger } from '../platform/logger.js';
 import { Metrics } from '../platform/metrics/metrics.js';
 import { MonitorRegistry } from '../platform/monitors/monitorRegistry.js';
 import type { ChainGateway } from '../core/chain/chainTypes.js';
+import { EventRelay } from '../core/events/eventRelay.js';
 import type { PaymentEvents } from '../core/events/paymentEvents.js';
 import { EffectsSweeper } from '../core/payments/effectsSweeper.js';
 import { escrowBalanceReaders } from '../core/payments/escrowGauges.js';
@@ -72,6 +73,8 @@ export interface CoreServices extends Required<Omit<AppDeps, 'shkeeper' | 'chain
   deliveries: DeliveryLog;
   /** SHKeeper's deliveries, recorded by the webhook routes and applied by its worker (a monitor). */
   inbox: WebhookInbox;
+  /** Moves each payment's events from its outbox to the event log and the endpoints' delivery queue (a monitor). */
+  eventRelay: EventRelay;
   /** The Idempotency-Key middleware every money-moving POST shares (keys scoped per route and caller). */
   idempotent: RequestHandler;
 }
@@ -95,11 +98,15 @@ export function buildCoreServices(deps: AppDeps): CoreServices {
   const deliveries = new DeliveryLog(store, clock, metrics, { retentionMs: config.retention.webhookDeliveryDays * 86_400_000 });
   const inbox = new WebhookInbox(store, deliveries, clock, logger, config.webhookInbox);
   monitors.register(inbox.queue);
+  const eventRelay = new EventRelay({ store, clock, pollMs: config.outboundWebhooks.pollMs, retentionMs: config.outboundWebhooks.eventRetentionMs }, logger);
+  coordinator.onEvents = () => eventRelay.kick();
+  monitors.register(eventRelay);
   // A new leader finishes what the one before it left, without waiting for the next interval.
   if (leader) {
     leader.onAcquire = () => {
       void sweeper.tick();
       inbox.queue.kick();
+      eventRelay.kick();
     };
   }
   // Expired deliveries and idempotency keys: swept here for the in-process store; MongoDB's TTL indexes do it there.
@@ -120,6 +127,7 @@ export function buildCoreServices(deps: AppDeps): CoreServices {
     web3Verifier: new Web3Verifier({ store, coordinator, settlement, proofs }),
     deliveries,
     inbox,
+    eventRelay,
     idempotent: idempotency(store, clock, config.retention.idempotencyHours * 3_600_000),
   };
 }

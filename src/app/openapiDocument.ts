@@ -16,6 +16,10 @@ const TAGS = [
   { name: 'decentralized', description: 'Web3 (DePay) payments and hot-wallet payouts' },
   { name: 'legacy', description: 'Endpoints kept for older clients' },
   { name: 'marketplace', description: "Records in: the marketplace's purchase requests and seller offers (service credential or admin)" },
+  {
+    name: 'webhook endpoints',
+    description: 'Events out: signed, retried webhooks to the marketplace, their delivery log and redelivery, and the event log (admin)',
+  },
   { name: 'dev', description: 'Mounted only when ENABLE_DEV_ROUTES is on (never by default in production)' },
   { name: 'docs', description: 'This contract' },
   { name: 'operations', description: 'For operators (outside /api/payment)' },

@@ -143,6 +143,14 @@ const envSchema = z.object({
   WEBHOOK_INBOX_MAX_ATTEMPTS: int(12, 1, 100),
   WEBHOOK_INBOX_RETRY_BASE_MS: int(1_000, 1, 3_600_000),
   WEBHOOK_INBOX_RETRY_MAX_MS: int(600_000, 1, 86_400_000),
+  OUTBOUND_WEBHOOK_CONCURRENCY: int(8, 1, 256),
+  OUTBOUND_WEBHOOK_POLL_MS: int(1_000, 10, 600_000),
+  OUTBOUND_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 60_000),
+  OUTBOUND_WEBHOOK_RETRY_BASE_MS: int(30_000, 1, 3_600_000),
+  OUTBOUND_WEBHOOK_RETRY_MAX_MS: int(3_600_000, 1, 86_400_000),
+  OUTBOUND_WEBHOOK_RETRY_HOURS: int(72, 1, 720),
+  WEBHOOK_ENDPOINTS_ALLOW_PRIVATE: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
+  EVENT_RETENTION_DAYS: int(30, 1, 3650),
   SEED_FILE: optionalString,
   DATA_DIR: optionalString,
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 120_000),
@@ -248,6 +256,23 @@ export interface Config {
     readonly maxAttempts: number;
     readonly retryBaseMs: number;
     readonly retryMaxMs: number;
+  };
+  /**
+   * Signed events to the marketplace's endpoints (src/features/webhookEndpoints): deliveries at
+   * once, the poll for work nobody announced, each request's timeout, the backoff of retries and
+   * for how long a delivery is retried before it is given up (`dead`, redeliverable by hand).
+   * `allowPrivateUrls`: endpoints on loopback, private or link-local addresses (tests, a private
+   * network); refused otherwise. `eventRetentionMs`: how long events and deliveries are kept.
+   */
+  readonly outboundWebhooks: {
+    readonly concurrency: number;
+    readonly pollMs: number;
+    readonly timeoutMs: number;
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+    readonly retryForMs: number;
+    readonly allowPrivateUrls: boolean;
+    readonly eventRetentionMs: number;
   };
   readonly seedFile: string;
   readonly shutdownTimeoutMs: number;
@@ -409,6 +434,16 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       maxAttempts: e.WEBHOOK_INBOX_MAX_ATTEMPTS,
       retryBaseMs: e.WEBHOOK_INBOX_RETRY_BASE_MS,
       retryMaxMs: e.WEBHOOK_INBOX_RETRY_MAX_MS,
+    },
+    outboundWebhooks: {
+      concurrency: e.OUTBOUND_WEBHOOK_CONCURRENCY,
+      pollMs: e.OUTBOUND_WEBHOOK_POLL_MS,
+      timeoutMs: e.OUTBOUND_WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: e.OUTBOUND_WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: e.OUTBOUND_WEBHOOK_RETRY_MAX_MS,
+      retryForMs: e.OUTBOUND_WEBHOOK_RETRY_HOURS * 3_600_000,
+      allowPrivateUrls: isTrue(e.WEBHOOK_ENDPOINTS_ALLOW_PRIVATE, false),
+      eventRetentionMs: e.EVENT_RETENTION_DAYS * 86_400_000,
     },
     seedFile: e.SEED_FILE ?? `${dataDir}/seed.json`,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -165,6 +165,16 @@ export const ERROR_CATALOG = {
   record_invalid: { kind: 'internal', message: 'record failed schema validation' },
   store_timeout: { kind: 'unavailable', message: 'the database did not answer in time' },
   store_unavailable: { kind: 'unavailable', message: 'the database did not answer' },
+
+  // Signed events out (features/webhookEndpoints).
+  webhook_endpoint_not_found: { kind: 'not_found', message: 'webhook endpoint not found' },
+  event_not_found: { kind: 'not_found', message: 'event not found' },
+  event_delivery_not_found: { kind: 'not_found', message: 'event delivery not found' },
+  endpoint_url_refused: { kind: 'validation', message: 'this URL cannot receive events' },
+  unknown_event_type: { kind: 'validation', message: 'unknown event type' },
+  cursor_not_found: { kind: 'validation', message: 'starting_after names no record of this list' },
+  delivery_pending: { kind: 'conflict', message: 'this delivery is still being sent; redeliver it once it has succeeded or failed' },
+  webhook_endpoint_disabled: { kind: 'invalid_state', message: 'the webhook endpoint is disabled' },
 } as const satisfies Record<string, CatalogEntry>;
 
 /** A key of the catalog: what services name when they fail. */

@@ -42,7 +42,7 @@ function authorizationFor(role: Role): string | undefined {
 }
 
 async function send(app: Express, req: MatrixRequest, role: Role) {
-  const method = req.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete' | 'options';
+  const method = req.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete' | 'options';
   let r = request(app)[method](req.path);
   if (req.query) r = r.query(req.query);
   const auth = req.authorization ?? authorizationFor(role);

@@ -6,6 +6,7 @@ import type { Store } from '../../src/core/store/store.js';
 import { paidInvoiceCallback, payment, preparedDisbursement, seedMarketplace, unsignedPayerProof } from '../helpers/fixtures.js';
 import { TokenService } from '../../src/platform/auth/tokens.js';
 import { TEST_JWT_SECRET } from '../helpers/testWorld.js';
+import { endpointWithDelivery } from '../helpers/eventFixtures.js';
 
 /**
  * The authorisation matrix: one row per mounted route, naming what each caller gets. The rules
@@ -51,7 +52,7 @@ export interface SeedKit {
 export type Seeded = Record<string, string>;
 
 export interface MatrixRequest {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'OPTIONS';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
   /** Under the server root, e.g. `/api/payment/abc`. */
   path: string;
   query?: Record<string, string>;
@@ -750,6 +751,72 @@ export const MATRIX_ROWS: MatrixRow[] = [
     rule: 'admin (403 before any lookup: it reveals no record)',
     seed: pendingPayment,
     request: (s) => ({ method: 'GET', path: `${API}/${s.paymentId}/debug` }),
+    expect: adminOnly(200),
+  },
+
+  // Events out (issue 16): endpoints, deliveries and the event log are an admin's.
+  {
+    route: `POST ${API}/webhook-endpoints`,
+    rule: 'admin',
+    request: () => ({ method: 'POST', path: `${API}/webhook-endpoints`, body: { url: 'https://hooks.example.com/escrow' } }),
+    expect: adminOnly(201),
+  },
+  { route: `GET ${API}/webhook-endpoints`, rule: 'admin', request: () => ({ method: 'GET', path: `${API}/webhook-endpoints` }), expect: adminOnly(200) },
+  {
+    route: `GET ${API}/webhook-endpoints/:id`,
+    rule: 'admin',
+    seed: endpointWithDelivery,
+    request: (s) => ({ method: 'GET', path: `${API}/webhook-endpoints/${s.endpointId}` }),
+    expect: adminOnly(200),
+  },
+  {
+    route: `PATCH ${API}/webhook-endpoints/:id`,
+    rule: 'admin',
+    seed: endpointWithDelivery,
+    request: (s) => ({ method: 'PATCH', path: `${API}/webhook-endpoints/${s.endpointId}`, body: { enabled: true } }),
+    expect: adminOnly(200),
+  },
+  {
+    route: `DELETE ${API}/webhook-endpoints/:id`,
+    rule: 'admin',
+    seed: endpointWithDelivery,
+    request: (s) => ({ method: 'DELETE', path: `${API}/webhook-endpoints/${s.endpointId}` }),
+    expect: adminOnly(200),
+  },
+  {
+    route: `POST ${API}/webhook-endpoints/:id/rotate-secret`,
+    rule: 'admin',
+    seed: endpointWithDelivery,
+    request: (s) => ({ method: 'POST', path: `${API}/webhook-endpoints/${s.endpointId}/rotate-secret`, body: {} }),
+    expect: adminOnly(200),
+  },
+  {
+    route: `GET ${API}/webhook-endpoints/:id/deliveries`,
+    rule: 'admin',
+    seed: endpointWithDelivery,
+    request: (s) => ({ method: 'GET', path: `${API}/webhook-endpoints/${s.endpointId}/deliveries` }),
+    expect: adminOnly(200),
+  },
+  {
+    route: `GET ${API}/webhook-endpoints/:id/deliveries/:deliveryId`,
+    rule: 'admin',
+    seed: endpointWithDelivery,
+    request: (s) => ({ method: 'GET', path: `${API}/webhook-endpoints/${s.endpointId}/deliveries/${s.deliveryId}` }),
+    expect: adminOnly(200),
+  },
+  {
+    route: `POST ${API}/webhook-endpoints/:id/deliveries/:deliveryId/redeliver`,
+    rule: 'admin',
+    seed: endpointWithDelivery,
+    request: (s) => ({ method: 'POST', path: `${API}/webhook-endpoints/${s.endpointId}/deliveries/${s.deliveryId}/redeliver` }),
+    expect: adminOnly(202),
+  },
+  { route: `GET ${API}/events`, rule: 'admin', request: () => ({ method: 'GET', path: `${API}/events` }), expect: adminOnly(200) },
+  {
+    route: `GET ${API}/events/:id`,
+    rule: 'admin',
+    seed: endpointWithDelivery,
+    request: (s) => ({ method: 'GET', path: `${API}/events/${s.eventId}` }),
     expect: adminOnly(200),
   },
 ];

@@ -6,6 +6,9 @@ import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { Store } from '../../src/core/store/store.js';
 import { paidInvoiceCallback, payment, preparedDisbursement, seedMarketplace, unsignedPayerProof } from '../helpers/fixtures.js';
 import { K, type Kind } from './hostileValues.js';
+import { checkEndpointUrl } from '../../src/adapters/webhooks/endpointUrl.js';
+import { EVENT_TYPES } from '../../src/core/events/paymentEventLog.js';
+import { endpointWithDelivery } from '../helpers/eventFixtures.js';
 
 /**
  * A valid request for every mounted route, and the kind of each of its inputs. The fuzz mutates
@@ -69,6 +72,10 @@ export interface Seeded {
   triggerableId: string;
   taskId: string;
   payoutId: string;
+  endpointId: string;
+  eventId: string;
+  deliveryId: string;
+  eventPaymentId: string;
 }
 
 async function insert(store: Store, over: Partial<PaymentRecord>): Promise<PaymentRecord> {
@@ -160,6 +167,7 @@ export async function seedAll(store: Store): Promise<Seeded> {
       externalId: 'PAYOUT_fuzz',
       escrow: null,
     }).then((p) => ({ taskId: p.providerTaskId!, payoutId: p.id }))),
+    ...(await endpointWithDelivery({ store })),
   };
 }
 
@@ -172,6 +180,19 @@ const noInput = (baseline: number, as: Caller = 'anonymous'): RouteFuzz => ({ va
 const INGEST_REQUEST_ID = 'f0220000000000000000a001';
 const INGEST_OFFER_ID = 'f0220000000000000000b001';
 const NULL_OR_TITLE: Kind = { name: 'title or null', legal: (v) => v === null || (typeof v === 'string' && v.length >= 1 && v.length <= 500) };
+// The events-out routes (issue 16): what an endpoint body may hold, by the service's own rules.
+const ENDPOINT_URL: Kind = {
+  name: 'public http(s) URL',
+  legal: (v) => typeof v === 'string' && v.length >= 1 && checkEndpointUrl(v, { httpsOnly: false, allowPrivate: false }).ok,
+};
+const NULL_OR_DESCRIPTION: Kind = { name: 'description or null', legal: (v) => v === null || (typeof v === 'string' && v.trim().length <= 300) };
+const EVENT_TYPE_LIST: Kind = {
+  name: 'event types',
+  legal: (v) =>
+    Array.isArray(v) &&
+    ((v.length === 1 && v[0] === '*') || (v.length >= 1 && v.length <= EVENT_TYPES.length && v.every((t) => (EVENT_TYPES as readonly unknown[]).includes(t)))),
+};
+const endpointFields = { url: ENDPOINT_URL, description: NULL_OR_DESCRIPTION, enabled: K.bool, eventTypes: EVENT_TYPE_LIST };
 const NULL_OR_ADDRESS: Kind = { name: 'address or null', legal: (v) => v === null || K.address.legal(v) };
 
 export const ROUTES: Record<string, RouteFuzz> = {
@@ -523,6 +544,53 @@ export const ROUTES: Record<string, RouteFuzz> = {
       status: K.oneOf('pending', 'rejected'),
     },
   },
+
+  // Events out: webhook endpoints, deliveries, the event log (admin).
+  [`POST ${API}/webhook-endpoints`]: {
+    valid: () => ({ as: 'admin', body: { url: 'https://hooks.example.com/escrow', eventTypes: ['escrow.funded'], description: 'fuzz', enabled: true } }),
+    baseline: 201,
+    bodyShape: 'strict',
+    body: endpointFields,
+  },
+  [`GET ${API}/webhook-endpoints`]: noInput(200, 'admin'),
+  [`GET ${API}/webhook-endpoints/:id`]: { valid: (s) => ({ as: 'admin', params: { id: s.endpointId } }), baseline: 200, params: { id: K.objectId } },
+  [`PATCH ${API}/webhook-endpoints/:id`]: {
+    valid: (s) => ({ as: 'admin', params: { id: s.endpointId }, body: { url: 'https://hooks.example.com/other', enabled: true } }),
+    baseline: 200,
+    params: { id: K.objectId },
+    bodyShape: 'strict',
+    body: endpointFields,
+  },
+  [`DELETE ${API}/webhook-endpoints/:id`]: { valid: (s) => ({ as: 'admin', params: { id: s.endpointId } }), baseline: 200, params: { id: K.objectId } },
+  [`POST ${API}/webhook-endpoints/:id/rotate-secret`]: {
+    valid: (s) => ({ as: 'admin', params: { id: s.endpointId }, body: { overlapHours: 2 } }),
+    baseline: 200,
+    params: { id: K.objectId },
+    bodyShape: 'strict',
+    body: { overlapHours: K.int(0, 168) },
+  },
+  [`GET ${API}/webhook-endpoints/:id/deliveries`]: {
+    valid: (s) => ({ as: 'admin', params: { id: s.endpointId }, query: { limit: '10', starting_after: s.deliveryId } }),
+    baseline: 200,
+    params: { id: K.objectId },
+    query: { limit: K.queryInt(1, 100), starting_after: K.objectId },
+  },
+  [`GET ${API}/webhook-endpoints/:id/deliveries/:deliveryId`]: {
+    valid: (s) => ({ as: 'admin', params: { id: s.endpointId, deliveryId: s.deliveryId } }),
+    baseline: 200,
+    params: { id: K.objectId, deliveryId: K.objectId },
+  },
+  [`POST ${API}/webhook-endpoints/:id/deliveries/:deliveryId/redeliver`]: {
+    valid: (s) => ({ as: 'admin', params: { id: s.endpointId, deliveryId: s.deliveryId } }),
+    baseline: 202,
+    params: { id: K.objectId, deliveryId: K.objectId },
+  },
+  [`GET ${API}/events`]: {
+    valid: (s) => ({ as: 'admin', query: { limit: '10', type: 'payment.created', paymentId: s.eventPaymentId, starting_after: s.eventId } }),
+    baseline: 200,
+    query: { limit: K.queryInt(1, 100), starting_after: K.objectId, type: K.oneOf(...EVENT_TYPES), paymentId: K.objectId },
+  },
+  [`GET ${API}/events/:id`]: { valid: (s) => ({ as: 'admin', params: { id: s.eventId } }), baseline: 200, params: { id: K.objectId } },
 
   // Payment records.
   [`POST ${API}`]: {

@@ -60,6 +60,9 @@ export function testStore(clock: Clock): Store {
     sellerOffers: later('sellerOffers') as never,
     webhookDeliveries: later('webhookDeliveries') as never,
     idempotencyKeys: later('idempotencyKeys') as never,
+    paymentEvents: later('paymentEvents') as never,
+    webhookEndpoints: later('webhookEndpoints') as never,
+    eventDeliveries: later('eventDeliveries') as never,
     ping: async () => (await opening).ping(),
     close: async () => (await opening).close(),
   };

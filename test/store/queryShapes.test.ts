@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { INDEXES, indexName, indexNameOf, type CollectionName } from '../../src/adapters/store/indexPlan.js';
-import { idempotencySchema, paymentSchema, purchaseRequestSchema, sellerOfferSchema, webhookDeliverySchema } from '../../src/adapters/store/mongoModels.js';
+import {
+  eventDeliverySchema,
+  idempotencySchema,
+  paymentEventSchema,
+  paymentSchema,
+  purchaseRequestSchema,
+  sellerOfferSchema,
+  webhookDeliverySchema,
+  webhookEndpointSchema,
+} from '../../src/adapters/store/mongoModels.js';
 import { QUERY_SHAPES } from '../../src/adapters/store/queryShapes.js';
 import { canServe, type ServingIndex } from '../helpers/indexServing.js';
 
@@ -16,6 +25,9 @@ const SCHEMAS = {
   sellerOffers: sellerOfferSchema,
   webhookDeliveries: webhookDeliverySchema,
   idempotencyKeys: idempotencySchema,
+  paymentEvents: paymentEventSchema,
+  webhookEndpoints: webhookEndpointSchema,
+  eventDeliveries: eventDeliverySchema,
 };
 
 function schemaIndexes(c: CollectionName): ServingIndex[] {

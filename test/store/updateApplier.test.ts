@@ -148,6 +148,14 @@ describe('applyUpdate: $push', () => {
 });
 
 describe('applyUpdate: $pull', () => {
+  it('an object value is a query on each element: equality on its named fields, as MongoDB reads it', () => {
+    const at = new Date(0);
+    const list = [{ id: 'a', at, n: 1 }, { id: 'b', at, n: 2 }, 'a', { id: 'a', n: 3 }];
+    expect(applied({ list }, { $pull: { list: { id: 'a' } } })).toStrictEqual({ list: [{ id: 'b', at, n: 2 }, 'a'] });
+    expect(applied({ list }, { $pull: { list: { id: 'a', n: 3 } } })).toStrictEqual({ list: list.slice(0, 3) });
+    expect(applied({ list }, { $pull: { list: { id: 'z' } } })).toStrictEqual({ list });
+  });
+
   it('removes every element deep-equal to the value, keeping the others in order', () => {
     const element = fc.oneof(scalar, fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 2 }));
     fc.assert(
@@ -228,7 +236,9 @@ describe('applyUpdate: what it does not support throws', () => {
     for (const push of [{ $each: [1], $slice: -1 }, { $each: [1], $position: 0 }, { $each: [1], $sort: 1 }, { $slice: 1 }, { $each: 'x' }]) {
       expect(() => applyUpdate({ list: [] }, { $push: { list: push } }), JSON.stringify(push)).toThrow();
     }
-    for (const pull of [{ $in: [1] }, { $gte: 2 }, { k: 1 }]) expect(() => applyUpdate({ list: [1, 2] }, { $pull: { list: pull } })).toThrow();
+    for (const pull of [{ $in: [1] }, { $gte: 2 }, { k: { $gt: 1 } }, { k: { a: 1 } }]) {
+      expect(() => applyUpdate({ list: [1, 2] }, { $pull: { list: pull } }), JSON.stringify(pull)).toThrow();
+    }
     for (const by of ['1', null, true]) expect(() => applyUpdate({ n: 1 }, { $inc: { n: by } } as never)).toThrow();
   });
 });

@@ -11,7 +11,8 @@
  * fields (`partialStringFields`). Source: MongoDB manual, "Partial Indexes → Query Coverage".
  */
 
-export type CollectionName = 'payments' | 'purchaseRequests' | 'sellerOffers' | 'webhookDeliveries' | 'idempotencyKeys';
+export type CollectionName =
+  'payments' | 'purchaseRequests' | 'sellerOffers' | 'webhookDeliveries' | 'idempotencyKeys' | 'paymentEvents' | 'webhookEndpoints' | 'eventDeliveries';
 
 export interface IndexSpec {
   /** Field → direction, in order; `id` is written `_id` as MongoDB names it. */
@@ -39,6 +40,8 @@ export const INDEXES: Record<CollectionName, readonly IndexSpec[]> = {
     { keys: { sellerOfferId: 1 }, partialString: true },
     // The outbox: payments with steps still to carry out.
     { keys: { pendingEffects: 1 }, partialString: true },
+    // The event outbox: payments with events the relay has not recorded yet.
+    { keys: { 'pendingEvents.id': 1 }, partialString: true },
     // Disbursements in flight, by state (monitors, metrics, the sweeper).
     { keys: { 'escrow.inFlight.state': 1 }, partialString: true },
     // A user's payments as buyer or as seller, newest first (list, stats, export).
@@ -69,6 +72,24 @@ export const INDEXES: Record<CollectionName, readonly IndexSpec[]> = {
   ],
   idempotencyKeys: [
     { keys: { scopeKey: 1 }, unique: true },
+    { keys: { expiresAt: 1 }, expireAtField: true },
+  ],
+  // The event log, newest first (GET /events pages on createdAt, then id), and one payment's events.
+  paymentEvents: [
+    { keys: { createdAt: -1, _id: -1 } },
+    { keys: { type: 1, createdAt: -1, _id: -1 } },
+    { keys: { paymentId: 1, createdAt: -1, _id: -1 } },
+    { keys: { expiresAt: 1 }, expireAtField: true },
+  ],
+  // Read whole: an instance has a handful of endpoints.
+  webhookEndpoints: [],
+  eventDeliveries: [
+    // An endpoint's deliveries, newest first (the operator's log).
+    { keys: { endpointId: 1, createdAt: -1, _id: -1 } },
+    { keys: { eventId: 1 } },
+    // The queue, as on the inbox: due work, and a key's unfinished deliveries oldest first.
+    { keys: { 'job.state': 1, 'job.runAt': 1 } },
+    { keys: { 'job.key': 1, createdAt: 1, _id: 1 }, partialString: true },
     { keys: { expiresAt: 1 }, expireAtField: true },
   ],
 };

@@ -4,6 +4,7 @@ import { INDEXES, leadingField, uniqueFields, type CollectionName } from './inde
 import { HashIndexes, stringValues } from './memoryIndexes.js';
 import { matcher } from './mingoQuery.js';
 import type { IdempotencyRecord, PaymentRecord, PurchaseRequestRecord, SellerOfferRecord, WebhookDeliveryRecord } from '../../core/store/records.js';
+import type { EventDeliveryRecord, PaymentEventRecord, WebhookEndpointRecord } from '../../core/store/eventRecords.js';
 import { normaliseRecord, normaliseUpdate } from './recordRules.js';
 import { applyUpdate } from './updateApplier.js';
 import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Store, type Update } from '../../core/store/store.js';
@@ -245,6 +246,9 @@ export class MemoryStore implements Store {
   readonly sellerOffers: MemoryCollection<SellerOfferRecord>;
   readonly webhookDeliveries: MemoryCollection<WebhookDeliveryRecord>;
   readonly idempotencyKeys: MemoryCollection<IdempotencyRecord>;
+  readonly paymentEvents: MemoryCollection<PaymentEventRecord>;
+  readonly webhookEndpoints: MemoryCollection<WebhookEndpointRecord>;
+  readonly eventDeliveries: MemoryCollection<EventDeliveryRecord>;
 
   constructor(
     clock: Clock,
@@ -255,6 +259,9 @@ export class MemoryStore implements Store {
     this.sellerOffers = new MemoryCollection('sellerOffers', clock);
     this.webhookDeliveries = new MemoryCollection('webhookDeliveries', clock);
     this.idempotencyKeys = new MemoryCollection('idempotencyKeys', clock);
+    this.paymentEvents = new MemoryCollection('paymentEvents', clock);
+    this.webhookEndpoints = new MemoryCollection('webhookEndpoints', clock);
+    this.eventDeliveries = new MemoryCollection('eventDeliveries', clock);
   }
 
   async ping(): Promise<void> {}

@@ -9,6 +9,7 @@ import {
   SELLER_OFFER_STATUSES,
 } from '../../core/store/records.js';
 import { INDEXES, type IndexSpec } from './indexPlan.js';
+import { EVENT_DELIVERY_STATUSES } from '../../core/store/eventRecords.js';
 
 /**
  * Mongoose schemas for the production store. Ids are ObjectIds in `_id`; references to other
@@ -160,6 +161,56 @@ export const idempotencySchema = new Schema(
   common,
 );
 
+export const paymentEventSchema = new Schema(
+  {
+    type: { type: String, required: true },
+    paymentId: { type: String, required: true },
+    data: { type: Schema.Types.Mixed, default: {} },
+    expiresAt: { type: Date, default: null },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  common,
+);
+
+export const webhookEndpointSchema = new Schema(
+  {
+    url: { type: String, required: true },
+    description: nullableString,
+    enabled: { type: Boolean, required: true },
+    eventTypes: { type: [String], default: [] },
+    // Kept whole: the current secret and, during a rotation, the one it replaces.
+    secrets: { type: [Schema.Types.Mixed], default: [] },
+    createdBy: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  common,
+);
+
+export const eventDeliverySchema = new Schema(
+  {
+    endpointId: { type: String, required: true },
+    eventId: { type: String, required: true },
+    eventType: { type: String, required: true },
+    paymentId: { type: String, required: true },
+    requestBody: { type: String, required: true },
+    status: { type: String, enum: EVENT_DELIVERY_STATUSES, required: true },
+    attemptLog: { type: [Schema.Types.Mixed], default: [] },
+    responseCode: { type: Number, default: null },
+    responseBody: nullableString,
+    error: nullableString,
+    deliveredAt: { type: Date, default: null },
+    redeliveryOf: nullableString,
+    requestedBy: nullableString,
+    job: { type: jobSchema, default: null },
+    expiresAt: { type: Date, default: null },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  common,
+);
+
 /**
  * Declares the indexes of src/store/indexPlan.ts on a schema, as MongoDB options: a partial
  * filter `{ field: { $type: 'string' } }` for `partialString`, `expireAfterSeconds: 0` for a TTL
@@ -180,6 +231,9 @@ declareIndexes(purchaseRequestSchema, INDEXES.purchaseRequests);
 declareIndexes(sellerOfferSchema, INDEXES.sellerOffers);
 declareIndexes(webhookDeliverySchema, INDEXES.webhookDeliveries);
 declareIndexes(idempotencySchema, INDEXES.idempotencyKeys);
+declareIndexes(paymentEventSchema, INDEXES.paymentEvents);
+declareIndexes(webhookEndpointSchema, INDEXES.webhookEndpoints);
+declareIndexes(eventDeliverySchema, INDEXES.eventDeliveries);
 
 export function registerModels(conn: Connection) {
   return {
@@ -188,5 +242,8 @@ export function registerModels(conn: Connection) {
     SellerOffer: conn.model('SellerOffer', sellerOfferSchema, 'selleroffers'),
     WebhookDelivery: conn.model('WebhookDelivery', webhookDeliverySchema, 'webhookdeliveries'),
     IdempotencyKey: conn.model('IdempotencyKey', idempotencySchema, 'idempotencykeys'),
+    PaymentEvent: conn.model('PaymentEvent', paymentEventSchema, 'paymentevents'),
+    WebhookEndpoint: conn.model('WebhookEndpoint', webhookEndpointSchema, 'webhookendpoints'),
+    EventDelivery: conn.model('EventDelivery', eventDeliverySchema, 'eventdeliveries'),
   };
 }

@@ -7,6 +7,7 @@ import { afterKey, fromMongo, toMongoFilter, toMongoSort, translateError } from 
 import { ensureIndexes, type IndexReport } from './mongoIndexes.js';
 import { registerModels } from './mongoModels.js';
 import type { IdempotencyRecord, PaymentRecord, PurchaseRequestRecord, SellerOfferRecord, WebhookDeliveryRecord } from '../../core/store/records.js';
+import type { EventDeliveryRecord, PaymentEventRecord, WebhookEndpointRecord } from '../../core/store/eventRecords.js';
 import { normaliseRecord, normaliseUpdate } from './recordRules.js';
 import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Store, type Update } from '../../core/store/store.js';
 
@@ -179,6 +180,9 @@ export class MongoStore implements Store {
   readonly sellerOffers: Collection<SellerOfferRecord>;
   readonly webhookDeliveries: Collection<WebhookDeliveryRecord>;
   readonly idempotencyKeys: Collection<IdempotencyRecord>;
+  readonly paymentEvents: Collection<PaymentEventRecord>;
+  readonly webhookEndpoints: Collection<WebhookEndpointRecord>;
+  readonly eventDeliveries: Collection<EventDeliveryRecord>;
   /** What start-up built, and indexes on the server the schema no longer declares. */
   indexReport: IndexReport = { built: [], extra: [] };
 
@@ -195,6 +199,9 @@ export class MongoStore implements Store {
     this.sellerOffers = new MongoCollection(models.SellerOffer, 'sellerOffers', opts.clock, timeout);
     this.webhookDeliveries = new MongoCollection(models.WebhookDelivery, 'webhookDeliveries', opts.clock, timeout);
     this.idempotencyKeys = new MongoCollection(models.IdempotencyKey, 'idempotencyKeys', opts.clock, timeout);
+    this.paymentEvents = new MongoCollection(models.PaymentEvent, 'paymentEvents', opts.clock, timeout);
+    this.webhookEndpoints = new MongoCollection(models.WebhookEndpoint, 'webhookEndpoints', opts.clock, timeout);
+    this.eventDeliveries = new MongoCollection(models.EventDelivery, 'eventDeliveries', opts.clock, timeout);
   }
 
   /**

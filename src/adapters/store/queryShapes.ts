@@ -30,6 +30,12 @@ const PARTY_INDEXES = ['buyerId_1_createdAt_-1__id_-1', 'sellerId_1_createdAt_-1
 const WORK_LIST = 'status_1_provider_1_createdAt_1';
 const IN_FLIGHT = 'escrow.inFlight.state_1';
 const INBOX = 'job.state_1_job.runAt_1';
+const OUTBOX_QUEUE = INBOX;
+const EVENTS = 'createdAt_-1__id_-1';
+const PAYMENT_EVENTS = 'paymentId_1_createdAt_-1__id_-1';
+const ENDPOINT_LOG = 'endpointId_1_createdAt_-1__id_-1';
+/** A keyset page's "after the cursor": older, or as old with a smaller id. */
+const AFTER = { $or: [{ createdAt: { $lt: '…' } }, { _id: { $lt: '…' } }] };
 
 export const QUERY_SHAPES: readonly QueryShape[] = [
   // payments: one record named from outside
@@ -163,6 +169,54 @@ export const QUERY_SHAPES: readonly QueryShape[] = [
   },
   { collection: 'webhookDeliveries', filter: { kind: '=', 'job.state': IN }, indexes: [INBOX], by: 'webhook stats: inbox depth and lag' },
   { collection: 'webhookDeliveries', filter: { kind: '=', 'job.state': '=' }, indexes: [INBOX], by: 'webhook stats: running and dead' },
+  // records in (src/features/ingest): a request's payments, when it is cancelled or its buyer would change
+  { collection: 'payments', filter: { purchaseRequestId: '=' }, indexes: ['purchaseRequestId_1_sellerOfferId_1'], by: "ingest: a request's payments" },
+  // the event outbox and log (src/core/events/eventRelay.ts, src/features/webhookEndpoints/eventLog.ts)
+  { collection: 'payments', filter: { 'pendingEvents.id': { $type: 'string' } }, indexes: ['pendingEvents.id_1'], by: 'event relay: unrecorded events' },
+  { collection: 'paymentEvents', filter: { createdAt: BEFORE }, indexes: [EVENTS], by: 'GET /events: first page' },
+  { collection: 'paymentEvents', filter: { $and: [{ createdAt: BEFORE }, AFTER] }, indexes: [EVENTS], by: 'GET /events: next page' },
+  { collection: 'paymentEvents', filter: { type: '=', createdAt: BEFORE }, indexes: ['type_1_createdAt_-1__id_-1'], by: 'GET /events?type' },
+  {
+    collection: 'paymentEvents',
+    filter: { type: '=', $and: [{ createdAt: BEFORE }, AFTER] },
+    indexes: ['type_1_createdAt_-1__id_-1'],
+    by: 'GET /events?type: next page',
+  },
+  { collection: 'paymentEvents', filter: { paymentId: '=', createdAt: BEFORE }, indexes: [PAYMENT_EVENTS], by: 'GET /events?paymentId' },
+  {
+    collection: 'paymentEvents',
+    filter: { paymentId: '=', $and: [{ createdAt: BEFORE }, AFTER] },
+    indexes: [PAYMENT_EVENTS],
+    by: 'GET /events?paymentId: next page',
+  },
+  { collection: 'paymentEvents', filter: { type: '=', paymentId: '=', createdAt: BEFORE }, indexes: [PAYMENT_EVENTS], by: 'GET /events?type&paymentId' },
+  {
+    collection: 'paymentEvents',
+    filter: { type: '=', paymentId: '=', $and: [{ createdAt: BEFORE }, AFTER] },
+    indexes: [PAYMENT_EVENTS],
+    by: 'GET /events?type&paymentId: next page',
+  },
+  { collection: 'paymentEvents', filter: { expiresAt: BEFORE }, indexes: ['expiresAt_1'], by: 'retention sweep (in-process store)' },
+  // outbound deliveries: the operator's log and the durable queue (as on the inbox)
+  { collection: 'eventDeliveries', filter: { endpointId: '=', createdAt: BEFORE }, indexes: [ENDPOINT_LOG], by: "an endpoint's deliveries" },
+  {
+    collection: 'eventDeliveries',
+    filter: { endpointId: '=', $and: [{ createdAt: BEFORE }, AFTER] },
+    indexes: [ENDPOINT_LOG],
+    by: "an endpoint's deliveries: next page",
+  },
+  { collection: 'eventDeliveries', filter: { endpointId: '=' }, indexes: [ENDPOINT_LOG], by: 'one delivery of an endpoint (with _id)' },
+  { collection: 'eventDeliveries', filter: { eventId: '=' }, indexes: ['eventId_1'], by: "an event's deliveries" },
+  { collection: 'eventDeliveries', filter: { 'job.state': '=', 'job.runAt': BEFORE }, indexes: [OUTBOX_QUEUE], by: 'deliveries: due' },
+  {
+    collection: 'eventDeliveries',
+    filter: { 'job.state': '=', 'job.runAt': BEFORE, 'job.key': { $nin: '…' } },
+    indexes: [OUTBOX_QUEUE],
+    by: 'deliveries: due, busy keys left out',
+  },
+  { collection: 'eventDeliveries', filter: { 'job.state': '=', 'job.leaseUntil': BEFORE }, indexes: [OUTBOX_QUEUE], by: 'deliveries: expired leases' },
+  { collection: 'eventDeliveries', filter: { 'job.key': T }, indexes: ['job.key_1_createdAt_1__id_1'], by: "deliveries: a key's oldest unfinished" },
+  { collection: 'eventDeliveries', filter: { expiresAt: BEFORE }, indexes: ['expiresAt_1'], by: 'retention sweep (in-process store)' },
   // idempotency records
   { collection: 'idempotencyKeys', filter: { scopeKey: '=' }, indexes: ['scopeKey_1'], by: 'Idempotency-Key' },
   { collection: 'idempotencyKeys', filter: { scopeKey: '=', expiresAt: BEFORE }, indexes: ['scopeKey_1'], by: 'Idempotency-Key: expired record' },

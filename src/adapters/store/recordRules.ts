@@ -3,7 +3,16 @@ import { fail } from '../../platform/errors.js';
 import { isObjectId } from '../../platform/ids.js';
 import { isStorableKey, isWellFormedText } from '../../platform/text.js';
 import type { CollectionName } from './indexPlan.js';
-import { idempotencySchema, paymentSchema, purchaseRequestSchema, sellerOfferSchema, webhookDeliverySchema } from './mongoModels.js';
+import {
+  eventDeliverySchema,
+  idempotencySchema,
+  paymentEventSchema,
+  paymentSchema,
+  purchaseRequestSchema,
+  sellerOfferSchema,
+  webhookDeliverySchema,
+  webhookEndpointSchema,
+} from './mongoModels.js';
 import type { Update } from '../../core/store/store.js';
 
 /**
@@ -36,6 +45,9 @@ const SCHEMAS: Record<CollectionName, Schema> = {
   sellerOffers: sellerOfferSchema,
   webhookDeliveries: webhookDeliverySchema,
   idempotencyKeys: idempotencySchema,
+  paymentEvents: paymentEventSchema,
+  webhookEndpoints: webhookEndpointSchema,
+  eventDeliveries: eventDeliverySchema,
 };
 
 function defaultOf(st: SchemaType): (() => unknown) | undefined {

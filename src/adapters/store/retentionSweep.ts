@@ -7,7 +7,7 @@ import type { Store } from '../../core/store/store.js';
 export const RETENTION_SWEEP_INTERVAL_MS = 60_000;
 
 /**
- * Deletes webhook deliveries and idempotency records whose `expiresAt` has passed. Only the
+ * Deletes webhook deliveries, idempotency records, events and event deliveries whose `expiresAt` has passed. Only the
  * in-process store needs it: on MongoDB the TTL indexes on `expiresAt` (`expireAfterSeconds: 0`)
  * drop those rows on the server, so `retentionSweepFor` builds nothing there. Correctness does not
  * wait for a pass: the idempotency middleware drops an expired key before using it, and the
@@ -15,7 +15,7 @@ export const RETENTION_SWEEP_INTERVAL_MS = 60_000;
  * webhook stats count rows a little past their expiry.
  */
 export class RetentionSweep extends IntervalMonitor {
-  private deleted = { webhookDeliveries: 0, idempotencyKeys: 0 };
+  private deleted = { webhookDeliveries: 0, idempotencyKeys: 0, paymentEvents: 0, eventDeliveries: 0 };
 
   constructor(
     private readonly d: { store: Store; clock: Clock; intervalMs?: number },
@@ -38,6 +38,8 @@ export class RetentionSweep extends IntervalMonitor {
     const expired = { expiresAt: { $lte: this.d.clock.now() } };
     this.deleted.webhookDeliveries += await this.d.store.webhookDeliveries.deleteMany(expired);
     this.deleted.idempotencyKeys += await this.d.store.idempotencyKeys.deleteMany(expired);
+    this.deleted.paymentEvents += await this.d.store.paymentEvents.deleteMany(expired);
+    this.deleted.eventDeliveries += await this.d.store.eventDeliveries.deleteMany(expired);
   }
 }
 

@@ -10,7 +10,9 @@ import type { Update } from '../../core/store/store.js';
  * - `$unset` removes the field (absent stays absent); an array element becomes `null`;
  * - `$push` appends one value, or each of `{ $each: [...] }`, creating the array when absent
  *   (other modifiers, `$slice`, `$position`, `$sort`, throw);
- * - `$pull` removes every element deep-equal to the value (conditions are not supported);
+ * - `$pull` removes every element deep-equal to a scalar or array value; an object value is a
+ *   query on each element, as MongoDB reads it, limited to equality on its named fields
+ *   (`{ id: 'x' }` removes the elements whose `id` is `'x'`; operators and nested conditions throw);
  * - `$inc` adds to a number, starting from 0 when absent (`null` is not absent: it throws).
  * Values are cloned in, so the caller's update never aliases the record. The in-process store
  * calls this on its own copy of a record; it replaces mingo's `update()`, which rebuilt its
@@ -48,10 +50,10 @@ export function applyUpdate(doc: Record<string, unknown>, update: Update): void 
           break;
         }
         case '$pull': {
-          if (isPlainObject(value)) throw new Error(`$pull on ${path} with a condition is not supported`);
+          const removes = pullMatcher(path, value);
           const parent = parentFor(doc, path, false);
           const current = parent?.[last(path)];
-          if (Array.isArray(current)) parent![last(path)] = current.filter((x) => !isDeepStrictEqual(x, value));
+          if (Array.isArray(current)) parent![last(path)] = current.filter((x) => !removes(x));
           else if (current !== undefined) throw new Error(`$pull from ${path}, which is not an array`);
           break;
         }
@@ -69,6 +71,16 @@ export function applyUpdate(doc: Record<string, unknown>, update: Update): void 
       }
     }
   }
+}
+
+/** Which elements `$pull: { [path]: value }` removes: see `applyUpdate`. */
+function pullMatcher(path: string, value: unknown): (x: unknown) => boolean {
+  if (!isPlainObject(value)) return (x) => isDeepStrictEqual(x, value);
+  const fields = Object.entries(value);
+  if (fields.some(([k, v]) => k.startsWith('$') || isPlainObject(v))) {
+    throw new Error(`$pull on ${path} with a condition other than equality on named fields is not supported`);
+  }
+  return (x) => isPlainObject(x) && fields.every(([k, v]) => isDeepStrictEqual(x[k], v));
 }
 
 function last(path: string): string {

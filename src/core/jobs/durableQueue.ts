@@ -17,6 +17,11 @@ export interface JobHandler<T> {
   run(record: T): Promise<Record<string, unknown>>;
   /** The fields to `$set` when retries ran out (e.g. an outcome of `error`). */
   gaveUp?(record: T, error: string): Record<string, unknown>;
+  /**
+   * The fields to `$set` with a failed run, retried or given up (what the try saw: a response
+   * code, an attempt log), from the error `run` threw. Written in the same update as the retry.
+   */
+  failure?(record: T, error: unknown): Record<string, unknown>;
   /** The fields to write instead when writing `done` hit a unique key (e.g. a dedupe key another record took). */
   onDuplicateKey?(done: Record<string, unknown>): Record<string, unknown>;
   /** Told of every record the queue finished (done or dead), as written. */
@@ -37,6 +42,11 @@ export interface DurableQueueOptions {
   /** Backoff after the n-th failed start: `retryBaseMs · 2^(n−1)`, at most `retryMaxMs`, ±20 % jitter. */
   retryBaseMs: number;
   retryMaxMs: number;
+  /**
+   * Given up once a retry would start later than this long after the record was created, whatever
+   * the attempts (outbound webhooks: three days). Unset: only `maxAttempts` gives up.
+   */
+  retryForMs?: number;
 }
 
 /** The share of the event loop taken by other work (requests) above which queued work spaces its runs (see `nextTurn`). */
@@ -289,7 +299,7 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
         this.lastRunMs = performance.now() - t0;
       } catch (err) {
         this.lastRunMs = performance.now() - t0;
-        await this.failed(record, (err as Error)?.message ?? String(err));
+        await this.failed(record, (err as Error)?.message ?? String(err), this.handler.failure?.(record, err) ?? {});
         return;
       }
       await this.finish(record, done);
@@ -338,18 +348,29 @@ export class DurableQueue<T extends QueuedRecord> implements Monitor {
     this.handler.settled?.(written);
   }
 
-  private async failed(record: T, error: string): Promise<void> {
+  private async failed(record: T, error: string, fields: Record<string, unknown>): Promise<void> {
     const attempts = record.job?.attempts ?? 1;
     const message = error.slice(0, 500);
     const now = this.clock.now();
-    if (attempts >= this.options.maxAttempts) {
-      const written = await this.collection.updateOne(this.held(record), { $set: { ...this.handler.gaveUp?.(record, message), ...deadFields(message, now) } });
+    const delay = backoffMs(attempts, this.options.retryBaseMs, this.options.retryMaxMs);
+    const { retryForMs } = this.options;
+    const tooLate = retryForMs !== undefined && now.getTime() + delay - record.createdAt.getTime() > retryForMs;
+    if (attempts >= this.options.maxAttempts || tooLate) {
+      const written = await this.collection.updateOne(this.held(record), {
+        $set: { ...fields, ...this.handler.gaveUp?.(record, message), ...deadFields(message, now) },
+      });
       if (!written) return this.lostLease(record);
       return this.gaveUp(written, attempts, message);
     }
-    const delay = backoffMs(attempts, this.options.retryBaseMs, this.options.retryMaxMs);
     const written = await this.collection.updateOne(this.held(record), {
-      $set: { 'job.state': QUEUED, 'job.runAt': new Date(now.getTime() + delay), 'job.leaseOwner': null, 'job.leaseUntil': null, 'job.lastError': message },
+      $set: {
+        ...fields,
+        'job.state': QUEUED,
+        'job.runAt': new Date(now.getTime() + delay),
+        'job.leaseOwner': null,
+        'job.leaseUntil': null,
+        'job.lastError': message,
+      },
     });
     if (!written) return this.lostLease(record);
     this.counts.retried++;

@@ -1,3 +1,4 @@
+import type { EventDeliveryRecord, PaymentEventRecord, WebhookEndpointRecord } from './eventRecords.js';
 import type { IdempotencyRecord, PaymentRecord, PurchaseRequestRecord, SellerOfferRecord, WebhookDeliveryRecord } from './records.js';
 
 /**
@@ -62,6 +63,11 @@ export interface Store {
   readonly sellerOffers: Collection<SellerOfferRecord>;
   readonly webhookDeliveries: Collection<WebhookDeliveryRecord>;
   readonly idempotencyKeys: Collection<IdempotencyRecord>;
+  /** The event log: one record per payment event, recorded by the relay from the payments' outbox. */
+  readonly paymentEvents: Collection<PaymentEventRecord>;
+  readonly webhookEndpoints: Collection<WebhookEndpointRecord>;
+  /** One per (event, endpoint): the outbound webhooks' durable queue and their delivery log. */
+  readonly eventDeliveries: Collection<EventDeliveryRecord>;
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -17,7 +17,7 @@ import { httpStatusesOfWireCode } from '../errors.js';
 export type Auth = 'none' | 'bearer' | 'optionalBearer' | 'admin' | 'signature' | 'cronSecret' | 'metricsToken';
 
 export interface RouteDoc {
-  method: 'get' | 'post' | 'put' | 'delete' | 'options';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete' | 'options';
   /** OpenAPI path below `/api/payment`, with `{param}` placeholders. */
   path: string;
   /** For a route outside `/api/payment`: where its path is rooted instead (e.g. `[{ url: '/' }]`). */
