@@ -423,3 +423,179 @@ describe('DurableQueue', () => {
     });
   });
 });
+
+/**
+ * The options outbound webhooks added: `retryForMs` gives a record up once its next retry would
+ * start later than that long after it was created (whatever attempts are left), and never before;
+ * `failure` writes what a failed try saw in the same update as its retry or its give-up.
+ */
+describe('DurableQueue: retryForMs and failure', () => {
+  /** A record created now (not offset by the builder's sequence), so its age is exactly the clock's move. */
+  const fresh = (key: string) => row(key, { createdAt: clock.now() });
+  const alwaysFails = (): JobHandler<Rec> => ({
+    run: async () => {
+      throw new Error('endpoint down');
+    },
+    gaveUp: (_r, error) => ({ outcome: 'error', detail: `gave up: ${error}` }),
+  });
+
+  beforeEach(() => {
+    vi.spyOn(Math, 'random').mockReturnValue(0.5); // backoff without jitter: base·2^(n−1)
+  });
+
+  it('retries when the next retry starts exactly retryForMs after creation, and gives up when it would start 1 ms later', async () => {
+    const [r] = await put(fresh('a'));
+    const t0 = r!.createdAt.getTime();
+    const q = queue(alwaysFails(), { maxAttempts: 10, retryForMs: 1_000 });
+    await q.drain(); // first failure at t0: its retry (after 1 s) starts at t0 + 1 000, at the limit
+    expect(await stored(r!)).toMatchObject({
+      outcome: 'received',
+      job: { state: 'queued', attempts: 1, runAt: new Date(t0 + 1_000), lastError: 'endpoint down' },
+    });
+
+    const [s] = await put(fresh('b'));
+    const late = queue(alwaysFails(), { maxAttempts: 10, retryForMs: 999 });
+    await late.drain(); // the same retry would start at t0 + 1 000, past 999
+    expect(await stored(s!)).toMatchObject({
+      outcome: 'error',
+      detail: 'gave up: endpoint down',
+      job: { state: 'dead', key: null, attempts: 1, leaseOwner: null, leaseUntil: null, lastError: 'endpoint down', finishedAt: clock.now() },
+    });
+    expect(late.status()).toMatchObject({ dead: 1, retried: 0 });
+  });
+
+  it('keeps retrying while each retry starts within retryForMs, then gives up at the first that would not, before maxAttempts', async () => {
+    const [r] = await put(fresh('a'));
+    const t0 = r!.createdAt.getTime();
+    const settled: string[] = [];
+    const q = queue({ ...alwaysFails(), settled: (x) => void settled.push(x.id) }, { maxAttempts: 10, retryForMs: 3_000 });
+    await q.drain(); // failure 1 at t0 → retry at t0 + 1 000
+    expect((await stored(r!)).job).toMatchObject({ state: 'queued', attempts: 1, runAt: new Date(t0 + 1_000) });
+    clock.advance(1_000);
+    await q.drain(); // failure 2 at t0 + 1 000 → retry at t0 + 3 000: exactly at the limit
+    expect((await stored(r!)).job).toMatchObject({ state: 'queued', attempts: 2, runAt: new Date(t0 + 3_000) });
+    expect(settled).toEqual([]);
+    clock.advance(2_000);
+    await q.drain(); // failure 3 at t0 + 3 000 → a retry at t0 + 7 000 would be past it: given up
+    expect(await stored(r!)).toMatchObject({ outcome: 'error', job: { state: 'dead', key: null, attempts: 3, finishedAt: new Date(t0 + 3_000) } });
+    expect(settled).toEqual([r!.id]);
+    expect(q.status()).toMatchObject({ retried: 2, dead: 1 });
+  });
+
+  it("measures from the record's creation, not from its first try: a record that waited is given up sooner", async () => {
+    const [r] = await put(fresh('a'));
+    clock.advance(5_000); // queued, not tried, for 5 s (the queue was down)
+    const q = queue(alwaysFails(), { maxAttempts: 10, retryForMs: 5_500 });
+    await q.drain(); // its retry would start at creation + 6 000
+    expect((await stored(r!)).job).toMatchObject({ state: 'dead', attempts: 1 });
+  });
+
+  it('frees the key of a record given up by retryForMs, so the next record of the key runs', async () => {
+    const [a1] = await put(fresh('a'));
+    const [a2] = await put(row('a', { createdAt: new Date(a1!.createdAt.getTime() + 1) }));
+    const runs: string[] = [];
+    const q = queue(
+      {
+        run: async (x) => {
+          runs.push(x.id);
+          if (x.id === a1!.id) throw new Error('endpoint down');
+          return { outcome: 'applied' };
+        },
+      },
+      { maxAttempts: 10, retryForMs: 0 },
+    );
+    await q.drain();
+    expect(runs).toEqual([a1!.id, a2!.id]);
+    expect((await stored(a1!)).job).toMatchObject({ state: 'dead' });
+    expect((await stored(a2!)).job).toMatchObject({ state: null });
+  });
+
+  it('without retryForMs, only maxAttempts gives up, however old the record', async () => {
+    const [r] = await put(fresh('a'));
+    clock.advance(365 * 86_400_000);
+    const q = queue(alwaysFails(), { maxAttempts: 2 });
+    await q.drain();
+    expect((await stored(r!)).job).toMatchObject({ state: 'queued', attempts: 1 });
+  });
+
+  it('maxAttempts still gives up first when it comes before retryForMs', async () => {
+    const [r] = await put(fresh('a'));
+    const q = queue(alwaysFails(), { maxAttempts: 1, retryForMs: 86_400_000 });
+    await q.drain();
+    expect(await stored(r!)).toMatchObject({ outcome: 'error', job: { state: 'dead', attempts: 1 } });
+  });
+
+  it('writes the failure fields, from the thrown error, in the same update as the retry', async () => {
+    const [r] = await put(fresh('a'));
+    const thrown = new Error('HTTP 503');
+    const seen: unknown[] = [];
+    const updates = vi.spyOn(store.webhookDeliveries, 'updateOne');
+    const q = queue(
+      {
+        run: async () => {
+          throw thrown;
+        },
+        failure: (x, err) => {
+          seen.push(err);
+          return { status: 'tried', detail: `try ${x.job!.attempts}: ${(err as Error).message}` };
+        },
+      },
+      { maxAttempts: 10, retryForMs: 60_000 },
+    );
+    await q.drain();
+    expect(seen).toEqual([thrown]);
+    expect(seen[0]).toBe(thrown);
+    expect(await stored(r!)).toMatchObject({
+      status: 'tried',
+      detail: 'try 1: HTTP 503',
+      outcome: 'received',
+      job: { state: 'queued', attempts: 1, lastError: 'HTTP 503' },
+    });
+    const retryWrites = updates.mock.calls.filter(([f, u]) => f.id === r!.id && u.$set?.['job.state'] === 'queued');
+    expect(retryWrites).toHaveLength(1);
+    expect(retryWrites[0]![1].$set).toMatchObject({ status: 'tried', detail: 'try 1: HTTP 503', 'job.lastError': 'HTTP 503' });
+  });
+
+  it('writes the failure fields with the give-up too (gaveUp wins where both set a field), in the one update that marks it dead', async () => {
+    const [r] = await put(fresh('a'));
+    const updates = vi.spyOn(store.webhookDeliveries, 'updateOne');
+    const q = queue(
+      {
+        run: async () => {
+          throw new Error('HTTP 500');
+        },
+        failure: (_x, err) => ({ status: 'last try', detail: `saw ${(err as Error).message}` }),
+        gaveUp: (_x, error) => ({ outcome: 'error', detail: `gave up: ${error}` }),
+      },
+      { maxAttempts: 10, retryForMs: 10 },
+    );
+    await q.drain();
+    expect(await stored(r!)).toMatchObject({
+      status: 'last try',
+      outcome: 'error',
+      detail: 'gave up: HTTP 500',
+      job: { state: 'dead', lastError: 'HTTP 500' },
+    });
+    const deadWrites = updates.mock.calls.filter(([f, u]) => f.id === r!.id && u.$set?.['job.state'] === 'dead');
+    expect(deadWrites).toHaveLength(1);
+    expect(deadWrites[0]![1].$set).toMatchObject({ status: 'last try', outcome: 'error', detail: 'gave up: HTTP 500' });
+  });
+
+  it('calls failure once per failed try and never on success', async () => {
+    const [r] = await put(fresh('a'));
+    let failures = 0;
+    const q = queue(
+      {
+        run: async (x) => {
+          if (x.job!.attempts < 3) throw new Error(`fail ${x.job!.attempts}`);
+          return { outcome: 'applied' };
+        },
+        failure: () => (failures++, { detail: `failures ${failures}` }),
+      },
+      { maxAttempts: 10, retryBaseMs: 0, retryMaxMs: 0, retryForMs: 60_000 },
+    );
+    await q.drain();
+    expect(failures).toBe(2);
+    expect(await stored(r!)).toMatchObject({ outcome: 'applied', detail: 'failures 2', job: { state: null, attempts: 3, lastError: null } });
+  });
+});
