@@ -37,7 +37,10 @@ const FAST = {
   WEBHOOK_INBOX_POLL_MS: '20',
 };
 
-async function listening(env: Record<string, string> = {}, extra: { wrapStore?: (s: Store) => Store; store?: Store; captureLogs?: boolean } = {}) {
+async function listening(
+  env: Record<string, string> = {},
+  extra: { wrapStore?: (s: Store) => Store; store?: Store; captureLogs?: boolean; clock?: ManualClock } = {},
+) {
   const w = await startTestWorld({ listen: true, shkeeper: true, env: { ...FAST, ...env }, ...extra });
   stops.push(() => w.stop());
   return w;
@@ -169,10 +172,19 @@ class Gate {
   }
 }
 
-/** A store whose `payments[method]` passes `gate` (when `when` says so): before the call, or after it with `after`. */
-function gated(gate: Gate, method: 'insertOne' | 'findOne', when: (args: unknown[]) => boolean, after = false) {
+/**
+ * A store whose `<collection>[method]` passes `gate` (when `when` says so): before the call, or
+ * after it with `after`. Default collection: payments.
+ */
+function gated(
+  gate: Gate,
+  method: 'insertOne' | 'findOne' | 'findById',
+  when: (args: unknown[]) => boolean,
+  after = false,
+  collection: 'payments' | 'webhookEndpoints' = 'payments',
+) {
   return (store: Store): Store => {
-    const payments = new Proxy(store.payments, {
+    const wrapped = new Proxy(store[collection], {
       get(target, key) {
         const v = Reflect.get(target, key, target) as unknown;
         if (key !== method || typeof v !== 'function') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
@@ -187,7 +199,7 @@ function gated(gate: Gate, method: 'insertOne' | 'findOne', when: (args: unknown
     });
     return new Proxy(store, {
       get(target, key) {
-        if (key === 'payments') return payments;
+        if (key === collection) return wrapped;
         const v = Reflect.get(target, key, target) as unknown;
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
@@ -628,6 +640,41 @@ describe('events out: who may see events and secrets', () => {
     expect(b.received).toHaveLength(0);
   });
 
+  it('endpoint bodies are strict: no chosen secret, no owner, no unknown type, nothing written', async () => {
+    const w = await listening();
+    const url = 'https://hooks.example.com/x';
+    for (const body of [
+      { url, secret: 'whsec_mine' },
+      { url, secrets: [{ secret: 'whsec_mine' }] },
+      { url, createdBy: 'someone' },
+      { url, eventTypes: [] },
+      { url, eventTypes: ['*', 'payment.created'] },
+      { url, eventTypes: ['payment.*'] },
+      { url, eventTypes: ['constructor'] },
+      { url, enabled: 'true' },
+      { url: `https://hooks.example.com/${'a'.repeat(2048)}` },
+      { url: ['https://a.example.com'] },
+      JSON.parse('{"url":"https://hooks.example.com/x","__proto__":{"enabled":false}}'),
+    ]) {
+      const r = await w.admin.post('/webhook-endpoints', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+    }
+    expect(await w.store.webhookEndpoints.count({})).toBe(0);
+    const { id } = await addEndpoint(w, url);
+    for (const body of [
+      { secrets: [] },
+      { id: newObjectId() },
+      { eventTypes: ['nope'] },
+      { url: 'ftp://hooks.example.com/' },
+      { url: 'https://u:p@hooks.example.com/' },
+    ]) {
+      const r = await w.admin.patch(`/webhook-endpoints/${id}`, body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+    }
+    for (const bad of ['abc', '__proto__', `${id}0`]) expect([400, 404]).toContain((await w.admin.get(`/webhook-endpoints/${bad}`)).status);
+    expect((await w.store.webhookEndpoints.findById(id))!.secrets).toHaveLength(1);
+  });
+
   it('hostile cursors and limits are refused, and a cursor of another list never pages this one', async () => {
     const w = await listening();
     const r = await receiver();
@@ -716,13 +763,9 @@ describe('events out: endpoint URLs (WEBHOOK_ENDPOINTS_ALLOW_PRIVATE off)', () =
     expect((await w.store.webhookEndpoints.findById(ok.id))?.url).toBe('https://hooks.example.com/escrow');
   });
 
-  // FAULT (events out, low): the save-time check compares the host with `localhost` and
-  // `*.localhost` literally (hostMayBePublic, src/adapters/webhooks/endpointUrl.ts:93-96), so the
-  // fully-qualified `localhost.` (also spelt `localhost%2e`) is saved although it names loopback.
-  // The per-send DNS check still refuses it when it resolves to 127.0.0.1, so this is not an SSRF
-  // by itself, but the README promises the URL is refused when saved. Who: an admin's typo or a
-  // tester; severity low. Fix: strip one trailing dot before the name checks.
-  it.fails('the fully-qualified name localhost. is refused when saved', async () => {
+  // Also found by the unit suite of a387f35 (it.fails there); fixed in the working tree at the
+  // time of writing (hostMayBePublic strips one trailing dot). Kept as the invariant.
+  it('the fully-qualified name localhost. is refused when saved', async () => {
     const w = await listening({ WEBHOOK_ENDPOINTS_ALLOW_PRIVATE: 'false' });
     for (const url of ['http://localhost./hooks', 'http://localhost%2e/hooks', 'http://foo.localhost./']) {
       const r = await w.admin.post('/webhook-endpoints', { url });
@@ -778,6 +821,53 @@ describe('events out: endpoint URLs (WEBHOOK_ENDPOINTS_ALLOW_PRIVATE off)', () =
   });
 });
 
+describe('events out: secret rotation', () => {
+  it('with no overlap the old secret stops signing at once; the new one signs every later delivery', async () => {
+    const w = await listening();
+    const r = await receiver();
+    const { id, secret: old } = await addEndpoint(w, r.url);
+    const rotated = await w.admin.post(`/webhook-endpoints/${id}/rotate-secret`, { overlapHours: 0 });
+    expect(rotated.status, rotated.text).toBe(200);
+    const fresh = rotated.body.data.secret as string;
+    await intent(w, await market(w));
+    await flush(w);
+    await waitFor(() => r.delivered.length >= 1, 'a delivery');
+    const got = r.delivered[0]!;
+    const header = got.headers['escrow-signature'] as string;
+    expect(header.split(',').filter((p) => p.startsWith('v1='))).toHaveLength(1);
+    expect(verifyEventSignature({ body: got.body, header, secret: fresh }).ok).toBe(true);
+    expect(verifyEventSignature({ body: got.body, header, secret: old }).ok).toBe(false);
+    for (const bad of [{ overlapHours: -1 }, { overlapHours: 169 }, { overlapHours: 1.5 }, { overlapHours: '24' }, { secret: 'whsec_mine' }]) {
+      expect((await w.admin.post(`/webhook-endpoints/${id}/rotate-secret`, bad)).status, JSON.stringify(bad)).toBe(400);
+    }
+  });
+
+  // FAULT (events out, a rotation's secret silently lost): rotateSecret reads the endpoint and
+  // writes the new secrets conditionally on `updatedAt` only (src/features/webhookEndpoints/
+  // endpointService.ts:113-116), a millisecond timestamp, not a version: two rotations whose writes
+  // land in the same millisecond (two admins, a double-clicked button, two instances) both succeed,
+  // and the second drops the first's new secret, which its admin was just shown and has
+  // configured on the receiver: every later delivery fails that receiver's check (an outage until
+  // someone notices). Who: admins, by accident. Severity: low. Fix: a revision counter
+  // (`$inc: { revision: 1 }`, condition on it) or `$push` the new secret atomically. Shown with a
+  // fixed clock, which makes "the same millisecond" certain.
+  it.fails('two racing rotations never answer a secret that does not sign', async () => {
+    const gate = new Gate();
+    const clock = new ManualClock(Date.now());
+    const w = await listening({}, { clock, wrapStore: gated(gate, 'findById', () => true, true, 'webhookEndpoints') });
+    const r = await receiver();
+    const { id } = await addEndpoint(w, r.url);
+    gate.armed = true;
+    const first = w.admin.post(`/webhook-endpoints/${id}/rotate-secret`, { overlapHours: 1 });
+    await gate.hit; // the first rotation read the endpoint
+    const second = await w.admin.post(`/webhook-endpoints/${id}/rotate-secret`, { overlapHours: 1 });
+    gate.release();
+    const answered = [await first, second].filter((x) => x.status === 200).map((x) => x.body.data.secret as string);
+    const live = (await w.store.webhookEndpoints.findById(id))!.secrets.map((s) => s.secret);
+    for (const secret of answered) expect(live).toContain(secret);
+  });
+});
+
 describe('events out: signatures', () => {
   it('verify only over the exact bytes, with the right secret, within the tolerance; a captured delivery cannot be replayed later', async () => {
     const w = await listening();
@@ -825,13 +915,23 @@ describe('events out: signatures', () => {
     }
   });
 
-  // FAULT (events out, receiver helper, low): verifyEventSignature compares `|now − t| >
-  // toleranceSeconds` (src/core/events/eventSignature.ts:55); with a NaN tolerance (a receiver's
-  // `Number(process.env.X)` of an unset variable) the comparison is false and EVERY timestamp is
-  // accepted: a captured delivery can be replayed forever. Who: an outsider who captured one
-  // delivery, against a receiver that misconfigured the tolerance. Fix: treat a non-finite or
-  // negative tolerance as the default (or throw), as the README tells receivers to pass one.
-  it.fails('a replay years later is refused whatever tolerance a receiver passes (NaN included)', () => {
+  it('non-ASCII text in a payment (buyer metadata) is signed over the bytes actually sent', async () => {
+    const w = await listening();
+    const r = await receiver();
+    const { secret } = await addEndpoint(w, r.url, { eventTypes: ['payment.created'] });
+    const m = await market(w);
+    const res = await w.as(BUYER).post('/shkeeper/intents', { ...intentBody(m), metadata: { note: 'café ☕ \u2028 𝄞 "quoted" \\ </script>' } });
+    expect(res.status, res.text).toBe(200);
+    await flush(w);
+    await waitFor(() => r.delivered.length >= 1, 'a delivery');
+    const got = r.delivered[0]!;
+    expect(verifyEventSignature({ body: Buffer.from(got.body, 'utf8'), header: got.headers['escrow-signature'] as string, secret }).ok).toBe(true);
+    expect(JSON.parse(got.body).data.payment.metadata.note).toContain('𝄞');
+  });
+
+  // A NaN tolerance (a receiver's Number() of an unset setting) once turned the timestamp check
+  // off; found by a387f35 too and fixed in the working tree at the time of writing. The invariant:
+  it('a replay years later is refused whatever tolerance a receiver passes (NaN included)', () => {
     const body = '{"id":"x"}';
     const header = signEvent(body, ['whsec_a'], 1_000_000_000);
     expect(verifyEventSignature({ body, header, secret: 'whsec_a', toleranceSeconds: Number(undefined), nowSeconds: 1_900_000_000 }).ok).toBe(false);
