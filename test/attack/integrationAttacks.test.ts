@@ -46,7 +46,7 @@ async function listening(
   return w;
 }
 
-async function inProcess(extra: { wrapStore?: (s: Store) => Store; clock?: ManualClock } = {}) {
+async function inProcess(extra: { wrapStore?: (s: Store) => Store; clock?: ManualClock; env?: Record<string, string> } = {}) {
   const w = await startTestWorld(extra);
   stops.push(() => w.stop());
   return w;
@@ -1165,6 +1165,36 @@ describe('events out: receivers that misbehave', () => {
     await flush(w);
     expect(requests).toBe(1);
     expect(await w.store.eventDeliveries.count({ status: 'succeeded' })).toBe(1);
+  });
+
+  // FAULT (events out, an admin's setting silently drops queued events): a delivery's `expiresAt`
+  // is `now + EVENT_RETENTION_DAYS` (src/core/events/eventRelay.ts, the relay's `expiresAt`), and
+  // the retention sweep (src/adapters/store/retentionSweep.ts:42; on MongoDB the TTL index) deletes
+  // expired deliveries whatever their status, while the config accepts a retention shorter than
+  // the retry window (EVENT_RETENTION_DAYS=1 with the default OUTBOUND_WEBHOOK_RETRY_HOURS=72,
+  // src/platform/config.ts:151-153). A receiver down for more than a day then loses every event
+  // still queued for it: no `failed` row, nothing left to redeliver. Who: an admin's mistake
+  // ("keep the log a day"). Severity: medium (lost events, silently). Fix: refuse
+  // EVENT_RETENTION_DAYS × 24 < OUTBOUND_WEBHOOK_RETRY_HOURS at start, or set a pending delivery's
+  // expiry only when it finishes (null while queued).
+  it.fails('a delivery still being retried is never deleted by retention', async () => {
+    const clock = new ManualClock(Date.now());
+    const w = await inProcess({
+      clock,
+      env: { ...FAST, EVENT_RETENTION_DAYS: '1', OUTBOUND_WEBHOOK_RETRY_BASE_MS: '600000', OUTBOUND_WEBHOOK_RETRY_MAX_MS: '3600000' },
+    });
+    const r = await receiver();
+    r.status = 503;
+    await addEndpoint(w, r.url, { eventTypes: ['payment.created'] });
+    await w.as(BUYER).post('/', controllerBody(await market(w)));
+    await flush(w);
+    expect(r.received).toHaveLength(1);
+    const [queued] = await w.store.eventDeliveries.find({});
+    expect(queued).toMatchObject({ status: 'pending', job: { state: 'queued' } });
+    // A day and an hour later the receiver is still down; its retries have two more days to go.
+    clock.advance(25 * 3_600_000);
+    await w.monitor('retentionSweep').tick();
+    expect(await w.store.eventDeliveries.findById(queued!.id)).not.toBeNull();
   });
 
   it('a receiver down, then up, gets each payment’s events once and in order (no loss, no duplicate)', async () => {
