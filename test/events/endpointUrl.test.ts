@@ -75,12 +75,10 @@ describe('isPublicAddress', () => {
     (a) => expect(isPublicAddress(a)).toBe(false),
   );
 
-  // Fault (low): the module cites the IANA IPv6 Special-Purpose Address Registry, but leaves out
-  // some of its not-globally-reachable blocks: 64:ff9b:1::/48 (local-use NAT64, RFC 8215: a
-  // translator there reaches the operator's internal IPv4), 2001:2::/48 (benchmarking),
-  // 2001:10::/28 (ORCHID) and 3fff::/20 (documentation, RFC 9637). Suggested fix: add them to the
-  // IPv6 list (and 2001::/23 as a whole if only the reachable sub-blocks are wanted).
-  it.fails.each(['64:ff9b:1::1', '2001:2::1', '2001:10::1', '3fff::1'])('%s (an IANA not-globally-reachable block) is not public', (a) => {
+  // Found here (fixed): not-globally-reachable IPv6 blocks the list had left out: 64:ff9b:1::/48
+  // (local-use NAT64, RFC 8215: a translator there reaches internal IPv4), 2001:2::/48
+  // (benchmarking), 2001:10::/28 (ORCHID), 3fff::/20 (documentation, RFC 9637).
+  it.each(['64:ff9b:1::1', '2001:2::1', '2001:10::1', '3fff::1'])('%s (an IANA not-globally-reachable block) is not public', (a) => {
     expect(isPublicAddress(a)).toBe(false);
   });
 });
@@ -199,12 +197,9 @@ describe('checkEndpointUrl', () => {
     expect(refused(raw, DEV)).toMatch(/loopback, private, link-local or reserved/);
   });
 
-  // Fault (low): a fully qualified name with its trailing dot (`localhost.`, `api.localhost.`,
-  // `metadata.google.internal.`, `printer.local.`) is the same name to DNS, but the save-time
-  // check compares the hostname as written, so these are saved. The send-time lookup still refuses
-  // them when they resolve to a non-public address (publicLookup), hence low. Suggested fix: strip
-  // one trailing dot from the hostname in hostMayBePublic before comparing.
-  it.fails.each(['http://localhost./', 'http://api.localhost./', 'http://metadata.google.internal./', 'http://printer.local./'])(
+  // Found here (fixed): a fully qualified name with its trailing dot (`localhost.`) is the same
+  // name to DNS; the save-time check compared it as written and let these through.
+  it.each(['http://localhost./', 'http://api.localhost./', 'http://metadata.google.internal./', 'http://printer.local./'])(
     'refuses the always-local name %s written with its trailing dot',
     (raw) => expect(refused(raw, DEV)).toMatch(/loopback, private, link-local or reserved/),
   );

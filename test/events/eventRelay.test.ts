@@ -304,15 +304,10 @@ describe('EventRelay', () => {
     expect(await store.eventDeliveries.count({})).toBe(5);
   });
 
-  // Fault (low): one payment's order across relay instances. A delivery's createdAt (its place in
-  // its key's queue) comes from a per-process counter that runs ahead of the clock by one ms per
-  // delivery in a burst. When the relay that recorded a payment's first event stops before its
-  // next one (a crash, a leader change, or an operator's drain beside the leader's pass), another
-  // instance stamps the next event from its own counter, earlier than the first: the queue then
-  // sends event 2 before event 1, breaking "in order per payment". Suggested fix: stamp from the
-  // store, e.g. max(now, the latest createdAt of the key's deliveries + 1), or order a key's
-  // deliveries by the event's own time and sequence (PendingEvent.at plus its index) instead.
-  it.fails("keeps one payment's order when another relay records its next event after a crash", async () => {
+  // Found here (fixed): a delivery's place in its key's queue came from a per-process counter, so a
+  // second relay (after a crash or a leader change) could stamp a payment's next event earlier than
+  // its first. Deliveries now take the event's own time, strictly increasing per payment.
+  it("keeps one payment's order when another relay records its next event after a crash", async () => {
     await endpoint(['*']);
     // A burst: relay A's counter runs 30 ms ahead of the (still) clock.
     for (let i = 0; i < 30; i++) await created();

@@ -97,11 +97,9 @@ describe('verifyEventSignature', () => {
       });
     });
 
-    // Fault (low): a tolerance that is not a number (a receiver's `Number(process.env.X)` of an unset
-    // variable) compares false with everything, so replay protection is silently off: a day-old
-    // capture is accepted. Suggested fix: refuse (or throw at the call) unless
-    // Number.isFinite(toleranceSeconds) && toleranceSeconds >= 0, and likewise for nowSeconds.
-    it.fails('refuses an old signature even when the tolerance given is NaN (fails open today)', () => {
+    // Found here (fixed): a tolerance that is not a number (`Number()` of an unset variable) compared
+    // false with everything, so a day-old capture was accepted.
+    it('refuses an old signature even when the tolerance given is NaN', () => {
       expect(verify(header, { nowSeconds: T + 86_400, toleranceSeconds: Number.NaN }).ok).toBe(false);
     });
   });

@@ -492,8 +492,8 @@ describe('any sequence of operations', () => {
       // As multisets too (the order check above is stricter; this states the property as the README does).
       const count = (xs: string[]) => [...xs].sort();
       expect(count(statusEvents(after).map((e) => e.type))).toEqual(count(expectedStatusEvents(after)));
-      // Every excess credit, and every flag, has its one event.
-      const excess = after.escrow?.credits.filter((c) => c.kind === 'excess').length ?? 0;
+      // Every credit beyond the price (an excess credit, or a funding credit that overpaid), and every flag, has its one event.
+      const excess = after.escrow?.credits.filter((c) => c.kind === 'excess' || c.reason === 'overpaid').length ?? 0;
       expect(types(after).filter((t) => t === 'escrow.excess_received')).toHaveLength(excess);
       expect(types(after).filter((t) => t === 'payment.attention_required')).toHaveLength(after.attention?.length ?? 0);
     }

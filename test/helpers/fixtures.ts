@@ -58,6 +58,7 @@ export function payment(over: Partial<PaymentRecord> = {}): PaymentRecord {
     pendingEffects: [],
     attention: [],
     pendingEvents: [],
+    lastEventAt: null,
     providerData: {},
     metadata: {},
     history: [],
@@ -83,10 +84,22 @@ export async function seedMarketplace(store: Store, opts: { buyerId?: string } =
   return { request, offer, otherOffer };
 }
 
-/** A snapshot of everything in the store, to assert that a refused request changed nothing. */
+/**
+ * A snapshot of everything in the store, to assert that a refused request changed nothing. A
+ * payment's events are shown as the ids it announced, wherever they are (its outbox, or the event
+ * log once the relay moved them): the relay may run between two snapshots without changing one.
+ */
 export async function snapshot(store: Store) {
+  // Payments first, the log after: an event the relay moves in between is then seen in one or both.
+  const payments = await store.payments.find({}, { sort: { id: 1 } });
+  const logged = await store.paymentEvents.find({}, { sort: { id: 1 } });
+  const announced = (p: PaymentRecord) =>
+    [...new Set([...(p.pendingEvents ?? []).map((e) => e.id), ...logged.filter((e) => e.paymentId === p.id).map((e) => e.id)])].sort();
   return {
-    payments: await store.payments.find({}, { sort: { id: 1 } }),
+    payments: payments.map((p) => {
+      const { pendingEvents: _outbox, ...rest } = p;
+      return { ...rest, announced: announced(p) };
+    }),
     purchaseRequests: await store.purchaseRequests.find({}, { sort: { id: 1 } }),
     sellerOffers: await store.sellerOffers.find({}, { sort: { id: 1 } }),
   };

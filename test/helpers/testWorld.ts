@@ -161,8 +161,13 @@ export function errorOf(res: { status: number; body: unknown; text?: string }): 
   return body.error;
 }
 
-/** The payment as stored; fails the test when it is gone. */
-export async function paymentOf(w: { store: Store }, id: string): Promise<PaymentRecord> {
+/**
+ * The payment as stored, once the event relay has moved its announced events to the event log
+ * (so its outbox reads the same whenever the relay happens to run); fails the test when it is gone.
+ * A relay that cannot run (a store a test made fail) leaves the outbox as it is.
+ */
+export async function paymentOf(w: { store: Store; ctx?: { eventRelay: { drain(): Promise<void> } } }, id: string): Promise<PaymentRecord> {
+  await w.ctx?.eventRelay.drain().catch(() => undefined);
   const p = await w.store.payments.findById(id);
   if (!p) throw new Error(`payment ${id} is gone`);
   return p;

@@ -7,7 +7,7 @@ import type { IdempotencyRecord, PaymentRecord, PurchaseRequestRecord, SellerOff
 import type { EventDeliveryRecord, PaymentEventRecord, WebhookEndpointRecord } from '../../core/store/eventRecords.js';
 import { normaliseRecord, normaliseUpdate } from './recordRules.js';
 import { applyUpdate } from './updateApplier.js';
-import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Store, type Update } from '../../core/store/store.js';
+import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Store, type Update, type WriteOptions } from '../../core/store/store.js';
 
 /**
  * The in-process store, for machines where no MongoDB server can run. Filters are the same
@@ -107,11 +107,11 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
     yield* this.cursor(filter, options);
   }
 
-  async updateOne(filter: Filter, update: Update): Promise<T | null> {
+  async updateOne(filter: Filter, update: Update, options: WriteOptions = {}): Promise<T | null> {
     const checked = normaliseUpdate(this.name, update);
     const current = this.firstMatch(filter);
     if (!current) return null;
-    const next = this.applied(current, checked);
+    const next = this.applied(current, checked, options.touch !== false);
     this.replace(current, next);
     return structuredClone(next);
   }
@@ -201,10 +201,10 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
     return structuredClone(copy);
   }
 
-  private applied(current: T, update: Update): T {
+  private applied(current: T, update: Update, touch = true): T {
     const next = structuredClone(current);
     try {
-      applyUpdate(next as unknown as Record<string, unknown>, withUpdatedAt(update, this.clock.now()));
+      applyUpdate(next as unknown as Record<string, unknown>, touch ? withUpdatedAt(update, this.clock.now()) : update);
     } catch (err) {
       // What MongoDB refuses for the record's shape ($set inside null, $inc on a string…).
       throw fail('record_invalid', { message: `the update does not fit the ${this.name} record: ${(err as Error).message}`, cause: err });

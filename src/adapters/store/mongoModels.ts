@@ -73,6 +73,7 @@ export const paymentSchema = new Schema(
     // Written whole by the coordinator (flags) and pushed with each change (events): kept as sent.
     attention: { type: [Schema.Types.Mixed], default: [] },
     pendingEvents: { type: [Schema.Types.Mixed], default: [] },
+    lastEventAt: { type: Date, default: null },
     providerData: { type: Schema.Types.Mixed, default: {} },
     metadata: { type: Schema.Types.Mixed, default: {} },
     history: { type: [historySchema], default: [] },

@@ -9,7 +9,7 @@ import { registerModels } from './mongoModels.js';
 import type { IdempotencyRecord, PaymentRecord, PurchaseRequestRecord, SellerOfferRecord, WebhookDeliveryRecord } from '../../core/store/records.js';
 import type { EventDeliveryRecord, PaymentEventRecord, WebhookEndpointRecord } from '../../core/store/eventRecords.js';
 import { normaliseRecord, normaliseUpdate } from './recordRules.js';
-import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Store, type Update } from '../../core/store/store.js';
+import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Store, type Update, type WriteOptions } from '../../core/store/store.js';
 
 /**
  * The production store. The filter and update documents services build are sent as they are,
@@ -124,10 +124,11 @@ class MongoCollection<T extends { id: string }> implements Collection<T> {
     }
   }
 
-  async updateOne(filter: Filter, update: Update): Promise<T | null> {
+  async updateOne(filter: Filter, update: Update, options: WriteOptions = {}): Promise<T | null> {
+    const stamped = options.touch === false ? update : withUpdatedAt(update, this.clock.now());
     try {
       const doc = await this.model
-        .findOneAndUpdate(this.filter(filter), normaliseUpdate(this.name, withUpdatedAt(update, this.clock.now())), {
+        .findOneAndUpdate(this.filter(filter), normaliseUpdate(this.name, stamped), {
           returnDocument: 'after',
           runValidators: true,
           maxTimeMS: this.timeoutMs,

@@ -33,6 +33,10 @@ for (const [net, bits] of [
   ['::', 128],
   ['::1', 128],
   ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['2001:2::', 48],
+  ['2001:10::', 28],
+  ['3fff::', 20],
   ['100::', 64],
   ['2001:db8::', 32],
   ['fc00::', 7],
@@ -86,7 +90,11 @@ export function checkEndpointUrl(raw: string, policy: UrlPolicy): UrlVerdict {
 
 /** False for a literal non-public address or a name that is always local. */
 function hostMayBePublic(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  // `localhost.` is `localhost`: one trailing dot names the same host (the DNS root).
+  const host = hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
   if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.local') || host.endsWith('.internal')) return false;
   return isIP(host) === 0 || isPublicAddress(host);
 }

@@ -36,7 +36,6 @@ export class EventRelay extends IntervalMonitor {
   onRecorded?: () => void;
   private dirty = false;
   private started = false;
-  private lastStampMs = 0;
   private counts = { events: 0, deliveries: 0 };
 
   constructor(
@@ -100,8 +99,9 @@ export class EventRelay extends IntervalMonitor {
     if (await store.paymentEvents.insertIfAbsent(event)) this.counts.events++;
     const body = eventBody(event);
     for (const endpoint of endpoints.filter((x) => subscribes(x, e.type))) {
-      // Strictly increasing here, so one payment's deliveries keep the order of its events in the queue.
-      const stamp = new Date((this.lastStampMs = Math.max(now.getTime(), this.lastStampMs + 1)));
+      // The event's own time: strictly increasing per payment (written with the change), so the
+      // queue keeps one payment's events in order whichever relay recorded them.
+      const stamp = e.at;
       const delivery: EventDeliveryRecord = {
         id: deliveryId(e.id, endpoint.id),
         endpointId: endpoint.id,
@@ -124,7 +124,8 @@ export class EventRelay extends IntervalMonitor {
       };
       if (await store.eventDeliveries.insertIfAbsent(delivery)) this.counts.deliveries++;
     }
-    await store.payments.updateOne({ id: p.id }, { $pull: { pendingEvents: { id: e.id } } });
+    // Bookkeeping, not a change of the payment: its updatedAt stays the change's own.
+    await store.payments.updateOne({ id: p.id }, { $pull: { pendingEvents: { id: e.id } } }, { touch: false });
   }
 }
 

@@ -23,7 +23,8 @@ export function signEvent(body: string | Buffer, secrets: readonly string[], tim
 }
 
 export type SignatureCheck =
-  { ok: true; timestamp: number } | { ok: false; reason: 'missing_header' | 'malformed_header' | 'timestamp_out_of_tolerance' | 'no_matching_signature' };
+  | { ok: true; timestamp: number }
+  | { ok: false; reason: 'missing_header' | 'body_not_raw' | 'malformed_header' | 'timestamp_out_of_tolerance' | 'no_matching_signature' };
 
 /**
  * For receivers: checks an `Escrow-Signature` header against the raw body.
@@ -35,7 +36,8 @@ export type SignatureCheck =
  *   be replayed after it. `nowSeconds` defaults to the local clock.
  *
  * Returns `{ ok: true, timestamp }` when any `v1` matches any secret (compared in constant time),
- * else `{ ok: false, reason }`. Never throws on a hostile header.
+ * else `{ ok: false, reason }` (`body_not_raw` for parsed JSON; a tolerance that is not a finite
+ * number ≥ 0 refuses every signature). Never throws on a hostile header.
  */
 export function verifyEventSignature(opts: {
   body: string | Buffer;
@@ -45,6 +47,11 @@ export function verifyEventSignature(opts: {
   nowSeconds?: number;
 }): SignatureCheck {
   if (!opts.header) return { ok: false, reason: 'missing_header' };
+  if (typeof opts.body !== 'string' && !Buffer.isBuffer(opts.body)) return { ok: false, reason: 'body_not_raw' };
+  const tolerance = opts.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
+  const now = opts.nowSeconds ?? Math.floor(Date.now() / 1000);
+  // A tolerance or clock that is not a number (an unset setting read with Number()) must not turn the check off.
+  if (!Number.isFinite(tolerance) || tolerance < 0 || !Number.isFinite(now)) return { ok: false, reason: 'timestamp_out_of_tolerance' };
   let timestamp: number | undefined;
   const signatures: string[] = [];
   for (const part of opts.header.split(',')) {
@@ -55,8 +62,7 @@ export function verifyEventSignature(opts: {
     else if (key === 'v1' && /^[0-9a-f]{64}$/.test(value)) signatures.push(value);
   }
   if (timestamp === undefined || signatures.length === 0) return { ok: false, reason: 'malformed_header' };
-  const now = opts.nowSeconds ?? Math.floor(Date.now() / 1000);
-  if (Math.abs(now - timestamp) > (opts.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS)) return { ok: false, reason: 'timestamp_out_of_tolerance' };
+  if (Math.abs(now - timestamp) > tolerance) return { ok: false, reason: 'timestamp_out_of_tolerance' };
   const secrets = typeof opts.secret === 'string' ? [opts.secret] : opts.secret;
   for (const secret of secrets) {
     const expected = Buffer.from(hmac(secret, timestamp, opts.body), 'hex');

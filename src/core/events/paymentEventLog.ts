@@ -1,4 +1,5 @@
 import { newObjectId } from '../../platform/ids.js';
+import { addDecimals, compareDecimals, subtractDecimals } from '../../platform/money.js';
 import type { Credit, Disbursement, PaymentRecord, PaymentStatus, PendingEvent } from '../store/records.js';
 import type { Update } from '../store/store.js';
 
@@ -81,11 +82,14 @@ export function creationEvent(p: PaymentRecord, at: Date): PendingEvent {
 
 /**
  * The events of writing `update` over `before`, in the order they happened: the status move, each
- * excess credit it adds, a disbursement becoming in doubt, each attention flag it raises. Reads
- * only `$set.status`, `$set.escrowState`, `$set.escrow`, `$set.transactionHash` and `$push.attention`,
- * the fields through which the coordinator writes what these events announce.
+ * credit beyond the price it adds, a disbursement becoming in doubt, each attention flag it
+ * raises. Reads only `$set.status`, `$set.escrowState`, `$set.escrow`, `$set.transactionHash` and
+ * `$push.attention`, the fields through which the coordinator writes what these events announce.
+ * Each event's time is later than every earlier event of the payment (`lastEventAt`), by at least
+ * a millisecond, whatever the clocks of the instances that wrote them: the delivery queue orders
+ * one payment's events by it.
  */
-export function eventsOfChange(before: PaymentRecord, update: Update, at: Date): PendingEvent[] {
+export function eventsOfChange(before: PaymentRecord, update: Update, now: Date): PendingEvent[] {
   const set = (update.$set ?? {}) as Partial<PaymentRecord>;
   const after: PaymentRecord = {
     ...before,
@@ -104,8 +108,16 @@ export function eventsOfChange(before: PaymentRecord, update: Update, at: Date):
   }
   if (set.escrow && before.escrow) {
     const known = new Set(before.escrow.credits.map((c) => c.key));
-    for (const c of set.escrow.credits) {
-      if (c.kind === 'excess' && !known.has(c.key)) events.push({ type: 'escrow.excess_received', data: { payment, credit: creditView(c) } });
+    const funded = addDecimals('0', ...set.escrow.credits.filter((c) => c.kind === 'funding').map((c) => c.amount));
+    for (const c of set.escrow.credits.filter((x) => !known.has(x.key))) {
+      // Money beyond the price: a credit recorded as excess, or the part of an overpaying funding credit above the price.
+      const excess =
+        c.kind === 'excess'
+          ? c.amount
+          : c.reason === 'overpaid' && compareDecimals(funded, before.amount.amount) > 0
+            ? subtractDecimals(funded, before.amount.amount)
+            : null;
+      if (excess) events.push({ type: 'escrow.excess_received', data: { payment, credit: creditView(c), excess } });
     }
     const d = set.escrow.inFlight;
     if (d?.state === 'in_doubt' && before.escrow.inFlight?.state !== 'in_doubt') {
@@ -114,11 +126,19 @@ export function eventsOfChange(before: PaymentRecord, update: Update, at: Date):
   }
   const flag = update.$push?.attention as { reason: string } | undefined;
   if (flag) events.push({ type: 'payment.attention_required', data: { payment, reason: flag.reason } });
-  return events.map((e) => ({ id: newObjectId(at), type: e.type, at, data: e.data }));
+  const first = Math.max(now.getTime(), (before.lastEventAt?.getTime() ?? 0) + 1);
+  return events.map((e, i) => {
+    const at = new Date(first + i);
+    return { id: newObjectId(at), type: e.type, at, data: e.data };
+  });
 }
 
-/** `update` with `events` pushed onto the payment's outbox in the same write. */
+/** `update` with `events` pushed onto the payment's outbox in the same write, and the last one's time kept. */
 export function withEvents(update: Update, events: PendingEvent[]): Update {
   if (events.length === 0) return update;
-  return { ...update, $push: { ...update.$push, pendingEvents: { $each: events } } };
+  return {
+    ...update,
+    $set: { ...update.$set, lastEventAt: events.at(-1)!.at },
+    $push: { ...update.$push, pendingEvents: { $each: events } },
+  };
 }

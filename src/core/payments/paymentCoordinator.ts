@@ -79,7 +79,8 @@ export class PaymentCoordinator extends InflowWrites {
       createdAt: now,
       updatedAt: now,
     };
-    const created = await this.store.payments.insertOne({ ...payment, pendingEvents: [creationEvent(payment, now)] });
+    const event = creationEvent(payment, now);
+    const created = await this.store.payments.insertOne({ ...payment, pendingEvents: [event], lastEventAt: event.at });
     this.onEvents?.();
     return created;
   }

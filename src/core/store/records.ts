@@ -181,6 +181,8 @@ export interface PaymentRecord {
    * (src/core/events/eventRelay.ts). Absent on records written before it existed.
    */
   pendingEvents?: PendingEvent[];
+  /** The time of this payment's latest event: the next one is later (see `eventsOfChange`). */
+  lastEventAt?: Date | null;
   /** Provider-specific facts (amounts received, invoice quotes…) kept apart from the core fields. */
   providerData: Record<string, unknown>;
   metadata: Record<string, unknown>;

@@ -31,6 +31,14 @@ export interface FindOptions {
   limit?: number;
 }
 
+export interface WriteOptions {
+  /**
+   * `false` leaves `updatedAt` as it is: bookkeeping that changes nothing a reader means by "the
+   * record changed" (the event relay emptying a payment's outbox). Every other write stamps it.
+   */
+  touch?: boolean;
+}
+
 export interface Collection<T extends { id: string }> {
   /** Throws AppError(conflict, code `duplicate_key`) when a unique key is taken. */
   insertOne(doc: T): Promise<T>;
@@ -47,7 +55,7 @@ export interface Collection<T extends { id: string }> {
    * after the update, or null when nothing matched. This is the conditional write every state
    * transition relies on.
    */
-  updateOne(filter: Filter, update: Update): Promise<T | null>;
+  updateOne(filter: Filter, update: Update, options?: WriteOptions): Promise<T | null>;
   updateMany(filter: Filter, update: Update): Promise<number>;
   deleteMany(filter: Filter): Promise<number>;
 }
