@@ -393,9 +393,9 @@ describe('records in: the cancellation rules', () => {
   });
 
   // FAULT (records in, cancel racing a payment's creation): RequestCancellation.apply
-  // (src/features/ingest/requestCancellation.ts:51) reads the request's payments once, after the
+  // (src/features/ingest/requestCancellation.ts:47) reads the request's payments once, after the
   // request became cancelled; every creation path checks `request.status === 'open'` earlier and
-  // inserts later (PaymentService.create, src/features/controller/paymentService.ts:49-56;
+  // inserts later (PaymentService.create, src/features/controller/paymentService.ts:47-56;
   // IntentService.create, src/features/shkeeper/intentService.ts:67-76; even the Web3 save's
   // re-read, src/features/decentralized/web3PaymentService.ts:141-142, is before its insert). A
   // payment inserted in between stays pending on a cancelled request although the marketplace's
@@ -469,7 +469,7 @@ describe('records in: the offer under a payment (price, currency, release wallet
 
   // FAULT (records in, offer update racing a payment's creation): SellerOfferIngest checks for a
   // holder (`findOne({ liveOfferKey })`, src/features/ingest/sellerOfferIngest.ts:74-81) and then
-  // writes the offer conditionally on the OFFER's fields only (line 53); a payment inserted between
+  // writes the offer conditionally on the OFFER's fields only (line 54); a payment inserted between
   // the two is not seen (the code's own comment admits it). The payment is created at the old price
   // and the offer's price and release wallet change under it: the release later pays
   // `offer.walletAddress` as it is then (ruleRecipient, src/core/escrow/escrowRecipients.ts:33-38).
@@ -844,7 +844,7 @@ describe('events out: secret rotation', () => {
 
   // FAULT (events out, a rotation's secret silently lost): rotateSecret reads the endpoint and
   // writes the new secrets conditionally on `updatedAt` only (src/features/webhookEndpoints/
-  // endpointService.ts:113-116), a millisecond timestamp, not a version: two rotations whose writes
+  // endpointService.ts:103-106), a millisecond timestamp, not a version: two rotations whose writes
   // land in the same millisecond (two admins, a double-clicked button, two instances) both succeed,
   // and the second drops the first's new secret, which its admin was just shown and has
   // configured on the receiver: every later delivery fails that receiver's check (an outage until
@@ -1113,11 +1113,11 @@ describe('events out: receivers that misbehave', () => {
   });
 
   // FAULT (events out, a slow receiver blocks others): the sender's only bound on a try is axios'
-  // `timeout` (src/adapters/webhooks/eventSender.ts:34), which after the response headers is a
+  // `timeout` (src/adapters/webhooks/eventSender.ts:36), which after the response headers is a
   // socket IDLE timeout: a receiver (or anything on its path) that answers headers and then
   // trickles a byte now and then keeps the try running until 64 KiB arrive (hours), holding one of
   // OUTBOUND_WEBHOOK_CONCURRENCY slots; a few such endpoints stall every delivery of every
-  // endpoint, and past the lease (max(30 s, 3 × timeout), eventDeliveryQueue.ts:86) another leader
+  // endpoint, and past the lease (max(30 s, 3 × timeout), eventDeliveryQueue.ts:87) another leader
   // may start it again (sent twice). Who: whoever controls a subscribed receiver URL (a
   // marketplace's misbehaving proxy, or an outsider who took over a registered host). Severity:
   // medium (delivery outage for all endpoints). Fix: a wall-clock deadline on the whole try (an
@@ -1140,7 +1140,7 @@ describe('events out: receivers that misbehave', () => {
   });
 
   // FAULT (events out, sent again after a 2xx): a 2xx whose body exceeds 64 KiB makes axios throw
-  // (maxContentLength, src/adapters/webhooks/eventSender.ts:40), so the try counts as failed and
+  // (maxContentLength, src/adapters/webhooks/eventSender.ts:41), so the try counts as failed and
   // the event is sent again, with backoff, for three days, although the receiver accepted it each
   // time. Who: any receiver with a verbose 200 page (a framework's default HTML, a proxy). Severity:
   // low (duplicates; receivers are told to be idempotent, but "a 2xx is delivered" is the contract).
