@@ -54,8 +54,42 @@ export class PaymentCoordinator extends InflowWrites {
   /**
    * Inserts a new payment; inbound ones start with an empty escrow ledger. What nothing has set yet
    * (`NewPayment`'s optional fields: no hash, claim, provider task, disbursement, offer hold) is null.
+   *
+   * The creator checked the request (open) and the offer (its price and seller) before; the
+   * marketplace may change either at the same moment (PUT purchase-requests / seller-offers, which
+   * write first and then look for payments). So an inbound payment, once inserted, reads them
+   * again: a request cancelled meanwhile, or an offer whose price, currency, seller or request
+   * changed, cancels the new payment at once and throws 409 `purchase_request_not_open` /
+   * `offer_in_use`. One of two racing sides always sees the other (each writes, then reads).
    */
   async create(record: NewPayment, source: string, actor: string) {
+    const created = await this.insertNew(record, source, actor);
+    if (created.direction !== 'in') return created;
+    const refusal = await this.changedUnderCreation(created);
+    if (refusal) {
+      await this.transition(created.id, { to: 'cancelled', source: 'system', actor: 'system', reason: refusal.message });
+      throw refusal;
+    }
+    return created;
+  }
+
+  private async changedUnderCreation(p: PaymentRecord) {
+    const request = await this.store.purchaseRequests.findById(p.purchaseRequestId);
+    if (request?.status === 'cancelled')
+      return fail('purchase_request_not_open', { message: 'the purchase request was cancelled while the payment was created' });
+    if (!p.sellerOfferId) return null;
+    const offer = await this.store.sellerOffers.findById(p.sellerOfferId);
+    // An offer the store does not hold is not a race (records written directly, tests): nothing to compare.
+    const same =
+      offer === null ||
+      (offer.purchaseRequestId === p.purchaseRequestId &&
+        (p.sellerId === null || offer.sellerId === p.sellerId) &&
+        offer.currency === p.amount.currency &&
+        compareDecimals(offer.amount, p.amount.amount) === 0);
+    return same ? null : fail('offer_in_use', { message: 'the offer changed while the payment was created; read it again' });
+  }
+
+  private async insertNew(record: NewPayment, source: string, actor: string) {
     const now = this.clock.now();
     const entry: HistoryEntry = {
       fromStatus: null,

@@ -25,8 +25,8 @@ type Changes = Partial<Pick<SellerOfferRecord, MoneyField | 'status'>>;
  *   a funded escrow.
  *
  * Writes are conditional on the fields just read, so two racing PUTs are decided one after the
- * other. Throws 503 `contention` when the record keeps changing. (A payment created between the
- * hold check and the write is not seen: closing that needs the creation paths to mark the offer.)
+ * other. Throws 503 `contention` when the record keeps changing. A payment created between the
+ * hold check and the write is found right after it, and the write is taken back (`undoIfTaken`).
  */
 export class SellerOfferIngest {
   constructor(private readonly d: { store: Store; clock: Clock; events: PaymentEvents }) {}
@@ -53,6 +53,7 @@ export class SellerOfferIngest {
       const read = { id, status: current.status, ...Object.fromEntries(MONEY_FIELDS.map((f) => [f, current[f]])) };
       const updated = await store.sellerOffers.updateOne(read, { $set: changes });
       if (!updated) continue;
+      await this.undoIfTaken(current, changes);
       if (changes.status !== undefined) this.announce(updated);
       return { kind: 'updated', record: updated };
     }
@@ -74,6 +75,25 @@ export class SellerOfferIngest {
     const holder = current.status === 'accepted' ? null : await this.liveHolder(current.id);
     if (current.status === 'accepted' || holder) throw inUse(touched, current.status, holder);
     return changes;
+  }
+
+  /**
+   * A payment created between the hold check and the write (it checked the offer before this
+   * write): the change is taken back and refused with 409 `offer_in_use`. Payment creation reads
+   * the offer again after its own insert, so of the two racing sides at least one sees the other;
+   * both may back off, neither can leave a payment bound to a price the offer no longer has.
+   */
+  private async undoIfTaken(before: SellerOfferRecord, changes: Changes): Promise<void> {
+    const touched = MONEY_FIELDS.filter((f) => f in changes);
+    if (touched.length === 0 && changes.status !== 'rejected') return;
+    const holder = await this.liveHolder(before.id);
+    if (!holder) return;
+    const fields = [...touched, ...(changes.status !== undefined ? (['status'] as const) : [])];
+    await this.d.store.sellerOffers.updateOne(
+      { id: before.id, ...Object.fromEntries(fields.map((f) => [f, changes[f]])) },
+      { $set: Object.fromEntries(fields.map((f) => [f, before[f]])) },
+    );
+    throw inUse([...touched, ...(changes.status === 'rejected' ? ['status'] : [])], before.status, holder);
   }
 
   /** The id of the live payment holding the offer, if any. */
