@@ -315,6 +315,12 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
   if (production && (!e.JWT_SECRET || e.JWT_SECRET.length < 32)) {
     problems.push('JWT_SECRET: required in production, at least 32 characters');
   }
+  // A delivery still being retried must not expire under its queue (its row is its job).
+  if (e.EVENT_RETENTION_DAYS * 24 <= e.OUTBOUND_WEBHOOK_RETRY_HOURS) {
+    problems.push(
+      `EVENT_RETENTION_DAYS: must be longer than OUTBOUND_WEBHOOK_RETRY_HOURS (${e.OUTBOUND_WEBHOOK_RETRY_HOURS} h), or deliveries still being retried would be dropped`,
+    );
+  }
   if (e.JWT_SECRET !== undefined && e.JWT_SECRET.length < 16) {
     problems.push('JWT_SECRET: must be at least 16 characters');
   }

@@ -170,4 +170,20 @@ describe('config', () => {
     expect(c.publicBaseUrl).toBe('https://pay.example.com');
     expect(c.shkeeper.apiUrl).toBe('https://shk.example.com');
   });
+
+  it('outbound webhooks: defaults, and a retention that would drop deliveries still being retried is refused', () => {
+    expect(loadConfig({}).outboundWebhooks).toEqual({
+      concurrency: 8,
+      pollMs: 1_000,
+      timeoutMs: 10_000,
+      retryBaseMs: 30_000,
+      retryMaxMs: 3_600_000,
+      retryForMs: 72 * 3_600_000,
+      allowPrivateUrls: false,
+      eventRetentionMs: 30 * 86_400_000,
+    });
+    expect(problemsOf({ EVENT_RETENTION_DAYS: '3' })).toMatch(/^EVENT_RETENTION_DAYS: must be longer than OUTBOUND_WEBHOOK_RETRY_HOURS \(72 h\)/m);
+    expect(problemsOf({ EVENT_RETENTION_DAYS: '1', OUTBOUND_WEBHOOK_RETRY_HOURS: '12' })).toBe('');
+    expect(loadConfig({ WEBHOOK_ENDPOINTS_ALLOW_PRIVATE: 'true' }).outboundWebhooks.allowPrivateUrls).toBe(true);
+  });
 });
