@@ -345,6 +345,47 @@ describe('records in: the cancellation rules', () => {
     expect((await w.as('attacker').get(`/${created.body.data.id}`)).status).toBe(404);
   });
 
+  // FAULT (records in, a request's buyer or refund wallet changing under a new payment): the
+  // request ingest checks "no payment of this request exists" (`payments.findOne({
+  // purchaseRequestId })`, src/features/ingest/purchaseRequestIngest.ts:92) and then writes the
+  // request conditionally on the REQUEST's fields only (line 59); a payment inserted between the two
+  // is not seen, and the creation's own re-read (2fac550, PaymentCoordinator.create) checks only
+  // that the request is not cancelled. The payment then lives on a request whose buyer or refund
+  // fallback wallet (`buyerWalletAddress`, what a refund of a SHKeeper escrow pays when the payer is
+  // not known: ruleRecipient, src/core/escrow/escrowRecipients.ts:41-46) changed after it was
+  // created, which README says cannot happen. Who: the marketplace's service credential (or whoever
+  // can make the marketplace edit a request) during the buyer's checkout. Severity: medium-high (a
+  // refund redirected). Fix: as for offers: after the write, look for a payment again and take the
+  // write back (or mark the request "in use" with a conditional write from the creation paths), and
+  // have creation re-read `buyerId`/`buyerWalletAddress` too.
+  for (const [what, change] of [
+    ['refund wallet', { buyerWalletAddress: ATTACKER_WALLET }],
+    ['buyer', { buyerId: 'attacker' }],
+  ] as const) {
+    it.fails(`a request update racing a payment creation never changes the ${what} under the new payment`, async () => {
+      const gate = new Gate();
+      const inUseCheck = (args: unknown[]) => {
+        const f = args[0] as Record<string, unknown>;
+        return Object.keys(f).length === 1 && 'purchaseRequestId' in f;
+      };
+      const w = await inProcess({ wrapStore: gated(gate, 'findOne', inUseCheck, true) });
+      const m = await market(w);
+      expect((await service(w).put(`/purchase-requests/${m.requestId}`, requestBody({ buyerWalletAddress: WALLET }))).status).toBe(200);
+      gate.armed = true;
+      const updating = service(w).put(`/purchase-requests/${m.requestId}`, requestBody(Object.assign({ buyerWalletAddress: WALLET }, change)));
+      await gate.hit; // the update found no payment of the request
+      const created = await w.as(BUYER).post('/', controllerBody(m));
+      gate.release();
+      await updating;
+      const request = await w.store.purchaseRequests.findById(m.requestId);
+      const live = (await w.store.payments.find({ purchaseRequestId: m.requestId })).filter((p) => p.status !== 'cancelled' && p.status !== 'failed');
+      if (created.status === 201) expect(live).toHaveLength(1);
+      for (const p of live) {
+        expect({ buyerId: request?.buyerId, buyerWalletAddress: request?.buyerWalletAddress }).toEqual({ buyerId: p.buyerId, buyerWalletAddress: WALLET });
+      }
+    });
+  }
+
   it('cancelling a request with a funded escrow moves no money: payment and escrow unchanged, one flag, one event', async () => {
     const w = await listening();
     const m = await market(w);
