@@ -10,7 +10,7 @@ import { systemClock } from '../../src/platform/clock.js';
 import { newObjectId } from '../../src/platform/ids.js';
 import { preparedDisbursement } from '../helpers/fixtures.js';
 import { ManualClock } from '../helpers/manualClock.js';
-import { ESCROW, paymentOf, startTestWorld, type ListeningWorld, type World } from '../helpers/testWorld.js';
+import { ESCROW, paymentOf, QUIET_MONITORS, startTestWorld, type ListeningWorld, type World } from '../helpers/testWorld.js';
 import { WebhookReceiver } from '../helpers/webhookReceiver.js';
 import { invoiceCallback, postWebhook } from '../shkeeper/payinTestKit.js';
 
@@ -39,9 +39,9 @@ const FAST = {
 
 async function listening(
   env: Record<string, string> = {},
-  extra: { wrapStore?: (s: Store) => Store; store?: Store; captureLogs?: boolean; clock?: ManualClock } = {},
+  extra: { wrapStore?: (s: Store) => Store; store?: Store; captureLogs?: boolean; clock?: ManualClock; shkeeper?: { payoutCallbacks: boolean } } = {},
 ) {
-  const w = await startTestWorld({ listen: true, shkeeper: true, env: { ...FAST, ...env }, ...extra });
+  const w = await startTestWorld({ listen: true, env: { ...FAST, ...env }, ...extra, shkeeper: extra.shkeeper ?? true });
   stops.push(() => w.stop());
   return w;
 }
@@ -1011,6 +1011,35 @@ describe('events out: exactly one event per change, of the right type, only for 
     await flush(w);
     expect(r.delivered.map((x) => parse(x.body).type)).toEqual(types);
     expect(new Set(r.delivered.map((x) => parse(x.body).id)).size).toBe(types.length);
+  });
+
+  it('a SHKeeper payout: payout.created and payout.completed on the payout, escrow.released on the escrow, once each despite repeated callbacks', async () => {
+    const w = await listening(QUIET_MONITORS, { shkeeper: { payoutCallbacks: true } });
+    const r = await receiver();
+    await addEndpoint(w, r.url);
+    const m = await market(w);
+    const i = await intent(w, m);
+    await payInvoice(w, i, hash(50));
+    const created = await w.admin.post('/shkeeper/payout', {
+      purchaseRequestId: m.requestId,
+      sellerOfferId: m.offerId,
+      buyerId: BUYER,
+      sellerId: SELLER,
+      amount: 25.5,
+      recipientAddress: WALLET,
+    });
+    expect(created.status, created.text).toBe(200);
+    const { payoutId, taskId } = created.body.data as { payoutId: string; taskId: string };
+    w.fake.completePayoutTask(taskId, { txids: [hash(51)], callback: { duplicates: 2 } });
+    await w.fake.callbacksSettled();
+    expect(await paymentOf(w, payoutId)).toMatchObject({ status: 'completed' });
+    expect(await paymentOf(w, i.paymentId)).toMatchObject({ status: 'released' });
+    expect(await eventTypesOf(w, payoutId)).toEqual(['payout.created', 'payout.completed']);
+    expect(await eventTypesOf(w, i.paymentId)).toEqual(['payment.created', 'escrow.funded', 'escrow.released']);
+    await flush(w);
+    await waitFor(() => r.delivered.length >= 5, 'every event delivered');
+    await flush(w);
+    expect(r.delivered).toHaveLength(5);
   });
 
   it('refused writes (a party completing, an admin cancelling a funded escrow, a stranger, a bad hash) produce no event', async () => {
