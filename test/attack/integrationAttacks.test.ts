@@ -386,6 +386,25 @@ describe('records in: the cancellation rules', () => {
     });
   }
 
+  it('a cancel sent with another change, racing a payment creation, still leaves no pending payment on the cancelled request', async () => {
+    const gate = new Gate();
+    const inUseCheck = (args: unknown[]) => {
+      const f = args[0] as Record<string, unknown>;
+      return Object.keys(f).length === 1 && 'purchaseRequestId' in f;
+    };
+    const w = await inProcess({ wrapStore: gated(gate, 'findOne', inUseCheck, true) });
+    const m = await market(w);
+    gate.armed = true;
+    const cancelling = service(w).put(`/purchase-requests/${m.requestId}`, requestBody({ status: 'cancelled', buyerId: 'buyer-2' }));
+    await gate.hit; // the upsert found no payment of the request
+    await w.as(BUYER).post('/', controllerBody(m));
+    gate.release();
+    await cancelling;
+    const request = await w.store.purchaseRequests.findById(m.requestId);
+    const pending = (await w.store.payments.find({ purchaseRequestId: m.requestId })).filter((p) => p.status === 'pending');
+    if (request?.status === 'cancelled') expect(pending.map((p) => p.id)).toEqual([]);
+  });
+
   it('cancelling a request with a funded escrow moves no money: payment and escrow unchanged, one flag, one event', async () => {
     const w = await listening();
     const m = await market(w);
