@@ -58,9 +58,9 @@ export class PaymentCoordinator extends InflowWrites {
    * The creator checked the request (open) and the offer (its price and seller) before; the
    * marketplace may change either at the same moment (PUT purchase-requests / seller-offers, which
    * write first and then look for payments). So an inbound payment, once inserted, reads them
-   * again: a request cancelled meanwhile, or an offer whose price, currency, seller or request
-   * changed, cancels the new payment at once and throws 409 `purchase_request_not_open` /
-   * `offer_in_use`. One of two racing sides always sees the other (each writes, then reads).
+   * again: a request cancelled or given another buyer meanwhile, or an offer whose price,
+   * currency, seller or request changed, cancels the new payment at once and throws 409
+   * `purchase_request_not_open` / `records_do_not_match` / `offer_in_use`. One of two racing sides always sees the other (each writes, then reads).
    */
   async create(record: NewPayment, source: string, actor: string) {
     const created = await this.insertNew(record, source, actor);
@@ -75,8 +75,12 @@ export class PaymentCoordinator extends InflowWrites {
 
   private async changedUnderCreation(p: PaymentRecord) {
     const request = await this.store.purchaseRequests.findById(p.purchaseRequestId);
-    if (request?.status === 'cancelled')
+    if (request?.status === 'cancelled') {
       return fail('purchase_request_not_open', { message: 'the purchase request was cancelled while the payment was created' });
+    }
+    if (request && request.buyerId !== p.buyerId) {
+      return fail('records_do_not_match', { message: 'the purchase request changed buyer while the payment was created; read it again' });
+    }
     if (!p.sellerOfferId) return null;
     const offer = await this.store.sellerOffers.findById(p.sellerOfferId);
     // An offer the store does not hold is not a race (records written directly, tests): nothing to compare.

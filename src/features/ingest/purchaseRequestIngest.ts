@@ -61,6 +61,7 @@ export class PurchaseRequestIngest {
         { $set: changes },
       );
       if (!updated) continue;
+      await this.undoIfPaid(current, changes);
       if (changes.status === 'cancelled') await this.cancelled(updated, actor, true);
       return { kind: 'updated', record: updated };
     }
@@ -98,6 +99,32 @@ export class PurchaseRequestIngest {
       }
     }
     return changes;
+  }
+
+  /**
+   * A payment created between the check in `changesTo` and the write, when the write changed the
+   * buyer (or the refund wallet already set): everything the write changed is put back and the PUT
+   * refused with 409 `purchase_request_in_use`.
+   * Payment creation re-reads the request after its insert, so one of two racing sides sees the other.
+   */
+  private async undoIfPaid(before: PurchaseRequestRecord, changes: Changes): Promise<void> {
+    const fixed = [
+      ...(changes.buyerId !== undefined ? (['buyerId'] as const) : []),
+      ...(changes.buyerWalletAddress !== undefined && before.buyerWalletAddress !== null ? (['buyerWalletAddress'] as const) : []),
+    ];
+    if (fixed.length === 0) return;
+    const payment = await this.d.store.payments.findOne({ purchaseRequestId: before.id });
+    if (!payment) return;
+    // The whole PUT is refused: every field it wrote goes back (a cancel sent with it included).
+    const written = Object.keys(changes) as (keyof Changes)[];
+    await this.d.store.purchaseRequests.updateOne(
+      { id: before.id, ...Object.fromEntries(written.map((f) => [f, changes[f]])) },
+      { $set: Object.fromEntries(written.map((f) => [f, before[f]])) },
+    );
+    throw fail('purchase_request_in_use', {
+      message: `${fixed.join(' and ')} cannot change: payment ${payment.id} of this purchase request was created meanwhile`,
+      details: { fields: fixed, paymentId: payment.id },
+    });
   }
 
   /** Inserts the new request; null when another PUT created it first (the caller reads it again). */
