@@ -345,24 +345,15 @@ describe('records in: the cancellation rules', () => {
     expect((await w.as('attacker').get(`/${created.body.data.id}`)).status).toBe(404);
   });
 
-  // FAULT (records in, a request's buyer or refund wallet changing under a new payment): the
-  // request ingest checks "no payment of this request exists" (`payments.findOne({
-  // purchaseRequestId })`, src/features/ingest/purchaseRequestIngest.ts:92) and then writes the
-  // request conditionally on the REQUEST's fields only (line 59); a payment inserted between the two
-  // is not seen, and the creation's own re-read (2fac550, PaymentCoordinator.create) checks only
-  // that the request is not cancelled. The payment then lives on a request whose buyer or refund
-  // fallback wallet (`buyerWalletAddress`, what a refund of a SHKeeper escrow pays when the payer is
-  // not known: ruleRecipient, src/core/escrow/escrowRecipients.ts:41-46) changed after it was
-  // created, which README says cannot happen. Who: the marketplace's service credential (or whoever
-  // can make the marketplace edit a request) during the buyer's checkout. Severity: medium-high (a
-  // refund redirected). Fix: as for offers: after the write, look for a payment again and take the
-  // write back (or mark the request "in use" with a conditional write from the creation paths), and
-  // have creation re-read `buyerId`/`buyerWalletAddress` too.
+  // Found by this suite as a fault (the request upsert checked "no payment exists" before its
+  // write, so a payment created in between kept a request whose buyer or refund fallback wallet then
+  // changed); fixed in 3f322b7 (the upsert takes its write back when a payment appears; creation
+  // reads the buyer again).
   for (const [what, change] of [
     ['refund wallet', { buyerWalletAddress: ATTACKER_WALLET }],
     ['buyer', { buyerId: 'attacker' }],
   ] as const) {
-    it.fails(`a request update racing a payment creation never changes the ${what} under the new payment`, async () => {
+    it(`a request update racing a payment creation never changes the ${what} under the new payment`, async () => {
       const gate = new Gate();
       const inUseCheck = (args: unknown[]) => {
         const f = args[0] as Record<string, unknown>;
