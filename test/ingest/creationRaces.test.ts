@@ -12,23 +12,20 @@ import { BUYER, SELLER, ingestMarketplace, offerBody, requestBody, service } fro
  * price, currency, seller or request is not the payment's.
  */
 
-/** A store whose `sellerOffers.updateOne` first runs `before` (once): a payment created between the ingest's check and its write. */
-function interposeOfferWrite(before: (store: Store) => Promise<void>) {
+/** A store whose `<collection>.updateOne` first runs `before` (once): a payment created between the ingest's check and its write. */
+function interposeWrite(collection: 'sellerOffers' | 'purchaseRequests', before: (store: Store) => Promise<boolean>) {
   let armed = true;
   return (store: Store): Store =>
     new Proxy(store, {
       get(target, key) {
         const v = Reflect.get(target, key) as unknown;
-        if (key !== 'sellerOffers') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        if (key !== collection) return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
         return new Proxy(v as object, {
           get(c, op) {
             const f = Reflect.get(c, op) as (...a: unknown[]) => Promise<unknown>;
             if (op !== 'updateOne' || typeof f !== 'function') return typeof f === 'function' ? f.bind(c) : f;
             return async (...args: unknown[]) => {
-              if (armed) {
-                armed = false;
-                await before(target);
-              }
+              if (armed && (await before(target))) armed = false;
               return f.apply(c, args);
             };
           },
@@ -66,6 +63,10 @@ function newPayment(requestId: string, offerId: string) {
   return fresh;
 }
 
+/** A pending payment holding the offer, as a creation that passed its own checks inserts it. */
+const holder = (requestId: string, offerId: string) =>
+  payment({ purchaseRequestId: requestId, sellerOfferId: offerId, buyerId: BUYER, sellerId: SELLER, liveOfferKey: offerId });
+
 /** Every payment of the offer still open or settled is priced as the offer is now. */
 async function expectBoundToTheOffer(t: TestWorld, offerId: string) {
   const offer = (await t.store.sellerOffers.findById(offerId))!;
@@ -78,10 +79,9 @@ describe('a payment created between the ingest’s check and its offer write', (
   it('the price change is taken back and refused (409 offer_in_use); the payment keeps the price it was made for', async () => {
     let requestId = '';
     let offerId = '';
-    const wrap = interposeOfferWrite(async (store) => {
-      await store.payments.insertOne(
-        payment({ purchaseRequestId: requestId, sellerOfferId: offerId, buyerId: BUYER, sellerId: SELLER, liveOfferKey: offerId }),
-      );
+    const wrap = interposeWrite('sellerOffers', async (store) => {
+      await store.payments.insertOne(holder(requestId, offerId));
+      return true;
     });
     const t = await startTestWorld({ wrapStore: (s) => wrap(s) });
     ({ requestId, offerId } = await ingestMarketplace(t));
@@ -90,6 +90,34 @@ describe('a payment created between the ingest’s check and its offer write', (
     expect(res.body.error.code).toBe('offer_in_use');
     expect((await t.store.sellerOffers.findById(offerId))!.amount).toBe('25.5');
     expect(await expectBoundToTheOffer(t, offerId)).toHaveLength(1);
+  });
+});
+
+describe('a payment created between the ingest’s check and its request write', () => {
+  it.each([
+    ['the refund wallet', { buyerWalletAddress: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed' }],
+    ['the buyer', { buyerId: 'buyer-9' }],
+    ['the buyer, sent with a cancel', { buyerId: 'buyer-9', status: 'cancelled' }],
+  ])('%s is put back with everything the PUT wrote (409 purchase_request_in_use)', async (_what, change) => {
+    let requestId = '';
+    let offerId = '';
+    let armed = false;
+    const wrap = interposeWrite('purchaseRequests', async (store) => {
+      if (!armed) return false;
+      await store.payments.insertOne(holder(requestId, offerId));
+      return true;
+    });
+    const t = await startTestWorld({ wrapStore: (s) => wrap(s) });
+    ({ requestId, offerId } = await ingestMarketplace(t));
+    const set = await service(t).put(`/purchase-requests/${requestId}`, requestBody({ buyerWalletAddress: '0x1111111111111111111111111111111111111111' }));
+    expect(set.status, set.text).toBe(200);
+    const before = (await t.store.purchaseRequests.findById(requestId))!;
+    armed = true;
+    const res = await service(t).put(`/purchase-requests/${requestId}`, requestBody({ buyerWalletAddress: before.buyerWalletAddress, ...change }));
+    expect(res.status, res.text).toBe(409);
+    expect(res.body.error.code).toBe('purchase_request_in_use');
+    const after = (await t.store.purchaseRequests.findById(requestId))!;
+    expect([after.buyerId, after.buyerWalletAddress, after.status]).toEqual([before.buyerId, before.buyerWalletAddress, 'open']);
   });
 });
 
