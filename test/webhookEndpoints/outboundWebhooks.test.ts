@@ -276,15 +276,15 @@ describe('endpoint URLs', () => {
 describe('the event log', () => {
   it('pages newest first with starting_after and has_more, over many events, and new events never shift a page', async () => {
     const h = await world();
-    for (let i = 0; i < 9; i++) await fundedPayment(h, 30 + i);
+    for (let i = 0; i < 30; i++) await fundedPayment(h, 30 + i);
     await h.ctx.eventRelay.drain();
     const total = await h.store.paymentEvents.count({});
-    expect(total).toBe(18);
+    expect(total).toBe(60);
     const seen: { id: string; createdAt: string }[] = [];
     let after: string | undefined;
     let pages = 0;
     for (;;) {
-      const r = await listEvents(h, { limit: '5', ...(after ? { starting_after: after } : {}) });
+      const r = await listEvents(h, { limit: '7', ...(after ? { starting_after: after } : {}) });
       expect(r.status, r.text).toBe(200);
       seen.push(...r.body.data.events);
       pages++;
@@ -296,13 +296,13 @@ describe('the event log', () => {
       if (!r.body.data.has_more) break;
       after = r.body.data.events.at(-1).id;
     }
-    expect(pages).toBe(4);
+    expect(pages).toBe(9);
     expect(seen).toHaveLength(total);
     expect(new Set(seen.map((e) => e.id)).size).toBe(total);
     const order = seen.map((e) => `${e.createdAt}|${e.id}`);
     expect(order).toEqual([...order].sort().reverse());
     const typed = await listEvents(h, { type: 'escrow.funded', limit: '100' });
-    expect(typed.body.data.events).toHaveLength(10);
+    expect(typed.body.data.events).toHaveLength(31);
     const bad = await listEvents(h, { starting_after: '0'.repeat(24) });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('cursor_not_found');
