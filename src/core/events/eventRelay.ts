@@ -102,31 +102,40 @@ export class EventRelay extends IntervalMonitor {
       // The event's own time: strictly increasing per payment (written with the change), so the
       // queue keeps one payment's events in order whichever relay recorded them.
       const stamp = e.at;
-      const delivery: EventDeliveryRecord = {
-        id: deliveryId(e.id, endpoint.id),
-        endpointId: endpoint.id,
-        eventId: e.id,
-        eventType: e.type,
-        paymentId: p.id,
-        requestBody: body,
-        status: 'pending',
-        attemptLog: [],
-        responseCode: null,
-        responseBody: null,
-        error: null,
-        deliveredAt: null,
-        redeliveryOf: null,
-        requestedBy: null,
-        job: newJob(deliveryKey(endpoint.id, p.id), stamp),
-        expiresAt,
-        createdAt: stamp,
-        updatedAt: stamp,
-      };
+      const delivery = queuedDelivery(
+        { id: deliveryId(e.id, endpoint.id), endpointId: endpoint.id, eventId: e.id, eventType: e.type, paymentId: p.id, requestBody: body, expiresAt },
+        stamp,
+      );
       if (await store.eventDeliveries.insertIfAbsent(delivery)) this.counts.deliveries++;
     }
     // Bookkeeping, not a change of the payment: its updatedAt stays the change's own.
     await store.payments.updateOne({ id: p.id }, { $pull: { pendingEvents: { id: e.id } } }, { touch: false });
   }
+}
+
+/**
+ * A delivery not tried yet, queued at `at` under its endpoint-and-payment key. `redeliveryOf` and
+ * `requestedBy` name the delivery an admin asked to send again, and who asked.
+ */
+export function queuedDelivery(
+  d: Pick<EventDeliveryRecord, 'id' | 'endpointId' | 'eventId' | 'eventType' | 'paymentId' | 'requestBody' | 'expiresAt'> &
+    Partial<Pick<EventDeliveryRecord, 'redeliveryOf' | 'requestedBy'>>,
+  at: Date,
+): EventDeliveryRecord {
+  return {
+    redeliveryOf: null,
+    requestedBy: null,
+    ...d,
+    status: 'pending',
+    attemptLog: [],
+    responseCode: null,
+    responseBody: null,
+    error: null,
+    deliveredAt: null,
+    job: newJob(deliveryKey(d.endpointId, d.paymentId), at),
+    createdAt: at,
+    updatedAt: at,
+  };
 }
 
 /** The one delivery of event `eventId` to `endpointId`: a 24-hex id derived from both, so recording it twice is a no-op. */

@@ -1,7 +1,8 @@
 import { newObjectId } from '../../platform/ids.js';
 import { addDecimals, compareDecimals, subtractDecimals } from '../../platform/money.js';
-import type { Credit, Disbursement, PaymentRecord, PaymentStatus, PendingEvent } from '../store/records.js';
+import type { Credit, PaymentRecord, PaymentStatus, PendingEvent } from '../store/records.js';
 import type { Update } from '../store/store.js';
+import { disbursementView } from '../payments/paymentView.js';
 
 /**
  * The events a marketplace's backend is told of (signed webhooks, `GET /events`). Each is derived
@@ -64,16 +65,6 @@ function summary(p: PaymentRecord) {
 }
 
 const creditView = (c: Credit) => ({ txHash: c.txHash, amount: c.amount, network: c.network, token: c.token, from: c.from, kind: c.kind, reason: c.reason });
-const disbursementView = (d: Disbursement) => ({
-  id: d.id,
-  kind: d.kind,
-  method: d.method,
-  recipient: d.recipient,
-  amount: d.amount,
-  state: d.state,
-  evidence: d.evidence,
-  payoutId: d.payoutId,
-});
 
 /** The event of a payment being created (`payment.created`, or `payout.created` for an outbound row). */
 export function creationEvent(p: PaymentRecord, at: Date): PendingEvent {

@@ -115,7 +115,8 @@ export function escrowView(p: PaymentRecord) {
   };
 }
 
-function disbursementView(d: Disbursement) {
+/** A disbursement as the API shows it (the payment view, and the events that announce one). */
+export function disbursementView(d: Disbursement) {
   return {
     id: d.id,
     kind: d.kind,

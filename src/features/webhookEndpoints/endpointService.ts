@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../platform/clock.js';
 import { fail } from '../../platform/errors.js';
 import { newObjectId } from '../../platform/ids.js';
-import { deliveryKey } from '../../core/events/eventRelay.js';
-import { newJob } from '../../core/jobs/jobState.js';
+import { queuedDelivery } from '../../core/events/eventRelay.js';
 import type { EventDeliveryRecord, WebhookEndpointRecord } from '../../core/store/eventRecords.js';
 import type { Store } from '../../core/store/store.js';
 import { checkEndpointUrl, type UrlPolicy } from '../../adapters/webhooks/endpointUrl.js';
@@ -121,22 +120,23 @@ export class EndpointService {
     if (original.status === 'pending') throw fail('delivery_pending');
     if (!endpoint.enabled) throw fail('webhook_endpoint_disabled');
     const now = this.d.clock.now();
-    const delivery = await this.d.store.eventDeliveries.insertOne({
-      ...original,
-      id: newObjectId(now),
-      status: 'pending',
-      attemptLog: [],
-      responseCode: null,
-      responseBody: null,
-      error: null,
-      deliveredAt: null,
-      redeliveryOf: original.id,
-      requestedBy: actor,
-      job: newJob(deliveryKey(endpointId, original.paymentId), now),
-      expiresAt: new Date(now.getTime() + this.d.retentionMs),
-      createdAt: now,
-      updatedAt: now,
-    });
+    const { eventId, eventType, paymentId, requestBody } = original;
+    const delivery = await this.d.store.eventDeliveries.insertOne(
+      queuedDelivery(
+        {
+          id: newObjectId(now),
+          endpointId,
+          eventId,
+          eventType,
+          paymentId,
+          requestBody,
+          expiresAt: new Date(now.getTime() + this.d.retentionMs),
+          redeliveryOf: original.id,
+          requestedBy: actor,
+        },
+        now,
+      ),
+    );
     this.d.onQueued?.();
     return delivery;
   }
