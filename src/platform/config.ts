@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { getAddress, isHexString } from 'ethers';
 import { z } from 'zod';
+import { parseServiceKeys, type ServiceKey } from './auth/serviceKeys.js';
 
 /**
  * The only place that reads the environment. Everything else receives the frozen `Config`.
@@ -151,6 +152,7 @@ const envSchema = z.object({
   OUTBOUND_WEBHOOK_RETRY_HOURS: int(72, 1, 720),
   WEBHOOK_ENDPOINTS_ALLOW_PRIVATE: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
   EVENT_RETENTION_DAYS: int(30, 1, 3650),
+  SERVICE_API_KEYS: optionalString,
   SEED_FILE: optionalString,
   DATA_DIR: optionalString,
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 120_000),
@@ -274,6 +276,8 @@ export interface Config {
     readonly allowPrivateUrls: boolean;
     readonly eventRetentionMs: number;
   };
+  /** SERVICE_API_KEYS: the marketplace backends' keys (`X-Service-Key`), by name and SHA-256; see src/platform/auth/serviceKeys.ts. */
+  readonly serviceKeys: readonly ServiceKey[];
   readonly seedFile: string;
   readonly shutdownTimeoutMs: number;
 }
@@ -315,6 +319,8 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
   if (production && (!e.JWT_SECRET || e.JWT_SECRET.length < 32)) {
     problems.push('JWT_SECRET: required in production, at least 32 characters');
   }
+  const serviceKeys = parseServiceKeys(e.SERVICE_API_KEYS);
+  if ('problem' in serviceKeys) problems.push(`SERVICE_API_KEYS: ${serviceKeys.problem}`);
   // A delivery still being retried must not expire under its queue (its row is its job).
   if (e.EVENT_RETENTION_DAYS * 24 <= e.OUTBOUND_WEBHOOK_RETRY_HOURS) {
     problems.push(
@@ -451,6 +457,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       allowPrivateUrls: isTrue(e.WEBHOOK_ENDPOINTS_ALLOW_PRIVATE, false),
       eventRetentionMs: e.EVENT_RETENTION_DAYS * 86_400_000,
     },
+    serviceKeys: 'keys' in serviceKeys ? serviceKeys.keys : [],
     seedFile: e.SEED_FILE ?? `${dataDir}/seed.json`,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };

@@ -167,6 +167,7 @@ export const ERROR_CATALOG = {
   store_unavailable: { kind: 'unavailable', message: 'the database did not answer' },
 
   // Signed events out (features/webhookEndpoints).
+  invalid_service_key: { kind: 'unauthorized', message: 'the X-Service-Key is not a configured service key' },
   webhook_endpoint_not_found: { kind: 'not_found', message: 'webhook endpoint not found' },
   event_not_found: { kind: 'not_found', message: 'event not found' },
   event_delivery_not_found: { kind: 'not_found', message: 'event delivery not found' },

@@ -1,5 +1,6 @@
 import type { AppServices } from '../../src/app/app.js';
 import { newObjectId } from '../../src/platform/ids.js';
+import { newServiceKey } from '../../src/platform/auth/serviceKeys.js';
 import { hmacHex } from '../../src/adapters/shkeeper/webhookSignature.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { Store } from '../../src/core/store/store.js';
@@ -95,6 +96,7 @@ export interface MatrixRow {
 }
 
 const API = '/api/payment';
+const MATRIX_SERVICE_KEY = newServiceKey('matrix-marketplace');
 const all = (status: number): Record<Role, number> => ({ anonymous: status, party: status, other: status, admin: status });
 const adminOnly = (adminStatus: number): Record<Role, number> => ({ anonymous: 401, party: 403, other: 403, admin: adminStatus });
 /** Party or admin; others get the 404 of an unknown record. */
@@ -659,6 +661,25 @@ export const MATRIX_ROWS: MatrixRow[] = [
           authorization: serviceAuthorization(),
         }),
         status: 200,
+      },
+      {
+        name: 'service key (X-Service-Key) → 200; the same key on an admin route is no credential → 401',
+        role: 'anonymous',
+        env: { SERVICE_API_KEYS: MATRIX_SERVICE_KEY.entry },
+        request: (s) => ({
+          method: 'PUT',
+          path: `${API}/purchase-requests/${s.requestId}`,
+          body: { buyerId: PARTY, title: 'Sample request', buyerWalletAddress: null, status: 'open' },
+          headers: { 'X-Service-Key': MATRIX_SERVICE_KEY.key },
+        }),
+        status: 200,
+      },
+      {
+        name: 'service key on an admin route → 401 (it opens the ingest routes only)',
+        role: 'anonymous',
+        env: { SERVICE_API_KEYS: MATRIX_SERVICE_KEY.entry },
+        request: () => ({ method: 'GET', path: `${API}/shkeeper/webhook-stats`, headers: { 'X-Service-Key': MATRIX_SERVICE_KEY.key } }),
+        status: 401,
       },
       {
         name: 'service credential (also claiming admin) on an admin route → 403',

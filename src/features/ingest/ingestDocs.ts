@@ -32,8 +32,14 @@ const SellerOfferSchema = z
   .openapi('SellerOffer');
 
 const AUTH_NOTE =
-  'Allowed for a **service credential** (a JWT whose `role` is `"service"`, or whose `roles` contain it) or an admin; ' +
-  'anyone else gets 403 `admin_required`. Idempotent by id: created → 201, updated or repeated → 200, with the record as stored.';
+  'Allowed for a **service key** (`X-Service-Key`, one of SERVICE_API_KEYS: `npm run service-key`; any other key is 401 ' +
+  '`invalid_service_key`), a **service credential** (a JWT whose `role` is `"service"`, or whose `roles` contain it) or an ' +
+  'admin; anyone else gets 403 `admin_required`. Idempotent by id: created → 201, updated or repeated → 200, with the record as stored.';
+
+/** The service key, when the marketplace's backend uses one instead of a bearer token. */
+const serviceKeyHeader = z.object({
+  'X-Service-Key': z.string().optional().openapi({ description: 'a key from `npm run service-key` (the service keeps only its SHA-256)' }),
+});
 
 /** The ingest routes' part of the contract. */
 export function registerIngestDocs(registry: OpenAPIRegistry, opts: DocsOptions): void {
@@ -52,6 +58,7 @@ export function registerIngestDocs(registry: OpenAPIRegistry, opts: DocsOptions)
       'else of them. `buyerId` (and a `buyerWalletAddress` already set) cannot change once a payment exists (409 ' +
       '`purchase_request_in_use`).',
     auth: 'admin',
+    headers: serviceKeyHeader,
     params: ingestParams,
     body: { schema: purchaseRequestBody },
     responses: {
@@ -60,6 +67,7 @@ export function registerIngestDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     },
     errors: {
       400: ['status_not_settable'],
+      401: ['invalid_service_key'],
       409: ['purchase_request_cancelled', 'purchase_request_finished', 'purchase_request_in_use'],
       503: ['contention'],
     },
@@ -76,6 +84,7 @@ export function registerIngestDocs(registry: OpenAPIRegistry, opts: DocsOptions)
       'holds the offer, or it is accepted, its amount, currency, wallet, seller and request cannot change and it cannot ' +
       'be rejected (409 `offer_in_use`).',
     auth: 'admin',
+    headers: serviceKeyHeader,
     params: ingestParams,
     body: { schema: sellerOfferBody },
     responses: {
@@ -84,6 +93,7 @@ export function registerIngestDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     },
     errors: {
       400: ['status_not_settable'],
+      401: ['invalid_service_key'],
       404: ['purchase_request_not_found'],
       409: ['offer_in_use'],
       503: ['contention'],

@@ -1,5 +1,6 @@
 import type { TokenService } from '../../platform/auth/tokens.js';
 import type { Clock } from '../../platform/clock.js';
+import type { Config } from '../../platform/config.js';
 import type { FeatureModule } from '../../platform/featureModule.js';
 import type { Logger } from '../../platform/logger.js';
 import type { PaymentEvents } from '../../core/events/paymentEvents.js';
@@ -19,6 +20,7 @@ export interface IngestDeps {
   clock: Clock;
   logger: Logger;
   tokens: TokenService;
+  config: Pick<Config, 'serviceKeys'>;
 }
 
 /** Records in: `PUT /purchase-requests/:id` and `PUT /seller-offers/:id`, for the marketplace's service credential or an admin. */
@@ -28,5 +30,5 @@ export function createIngestModule(deps: IngestDeps): FeatureModule {
   const cancellation = new RequestCancellation({ store, coordinator, events, logger });
   const requests = new PurchaseRequestIngest({ store, clock }, cancellation);
   const offers = new SellerOfferIngest({ store, clock, events });
-  return { routes: [{ path: '/', router: ingestRoutes({ tokens, requests, offers }) }], docs: [registerIngestDocs] };
+  return { routes: [{ path: '/', router: ingestRoutes({ tokens, serviceKeys: deps.config.serviceKeys, requests, offers }) }], docs: [registerIngestDocs] };
 }

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { principalOf, requireServiceOrAdmin } from '../../platform/auth/authMiddleware.js';
+import type { ServiceKey } from '../../platform/auth/serviceKeys.js';
 import type { TokenService } from '../../platform/auth/tokens.js';
 import { endpoint, ok } from '../../platform/http/http.js';
 import type { Upserted } from './ingestRecords.js';
@@ -10,6 +11,8 @@ import type { SellerOfferIngest } from './sellerOfferIngest.js';
 /** What the ingest routes use. */
 export interface IngestRouteDeps {
   tokens: TokenService;
+  /** SERVICE_API_KEYS: keys accepted in `X-Service-Key`. */
+  serviceKeys: readonly ServiceKey[];
   requests: PurchaseRequestIngest;
   offers: SellerOfferIngest;
 }
@@ -24,7 +27,7 @@ const statusOf = (r: Upserted<unknown>) => (r.kind === 'created' ? 201 : 200);
  */
 export function ingestRoutes(deps: IngestRouteDeps): Router {
   const router = Router();
-  const guard = requireServiceOrAdmin(deps.tokens);
+  const guard = requireServiceOrAdmin(deps.tokens, deps.serviceKeys);
 
   router.put(
     '/purchase-requests/:id',

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { fail } from '../errors.js';
+import { SERVICE_KEY_HEADER, servicePrincipal, type ServiceKey } from './serviceKeys.js';
 import type { Principal, TokenService } from './tokens.js';
 
 declare module 'express-serve-static-core' {
@@ -44,12 +45,20 @@ export function requireAdmin(tokens: TokenService): RequestHandler {
 }
 
 /**
- * 401 without a token; 403 `admin_required` (its message naming both) unless the token is a service
- * credential (`role: "service"`) or an admin's. For the marketplace's ingest routes only.
+ * For the marketplace's ingest routes only. An `X-Service-Key` one of `keys` names is the service
+ * `service:<name>` (401 `invalid_service_key` for any other key); otherwise a bearer token is
+ * required (401 without one) and must be a service credential (`role: "service"`) or an admin's
+ * (403 `admin_required`, its message naming both). A key opens nothing else: no other route reads it.
  */
-export function requireServiceOrAdmin(tokens: TokenService): RequestHandler {
+export function requireServiceOrAdmin(tokens: TokenService, keys: readonly ServiceKey[] = []): RequestHandler {
   const auth = requireAuth(tokens);
   return (req, res, next) => {
+    const key = req.headers[SERVICE_KEY_HEADER];
+    if (key !== undefined) {
+      req.principal = servicePrincipal(Array.isArray(key) ? key.join(',') : key, keys);
+      next();
+      return;
+    }
     auth(req, res, () => {
       if (!req.principal?.isService && !req.principal?.isAdmin) {
         throw fail('admin_required', { message: 'a service credential (role "service") or the admin role is required' });
