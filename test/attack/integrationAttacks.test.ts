@@ -7,6 +7,7 @@ import { ruleRecipient } from '../../src/core/escrow/escrowRecipients.js';
 import { RELEASE_EFFECTS } from '../../src/core/payments/paymentEffects.js';
 import type { Store } from '../../src/core/store/store.js';
 import { systemClock } from '../../src/platform/clock.js';
+import { newServiceKey } from '../../src/platform/auth/serviceKeys.js';
 import { newObjectId } from '../../src/platform/ids.js';
 import { preparedDisbursement } from '../helpers/fixtures.js';
 import { ManualClock } from '../helpers/manualClock.js';
@@ -261,6 +262,55 @@ describe('records in: who may write', () => {
     expect((await service(w).get(`/${pid}`)).status).toBe(404);
     expect((await service(w).put(`/${pid}`, { status: 'cancelled' })).status).toBe(404);
     expect((await paymentOf(w, pid)).status).toBe('pending');
+  });
+});
+
+describe('records in: the service key (X-Service-Key)', () => {
+  it('opens the two ingest routes only, is never an admin or a party, only its exact bytes match, and never shows up in answers or logs', async () => {
+    const { key, entry } = newServiceKey('marketplace');
+    const w = await listening({ SERVICE_API_KEYS: entry }, { captureLogs: true });
+    const send = (method: 'get' | 'put' | 'post' | 'patch', path: string, k: string | string[], body?: unknown, bearer?: string) => {
+      const root = w.http();
+      let r = root[method](`/api/payment${path}`).set('X-Service-Key', k as string);
+      if (bearer) r = r.set('Authorization', bearer);
+      return body === undefined ? r : r.set('Content-Type', 'application/json').send(JSON.stringify(body));
+    };
+    const id = newObjectId();
+    expect((await send('put', `/purchase-requests/${id}`, key, requestBody())).status).toBe(201);
+    const m = { requestId: id, offerId: newObjectId() };
+    expect((await send('put', `/seller-offers/${m.offerId}`, key, offerBody(id))).status).toBe(201);
+    const created = await w.as(BUYER).post('/', controllerBody(m));
+    expect(created.status, created.text).toBe(201);
+    const pid = created.body.data.id as string;
+    const answers = [
+      // Near misses of the key, and the key twice (HTTP itself trims surrounding spaces).
+      await send('put', `/purchase-requests/${id}`, key.toUpperCase(), requestBody({ title: 'x' })),
+      await send('put', `/purchase-requests/${id}`, key.slice(0, -1), requestBody({ title: 'x' })),
+      await send('put', `/purchase-requests/${id}`, [key, key], requestBody({ title: 'x' })),
+      await send('put', `/purchase-requests/${id}`, '', requestBody({ title: 'x' })),
+      // A wrong key is 401 even beside an admin's token.
+      await send('put', `/purchase-requests/${id}`, 'svc_wrong', requestBody({ title: 'x' }), w.bearer('admin-1', { admin: true })),
+      // The right key opens nothing else.
+      await send('get', '/events', key),
+      await send('get', '/webhook-endpoints', key),
+      await send('post', '/webhook-endpoints', key, { url: 'https://hooks.example.com/x' }),
+      await send('get', `/${pid}`, key),
+      await send('get', `/${pid}/debug`, key),
+      await send('put', `/${pid}`, key, { status: 'cancelled' }),
+      await send('post', `/shkeeper/${pid}/refund`, key, {}),
+      await send('post', '/', key, controllerBody(m)),
+    ];
+    for (const [n, r] of answers.entries()) {
+      expect([401, 403], `try ${n} ${r.text}`).toContain(r.status);
+      expect(r.text).not.toContain(key);
+    }
+    // Beside a buyer's token it adds nothing: the buyer is still only the buyer.
+    const asBuyer = await send('get', `/${pid}/debug`, key, undefined, w.bearer(BUYER));
+    expect([401, 403]).toContain(asBuyer.status);
+    expect(await w.store.purchaseRequests.findById(id)).toMatchObject({ title: 'Vintage lamp', status: 'open' });
+    expect(await paymentOf(w, pid)).toMatchObject({ status: 'pending' });
+    expect(await w.store.webhookEndpoints.count({})).toBe(0);
+    expect(w.logs.join('\n')).not.toContain(key);
   });
 });
 
