@@ -17,6 +17,7 @@ import { createEscrowModule } from '../features/escrow/escrowModule.js';
 import { createIngestModule } from '../features/ingest/ingestModule.js';
 import { createLegacyModule } from '../features/legacy/legacyModule.js';
 import { createWebhookEndpointsModule } from '../features/webhookEndpoints/webhookEndpointsModule.js';
+import { createAdminConsoleModule } from '../features/adminConsole/adminConsoleModule.js';
 import { createPayoutsModule } from '../features/payouts/payoutsModule.js';
 import { createShkeeperModule } from '../features/shkeeper/shkeeperModule.js';
 import { buildCoreServices, type AppDeps, type CoreServices } from './composition.js';
@@ -65,13 +66,14 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppServices
   const escrow = createEscrowModule(core);
   const ingest = createIngestModule(core);
   const webhookEndpoints = createWebhookEndpointsModule(core);
+  const adminConsole = createAdminConsoleModule(core);
   let document = '';
   const docs = createDocsModule({ config, document: () => document });
   // Mount order: the controller first (GET /:id is the hottest route; it takes 24-hex ids only and
   // passes everything else on, and its fixed paths exist nowhere else).
-  const modules: FeatureModule[] = [controller, configuration, decentralized, legacy, shkeeper, payouts, escrow, ingest, webhookEndpoints, docs];
+  const modules: FeatureModule[] = [controller, configuration, decentralized, legacy, shkeeper, payouts, escrow, ingest, webhookEndpoints, adminConsole, docs];
   // The contract lists the features in the order of its tags.
-  const documented = [configuration, controller, shkeeper, payouts, escrow, decentralized, legacy, ingest, webhookEndpoints, docs];
+  const documented = [configuration, controller, shkeeper, payouts, escrow, decentralized, legacy, ingest, webhookEndpoints, adminConsole, docs];
   document = JSON.stringify(buildOpenApiDocument([...documented.flatMap((m) => m.docs), registerMetricsDocs], { devRoutes: config.enableDevRoutes }));
   for (const m of modules) for (const monitor of m.monitors ?? []) core.monitors.register(monitor);
   const ctx: AppServices = { ...core, payments: controller.payments, payouts: payouts.payouts, eventDeliveries: webhookEndpoints.deliveries };

@@ -20,6 +20,10 @@ const TAGS = [
     name: 'webhook endpoints',
     description: 'Events out: signed, retried webhooks to the marketplace, their delivery log and redelivery, and the event log (admin)',
   },
+  {
+    name: 'admin',
+    description: "The admin's work queue: escrows awaiting a release or refund, disbursements in flight or in doubt, flagged, excess and short payments",
+  },
   { name: 'dev', description: 'Mounted only when ENABLE_DEV_ROUTES is on (never by default in production)' },
   { name: 'docs', description: 'This contract' },
   { name: 'operations', description: 'For operators (outside /api/payment)' },

@@ -775,6 +775,10 @@ export const MATRIX_ROWS: MatrixRow[] = [
     expect: adminOnly(200),
   },
 
+  // The admin's work queue (issue 17).
+  { route: `GET ${API}/admin/queue`, rule: 'admin', request: () => ({ method: 'GET', path: `${API}/admin/queue` }), expect: adminOnly(200) },
+  { route: `GET ${API}/admin/queue/counts`, rule: 'admin', request: () => ({ method: 'GET', path: `${API}/admin/queue/counts` }), expect: adminOnly(200) },
+
   // Events out (issue 16): endpoints, deliveries and the event log are an admin's.
   {
     route: `POST ${API}/webhook-endpoints`,

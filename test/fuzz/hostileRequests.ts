@@ -545,6 +545,14 @@ export const ROUTES: Record<string, RouteFuzz> = {
     },
   },
 
+  // The admin's work queue.
+  [`GET ${API}/admin/queue`]: {
+    valid: (s) => ({ as: 'admin', query: { view: 'decisions', limit: '10', starting_after: s.completedShkeeperId } }),
+    baseline: 200,
+    query: { view: K.oneOf('decisions', 'in_flight', 'in_doubt', 'attention', 'excess', 'short'), limit: K.queryInt(1, 100), starting_after: K.objectId },
+  },
+  [`GET ${API}/admin/queue/counts`]: noInput(200, 'admin'),
+
   // Events out: webhook endpoints, deliveries, the event log (admin).
   [`POST ${API}/webhook-endpoints`]: {
     valid: () => ({ as: 'admin', body: { url: 'https://hooks.example.com/escrow', eventTypes: ['escrow.funded'], description: 'fuzz', enabled: true } }),

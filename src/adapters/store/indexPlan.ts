@@ -40,6 +40,10 @@ export const INDEXES: Record<CollectionName, readonly IndexSpec[]> = {
     { keys: { sellerOfferId: 1 }, partialString: true },
     // The outbox: payments with steps still to carry out.
     { keys: { pendingEffects: 1 }, partialString: true },
+    // The admin's work queue (src/features/adminConsole/adminQueue.ts): flagged, excess and short payments.
+    { keys: { 'attention.reason': 1 }, partialString: true },
+    { keys: { 'escrow.credits.reason': 1 }, partialString: true },
+    { keys: { 'escrow.shortfall': 1 }, partialString: true },
     // The event outbox: payments with events the relay has not recorded yet.
     { keys: { 'pendingEvents.id': 1 }, partialString: true },
     // Disbursements in flight, by state (monitors, metrics, the sweeper).

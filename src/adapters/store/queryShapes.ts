@@ -36,6 +36,17 @@ const PAYMENT_EVENTS = 'paymentId_1_createdAt_-1__id_-1';
 const ENDPOINT_LOG = 'endpointId_1_createdAt_-1__id_-1';
 /** A keyset page's "after the cursor": older, or as old with a smaller id. */
 const AFTER = { $or: [{ createdAt: { $lt: '…' } }, { _id: { $lt: '…' } }] };
+/** The same, oldest first: newer, or as new with a larger id. */
+const AFTER_ASC = { $or: [{ createdAt: { $gt: '…' } }, { _id: { $gt: '…' } }] };
+
+/** An admin queue view's shapes: its filter with the first page's bound on createdAt, then with a cursor, and counted. */
+function queueShapes(filter: Record<string, unknown>, index: string, view: string): QueryShape[] {
+  return [
+    { collection: 'payments', filter: { ...filter, createdAt: { $gte: '…' } }, indexes: [index], by: `admin queue: ${view}` },
+    { collection: 'payments', filter: { ...filter, $and: [{ createdAt: { $gte: '…' } }, AFTER_ASC] }, indexes: [index], by: `admin queue: ${view}, next page` },
+    { collection: 'payments', filter, indexes: [index], by: `admin queue counts: ${view}` },
+  ];
+}
 
 export const QUERY_SHAPES: readonly QueryShape[] = [
   // payments: one record named from outside
@@ -171,6 +182,13 @@ export const QUERY_SHAPES: readonly QueryShape[] = [
   { collection: 'webhookDeliveries', filter: { kind: '=', 'job.state': '=' }, indexes: [INBOX], by: 'webhook stats: running and dead' },
   // records in (src/features/ingest): a request's payments, when it is cancelled or its buyer would change
   { collection: 'payments', filter: { purchaseRequestId: '=' }, indexes: ['purchaseRequestId_1_sellerOfferId_1'], by: "ingest: a request's payments" },
+  // the admin's work queue, oldest first (src/features/adminConsole/adminQueue.ts): each view's first and next pages
+  ...queueShapes({ escrowState: '=', direction: '=', 'escrow.inFlight': null }, 'escrowState_1_direction_1', 'decisions'),
+  ...queueShapes({ 'escrow.inFlight.state': { $in: '…', $type: 'string' } }, IN_FLIGHT, 'in flight'),
+  ...queueShapes({ 'escrow.inFlight.state': T }, IN_FLIGHT, 'in doubt'),
+  ...queueShapes({ 'attention.reason': { $type: 'string' } }, 'attention.reason_1', 'attention'),
+  ...queueShapes({ 'escrow.credits.reason': { $in: '…', $type: 'string' } }, 'escrow.credits.reason_1', 'excess'),
+  ...queueShapes({ 'escrow.shortfall': { $type: 'string' } }, 'escrow.shortfall_1', 'short'),
   // the event outbox and log (src/core/events/eventRelay.ts, src/features/webhookEndpoints/eventLog.ts)
   { collection: 'payments', filter: { 'pendingEvents.id': { $type: 'string' } }, indexes: ['pendingEvents.id_1'], by: 'event relay: unrecorded events' },
   { collection: 'paymentEvents', filter: { createdAt: BEFORE }, indexes: [EVENTS], by: 'GET /events: first page' },

@@ -1,41 +1,7 @@
 import { fail } from '../../platform/errors.js';
 import type { EventDeliveryRecord, PaymentEventRecord } from '../../core/store/eventRecords.js';
-import type { Collection, Filter, Store } from '../../core/store/store.js';
-
-/** The latest date JavaScript can hold: the first page's bound. */
-const LATEST = new Date(8.64e15);
-
-/** One page of a list, newest first: `has_more` says whether a page follows (`starting_after` = the last id). */
-export interface Page<T> {
-  items: T[];
-  hasMore: boolean;
-}
-
-/**
- * Cursor pagination, as Stripe's lists: newest first by (createdAt, id); `startingAfter` is the
- * id of the last record of the previous page and must be a record of this list (else
- * `cursor_not_found`). Records added meanwhile never shift a page: the cursor is a position, not
- * an offset.
- */
-export async function pageAfter<T extends { id: string; createdAt: Date }>(
-  collection: Collection<T>,
-  filter: Filter,
-  startingAfter: string | undefined,
-  limit: number,
-): Promise<Page<T>> {
-  // createdAt is always bounded, so the (…, createdAt, _id) index serves every page, the first included.
-  let where: Filter = { ...filter, createdAt: { $lte: LATEST } };
-  if (startingAfter !== undefined) {
-    const cursor = await collection.findOne({ ...filter, id: startingAfter });
-    if (!cursor) throw fail('cursor_not_found');
-    where = {
-      ...filter,
-      $and: [{ createdAt: { $lte: cursor.createdAt } }, { $or: [{ createdAt: { $lt: cursor.createdAt } }, { id: { $lt: cursor.id } }] }],
-    };
-  }
-  const rows = await collection.find(where, { sort: { createdAt: -1, id: -1 }, limit: limit + 1 });
-  return { items: rows.slice(0, limit), hasMore: rows.length > limit };
-}
+import type { Filter, Store } from '../../core/store/store.js';
+import { pageAfter } from '../shared/cursorPage.js';
 
 export const eventView = (e: PaymentEventRecord) => ({
   id: e.id,
