@@ -61,7 +61,7 @@ export const TIERS = {
     'test/shkeeper/settlementRace.test.ts',
     'test/shkeeper/walletMonitor.test.ts',
   ],
-  system: ['test/deploy/', 'test/process/', 'test/scaling/', 'test/store/embeddedStore.test.ts', 'test/store/store.test.ts'],
+  system: ['test/deploy/', 'test/escrow/escrowCli.test.ts', 'test/process/', 'test/scaling/', 'test/store/embeddedStore.test.ts', 'test/store/store.test.ts'],
   fuzz: ['test/fuzz/', 'test/store/memoryIndexes.test.ts', 'test/store/storeDifferential.test.ts'],
   slow: [
     'test/authz/authorizationMatrix.test.ts',
