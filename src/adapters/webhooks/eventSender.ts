@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import axios from 'axios';
 import { checkEndpointUrl, publicLookup, type UrlPolicy } from './endpointUrl.js';
 
@@ -18,7 +19,8 @@ const KEPT_BODY = 1024;
 /**
  * POSTs a signed event to an endpoint. Redirects are not followed (a redirect is a failure: the
  * endpoint must be the final URL, and following one could reach an address the check refused),
- * no proxy from the environment is used, and the answer is read as text, at most 64 KiB. Every
+ * no proxy from the environment is used, a 2xx delivers whatever the body (only its first KiB is
+ * read, for the log), and the whole try has one deadline, headers and body alike. Every
  * try checks the URL again and resolves its name through `publicLookup`. Never throws: a failure
  * is a result.
  */
@@ -30,25 +32,56 @@ export class EventSender {
     const done = (r: Omit<SendResult, 'durationMs'>): SendResult => ({ ...r, durationMs: Math.round(performance.now() - started) });
     const verdict = checkEndpointUrl(url, this.opts.policy);
     if (!verdict.ok) return done({ ok: false, responseCode: null, responseBody: null, error: `refused URL: ${verdict.reason}` });
+    // One deadline for the whole try, headers and body alike: axios' own timeout stops at the
+    // headers, and a receiver trickling its answer must not hold a slot (or outlive its lease).
+    const deadline = AbortSignal.timeout(this.opts.timeoutMs);
     try {
-      const res = await axios.post<string>(url, body, {
+      const res = await axios.post<Readable>(url, body, {
         headers: { 'Content-Type': 'application/json', 'User-Agent': this.opts.userAgent, ...headers },
         timeout: this.opts.timeoutMs,
+        signal: deadline,
         maxRedirects: 0,
         proxy: false,
-        responseType: 'text',
-        transformResponse: [(d: unknown) => d],
-        maxContentLength: 64 * 1024,
+        responseType: 'stream',
         validateStatus: () => true,
         lookup: publicLookup(this.opts.policy.allowPrivate),
       });
+      // The status decides; of the body only the start is read (for the log), whatever its size.
       const ok = res.status >= 200 && res.status < 300;
-      const text = typeof res.data === 'string' ? res.data.slice(0, KEPT_BODY) : null;
+      const text = await firstBytes(res.data, KEPT_BODY, deadline);
       return done({ ok, responseCode: res.status, responseBody: text, error: ok ? null : `HTTP ${res.status}` });
     } catch (err) {
       const e = err as { code?: string; message?: string };
-      const reason = e.code === 'ECONNABORTED' || e.code === 'ETIMEDOUT' ? `timed out after ${this.opts.timeoutMs} ms` : (e.message ?? String(err));
+      const timedOut = e.code === 'ECONNABORTED' || e.code === 'ETIMEDOUT' || e.code === 'ERR_CANCELED' || deadline.aborted;
+      const reason = timedOut ? `timed out after ${this.opts.timeoutMs} ms` : (e.message ?? String(err));
       return done({ ok: false, responseCode: null, responseBody: null, error: reason.slice(0, 300) });
     }
   }
+}
+
+/**
+ * The first `max` bytes of a response body as UTF-8 text, then the stream is dropped (the rest is
+ * never read). Resolves with what arrived by the deadline (or null when nothing did).
+ */
+function firstBytes(stream: Readable, max: number, deadline: AbortSignal): Promise<string | null> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = () => {
+      stream.off('data', onData);
+      deadline.removeEventListener('abort', finish);
+      stream.destroy();
+      resolve(size === 0 ? null : Buffer.concat(chunks).subarray(0, max).toString('utf8'));
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= max) finish();
+    };
+    stream.on('data', onData);
+    stream.once('end', finish);
+    stream.once('error', finish);
+    deadline.addEventListener('abort', finish, { once: true });
+    if (deadline.aborted) finish();
+  });
 }

@@ -31,6 +31,23 @@ export const CLOSED: readonly PaymentStatus[] = ['failed', 'cancelled'];
 export const LIVE: readonly PaymentStatus[] = ['pending', 'processing', 'completed', 'released', 'refunded'];
 
 /**
+ * The payments that hold offer `offerId`: the one with its live-offer key, any live payment of it
+ * by another provider, and a Web3 payment once the chain has seen its transfer (a pending Web3
+ * save is only a claim anyone can make: it must not freeze an offer). While one exists the offer's
+ * price, currency, seller, request and wallet (a release's recipient) stay as they are, and no
+ * other payment of it starts. A store filter (`_id`-free), for `findOne`.
+ */
+export function offerHolders(offerId: string): Record<string, unknown> {
+  return {
+    $or: [
+      { liveOfferKey: offerId },
+      { sellerOfferId: offerId, status: { $in: LIVE }, provider: { $ne: 'decentralized' } },
+      { sellerOfferId: offerId, status: { $in: LIVE.filter((s) => s !== 'pending') }, provider: 'decentralized' },
+    ],
+  };
+}
+
+/**
  * Targets that move money records: reached only through evidence (a credit for `completed` of an
  * inbound payment; a settled disbursement for `released` / `refunded`), never by a plain
  * transition that anyone can ask for.

@@ -9,7 +9,7 @@ import { assertSelfOrAdmin, isPartyTo, partyFilter, visiblePayment } from '../..
 import type { PaymentCoordinator } from '../../core/payments/paymentCoordinator.js';
 import type { CreatePaymentInput, UpdatePaymentInput } from './paymentSchemas.js';
 import type { PaymentStatus } from '../../core/store/records.js';
-import { canTransition, LIVE, OPEN } from '../../core/payments/transitions.js';
+import { canTransition, offerHolders, OPEN } from '../../core/payments/transitions.js';
 import { compareDecimals } from '../../platform/money.js';
 import { transferMismatch, type InflowProofs } from '../../core/payments/inflowProofs.js';
 import type { PaymentSettlement } from '../../core/payments/paymentSettlement.js';
@@ -66,14 +66,7 @@ export class PaymentService {
   }
 
   private async assertNoLivePayment(offerId: string): Promise<void> {
-    const live = await this.store.payments.findOne({
-      $or: [
-        { liveOfferKey: offerId },
-        { sellerOfferId: offerId, status: { $in: LIVE }, provider: { $ne: 'decentralized' } },
-        // A Web3 save is only a claim until the chain has seen its transfer.
-        { sellerOfferId: offerId, status: { $in: LIVE.filter((s) => s !== 'pending') }, provider: 'decentralized' },
-      ],
-    });
+    const live = await this.store.payments.findOne(offerHolders(offerId));
     if (live) {
       throw fail('payment_exists', { details: { paymentId: live.id, status: live.status } });
     }

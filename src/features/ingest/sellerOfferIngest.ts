@@ -3,6 +3,7 @@ import { fail, isDuplicateKey } from '../../platform/errors.js';
 import { compareDecimals } from '../../platform/money.js';
 import { to, type PaymentEvents } from '../../core/events/paymentEvents.js';
 import type { SellerOfferRecord, SellerOfferStatus } from '../../core/store/records.js';
+import { offerHolders } from '../../core/payments/transitions.js';
 import type { Store } from '../../core/store/store.js';
 import { MAX_ATTEMPTS, sameAddress, type Upserted } from './ingestRecords.js';
 import { MARKETPLACE_OFFER_STATUSES, type SellerOfferInput } from './ingestSchemas.js';
@@ -96,9 +97,9 @@ export class SellerOfferIngest {
     throw inUse([...touched, ...(changes.status === 'rejected' ? ['status'] : [])], before.status, holder);
   }
 
-  /** The id of the live payment holding the offer, if any. */
+  /** The id of a payment holding the offer (`offerHolders`: a Web3 payment too, once its transfer was seen), if any. */
   private async liveHolder(offerId: string): Promise<string | null> {
-    return (await this.d.store.payments.findOne({ liveOfferKey: offerId }))?.id ?? null;
+    return (await this.d.store.payments.findOne(offerHolders(offerId)))?.id ?? null;
   }
 
   private async insert(id: string, input: SellerOfferInput): Promise<SellerOfferRecord | null> {

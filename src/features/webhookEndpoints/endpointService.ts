@@ -100,8 +100,10 @@ export class EndpointService {
       .map((s) => ({ ...s, expiresAt: s.expiresAt === null || s.expiresAt > retireAt ? retireAt : s.expiresAt }))
       .filter((s) => s.expiresAt > now);
     const secret = newSecret();
+    // Conditional on the very secrets read (a timestamp could tie): of two racing rotations one
+    // wins, and the other is refused rather than answering a secret that never signs.
     const updated = await this.d.store.webhookEndpoints.updateOne(
-      { id, updatedAt: e.updatedAt },
+      { id, secrets: e.secrets },
       { $set: { secrets: [...kept, { secret, createdAt: now, expiresAt: null }] } },
     );
     if (!updated) throw fail('precondition_failed', { message: 'the endpoint changed while rotating; try again' });
