@@ -20,6 +20,8 @@ import { ADMIN, AMOUNT, fundedPayment, newAddress, paymentOf, units, useEscrowEn
 const env = useEscrowEnv();
 const PASSWORD = 'correct horse battery staple 7f3a';
 const dir = mkdtempSync(path.join(tmpdir(), 'escrow-cli-'));
+/** Where the CLI records what it signed (one journal for the file's runs, as one operator's machine). */
+const JOURNAL = path.join(dir, 'sent.json');
 
 /** An ethers keystore of `wallet` with light scrypt parameters, so decrypting is fast. */
 function keystoreOf(wallet: Wallet, name: string, password = PASSWORD): string {
@@ -56,7 +58,7 @@ async function cli(args: string[], opts: { password?: string } = {}) {
       return opts.password ?? PASSWORD;
     },
     fetch,
-    env: { ESCROW_ADMIN_TOKEN: token() },
+    env: { ESCROW_ADMIN_TOKEN: token(), ESCROW_CLI_JOURNAL: JOURNAL },
     // A block per poll: the transfer gets deeper each time the CLI waits.
     sleep: () => env.chain.mine(1),
     pollIntervalMs: 1,
@@ -161,6 +163,31 @@ describe('npm run escrow -- release|refund <paymentId>', () => {
     expect(late.stderr).toContain(`npm run escrow -- release ${g.paymentId} --confirm ${unmined}`);
   });
 
+  it('run again after its confirmation was cut short, it confirms the transfer it sent and never signs a second one', async () => {
+    const f = await fundedPayment(env.h);
+    const keystore = keystoreOf(env.escrow, 'again');
+    const before = await balance(f.seller);
+    // The first run sends, then stops waiting (no block is mined for it): exit 7.
+    const cut = await runEscrowCommand(['release', f.paymentId, ...common(), '--keystore', keystore, '--timeout', '1'], {
+      stdout: () => undefined,
+      stderr: () => undefined,
+      readPassword: async () => PASSWORD,
+      fetch,
+      env: { ESCROW_ADMIN_TOKEN: token(), ESCROW_CLI_JOURNAL: JOURNAL },
+      sleep: () => new Promise((r) => setTimeout(r, 50)),
+      pollIntervalMs: 1,
+    });
+    expect(cut).toBe(EXIT.timeout);
+    const nonce = await escrowNonce();
+    const again = await cli(['release', f.paymentId, ...common(), '--keystore', keystore]);
+    expect(again.code, again.stderr).toBe(EXIT.ok);
+    expect(again.stdout).toContain('already sent as');
+    expect(again.asked).toEqual([]);
+    expect(await escrowNonce()).toBe(nonce);
+    expect((await balance(f.seller)) - before).toBe(units(AMOUNT));
+    expect((await paymentOf(env.h, f.paymentId)).status).toBe('released');
+  });
+
   it('the terminal prompt does not echo what is typed', async () => {
     const input = Object.assign(new PassThrough(), { isTTY: true, raw: [] as boolean[] });
     const stdin = Object.assign(input, { setRawMode: (on: boolean) => input.raw.push(on) });
@@ -183,7 +210,7 @@ describe('npm run escrow -- release|refund <paymentId>', () => {
       const child = execFile(
         'npx',
         ['tsx', 'src/app/scripts/escrowCli.ts', 'release', f.paymentId, ...common(), '--keystore', keystore, '--password-stdin', '--timeout', '30'],
-        { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ESCROW_ADMIN_TOKEN: token() } },
+        { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ESCROW_ADMIN_TOKEN: token(), ESCROW_CLI_JOURNAL: JOURNAL } },
         (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
       child.stdin!.end(`${PASSWORD}\n`);

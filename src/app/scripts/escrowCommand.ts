@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { getAddress, isKeystoreJson, JsonRpcProvider, Network, Wallet, type HDNodeWallet } from 'ethers';
+import { getAddress, isKeystoreJson, JsonRpcProvider, Network, Transaction, Wallet, type HDNodeWallet } from 'ethers';
+import { SentJournal } from './sentJournal.js';
 
 /**
  * `npm run escrow -- release|refund <paymentId>`: an operator without a browser wallet releases or
@@ -69,6 +70,8 @@ interface Options {
   confirm?: string;
   timeoutSeconds: number;
   passwordStdin: boolean;
+  /** Where signed transfers are recorded (see SentJournal). */
+  journal: string;
 }
 
 interface Payload {
@@ -181,6 +184,7 @@ function parseOptions(argv: string[], env: EscrowCliIo['env']): Options | 'help'
     confirm: v.confirm,
     timeoutSeconds: v.timeout === undefined ? 300 : Number(v.timeout),
     passwordStdin: v['password-stdin'] === true,
+    journal: env.ESCROW_CLI_JOURNAL?.trim() || `${env.DATA_DIR?.trim() || '.data'}/escrow-cli-sent.json`,
   };
 }
 
@@ -197,16 +201,25 @@ async function run(o: Options, io: EscrowCliIo): Promise<number> {
   const api = apiClient(o, io);
   if (o.confirm) return settle(o, io, api, o.confirm);
 
-  const { payload, summary } = await api.prepare();
+  const { payload, summary, disbursementId } = await api.prepare();
   if (o.unsigned) {
     io.stdout(`${JSON.stringify({ payload, summary }, null, 2)}\n`);
     io.stderr(`Sign and broadcast the payload from ${summary.from}, then: npm run escrow -- ${o.action} ${o.paymentId} --confirm <txHash>\n`);
     return EXIT.ok;
   }
 
+  // Signed once per disbursement: a transfer this CLI already sent is confirmed, never sent again.
+  const journal = new SentJournal(o.journal);
+  const sent = journal.find(disbursementId);
+  if (sent) {
+    io.stdout(`this ${o.action} was already sent as ${sent.hash} (${sent.at}); confirming it instead of sending again\n`);
+    return settle(o, io, api, sent.hash);
+  }
   const wallet = await unlock(o, io, payload);
   io.stdout(describe(o, summary));
-  const hash = await send(o, wallet, payload);
+  const hash = await send(o, wallet, payload, (h) =>
+    journal.record({ disbursementId, paymentId: o.paymentId, action: o.action, hash: h, at: new Date().toISOString() }),
+  );
   io.stdout(`sent ${hash}\n`);
   return settle(o, io, api, hash);
 }
@@ -234,10 +247,10 @@ function apiClient(o: Options, io: EscrowCliIo) {
   };
   const base = `/shkeeper/${o.paymentId}/${o.action}`;
   return {
-    async prepare(): Promise<{ payload: Payload; summary: Summary }> {
+    async prepare(): Promise<{ payload: Payload; summary: Summary; disbursementId: string }> {
       const r = await call(base, {});
       if (r.status !== 200 || !r.body.data?.payload) throw apiError(r, `preparing the ${o.action}`);
-      return { payload: r.body.data.payload as Payload, summary: r.body.data.summary as Summary };
+      return { payload: r.body.data.payload as Payload, summary: r.body.data.summary as Summary, disbursementId: String(r.body.data.disbursementId) };
     },
     confirm: (txHash: string) => call(`${base}/confirm`, { txHash }),
   };
@@ -245,7 +258,7 @@ function apiClient(o: Options, io: EscrowCliIo) {
 
 interface ApiBody {
   message?: string;
-  data?: { payload?: unknown; summary?: unknown; status?: string } | null;
+  data?: { payload?: unknown; summary?: unknown; disbursementId?: unknown; status?: string } | null;
   error?: { code?: string; message?: string };
 }
 
@@ -310,7 +323,8 @@ function describe(o: Options, s: Summary): string {
 }
 
 /** Broadcasts the payload as prepared (its gas as the limit, its chain id) through `--rpc`, on that chain only. */
-async function send(o: Options, wallet: Wallet | HDNodeWallet, payload: Payload): Promise<string> {
+/** Signs, calls `beforeBroadcast(hash)` (the journal), then broadcasts; resolves to the hash. */
+async function send(o: Options, wallet: Wallet | HDNodeWallet, payload: Payload, beforeBroadcast: (hash: string) => void): Promise<string> {
   const chainId = BigInt(payload.chainId);
   const provider = new JsonRpcProvider(o.rpc, Network.from(chainId), { staticNetwork: true });
   try {
@@ -323,17 +337,24 @@ async function send(o: Options, wallet: Wallet | HDNodeWallet, payload: Payload)
     if (served !== chainId) {
       throw new CliError(EXIT.chainMismatch, `the RPC at ${o.rpc} is chain ${served}, the transfer is for chain ${chainId}; nothing was sent`);
     }
+    let signed: string;
     try {
-      const tx = await wallet.connect(provider).sendTransaction({
-        to: payload.to,
-        data: payload.data,
-        value: BigInt(payload.value),
-        gasLimit: BigInt(payload.gas),
-        chainId,
-      });
-      return tx.hash;
+      const signer = wallet.connect(provider);
+      const tx = await signer.populateTransaction({ to: payload.to, data: payload.data, value: BigInt(payload.value), gasLimit: BigInt(payload.gas), chainId });
+      signed = await signer.signTransaction(tx);
     } catch (err) {
       throw new CliError(EXIT.failed, `the transaction was not sent: ${causeOf(err)}`);
+    }
+    const hash = Transaction.from(signed).hash!;
+    beforeBroadcast(hash);
+    try {
+      await provider.broadcastTransaction(signed);
+      return hash;
+    } catch (err) {
+      throw new CliError(
+        EXIT.failed,
+        `broadcasting ${hash} failed: ${causeOf(err)}; it is recorded as sent: finish with --confirm ${hash}, or check the chain`,
+      );
     }
   } finally {
     provider.destroy();
