@@ -1124,16 +1124,10 @@ describe('events out: exactly one event per change, of the right type, only for 
     expect(await eventTypesOf(w, cancelled)).toEqual(['payment.created', 'payment.cancelled']);
   });
 
-  // FAULT (events out, a payment ends without its event): the admin's legacy cleanup
-  // (`POST /payments/cleanup-pending`, src/features/legacy/paymentRoutes.ts:76) deletes pending
-  // payments with `PaymentCoordinator.purgeAbandoned` (src/core/payments/paymentCoordinator.ts,
-  // a bare `deleteMany`), outside the coordinator's commit and its outbox: the marketplace was told
-  // `payment.created` and is never told the payment is gone (an event not yet relayed is lost with
-  // the row). Who: an admin's routine cleanup (or mistake, e.g. `olderThanMinutes: 1` during
-  // checkouts). Severity: low-medium (the marketplace shows a live checkout forever; the buyer's
-  // offer looks taken). Fix: end abandoned payments through the coordinator (`cancelled`, source
-  // `cleanup`, which emits `payment.cancelled`), and delete only closed rows whose outbox is empty.
-  it.fails('a pending payment removed by the admin cleanup is announced as ended to the marketplace', async () => {
+  // Found here (fixed): the legacy cleanup deleted abandoned pending payments with a bare
+  // deleteMany, outside the outbox, so the marketplace never heard they ended. They are now
+  // cancelled through the coordinator (payment.cancelled), and deleted once the relay recorded it.
+  it('a pending payment removed by the admin cleanup is announced as ended to the marketplace', async () => {
     const clock = new ManualClock(Date.now());
     const w = await inProcess({ clock });
     const m = await market(w);

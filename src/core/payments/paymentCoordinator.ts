@@ -1,4 +1,4 @@
-import { fail } from '../../platform/errors.js';
+import { fail, isAppError } from '../../platform/errors.js';
 import { addDecimals, compareDecimals } from '../../platform/money.js';
 import type { Claim, Disbursement, DisbursementState, HistoryEntry, PaymentRecord, PaymentStatus } from '../store/records.js';
 import type { Filter } from '../store/store.js';
@@ -19,6 +19,15 @@ import { InflowWrites } from './inflowWrites.js';
 import { creationEvent } from '../events/paymentEventLog.js';
 
 export type { CreditInput, CreditResult, TransitionFields, TransitionRequest, TransitionResult };
+
+/** What makes a pending payment abandoned: nothing can still settle it. */
+const ABANDONED = {
+  transactionHash: null,
+  payAddress: null,
+  claim: null,
+  'creditKeys.0': { $exists: false },
+  'escrow.payers.0': { $exists: false },
+} as const;
 
 /** The fields a payment is created without: each is filled in by a later step, if ever. */
 export const UNSET_AT_CREATION = {
@@ -323,20 +332,33 @@ export class PaymentCoordinator extends InflowWrites {
   }
 
   /**
-   * Deletes abandoned pending payments older than `cutoff` that nothing can still settle: no
-   * claim, no credit, no proven wallet, no invoice address. Returns how many went.
+   * Ends the abandoned pending payments older than `cutoff` that nothing can still settle (no
+   * claim, no credit, no proven wallet, no invoice address): each is cancelled (reason
+   * `abandoned`), conditionally on still being so, and so announced as `payment.cancelled` like any
+   * other end. At most 1,000 per call. Returns the ids cancelled.
    */
-  purgeAbandoned(cutoff: Date): Promise<number> {
-    return this.store.payments.deleteMany({
-      status: 'pending',
-      direction: 'in',
-      transactionHash: null,
-      payAddress: null,
-      createdAt: { $lt: cutoff },
-      claim: null,
-      'creditKeys.0': { $exists: false },
-      'escrow.payers.0': { $exists: false },
-    });
+  async cancelAbandoned(cutoff: Date, actor: string): Promise<string[]> {
+    const found = await this.store.payments.find({ status: 'pending', direction: 'in', createdAt: { $lt: cutoff }, ...ABANDONED }, { limit: 1_000 });
+    const ended: string[] = [];
+    for (const p of found) {
+      try {
+        const r = await this.transition(p.id, { to: 'cancelled', source: 'cleanup', actor, reason: 'abandoned: nothing can settle it', where: ABANDONED });
+        if (r.changed) ended.push(p.id);
+      } catch (err) {
+        // It moved meanwhile (a claim, a credit, another end): not abandoned any more.
+        if (!isAppError(err, 'precondition_failed', 'invalid_transition', 'payment_not_found')) throw err;
+      }
+    }
+    return ended;
+  }
+
+  /**
+   * Deletes, of `ids`, the cancelled payments whose events the relay has recorded (none left in
+   * their outbox): the marketplace was told they ended before they go. Returns how many went.
+   */
+  deleteEnded(ids: string[]): Promise<number> {
+    if (ids.length === 0) return Promise.resolve(0);
+    return this.store.payments.deleteMany({ id: { $in: ids }, status: 'cancelled', 'pendingEvents.id': { $exists: false } });
   }
 
   /** Serialises a multi-record step (payment + offers + request) of one payment. */

@@ -51,7 +51,9 @@ export function registerLegacyDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     method: 'post',
     path: '/payments/cleanup-pending',
     summary: 'Delete old pending payments that have no transaction and no SHKeeper invoice',
-    description: 'Default age: `LEGACY_CLEANUP_AFTER_MINUTES`. SHKeeper invoices are kept: late money must still find its payment.',
+    description:
+      'Default age: `LEGACY_CLEANUP_AFTER_MINUTES`. SHKeeper invoices are kept: late money must still find its payment. Each is ' +
+      'first cancelled (announced as `payment.cancelled` to webhook endpoints), then deleted once that event is recorded.',
     auth: 'admin',
     body: { schema: cleanupBody, required: false },
     responses: {

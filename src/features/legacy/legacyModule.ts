@@ -7,6 +7,7 @@ import type { ChainGateway } from '../../core/chain/chainTypes.js';
 import type { InflowProofs } from '../../core/payments/inflowProofs.js';
 import type { PaymentCoordinator } from '../../core/payments/paymentCoordinator.js';
 import type { Web3Verifier } from '../../core/payments/web3Verifier.js';
+import type { EventRelay } from '../../core/events/eventRelay.js';
 import type { Store } from '../../core/store/store.js';
 import type { ShkeeperClient } from '../../adapters/shkeeper/shkeeperClient.js';
 import { registerLegacyDocs } from './legacyDocs.js';
@@ -24,6 +25,7 @@ export interface LegacyDeps {
   proofs: InflowProofs;
   web3: Web3Claims;
   web3Verifier: Web3Verifier;
+  eventRelay: EventRelay;
   chain?: ChainGateway;
   shkeeper?: ShkeeperClient;
 }

@@ -5,6 +5,7 @@ import type { Config } from '../../platform/config.js';
 import type { TokenService } from '../../platform/auth/tokens.js';
 import type { PaymentCoordinator } from '../../core/payments/paymentCoordinator.js';
 import type { Web3Verifier } from '../../core/payments/web3Verifier.js';
+import type { EventRelay } from '../../core/events/eventRelay.js';
 import type { Store } from '../../core/store/store.js';
 import type { PayerProofInput } from '../shared/payerProofSchema.js';
 import type { TransactionBackfill } from './transactionBackfill.js';
@@ -55,6 +56,8 @@ export interface LegacyRouteDeps {
   backfill: TransactionBackfill;
   web3: Web3Claims;
   web3Verifier: Web3Verifier;
+  /** The cleanup waits for the relay to record the cancellations before it deletes. */
+  eventRelay: Pick<EventRelay, 'drain'>;
 }
 
 /**
@@ -68,12 +71,15 @@ export function paymentRoutes(deps: LegacyRouteDeps): Router {
   router.post(
     '/payments/cleanup-pending',
     requireAdmin(deps.tokens),
-    endpoint({ body: cleanupBody }, async ({ body }) => {
+    endpoint({ body: cleanupBody }, async ({ body }, req) => {
       const minutes = body.olderThanMinutes ?? deps.config.legacy.cleanupAfterMinutes;
       const cutoff = new Date(deps.clock.now().getTime() - minutes * 60_000);
       // SHKeeper invoices (with a pay address) are kept: their addresses stay watched forever, and
       // late money must still find its payment. So is anything with a claim, a credit or a proven wallet.
-      const deletedCount = await deps.coordinator.purgeAbandoned(cutoff);
+      // Ended through the coordinator (announced as payment.cancelled), then deleted once announced.
+      const ended = await deps.coordinator.cancelAbandoned(cutoff, principalOf(req).userId);
+      await deps.eventRelay.drain();
+      const deletedCount = await deps.coordinator.deleteEnded(ended);
       return { success: true, deletedCount, message: `deleted ${deletedCount} pending payments older than ${minutes} minutes without a transaction` };
     }),
   );
