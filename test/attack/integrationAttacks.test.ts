@@ -12,6 +12,7 @@ import { newObjectId } from '../../src/platform/ids.js';
 import { preparedDisbursement } from '../helpers/fixtures.js';
 import { ManualClock } from '../helpers/manualClock.js';
 import { ESCROW, paymentOf, QUIET_MONITORS, startTestWorld, type ListeningWorld, type World } from '../helpers/testWorld.js';
+import { addEndpoint, flush, waitFor } from '../helpers/eventsKit.js';
 import { WebhookReceiver } from '../helpers/webhookReceiver.js';
 import { invoiceCallback, postWebhook } from '../shkeeper/payinTestKit.js';
 
@@ -118,26 +119,6 @@ async function payInvoice(w: ListeningWorld, i: { externalId: string; payAddress
 }
 
 const hash = (n: number) => `0x${n.toString(16).padStart(64, 'c')}`;
-
-async function flush(w: World) {
-  await w.ctx.eventRelay.drain();
-  await w.ctx.eventDeliveries.drain();
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 8_000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function addEndpoint(w: World, url: string, over: Record<string, unknown> = {}) {
-  const r = await w.admin.post('/webhook-endpoints', { url, ...over });
-  expect(r.status, r.text).toBe(201);
-  return r.body.data as { id: string; secret: string };
-}
 
 /** The event log of one payment, oldest first. */
 async function eventTypesOf(w: World, paymentId: string): Promise<string[]> {

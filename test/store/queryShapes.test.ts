@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { INDEXES, indexName, indexNameOf, type CollectionName } from '../../src/adapters/store/indexPlan.js';
-import {
-  eventDeliverySchema,
-  idempotencySchema,
-  paymentEventSchema,
-  paymentSchema,
-  purchaseRequestSchema,
-  sellerOfferSchema,
-  webhookDeliverySchema,
-  webhookEndpointSchema,
-} from '../../src/adapters/store/mongoModels.js';
+import { SCHEMAS } from '../../src/adapters/store/mongoModels.js';
 import { QUERY_SHAPES } from '../../src/adapters/store/queryShapes.js';
 import { canServe, type ServingIndex } from '../helpers/indexServing.js';
 
@@ -19,16 +10,6 @@ import { canServe, type ServingIndex } from '../helpers/indexServing.js';
  * list is complete is checked where queries are really sent: the driver tier fails on a shape
  * that is not listed (test/helpers/queryShapeCheck.ts).
  */
-const SCHEMAS = {
-  payments: paymentSchema,
-  purchaseRequests: purchaseRequestSchema,
-  sellerOffers: sellerOfferSchema,
-  webhookDeliveries: webhookDeliverySchema,
-  idempotencyKeys: idempotencySchema,
-  paymentEvents: paymentEventSchema,
-  webhookEndpoints: webhookEndpointSchema,
-  eventDeliveries: eventDeliverySchema,
-};
 
 function schemaIndexes(c: CollectionName): ServingIndex[] {
   return SCHEMAS[c].indexes().map(([keys, opts]) => ({

@@ -5,6 +5,7 @@ import type { Store } from '../../src/core/store/store.js';
 import { systemClock } from '../../src/platform/clock.js';
 import { ManualClock } from '../helpers/manualClock.js';
 import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
+import { addEndpoint, flush, waitFor } from '../helpers/eventsKit.js';
 import { WebhookReceiver } from '../helpers/webhookReceiver.js';
 import { intentFor, invoiceCallback, postWebhook, seed } from '../shkeeper/payinTestKit.js';
 
@@ -42,33 +43,12 @@ async function receiver() {
   return r;
 }
 
-async function addEndpoint(h: ListeningWorld, url: string, over: Record<string, unknown> = {}) {
-  const r = await h.admin.post('/webhook-endpoints', { url, ...over });
-  expect(r.status, r.text).toBe(201);
-  return r.body.data as { id: string; secret: string };
-}
-
 /** A SHKeeper payment created, then funded by a PAID callback: `payment.created`, `escrow.funded`. */
 async function fundedPayment(h: ListeningWorld, n: number) {
   const intent = await intentFor(h, await seed(h));
   const txid = `0x${n.toString(16).padStart(64, 'a')}`;
   await postWebhook(h, invoiceCallback(intent, { balance_crypto: '25.5' }, { amount_crypto: '25.5', txid }));
   return intent.paymentId;
-}
-
-/** Relays every event and sends every due delivery. */
-async function flush(h: ListeningWorld) {
-  await h.ctx.eventRelay.drain();
-  await h.ctx.eventDeliveries.drain();
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 10_000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const listEvents = (h: ListeningWorld, q: Record<string, string>) => h.admin.get(`/events?${new URLSearchParams(q).toString()}`);

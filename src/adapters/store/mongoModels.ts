@@ -8,7 +8,7 @@ import {
   PURCHASE_REQUEST_STATUSES,
   SELLER_OFFER_STATUSES,
 } from '../../core/store/records.js';
-import { INDEXES, type IndexSpec } from './indexPlan.js';
+import { INDEXES, type CollectionName, type IndexSpec } from './indexPlan.js';
 import { EVENT_DELIVERY_STATUSES } from '../../core/store/eventRecords.js';
 
 /**
@@ -235,6 +235,18 @@ declareIndexes(idempotencySchema, INDEXES.idempotencyKeys);
 declareIndexes(paymentEventSchema, INDEXES.paymentEvents);
 declareIndexes(webhookEndpointSchema, INDEXES.webhookEndpoints);
 declareIndexes(eventDeliverySchema, INDEXES.eventDeliveries);
+
+/** Each collection's schema, by the name the stores and the index plan use. */
+export const SCHEMAS: Record<CollectionName, Schema> = {
+  payments: paymentSchema,
+  purchaseRequests: purchaseRequestSchema,
+  sellerOffers: sellerOfferSchema,
+  webhookDeliveries: webhookDeliverySchema,
+  idempotencyKeys: idempotencySchema,
+  paymentEvents: paymentEventSchema,
+  webhookEndpoints: webhookEndpointSchema,
+  eventDeliveries: eventDeliverySchema,
+};
 
 export function registerModels(conn: Connection) {
   return {

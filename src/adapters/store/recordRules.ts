@@ -3,16 +3,7 @@ import { fail } from '../../platform/errors.js';
 import { isObjectId } from '../../platform/ids.js';
 import { isStorableKey, isWellFormedText } from '../../platform/text.js';
 import type { CollectionName } from './indexPlan.js';
-import {
-  eventDeliverySchema,
-  idempotencySchema,
-  paymentEventSchema,
-  paymentSchema,
-  purchaseRequestSchema,
-  sellerOfferSchema,
-  webhookDeliverySchema,
-  webhookEndpointSchema,
-} from './mongoModels.js';
+import { SCHEMAS } from './mongoModels.js';
 import type { Update } from '../../core/store/store.js';
 
 /**
@@ -38,17 +29,6 @@ type Rule =
   | { kind: 'array'; element: Rule; required: boolean; default?: () => unknown }
   | { kind: 'object'; fields: Fields; required: boolean; nullable: boolean; default?: () => unknown };
 type Fields = Map<string, Rule>;
-
-const SCHEMAS: Record<CollectionName, Schema> = {
-  payments: paymentSchema,
-  purchaseRequests: purchaseRequestSchema,
-  sellerOffers: sellerOfferSchema,
-  webhookDeliveries: webhookDeliverySchema,
-  idempotencyKeys: idempotencySchema,
-  paymentEvents: paymentEventSchema,
-  webhookEndpoints: webhookEndpointSchema,
-  eventDeliveries: eventDeliverySchema,
-};
 
 function defaultOf(st: SchemaType): (() => unknown) | undefined {
   const d = (st as unknown as { options: { default?: unknown } }).options.default;
