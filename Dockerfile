@@ -19,6 +19,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force \
   && mkdir -p /app/.data && chown node:node /app/.data
 COPY --from=build /app/dist ./dist
+# The admin console's browser files are served as they are, read from their source folder next to dist/.
+COPY --from=build /app/src/features/adminConsole/console ./src/features/adminConsole/console
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=5 \

@@ -23,6 +23,16 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='AppError']", message: 'use fail(code) from the error catalog' }],
     },
   },
+  // The admin console's browser modules (served as they are, no build step).
+  {
+    files: ['src/features/adminConsole/console/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'sessionStorage', 'fetch', 'URL', 'URLSearchParams', 'Node', 'atob', 'setTimeout'].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
   // Tool configuration files that must be CommonJS (.dependency-cruiser.cjs).
   { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } } },
 );
