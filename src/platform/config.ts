@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { getAddress, isHexString } from 'ethers';
 import { z } from 'zod';
 import { parseServiceKeys, type ServiceKey } from './auth/serviceKeys.js';
+import { NetworkRegistryError, parseNetworkRegistry, registryFromBscSettings, type NetworkRegistry } from './networkRegistry.js';
 
 /**
  * The only place that reads the environment. Everything else receives the frozen `Config`.
@@ -133,6 +135,9 @@ const envSchema = z.object({
   BSC_USDT_ADDRESS: optionalString.pipe(evmAddress.optional()),
   BSC_USDT_DECIMALS: int(18, 0, 36),
   BSC_CONFIRMATIONS: int(12, 0, 1000),
+  // The network registry (src/platform/networkRegistry.ts): JSON here, or a file holding it.
+  NETWORKS: optionalString,
+  NETWORKS_FILE: optionalString,
   ADMIN_WALLET_PRIVATE_KEY: optionalString.pipe(privateKey.optional()),
   ENABLE_DEV_ROUTES: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
   CRON_SECRET: optionalString,
@@ -240,6 +245,12 @@ export interface Config {
     readonly usdtDecimals: number;
     readonly confirmations: number;
   };
+  /**
+   * Every network and token (src/platform/networkRegistry.ts): NETWORKS or NETWORKS_FILE, else
+   * the one `bsc` network built from the `bsc` settings above, ESCROW_RECEIVER_ADDRESS and
+   * BNB-USDT. Token decimals may still be unknown here; verifyNetworks reads them from the chain.
+   */
+  readonly networks: NetworkRegistry;
   readonly adminWalletPrivateKey?: string;
   readonly enableDevRoutes: boolean;
   readonly cronSecret?: string;
@@ -296,6 +307,8 @@ export interface LoadOptions {
    * sign with the same secret; without it the secret is random for this process only.
    */
   devJwtSecret?: (dataDir: string) => { secret: string; file: string };
+  /** Reads NETWORKS_FILE (default: fs.readFileSync as UTF-8); tests pass their own. */
+  readFile?: (path: string) => string;
 }
 
 export function loadConfig(env: Record<string, string | undefined>, options: LoadOptions = {}): Config {
@@ -336,7 +349,9 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
   if (production && (!e.METRICS_TOKEN || e.METRICS_TOKEN.length < 16)) {
     problems.push('METRICS_TOKEN: required in production (at least 16 characters): GET /metrics is never public there');
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  const networks = loadNetworks(e, options.readFile ?? ((path) => readFileSync(path, 'utf8')));
+  if ('problems' in networks) problems.push(...networks.problems);
+  if (problems.length > 0 || 'problems' in networks) throw new ConfigError(problems);
 
   const dataDir = e.DATA_DIR ?? '.data';
   let jwtConfig: Config['jwt'];
@@ -433,6 +448,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       usdtDecimals: e.BSC_USDT_DECIMALS,
       confirmations: e.BSC_CONFIRMATIONS,
     },
+    networks: networks.registry,
     adminWalletPrivateKey: e.ADMIN_WALLET_PRIVATE_KEY,
     // Never in production (asking for them there is refused above).
     enableDevRoutes: !production && isTrue(e.ENABLE_DEV_ROUTES, true),
@@ -462,6 +478,38 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
   return deepFreeze(config);
+}
+
+/** NETWORKS, NETWORKS_FILE (not both), or the default registry from the BSC_* settings. */
+function loadNetworks(e: z.infer<typeof envSchema>, readFile: (path: string) => string): { registry: NetworkRegistry } | { problems: string[] } {
+  if (e.NETWORKS !== undefined && e.NETWORKS_FILE !== undefined) {
+    return { problems: ['NETWORKS, NETWORKS_FILE: set one of them, not both'] };
+  }
+  try {
+    if (e.NETWORKS !== undefined) return { registry: parseNetworkRegistry(e.NETWORKS, 'NETWORKS') };
+    if (e.NETWORKS_FILE !== undefined) {
+      let text: string;
+      try {
+        text = readFile(e.NETWORKS_FILE);
+      } catch (err) {
+        return { problems: [`NETWORKS_FILE: cannot read ${e.NETWORKS_FILE} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`] };
+      }
+      return { registry: parseNetworkRegistry(text, `NETWORKS_FILE (${e.NETWORKS_FILE})`) };
+    }
+  } catch (err) {
+    if (err instanceof NetworkRegistryError) return { problems: err.problems };
+    throw err;
+  }
+  return {
+    registry: registryFromBscSettings({
+      rpcUrl: e.BSC_RPC_URL,
+      chainId: e.BSC_CHAIN_ID,
+      usdtAddress: e.BSC_USDT_ADDRESS ?? BSC_MAINNET_USDT,
+      usdtDecimals: e.BSC_USDT_DECIMALS,
+      confirmations: e.BSC_CONFIRMATIONS,
+      escrowReceiver: e.ESCROW_RECEIVER_ADDRESS,
+    }),
+  };
 }
 
 function parseTrustProxy(v: string | undefined): boolean | number | string {
