@@ -1,4 +1,4 @@
-import http from 'node:http';
+import autocannon from 'autocannon';
 import { signedInvoiceCallback, type SignedDelivery } from '../invoiceCallback.js';
 import { fmtInt, fmtMs, verdict, type Row, type Section } from '../report.js';
 import type { BenchServer } from '../serverProcess.js';
@@ -29,64 +29,45 @@ const APPLY_DEADLINE_MS = 60_000;
 interface Run {
   seconds: number;
   requests: number;
-  latencies: number[];
+  p99Ms: number;
   statuses: Map<number, number>;
   errors: number;
+  /** The server process's CPU over the run (user + system), in µs. */
+  serverCpuUs: number;
+  /** This (client) process's CPU over the run, in ms: near a full core, the client set the pace. */
+  clientCpuMs: number;
 }
 
 /**
- * Every delivery once, over a fixed pool of 64 keep-alive connections (`agent`, kept open across
- * a target's warm-up and measured run, so neither pays for connecting), each worker taking the
- * next delivery from one queue.
+ * Every delivery once, over 64 keep-alive connections, by autocannon (the GET section's load
+ * generator): each request takes the next delivery from one queue (`setupRequest` is called once
+ * per request sent, `amount` of them in all). A hand-rolled `http.request` loop cost the client
+ * more CPU than the bare server spent answering, so the client set the pace and its own queueing
+ * showed up as the servers' latency.
  */
-async function deliverAll(agent: http.Agent, url: string, deliveries: SignedDelivery[]): Promise<Run> {
-  const target = new URL(url);
-  const latencies: number[] = [];
-  const statuses = new Map<number, number>();
-  let errors = 0;
+async function deliverAll(server: BenchServer, url: string, deliveries: SignedDelivery[]): Promise<Run> {
   let next = 0;
-  const started = performance.now();
-  const worker = async () => {
-    while (next < deliveries.length) {
-      const d = deliveries[next++]!;
-      const t0 = performance.now();
-      try {
-        const status = await post(agent, target, d);
-        statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      } catch {
-        errors++;
-      }
-      latencies.push(performance.now() - t0);
-    }
+  const setupRequest = (req: autocannon.Request) => {
+    const d = deliveries[next++]!;
+    return { ...req, method: 'POST' as const, headers: d.headers, body: d.body };
   };
-  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
-  return { seconds: (performance.now() - started) / 1000, requests: deliveries.length, latencies, statuses, errors };
+  const cpu0 = process.cpuUsage();
+  await server.request({ type: 'cpuStart' });
+  const r = await autocannon({ url, connections: CONNECTIONS, amount: deliveries.length, timeout: 10, requests: [{ setupRequest }] });
+  const serverCpu = await server.request({ type: 'cpuStop' });
+  const cpu = process.cpuUsage(cpu0);
+  if (next !== deliveries.length) throw new Error(`autocannon built ${next} of ${deliveries.length} deliveries`);
+  const statuses = new Map<number, number>(Object.entries(r.statusCodeStats ?? {}).map(([code, s]) => [Number(code), s.count ?? 0]));
+  return {
+    seconds: r.duration,
+    requests: deliveries.length,
+    p99Ms: r.latency.p99,
+    statuses,
+    errors: r.errors + r.timeouts,
+    serverCpuUs: serverCpu.userUs + serverCpu.systemUs,
+    clientCpuMs: (cpu.user + cpu.system) / 1000,
+  };
 }
-
-function post(agent: http.Agent, url: URL, d: SignedDelivery): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        agent,
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        headers: { ...d.headers, 'content-length': d.body.length },
-        timeout: 10_000,
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(d.body);
-  });
-}
-
-const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)] ?? 0;
 
 /**
  * Resolves once the app's inbox holds nothing to apply. The poll is an indexed count every 50 ms
@@ -124,17 +105,14 @@ export const webhookDeliveriesSection: Section = {
     // Warm-up (not measured): both servers' JIT and connections settle, and the app's inbox
     // applies its own warm-up invoices before the measured burst starts.
     const appUrl = `${server.info.appUrl}/api/payment/shkeeper/webhook`;
-    const agents = [0, 1].map(() => new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS }));
-    const [baseAgent, appAgent] = agents as [http.Agent, http.Agent];
-    await deliverAll(baseAgent, server.info.baselineWebhookUrl, twice(warmIds, INVOICES));
-    await deliverAll(appAgent, appUrl, twice(warmIds, INVOICES));
+    await deliverAll(server, server.info.baselineWebhookUrl, twice(warmIds, INVOICES));
+    await deliverAll(server, appUrl, twice(warmIds, INVOICES));
     await inboxEmpty(server);
     // The delivery counters cover every invoice: the measured run's are what it adds.
     const before = (await server.request({ type: 'invoiceCounts', externalIds })).deliveries;
-    const baseline = await deliverAll(baseAgent, server.info.baselineWebhookUrl, build());
+    const baseline = await deliverAll(server, server.info.baselineWebhookUrl, build());
     const started = performance.now();
-    const app = await deliverAll(appAgent, appUrl, build());
-    for (const a of agents) a.destroy();
+    const app = await deliverAll(server, appUrl, build());
     // Answered is not applied: wait for the inbox to have finished every delivery.
     await inboxEmpty(server);
     const lastAppliedMs = performance.now() - started;
@@ -146,7 +124,9 @@ export const webhookDeliveriesSection: Section = {
     const others = [...app.statuses].filter(([s]) => s !== 202).reduce((n, [, c]) => n + c, 0) + app.errors;
     const correct = counts.completed === INVOICES && duplicates === INVOICES && failures === 0 && others === 0;
     const ratio = app.requests / app.seconds / (baseline.requests / baseline.seconds);
-    const appP99 = p99(app.latencies);
+    const appP99 = app.p99Ms;
+    const perDelivery = (r: Run) => `${(r.serverCpuUs / r.requests).toFixed(1)} µs`;
+    const clientShare = (r: Run) => `${((r.clientCpuMs / (r.seconds * 1000)) * 100).toFixed(0)}% of a core`;
     const rows: Row[] = [
       { section: NAME, metric: 'deliveries', value: `${fmtInt(INVOICES * 2)} (${fmtInt(INVOICES)} invoices × 2), ${CONNECTIONS} connections` },
       { section: NAME, metric: 'answered 202 / other or error', value: `${fmtInt(accepted)} / ${fmtInt(others)}`, target: `${fmtInt(INVOICES * 2)} / 0` },
@@ -159,7 +139,9 @@ export const webhookDeliveriesSection: Section = {
       { section: NAME, metric: 'app p99 latency', value: fmtMs(appP99), target: `≤ ${TARGET_P99_MS} ms`, verdict: verdict(appP99 <= TARGET_P99_MS) },
       { section: NAME, metric: 'all answered after', value: fmtMs(app.seconds * 1000) },
       { section: NAME, metric: 'last delivery applied after', value: fmtMs(lastAppliedMs), target: 'reported' },
-      { section: NAME, metric: 'baseline p99 latency', value: fmtMs(p99(baseline.latencies)) },
+      { section: NAME, metric: 'baseline p99 latency', value: fmtMs(baseline.p99Ms) },
+      { section: NAME, metric: 'server CPU per delivery, baseline / app (burst)', value: `${perDelivery(baseline)} / ${perDelivery(app)}` },
+      { section: NAME, metric: 'client CPU, baseline / app run', value: `${clientShare(baseline)} / ${clientShare(app)}` },
     ];
     return rows;
   },

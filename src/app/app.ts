@@ -118,7 +118,11 @@ export function createApp(deps: AppDeps): Express & { locals: { ctx: AppServices
   // Only a browser's cross-origin request carries Origin; nothing to decide without one.
   const corsGate: RequestHandler = (req, res, next) => (req.headers.origin === undefined || req.path === OPEN_CORS_PATH ? next() : corsPolicy(req, res, next));
   // What every request passes, in this order, as one router layer (inSequence.ts).
-  app.use(inSequence(logRequests, securityHeaders, corsGate));
+  const countArrival: RequestHandler = (_req, _res, next) => {
+    ctx.traffic.arrived();
+    next();
+  };
+  app.use(inSequence(countArrival, logRequests, securityHeaders, corsGate));
   app.get('/metrics', ctx.metrics.endpoint(ctx.config.metricsToken));
 
   // SHKeeper's deliveries have a limit of their own, so a busy API never starves them.

@@ -21,6 +21,7 @@ import { Web3Verifier } from '../core/payments/web3Verifier.js';
 import type { Store } from '../core/store/store.js';
 import { DeliveryLog } from '../core/webhooks/deliveryLog.js';
 import { WebhookInbox } from '../core/webhooks/webhookInbox.js';
+import { TrafficMeter } from '../platform/trafficMeter.js';
 import type { HotWallet } from '../adapters/chain/hotWallet.js';
 import { MonitorLeader } from '../adapters/redis/monitorLeader.js';
 import { RedisLeaseLock } from '../adapters/redis/redisLeaseLock.js';
@@ -77,6 +78,8 @@ export interface CoreServices extends Required<Omit<AppDeps, 'shkeeper' | 'chain
   eventRelay: EventRelay;
   /** The Idempotency-Key middleware every money-moving POST shares (keys scoped per route and caller). */
   idempotent: RequestHandler;
+  /** Counts the requests received; the inbox spaces its runs while they arrive. */
+  traffic: TrafficMeter;
 }
 
 /** Builds the core services from the deps and registers the core's own monitors. */
@@ -96,7 +99,8 @@ export function buildCoreServices(deps: AppDeps): CoreServices {
   const sweeper = new EffectsSweeper({ store, coordinator, effects, clock, graceMs: config.effectsGraceMs, intervalMs: 30_000 }, logger);
   monitors.register(sweeper);
   const deliveries = new DeliveryLog(store, clock, metrics, { retentionMs: config.retention.webhookDeliveryDays * 86_400_000 });
-  const inbox = new WebhookInbox(store, deliveries, clock, logger, config.webhookInbox);
+  const traffic = new TrafficMeter();
+  const inbox = new WebhookInbox(store, deliveries, clock, logger, { ...config.webhookInbox, traffic });
   monitors.register(inbox.queue);
   const eventRelay = new EventRelay({ store, clock, pollMs: config.outboundWebhooks.pollMs, retentionMs: config.outboundWebhooks.eventRetentionMs }, logger);
   coordinator.onEvents = () => eventRelay.kick();
@@ -128,6 +132,7 @@ export function buildCoreServices(deps: AppDeps): CoreServices {
     deliveries,
     inbox,
     eventRelay,
+    traffic,
     idempotent: idempotency(store, clock, config.retention.idempotencyHours * 3_600_000),
   };
 }

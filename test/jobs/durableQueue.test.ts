@@ -599,3 +599,41 @@ describe('DurableQueue: retryForMs and failure', () => {
     expect(await stored(r!)).toMatchObject({ outcome: 'applied', detail: 'failures 2', job: { state: null, attempts: 3, lastError: null } });
   });
 });
+
+describe('traffic', () => {
+  /** A handler that holds the loop for `ms` (as an in-process store's run does) and notes when each run started. */
+  const busyHandler = (ms: number, starts: number[]): JobHandler<Rec> => ({
+    run: async () => {
+      starts.push(performance.now());
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+      return { outcome: 'completed' };
+    },
+  });
+
+  it('while requests keep arriving, each start waits nine times the last run (the queue takes a tenth of the loop)', async () => {
+    const starts: number[] = [];
+    let n = 0;
+    const arriving = {
+      get arrivals() {
+        return ++n;
+      },
+    };
+    await put(row('a'), row('b'), row('c'), row('d'));
+    await queue(busyHandler(3, starts), { concurrency: 1, traffic: arriving }).drain();
+    expect(starts).toHaveLength(4);
+    // 9 × 3 ms = 27 ms between starts; a timer may fire a millisecond early, never much more.
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(20);
+  });
+
+  it('with no request between two starts, runs are not spaced: a backlog drains at full speed once the burst is answered', async () => {
+    const starts: number[] = [];
+    const quiet = { arrivals: 7 };
+    await put(row('a'), row('b'), row('c'), row('d'), row('e'), row('f'));
+    await queue(busyHandler(3, starts), { concurrency: 1, traffic: quiet }).drain();
+    expect(starts).toHaveLength(6);
+    // The first start sees the meter for the first time (7 ≠ 0) and may wait once; spaced after
+    // that, the five later starts would take ≥ 5 × 27 ms. Unspaced they take a few turns of the loop.
+    expect(starts.at(-1)! - starts[1]!).toBeLessThan(100);
+  });
+});
