@@ -1,15 +1,26 @@
-import { FetchRequest, getAddress, isAddress, isError, isHexString, JsonRpcProvider, Network, toQuantity, type TransactionResponse } from 'ethers';
+import { getAddress, isAddress, isError, isHexString, type JsonRpcProvider, toQuantity, type TransactionResponse } from 'ethers';
 import { AppError, fail, type ErrorCode } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { ChainGateway, TokenTransfer, TransferExpectation, TransferVerdict } from '../../core/chain/chainTypes.js';
 import { addressTopic, decodeTransferCall, decodeTransferLog, encodeTransfer, erc20Interface, sameAddress, TRANSFER_TOPIC } from '../../core/chain/erc20.js';
 import { createRpcCall } from './rpcRetry.js';
+import { createNetworkProvider, createRpcProvider } from './networkProvider.js';
 import { assertValidExpectation, judgeReceipt } from '../../core/chain/transferJudge.js';
 
 export type * from '../../core/chain/chainTypes.js';
 
 export interface ChainGatewayOptions {
-  rpcUrl: string;
+  /** One RPC endpoint (the BSC_RPC_URL gateway). Give this or `rpcUrls`. */
+  rpcUrl?: string;
+  /** Several endpoints read through ethers' FallbackProvider (networkProvider.ts). */
+  rpcUrls?: readonly string[];
+  /** With `rpcUrls`: how many endpoints must agree on an answer (default 1). */
+  rpcQuorum?: number;
+  /**
+   * The registry's network id (src/platform/networkRegistry.ts), named in log lines and in the
+   * chain-id and decimals errors. Without it the errors name the BSC_* settings, as before.
+   */
+  network?: string;
   chainId: number;
   logger: Logger;
   /** Retries of a failing RPC call after the first attempt (default 3). */
@@ -32,35 +43,58 @@ export interface ChainGatewayOptions {
 
 /**
  * The real chain access: one ethers JsonRpcProvider on a fixed network (`staticNetwork`, so a
- * down RPC fails fast instead of retrying network detection forever), no request batching or
- * response caching (a fresh block number after each block matters more than saved requests).
- * Before its first call it checks that the RPC serves the configured chain id, so a testnet URL
- * can never confirm mainnet payments.
+ * down RPC fails fast instead of retrying network detection forever), or, given several
+ * `rpcUrls`, ethers' FallbackProvider over one such provider per URL with `rpcQuorum`
+ * (networkProvider.ts); no request batching or response caching (a fresh block number after each
+ * block matters more than saved requests). Before its first call it checks that every RPC
+ * endpoint that answers serves the configured chain id (and that at least `rpcQuorum` answer), so
+ * a testnet URL can never confirm mainnet payments.
  */
 export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
   const { chainId } = opts;
-  const log = opts.logger.child({ module: 'chain', chainId });
-  const provider = createProvider(opts.rpcUrl, chainId, opts.timeoutMs ?? 10_000);
-  const call = createRpcCall({ retries: opts.retries ?? 3, minDelayMs: opts.retryMinDelayMs, logger: log, onCall: opts.onCall });
+  const urls = opts.rpcUrls ?? (opts.rpcUrl === undefined ? [] : [opts.rpcUrl]);
+  if ((opts.rpcUrl === undefined) === (opts.rpcUrls === undefined) || urls.length === 0) {
+    throw new Error('createChainGateway: give either rpcUrl or a non-empty rpcUrls');
+  }
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const log = opts.logger.child({ module: 'chain', chainId, ...(opts.network ? { network: opts.network } : {}) });
+  const net = createNetworkProvider({ rpcUrls: urls, quorum: opts.rpcQuorum, chainId, timeoutMs });
+  // A second provider that packs the calls made together into one JSON-RPC batch request.
+  const batchingNet = createNetworkProvider({ rpcUrls: urls, quorum: opts.rpcQuorum, chainId, timeoutMs, batchMaxCount: RECEIPT_BATCH });
+  const rpcCall = createRpcCall({ retries: opts.retries ?? 3, minDelayMs: opts.retryMinDelayMs, logger: log, onCall: opts.onCall });
+  // Every attempt reads the current provider and reports its failure (a FallbackProvider may need rebuilding).
+  const viaProvider =
+    (on: typeof net) =>
+    <T>(label: string, fn: (provider: typeof net.provider) => Promise<T>, translate?: Parameters<typeof rpcCall>[2]) =>
+      rpcCall(
+        label,
+        async () => {
+          try {
+            return await fn(on.provider);
+          } catch (error) {
+            throw on.noteFailure(error);
+          }
+        },
+        translate,
+      );
+  const call = viaProvider(net);
+  const callBatching = viaProvider(batchingNet);
+  const where = opts.network === undefined ? undefined : `network ${opts.network}`;
   const chunk = opts.logChunkBlocks ?? 2_000;
   const maxWindow = opts.maxLogWindowBlocks ?? 50_000;
 
   let chainChecked: Promise<void> | undefined;
   function ensureChain(): Promise<void> {
     chainChecked ??= (async () => {
-      const served = Number(await call('eth_chainId', () => provider.send('eth_chainId', []) as Promise<string>));
-      if (served !== chainId) {
-        throw fail('rpc_wrong_chain', {
-          message: `BSC_CHAIN_ID is ${chainId} but the RPC at BSC_RPC_URL serves chain ${served}`,
-          details: { setting: 'BSC_CHAIN_ID', configured: chainId, onChain: served },
-        });
-      }
+      await checkChainIds();
       if (opts.token) {
         const onChain = await this_.tokenDecimals(opts.token.address);
         if (onChain !== opts.token.decimals) {
           throw fail('decimals_mismatch', {
-            message: `BSC_USDT_DECIMALS is ${opts.token.decimals} but the token at BSC_USDT_ADDRESS (${opts.token.address}) has ${onChain} decimals`,
-            details: { setting: 'BSC_USDT_DECIMALS', configured: opts.token.decimals, onChain },
+            message: where
+              ? `${where}: token ${opts.token.address} is configured with ${opts.token.decimals} decimals but has ${onChain} on chain`
+              : `BSC_USDT_DECIMALS is ${opts.token.decimals} but the token at BSC_USDT_ADDRESS (${opts.token.address}) has ${onChain} decimals`,
+            details: { ...(where ? { network: opts.network } : { setting: 'BSC_USDT_DECIMALS' }), configured: opts.token.decimals, onChain },
           });
         }
       }
@@ -71,20 +105,49 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
     return chainChecked;
   }
 
-  const latestBlock = () => call('eth_blockNumber', () => provider.getBlockNumber());
-  // A second provider that packs the calls made together into one JSON-RPC batch request.
-  const batching = createProvider(opts.rpcUrl, chainId, opts.timeoutMs ?? 10_000, RECEIPT_BATCH);
+  /**
+   * Asks every endpoint for `eth_chainId` (retried as any call): one that serves another chain
+   * refuses at once, naming the endpoint by position only (URLs may carry keys); fewer than the
+   * quorum answering is `rpc_unavailable`. A dead endpoint does not block a quorum that answers.
+   */
+  async function checkChainIds(): Promise<void> {
+    const members = net.members;
+    const answers = await Promise.allSettled(
+      members.map((m, i) => rpcCall(members.length === 1 ? 'eth_chainId' : `eth_chainId[${i + 1}]`, () => m.send('eth_chainId', []) as Promise<string>)),
+    );
+    let answered = 0;
+    for (const [i, a] of answers.entries()) {
+      if (a.status === 'rejected') continue;
+      answered += 1;
+      const served = Number(a.value);
+      if (served === chainId) continue;
+      throw fail('rpc_wrong_chain', {
+        message: where
+          ? `${where}: chainId is configured as ${chainId} but RPC URL ${i + 1} of ${members.length} serves chain ${served}`
+          : `BSC_CHAIN_ID is ${chainId} but the RPC at BSC_RPC_URL serves chain ${served}`,
+        details: { ...(where ? { network: opts.network, rpcUrl: i + 1 } : { setting: 'BSC_CHAIN_ID' }), configured: chainId, onChain: served },
+      });
+    }
+    if (answered < net.quorum) {
+      // The first failure, already translated (rpc_unavailable / rpc_error) by the retry layer.
+      throw (answers.find((a) => a.status === 'rejected') as PromiseRejectedResult).reason;
+    }
+  }
+
+  const latestBlock = () => call('eth_blockNumber', (p) => p.getBlockNumber());
 
   const this_ = {
     async tokenDecimals(token: string): Promise<number> {
       assertAddresses({ token });
-      const data = await call('eth_call', () => provider.call({ to: token, data: erc20Interface.encodeFunctionData('decimals', []) }));
+      const data = await call('eth_call', (p) => p.call({ to: token, data: erc20Interface.encodeFunctionData('decimals', []) }));
       try {
         return Number(erc20Interface.decodeFunctionResult('decimals', data)[0]);
       } catch {
         throw fail('decimals_mismatch', {
-          message: `${token} did not answer decimals(): is BSC_USDT_ADDRESS an ERC-20 contract on this chain?`,
-          details: { setting: 'BSC_USDT_ADDRESS' },
+          message: where
+            ? `${where}: ${token} did not answer decimals(): is it an ERC-20 contract on chain ${chainId}?`
+            : `${token} did not answer decimals(): is BSC_USDT_ADDRESS an ERC-20 contract on this chain?`,
+          details: where ? { network: opts.network, token } : { setting: 'BSC_USDT_ADDRESS' },
         });
       }
     },
@@ -104,12 +167,12 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
       if (!isHexString(txHash, 32)) throw invalid('txHash must be a 0x-prefixed 32-byte hex string', 'invalid_tx_hash');
       assertValidExpectation(expect);
       await ensureChain();
-      const receipt = await call('eth_getTransactionReceipt', () => provider.getTransactionReceipt(txHash));
+      const receipt = await call('eth_getTransactionReceipt', (p) => p.getTransactionReceipt(txHash));
       let verdict: TransferVerdict;
       if (receipt) {
         verdict = judgeReceipt(receipt, expect, await latestBlock());
       } else {
-        const tx = await call('eth_getTransactionByHash', () => provider.getTransaction(txHash));
+        const tx = await call('eth_getTransactionByHash', (p) => p.getTransaction(txHash));
         // Known but not mined (or mined between the two reads): the next poll settles it.
         verdict = tx
           ? { status: 'pending', confirmations: 0, required: expect.confirmations, nonce: tx.nonce, ...unminedHint(tx, expect) }
@@ -129,7 +192,7 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
       const verdicts: TransferVerdict[] = [];
       for (let i = 0; i < items.length; i += RECEIPT_BATCH) {
         const slice = items.slice(i, i + RECEIPT_BATCH);
-        const receipts = await call('eth_getTransactionReceipt[batch]', () => Promise.all(slice.map((it) => batching.getTransactionReceipt(it.txHash))));
+        const receipts = await callBatching('eth_getTransactionReceipt[batch]', (p) => Promise.all(slice.map((it) => p.getTransactionReceipt(it.txHash))));
         for (const [j, it] of slice.entries()) {
           const receipt = receipts[j];
           // Unmined or unknown: the single path tells those two apart.
@@ -154,7 +217,7 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
       const found: TokenTransfer[] = [];
       for (let start = q.fromBlock; start <= toBlock; start += chunk) {
         const end = Math.min(toBlock, start + chunk - 1);
-        const logs = await call('eth_getLogs', () => provider.getLogs({ address: q.token, topics, fromBlock: start, toBlock: end }));
+        const logs = await call('eth_getLogs', (p) => p.getLogs({ address: q.token, topics, fromBlock: start, toBlock: end }));
         for (const entry of logs) {
           const t = decodeTransferLog(entry);
           if (!t || !sameAddress(t.token, q.token) || !sameAddress(t.to, q.to)) continue;
@@ -168,14 +231,14 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
     async transactionFacts(txHash) {
       if (!isHexString(txHash, 32)) throw invalid('txHash must be a 0x-prefixed 32-byte hex string', 'invalid_tx_hash');
       await ensureChain();
-      const tx = await call('eth_getTransactionByHash', () => provider.getTransaction(txHash));
+      const tx = await call('eth_getTransactionByHash', (p) => p.getTransaction(txHash));
       return tx ? { from: getAddress(tx.from), nonce: tx.nonce, blockNumber: tx.blockNumber ?? null } : null;
     },
 
     async minedNonce(address) {
       assertAddresses({ address });
       await ensureChain();
-      return call('eth_getTransactionCount', () => provider.getTransactionCount(address, 'latest'));
+      return call('eth_getTransactionCount', (p) => p.getTransactionCount(address, 'latest'));
     },
 
     async buildTokenTransfer(q) {
@@ -185,13 +248,13 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
       const token = getAddress(q.token);
       const from = getAddress(q.from);
       const data = encodeTransfer(getAddress(q.to), q.amount);
-      const gas = await call('eth_estimateGas', () => provider.estimateGas({ from, to: token, data }), explainEstimateFailure);
+      const gas = await call('eth_estimateGas', (p) => p.estimateGas({ from, to: token, data }), explainEstimateFailure);
       return { from, to: token, data, value: '0x0', gas: toQuantity((gas * 120n) / 100n), chainId: toQuantity(chainId) };
     },
 
     close() {
-      provider.destroy();
-      batching.destroy();
+      net.destroy();
+      batchingNet.destroy();
     },
   };
 }
@@ -199,13 +262,9 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
 /** Receipts per JSON-RPC batch request in `verifyTransfers`. */
 const RECEIPT_BATCH = 100;
 
+/** One JSON-RPC endpoint on a fixed network (networkProvider.ts, `createRpcProvider`). */
 export function createProvider(rpcUrl: string, chainId: number, timeoutMs: number, batchMaxCount = 1): JsonRpcProvider {
-  const request = new FetchRequest(rpcUrl);
-  request.timeout = timeoutMs;
-  // ethers would retry HTTP 429 by itself up to 12 times; p-retry owns all retrying here.
-  request.retryFunc = async () => false;
-  const network = Network.from(chainId);
-  return new JsonRpcProvider(request, network, { staticNetwork: network, batchMaxCount, batchStallTime: 0, cacheTimeout: -1 });
+  return createRpcProvider(rpcUrl, chainId, timeoutMs, batchMaxCount);
 }
 
 /** What a not-yet-mined `transfer(to, amount)` call says it will do; a hint, never a confirmation. */

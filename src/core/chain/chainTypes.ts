@@ -99,3 +99,12 @@ export interface ChainGateway {
   buildTokenTransfer(q: { token: string; from: string; to: string; amount: bigint }): Promise<UnsignedTokenTransfer>;
   close(): void;
 }
+
+/**
+ * One `ChainGateway` per network of the registry (src/platform/networkRegistry.ts), by network id
+ * ('bsc', 'ethereum', …): every enabled network with at least one RPC URL has one. Built by
+ * `createChainGateways` (src/adapters/chain/networkGateways.ts); `close()` closes them all.
+ */
+export interface ChainGateways extends ReadonlyMap<string, ChainGateway> {
+  close(): void;
+}
