@@ -229,16 +229,19 @@ export function createDetail(root, { onBack, onChanged }) {
         ['Override', summary.override ? `by ${summary.override.by}: ${summary.override.reason}` : 'none: the rule’s recipient'],
         ['Transaction', el('details', null, el('summary', null, 'unsigned payload'), el('pre', { class: 'wrap' }, JSON.stringify(payload, null, 2)))],
       ]),
-      el(
-        'div',
-        { class: 'row' },
-        el(
-          'button',
-          { type: 'button', id: 'sign-send', disabled: busy, onclick: send },
-          sent ? `Confirm the ${summary.action} already sent` : 'Sign and send with the wallet',
-        ),
-        el('small', null, 'Check the recipient and amount in your wallet before you sign.'),
-      ),
+      // Hidden while this tab sends or watches: one click, one transaction.
+      progress?.state === 'sending' || progress?.state === 'watching'
+        ? null
+        : el(
+            'div',
+            { class: 'row' },
+            el(
+              'button',
+              { type: 'button', id: 'sign-send', disabled: busy, onclick: send },
+              sent ? `Confirm the ${summary.action} already sent` : 'Sign and send with the wallet',
+            ),
+            el('small', null, 'Check the recipient and amount in your wallet before you sign.'),
+          ),
     );
   }
 
@@ -378,10 +381,10 @@ export function createDetail(root, { onBack, onChanged }) {
           )
         : el('p', null, 'No credit.'),
       el('h3', null, 'Disbursements (what left or is leaving)'),
-      e?.disbursements?.length
+      e && (e.inFlight || e.disbursements.length)
         ? table(
             ['Kind', 'Method', 'State', 'Amount', 'Recipient', 'Evidence', 'Override', 'Updated'],
-            e.disbursements.map((d) => [
+            [...(e.inFlight ? [{ ...e.inFlight, state: `${e.inFlight.state} (in flight)` }] : []), ...e.disbursements].map((d) => [
               d.kind,
               d.method,
               d.state,
