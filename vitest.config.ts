@@ -7,8 +7,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
  *   files sharing a worker process (isolate: false);
  * - `chain`: files on a local Hardhat chain; one node per worker for the whole run
  *   (test/helpers/chain/chainGlobalSetup.ts), each file isolated on it by evm_snapshot/evm_revert;
- * - `system`: files that start a redis-server, the service or other child processes, or an
- *   embedded mongod (some of them on a chain too);
+ * - `system`: files that start a redis-server, the service, a browser or other child processes,
+ *   or an embedded mongod (some of them on a chain too);
  * - `fuzz`: the long property runs;
  * - `slow`: in-process files that take seconds each (reconciler and retry timers, request races,
  *   every route × caller, a thousand records on the driver stand-in), kept out of `fast` so that
@@ -61,7 +61,15 @@ export const TIERS = {
     'test/shkeeper/settlementRace.test.ts',
     'test/shkeeper/walletMonitor.test.ts',
   ],
-  system: ['test/deploy/', 'test/escrow/escrowCli.test.ts', 'test/process/', 'test/scaling/', 'test/store/embeddedStore.test.ts', 'test/store/store.test.ts'],
+  system: [
+    'test/adminConsole/browserConsole.test.ts',
+    'test/deploy/',
+    'test/escrow/escrowCli.test.ts',
+    'test/process/',
+    'test/scaling/',
+    'test/store/embeddedStore.test.ts',
+    'test/store/store.test.ts',
+  ],
   fuzz: ['test/fuzz/', 'test/store/memoryIndexes.test.ts', 'test/store/storeDifferential.test.ts'],
   slow: [
     'test/authz/authorizationMatrix.test.ts',

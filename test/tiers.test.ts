@@ -28,6 +28,8 @@ const PACKAGES: Record<string, Need> = {
   'node:child_process': 'process',
   child_process: 'process',
   'mongodb-memory-server': 'mongod',
+  // A browser (chromium) is a child process.
+  'playwright-core': 'process',
   'fast-check': 'property',
 };
 
