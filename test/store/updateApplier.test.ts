@@ -156,6 +156,19 @@ describe('applyUpdate: $pull', () => {
     expect(applied({ list }, { $pull: { list: { id: 'z' } } })).toStrictEqual({ list });
   });
 
+  it('$in on a named field removes the elements whose field is any of the values (one update for many events)', () => {
+    const list = [{ id: 'a' }, { id: 'b' }, { id: 'c' }, 'a', { id: 'a', n: 1 }];
+    expect(applied({ list }, { $pull: { list: { id: { $in: ['a', 'c'] } } } })).toStrictEqual({ list: [{ id: 'b' }, 'a'] });
+    expect(applied({ list }, { $pull: { list: { id: { $in: [] } } } })).toStrictEqual({ list });
+    expect(applied({ list }, { $pull: { list: { id: { $in: ['b'] }, n: 1 } } })).toStrictEqual({ list });
+  });
+
+  it('refuses other operators in a condition (a programming error, not silently a no-op)', () => {
+    expect(() => applied({ list: [] }, { $pull: { list: { id: { $nin: ['a'] } } } })).toThrow(/\$in/);
+    expect(() => applied({ list: [] }, { $pull: { list: { id: { $in: 'a' } } } })).toThrow(/\$in/);
+    expect(() => applied({ list: [] }, { $pull: { list: { $or: [] } } })).toThrow(/\$in/);
+  });
+
   it('removes every element deep-equal to the value, keeping the others in order', () => {
     const element = fc.oneof(scalar, fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 2 }));
     fc.assert(

@@ -198,11 +198,12 @@ describe('redelivery', () => {
     await flush(h);
     await waitFor(() => r.delivered.length === 1, 'first delivery');
     const [first] = await h.store.eventDeliveries.find({});
+    // The sender is held so the redelivery stays pending while the test looks at it.
+    await h.ctx.eventDeliveries.stop();
     const again = await h.admin.post(`/webhook-endpoints/${id}/deliveries/${first!.id}/redeliver`, {});
     expect(again.status, again.text).toBe(202);
     expect(again.body.data).toMatchObject({ redeliveryOf: first!.id, requestedBy: 'admin-1', status: 'pending' });
     // While it is pending, redelivering it is refused.
-    await h.ctx.eventDeliveries.stop();
     const pending = await h.admin.post(`/webhook-endpoints/${id}/deliveries/${again.body.data.id}/redeliver`, {});
     expect(pending.status).toBe(409);
     expect(pending.body.error.code).toBe('delivery_pending');

@@ -11,8 +11,9 @@ import type { Update } from '../../core/store/store.js';
  * - `$push` appends one value, or each of `{ $each: [...] }`, creating the array when absent
  *   (other modifiers, `$slice`, `$position`, `$sort`, throw);
  * - `$pull` removes every element deep-equal to a scalar or array value; an object value is a
- *   query on each element, as MongoDB reads it, limited to equality on its named fields
- *   (`{ id: 'x' }` removes the elements whose `id` is `'x'`; operators and nested conditions throw);
+ *   query on each element, as MongoDB reads it, limited to equality or `$in` on its named fields
+ *   (`{ id: 'x' }` removes the elements whose `id` is `'x'`, `{ id: { $in: ['x', 'y'] } }` those
+ *   whose `id` is either; other operators and nested conditions throw);
  * - `$inc` adds to a number, starting from 0 when absent (`null` is not absent: it throws).
  * Values are cloned in, so the caller's update never aliases the record. The in-process store
  * calls this on its own copy of a record; it replaces mingo's `update()`, which rebuilt its
@@ -76,11 +77,17 @@ export function applyUpdate(doc: Record<string, unknown>, update: Update): void 
 /** Which elements `$pull: { [path]: value }` removes: see `applyUpdate`. */
 function pullMatcher(path: string, value: unknown): (x: unknown) => boolean {
   if (!isPlainObject(value)) return (x) => isDeepStrictEqual(x, value);
-  const fields = Object.entries(value);
-  if (fields.some(([k, v]) => k.startsWith('$') || isPlainObject(v))) {
-    throw new Error(`$pull on ${path} with a condition other than equality on named fields is not supported`);
-  }
-  return (x) => isPlainObject(x) && fields.every(([k, v]) => isDeepStrictEqual(x[k], v));
+  const fields = Object.entries(value).map(([k, v]) => {
+    if (k.startsWith('$')) throw new Error(`$pull on ${path} with a condition other than equality or $in on named fields is not supported`);
+    if (!isPlainObject(v)) return { k, test: (x: unknown) => isDeepStrictEqual(x, v) };
+    const ops = Object.keys(v);
+    if (ops.length !== 1 || ops[0] !== '$in' || !Array.isArray(v.$in)) {
+      throw new Error(`$pull on ${path} with a condition other than equality or $in on named fields is not supported`);
+    }
+    const values = v.$in as unknown[];
+    return { k, test: (x: unknown) => values.some((c) => isDeepStrictEqual(x, c)) };
+  });
+  return (x) => isPlainObject(x) && fields.every(({ k, test }) => test(x[k]));
 }
 
 function last(path: string): string {

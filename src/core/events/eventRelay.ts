@@ -85,7 +85,12 @@ export class EventRelay extends IntervalMonitor {
       // A handful of rows, read whole.
       const endpoints = (await this.d.store.webhookEndpoints.find({})).filter((e) => e.enabled);
       for (const p of batch) {
-        for (const e of p.pendingEvents ?? []) await this.relay(p, e, endpoints);
+        const events = p.pendingEvents ?? [];
+        for (const e of events) await this.relay(p, e, endpoints);
+        // Bookkeeping, not a change of the payment: its updatedAt stays the change's own. One
+        // update for all of the payment's relayed events; any pushed since this read stay.
+        const ids = events.map((e) => e.id);
+        await this.d.store.payments.updateOne({ id: p.id }, { $pull: { pendingEvents: { id: { $in: ids } } } }, { touch: false });
       }
       this.onRecorded?.();
     }
@@ -108,8 +113,6 @@ export class EventRelay extends IntervalMonitor {
       );
       if (await store.eventDeliveries.insertIfAbsent(delivery)) this.counts.deliveries++;
     }
-    // Bookkeeping, not a change of the payment: its updatedAt stays the change's own.
-    await store.payments.updateOne({ id: p.id }, { $pull: { pendingEvents: { id: e.id } } }, { touch: false });
   }
 }
 
