@@ -25,6 +25,17 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   'wallet.js': { file: `${CONSOLE_DIR}wallet.js`, type: 'text/javascript; charset=utf-8' },
 };
 
+/** An asset's bytes, read once at start; a missing file stops the start with where it was looked for. */
+function readAsset(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`admin console: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}); the console's files belong in ${CONSOLE_DIR}`, {
+      cause: err,
+    });
+  }
+}
+
 const escapeAttr = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The page's markup: empty containers that app.js fills; no inline script or style, no event attributes. */
@@ -76,7 +87,7 @@ function pageHtml(base: string): string {
  * on. The page gets its own CSP: scripts, styles and requests to this server only.
  */
 export function consolePage(deps: { config: Pick<Config, 'publicBaseUrl'> }): RequestHandler {
-  const files = new Map(Object.entries(ASSETS).map(([name, a]) => [`/${name}`, { body: readFileSync(a.file), type: a.type }]));
+  const files = new Map(Object.entries(ASSETS).map(([name, a]) => [`/${name}`, { body: readAsset(a.file), type: a.type }]));
   const csp = helmet.contentSecurityPolicy({
     useDefaults: false,
     directives: {
