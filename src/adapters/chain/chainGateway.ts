@@ -134,7 +134,8 @@ export function createChainGateway(opts: ChainGatewayOptions): ChainGateway {
     }
   }
 
-  const latestBlock = () => call('eth_blockNumber', (p) => p.getBlockNumber());
+  // Not the FallbackProvider's own getBlockNumber, which can answer a block ahead (networkProvider.ts).
+  const latestBlock = () => call('eth_blockNumber', () => net.blockNumber());
 
   const this_ = {
     async tokenDecimals(token: string): Promise<number> {

@@ -18,6 +18,11 @@ import { FallbackProvider, FetchRequest, JsonRpcProvider, Network, type Abstract
  *   A replaced provider is destroyed a minute later, after the calls still using it are done.
  * - "no runners?!" is a plain `Error`; `noteFailure` turns it into a `NETWORK_ERROR`, which the
  *   retry layer treats as transient.
+ * - with a quorum above 1, its `getBlockNumber` answers the highest height within one block of
+ *   what the quorum agrees on: with two endpoints at block 4 it answers 5, a block that does not
+ *   exist yet, which would count one confirmation too many. So the latest block is read here
+ *   (`blockNumber`) from the endpoints themselves: the highest block that at least `quorum` of them
+ *   have reached.
  *
  * `members` are the per-URL providers in URL order: the start check asks each for `eth_chainId`
  * (a FallbackProvider on a static network only ever answers the configured one).
@@ -45,6 +50,11 @@ export interface NetworkProvider {
   readonly members: readonly JsonRpcProvider[];
   readonly quorum: number;
   /**
+   * The latest block: one endpoint's answer, or with several the `quorum`-th highest of the
+   * endpoints' answers (at least `quorum` must answer, else the first endpoint error is thrown).
+   */
+  blockNumber(): Promise<number>;
+  /**
    * Tell about an error from `provider`: rebuilds the FallbackProvider when ethers would not
    * recover by itself, and returns the error to rethrow (the same one, or a transient
    * `NETWORK_ERROR` in place of "no runners?!").
@@ -71,6 +81,7 @@ export function createNetworkProvider(opts: NetworkProviderOptions): NetworkProv
       provider: single,
       members: [single],
       quorum,
+      blockNumber: () => single.getBlockNumber(),
       noteFailure: (error) => error,
       destroy: () => single.destroy(),
     };
@@ -106,6 +117,12 @@ export function createNetworkProvider(opts: NetworkProviderOptions): NetworkProv
       return members;
     },
     quorum,
+    async blockNumber() {
+      const answers = await Promise.allSettled(members.map((m) => m.getBlockNumber()));
+      const heights = answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : [])).sort((a, b) => b - a);
+      if (heights.length < quorum) throw (answers.find((a) => a.status === 'rejected') as PromiseRejectedResult).reason;
+      return heights[quorum - 1]!;
+    },
     noteFailure(error) {
       const noRunners = error instanceof Error && error.message === 'no runners?!';
       const quorumNotMet = typeof error === 'object' && error !== null && (error as { shortMessage?: unknown }).shortMessage === 'quorum not met';
