@@ -16,11 +16,15 @@ if (watchedPid > 0) {
   }, 1000).unref();
 }
 
+// ESCROW_TEST_CHAIN_ID (set by ./hardhatNode.ts from its `chainId` option): a second node with
+// another chain id, for tests on two networks at once. Default 31337, Hardhat's own.
+const chainId = Number(process.env.ESCROW_TEST_CHAIN_ID) || 31337;
+
 /** @type {import('hardhat/config').HardhatUserConfig} */
 module.exports = {
   networks: {
     hardhat: {
-      chainId: 31337,
+      chainId,
       hardfork: 'cancun',
       // Every transaction is mined at once, in its own block; tests move time with hardhat_mine.
       mining: { auto: true },

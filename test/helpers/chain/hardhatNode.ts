@@ -30,6 +30,8 @@ export interface HardhatNode {
 
 export interface StartOptions {
   readyTimeoutMs?: number;
+  /** The node's EIP-155 chain id (default 31337); passed to hardhat.config.cjs as ESCROW_TEST_CHAIN_ID. */
+  chainId?: number;
   /** Synchronous work to overlap with the node's boot; runs once, right after the first spawn. */
   whileStarting?: () => void;
 }
@@ -43,7 +45,7 @@ export async function startHardhatNode(opts: StartOptions = {}): Promise<Hardhat
       const port = await freePort();
       const onSpawned = pending;
       pending = undefined;
-      return await startOnce(port, opts.readyTimeoutMs ?? 30_000, onSpawned);
+      return await startOnce(port, opts.readyTimeoutMs ?? 30_000, opts.chainId ?? 31337, onSpawned);
     } catch (error) {
       if (!(error instanceof NodeStartError)) throw error;
       lastError = error;
@@ -52,7 +54,7 @@ export async function startHardhatNode(opts: StartOptions = {}): Promise<Hardhat
   throw lastError;
 }
 
-async function startOnce(port: number, readyTimeoutMs: number, onSpawned?: () => void): Promise<HardhatNode> {
+async function startOnce(port: number, readyTimeoutMs: number, chainId: number, onSpawned?: () => void): Promise<HardhatNode> {
   const child = spawn(process.execPath, [hardhatCli(), 'node', '--config', CONFIG, '--hostname', '127.0.0.1', '--port', String(port)], {
     cwd: import.meta.dirname,
     env: {
@@ -60,6 +62,7 @@ async function startOnce(port: number, readyTimeoutMs: number, onSpawned?: () =>
       HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true',
       NO_COLOR: '1',
       ESCROW_TEST_CHAIN_PARENT_PID: String(process.pid),
+      ESCROW_TEST_CHAIN_ID: String(chainId),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -71,11 +71,17 @@ export interface LocalChain {
 export interface StartLocalChainOptions {
   /** A node of the file's own rather than the worker's shared one: for a test that stops or breaks the node. */
   own?: boolean;
+  /**
+   * The chain id (default LOCAL_CHAIN_ID, 31337). Any other id is always a node of the file's own
+   * (the worker's shared node is 31337): a second network for tests on two chains at once.
+   */
+  chainId?: number;
 }
 
 export async function startLocalChain(opts: StartLocalChainOptions = {}): Promise<LocalChain> {
-  const node = (opts.own ? undefined : await leaseWorkerNode()) ?? (await ownNode());
-  const network = Network.from(LOCAL_CHAIN_ID);
+  const chainId = opts.chainId ?? LOCAL_CHAIN_ID;
+  const node = (opts.own || chainId !== LOCAL_CHAIN_ID ? undefined : await leaseWorkerNode()) ?? (await ownNode(chainId));
+  const network = Network.from(chainId);
   const provider = new JsonRpcProvider(node.rpcUrl, network, { staticNetwork: network, cacheTimeout: -1 });
   const accounts = deriveAccounts(provider);
 
@@ -102,7 +108,7 @@ export async function startLocalChain(opts: StartLocalChainOptions = {}): Promis
 
   return {
     rpcUrl: node.rpcUrl,
-    chainId: LOCAL_CHAIN_ID,
+    chainId,
     provider,
     accounts,
     deployContract,
@@ -145,9 +151,9 @@ export async function startLocalChain(opts: StartLocalChainOptions = {}): Promis
   };
 }
 
-async function ownNode(): Promise<NodeLease> {
+async function ownNode(chainId: number): Promise<NodeLease> {
   // Compiling (about a second, synchronous) overlaps with the node's boot.
-  const node = await startHardhatNode({ whileStarting: () => compiledContract('TestToken') });
+  const node = await startHardhatNode({ chainId, whileStarting: () => compiledContract('TestToken') });
   return { rpcUrl: node.rpcUrl, release: () => node.stop() };
 }
 
