@@ -55,6 +55,8 @@ export const TIERS = {
     'test/escrow/releaseRefund.test.ts',
     'test/legacy/legacyAdmin.test.ts',
     'test/legacy/legacyRoutes.test.ts',
+    'test/networks/fallbackProvider.test.ts',
+    'test/networks/twoChains.test.ts',
     'test/shkeeper/callbackLedger.test.ts',
     'test/shkeeper/confirmTransaction.test.ts',
     'test/shkeeper/monitors.test.ts',
