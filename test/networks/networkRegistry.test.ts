@@ -312,3 +312,54 @@ describe('network registry: configuration', () => {
     expect(configProblems({ NETWORKS_FILE: '/n.json' }, () => '{"id":"bsc"}')).toEqual(['NETWORKS_FILE (/n.json): must be a JSON array of networks']);
   });
 });
+
+/** The README's example (BSC, Ethereum, Polygon; USDT and USDC on each; mainnet contracts, SHKeeper names). */
+const README_EXAMPLE = `[
+  {
+    "id": "bsc",
+    "name": "BNB Smart Chain",
+    "chainId": 56,
+    "rpcUrls": ["https://bsc-dataseed.bnbchain.org", "https://bsc-rpc.publicnode.com"],
+    "rpcQuorum": 1,
+    "confirmations": 12,
+    "escrowReceiver": "0x1111111111111111111111111111111111111111",
+    "tokens": [
+      { "symbol": "USDT", "contract": "0x55d398326f99059fF775485246999027B3197955", "decimals": 18, "shkeeperCrypto": "BNB-USDT" },
+      { "symbol": "USDC", "contract": "0x8AC76a51cc950d9822D68b83fE1Ad97B32Cd580d", "decimals": 18, "shkeeperCrypto": "BNB-USDC" }
+    ]
+  },
+  {
+    "id": "ethereum",
+    "name": "Ethereum",
+    "chainId": 1,
+    "rpcUrls": ["https://mainnet.infura.io/v3/YOUR_KEY", "https://eth-mainnet.g.alchemy.com/v2/YOUR_KEY", "https://ethereum-rpc.publicnode.com"],
+    "rpcQuorum": 2,
+    "confirmations": 12,
+    "escrowReceiver": "0x1111111111111111111111111111111111111111",
+    "tokens": [
+      { "symbol": "USDT", "contract": "0xdAC17F958D2ee523a2206206994597C13D831ec7", "decimals": 6, "shkeeperCrypto": "ETH-USDT" },
+      { "symbol": "USDC", "contract": "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "decimals": 6, "shkeeperCrypto": "ETH-USDC" }
+    ]
+  },
+  {
+    "id": "polygon",
+    "name": "Polygon PoS",
+    "chainId": 137,
+    "rpcUrls": ["https://polygon-rpc.com"],
+    "confirmations": 64,
+    "escrowReceiver": "0x1111111111111111111111111111111111111111",
+    "enabled": false,
+    "tokens": [
+      { "symbol": "USDT", "contract": "0xc2132D05D31c914a87C6611C10748AEb04B58e8F", "shkeeperCrypto": "POLYGON-USDT" },
+      { "symbol": "USDC", "contract": "0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359", "shkeeperCrypto": "POLYGON-USDC" }
+    ]
+  }
+]`;
+
+describe('network registry: the README example', () => {
+  it('parses, and accepts USDT and USDC on BSC and Ethereum (Polygon disabled)', () => {
+    const r = parseNetworkRegistry(README_EXAMPLE);
+    expect(enabledAccepts(r).map((a) => a.token.shkeeperCrypto)).toEqual(['BNB-USDT', 'BNB-USDC', 'ETH-USDT', 'ETH-USDC']);
+    expect(tokenByShkeeperCrypto(r, 'POLYGON-USDC')).toMatchObject({ network: { id: 'polygon', enabled: false, rpcQuorum: 1 } });
+  });
+});
