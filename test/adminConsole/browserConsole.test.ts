@@ -79,8 +79,9 @@ if (chromiumUnavailable) {
     /** Clicks "Sign and send", watches the confirmations (blocks mined meanwhile) until the page says settled. */
     async function signSendAndSettle(step: string, wallet: TestWallet) {
       await page.click('#sign-send');
-      // The transfer is mined in one block: the first confirmation answers 1 of 3.
-      await page.waitForSelector('#progress[data-state="watching"] >> text=/1 of 3 confirmations/');
+      // The transfer is mined in one block (automine) and no other block comes until the miner
+      // starts: the page shows how deep it is, short of the 3 confirmations.
+      await page.waitForSelector('#progress[data-state="watching"] >> text=/[12] of 3 confirmations/');
       expect(wallet.sent).toHaveLength(1);
       await shot(page, `${step}-4-confirming`);
       const miner = setInterval(() => void env.chain.mine(1).catch(() => undefined), 300);
