@@ -18,10 +18,9 @@
 import express from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
 import { systemClock } from '../src/platform/clock.js';
 import { ok } from '../src/platform/http/http.js';
-import { createLogger } from '../src/platform/logger.js';
+import { createLogger, logDestination } from '../src/platform/logger.js';
 import { configFrom } from '../src/platform/config.js';
 import { paymentView } from '../src/core/payments/paymentView.js';
 import { startServer } from '../src/app/server.js';
@@ -90,8 +89,9 @@ async function main(): Promise<void> {
     RATE_LIMIT_WEBHOOKS_PER_IP: '1000000000',
     ...(growthRole ? { AUTO_WEBHOOK_ENABLED: 'false', PAYOUT_RECONCILER_ENABLED: 'false' } : {}),
   });
-  // Synchronous destination, like the production stdout logger: each line costs a write(2).
-  const logger = createLogger(config.logLevel, pino.destination({ dest: '/dev/null', sync: true }));
+  // The production destination (logDestination, LOG_SYNC's default) writing to /dev/null: the
+  // write(2)s are paid, nothing is printed.
+  const logger = createLogger(config.logLevel, logDestination({ dest: '/dev/null', sync: config.logSync }));
   const store = new MemoryStore(systemClock);
   const record = samplePayment();
   await store.payments.insertOne(record);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { devJwtSecret } from '../platform/auth/devSecret.js';
 import { systemClock } from '../platform/clock.js';
-import { createLogger } from '../platform/logger.js';
+import { createLogger, logDestination } from '../platform/logger.js';
 import { ConfigError, loadConfig, type Config } from '../platform/config.js';
 import { createChainGateway } from '../adapters/chain/chainGateway.js';
 import { createHotWallet } from '../adapters/chain/hotWallet.js';
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, logDestination({ dest: 1, sync: config.logSync }));
   if (config.jwt.source === 'data-dir') {
     logger.warn({ file: config.jwt.file }, 'JWT_SECRET is not set: signing with a generated secret kept in DATA_DIR (npm run token uses it too)');
   }

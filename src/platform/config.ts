@@ -61,6 +61,7 @@ const envSchema = z.object({
   // Loopback unless told otherwise: a dev instance is not reachable from the network by accident.
   HOST: optionalString.transform((v) => v ?? '127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_SYNC: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
   MONGODB_URI: mongoUri,
   PAYMENT_STORE: optionalString.pipe(z.enum(['mongodb', 'memory']).optional()),
   MONGODB_QUERY_TIMEOUT_MS: int(5_000, 100, 600_000),
@@ -170,6 +171,8 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly logLevel: string;
+  /** LOG_SYNC: each log line written before going on (never lost, a syscall per line); else batched writes, flushed at exit. */
+  readonly logSync: boolean;
   readonly store: {
     /** `auto`: MONGODB_URI, else embedded mongod, else (not in production) in-process. */
     readonly choice: StoreChoice;
@@ -375,6 +378,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    logSync: isTrue(e.LOG_SYNC, false),
     store: {
       choice: e.PAYMENT_STORE ?? (e.MONGODB_URI ? 'mongodb' : 'auto'),
       mongoUri: e.MONGODB_URI,
