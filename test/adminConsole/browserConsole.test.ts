@@ -65,7 +65,7 @@ if (chromiumUnavailable) {
       expect(await page.getAttribute('#token', 'type')).toBe('password');
       await shot(page, `${step}-1-sign-in`);
       await page.click('#sign-in-form button[type=submit]');
-      await page.waitForSelector('#queue-table, #queue .empty');
+      await page.waitForSelector('#queue[aria-busy="false"]');
       expect(await page.inputValue('#token')).toBe('');
       expect(await page.content()).not.toContain(token.split('.')[2]);
     }
@@ -115,7 +115,8 @@ if (chromiumUnavailable) {
 
       await page.click('[data-view="in_flight"]');
       await page.waitForSelector('[data-view="in_flight"][aria-pressed="true"]');
-      await page.waitForSelector('#queue .empty, #queue-table');
+      await page.waitForSelector('#queue[aria-busy="false"]');
+      expect(await page.textContent('#queue .empty')).toBe('Nothing waiting in this view.');
       expect(problems).toEqual([]);
     });
 

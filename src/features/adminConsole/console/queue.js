@@ -122,6 +122,8 @@ export function createQueue(root, { pageSize, onOpen, onError }) {
           ),
         )
       : el('p', { class: 'empty' }, loading ? 'Loading…' : 'Nothing waiting in this view.');
+    // Busy until the page and the counts are in (tests and screen readers wait on it).
+    root.setAttribute('aria-busy', String(loading || counts === null));
     root.replaceChildren(
       el('hgroup', null, el('h2', null, 'Work queue'), el('p', null, about[2], ' — oldest first.')),
       tabs,
