@@ -195,6 +195,7 @@ if (chromiumUnavailable) {
       expect(await page.textContent('#progress-log')).toContain('the prepared release was withdrawn; nothing was sent');
       // The escrow may be released or refunded again.
       await page.waitForSelector('#prepare-release');
+      expect(await page.textContent('#disbursements')).toContain('withdrawn');
       await shot(page, 'refused-3-withdrawn');
       const p = await paymentOf(env.h, f.paymentId);
       expect(p).toMatchObject({ status: 'completed', escrowState: 'funded' });

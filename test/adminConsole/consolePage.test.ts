@@ -59,9 +59,9 @@ describe('the admin console page', () => {
       expect(res.status, name).toBe(200);
       expect(res.text).not.toMatch(/https?:\/\//);
       expect(res.text, `${name}: text goes in as text`).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
-      for (const m of res.text.matchAll(/from '\.\/([a-z]+\.js)'/g)) queue.push(m[1]!);
+      for (const m of res.text.matchAll(/from '\.\/([A-Za-z]+\.js)'/g)) queue.push(m[1]!);
     }
-    expect([...seen].sort()).toEqual(['api.js', 'app.js', 'detail.js', 'dom.js', 'queue.js', 'wallet.js']);
+    expect([...seen].sort()).toEqual(['api.js', 'app.js', 'detail.js', 'dom.js', 'paymentView.js', 'queue.js', 'wallet.js']);
   });
 
   it('has its own CSP: scripts, styles and requests to this server only; no framing', async () => {

@@ -21,6 +21,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   'api.js': { file: `${CONSOLE_DIR}api.js`, type: 'text/javascript; charset=utf-8' },
   'dom.js': { file: `${CONSOLE_DIR}dom.js`, type: 'text/javascript; charset=utf-8' },
   'detail.js': { file: `${CONSOLE_DIR}detail.js`, type: 'text/javascript; charset=utf-8' },
+  'paymentView.js': { file: `${CONSOLE_DIR}paymentView.js`, type: 'text/javascript; charset=utf-8' },
   'queue.js': { file: `${CONSOLE_DIR}queue.js`, type: 'text/javascript; charset=utf-8' },
   'wallet.js': { file: `${CONSOLE_DIR}wallet.js`, type: 'text/javascript; charset=utf-8' },
 };

@@ -1,5 +1,6 @@
 import { ApiError, call } from './api.js';
-import { el, facts, mono, shortHex, table, when } from './dom.js';
+import { el, facts, mono } from './dom.js';
+import { chainEvidence, paymentSummary } from './paymentView.js';
 import { signAndSend, WalletError } from './wallet.js';
 
 /** Confirm answers that mean "not yet" (as the CLI treats them): wait and ask again. */
@@ -297,20 +298,6 @@ export function createDetail(root, { onBack, onChanged }) {
     );
   }
 
-  function ledger() {
-    const e = payment.escrow;
-    if (!e) return el('p', null, 'Not an escrow pay-in.');
-    return facts([
-      ['Received', e.received],
-      ['Available', e.available],
-      ['Disbursed', e.disbursed],
-      ['Excess', e.excess],
-      ['Shortfall', e.shortfall],
-      ['Payer (refunds go here)', mono(e.payer)],
-      ['Proven wallets', e.provenWallets.length ? e.provenWallets.map((w) => el('div', null, mono(w.wallet), ` at block ${w.provenAtBlock ?? '—'}`)) : 'none'],
-    ]);
-  }
-
   function render() {
     root.hidden = id === null;
     if (id === null) return;
@@ -334,83 +321,7 @@ export function createDetail(root, { onBack, onChanged }) {
       root.replaceChildren(head, error ? el('p', { class: 'error', role: 'alert' }, error) : el('p', { 'aria-busy': 'true' }, 'Loading…'));
       return;
     }
-    const p = payment;
-    const e = p.escrow;
-    root.replaceChildren(
-      head,
-      el(
-        'div',
-        { class: 'grid' },
-        el(
-          'article',
-          null,
-          el('header', null, el('strong', null, 'Payment')),
-          facts([
-            ['Amount', `${p.amount.amount} ${p.amount.currency}`],
-            ['Provider', p.provider],
-            ['Buyer', p.buyerId],
-            ['Seller', p.sellerId],
-            ['Purchase request', mono(p.purchaseRequestId)],
-            ['Seller offer', mono(p.sellerOfferId)],
-            ['Funding transfer', mono(p.transactionHash)],
-            ['Pay address', mono(p.payAddress)],
-            ['Chain', chain ? `${chain.network ?? 'bsc'} (${chain.chainId}), ${chain.confirmationsRequired} confirmations` : '—'],
-            ['Released by', mono(p.releaseTxHash)],
-            ['Refunded by', mono(p.refundTxHash)],
-            ['Created', when(p.createdAt)],
-          ]),
-        ),
-        el('article', null, el('header', null, el('strong', null, 'Escrow ledger')), ledger()),
-      ),
-      actions(),
-      el('h3', null, 'Credits (what arrived)'),
-      e?.credits?.length
-        ? table(
-            ['Kind', 'Amount', 'From', 'To', 'Transaction', 'Block', 'Source', 'At'],
-            e.credits.map((c) => [
-              c.reason ? `${c.kind} (${c.reason})` : c.kind,
-              c.amount,
-              shortHex(c.from),
-              shortHex(c.to),
-              shortHex(c.transactionHash),
-              c.blockNumber ?? '—',
-              c.source,
-              when(c.at),
-            ]),
-            { id: 'credits' },
-          )
-        : el('p', null, 'No credit.'),
-      el('h3', null, 'Disbursements (what left or is leaving)'),
-      e && (e.inFlight || e.disbursements.length)
-        ? table(
-            ['Kind', 'Method', 'State', 'Amount', 'Recipient', 'Evidence', 'Override', 'Updated'],
-            [...(e.inFlight ? [{ ...e.inFlight, state: `${e.inFlight.state} (in flight)` }] : []), ...e.disbursements].map((d) => [
-              d.kind,
-              d.method,
-              d.state,
-              d.amount,
-              shortHex(d.recipient),
-              shortHex(d.evidence),
-              d.override ? `${d.override.by}: ${d.override.reason}` : '—',
-              when(d.updatedAt),
-            ]),
-            { id: 'disbursements' },
-          )
-        : el('p', null, 'No disbursement.'),
-      el('h3', null, 'History'),
-      table(
-        ['At', 'Status', 'Escrow', 'Source', 'Actor', 'Reason'],
-        (p.history ?? []).map((h) => [
-          when(h.at),
-          `${h.fromStatus ?? '∅'} → ${h.toStatus}`,
-          `${h.fromEscrow ?? '∅'} → ${h.toEscrow}`,
-          h.source,
-          h.actor,
-          h.reason ?? '',
-        ]),
-        { id: 'history' },
-      ),
-    );
+    root.replaceChildren(head, paymentSummary(payment, chain), actions(), ...chainEvidence(payment));
   }
 
   /** Closes the detail; a running confirmation watch stops. */
