@@ -57,6 +57,7 @@ export const TIERS = {
     'test/legacy/legacyRoutes.test.ts',
     'test/networks/fallbackProvider.test.ts',
     'test/networks/twoChains.test.ts',
+    'test/networks/twoNetworks.test.ts',
     'test/shkeeper/callbackLedger.test.ts',
     'test/shkeeper/confirmTransaction.test.ts',
     'test/shkeeper/monitors.test.ts',

@@ -8,6 +8,7 @@ import { InProcessKeyedLock, type KeyedLock } from '../platform/keyedLock.js';
 import type { Logger } from '../platform/logger.js';
 import { Metrics } from '../platform/metrics/metrics.js';
 import { MonitorRegistry } from '../platform/monitors/monitorRegistry.js';
+import { ChainNetworks } from '../core/chain/chainNetworks.js';
 import type { ChainGateway } from '../core/chain/chainTypes.js';
 import { EventRelay } from '../core/events/eventRelay.js';
 import type { PaymentEvents } from '../core/events/paymentEvents.js';
@@ -43,6 +44,11 @@ export interface AppDeps {
   shkeeper?: ShkeeperClient;
   /** Absent when BSC_RPC_URL is not set: chain checks then answer 503 not_configured. */
   chain?: ChainGateway;
+  /**
+   * The networks and their gateways (issue 18), built and checked by the entry point. Absent (tests
+   * on one chain): the configured registry, with `chain` as the default network's gateway.
+   */
+  networks?: ChainNetworks;
   /** Absent without ADMIN_WALLET_PRIVATE_KEY: admin payouts then answer 503 not_configured. */
   hotWallet?: HotWallet;
   /** Built by the entry point so the SHKeeper client and RPC layer report into the same registry. */
@@ -58,7 +64,8 @@ export interface AppDeps {
  * payment state) and what surrounds it. Feature modules receive the parts they declare; the server
  * and tests read the rest (monitors, leader, tokens).
  */
-export interface CoreServices extends Required<Omit<AppDeps, 'shkeeper' | 'chain' | 'hotWallet' | 'limiterFactory' | 'redis'>> {
+export interface CoreServices extends Required<Omit<AppDeps, 'shkeeper' | 'chain' | 'hotWallet' | 'limiterFactory' | 'redis' | 'networks'>> {
+  networks: ChainNetworks;
   shkeeper?: ShkeeperClient;
   chain?: ChainGateway;
   hotWallet?: HotWallet;
@@ -82,6 +89,12 @@ export interface CoreServices extends Required<Omit<AppDeps, 'shkeeper' | 'chain
   traffic: TrafficMeter;
 }
 
+/** The configured registry with `chain` (if any) as its default network's gateway: one chain, as before issue 18. */
+function defaultNetworks(config: Config, chain: ChainGateway | undefined): ChainNetworks {
+  const first = config.networks.find((n) => n.enabled);
+  return new ChainNetworks(config.networks, chain && first ? new Map([[first.id, chain]]) : new Map());
+}
+
 /** Builds the core services from the deps and registers the core's own monitors. */
 export function buildCoreServices(deps: AppDeps): CoreServices {
   const { store, config, clock, events, logger, redis } = deps;
@@ -93,7 +106,8 @@ export function buildCoreServices(deps: AppDeps): CoreServices {
   metrics.watchMonitors(monitors);
   metrics.watchBalances(escrowBalanceReaders(store));
   const coordinator = new PaymentCoordinator(store, lock, clock, metrics, { underpaymentTolerance: config.escrow.underpaymentTolerance });
-  const proofs = new InflowProofs({ config, chain: deps.chain });
+  const networks = deps.networks ?? defaultNetworks(config, deps.chain);
+  const proofs = new InflowProofs({ config, networks });
   const effects = new PaymentEffects(store, coordinator, events, logger);
   const settlement = new PaymentSettlement(store, coordinator, events, effects, logger);
   const sweeper = new EffectsSweeper({ store, coordinator, effects, clock, graceMs: config.effectsGraceMs, intervalMs: 30_000 }, logger);
@@ -118,6 +132,7 @@ export function buildCoreServices(deps: AppDeps): CoreServices {
   if (retentionSweep) monitors.register(retentionSweep);
   return {
     ...deps,
+    networks,
     lock,
     monitors,
     metrics,

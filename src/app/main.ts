@@ -4,6 +4,13 @@ import { systemClock } from '../platform/clock.js';
 import { createLogger, logDestination } from '../platform/logger.js';
 import { ConfigError, loadConfig, type Config } from '../platform/config.js';
 import { createChainGateway } from '../adapters/chain/chainGateway.js';
+import { createChainGateways } from '../adapters/chain/networkGateways.js';
+import { verifyNetworks } from '../adapters/chain/verifyNetworks.js';
+import { ChainNetworks } from '../core/chain/chainNetworks.js';
+import type { ChainGateway } from '../core/chain/chainTypes.js';
+import { isAppError } from '../platform/errors.js';
+import type { Logger } from '../platform/logger.js';
+import type { NetworkRegistry } from '../platform/networkRegistry.js';
 import { createHotWallet } from '../adapters/chain/hotWallet.js';
 import { Metrics } from '../platform/metrics/metrics.js';
 import { createPubSub, createRedis } from '../adapters/redis/redis.js';
@@ -60,21 +67,7 @@ async function main(): Promise<void> {
         onCall: (op, s, outcome) => metrics.upstreamCall('shkeeper', op, s, outcome),
       })
     : undefined;
-  const chain = config.bsc.rpcUrl
-    ? createChainGateway({
-        rpcUrl: config.bsc.rpcUrl,
-        chainId: config.bsc.chainId,
-        token: { address: config.bsc.usdtAddress, decimals: config.bsc.usdtDecimals },
-        logger: logger.child({ module: 'chain' }),
-        onCall: (op, s, outcome) => metrics.upstreamCall('rpc', op, s, outcome),
-      })
-    : undefined;
-
-  if (chain) {
-    // Read the chain id and the token's decimals now, so a wrong setting is named at start. The
-    // service still starts (SHKeeper and records work); every chain route refuses with this error.
-    await chain.blockNumber().catch((err: unknown) => logger.error({ err }, 'chain settings check failed; chain routes will refuse until it passes'));
-  }
+  const { chain, networks } = await openNetworks(config, logger, metrics);
 
   const hotWallet =
     config.adminWalletPrivateKey && config.bsc.rpcUrl
@@ -86,7 +79,7 @@ async function main(): Promise<void> {
   const pubSub = config.redisUrl ? createPubSub(config.redisUrl, logger) : undefined;
 
   const server = await startServer(
-    { config, store, logger, clock: systemClock, shkeeper, chain, hotWallet, metrics, redis, pubSub },
+    { config, store, logger, clock: systemClock, shkeeper, chain, networks, hotWallet, metrics, redis, pubSub },
     { port: config.port, host: config.host },
   );
   logger.info({ port: server.port, host: config.host, ...serviceUrls(config.host, server.port) }, 'listening');
@@ -129,3 +122,46 @@ main().catch((err) => {
   process.stderr.write(`fatal: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });
+
+/**
+ * The chains the service reads. With the BSC_* settings (no NETWORKS): one gateway, as before
+ * issue 18, whose chain id and token decimals are read now so a wrong setting is named at start;
+ * the service still starts and every chain route refuses with that error. With a NETWORKS registry:
+ * a gateway per enabled network, and `verifyNetworks` reads each chain id and token's decimals; a
+ * registry that does not match its chains stops the start (exit 1, naming the network), and one
+ * whose RPCs do not answer starts only if every token's decimals are configured.
+ */
+async function openNetworks(config: Config, logger: Logger, metrics: Metrics): Promise<{ chain?: ChainGateway; networks: ChainNetworks }> {
+  const onCall = (op: string, s: number, outcome: 'ok' | 'error') => metrics.upstreamCall('rpc', op, s, outcome);
+  if (config.networksFrom === 'bsc_settings') {
+    const chain = config.bsc.rpcUrl
+      ? createChainGateway({
+          rpcUrl: config.bsc.rpcUrl,
+          chainId: config.bsc.chainId,
+          token: { address: config.bsc.usdtAddress, decimals: config.bsc.usdtDecimals },
+          logger: logger.child({ module: 'chain' }),
+          onCall,
+        })
+      : undefined;
+    if (chain) {
+      await chain.blockNumber().catch((err: unknown) => logger.error({ err }, 'chain settings check failed; chain routes will refuse until it passes'));
+    }
+    return { chain, networks: new ChainNetworks(config.networks, chain ? new Map([['bsc', chain]]) : new Map()) };
+  }
+  const gateways = createChainGateways(config.networks, { logger: logger.child({ module: 'chain' }), onCall });
+  let registry: NetworkRegistry = config.networks;
+  try {
+    registry = await verifyNetworks(config.networks, gateways);
+  } catch (err) {
+    const mismatch = isAppError(err, 'rpc_wrong_chain', 'decimals_mismatch');
+    const unknownDecimals = config.networks.some((n) => n.enabled && n.tokens.some((t) => t.decimals === undefined));
+    if (mismatch || unknownDecimals) {
+      process.stderr.write(`networks check failed: ${(err as Error).message}\n`);
+      gateways.close();
+      process.exit(1);
+    }
+    logger.error({ err }, 'networks check failed (an RPC did not answer); chain routes refuse on that network until it does');
+  }
+  const networks = new ChainNetworks(registry, gateways);
+  return { chain: gateways.get(networks.defaultNetwork?.id ?? ''), networks };
+}

@@ -254,6 +254,8 @@ export interface Config {
    * BNB-USDT. Token decimals may still be unknown here; verifyNetworks reads them from the chain.
    */
   readonly networks: NetworkRegistry;
+  /** Where `networks` came from: a registry (NETWORKS / NETWORKS_FILE), checked strictly at start, or the BSC_* settings. */
+  readonly networksFrom: 'registry' | 'bsc_settings';
   readonly adminWalletPrivateKey?: string;
   readonly enableDevRoutes: boolean;
   readonly cronSecret?: string;
@@ -453,6 +455,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       confirmations: e.BSC_CONFIRMATIONS,
     },
     networks: networks.registry,
+    networksFrom: e.NETWORKS !== undefined || e.NETWORKS_FILE !== undefined ? 'registry' : 'bsc_settings',
     adminWalletPrivateKey: e.ADMIN_WALLET_PRIVATE_KEY,
     // Never in production (asking for them there is refused above).
     enableDevRoutes: !production && isTrue(e.ENABLE_DEV_ROUTES, true),

@@ -72,8 +72,8 @@ export const ERROR_CATALOG = {
   offer_ambiguous: { kind: 'conflict', message: 'no single pending offer for this amount; name the seller' },
   payment_exists: { kind: 'conflict', message: 'this offer already has a live payment' },
   unsupported_currency: { kind: 'validation', message: 'only USDT is accepted' },
-  unsupported_token: { kind: 'validation', message: 'only USDT on bsc is accepted' },
-  unsupported_network: { kind: 'validation', message: 'only transactions on bsc can be confirmed' },
+  unsupported_token: { kind: 'validation', message: 'this token on this network is not accepted (GET /configuration lists what is)' },
+  unsupported_network: { kind: 'validation', message: "not on this payment's network, or a network not enabled here" },
   conflicting_fields: { kind: 'validation', message: 'the request names fields that cannot go together' },
 
   // Marketplace records coming in (PUT /purchase-requests/:id, /seller-offers/:id).

@@ -230,14 +230,21 @@ describe('POST /decentralized/save — refusals', () => {
     expect(r.body.error.code).toBe('records_do_not_match');
   });
 
-  it('400 for anything but USDT on BSC, and for malformed fields', async () => {
+  it('400 for a (network, token) the registry does not enable, 409 for another currency than the offer, 400 for malformed fields', async () => {
     const m = await market(env.h);
     const before = await snapshot(env.h.store);
+    // This world's registry is the BSC_* default: USDT on bsc only.
+    for (const over of [{ token: 'BUSD' }, { network: 'ethereum' }, { network: 'tron' }, { network: 'bsc', token: 'USDC', currency: 'USDC' }]) {
+      const r = await env.save(saveBody(m, over));
+      expect(r.status, `${JSON.stringify(over)} → ${r.text}`).toBe(over.currency ? 409 : 400);
+      expect(r.body.error.code).toBe(over.currency ? 'records_do_not_match' : 'unsupported_token');
+    }
+    const priced = await env.save(saveBody(m, { currency: 'USDC' }));
+    expect(priced.status, priced.text).toBe(409);
+    expect(priced.body.error.code).toBe('records_do_not_match');
     const bad: Record<string, unknown>[] = [
-      { currency: 'USDC' },
-      { token: 'BUSD' },
-      { network: 'ethereum' },
-      { network: 'tron' },
+      { network: 'not a network!' },
+      { token: 'US-DT' },
       { transactionHash: '0x1234' },
       { walletAddress: '0xnot-an-address' },
       { amount: '-1' },

@@ -1,3 +1,4 @@
+import type { ChainNetworks } from '../../src/core/chain/chainNetworks.js';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import request, { type Response, type Test } from 'supertest';
@@ -47,6 +48,8 @@ export const QUIET_MONITORS = {
 export interface TestWorldOptions {
   /** Environment on top of the test defaults (JWT secret, escrow receiver, and what the options below imply). */
   env?: Record<string, string | undefined>;
+  /** Several networks (issue 18), built and checked as the entry point does; default: the registry of `env` with `chain` as its default network's gateway. */
+  networks?: ChainNetworks;
   /** Default `testStore(clock)`: the in-process store, or the driver stand-in in the `driver` tier. A given store is the caller's to share. */
   store?: Store;
   /** What the app sees instead of the store itself (e.g. one with added latency); `world.store` stays the plain one. */
@@ -285,7 +288,7 @@ export async function startTestWorld(opts: TestWorldOptions = {}): Promise<TestW
       config.adminWalletPrivateKey && config.bsc.rpcUrl
         ? createHotWallet({ rpcUrl: config.bsc.rpcUrl, chainId: config.bsc.chainId, privateKey: config.adminWalletPrivateKey, logger })
         : undefined;
-    const deps = { config, store: opts.wrapStore ? opts.wrapStore(store) : store, logger, clock, shkeeper, chain, hotWallet };
+    const deps = { config, store: opts.wrapStore ? opts.wrapStore(store) : store, logger, clock, shkeeper, chain, hotWallet, networks: opts.networks };
     const tokens = new TokenService(TEST_JWT_SECRET);
     const bearer: World['bearer'] = (userId, o = {}) => `Bearer ${tokens.sign({ sub: userId, ...(o.admin ? { role: 'admin' } : {}) }, o.expiresIn ?? 600)}`;
 

@@ -1,3 +1,4 @@
+import type { ChainNetworks, PaidIn, Rail } from '../chain/chainNetworks.js';
 import type { ChainGateway, TransferVerdict } from '../chain/chainTypes.js';
 import { sameAddress } from '../chain/erc20.js';
 import { AppError, fail } from '../../platform/errors.js';
@@ -34,18 +35,37 @@ export type ProofVerdict =
  * Turns "transaction h pays payment p" into the chain's answer, the one way every inflow path
  * (Web3 save/verify/cron, legacy verify/callback, confirm-transaction, the wallet monitor, the
  * invoice poller, fetch-tx, an admin's completion) proves a transfer: the ERC-20 `Transfer` logs
- * of the configured token, to the payment's own receiver, from a sender the binding allows, deep
- * enough. Amounts come back in the payment's currency and in base units.
+ * of the payment's own token contract, read on the payment's own network (`ChainNetworks.of`), to
+ * the payment's own receiver, from a sender the binding allows, deep enough for that network.
+ * Amounts come back in the payment's currency and in base units. A payment whose network or token
+ * is not enabled here is refused (`wrong_network`), never read on another chain.
  */
 export class InflowProofs {
-  constructor(private readonly d: { config: Config; chain?: ChainGateway }) {}
+  constructor(private readonly d: { config: Config; networks: ChainNetworks }) {}
 
-  /** Where this payment's money goes: its invoice address, else the shared escrow receiver. */
+  /** The default network's id: payments without `blockchain`, and Web3 payments, are on it. */
+  get defaultNetworkId(): string | undefined {
+    return this.d.networks.defaultNetwork?.id;
+  }
+
+  /** Where this payment's money goes: its invoice address, else its network's escrow receiver. */
   receiverOf(p: PaymentRecord): string {
     if (p.payAddress) return p.payAddress;
-    const receiver = this.d.config.escrow.receiverAddress;
+    const receiver = this.d.networks.of(p)?.receiver ?? this.d.config.escrow.receiverAddress;
     if (!receiver) throw fail('not_configured', { message: 'ESCROW_RECEIVER_ADDRESS is not configured' });
     return receiver;
+  }
+
+  /** The payment's network and token, or the refusal every path gives for one not enabled here. */
+  railOf(p: PaidIn): Rail | Extract<ProofVerdict, { kind: 'refuted' }> {
+    const rail = this.d.networks.of(p);
+    if (rail) return rail;
+    const network = p.blockchain?.network ?? this.d.networks.defaultNetwork?.id ?? '(none)';
+    const token = p.blockchain?.token ?? p.amount.currency;
+    return refuted(
+      'wrong_network',
+      `this payment is in ${token} on ${network}, which is not an enabled network and token here (or not its currency ${p.amount.currency})`,
+    );
   }
 
   bindingOf(p: PaymentRecord): Binding {
@@ -53,15 +73,11 @@ export class InflowProofs {
   }
 
   async prove(p: PaymentRecord, txHash: string, binding: Binding = this.bindingOf(p)): Promise<ProofVerdict> {
-    const network = p.blockchain?.network ?? 'bsc';
-    const token = p.blockchain?.token ?? p.amount.currency;
-    if (network !== 'bsc' || token.toUpperCase() !== 'USDT') {
-      return refuted('wrong_network', `this payment is in ${token} on ${network}; only USDT on bsc is read from this chain`);
-    }
+    const rail = this.railOf(p);
+    if ('kind' in rail) return rail;
     const to = this.receiverOf(p);
-    const { config } = this.d;
-    const verdict = await this.chain().verifyTransfer(txHash, { token: config.bsc.usdtAddress, to, minAmount: 0n, confirmations: config.bsc.confirmations });
-    return this.judge(p, txHash.toLowerCase(), to, verdict, binding);
+    const verdict = await this.chainOf(rail).verifyTransfer(txHash, expectation(rail, to));
+    return this.judge(p, rail, txHash.toLowerCase(), to, verdict, binding);
   }
 
   /**
@@ -70,34 +86,31 @@ export class InflowProofs {
    * Verdicts come back in input order; one RPC failure fails the whole call.
    */
   async proveMany(items: { payment: PaymentRecord; txHash: string }[]): Promise<ProofVerdict[]> {
-    const { config } = this.d;
-    const reads: { index: number; txHash: string; to: string }[] = [];
-    const verdicts: (ProofVerdict | undefined)[] = items.map(({ payment: p }, index) => {
-      const network = p.blockchain?.network ?? 'bsc';
-      const token = p.blockchain?.token ?? p.amount.currency;
-      if (network !== 'bsc' || token.toUpperCase() !== 'USDT')
-        return refuted('wrong_network', `this payment is in ${token} on ${network}; only USDT on bsc is read from this chain`);
-      reads.push({ index, txHash: items[index]!.txHash, to: this.receiverOf(p) });
+    // One batch per network: each payment's receipt is read on its own network's chain.
+    const reads = new Map<string, { index: number; rail: Rail; txHash: string; to: string }[]>();
+    const verdicts: (ProofVerdict | undefined)[] = items.map(({ payment: p, txHash }, index) => {
+      const rail = this.railOf(p);
+      if ('kind' in rail) return rail;
+      const batch = reads.get(rail.network.id) ?? [];
+      batch.push({ index, rail, txHash, to: this.receiverOf(p) });
+      reads.set(rail.network.id, batch);
       return undefined;
     });
-    const chainVerdicts =
-      reads.length === 0
-        ? []
-        : await this.chain().verifyTransfers(
-            reads.map((r) => ({
-              txHash: r.txHash,
-              expect: { token: config.bsc.usdtAddress, to: r.to, minAmount: 0n, confirmations: config.bsc.confirmations },
-            })),
-          );
-    reads.forEach((r, i) => {
-      verdicts[r.index] = this.judge(items[r.index]!.payment, r.txHash.toLowerCase(), r.to, chainVerdicts[i]!, this.bindingOf(items[r.index]!.payment));
-    });
+    for (const batch of reads.values()) {
+      const chainVerdicts = await this.chainOf(batch[0]!.rail).verifyTransfers(batch.map((r) => ({ txHash: r.txHash, expect: expectation(r.rail, r.to) })));
+      batch.forEach((r, i) => {
+        const p = items[r.index]!.payment;
+        verdicts[r.index] = this.judge(p, r.rail, r.txHash.toLowerCase(), r.to, chainVerdicts[i]!, this.bindingOf(p));
+      });
+    }
     return verdicts as ProofVerdict[];
   }
 
-  /** Who sent a transaction, as the node knows it (null when it does not). */
-  async senderOf(txHash: string): Promise<string | null> {
-    return (await this.chain().transactionFacts(txHash))?.from ?? null;
+  /** Who sent a transaction on the network `p` is paid on, as the node knows it (null when it does not, or the network is not enabled). */
+  async senderOf(p: PaidIn, txHash: string): Promise<string | null> {
+    const rail = this.railOf(p);
+    if ('kind' in rail) return null;
+    return (await this.chainOf(rail).transactionFacts(txHash))?.from ?? null;
   }
 
   /**
@@ -107,12 +120,14 @@ export class InflowProofs {
    */
   async findReplacement(p: PaymentRecord, claim: Claim): Promise<string | null> {
     if (!claim.from || claim.nonce === null) return null;
-    const chain = this.chain();
+    const rail = this.railOf(p);
+    if ('kind' in rail) return null;
+    const chain = this.chainOf(rail);
     if ((await chain.minedNonce(claim.from)) <= claim.nonce) return null;
     const proof = ledgerOf(p).payers.find((w) => sameAddress(w.wallet, claim.from!));
     const latest = await chain.blockNumber();
     const fromBlock = proof ? proof.provenAtBlock + 1 : Math.max(0, latest - this.d.config.legacy.fetchBlockWindow);
-    const transfers = await chain.findTransfers({ token: this.d.config.bsc.usdtAddress, to: this.receiverOf(p), from: claim.from, fromBlock, toBlock: latest });
+    const transfers = await chain.findTransfers({ token: rail.token.contract, to: this.receiverOf(p), from: claim.from, fromBlock, toBlock: latest });
     for (const t of transfers) {
       const facts = await chain.transactionFacts(t.txHash);
       if (facts && facts.nonce === claim.nonce && sameAddress(facts.from, claim.from)) return t.txHash.toLowerCase();
@@ -120,7 +135,7 @@ export class InflowProofs {
     return null;
   }
 
-  private judge(p: PaymentRecord, txHash: string, to: string, v: TransferVerdict, binding: Binding): ProofVerdict {
+  private judge(p: PaymentRecord, rail: Rail, txHash: string, to: string, v: TransferVerdict, binding: Binding): ProofVerdict {
     if (v.status === 'not_found') return { kind: 'not_found' };
     if (v.status === 'mismatch') {
       const reason: RefutedReason =
@@ -148,7 +163,6 @@ export class InflowProofs {
     }
     if (amount <= 0n) return refuted('zero_amount', 'the transfer moved no tokens');
     if (v.status === 'pending') return { kind: 'seen', confirmations: v.confirmations, required: v.required, from, blockNumber };
-    const decimals = this.d.config.bsc.usdtDecimals;
     return {
       kind: 'credit',
       confirmations: v.confirmations,
@@ -156,23 +170,30 @@ export class InflowProofs {
         txHash,
         from,
         to,
-        network: 'bsc',
-        token: 'USDT',
-        amount: fromBaseUnits(amount, decimals),
+        network: rail.network.id,
+        token: rail.token.symbol,
+        amount: fromBaseUnits(amount, rail.token.decimals),
         baseUnits: amount.toString(),
         blockNumber,
-        key: creditKey('bsc', txHash, to),
+        // Per network: the same hash on two chains is two transfers. Not per token: a transaction
+        // moving two tokens to one receiver credits one payment, and the other is refused as
+        // already credited (never two credits of one key; see README, networks).
+        key: creditKey(rail.network.id, txHash, to),
       },
     };
   }
 
-  private chain(): ChainGateway {
-    if (!this.d.chain) throw fail('not_configured', { message: 'no blockchain RPC is configured (BSC_RPC_URL)' });
-    return this.d.chain;
+  private chainOf(rail: Rail): ChainGateway {
+    return this.d.networks.gateway(rail.network.id);
   }
 }
 
-function refuted(reason: RefutedReason, message: string): ProofVerdict {
+/** What a transfer paying `to` on `rail` must be: that network's token contract, its confirmations. */
+function expectation(rail: Rail, to: string) {
+  return { token: rail.token.contract, to, minAmount: 0n, confirmations: rail.network.confirmations };
+}
+
+function refuted(reason: RefutedReason, message: string): Extract<ProofVerdict, { kind: 'refuted' }> {
   return { kind: 'refuted', reason, message };
 }
 

@@ -8,13 +8,14 @@ import { configurationBody } from './configurationRoutes.js';
 const WidgetConfigSchema = z
   .object({
     accept: z.array(
+      // One entry per enabled (network, token) of the registry, in its order.
       z.object({
-        blockchain: z.literal('bsc'),
+        blockchain: z.string().openapi({ description: "the network's id in the registry (NETWORKS), e.g. bsc, ethereum, polygon", example: 'bsc' }),
         chainId: z.number().int(),
         token: z.string().openapi({ description: 'token contract address' }),
-        symbol: z.literal('USDT'),
+        symbol: z.string().openapi({ example: 'USDT' }),
         decimals: z.number().int(),
-        receiver: z.string().openapi({ description: 'the escrow wallet (ESCROW_RECEIVER_ADDRESS)' }),
+        receiver: z.string().openapi({ description: "the network's escrow wallet (its escrowReceiver; ESCROW_RECEIVER_ADDRESS for the BSC_* settings)" }),
         amount: z.string().optional(),
       }),
     ),

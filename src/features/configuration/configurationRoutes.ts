@@ -1,3 +1,4 @@
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import { Router } from 'express';
 import { z } from 'zod';
 import { endpoint } from '../../platform/http/http.js';
@@ -18,6 +19,7 @@ const HEALTH_TIMEOUT_MS = 2_000;
 /** What the configuration and health routes use; `redis` and `leader` only when several instances share Redis. */
 export interface ConfigurationRouteDeps {
   config: Config;
+  networks: ChainNetworks;
   store: Store;
   monitors: Pick<MonitorRegistry, 'statuses'>;
   redis?: { ping(): Promise<unknown> };
@@ -30,7 +32,7 @@ export function configurationRoutes(deps: ConfigurationRouteDeps): Router {
 
   router.post(
     '/configuration',
-    endpoint({ body: configurationBody }, ({ body }) => widgetConfiguration(deps.config, deps.store, body)),
+    endpoint({ body: configurationBody }, ({ body }) => widgetConfiguration(deps.config, deps.networks, deps.store, body)),
   );
 
   // The SHKeeper-hosted widget reads this cross-origin, so it is open to any origin by design.
@@ -41,7 +43,7 @@ export function configurationRoutes(deps: ConfigurationRouteDeps): Router {
     '/shkeeper/config',
     endpoint({}, async (_input, _req, res) => {
       res.set(corsAnyOrigin);
-      return widgetConfiguration(deps.config, deps.store, {});
+      return widgetConfiguration(deps.config, deps.networks, deps.store, {});
     }),
   );
 

@@ -1,3 +1,4 @@
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Config } from '../../platform/config.js';
 import type { TokenService } from '../../platform/auth/tokens.js';
@@ -23,6 +24,7 @@ export interface PaymentControllerDeps {
   coordinator: PaymentCoordinator;
   settlement: PaymentSettlement;
   proofs: InflowProofs;
+  networks: ChainNetworks;
 }
 
 /** The payment controller, mounted at the API root (its `/:id` takes 24-hex ids only). */

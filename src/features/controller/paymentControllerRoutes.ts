@@ -1,3 +1,4 @@
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { principalOf, requireAuth } from '../../platform/auth/authMiddleware.js';
@@ -19,6 +20,7 @@ import { paymentDebugView, paymentView, readOnlyPaymentView } from '../../core/p
 /** What the payment controller's routes use. */
 export interface PaymentControllerRouteDeps {
   config: Pick<Config, 'bsc'>;
+  networks: ChainNetworks;
   store: Store;
   clock: Clock;
   tokens: TokenService;
@@ -123,8 +125,8 @@ export function paymentControllerRoutes(deps: PaymentControllerRouteDeps): Route
           token: p.blockchain?.token ?? null,
           transactionHash: p.transactionHash,
           payAddress: p.payAddress,
-          chainId: deps.config.bsc.chainId,
-          confirmationsRequired: deps.config.bsc.confirmations,
+          chainId: deps.networks.of(p)?.network.chainId ?? null,
+          confirmationsRequired: deps.networks.of(p)?.network.confirmations ?? null,
         },
         monitors: deps.monitors.statuses(),
       });

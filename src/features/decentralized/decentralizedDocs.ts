@@ -9,11 +9,16 @@ import { adminPayoutBody, challengeBody, paymentIdParams, proveBody, saveBody, u
 
 const USDT = { pattern: '^[Uu][Ss][Dd][Tt]$', default: 'USDT', description: 'only USDT (any case)' };
 const BSC = { pattern: '^([Bb][Ss][Cc]|[Bb][Nn][Bb]|[Bb][Ee][Pp]20)$', default: 'bsc', description: 'BSC: bsc, bnb or bep20 (any case)' };
-for (const body of [saveBody, adminPayoutBody]) {
-  describeSchema(body.shape.currency, USDT);
-  describeSchema(body.shape.network, BSC);
-}
-describeSchema(saveBody.shape.token, USDT);
+describeSchema(adminPayoutBody.shape.currency, USDT);
+describeSchema(adminPayoutBody.shape.network, BSC);
+describeSchema(saveBody.shape.currency, { default: 'USDT', description: "the offer's currency (any case); another one is 409 `records_do_not_match`" });
+describeSchema(saveBody.shape.network, {
+  default: 'bsc',
+  description: 'the default network of the registry (NETWORKS; bsc, also bnb or bep20): Web3 payments are taken there only (400 `unsupported_token` otherwise)',
+});
+describeSchema(saveBody.shape.token, {
+  description: "a token of that network in the registry; default the offer's currency (400 `unsupported_token` if not enabled)",
+});
 describeSchema(saveBody.shape.sellerId, { description: 'names the offer; without it the one pending offer at exactly this amount is used' });
 describeSchema(adminPayoutBody.shape.force, { description: 'pay although the purchase request already has an admin payout' });
 
@@ -123,6 +128,7 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     body: { schema: saveBody },
     responses: { 200: json('Saved (or the payment already saved)', SavedSchema) },
     errors: {
+      400: ['unsupported_token'],
       404: ['purchase_request_not_found'],
       409: ['records_do_not_match', 'offer_ambiguous', 'payment_exists', ...REFUTED, 'payment_not_open', 'payer_already_proven', 'purchase_request_not_open'],
     },

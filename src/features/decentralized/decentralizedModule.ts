@@ -4,7 +4,7 @@ import type { Config } from '../../platform/config.js';
 import type { TokenService } from '../../platform/auth/tokens.js';
 import type { FeatureModule } from '../../platform/featureModule.js';
 import type { Logger } from '../../platform/logger.js';
-import type { ChainGateway } from '../../core/chain/chainTypes.js';
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import type { PaymentEvents } from '../../core/events/paymentEvents.js';
 import type { InflowProofs } from '../../core/payments/inflowProofs.js';
 import type { PaymentCoordinator } from '../../core/payments/paymentCoordinator.js';
@@ -32,8 +32,8 @@ export interface DecentralizedDeps {
   effects: PaymentEffects;
   proofs: InflowProofs;
   web3Verifier: Web3Verifier;
-  /** Absent when BSC_RPC_URL is not set: chain checks answer 503 not_configured. */
-  chain?: ChainGateway;
+  /** The networks: Web3 payments and payer proofs are on the default one. */
+  networks: ChainNetworks;
   /** Absent without ADMIN_WALLET_PRIVATE_KEY: admin payouts answer 503 not_configured. */
   hotWallet?: HotWallet;
 }
@@ -45,7 +45,7 @@ export interface DecentralizedDeps {
  */
 export function createDecentralizedModule(deps: DecentralizedDeps): FeatureModule & { web3: Web3PaymentService } {
   const { config, store, clock, logger, coordinator, proofs, events } = deps;
-  const payerProofs = new PayerProofs({ config, clock, chain: deps.chain });
+  const payerProofs = new PayerProofs({ config, clock, networks: deps.networks });
   const web3 = new Web3PaymentService({ store, coordinator, verifier: deps.web3Verifier, payerProofs, proofs, events, clock, logger });
   const adminPayouts = new AdminPayoutService({ config, store, coordinator, effects: deps.effects, events, clock, logger, wallet: deps.hotWallet, proofs });
   // Same cadence as the payout reconciler: both resolve payouts whose outcome was not known at once.

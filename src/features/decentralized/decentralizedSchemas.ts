@@ -2,7 +2,24 @@ import { z } from 'zod';
 import { decimalAmount, evmAddressSchema, metadataSchema, objectIdSchema, txHashSchema, userId } from '../../platform/schemas.js';
 import { payerProofSchema } from '../shared/payerProofSchema.js';
 
-/** Only USDT on BSC is accepted by the escrow today; anything else is refused, not guessed. */
+/**
+ * A network id of the registry (NETWORKS; 'bsc' by default), lower-cased; `bnb` and `bep20` are
+ * read as `bsc`, as DePay widgets name it. Whether the network is enabled is the service's check
+ * (400 `unsupported_token`), against the registry, not a list fixed here.
+ */
+const network = z
+  .string()
+  .trim()
+  .transform((v) => v.toLowerCase())
+  .pipe(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'a network id such as bsc'))
+  .transform((v) => (v === 'bnb' || v === 'bep20' ? 'bsc' : v));
+/** A token symbol, upper-cased ('USDT', 'USDC'); enabled per network in the registry. */
+const symbol = z
+  .string()
+  .trim()
+  .transform((v) => v.toUpperCase())
+  .pipe(z.string().regex(/^[A-Z0-9]{1,16}$/, 'a token symbol such as USDT'));
+/** The escrow pays out in USDT on BSC only (the admin hot wallet is on the default network). */
 const bsc = z
   .string()
   .transform((v) => v.toLowerCase())
@@ -27,10 +44,10 @@ export const saveBody = z.strictObject({
   buyerId: userId,
   sellerId: userId.optional(),
   amount: decimalAmount,
-  currency: usdt.optional().transform((v) => v ?? 'USDT'),
+  currency: symbol.optional().transform((v) => v ?? 'USDT'),
   transactionHash: txHashSchema.optional(),
-  network: bsc.optional().transform((v) => v ?? 'bsc'),
-  token: usdt.optional().transform((v) => v ?? 'USDT'),
+  network: network.optional().transform((v) => v ?? 'bsc'),
+  token: symbol.optional(),
   walletAddress: evmAddressSchema.optional(),
   metadata: metadataSchema.optional(),
   payerProof: payerProofSchema.optional(),

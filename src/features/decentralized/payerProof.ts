@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { getAddress, verifyTypedData, type TypedDataField } from 'ethers';
-import type { ChainGateway } from '../../core/chain/chainTypes.js';
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import type { Clock } from '../../platform/clock.js';
 import { AppError, fail } from '../../platform/errors.js';
 import type { Config } from '../../platform/config.js';
@@ -61,7 +61,7 @@ export interface PayerProofChallenge {
 export class PayerProofs {
   private readonly key: Buffer;
 
-  constructor(private readonly d: { config: Config; clock: Clock; chain?: ChainGateway }) {
+  constructor(private readonly d: { config: Config; clock: Clock; networks: ChainNetworks }) {
     // A key of its own, derived from the token secret: a proof nonce is never a token signature.
     this.key = createHmac('sha256', d.config.jwt.secret).update('payer-proof/v1').digest();
   }
@@ -141,12 +141,18 @@ export class PayerProofs {
     return createHmac('sha256', this.key).update(canonical).digest('hex');
   }
 
+  /**
+   * Proofs are issued on, and signed for (the EIP-712 domain's chain id), the default network:
+   * Web3 payments are taken on that network only, so a proof's block is always that chain's.
+   */
   private requireChain() {
-    const receiver = this.d.config.escrow.receiverAddress;
-    if (!this.d.chain || !receiver) {
+    const network = this.d.networks.defaultNetwork;
+    const chain = network ? this.d.networks.gatewayOf(network.id) : undefined;
+    const receiver = network?.escrowReceiver ?? this.d.config.escrow.receiverAddress;
+    if (!chain || !receiver) {
       throw fail('not_configured', { message: 'payer proofs need a chain and an escrow receiver (BSC_RPC_URL, ESCROW_RECEIVER_ADDRESS)' });
     }
-    return { chain: this.d.chain, receiver };
+    return { chain, receiver };
   }
 }
 

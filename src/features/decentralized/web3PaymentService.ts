@@ -127,19 +127,38 @@ export class Web3PaymentService {
    */
   private async paymentToSave(requestId: string, input: SaveInput): Promise<PaymentRecord> {
     const offer = await this.offerFor(requestId, input.sellerId, input.amount);
-    const open = await this.d.store.payments.find(
-      { provider: 'decentralized', purchaseRequestId: requestId, sellerOfferId: offer.id, status: { $in: [...OPEN] } },
-      { sort: { createdAt: 1 }, limit: 50 },
-    );
+    // Paid in the offer's currency, as that token on the network the save names (both enabled here).
+    if (input.currency !== offer.currency) throw fail('records_do_not_match', { message: `the offer is priced in ${offer.currency}, not ${input.currency}` });
+    const paidIn = { blockchain: { network: input.network, token: input.token ?? offer.currency }, amount: { currency: offer.currency } };
+    const rail = this.d.proofs.railOf(paidIn);
+    if ('kind' in rail) throw fail('unsupported_token', { message: rail.message, details: { network: input.network, token: paidIn.blockchain.token } });
+    // Payer proofs are signed for, and dated in blocks of, the default network (PayerProofs).
+    if (rail.network.id !== this.d.proofs.defaultNetworkId) {
+      throw fail('unsupported_token', {
+        message: `Web3 payments are taken on ${this.d.proofs.defaultNetworkId} only; pay on ${rail.network.id} through a SHKeeper intent`,
+        details: { network: input.network, token: paidIn.blockchain.token },
+      });
+    }
+    const onRail = (p: PaymentRecord) => {
+      const r = this.d.proofs.railOf(p);
+      return !('kind' in r) && r.network.id === rail.network.id && r.token.symbol === rail.token.symbol;
+    };
+    const open = (
+      await this.d.store.payments.find(
+        { provider: 'decentralized', purchaseRequestId: requestId, sellerOfferId: offer.id, status: { $in: [...OPEN] } },
+        { sort: { createdAt: 1 }, limit: 50 },
+      )
+    ).filter(onRail);
     const provenBy = (wallet: string) => open.find((p) => ledgerOf(p).payers.some((w) => sameAddress(w.wallet, wallet)));
     const unproven = open.find((p) => ledgerOf(p).payers.length === 0 && ledgerOf(p).credits.length === 0);
     let wallet = input.payerProof?.message.wallet;
-    if (!wallet && input.transactionHash) wallet = (await this.d.proofs.senderOf(input.transactionHash).catch(() => null)) ?? undefined;
+    // Read on the network and token the save names, as the payment it may create would be.
+    if (!wallet && input.transactionHash) wallet = (await this.d.proofs.senderOf(paidIn, input.transactionHash).catch(() => null)) ?? undefined;
     const found = (wallet ? provenBy(wallet) : undefined) ?? unproven ?? (input.payerProof ? undefined : open[0]);
     if (found) return found;
     // No new payment on a request the marketplace cancelled (read again here: the cancel may have just landed).
     if ((await this.d.store.purchaseRequests.findById(requestId))?.status === 'cancelled') throw fail('purchase_request_not_open');
-    const payment = await this.insert(input, offer);
+    const payment = await this.insert(input, offer, { network: rail.network.id, token: rail.token.symbol });
     announcePaymentCreated(this.d.events, payment);
     return payment;
   }
@@ -247,7 +266,7 @@ export class Web3PaymentService {
     });
   }
 
-  private insert(input: SaveInput, offer: SellerOfferRecord) {
+  private insert(input: SaveInput, offer: SellerOfferRecord, blockchain: { network: string; token: string }) {
     const id = newObjectId(this.d.clock.now());
     return this.d.coordinator.create(
       {
@@ -260,8 +279,8 @@ export class Web3PaymentService {
         sellerOfferId: offer.id,
         buyerId: input.buyerId,
         sellerId: offer.sellerId,
-        amount: { amount: input.amount, currency: input.currency },
-        blockchain: { network: input.network, token: input.token },
+        amount: { amount: input.amount, currency: offer.currency },
+        blockchain,
         // The reference the old SDK's callback must present: random, so knowing a payment id
         // (ids are announced to every client) is not enough to make claims about it.
         transactionHash: null,

@@ -83,6 +83,7 @@ export function registerEscrowDocs(registry: OpenAPIRegistry, opts: DocsOptions)
       body: { schema: prepareBody, required: false },
       responses: { 200: json('The transfer to sign', PreparedSchema) },
       errors: {
+        400: ['unsupported_network'],
         404: ['payment_not_found'],
         409: [
           'escrow_not_funded',
@@ -117,6 +118,7 @@ export function registerEscrowDocs(registry: OpenAPIRegistry, opts: DocsOptions)
         202: json('Seen but not deep enough yet; nothing changed, confirm again later', ConfirmedSchema),
       },
       errors: {
+        400: ['unsupported_network'],
         404: ['payment_not_found'],
         409: [
           'escrow_not_funded',

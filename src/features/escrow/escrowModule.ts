@@ -4,7 +4,7 @@ import type { Config } from '../../platform/config.js';
 import type { TokenService } from '../../platform/auth/tokens.js';
 import type { FeatureModule } from '../../platform/featureModule.js';
 import type { Logger } from '../../platform/logger.js';
-import type { ChainGateway } from '../../core/chain/chainTypes.js';
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import type { InflowProofs } from '../../core/payments/inflowProofs.js';
 import type { PaymentCoordinator } from '../../core/payments/paymentCoordinator.js';
 import type { PaymentEffects } from '../../core/payments/paymentEffects.js';
@@ -25,12 +25,12 @@ export interface EscrowDeps {
   effects: PaymentEffects;
   proofs: InflowProofs;
   /** Absent when BSC_RPC_URL is not set: releases and refunds answer 503 not_configured. */
-  chain?: ChainGateway;
+  networks: ChainNetworks;
 }
 
 /** Admin release / refund under `/shkeeper` (prepared here, signed by the admin's wallet, confirmed on chain). */
 export function createEscrowModule(deps: EscrowDeps): FeatureModule {
   const { config, store, coordinator, effects, clock, logger, proofs } = deps;
-  const escrow = new EscrowService({ config, store, coordinator, effects, clock, logger, chain: deps.chain, proofs });
+  const escrow = new EscrowService({ config, store, coordinator, effects, clock, logger, networks: deps.networks, proofs });
   return { routes: [{ path: '/shkeeper', router: escrowRoutes({ ...deps, escrow }) }], docs: [registerEscrowDocs] };
 }

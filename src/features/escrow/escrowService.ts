@@ -1,5 +1,6 @@
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import { sameAddress } from '../../core/chain/erc20.js';
-import type { ChainGateway, UnsignedTokenTransfer } from '../../core/chain/chainTypes.js';
+import type { UnsignedTokenTransfer } from '../../core/chain/chainTypes.js';
 import type { Clock } from '../../platform/clock.js';
 import { AppError, fail, isAppError, isDuplicateKey } from '../../platform/errors.js';
 import { newObjectId } from '../../platform/ids.js';
@@ -57,7 +58,7 @@ export class EscrowService {
       effects: PaymentEffects;
       clock: Clock;
       logger: Logger;
-      chain?: ChainGateway;
+      networks: ChainNetworks;
       proofs?: InflowProofs;
     },
   ) {}
@@ -67,15 +68,15 @@ export class EscrowService {
     assertFunded(p);
     const inFlight = ledgerOf(p).inFlight;
     if (inFlight) return this.samePrepared(p, inFlight, kind, override);
-    const { escrow, chain } = this.requireChain();
+    const { escrow, chain, rail } = this.requireChain(p);
     await assertFundingOnChain(this.d.proofs, p);
     const recipient = override?.address ?? (await ruleRecipient(this.d.store, p, kind));
     const amount = this.amountOf(p, kind);
     const transaction = await chain.buildTokenTransfer({
-      token: this.d.config.bsc.usdtAddress,
+      token: rail.token.contract,
       from: escrow,
       to: recipient,
-      amount: toBaseUnits(amount, this.d.config.bsc.usdtDecimals),
+      amount: toBaseUnits(amount, rail.token.decimals),
     });
     const d = this.disbursement(adminId, kind, { recipient, amount, override, state: 'prepared', payload: transaction, evidence: null });
     try {
@@ -113,14 +114,14 @@ export class EscrowService {
     assertFunded(p);
     if (await this.hashOwner(txHash)) throw hashInUse();
     const plan = await this.plan(p, kind, txHash, override);
-    const { escrow, chain } = this.requireChain();
+    const { escrow, chain, rail } = this.requireChain(p);
     const verdict = await chain.verifyTransfer(txHash, {
-      token: this.d.config.bsc.usdtAddress,
+      token: rail.token.contract,
       from: escrow,
       to: plan.recipient,
-      minAmount: toBaseUnits(plan.amount, this.d.config.bsc.usdtDecimals),
+      minAmount: toBaseUnits(plan.amount, rail.token.decimals),
       exactAmount: true,
-      confirmations: this.d.config.bsc.confirmations,
+      confirmations: rail.network.confirmations,
     });
     if (verdict.status === 'pending') {
       const { confirmations, required } = verdict;
@@ -268,18 +269,18 @@ export class EscrowService {
   /** The seed's envelope: the transaction to sign as is, and what it does for a human to check. */
   private view(p: PaymentRecord, d: Pick<Disbursement, 'id' | 'kind' | 'recipient' | 'amount' | 'override' | 'payload'>) {
     const payload = d.payload as UnsignedTokenTransfer;
-    const { usdtAddress, usdtDecimals, chainId } = this.d.config.bsc;
+    const rail = this.railOf(p);
     return {
       payload,
       summary: {
         action: d.kind,
         recipient: d.recipient,
         amount: d.amount,
-        amountBaseUnits: toBaseUnits(d.amount, usdtDecimals).toString(),
+        amountBaseUnits: toBaseUnits(d.amount, rail.token.decimals).toString(),
         token: p.amount.currency,
-        tokenAddress: usdtAddress,
-        network: 'bsc',
-        chainId,
+        tokenAddress: rail.token.contract,
+        network: rail.network.id,
+        chainId: rail.network.chainId,
         from: payload.from,
         override: d.override,
       },
@@ -297,11 +298,26 @@ export class EscrowService {
     return p;
   }
 
-  private requireChain() {
-    const escrow = this.d.config.escrow.receiverAddress;
+  /**
+   * Where payment `p`'s escrow is and how to move it: its network's escrow receiver, gateway and
+   * token contract (`ChainNetworks.of`). A release or refund is only ever built and checked on
+   * the network and token the escrow was funded in. 503 `not_configured` when that network has
+   * no receiver or no RPC; 409 `unsupported_network` when it is not enabled here.
+   */
+  private requireChain(p: PaymentRecord) {
+    const rail = this.railOf(p);
+    const escrow = rail.receiver ?? this.d.config.escrow.receiverAddress;
     if (!escrow) throw fail('not_configured', { message: 'ESCROW_RECEIVER_ADDRESS is not configured' });
-    if (!this.d.chain) throw fail('not_configured', { message: 'no blockchain RPC is configured (BSC_RPC_URL)' });
-    return { escrow, chain: this.d.chain };
+    return { escrow, chain: this.d.networks.gateway(rail.network.id), rail };
+  }
+
+  private railOf(p: PaymentRecord) {
+    const rail = this.d.networks.of(p);
+    if (!rail) {
+      const where = `${p.blockchain?.token ?? p.amount.currency} on ${p.blockchain?.network ?? 'the default network'}`;
+      throw fail('unsupported_network', { message: `this escrow is in ${where}, which is not enabled here` });
+    }
+    return rail;
   }
 }
 

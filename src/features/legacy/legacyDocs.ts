@@ -71,6 +71,7 @@ export function registerLegacyDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     params: idParams,
     responses: { 200: json('The hash', FetchTxSchema) },
     errors: {
+      400: ['unsupported_network'],
       404: ['payment_not_found', 'transaction_not_found'],
       409: ['payment_not_completed', 'transaction_hash_in_use', 'wallet_not_proven'],
       502: [...CHAIN_ERRORS, 'shkeeper_error', 'shkeeper_timeout', 'shkeeper_unreachable', 'shkeeper_auth'],

@@ -3,7 +3,7 @@ import type { Config } from '../../platform/config.js';
 import type { TokenService } from '../../platform/auth/tokens.js';
 import type { FeatureModule } from '../../platform/featureModule.js';
 import type { Logger } from '../../platform/logger.js';
-import type { ChainGateway } from '../../core/chain/chainTypes.js';
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import type { InflowProofs } from '../../core/payments/inflowProofs.js';
 import type { PaymentCoordinator } from '../../core/payments/paymentCoordinator.js';
 import type { Web3Verifier } from '../../core/payments/web3Verifier.js';
@@ -26,13 +26,13 @@ export interface LegacyDeps {
   web3: Web3Claims;
   web3Verifier: Web3Verifier;
   eventRelay: EventRelay;
-  chain?: ChainGateway;
+  networks: ChainNetworks;
   shkeeper?: ShkeeperClient;
 }
 
 /** The endpoints kept for older clients, at the API root. */
 export function createLegacyModule(deps: LegacyDeps): FeatureModule {
   const { config, coordinator, proofs, logger } = deps;
-  const backfill = new TransactionBackfill({ config, coordinator, proofs, logger, chain: deps.chain, shkeeper: deps.shkeeper });
+  const backfill = new TransactionBackfill({ config, coordinator, proofs, logger, networks: deps.networks, shkeeper: deps.shkeeper });
   return { routes: [{ path: '/', router: paymentRoutes({ ...deps, backfill }) }], docs: [registerLegacyDocs] };
 }

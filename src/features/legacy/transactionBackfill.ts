@@ -1,3 +1,4 @@
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import type { ChainGateway } from '../../core/chain/chainTypes.js';
 import { fail, isAppError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
@@ -31,7 +32,7 @@ export class TransactionBackfill {
       coordinator: PaymentCoordinator;
       proofs: InflowProofs;
       logger: Logger;
-      chain?: ChainGateway;
+      networks: ChainNetworks;
       shkeeper?: ShkeeperClient;
     },
   ) {}
@@ -49,8 +50,11 @@ export class TransactionBackfill {
     }
     const funding = ledgerOf(p).credits.find((c) => c.kind === 'funding');
     if (funding) return { transactionHash: funding.txHash, network, source: 'recorded' };
-    if (!this.d.chain) throw fail('not_configured', { message: 'chain access is not configured (BSC_RPC_URL)' });
-    const candidates = p.provider === 'shkeeper' && p.externalId && this.d.shkeeper ? await this.fromShkeeper(p) : await this.fromLogs(p);
+    const rail = this.d.networks.of(p);
+    if (!rail) throw fail('unsupported_network', { message: `this payment's network (${network}) is not read here` });
+    const chain = this.d.networks.gateway(rail.network.id);
+    const candidates =
+      p.provider === 'shkeeper' && p.externalId && this.d.shkeeper ? await this.fromShkeeper(p) : await this.fromLogs(p, chain, rail.token.contract);
     for (const { hash, source } of candidates) {
       const v = await this.d.proofs.prove(p, hash);
       if (v.kind !== 'credit') continue;
@@ -75,12 +79,10 @@ export class TransactionBackfill {
   }
 
   /** Transfers to the payment's receiver: from its proven wallets after their proofs (shared receiver), or from anyone (its own invoice address). */
-  private async fromLogs(p: PaymentRecord): Promise<{ hash: string; source: 'chain' }[]> {
-    const chain = this.d.chain!;
+  private async fromLogs(p: PaymentRecord, chain: ChainGateway, token: string): Promise<{ hash: string; source: 'chain' }[]> {
     const to = this.d.proofs.receiverOf(p);
     const latest = await chain.blockNumber();
     const window = Math.max(0, latest - this.d.config.legacy.fetchBlockWindow);
-    const token = this.d.config.bsc.usdtAddress;
     if (this.d.proofs.bindingOf(p) === 'invoice_address') {
       return (await chain.findTransfers({ token, to, fromBlock: window, toBlock: latest })).map((t) => ({ hash: t.txHash.toLowerCase(), source: 'chain' }));
     }

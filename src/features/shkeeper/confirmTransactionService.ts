@@ -1,5 +1,5 @@
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import type { Principal } from '../../platform/auth/tokens.js';
-import type { ChainGateway } from '../../core/chain/chainTypes.js';
 import type { Clock } from '../../platform/clock.js';
 import { fail } from '../../platform/errors.js';
 import type { Config } from '../../platform/config.js';
@@ -39,20 +39,22 @@ export interface ConfirmOutcome {
  */
 export class ConfirmTransactionService {
   constructor(
-    private readonly deps: { config: Config; store: Store; settlement: PaymentSettlement; proofs: InflowProofs; clock: Clock; chain?: ChainGateway },
+    private readonly deps: { config: Config; store: Store; settlement: PaymentSettlement; proofs: InflowProofs; clock: Clock; networks: ChainNetworks },
   ) {}
 
   async confirm(who: Principal, input: { paymentId: string; transactionHash: string; network?: string }): Promise<ConfirmOutcome> {
     const payment = await visiblePayment(this.deps.store, who, input.paymentId);
-    if (input.network && input.network.toLowerCase() !== 'bsc') {
-      throw fail('unsupported_network');
-    }
     if (payment.provider !== 'shkeeper' || !payment.payAddress) {
       throw fail('no_pay_address');
     }
-    // A payment on another network is not paid by a BSC transfer, even to the same EVM address.
-    if (payment.blockchain?.network !== 'bsc') {
-      throw fail('unsupported_network');
+    // Read on the payment's own network only: a transfer on another network does not pay it, even
+    // to the same EVM address. A named network must be that one.
+    const rail = this.deps.networks.of(payment);
+    const named = input.network?.trim().toLowerCase();
+    if (!rail || payment.blockchain === null || (named !== undefined && named !== rail.network.id && !(rail.network.id === 'bsc' && named === 'bnb'))) {
+      throw fail('unsupported_network', {
+        message: rail ? `this payment is paid on ${rail.network.id}` : `this payment's network (${payment.blockchain?.network ?? 'none'}) is not read here`,
+      });
     }
     const hash = input.transactionHash.toLowerCase();
     const step = { source: 'confirm_transaction', actor: who.userId };
@@ -98,7 +100,7 @@ export class ConfirmTransactionService {
         message: "another transaction is recorded as this payment's funding; this one does not pay it",
         details: { reason: 'not_this_payment', ...(chain ? { chain } : {}) },
       });
-    if (!this.deps.chain) throw notThis();
+    if (!this.deps.networks.gatewayOf(this.deps.networks.of(payment)!.network.id)) throw notThis();
     const verdict = await this.prove(payment, hash);
     if (verdict.kind === 'credit') return this.credit(payment, verdict.transfer, step);
     if (verdict.kind === 'seen') {
@@ -127,7 +129,8 @@ export class ConfirmTransactionService {
   }
 
   private prove(payment: PaymentRecord, hash: string): Promise<ProofVerdict> {
-    if (!this.deps.chain) throw fail('not_configured', { message: 'no blockchain RPC is configured (BSC_RPC_URL)' });
+    // 503 not_configured (naming the network) when it has no RPC.
+    this.deps.networks.gateway(this.deps.networks.of(payment)!.network.id);
     return this.deps.proofs.prove(payment, hash, 'invoice_address');
   }
 }

@@ -11,7 +11,7 @@ import { announcePaymentCreated } from '../../core/payments/paymentAnnouncements
 import type { PaymentCoordinator } from '../../core/payments/paymentCoordinator.js';
 import type { PaymentRecord } from '../../core/store/records.js';
 import type { Store } from '../../core/store/store.js';
-import { cryptoIdFor } from '../../adapters/shkeeper/cryptoIds.js';
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import type { ShkeeperClient } from '../../adapters/shkeeper/shkeeperClient.js';
 
 export interface IntentInput {
@@ -43,16 +43,17 @@ export class IntentService {
       clock: Clock;
       logger: Logger;
       shkeeper?: ShkeeperClient;
+      networks: ChainNetworks;
     },
   ) {}
 
   async create(who: Principal, input: IntentInput) {
-    const { store, shkeeper } = this.deps;
-    // Only what the chain checks (confirm-transaction, wallet monitor) can verify: USDT on BSC.
-    if (input.token !== 'USDT' || input.network !== 'bsc') {
-      throw fail('unsupported_token');
-    }
-    const crypto = cryptoIdFor(input.token, input.network);
+    const { store, shkeeper, networks } = this.deps;
+    // Only what the chain checks (confirm-transaction, wallet monitor) can verify: an enabled
+    // (network, token) of the registry, invoiced in that token's SHKeeper crypto.
+    const rail = networks.rail(normalisedNetwork(input.network), input.token);
+    if (!rail) throw fail('unsupported_token', { message: unsupportedMessage(networks, input), details: { network: input.network, token: input.token } });
+    const crypto = rail.token.shkeeperCrypto;
     const request = await store.purchaseRequests.findById(input.purchaseRequestId);
     if (!request) throw fail('purchase_request_not_found');
     if (request.buyerId !== who.userId) {
@@ -65,6 +66,9 @@ export class IntentService {
     if (offer.sellerId !== input.sellerId || compareDecimals(offer.amount, input.amount) !== 0) {
       throw fail('records_do_not_match', { message: `the offer is ${offer.amount} ${offer.currency} from ${offer.sellerId}` });
     }
+    if (offer.currency !== rail.token.symbol) {
+      throw fail('records_do_not_match', { message: `the offer is priced in ${offer.currency}; it cannot be paid in ${rail.token.symbol}` });
+    }
     if (request.status !== 'open' || offer.status !== 'pending') {
       throw fail('offer_not_open');
     }
@@ -73,7 +77,7 @@ export class IntentService {
     return this.deps.lock.withLock(`offer:${offer.id}`, async () => {
       const live = await store.payments.findOne({ liveOfferKey: offer.id });
       if (live) return this.existingIntent(live, who);
-      const payment = await this.insertPending(who, input, offer.currency);
+      const payment = await this.insertPending(who, input, offer.currency, rail.network.id);
       let invoice;
       try {
         invoice = await shkeeper.createPaymentRequest(crypto, {
@@ -117,7 +121,7 @@ export class IntentService {
     throw fail('payment_exists', { details: { paymentId: live.id, status: live.status } });
   }
 
-  private async insertPending(who: Principal, input: IntentInput, currency: string) {
+  private async insertPending(who: Principal, input: IntentInput, currency: string, network: string) {
     const now = this.deps.clock.now();
     const id = newObjectId(now);
     return this.deps.coordinator.create(
@@ -132,7 +136,7 @@ export class IntentService {
         buyerId: who.userId,
         sellerId: input.sellerId,
         amount: { amount: input.amount, currency },
-        blockchain: { network: input.network.toLowerCase(), token: input.token.toUpperCase() },
+        blockchain: { network, token: currency },
         externalId: `AMN_${id}`,
         expiresAt: new Date(now.getTime() + this.deps.config.shkeeper.intentTtlMinutes * 60_000),
         liveOfferKey: input.sellerOfferId,
@@ -159,4 +163,15 @@ export function intentView(p: PaymentRecord) {
       crypto: shk.crypto ?? null,
     },
   };
+}
+
+/** SHKeeper's and wallets' other names for BSC ('bnb', 'bep20') are the registry's `bsc`. */
+function normalisedNetwork(network: string): string {
+  const n = network.trim().toLowerCase();
+  return n === 'bnb' || n === 'bep20' ? 'bsc' : n;
+}
+
+function unsupportedMessage(networks: ChainNetworks, input: { network: string; token: string }): string {
+  const accepted = networks.accepts().map((a) => `${a.token.symbol} on ${a.network.id}`);
+  return `${input.token} on ${input.network} is not accepted; accepted: ${accepted.join(', ') || 'none (no network has an escrow receiver)'}`;
 }

@@ -1,3 +1,4 @@
+import type { ChainNetworks, Rail } from '../../core/chain/chainNetworks.js';
 import { isAppError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import { compareDecimals, isDecimalString, normalizeDecimal } from '../../platform/money.js';
@@ -46,8 +47,10 @@ export class InvoiceEvents {
     private readonly d: {
       store: Store;
       settlement: PaymentSettlement;
-      /** Present when a chain is configured: reads the sender (and, when polling, the proof) of EVM transfers. */
+      /** Reads the sender (and, when polling, the proof) of EVM transfers, on the payment's network when it has a gateway. */
       proofs?: InflowProofs;
+      /** Which network and token each payment is on, and which networks can be read. */
+      networks: ChainNetworks;
     },
     private readonly logger: Logger,
   ) {}
@@ -161,11 +164,19 @@ export class InvoiceEvents {
     return { ok: true, crypto, address };
   }
 
-  /** The one key a transfer has whatever path sees it: the chain's key for an EVM transfer on bsc. */
+  /**
+   * The one key a transfer has whatever path sees it: the chain's key for an EVM transfer on a
+   * network of the registry (the key `InflowProofs` gives it), SHKeeper's otherwise.
+   */
   private keyOf(p: PaymentRecord, txid: string, crypto: string, address: string): string {
-    const network = p.blockchain?.network ?? 'bsc';
-    if (EVM_TX.test(txid) && network === 'bsc') return creditKey(network, txid, address);
+    const rail = this.railOf(p);
+    if (EVM_TX.test(txid) && rail) return creditKey(rail.network.id, txid, address);
     return `${crypto}:${txid}:${address}`.toLowerCase();
+  }
+
+  /** The payment's enabled (network, token), or undefined (another chain than the registry's, or not enabled). */
+  private railOf(p: PaymentRecord): Rail | undefined {
+    return this.d.networks.of(p);
   }
 
   /**
@@ -182,10 +193,12 @@ export class InvoiceEvents {
     evidence: Evidence,
     log: Logger,
   ): Promise<CreditInput | 'seen' | null> {
-    const network = p.blockchain?.network ?? 'bsc';
-    const token = p.blockchain?.token ?? p.amount.currency;
+    const rail = this.railOf(p);
+    const network = rail?.network.id ?? p.blockchain?.network ?? 'bsc';
+    const token = rail?.token.symbol ?? p.blockchain?.token ?? p.amount.currency;
     const evm = EVM_TX.test(t.txid);
-    const provable = !!this.d.proofs && evm && !!p.payAddress && network === 'bsc';
+    // Read on the payment's own network, when the registry has it and can read it.
+    const provable = !!this.d.proofs && evm && !!p.payAddress && !!rail && !!this.d.networks.gatewayOf(rail.network.id);
     if (evidence === 'chain') {
       if (!provable) return null;
       const v = await this.d.proofs!.prove(p, t.txid, 'invoice_address');

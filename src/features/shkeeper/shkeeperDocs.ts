@@ -7,8 +7,15 @@ import { invoiceCallback, unconfirmedCallback } from '../../adapters/shkeeper/we
 
 /** SHKeeper pay-in: src/shkeeper/shkeeperRoutes.ts and the invoice webhook of shkeeperWebhookRoutes.ts. */
 
-describeSchema(intentBody.shape.token, { default: 'USDT', description: 'only USDT is accepted today (400 `unsupported_token`)' });
-describeSchema(intentBody.shape.network, { default: 'bsc', description: 'only bsc is accepted today (400 `unsupported_token`)' });
+describeSchema(intentBody.shape.token, {
+  default: 'USDT',
+  description:
+    "an enabled token of `network` in the registry (POST /configuration lists them), and the offer's currency: 400 `unsupported_token` / 409 `records_do_not_match` otherwise",
+});
+describeSchema(intentBody.shape.network, {
+  default: 'bsc',
+  description: "an enabled network id of the registry (NETWORKS; bsc by default); the invoice is in its token's SHKeeper crypto",
+});
 
 const IntentSchema = okEnvelope(
   z.object({

@@ -5,7 +5,7 @@ import type { TokenService } from '../../platform/auth/tokens.js';
 import type { FeatureModule } from '../../platform/featureModule.js';
 import type { KeyedLock } from '../../platform/keyedLock.js';
 import type { Logger } from '../../platform/logger.js';
-import type { ChainGateway } from '../../core/chain/chainTypes.js';
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import type { PaymentEvents } from '../../core/events/paymentEvents.js';
 import type { InflowProofs } from '../../core/payments/inflowProofs.js';
 import type { PaymentCoordinator } from '../../core/payments/paymentCoordinator.js';
@@ -38,12 +38,11 @@ export interface ShkeeperDeps {
   coordinator: PaymentCoordinator;
   settlement: PaymentSettlement;
   proofs: InflowProofs;
+  networks: ChainNetworks;
   deliveries: DeliveryLog;
   inbox: WebhookInbox;
   /** Absent when SHKEEPER_API_URL is not set: intents answer 503 not_configured. */
   shkeeper?: ShkeeperClient;
-  /** Absent when BSC_RPC_URL is not set: the wallet monitor and chain checks are off. */
-  chain?: ChainGateway;
 }
 
 /**
@@ -51,13 +50,13 @@ export interface ShkeeperDeps {
  * the two monitors that catch what a lost webhook would miss (the wallet scan and the invoice poll).
  */
 export function createShkeeperModule(deps: ShkeeperDeps): FeatureModule {
-  const { config, store, coordinator, settlement, proofs, events, lock, clock, logger, shkeeper, chain } = deps;
-  const invoiceEvents = new InvoiceEvents({ store, settlement, proofs: chain ? proofs : undefined }, logger);
+  const { config, store, coordinator, settlement, proofs, events, lock, clock, logger, shkeeper } = deps;
+  const invoiceEvents = new InvoiceEvents({ store, settlement, proofs, networks: deps.networks }, logger);
   const autoWebhook = new AutoWebhookMonitor({ config, store, clock, invoiceEvents, inbox: deps.inbox, shkeeper }, logger);
-  const walletMonitor = new WalletMonitor({ config, store, settlement, proofs, chain }, logger);
+  const walletMonitor = new WalletMonitor({ config, store, settlement, proofs, networks: deps.networks }, logger);
   const webhooks = new ShkeeperWebhookService(config, deps.deliveries, invoiceEvents, deps.inbox, clock, logger);
-  const intents = new IntentService({ config, store, coordinator, events, lock, clock, logger, shkeeper });
-  const confirmations = new ConfirmTransactionService({ config, store, settlement, proofs, clock, chain });
+  const intents = new IntentService({ config, store, coordinator, events, lock, clock, logger, shkeeper, networks: deps.networks });
+  const confirmations = new ConfirmTransactionService({ config, store, settlement, proofs, clock, networks: deps.networks });
   const monitorStatus = { walletMonitor: () => walletMonitor.status(), autoWebhook: () => autoWebhook.status() };
   return {
     rawRoutes: [{ path: '/shkeeper', router: shkeeperWebhookRoutes({ webhooks }) }],

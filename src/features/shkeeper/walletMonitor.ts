@@ -1,3 +1,5 @@
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
+import type { NetworkConfig } from '../../platform/networkRegistry.js';
 import { isAddress } from 'ethers';
 import type { ChainGateway } from '../../core/chain/chainTypes.js';
 import { isAppError } from '../../platform/errors.js';
@@ -28,80 +30,90 @@ export const REORG_MARGIN_BLOCKS = 12;
 export class WalletMonitor extends IntervalMonitor {
   private lastScannedBlock: number | null = null;
   private watched: string[] = [];
-  private awaitingConfirmations = new Map<string, string>(); // txHash → paymentId
+  /** Per network id: the last block scanned there. */
+  private lastScanned = new Map<string, number>();
+  private awaitingConfirmations = new Map<string, string>(); // `<network>:<txHash>` → paymentId
   private settled = 0;
 
   constructor(
-    private readonly deps: { config: Config; store: Store; settlement: PaymentSettlement; proofs: InflowProofs; chain?: ChainGateway },
+    private readonly deps: { config: Config; store: Store; settlement: PaymentSettlement; proofs: InflowProofs; networks: ChainNetworks },
     logger: Logger,
   ) {
     const m = deps.config.monitors.wallet;
-    super('walletMonitor', m.intervalMs, m.enabled && deps.chain !== undefined, logger.child({ monitor: 'walletMonitor' }));
+    super('walletMonitor', m.intervalMs, m.enabled && deps.networks.readable().length > 0, logger.child({ monitor: 'walletMonitor' }));
   }
 
   protected details() {
+    const scanned = Object.fromEntries(this.lastScanned);
     return {
       isMonitoring: this.watched.length > 0,
       watchedAddresses: this.watched,
-      lastScannedBlock: this.lastScannedBlock,
-      reorgMarginBlocks: this.margin(),
+      // The default network's, as before several networks; `lastScannedBlocks` has each one's.
+      lastScannedBlock: this.lastScanned.get(this.deps.networks.defaultNetwork?.id ?? '') ?? null,
+      lastScannedBlocks: scanned,
+      reorgMarginBlocks: Math.max(REORG_MARGIN_BLOCKS, this.deps.networks.defaultNetwork?.confirmations ?? 0),
       awaitingConfirmations: this.awaitingConfirmations.size,
       settled: this.settled,
-      configured: !!this.deps.chain,
+      configured: this.deps.networks.readable().length > 0,
     };
   }
 
-  private margin(): number {
-    return Math.max(REORG_MARGIN_BLOCKS, this.deps.config.bsc.confirmations);
+  /** Each network is scanned on its own chain, for the token contract of each payment watched there. */
+  protected async runOnce(): Promise<void> {
+    const watched: string[] = [];
+    for (const { network, gateway } of this.deps.networks.readable()) watched.push(...(await this.scan(network, gateway)));
+    this.watched = watched;
   }
 
-  protected async runOnce(): Promise<void> {
-    const { chain, store, config } = this.deps;
-    if (!chain) return;
-    // Only payments on this chain: another network's pay address (a Tron `T…`) is no EVM address,
+  private async scan(network: NetworkConfig, chain: ChainGateway): Promise<string[]> {
+    const { store, config, networks } = this.deps;
+    const margin = Math.max(REORG_MARGIN_BLOCKS, network.confirmations);
+    // Only payments on this network: another network's pay address (a Tron `T…`) is no EVM address,
     // and one such record would fail every run for all the others.
     const open = (
       await store.payments.find(
-        { provider: 'shkeeper', status: { $in: ['pending', 'processing'] }, payAddress: { $ne: null }, 'blockchain.network': 'bsc' },
+        { provider: 'shkeeper', status: { $in: ['pending', 'processing'] }, payAddress: { $ne: null }, 'blockchain.network': network.id },
         { sort: { createdAt: 1 }, limit: MAX_WATCHED },
       )
-    ).filter((p) => isAddress(p.payAddress));
-    this.watched = open.map((p) => p.payAddress!);
+    ).filter((p) => isAddress(p.payAddress) && networks.of(p)?.network.id === network.id);
     const latest = await chain.blockNumber();
-    const fromBlock =
-      this.lastScannedBlock === null
-        ? Math.max(0, latest - config.monitors.wallet.blockWindow)
-        : Math.max(0, Math.min(this.lastScannedBlock + 1, latest) - this.margin());
+    const last = this.lastScanned.get(network.id);
+    const fromBlock = last === undefined ? Math.max(0, latest - config.monitors.wallet.blockWindow) : Math.max(0, Math.min(last + 1, latest) - margin);
 
     const checked = new Set<string>();
     const byId = new Map(open.map((p) => [p.id, p]));
-    for (const [txHash, paymentId] of this.awaitingConfirmations) {
+    for (const [awaited, paymentId] of this.awaitingConfirmations) {
+      const [awaitedNetwork, txHash] = awaited.split(':') as [string, string];
+      if (awaitedNetwork !== network.id) continue;
       const p = byId.get(paymentId);
-      if (!p) this.awaitingConfirmations.delete(txHash);
-      else await this.check(p, txHash, checked);
+      if (!p) this.awaitingConfirmations.delete(awaited);
+      else await this.check(network, p, txHash, checked);
     }
     for (const p of open) {
-      const transfers = await chain.findTransfers({ token: config.bsc.usdtAddress, to: p.payAddress!, fromBlock, toBlock: latest });
-      for (const t of transfers) await this.check(p, t.txHash, checked);
+      const token = networks.of(p)!.token.contract;
+      const transfers = await chain.findTransfers({ token, to: p.payAddress!, fromBlock, toBlock: latest });
+      for (const t of transfers) await this.check(network, p, t.txHash, checked);
     }
-    this.lastScannedBlock = latest;
+    this.lastScanned.set(network.id, latest);
+    return open.map((p) => p.payAddress!);
   }
 
-  private async check(p: PaymentRecord, txHash: string, checked: Set<string>): Promise<void> {
+  private async check(network: NetworkConfig, p: PaymentRecord, txHash: string, checked: Set<string>): Promise<void> {
     const { store, settlement, proofs } = this.deps;
     const hash = txHash.toLowerCase();
-    const key = creditKey('bsc', hash, p.payAddress!);
+    const awaited = `${network.id}:${hash}`;
+    const key = creditKey(network.id, hash, p.payAddress!);
     if (checked.has(`${p.id}:${key}`)) return;
     checked.add(`${p.id}:${key}`);
     // Credited already (here, or to another payment SHKeeper gave the same address): a rescan.
     if (await store.payments.findOne({ creditKeys: key })) {
-      this.awaitingConfirmations.delete(hash);
+      this.awaitingConfirmations.delete(awaited);
       return;
     }
     const verdict = await proofs.prove(p, hash, 'invoice_address');
     const step = { source: 'wallet_monitor', actor: 'system' };
     if (verdict.kind === 'credit') {
-      this.awaitingConfirmations.delete(hash);
+      this.awaitingConfirmations.delete(awaited);
       try {
         const r = await settlement.credit(p.id, verdict.transfer, step);
         if (r.outcome === 'funded') this.settled++;
@@ -109,11 +121,11 @@ export class WalletMonitor extends IntervalMonitor {
         if (!isAppError(err, 'transfer_already_credited')) throw err;
       }
     } else if (verdict.kind === 'seen') {
-      this.awaitingConfirmations.set(hash, p.id);
+      this.awaitingConfirmations.set(awaited, p.id);
       await settlement.markProcessing(p.id, step);
     } else {
       // Reorged out, reverted, another token: nothing to credit.
-      this.awaitingConfirmations.delete(hash);
+      this.awaitingConfirmations.delete(awaited);
     }
   }
 }
