@@ -68,6 +68,7 @@ export const TIERS = {
     'test/adminConsole/browserConsole.test.ts',
     'test/deploy/',
     'test/escrow/escrowCli.test.ts',
+    'test/networks/networkStart.test.ts',
     'test/process/',
     'test/scaling/',
     'test/store/embeddedStore.test.ts',
