@@ -239,3 +239,84 @@ describe('release and refund on each network', () => {
     expect((await paymentOf(h, i.paymentId)).status).toBe('completed');
   });
 });
+
+describe('Web3 payments on each network', () => {
+  /** An open request with one pending offer from seller-1 priced in `symbol`. */
+  async function market(symbol: Sym, amount = '10') {
+    const request = purchaseRequest({ buyerId: BUYER });
+    const offer = sellerOffer({ purchaseRequestId: request.id, amount, currency: symbol, walletAddress: Wallet.createRandom().address, status: 'pending' });
+    await h.store.purchaseRequests.insertOne(request);
+    await h.store.sellerOffers.insertOne(offer);
+    return { request, offer };
+  }
+
+  /** The payer's signed proof for `network` (the challenge's domain is that chain's). */
+  async function proof(m: Awaited<ReturnType<typeof market>>, network: Net) {
+    const r = await h.anonymous.post('/decentralized/payer-proof/challenge', {
+      purchaseRequestId: m.request.id,
+      sellerOfferId: m.offer.id,
+      walletAddress: payer.address,
+      network,
+    });
+    expect(r.status, r.text).toBe(200);
+    const { domain, types, message } = r.body.data;
+    expect(domain.chainId).toBe(net(network).chain.chainId);
+    return { message, signature: await payer.signTypedData(domain, types, message) };
+  }
+
+  const save = (m: Awaited<ReturnType<typeof market>>, network: Net, symbol: Sym, payerProof?: unknown) =>
+    h.anonymous.post('/decentralized/save', {
+      purchaseRequestId: m.request.id,
+      buyerId: BUYER,
+      amount: m.offer.amount,
+      currency: symbol,
+      network,
+      token: symbol,
+      ...(payerProof ? { payerProof } : {}),
+    });
+
+  it.each([
+    ['ethereum', 'USDC'],
+    ['bsc', 'USDC'],
+  ] as const)('%s %s: a proven payer is credited only from its transfer on that network, in that token', async (network, symbol) => {
+    const m = await market(symbol);
+    const saved = await save(m, network, symbol, await proof(m, network));
+    expect(saved.status, saved.text).toBe(200);
+    const paymentId = saved.body.data.id as string;
+    const receiver = chains.receiver;
+    const other: Net = network === 'bsc' ? 'ethereum' : 'bsc';
+    // The same wallet pays the same receiver on the other network, and in the other token here: neither funds it.
+    for (const hash of [await pay(other, symbol, receiver), await pay(network, symbol === 'USDC' ? 'USDT' : 'USDC', receiver)]) {
+      const r = await h.anonymous.post(`/decentralized/verify/${paymentId}`, { transactionHash: hash });
+      expect(r.status === 200 ? r.body.data.outcome : r.body.error.code, r.text).not.toBe('confirmed');
+    }
+    expect(ledgerOf(await paymentOf(h, paymentId)).credits).toHaveLength(0);
+    const own = await pay(network, symbol, receiver);
+    const r = await h.anonymous.post(`/decentralized/verify/${paymentId}`, { transactionHash: own });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.data.outcome).toBe('confirmed');
+    expect(ledgerOf(await paymentOf(h, paymentId)).credits).toEqual([
+      expect.objectContaining({ txHash: own.toLowerCase(), network, token: symbol, baseUnits: parseUnits('10', DECIMALS[symbol]).toString() }),
+    ]);
+  });
+
+  it("a proof issued on one network does not prove the payer of a payment on the other (its blocks are the other chain's)", async () => {
+    const m = await market('USDT');
+    const onBsc = await proof(m, 'bsc');
+    const saved = await save(m, 'ethereum', 'USDT', onBsc);
+    expect(saved.status, saved.text).toBe(409);
+    expect(saved.body.error.code).toBe('wallet_not_proven');
+    // The bsc-issued message signed again for ethereum's chain id: the server's nonce names the chain, so it is not one it issued.
+    const { types } = (
+      await h.anonymous.post('/decentralized/payer-proof/challenge', {
+        purchaseRequestId: m.request.id,
+        sellerOfferId: m.offer.id,
+        walletAddress: payer.address,
+      })
+    ).body.data;
+    const resigned = await payer.signTypedData({ name: 'Escrow payment', version: '1', chainId: chains.ethereum.chain.chainId }, types, onBsc.message);
+    const again = await save(m, 'ethereum', 'USDT', { message: onBsc.message, signature: resigned });
+    expect(again.status, again.text).toBe(409);
+    expect(again.body.error).toMatchObject({ code: 'wallet_not_proven', details: { reason: 'not_issued_here' } });
+  });
+});

@@ -75,6 +75,12 @@ export class ChainNetworks {
     return this.rail(networkId, symbol);
   }
 
+  /** The enabled network `id` (case-blind), or undefined. */
+  network(id: string): NetworkConfig | undefined {
+    const wanted = id.trim().toLowerCase();
+    return this.registry.find((n) => n.enabled && n.id === wanted);
+  }
+
   /** The enabled (network, token) named, case-blind, or undefined. */
   rail(networkId: string, symbol: string): Rail | undefined {
     const found = tokenOn(this.registry, networkId.trim().toLowerCase(), symbol);

@@ -14,8 +14,9 @@ describeSchema(adminPayoutBody.shape.network, BSC);
 describeSchema(saveBody.shape.currency, { default: 'USDT', description: "the offer's currency (any case); another one is 409 `records_do_not_match`" });
 describeSchema(saveBody.shape.network, {
   default: 'bsc',
-  description: 'the default network of the registry (NETWORKS; bsc, also bnb or bep20): Web3 payments are taken there only (400 `unsupported_token` otherwise)',
+  description: 'an enabled network id of the registry (NETWORKS; bsc by default, also bnb or bep20): 400 `unsupported_token` otherwise',
 });
+describeSchema(challengeBody.shape.network, { description: "the payment's network (registry id); default the registry's default network" });
 describeSchema(saveBody.shape.token, {
   description: "a token of that network in the registry; default the offer's currency (400 `unsupported_token` if not enabled)",
 });
@@ -139,11 +140,13 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
     summary: 'The message a wallet signs to prove it pays this offer (EIP-712)',
     description:
       'Names the purchase request, the offer, the wallet, the escrow receiver, the chain, the head block when issued, an expiry ' +
-      'and a server-authenticated nonce. Only transfers from this wallet mined after `issuedAtBlock` can fund the payment.',
+      'and a server-authenticated nonce. Only transfers from this wallet mined after `issuedAtBlock` can fund the payment. ' +
+      "`network` (default: the registry's default network) is the chain the payment will be made on: the proof is dated in " +
+      'its blocks and signed for its chain id, and verifies only for a payment on that network.',
     auth: 'none',
     body: { schema: challengeBody },
     responses: { 200: json('The typed data to sign', ChallengeSchema) },
-    errors: { 404: ['seller_offer_not_found'], 502: CHAIN_ERRORS, 503: ['not_configured', 'decimals_mismatch'] },
+    errors: { 400: ['unsupported_token'], 404: ['seller_offer_not_found'], 502: CHAIN_ERRORS, 503: ['not_configured', 'decimals_mismatch'] },
   });
   doc({
     method: 'post',

@@ -33,6 +33,8 @@ export const challengeBody = z.strictObject({
   purchaseRequestId: objectIdSchema,
   sellerOfferId: objectIdSchema,
   walletAddress: evmAddressSchema,
+  /** The network the payment will be made on; default the registry's default network. */
+  network: network.optional(),
 });
 export type ChallengeInput = z.output<typeof challengeBody>;
 

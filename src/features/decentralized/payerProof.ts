@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { getAddress, verifyTypedData, type TypedDataField } from 'ethers';
-import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
+import type { ChainNetworks, PaidIn } from '../../core/chain/chainNetworks.js';
 import type { Clock } from '../../platform/clock.js';
 import { AppError, fail } from '../../platform/errors.js';
 import type { Config } from '../../platform/config.js';
@@ -70,8 +70,16 @@ export class PayerProofs {
    * The typed data a wallet signs (`eth_signTypedData_v4`) to prove it will pay this offer.
    * Errors: 503 `not_configured` without a chain or escrow receiver.
    */
-  async issue(q: { purchaseRequestId: string; sellerOfferId: string; wallet: string; amount: string; token: string }): Promise<PayerProofChallenge> {
-    const { chain, receiver } = this.requireChain();
+  async issue(q: {
+    purchaseRequestId: string;
+    sellerOfferId: string;
+    wallet: string;
+    amount: string;
+    token: string;
+    /** The network the payment is paid on (a registry id); its chain dates and signs the proof. */
+    network: string;
+  }): Promise<PayerProofChallenge> {
+    const { chain, receiver } = this.requireChain(q.network);
     const issuedAtBlock = await chain.blockNumber();
     const expiresAt = Math.floor(this.d.clock.now().getTime() / 1000) + this.d.config.escrow.payerProofTtlSeconds;
     const unsigned = {
@@ -86,7 +94,7 @@ export class PayerProofs {
       expiresAt,
     };
     const salt = randomBytes(8).toString('hex');
-    const message = { ...unsigned, nonce: `${salt}.${this.mac(unsigned, salt)}` };
+    const message = { ...unsigned, nonce: `${salt}.${this.mac(unsigned, salt, chain.chainId)}` };
     return { domain: this.domain(chain.chainId), types: PAYER_PROOF_TYPES, primaryType: 'PayerProof', message };
   }
 
@@ -96,13 +104,16 @@ export class PayerProofs {
    * `details.reason`: `not_issued_here` (altered or foreign message), `expired`, `wrong_payment`,
    * `bad_signature` (not signed by `wallet`).
    */
-  verify(message: PayerProofMessage, signature: string, payment: { purchaseRequestId: string; sellerOfferId: string | null }): ProvenPayer {
-    const { chain } = this.requireChain();
+  verify(message: PayerProofMessage, signature: string, payment: PaidIn & { purchaseRequestId: string; sellerOfferId: string | null }): ProvenPayer {
+    // The payment's own network: a proof issued (and dated in blocks) on another chain does not verify.
+    const rail = this.d.networks.of(payment);
+    if (!rail) throw refused('wrong_payment', "this payment's network is not enabled here");
+    const { chain } = this.requireChain(rail.network.id);
     const [salt = '', mac = ''] = String(message.nonce).split('.');
     const { nonce: _nonce, ...unsigned } = message;
     let expected: string;
     try {
-      expected = this.mac({ ...unsigned, wallet: getAddress(message.wallet), receiver: getAddress(message.receiver) }, salt);
+      expected = this.mac({ ...unsigned, wallet: getAddress(message.wallet), receiver: getAddress(message.receiver) }, salt, chain.chainId);
     } catch {
       throw refused('not_issued_here', 'the payer-proof message is malformed');
     }
@@ -125,8 +136,10 @@ export class PayerProofs {
     return { name: 'Escrow payment', version: '1', chainId };
   }
 
-  private mac(fields: Omit<PayerProofMessage, 'nonce'>, salt: string): string {
+  /** The HMAC of every field and of the chain the proof is for (its block numbers are that chain's). */
+  private mac(fields: Omit<PayerProofMessage, 'nonce'>, salt: string, chainId: number): string {
     const canonical = JSON.stringify([
+      chainId,
       fields.purpose,
       fields.purchaseRequestId,
       fields.sellerOfferId,
@@ -141,16 +154,15 @@ export class PayerProofs {
     return createHmac('sha256', this.key).update(canonical).digest('hex');
   }
 
-  /**
-   * Proofs are issued on, and signed for (the EIP-712 domain's chain id), the default network:
-   * Web3 payments are taken on that network only, so a proof's block is always that chain's.
-   */
-  private requireChain() {
-    const network = this.d.networks.defaultNetwork;
+  /** The chain and escrow receiver of network `id` (503 `not_configured` when it has no RPC or receiver). */
+  private requireChain(id: string) {
+    const network = this.d.networks.network(id);
     const chain = network ? this.d.networks.gatewayOf(network.id) : undefined;
     const receiver = network?.escrowReceiver ?? this.d.config.escrow.receiverAddress;
     if (!chain || !receiver) {
-      throw fail('not_configured', { message: 'payer proofs need a chain and an escrow receiver (BSC_RPC_URL, ESCROW_RECEIVER_ADDRESS)' });
+      throw fail('not_configured', {
+        message: `payer proofs need a chain and an escrow receiver on ${id} (NETWORKS, or BSC_RPC_URL and ESCROW_RECEIVER_ADDRESS)`,
+      });
     }
     return { chain, receiver };
   }

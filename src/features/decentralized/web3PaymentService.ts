@@ -92,20 +92,25 @@ export class Web3PaymentService {
   }
 
   /**
-   * The EIP-712 message a wallet signs to prove it pays this offer (see PayerProofs). The offer
-   * must be pending on an open purchase request.
+   * The EIP-712 message a wallet signs to prove it pays this offer (see PayerProofs), on
+   * `input.network` (default: the registry's default network), in the offer's currency. 400
+   * `unsupported_token` when that (network, currency) is not enabled.
    */
   async challenge(input: ChallengeInput) {
     const offer = await this.d.store.sellerOffers.findById(input.sellerOfferId);
     if (!offer || offer.purchaseRequestId !== input.purchaseRequestId) {
       throw fail('seller_offer_not_found', { message: 'seller offer not found for this purchase request' });
     }
+    const network = input.network ?? this.d.proofs.defaultNetworkId ?? 'bsc';
+    const rail = this.d.proofs.railOf({ blockchain: { network, token: offer.currency }, amount: { currency: offer.currency } });
+    if ('kind' in rail) throw fail('unsupported_token', { message: rail.message, details: { network, token: offer.currency } });
     return this.d.payerProofs.issue({
       purchaseRequestId: offer.purchaseRequestId,
       sellerOfferId: offer.id,
       wallet: input.walletAddress,
       amount: offer.amount,
       token: offer.currency,
+      network: rail.network.id,
     });
   }
 
@@ -132,13 +137,6 @@ export class Web3PaymentService {
     const paidIn = { blockchain: { network: input.network, token: input.token ?? offer.currency }, amount: { currency: offer.currency } };
     const rail = this.d.proofs.railOf(paidIn);
     if ('kind' in rail) throw fail('unsupported_token', { message: rail.message, details: { network: input.network, token: paidIn.blockchain.token } });
-    // Payer proofs are signed for, and dated in blocks of, the default network (PayerProofs).
-    if (rail.network.id !== this.d.proofs.defaultNetworkId) {
-      throw fail('unsupported_token', {
-        message: `Web3 payments are taken on ${this.d.proofs.defaultNetworkId} only; pay on ${rail.network.id} through a SHKeeper intent`,
-        details: { network: input.network, token: paidIn.blockchain.token },
-      });
-    }
     const onRail = (p: PaymentRecord) => {
       const r = this.d.proofs.railOf(p);
       return !('kind' in r) && r.network.id === rail.network.id && r.token.symbol === rail.token.symbol;
