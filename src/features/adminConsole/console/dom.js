@@ -61,7 +61,7 @@ export function facts(pairs) {
   );
 }
 
-/** A table with a header row and one row per item (each row an array of cells). */
+/** A table with a header row and one row per item: an array of cells, or a row element built by the caller. */
 export function table(headers, rows, attrs) {
   return el(
     'figure',
@@ -82,11 +82,13 @@ export function table(headers, rows, attrs) {
         'tbody',
         null,
         rows.map((cells) =>
-          el(
-            'tr',
-            null,
-            cells.map((c) => el('td', null, c)),
-          ),
+          Array.isArray(cells)
+            ? el(
+                'tr',
+                null,
+                cells.map((c) => el('td', null, c)),
+              )
+            : cells,
         ),
       ),
     ),

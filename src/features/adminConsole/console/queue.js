@@ -1,5 +1,5 @@
 import { call } from './api.js';
-import { age, el, shortHex } from './dom.js';
+import { age, el, shortHex, table } from './dom.js';
 
 /** The queue's views (GET /admin/queue?view=…), in the order of their tabs. */
 export const VIEWS = [
@@ -102,25 +102,9 @@ export function createQueue(root, { pageSize, onOpen, onError }) {
         ),
       ),
     );
+    const headers = ['Payment', 'Amount', 'Status', 'Buyer → seller', 'Funded by', 'Age', 'Flags'];
     const body = items.length
-      ? el(
-          'figure',
-          { class: 'table-wrap' },
-          el(
-            'table',
-            { class: 'striped', id: 'queue-table' },
-            el(
-              'thead',
-              null,
-              el(
-                'tr',
-                null,
-                ['Payment', 'Amount', 'Status', 'Buyer → seller', 'Funded by', 'Age', 'Flags'].map((h) => el('th', { scope: 'col' }, h)),
-              ),
-            ),
-            el('tbody', null, items.map(row)),
-          ),
-        )
+      ? table(headers, items.map(row), { class: 'striped', id: 'queue-table' })
       : el('p', { class: 'empty' }, loading ? 'Loading…' : 'Nothing waiting in this view.');
     // Busy until the page and the counts are in (tests and screen readers wait on it).
     root.setAttribute('aria-busy', String(loading || counts === null));
