@@ -89,14 +89,6 @@ export class AdminPayoutService {
     if (escrow.amount.currency !== input.currency) {
       throw fail('currency_mismatch', { message: `the escrow holds ${escrow.amount.currency}; it cannot pay ${input.currency}` });
     }
-    // The hot wallet pays USDT on the default network (BSC_*): an escrow funded on another network
-    // is released from its own escrow there, never paid out from another chain's funds.
-    const onNetwork = escrow.blockchain?.network ?? this.d.proofs?.defaultNetworkId ?? 'bsc';
-    if (onNetwork !== (this.d.proofs?.defaultNetworkId ?? 'bsc') || onNetwork !== input.network) {
-      throw fail('unsupported_network', {
-        message: `this escrow was funded on ${onNetwork}; hot-wallet payouts are made on ${input.network} only — release it instead`,
-      });
-    }
     const offer = escrow.sellerOfferId ? await store.sellerOffers.findById(escrow.sellerOfferId) : null;
     const override = checkPayoutRecipient(offer?.walletAddress ?? null, input.receiverWalletAddress, { adminId: who.userId, reason: input.overrideReason });
     const ledger = ledgerOf(escrow);

@@ -250,7 +250,6 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
       ),
     },
     errors: {
-      400: ['unsupported_network'],
       404: ['purchase_request_not_found'],
       409: [
         'escrow_not_funded',
