@@ -495,6 +495,78 @@ describe('crediting across networks and tokens', () => {
   });
 });
 
+describe('one transaction hash on both chains', () => {
+  /**
+   * The same signed transaction on both chains: a pre-EIP-155 (unprotected) legacy transfer from a
+   * fresh wallet at nonce 0 on each chain has one hash. Resolves to that hash, mined on both.
+   */
+  async function sameHashOnBoth(to: string, amount = '10'): Promise<string> {
+    const sender = Wallet.createRandom();
+    const data = chains.bsc.usdt.contract.interface.encodeFunctionData('transfer', [to, parseUnits(amount, 18)]);
+    const raw = await sender.signTransaction({
+      type: 0,
+      nonce: 0,
+      gasPrice: 20_000_000_000n,
+      gasLimit: 120_000n,
+      to: chains.bsc.usdt.address,
+      data,
+      chainId: 0n,
+    });
+    const hashes: string[] = [];
+    for (const n of ['bsc', 'ethereum'] as const) {
+      const fund = await walletOn(n, chains.bsc.chain.accounts[5]!).sendTransaction({ to: sender.address, value: parseUnits('1', 18) });
+      await fund.wait();
+      await token(n, 'USDT').mint(sender.address, parseUnits(amount, 18));
+      const sent = await net(n).chain.provider.broadcastTransaction(raw);
+      await sent.wait();
+      hashes.push(sent.hash);
+    }
+    expect(hashes[0]).toBe(hashes[1]);
+    return hashes[0]!;
+  }
+
+  it('pays the bsc and the ethereum invoice at one reused address: each is credited once, from its own chain, and nothing arrives unrecorded', async () => {
+    const shared = Wallet.createRandom().address;
+    const onBsc = await intent('bsc', 'USDT', shared);
+    const onEth = await intent('ethereum', 'USDT', shared);
+    let hash: string;
+    try {
+      hash = await sameHashOnBoth(shared);
+    } catch (err) {
+      // The chains refuse unprotected transactions: there is no transaction with one hash on both.
+      console.warn('unprotected transactions refused; the same-hash attack cannot be staged', (err as Error).message);
+      return;
+    }
+    const a = await confirmTx(onBsc.paymentId, hash);
+    expect(a.status, a.text).toBe(200);
+    const b = await confirmTx(onEth.paymentId, hash);
+    // Money arrived on ethereum to the ethereum invoice: it is credited there (or at least recorded), never lost or counted twice.
+    expect(b.status, b.text).toBe(200);
+    await h.monitor('walletMonitor').tick();
+    const bsc = await creditsOf(onBsc.paymentId);
+    const eth = await creditsOf(onEth.paymentId);
+    expect(bsc.map((c) => [c.network, c.txHash])).toEqual([['bsc', hash.toLowerCase()]]);
+    expect(eth.map((c) => [c.network, c.txHash])).toEqual([['ethereum', hash.toLowerCase()]]);
+  });
+
+  it('a hash funding a bsc payment, replayed on ethereum to the ethereum invoice, funds the ethereum payment only for what arrived there', async () => {
+    const shared = Wallet.createRandom().address;
+    const onEth = await intent('ethereum', 'USDT', shared);
+    let hash: string;
+    try {
+      hash = await sameHashOnBoth(shared, '4');
+    } catch (err) {
+      console.warn('unprotected transactions refused; the same-hash attack cannot be staged', (err as Error).message);
+      return;
+    }
+    // SHKeeper reports the 4 USDT as 10 for the ethereum invoice: the chain's amount wins.
+    expect((await callback(onEth, hash, 'ETH-USDT', '10')).status).toBe(202);
+    const p = await paymentOf(h, onEth.paymentId);
+    expect(ledgerOf(p).credits.map((c) => [c.network, c.amount])).toEqual([['ethereum', '4']]);
+    expect(p.escrowState).not.toBe('funded');
+  });
+});
+
 describe('money leaving an escrow on another network or token', () => {
   async function prepare(paymentId: string, kind: 'release' | 'refund') {
     const prepared = await h.admin.post(`/shkeeper/${paymentId}/${kind}`);
