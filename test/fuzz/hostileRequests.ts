@@ -15,7 +15,7 @@ import { endpointWithDelivery } from '../helpers/eventFixtures.js';
  * one input at a time; the baseline test proves the unmutated request is accepted, so a refusal
  * is about the one hostile value.
  *
- * Only validated positions are listed. Routes without any (health, monitors, receiver, metrics,
+ * Only validated positions are listed. Routes without any (health, monitors, metrics,
  * docs, the dev echo `callback-test`, …) take no input a caller controls beyond what they ignore:
  * unknown query parameters are ignored everywhere by design, and `callback-test` echoes anything
  * it is sent, so a 2xx there says nothing about validation. Headers (tokens, signatures, cron and
@@ -203,7 +203,7 @@ export const ROUTES: Record<string, RouteFuzz> = {
   [`GET ${API}/health`]: noInput(200),
   [`GET ${API}/openapi.json`]: noInput(200),
   [`GET ${API}/docs`]: noInput(200),
-  [`GET ${API}/decentralized/receiver`]: noInput(200),
+  [`GET ${API}/decentralized/receiver`]: { valid: () => ({ as: 'anonymous', query: { network: 'bsc' } }), baseline: 200, query: { network: K.bsc } },
   [`POST ${API}/decentralized/verify-all-pending`]: noInput(200),
   [`GET ${API}/shkeeper/wallet-monitor/status`]: noInput(200),
   [`GET ${API}/shkeeper/auto-webhook/status`]: noInput(200),

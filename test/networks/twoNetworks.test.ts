@@ -241,6 +241,17 @@ describe('release and refund on each network', () => {
 });
 
 describe('Web3 payments on each network', () => {
+  it('GET /decentralized/receiver answers the default network, or the one asked for; an unknown one is refused', async () => {
+    const def = await h.anonymous.get('/decentralized/receiver');
+    expect(def.body.data).toMatchObject({ network: 'bsc', chainId: 31337, address: chains.receiver });
+    const eth = await h.anonymous.get('/decentralized/receiver?network=ethereum');
+    expect(eth.body.data).toMatchObject({ network: 'ethereum', chainId: 31338 });
+    expect(eth.body.data.tokens.map((t: { symbol: string; decimals: number }) => `${t.symbol}:${t.decimals}`)).toEqual(['USDT:18', 'USDC:6']);
+    const polygon = await h.anonymous.get('/decentralized/receiver?network=polygon');
+    expect(polygon.status, polygon.text).toBe(400);
+    expect(polygon.body.error.code).toBe('unsupported_network');
+  });
+
   /** An open request with one pending offer from seller-1 priced in `symbol`. */
   async function market(symbol: Sym, amount = '10') {
     const request = purchaseRequest({ buyerId: BUYER });

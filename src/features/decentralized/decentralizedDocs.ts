@@ -3,7 +3,17 @@ import { ErrorResponseSchema } from '../../platform/openapi/components.js';
 import { documentRoute, type DocsOptions, type RouteDoc } from '../../platform/openapi/documentRoute.js';
 import { EscrowStateSchema, MoneySchema, PaymentSchema, PaymentStatusSchema, PublicPaymentSchema, json, okEnvelope } from '../shared/sharedSchemas.js';
 import { describeSchema, z } from '../../platform/openapi/zod.js';
-import { adminPayoutBody, challengeBody, paymentIdParams, proveBody, saveBody, updateBody, userIdParams, verifyBody } from './decentralizedSchemas.js';
+import {
+  adminPayoutBody,
+  challengeBody,
+  paymentIdParams,
+  proveBody,
+  receiverQuery,
+  saveBody,
+  updateBody,
+  userIdParams,
+  verifyBody,
+} from './decentralizedSchemas.js';
 
 /** Web3 (DePay) payments under /decentralized (src/decentralized/decentralizedPaymentRoutes.ts). */
 
@@ -65,10 +75,10 @@ const VerifiedSchema = okEnvelope(
 const ReceiverSchema = okEnvelope(
   z.object({
     address: z.string(),
-    network: z.literal('bsc'),
+    network: z.string().openapi({ description: 'the registry id of the network', example: 'bsc' }),
     chainId: z.number().int(),
     confirmations: z.number().int(),
-    tokens: z.array(z.object({ symbol: z.literal('USDT'), address: z.string(), decimals: z.number().int() })),
+    tokens: z.array(z.object({ symbol: z.string().openapi({ example: 'USDT' }), address: z.string(), decimals: z.number().int() })),
   }),
 );
 
@@ -188,10 +198,11 @@ export function registerDecentralizedDocs(registry: OpenAPIRegistry, opts: DocsO
   doc({
     method: 'get',
     path: '/decentralized/receiver',
-    summary: 'Where Web3 payments go: escrow address, chain and token',
+    summary: 'Where Web3 payments go: escrow address, chain and tokens (the default network, or `?network=`)',
     auth: 'none',
+    query: receiverQuery,
     responses: { 200: json('The receiver', ReceiverSchema) },
-    errors: { 503: ['not_configured'] },
+    errors: { 400: ['unsupported_network'], 503: ['not_configured'] },
   });
   doc({
     method: 'get',

@@ -1,3 +1,4 @@
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import { Router, type RequestHandler } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../../platform/config.js';
@@ -11,11 +12,22 @@ import { endpoint, ok } from '../../platform/http/http.js';
 import { paymentView, publicPaymentView } from '../../core/payments/paymentView.js';
 import type { PaymentRecord } from '../../core/store/records.js';
 import { refutedClaim } from '../../core/payments/refutedClaim.js';
-import { adminPayoutBody, challengeBody, paymentIdParams, proveBody, saveBody, updateBody, userIdParams, verifyBody } from './decentralizedSchemas.js';
+import {
+  adminPayoutBody,
+  challengeBody,
+  paymentIdParams,
+  proveBody,
+  receiverQuery,
+  saveBody,
+  updateBody,
+  userIdParams,
+  verifyBody,
+} from './decentralizedSchemas.js';
 
 /** What the decentralized routes use; `idempotent` is the app's Idempotency-Key middleware. */
 export interface DecentralizedRouteDeps {
   config: Pick<Config, 'bsc' | 'escrow' | 'cronSecret'>;
+  networks: ChainNetworks;
   tokens: TokenService;
   idempotent: RequestHandler;
   web3: Web3PaymentService;
@@ -61,13 +73,20 @@ export function decentralizedPaymentRoutes(deps: DecentralizedRouteDeps): Router
     endpoint({ body: updateBody }, async ({ body }, req) => ok(statusView(await web3.update(req.principal, body)))),
   );
 
+  // The default network's receiver and tokens (`?network=` another enabled one): where a Web3 payment goes.
   router.get(
     '/receiver',
-    endpoint({}, () => {
-      const receiver = deps.config.escrow.receiverAddress;
-      if (!receiver) throw fail('not_configured', { message: 'ESCROW_RECEIVER_ADDRESS is not configured' });
-      const { chainId, usdtAddress, usdtDecimals, confirmations } = deps.config.bsc;
-      return ok({ address: receiver, network: 'bsc', chainId, confirmations, tokens: [{ symbol: 'USDT', address: usdtAddress, decimals: usdtDecimals }] });
+    endpoint({ query: receiverQuery }, ({ query }) => {
+      const id = query.network ?? deps.networks.defaultNetwork?.id ?? 'bsc';
+      const accepts = deps.networks.accepts().filter((a) => a.network.id === id);
+      if (accepts.length === 0) {
+        if (query.network && !deps.networks.network(query.network))
+          throw fail('unsupported_network', { message: `${query.network} is not an enabled network here` });
+        throw fail('not_configured', { message: 'ESCROW_RECEIVER_ADDRESS is not configured' });
+      }
+      const { network, receiver } = accepts[0]!;
+      const tokens = accepts.map((a) => ({ symbol: a.token.symbol, address: a.token.contract, decimals: a.token.decimals! }));
+      return ok({ address: receiver, network: network.id, chainId: network.chainId, confirmations: network.confirmations, tokens });
     }),
   );
 

@@ -9,14 +9,12 @@ import { payerProofSchema } from '../shared/payerProofSchema.js';
  */
 const network = z
   .string()
-  .trim()
   .transform((v) => v.toLowerCase())
   .pipe(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'a network id such as bsc'))
   .transform((v) => (v === 'bnb' || v === 'bep20' ? 'bsc' : v));
 /** A token symbol, upper-cased ('USDT', 'USDC'); enabled per network in the registry. */
 const symbol = z
   .string()
-  .trim()
   .transform((v) => v.toUpperCase())
   .pipe(z.string().regex(/^[A-Z0-9]{1,16}$/, 'a token symbol such as USDT'));
 /** The escrow pays out in USDT on BSC only (the admin hot wallet is on the default network). */
@@ -65,6 +63,8 @@ export const updateBody = z.strictObject({
 export type UpdateInput = z.output<typeof updateBody>;
 
 export const paymentIdParams = z.object({ paymentId: objectIdSchema });
+/** Unknown query parameters are ignored, as everywhere. */
+export const receiverQuery = z.object({ network: network.optional() });
 export const userIdParams = z.object({ userId });
 
 /**
