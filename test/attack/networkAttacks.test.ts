@@ -466,6 +466,36 @@ describe('crediting across networks and tokens', () => {
     expect(ok.status, ok.text).toBe(200);
   });
 
+  it('a legacy SHKeeper payment without a network (blockchain: null) is read on the default network only', async () => {
+    const addr = Wallet.createRandom().address;
+    const { request, offer } = await market('USDT');
+    const p = payment({
+      provider: 'shkeeper',
+      status: 'pending',
+      purchaseRequestId: request.id,
+      sellerOfferId: offer.id,
+      sellerId: offer.sellerId,
+      amount: { amount: '10', currency: 'USDT' },
+      blockchain: null,
+      payAddress: addr,
+      providerData: { shkeeper: { crypto: 'BNB-USDT' } },
+    });
+    await h.store.payments.insertOne(p);
+    const onEth = await pay('ethereum', 'USDT', addr);
+    const r = await confirmTx(p.id, onEth);
+    expect(r.status, r.text).toBeGreaterThanOrEqual(400);
+    expect(await creditsOf(p.id)).toHaveLength(0);
+    const onBsc = await pay('bsc', 'USDT', addr);
+    const ok = await confirmTx(p.id, onBsc);
+    if (ok.status === 200) {
+      expect((await creditsOf(p.id)).map((c) => [c.network, c.token, c.amount])).toEqual([['bsc', 'USDT', '10']]);
+    } else {
+      // Refused outright (no network recorded): nothing credited either way.
+      expect(ok.status, ok.text).toBeLessThan(500);
+      expect(await creditsOf(p.id)).toHaveLength(0);
+    }
+  });
+
   it('fetch-tx of a completed ethereum payment never records a transfer to its address made on bsc', async () => {
     const addr = Wallet.createRandom().address;
     const { request, offer } = await market('USDC');
