@@ -30,6 +30,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export const TIERS = {
   chain: [
     'test/attack/escrowAttacks.test.ts',
+    'test/attack/networkAttacks.test.ts',
     'test/attack/round2AdminPayout.test.ts',
     'test/attack/round2Shkeeper.test.ts',
     'test/attack/round2Web3.test.ts',

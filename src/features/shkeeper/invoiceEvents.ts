@@ -174,6 +174,22 @@ export class InvoiceEvents {
     return `${crypto}:${txid}:${address}`.toLowerCase();
   }
 
+  /**
+   * The other network (of those this service reads) whose chain knows transaction `txid`, or null.
+   * Throws when one of them cannot be read: the delivery is retried rather than credited on a
+   * word that might name another network's transfer (one transfer must never fund two escrows).
+   */
+  private async onOtherNetwork(networkId: string, txid: string): Promise<string | null> {
+    for (const { network, gateway } of this.d.networks.readable()) {
+      if (network.id === networkId) continue;
+      const facts = await withTimeout(gateway.transactionFacts(txid), PAYER_READ_TIMEOUT_MS).catch((err: unknown) => {
+        throw new Error(`cannot tell whether ${txid} is a transaction of ${network.id}: ${(err as Error).message}`);
+      });
+      if (facts) return network.id;
+    }
+    return null;
+  }
+
   /** The payment's enabled (network, token), or undefined (another chain than the registry's, or not enabled). */
   private railOf(p: PaymentRecord): Rail | undefined {
     return this.d.networks.of(p);
@@ -227,6 +243,14 @@ export class InvoiceEvents {
       } catch (err) {
         // SHKeeper's signed word is evidence; the payer stays unknown and a refund must name one.
         log.warn({ err: (err as Error).message, txid: t.txid }, 'could not read the transfer on chain; credited without its sender');
+      }
+      // Not proven on this payment's chain: if it is a transaction of another network of the
+      // registry (which may have credited it there already), SHKeeper's word for this one is wrong.
+      // Outside the catch above: a network that cannot be read fails the delivery, to be retried.
+      const elsewhere = blockNumber === null ? await this.onOtherNetwork(rail!.network.id, t.txid) : null;
+      if (elsewhere) {
+        log.warn({ txid: t.txid, network: elsewhere }, `SHKeeper reports, for this invoice, a transaction of ${elsewhere}; not credited`);
+        return null;
       }
     }
     return {
