@@ -1,12 +1,10 @@
+import { balanceOf as kitBalanceOf, chainOf, DECIMALS, networksFor, tokenOf, walletOn as kitWalletOn, type Net, type Sym } from '../networks/twoNetworkKit.js';
+import type { ChainGateways } from '../../src/core/chain/chainTypes.js';
 import { parseUnits, Wallet, type TransactionRequest } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChainGateways } from '../../src/adapters/chain/networkGateways.js';
-import { verifyNetworks } from '../../src/adapters/chain/verifyNetworks.js';
-import { ChainNetworks } from '../../src/core/chain/chainNetworks.js';
 import { ledgerOf } from '../../src/core/payments/escrowLedger.js';
-import { createLogger } from '../../src/platform/logger.js';
-import { parseNetworkRegistry } from '../../src/platform/networkRegistry.js';
-import { startTwoChains, type ChainWithTokens, type TwoChains } from '../helpers/chain/twoChains.js';
+import { startTwoChains, type TwoChains } from '../helpers/chain/twoChains.js';
 import { payment, purchaseRequest, sellerOffer } from '../helpers/fixtures.js';
 import { paymentOf, QUIET_MONITORS, startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 import { invoiceCallback, postWebhook } from '../shkeeper/payinTestKit.js';
@@ -27,25 +25,16 @@ let h: ListeningWorld;
 /** The buyer's wallet on both chains (accounts[3]); the escrow receiver is accounts[1]; the hot wallet accounts[4]. */
 let payer: Wallet;
 let hot: Wallet;
-let gateways: ReturnType<typeof createChainGateways> | undefined;
+let gateways: ChainGateways | undefined;
 const extraStops: (() => Promise<void> | void)[] = [];
 
-type Net = 'bsc' | 'ethereum';
-type Sym = 'USDT' | 'USDC';
-const DECIMALS: Record<Sym, number> = { USDT: 18, USDC: 6 };
-const net = (n: Net): ChainWithTokens => chains[n];
-const token = (n: Net, s: Sym) => (s === 'USDT' ? net(n).usdt : net(n).usdc);
-const balanceOf = async (n: Net, s: Sym, who: string): Promise<bigint> => (await token(n, s).contract.getFunction('balanceOf')(who)) as bigint;
-const walletOn = (n: Net, w: Wallet) => w.connect(net(n).chain.provider);
+const net = (n: Net) => chainOf(chains, n);
+const token = (n: Net, s: Sym) => tokenOf(chains, n, s);
+const balanceOf = (n: Net, s: Sym, who: string) => kitBalanceOf(chains, n, s, who);
+const walletOn = (n: Net, w: Wallet) => kitWalletOn(chains, n, w);
 const escrowOn = (n: Net) => walletOn(n, chains.bsc.chain.accounts[1]!);
 
-async function buildNetworks(registryJson: string) {
-  const registry = parseNetworkRegistry(registryJson);
-  const logger = createLogger('silent');
-  const gw = createChainGateways(registry, { logger, retries: 1, timeoutMs: 2_000, retryMinDelayMs: 20 });
-  const networks = new ChainNetworks(await verifyNetworks(registry, gw), gw);
-  return { networks, gateways: gw };
-}
+const buildNetworks = networksFor;
 
 beforeAll(async () => {
   chains = await startTwoChains({ confirmations: 1 });

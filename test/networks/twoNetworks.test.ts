@@ -1,12 +1,9 @@
+import { balanceOf as kitBalanceOf, chainOf, DECIMALS, networksFor, tokenOf, walletOn as kitWalletOn, type Net, type Sym } from './twoNetworkKit.js';
+import type { ChainGateways } from '../../src/core/chain/chainTypes.js';
 import { parseUnits, Wallet, type TransactionRequest } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChainGateways } from '../../src/adapters/chain/networkGateways.js';
-import { verifyNetworks } from '../../src/adapters/chain/verifyNetworks.js';
-import { ChainNetworks } from '../../src/core/chain/chainNetworks.js';
 import { ledgerOf } from '../../src/core/payments/escrowLedger.js';
-import { createLogger } from '../../src/platform/logger.js';
-import { parseNetworkRegistry } from '../../src/platform/networkRegistry.js';
-import { startTwoChains, type ChainWithTokens, type TwoChains } from '../helpers/chain/twoChains.js';
+import { startTwoChains, type TwoChains } from '../helpers/chain/twoChains.js';
 import { purchaseRequest, sellerOffer } from '../helpers/fixtures.js';
 import { paymentOf, QUIET_MONITORS, startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
 
@@ -23,15 +20,12 @@ let chains: TwoChains;
 let h: ListeningWorld;
 /** The buyer's wallet on both chains (accounts[3]); the escrow receiver is accounts[1]. */
 let payer: Wallet;
-let gateways: ReturnType<typeof createChainGateways> | undefined;
+let gateways: ChainGateways | undefined;
 
-type Net = 'bsc' | 'ethereum';
-type Sym = 'USDT' | 'USDC';
-const DECIMALS: Record<Sym, number> = { USDT: 18, USDC: 6 };
-const net = (n: Net): ChainWithTokens => chains[n];
-const token = (n: Net, s: Sym) => (s === 'USDT' ? net(n).usdt : net(n).usdc);
-const balanceOf = async (n: Net, s: Sym, who: string): Promise<bigint> => (await token(n, s).contract.getFunction('balanceOf')(who)) as bigint;
-const walletOn = (n: Net, w: Wallet) => w.connect(net(n).chain.provider);
+const net = (n: Net) => chainOf(chains, n);
+const token = (n: Net, s: Sym) => tokenOf(chains, n, s);
+const balanceOf = (n: Net, s: Sym, who: string) => kitBalanceOf(chains, n, s, who);
+const walletOn = (n: Net, w: Wallet) => kitWalletOn(chains, n, w);
 
 beforeAll(async () => {
   chains = await startTwoChains({ confirmations: 1 });
@@ -45,10 +39,9 @@ beforeAll(async () => {
     }
   }
   // Built and checked as the entry point does with NETWORKS set (src/app/main.ts).
-  const registry = parseNetworkRegistry(chains.registryJson);
-  const logger = createLogger('silent');
-  gateways = createChainGateways(registry, { logger, retries: 1, timeoutMs: 2_000, retryMinDelayMs: 20 });
-  const networks = new ChainNetworks(await verifyNetworks(registry, gateways), gateways);
+  const built = await networksFor(chains.registryJson);
+  gateways = built.gateways;
+  const networks = built.networks;
   h = await startTestWorld({ listen: true, shkeeper: true, networks, env: { ...QUIET_MONITORS, NETWORKS: chains.registryJson } });
 }, 120_000);
 
