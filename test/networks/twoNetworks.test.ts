@@ -6,6 +6,11 @@ import { ledgerOf } from '../../src/core/payments/escrowLedger.js';
 import { startTwoChains, type TwoChains } from '../helpers/chain/twoChains.js';
 import { purchaseRequest, sellerOffer } from '../helpers/fixtures.js';
 import { paymentOf, QUIET_MONITORS, startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
+import { invoiceCallback, postWebhook } from '../shkeeper/payinTestKit.js';
+import { createChainGateways } from '../../src/adapters/chain/networkGateways.js';
+import { ChainNetworks } from '../../src/core/chain/chainNetworks.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { parseNetworkRegistry } from '../../src/platform/networkRegistry.js';
 
 /**
  * Issue 18 on two real chains at once: `bsc` (31337) and `ethereum` (31338), each with USDT (18
@@ -322,5 +327,52 @@ describe('Web3 payments on each network', () => {
     const again = await save(m, 'ethereum', 'USDT', { message: onBsc.message, signature: resigned });
     expect(again.status, again.text).toBe(409);
     expect(again.body.error).toMatchObject({ code: 'wallet_not_proven', details: { reason: 'not_issued_here' } });
+  });
+});
+
+describe("SHKeeper's word is never taken for a transaction another network may hold", () => {
+  /** A world whose registry is the two chains', with the ethereum RPC unreachable (a port nothing listens on). */
+  async function worldWithEthereumDown() {
+    const registry = chains.registry;
+    registry[1]!.rpcUrls = ['http://127.0.0.1:9'];
+    const json = JSON.stringify(registry);
+    const gw = createChainGateways(parseNetworkRegistry(json), { logger: createLogger('silent'), retries: 0, timeoutMs: 1_000, retryMinDelayMs: 10 });
+    // Not checked at start (ethereum cannot be read): the registry's configured decimals stand.
+    const networks = new ChainNetworks(parseNetworkRegistry(json), gw);
+    const w = await startTestWorld({ listen: true, shkeeper: true, networks, env: { ...QUIET_MONITORS, NETWORKS: json } });
+    return { w, stop: async () => (await w.stop(), gw.close()) };
+  }
+
+  const wordOnly = (i: { externalId: string; payAddress: string }, txid: string) =>
+    invoiceCallback(i, { crypto: 'BNB-USDT', balance_crypto: '10', balance_fiat: '10' }, { txid, crypto: 'BNB-USDT', amount_crypto: '10', amount_fiat: '10' });
+
+  it('a txid no chain knows is credited on its word while every network can be read; with one unreadable, the delivery waits for a retry instead', async () => {
+    // Every network readable: a transaction neither chain knows is credited on SHKeeper's signed word, as before.
+    const i = await intent('bsc', 'USDT');
+    const unknown = Wallet.createRandom().privateKey.toLowerCase();
+    expect((await postWebhook(h, wordOnly({ ...i, externalId: `AMN_${i.paymentId}` }, unknown))).status).toBe(202);
+    expect(ledgerOf(await paymentOf(h, i.paymentId)).credits).toEqual([expect.objectContaining({ txHash: unknown, baseUnits: null })]);
+
+    // Ethereum unreadable: the same word cannot rule out an ethereum transaction, so nothing is credited and the delivery is retried.
+    const down = await worldWithEthereumDown();
+    try {
+      const { w } = down;
+      const request = purchaseRequest({ buyerId: BUYER });
+      const offer = sellerOffer({ purchaseRequestId: request.id, amount: '10', currency: 'USDT', status: 'pending' });
+      await w.store.purchaseRequests.insertOne(request);
+      await w.store.sellerOffers.insertOne(offer);
+      const payAddress = Wallet.createRandom().address;
+      w.fake.queueAddress(payAddress);
+      const r = await w.as(BUYER).post('/shkeeper/intents', { purchaseRequestId: request.id, sellerOfferId: offer.id, amount: '10', sellerId: offer.sellerId });
+      expect(r.status, r.text).toBe(200);
+      const other = Wallet.createRandom().privateKey.toLowerCase();
+      expect((await postWebhook(w, wordOnly({ externalId: r.body.data.externalId, payAddress }, other))).status).toBe(202);
+      expect(ledgerOf(await paymentOf(w, r.body.data.paymentId)).credits).toHaveLength(0);
+      const [delivery] = await w.store.webhookDeliveries.find({ externalId: r.body.data.externalId });
+      expect(delivery!.job).toMatchObject({ state: 'queued', attempts: 1 });
+      expect(delivery!.job!.lastError).toMatch(/cannot tell whether .* is a transaction of ethereum/);
+    } finally {
+      await down.stop();
+    }
   });
 });
