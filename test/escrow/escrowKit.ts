@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Interface, parseUnits, Wallet } from 'ethers';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import type { UnsignedTokenTransfer } from '../../src/core/chain/chainTypes.js';
 import type { PaymentRecord } from '../../src/core/store/records.js';
 import type { DeployedToken, LocalChain } from '../helpers/chain/localChain.js';
 import { startLocalChain } from '../helpers/chain/localChain.js';
@@ -165,15 +166,8 @@ export async function expectNothingChanged<T>(h: ListeningWorld, fn: () => Promi
   return result;
 }
 
-/** The EIP-1193 transaction a prepare answers. */
-export interface PreparedPayload {
-  from: string;
-  to: string;
-  data: string;
-  value: string;
-  gas: string;
-  chainId: string;
-}
+/** The EIP-1193 transaction a prepare answers (the API's own type). */
+export type PreparedPayload = UnsignedTokenTransfer;
 
 /** Signs and broadcasts the prepared payload with the escrow key (an ethers Wallet), exactly as returned. */
 export async function signAndSend(env: EscrowEnv, payload: PreparedPayload) {

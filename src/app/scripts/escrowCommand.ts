@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { getAddress, isKeystoreJson, JsonRpcProvider, Network, Transaction, Wallet, type HDNodeWallet } from 'ethers';
+import type { UnsignedTokenTransfer } from '../../core/chain/chainTypes.js';
 import { SentJournal } from './sentJournal.js';
 
 /**
@@ -74,14 +75,8 @@ interface Options {
   journal: string;
 }
 
-interface Payload {
-  from: string;
-  to: string;
-  data: string;
-  value: string;
-  gas: string;
-  chainId: string;
-}
+/** The transaction a prepare answers: the API's own shape (EIP-1193 `eth_sendTransaction`). */
+type Payload = UnsignedTokenTransfer;
 
 interface Summary {
   action: Action;
