@@ -131,7 +131,7 @@ main().catch((err) => {
  * registry that does not match its chains stops the start (exit 1, naming the network), and one
  * whose RPCs do not answer starts only if every token's decimals are configured.
  */
-async function openNetworks(config: Config, logger: Logger, metrics: Metrics): Promise<{ chain?: ChainGateway; networks: ChainNetworks }> {
+async function openNetworks(config: Config, logger: Logger, metrics: Metrics): Promise<{ chain?: ChainGateway; networks?: ChainNetworks }> {
   const onCall = (op: string, s: number, outcome: 'ok' | 'error') => metrics.upstreamCall('rpc', op, s, outcome);
   if (config.networksFrom === 'bsc_settings') {
     const chain = config.bsc.rpcUrl
@@ -146,7 +146,8 @@ async function openNetworks(config: Config, logger: Logger, metrics: Metrics): P
     if (chain) {
       await chain.blockNumber().catch((err: unknown) => logger.error({ err }, 'chain settings check failed; chain routes will refuse until it passes'));
     }
-    return { chain, networks: new ChainNetworks(config.networks, chain ? new Map([['bsc', chain]]) : new Map()) };
+    // The app builds the one-network registry around `chain` itself (composition.ts).
+    return { chain };
   }
   const gateways = createChainGateways(config.networks, { logger: logger.child({ module: 'chain' }), onCall });
   let registry: NetworkRegistry = config.networks;
