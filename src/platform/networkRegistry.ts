@@ -262,6 +262,16 @@ export function registryFromBscSettings(s: BscSettings): NetworkRegistry {
   ];
 }
 
+/**
+ * The registry id a caller's network name stands for: trimmed, lower-cased, and BSC's other names
+ * (`bnb`, `bep20`, as wallets, DePay and SHKeeper's UI call it) read as `bsc`. The one place those
+ * aliases are known.
+ */
+export function networkIdOf(name: string): string {
+  const n = name.trim().toLowerCase();
+  return n === 'bnb' || n === 'bep20' ? 'bsc' : n;
+}
+
 // ---- lookups: enabled or not, callers decide; matching is exact for ids, case-blind for names ----
 
 /** The network with this id (exact, e.g. 'bsc'), or undefined. */

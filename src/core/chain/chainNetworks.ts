@@ -1,6 +1,7 @@
 import { fail } from '../../platform/errors.js';
 import {
   enabledAccepts,
+  networkIdOf,
   tokenByShkeeperCrypto,
   tokenOn,
   type Accept,
@@ -69,21 +70,21 @@ export class ChainNetworks {
    * the token is not the payment's currency.
    */
   of(p: PaidIn): Rail | undefined {
-    const networkId = p.blockchain?.network.trim().toLowerCase() ?? this.defaultNetwork?.id;
+    const networkId = p.blockchain ? networkIdOf(p.blockchain.network) : this.defaultNetwork?.id;
     const symbol = (p.blockchain?.token ?? p.amount.currency).trim().toUpperCase();
     if (!networkId || symbol !== p.amount.currency.trim().toUpperCase()) return undefined;
     return this.rail(networkId, symbol);
   }
 
-  /** The enabled network `id` (case-blind), or undefined. */
-  network(id: string): NetworkConfig | undefined {
-    const wanted = id.trim().toLowerCase();
+  /** The enabled network named (`networkIdOf`: case-blind, BSC's aliases), or undefined. */
+  network(name: string): NetworkConfig | undefined {
+    const wanted = networkIdOf(name);
     return this.registry.find((n) => n.enabled && n.id === wanted);
   }
 
-  /** The enabled (network, token) named, case-blind, or undefined. */
-  rail(networkId: string, symbol: string): Rail | undefined {
-    const found = tokenOn(this.registry, networkId.trim().toLowerCase(), symbol);
+  /** The enabled (network, token) named (`networkIdOf`; symbol case-blind), or undefined. */
+  rail(networkName: string, symbol: string): Rail | undefined {
+    const found = tokenOn(this.registry, networkIdOf(networkName), symbol);
     if (!found || !found.network.enabled) return undefined;
     return this.rails.find((r) => r.network.id === found.network.id && r.token.symbol === found.token.symbol);
   }

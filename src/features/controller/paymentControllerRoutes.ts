@@ -118,6 +118,7 @@ export function paymentControllerRoutes(deps: PaymentControllerRouteDeps): Route
       const who = principalOf(req);
       if (!who.isAdmin) throw fail('admin_required', { message: 'the debug bundle is for admins' });
       const p = await deps.payments.get(who, params.id);
+      const network = deps.networks.of(p)?.network;
       return ok({
         payment: paymentDebugView(p),
         blockchain: {
@@ -125,8 +126,8 @@ export function paymentControllerRoutes(deps: PaymentControllerRouteDeps): Route
           token: p.blockchain?.token ?? null,
           transactionHash: p.transactionHash,
           payAddress: p.payAddress,
-          chainId: deps.networks.of(p)?.network.chainId ?? null,
-          confirmationsRequired: deps.networks.of(p)?.network.confirmations ?? null,
+          chainId: network?.chainId ?? null,
+          confirmationsRequired: network?.confirmations ?? null,
         },
         monitors: deps.monitors.statuses(),
       });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { decimalAmount, evmAddressSchema, metadataSchema, objectIdSchema, txHashSchema, userId } from '../../platform/schemas.js';
+import { networkIdOf } from '../../platform/networkRegistry.js';
 import { payerProofSchema } from '../shared/payerProofSchema.js';
 
 /**
@@ -11,7 +12,7 @@ const network = z
   .string()
   .transform((v) => v.toLowerCase())
   .pipe(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'a network id such as bsc'))
-  .transform((v) => (v === 'bnb' || v === 'bep20' ? 'bsc' : v));
+  .transform(networkIdOf);
 /** A token symbol, upper-cased ('USDT', 'USDC'); enabled per network in the registry. */
 const symbol = z
   .string()

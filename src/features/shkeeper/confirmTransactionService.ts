@@ -1,3 +1,4 @@
+import { networkIdOf } from '../../platform/networkRegistry.js';
 import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import type { Principal } from '../../platform/auth/tokens.js';
 import type { Clock } from '../../platform/clock.js';
@@ -50,8 +51,8 @@ export class ConfirmTransactionService {
     // Read on the payment's own network only: a transfer on another network does not pay it, even
     // to the same EVM address. A named network must be that one.
     const rail = this.deps.networks.of(payment);
-    const named = input.network?.trim().toLowerCase();
-    if (!rail || payment.blockchain === null || (named !== undefined && named !== rail.network.id && !(rail.network.id === 'bsc' && named === 'bnb'))) {
+    const named = input.network === undefined ? undefined : networkIdOf(input.network);
+    if (!rail || payment.blockchain === null || (named !== undefined && named !== rail.network.id)) {
       throw fail('unsupported_network', {
         message: rail ? `this payment is paid on ${rail.network.id}` : `this payment's network (${payment.blockchain?.network ?? 'none'}) is not read here`,
       });
@@ -128,9 +129,8 @@ export class ConfirmTransactionService {
     }
   }
 
+  /** 503 not_configured (naming the network) when the payment's network has no RPC: InflowProofs asks ChainNetworks.gateway. */
   private prove(payment: PaymentRecord, hash: string): Promise<ProofVerdict> {
-    // 503 not_configured (naming the network) when it has no RPC.
-    this.deps.networks.gateway(this.deps.networks.of(payment)!.network.id);
     return this.deps.proofs.prove(payment, hash, 'invoice_address');
   }
 }

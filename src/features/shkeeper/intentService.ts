@@ -51,7 +51,7 @@ export class IntentService {
     const { store, shkeeper, networks } = this.deps;
     // Only what the chain checks (confirm-transaction, wallet monitor) can verify: an enabled
     // (network, token) of the registry, invoiced in that token's SHKeeper crypto.
-    const rail = networks.rail(normalisedNetwork(input.network), input.token);
+    const rail = networks.rail(input.network, input.token);
     if (!rail) throw fail('unsupported_token', { message: unsupportedMessage(networks, input), details: { network: input.network, token: input.token } });
     const crypto = rail.token.shkeeperCrypto;
     const request = await store.purchaseRequests.findById(input.purchaseRequestId);
@@ -163,12 +163,6 @@ export function intentView(p: PaymentRecord) {
       crypto: shk.crypto ?? null,
     },
   };
-}
-
-/** SHKeeper's and wallets' other names for BSC ('bnb', 'bep20') are the registry's `bsc`. */
-function normalisedNetwork(network: string): string {
-  const n = network.trim().toLowerCase();
-  return n === 'bnb' || n === 'bep20' ? 'bsc' : n;
 }
 
 function unsupportedMessage(networks: ChainNetworks, input: { network: string; token: string }): string {

@@ -1,4 +1,4 @@
-import type { ChainNetworks, Rail } from '../../core/chain/chainNetworks.js';
+import type { ChainNetworks } from '../../core/chain/chainNetworks.js';
 import { isAppError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import { compareDecimals, isDecimalString, normalizeDecimal } from '../../platform/money.js';
@@ -169,7 +169,7 @@ export class InvoiceEvents {
    * network of the registry (the key `InflowProofs` gives it), SHKeeper's otherwise.
    */
   private keyOf(p: PaymentRecord, txid: string, crypto: string, address: string): string {
-    const rail = this.railOf(p);
+    const rail = this.d.networks.of(p);
     if (EVM_TX.test(txid) && rail) return creditKey(rail.network.id, txid, address);
     return `${crypto}:${txid}:${address}`.toLowerCase();
   }
@@ -190,11 +190,6 @@ export class InvoiceEvents {
     return null;
   }
 
-  /** The payment's enabled (network, token), or undefined (another chain than the registry's, or not enabled). */
-  private railOf(p: PaymentRecord): Rail | undefined {
-    return this.d.networks.of(p);
-  }
-
   /**
    * The credit a transaction makes, or `seen` (mined on this chain, not yet deep enough) or null
    * (nothing to credit on this evidence). A transfer the chain proves is credited as the chain
@@ -209,7 +204,7 @@ export class InvoiceEvents {
     evidence: Evidence,
     log: Logger,
   ): Promise<CreditInput | 'seen' | null> {
-    const rail = this.railOf(p);
+    const rail = this.d.networks.of(p);
     const network = rail?.network.id ?? p.blockchain?.network ?? 'bsc';
     const token = rail?.token.symbol ?? p.blockchain?.token ?? p.amount.currency;
     const evm = EVM_TX.test(t.txid);
