@@ -104,7 +104,8 @@ if (chromiumUnavailable) {
       while (await page.isVisible('#load-more')) {
         const before = await page.locator('#queue-table tbody tr').count();
         await page.click('#load-more');
-        await page.waitForFunction(`document.querySelectorAll('#queue-table tbody tr').length > ${before}`);
+        // A locator wait, not waitForFunction: a string predicate is eval'd in the page, which the console's CSP refuses once it has to poll.
+        await page.locator('#queue-table tbody tr').nth(before).waitFor();
       }
       const ids = await page.locator('#queue-table tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-payment-id')));
       expect(ids).toHaveLength(decisions);
