@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, frozenSnapshot } from '../../src/adapters/store/memoryStore.js';
+import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
+import { frozenSnapshot } from '../../src/adapters/store/recordCopies.js';
 import { systemClock } from '../../src/platform/clock.js';
 import { payment } from '../helpers/fixtures.js';
 
@@ -80,7 +81,28 @@ describe('memory store isolation', () => {
     expect(Object.isFrozen(after.metadata)).toBe(true);
   });
 
-  it('a record holding anything but plain data and dates is refused, not stored shared and mutable', () => {
+  it('a record holding anything but plain data and dates is refused, not stored shared and mutable', async () => {
     expect(() => frozenSnapshot({ id: 'x', tags: new Set(['a']) })).toThrow(TypeError);
+    const store = new MemoryStore(systemClock);
+    const record = payment({ metadata: { tags: new Map([['a', 1]]) } });
+    await expect(store.payments.insertOne(record)).rejects.toThrow(TypeError);
+    expect(await store.payments.findById(record.id)).toBeNull();
+  });
+
+  it('the copy a write returns is the caller’s all the way down: nested objects and dates change, the stored record does not', async () => {
+    const store = new MemoryStore(systemClock);
+    const record = payment({ metadata: { nested: { deep: ['a'] } }, expiresAt: new Date('2030-01-01T00:00:00Z') });
+    const inserted = await store.payments.insertOne(record);
+    // The caller's own dates were copied, not frozen in place.
+    record.expiresAt!.setUTCFullYear(2031);
+    (inserted.metadata as { nested: { deep: string[] } }).nested.deep.push('b');
+    inserted.expiresAt!.setUTCFullYear(2032);
+    const updated = (await store.payments.updateOne({ id: record.id }, { $set: { status: 'processing' } }))!;
+    updated.createdAt.setTime(0);
+    (updated.metadata as { nested: { deep: string[] } }).nested.deep.length = 0;
+    const read = (await store.payments.findById(record.id))!;
+    expect(read.metadata).toEqual({ nested: { deep: ['a'] } });
+    expect(read.expiresAt!.toISOString()).toBe('2030-01-01T00:00:00.000Z');
+    expect(read.createdAt.getTime()).not.toBe(0);
   });
 });

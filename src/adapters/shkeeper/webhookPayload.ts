@@ -84,8 +84,13 @@ export interface NormalisedInvoiceEvent {
 }
 
 export function normaliseInvoiceCallback(body: unknown): { ok: true; event: NormalisedInvoiceEvent } | { ok: false; error: string } {
-  const unconfirmed = unconfirmedCallback.safeParse(body);
-  if (unconfirmed.success) {
+  // `status` says which of the two shapes a body claims to be, so only that schema is tried: a
+  // paid callback checked against the unconfirmed one first paid for a failed parse (zod builds
+  // every issue of a failure) on every delivery. A body whose status is neither is reported
+  // against the invoice schema, whose `status` enum then names what is allowed.
+  const claimsUnconfirmed = typeof body === 'object' && body !== null && (body as { status?: unknown }).status === 'unconfirmed';
+  const unconfirmed = claimsUnconfirmed ? unconfirmedCallback.safeParse(body) : null;
+  if (unconfirmed?.success) {
     const u = unconfirmed.data;
     return {
       ok: true,
@@ -102,7 +107,7 @@ export function normaliseInvoiceCallback(body: unknown): { ok: true; event: Norm
       },
     };
   }
-  const parsed = invoiceCallback.safeParse(body);
+  const parsed = unconfirmed ?? invoiceCallback.safeParse(body);
   if (!parsed.success) {
     return {
       ok: false,

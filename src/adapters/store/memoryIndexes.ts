@@ -131,21 +131,38 @@ function isTypeString(cond: unknown): boolean {
  * query engine reads it.
  */
 export function stringValues(doc: unknown, path: string): string[] {
+  const parts = pathParts(path);
+  // The common case, walked without a closure or a set: no arrays on the way, one string or none.
+  let cur: unknown = doc;
+  let i = 0;
+  for (; i < parts.length && cur !== null && typeof cur === 'object' && !Array.isArray(cur); i++) cur = (cur as Record<string, unknown>)[parts[i]!];
+  if (i === parts.length && !Array.isArray(cur)) return typeof cur === 'string' ? [cur] : NONE;
+  if (!Array.isArray(cur)) return NONE;
   const out = new Set<string>();
-  const parts = path.split('.');
-  const walk = (cur: unknown, i: number): void => {
-    if (i === parts.length) {
-      if (typeof cur === 'string') out.add(cur);
-      else if (Array.isArray(cur)) for (const x of cur) if (typeof x === 'string') out.add(x);
+  const walk = (at: unknown, j: number): void => {
+    if (j === parts.length) {
+      if (typeof at === 'string') out.add(at);
+      else if (Array.isArray(at)) for (const x of at) if (typeof x === 'string') out.add(x);
       return;
     }
-    if (Array.isArray(cur)) {
-      for (const el of cur) if (el !== null && typeof el === 'object' && !Array.isArray(el)) walk(el, i);
+    if (Array.isArray(at)) {
+      for (const el of at) if (el !== null && typeof el === 'object' && !Array.isArray(el)) walk(el, j);
       return;
     }
-    if (cur === null || typeof cur !== 'object') return;
-    walk((cur as Record<string, unknown>)[parts[i]!], i + 1);
+    if (at === null || typeof at !== 'object') return;
+    walk((at as Record<string, unknown>)[parts[j]!], j + 1);
   };
-  walk(doc, 0);
+  walk(cur, i);
   return [...out];
+}
+
+const NONE: string[] = [];
+Object.freeze(NONE);
+const PARTS = new Map<string, readonly string[]>();
+
+/** A dotted path's parts, split once per path (index paths are few and fixed). */
+function pathParts(path: string): readonly string[] {
+  let parts = PARTS.get(path);
+  if (!parts) PARTS.set(path, (parts = Object.freeze(path.split('.'))));
+  return parts;
 }

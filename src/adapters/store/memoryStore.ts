@@ -7,6 +7,7 @@ import type { IdempotencyRecord, PaymentRecord, PurchaseRequestRecord, SellerOff
 import type { EventDeliveryRecord, PaymentEventRecord, WebhookEndpointRecord } from '../../core/store/eventRecords.js';
 import { normaliseRecord, normaliseUpdate } from './recordRules.js';
 import { applyUpdate } from './updateApplier.js';
+import { freezeOwned, mutableCopy } from './recordCopies.js';
 import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Store, type Update, type WriteOptions } from '../../core/store/store.js';
 
 /**
@@ -14,7 +15,7 @@ import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Sto
  * MongoDB documents the Mongo store sends, evaluated by mingo; updates are applied by
  * `applyUpdate`. Every operation runs synchronously inside one call, so a conditional update
  * cannot interleave with another write: that is what makes it atomic. Records are cloned on the
- * way in and deeply frozen (`frozenSnapshot`), and replaced (never mutated) on update, so a reader
+ * way in and deeply frozen (recordCopies.ts), and replaced (never mutated) on update, so a reader
  * never sees a half-written record. Reads hand out the frozen record itself: a clone per read
  * was the largest cost of `GET /api/payment/:id` in the bench profile (structuredClone of the
  * record with its ledger), and a frozen record cannot be changed by whoever holds it, so sharing
@@ -24,45 +25,6 @@ import { withUpdatedAt, type Collection, type Filter, type FindOptions, type Sto
  * Cost: a query narrowed by `id`, a unique key or an indexed field (src/store/indexPlan.ts) costs
  * what it returns; anything else scans the collection.
  */
-/**
- * Dates keep their time in an internal slot that `Object.freeze` does not protect, so a stored
- * Date gets this prototype: still `instanceof Date` (its `constructor` is still `Date`, it still
- * serialises and compares as one), but every setter throws instead of changing the stored time.
- */
-const FROZEN_DATE_PROTOTYPE: Date = Object.create(Date.prototype);
-for (const name of Object.getOwnPropertyNames(Date.prototype)) {
-  if (!name.startsWith('set')) continue;
-  Object.defineProperty(FROZEN_DATE_PROTOTYPE, name, {
-    value() {
-      throw new TypeError(`Cannot call Date.prototype.${name} on a record read from the store: records are read-only`);
-    },
-  });
-}
-Object.freeze(FROZEN_DATE_PROTOTYPE);
-
-/**
- * A deep copy of `value` in which nothing can change: plain objects and arrays frozen, dates made
- * read-only. What a record can hold (JSON-like data and dates, src/core/store/records.ts) is all
- * it meets; anything else (a Map, a typed array) is refused rather than shared mutable.
- */
-export function frozenSnapshot<V>(value: V): V {
-  return freezeDeep(structuredClone(value));
-}
-
-function freezeDeep<V>(value: V): V {
-  if (value === null || typeof value !== 'object') return value;
-  if (value instanceof Date) {
-    Object.setPrototypeOf(value, FROZEN_DATE_PROTOTYPE);
-    return Object.freeze(value);
-  }
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
-    throw new TypeError(`a stored record holds only plain data and dates, not ${Object.prototype.toString.call(value)}`);
-  }
-  for (const child of Object.values(value)) freezeDeep(child);
-  return Object.freeze(value);
-}
-
 export class MemoryCollection<T extends { id: string }> implements Collection<T> {
   private readonly docs = new Map<string, T>();
   private readonly indexes: HashIndexes;
@@ -113,7 +75,7 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
     if (!current) return null;
     const next = this.applied(current, checked, options.touch !== false);
     this.replace(current, next);
-    return structuredClone(next);
+    return mutableCopy(next);
   }
 
   /** Returns how many records matched (MongoDB's `matchedCount`; every match is written). */
@@ -191,18 +153,19 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
   }
 
   private insertSync(doc: T): T {
-    const copy = frozenSnapshot(normaliseRecord(this.name, doc));
+    // normaliseRecord builds every object and array of the record anew: frozen as they are.
+    const copy = freezeOwned(normaliseRecord(this.name, doc));
     if (this.docs.has(copy.id)) {
       throw fail('duplicate_key', { message: 'duplicate id', details: { keys: ['id'] } });
     }
     this.assertUnique(copy);
     this.docs.set(copy.id, copy);
     this.indexes.add(copy.id, copy);
-    return structuredClone(copy);
+    return mutableCopy(copy);
   }
 
   private applied(current: T, update: Update, touch = true): T {
-    const next = structuredClone(current);
+    const next = mutableCopy(current);
     try {
       applyUpdate(next as unknown as Record<string, unknown>, touch ? withUpdatedAt(update, this.clock.now()) : update);
     } catch (err) {
@@ -210,8 +173,8 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
       throw fail('record_invalid', { message: `the update does not fit the ${this.name} record: ${(err as Error).message}`, cause: err });
     }
     if (next.id !== current.id) throw new Error('the id of a record cannot change');
-    // `next` is this call's own clone: frozen as it is, not copied again.
-    return freezeDeep(next);
+    // `next` is this call's own copy: frozen as it is.
+    return freezeOwned(next);
   }
 
   private replace(current: T, next: T): void {
