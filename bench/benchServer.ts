@@ -65,6 +65,10 @@ async function listenBaseline(body: unknown): Promise<Server> {
   app.get('/api/payment/:id', (_req, res) => {
     res.json(body);
   });
+  // What the webhook section opens its connections with (bench/keepAliveLoad.ts), as the app's health route.
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
   // The webhook baseline: read the raw body, answer 202, nothing else.
   app.post('/webhook', express.raw({ type: () => true }), (_req, res) => {
     res.status(202).json({ success: true });

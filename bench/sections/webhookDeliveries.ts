@@ -1,7 +1,7 @@
-import autocannon from 'autocannon';
 import { signedInvoiceCallback, type SignedDelivery } from '../invoiceCallback.js';
 import { fmtInt, fmtMs, verdict, type Row, type Section } from '../report.js';
 import type { BenchServer } from '../serverProcess.js';
+import { KeepAliveLoad, quantile } from '../keepAliveLoad.js';
 
 /** Every delivery pays its invoice at the bench server's one pay address. */
 const delivery = (secret: string, externalId: string, txid: string): SignedDelivery =>
@@ -27,6 +27,8 @@ const TARGET_P99_MS = 50;
 const APPLY_DEADLINE_MS = 60_000;
 
 interface Run {
+  /** performance.now() when the first delivery was sent. */
+  startedAt: number;
   seconds: number;
   requests: number;
   p99Ms: number;
@@ -38,39 +40,39 @@ interface Run {
   clientCpuMs: number;
 }
 
+/** One server under load: its webhook URL's path, a path to open connections with, and its pool. */
+interface Target {
+  load: KeepAliveLoad;
+  webhookPath: string;
+  openPath: string;
+}
+
+function target(url: string, openPath: string): Target {
+  const { origin, pathname } = new URL(url);
+  return { load: new KeepAliveLoad(origin, CONNECTIONS), webhookPath: pathname, openPath };
+}
+
 /**
- * Every delivery once, over 64 keep-alive connections, by autocannon (the GET section's load
- * generator): each request takes the next delivery from one queue (`setupRequest` is called once
- * per request sent, `amount` of them in all). A hand-rolled `http.request` loop cost the client
- * more CPU than the bare server spent answering, so the client set the pace and its own queueing
- * showed up as the servers' latency.
+ * Every delivery once, over 64 keep-alive connections opened (and answered once) just before, so
+ * what is measured is the handling of deliveries, not the server's accept queue (see
+ * bench/keepAliveLoad.ts). CPU is read around the deliveries alone.
  */
-async function deliverAll(server: BenchServer, url: string, deliveries: SignedDelivery[]): Promise<Run> {
-  let next = 0;
-  const setupRequest = (req: autocannon.Request) => {
-    const d = deliveries[next++]!;
-    return { ...req, method: 'POST' as const, headers: d.headers, body: d.body };
-  };
-  // autocannon's own `duration` ends on its once-a-second tick (a 1.1 s run reads 2 s): the run is
-  // timed here instead, from the call to the last response.
-  let lastResponse = 0;
-  const onResponse = () => {
-    lastResponse = performance.now();
-  };
+async function deliverAll(server: BenchServer, to: Target, deliveries: SignedDelivery[]): Promise<Run> {
+  await to.load.open(to.openPath);
+  const requests = deliveries.map((d) => ({ path: to.webhookPath, method: 'POST' as const, headers: d.headers, body: d.body }));
   const cpu0 = process.cpuUsage();
   await server.request({ type: 'cpuStart' });
-  const started = performance.now();
-  const r = await autocannon({ url, connections: CONNECTIONS, amount: deliveries.length, timeout: 10, requests: [{ setupRequest, onResponse }] });
+  const startedAt = performance.now();
+  const r = await to.load.run(requests);
   const serverCpu = await server.request({ type: 'cpuStop' });
   const cpu = process.cpuUsage(cpu0);
-  if (next !== deliveries.length) throw new Error(`autocannon built ${next} of ${deliveries.length} deliveries`);
-  const statuses = new Map<number, number>(Object.entries(r.statusCodeStats ?? {}).map(([code, s]) => [Number(code), s.count ?? 0]));
   return {
-    seconds: (lastResponse - started) / 1000,
+    startedAt,
+    seconds: r.seconds,
     requests: deliveries.length,
-    p99Ms: r.latency.p99,
-    statuses,
-    errors: r.errors + r.timeouts,
+    p99Ms: quantile(r.latenciesMs, 0.99),
+    statuses: r.statuses,
+    errors: r.errors,
     serverCpuUs: serverCpu.userUs + serverCpu.systemUs,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
   };
@@ -111,45 +113,49 @@ export const webhookDeliveriesSection: Section = {
     const build = () => twice(externalIds, 0);
     // Warm-up (not measured): both servers' JIT and connections settle, and the app's inbox
     // applies its own warm-up invoices before the measured burst starts.
-    const appUrl = `${server.info.appUrl}/api/payment/shkeeper/webhook`;
-    await deliverAll(server, server.info.baselineWebhookUrl, twice(warmIds, INVOICES));
-    await deliverAll(server, appUrl, twice(warmIds, INVOICES));
-    await inboxEmpty(server);
-    // The delivery counters cover every invoice: the measured run's are what it adds.
-    const before = (await server.request({ type: 'invoiceCounts', externalIds })).deliveries;
-    const baseline = await deliverAll(server, server.info.baselineWebhookUrl, build());
-    const started = performance.now();
-    const app = await deliverAll(server, appUrl, build());
-    // Answered is not applied: wait for the inbox to have finished every delivery.
-    await inboxEmpty(server);
-    const lastAppliedMs = performance.now() - started;
-    const counts = await server.request({ type: 'invoiceCounts', externalIds });
-    const duplicates = counts.deliveries.duplicate - before.duplicate;
-    const failures = counts.deliveries.failure - before.failure;
+    const bare = target(server.info.baselineWebhookUrl, '/health');
+    const appTarget = target(`${server.info.appUrl}/api/payment/shkeeper/webhook`, '/api/payment/health');
+    try {
+      await deliverAll(server, bare, twice(warmIds, INVOICES));
+      await deliverAll(server, appTarget, twice(warmIds, INVOICES));
+      await inboxEmpty(server);
+      // The delivery counters cover every invoice: the measured run's are what it adds.
+      const before = (await server.request({ type: 'invoiceCounts', externalIds })).deliveries;
+      const baseline = await deliverAll(server, bare, build());
+      const app = await deliverAll(server, appTarget, build());
+      // Answered is not applied: wait for the inbox to have finished every delivery.
+      await inboxEmpty(server);
+      const lastAppliedMs = performance.now() - app.startedAt;
+      const counts = await server.request({ type: 'invoiceCounts', externalIds });
+      const duplicates = counts.deliveries.duplicate - before.duplicate;
+      const failures = counts.deliveries.failure - before.failure;
 
-    const accepted = app.statuses.get(202) ?? 0;
-    const others = [...app.statuses].filter(([s]) => s !== 202).reduce((n, [, c]) => n + c, 0) + app.errors;
-    const correct = counts.completed === INVOICES && duplicates === INVOICES && failures === 0 && others === 0;
-    const ratio = app.requests / app.seconds / (baseline.requests / baseline.seconds);
-    const appP99 = app.p99Ms;
-    const perDelivery = (r: Run) => `${(r.serverCpuUs / r.requests).toFixed(1)} µs`;
-    const clientShare = (r: Run) => `${((r.clientCpuMs / (r.seconds * 1000)) * 100).toFixed(0)}% of a core`;
-    const rows: Row[] = [
-      { section: NAME, metric: 'deliveries', value: `${fmtInt(INVOICES * 2)} (${fmtInt(INVOICES)} invoices × 2), ${CONNECTIONS} connections` },
-      { section: NAME, metric: 'answered 202 / other or error', value: `${fmtInt(accepted)} / ${fmtInt(others)}`, target: `${fmtInt(INVOICES * 2)} / 0` },
-      { section: NAME, metric: 'payments completed', value: fmtInt(counts.completed), target: fmtInt(INVOICES) },
-      { section: NAME, metric: 'duplicates counted', value: fmtInt(duplicates), target: fmtInt(INVOICES) },
-      { section: NAME, metric: 'correct', value: correct ? 'yes' : 'NO', verdict: correct ? 'PASS' : 'ERROR' },
-      { section: NAME, metric: 'baseline (bare Express) deliveries/s', value: fmtInt(baseline.requests / baseline.seconds) },
-      { section: NAME, metric: 'app deliveries/s', value: fmtInt(app.requests / app.seconds) },
-      { section: NAME, metric: 'ratio = app / baseline', value: ratio.toFixed(3), target: `≥ ${TARGET_RATIO}`, verdict: verdict(ratio >= TARGET_RATIO) },
-      { section: NAME, metric: 'app p99 latency', value: fmtMs(appP99), target: `≤ ${TARGET_P99_MS} ms`, verdict: verdict(appP99 <= TARGET_P99_MS) },
-      { section: NAME, metric: 'all answered after', value: fmtMs(app.seconds * 1000) },
-      { section: NAME, metric: 'last delivery applied after', value: fmtMs(lastAppliedMs), target: 'reported' },
-      { section: NAME, metric: 'baseline p99 latency', value: fmtMs(baseline.p99Ms) },
-      { section: NAME, metric: 'server CPU per delivery, baseline / app (burst)', value: `${perDelivery(baseline)} / ${perDelivery(app)}` },
-      { section: NAME, metric: 'client CPU, baseline / app run', value: `${clientShare(baseline)} / ${clientShare(app)}` },
-    ];
-    return rows;
+      const accepted = app.statuses.get(202) ?? 0;
+      const others = [...app.statuses].filter(([s]) => s !== 202).reduce((n, [, c]) => n + c, 0) + app.errors;
+      const correct = counts.completed === INVOICES && duplicates === INVOICES && failures === 0 && others === 0;
+      const ratio = app.requests / app.seconds / (baseline.requests / baseline.seconds);
+      const appP99 = app.p99Ms;
+      const perDelivery = (r: Run) => `${(r.serverCpuUs / r.requests).toFixed(1)} µs`;
+      const clientShare = (r: Run) => `${((r.clientCpuMs / (r.seconds * 1000)) * 100).toFixed(0)}% of a core`;
+      const rows: Row[] = [
+        { section: NAME, metric: 'deliveries', value: `${fmtInt(INVOICES * 2)} (${fmtInt(INVOICES)} invoices × 2), ${CONNECTIONS} connections` },
+        { section: NAME, metric: 'answered 202 / other or error', value: `${fmtInt(accepted)} / ${fmtInt(others)}`, target: `${fmtInt(INVOICES * 2)} / 0` },
+        { section: NAME, metric: 'payments completed', value: fmtInt(counts.completed), target: fmtInt(INVOICES) },
+        { section: NAME, metric: 'duplicates counted', value: fmtInt(duplicates), target: fmtInt(INVOICES) },
+        { section: NAME, metric: 'correct', value: correct ? 'yes' : 'NO', verdict: correct ? 'PASS' : 'ERROR' },
+        { section: NAME, metric: 'baseline (bare Express) deliveries/s', value: fmtInt(baseline.requests / baseline.seconds) },
+        { section: NAME, metric: 'app deliveries/s', value: fmtInt(app.requests / app.seconds) },
+        { section: NAME, metric: 'ratio = app / baseline', value: ratio.toFixed(3), target: `≥ ${TARGET_RATIO}`, verdict: verdict(ratio >= TARGET_RATIO) },
+        { section: NAME, metric: 'app p99 latency', value: fmtMs(appP99), target: `≤ ${TARGET_P99_MS} ms`, verdict: verdict(appP99 <= TARGET_P99_MS) },
+        { section: NAME, metric: 'all answered after', value: fmtMs(app.seconds * 1000) },
+        { section: NAME, metric: 'last delivery applied after', value: fmtMs(lastAppliedMs), target: 'reported' },
+        { section: NAME, metric: 'baseline p99 latency', value: fmtMs(baseline.p99Ms) },
+        { section: NAME, metric: 'server CPU per delivery, baseline / app (burst)', value: `${perDelivery(baseline)} / ${perDelivery(app)}` },
+        { section: NAME, metric: 'client CPU, baseline / app run', value: `${clientShare(baseline)} / ${clientShare(app)}` },
+      ];
+      return rows;
+    } finally {
+      await Promise.all([bare.load.close(), appTarget.load.close()]);
+    }
   },
 };

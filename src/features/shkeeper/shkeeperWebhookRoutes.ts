@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { fail, httpStatusOfCode } from '../../platform/errors.js';
 import { errorBody } from '../../platform/http/errorHandler.js';
+import { sendPreparedJson } from '../../platform/http/http.js';
 import { bodyBytes, rawWebhookBody } from '../shared/rawWebhookBody.js';
 import type { ShkeeperWebhookService } from './webhookService.js';
 
@@ -13,8 +14,11 @@ export function shkeeperWebhookRoutes(deps: { webhooks: ShkeeperWebhookService }
   router.post('/webhook', rawWebhookBody, async (req, res) => {
     const outcome = await deps.webhooks.receiveInvoiceCallback(req.headers, bodyBytes(req.body));
     // SHKeeper counts only 202 as delivered; a refusal answers the catalog's status and error shape.
-    if (outcome.kind === 'accepted') res.status(202).json({ success: true });
+    // The one answer every accepted delivery gets, serialised (and its ETag hashed) once.
+    if (outcome.kind === 'accepted') sendPreparedJson(req, res, ACCEPTED, () => ACCEPTED, 202);
     else res.status(httpStatusOfCode(outcome.code)).json(errorBody(fail(outcome.code, { message: outcome.message })));
   });
   return router;
 }
+
+const ACCEPTED = Object.freeze({ success: true });
