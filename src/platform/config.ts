@@ -171,7 +171,7 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly logLevel: string;
-  /** LOG_SYNC: each log line written before going on (never lost, a syscall per line); else batched writes, flushed at exit. */
+  /** LOG_SYNC: each log line written before going on (never lost, a syscall per line); else 4 KiB batches at most 100 ms late, flushed at exit. */
   readonly logSync: boolean;
   readonly store: {
     /** `auto`: MONGODB_URI, else embedded mongod, else (not in production) in-process. */

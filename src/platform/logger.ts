@@ -41,18 +41,43 @@ function isoTimePerMillisecond(): () => string {
   };
 }
 
+/** A batch is written once it holds this many bytes (sonic-boom's `minLength`, below its 16 KiB write cap)… */
+export const LOG_BATCH_BYTES = 4096;
+/** …or this long after the last write, whichever comes first: a quiet service's line is this late at most. */
+export const LOG_BATCH_FLUSH_MS = 100;
+
+/** Batching destinations, written out when the process exits (one listener for all of them). */
+type SonicBoom = ReturnType<typeof pino.destination>;
+const batched = new Set<SonicBoom>();
+let exitHookInstalled = false;
+
 /**
  * Where the service's log lines go: `dest` (a file descriptor, 1 = stdout, or a path), through
- * pino's sonic-boom. Asynchronous by default (pino's recommendation for throughput, docs
- * "Asynchronous logging"): lines written while a write is in flight are sent together in the next
- * one, so a burst of requests costs a few write(2)s instead of one per access line, and a quiet
- * service still writes each line at once (no minimum batch). What is buffered is flushed when the
- * process exits (pino registers it); only a kill that gives no exit (SIGKILL, a power cut) can lose
- * the last lines, and the payment records, not the log, are the audit trail. `sync: true`
- * (LOG_SYNC) writes each line before going on.
+ * pino's sonic-boom, written synchronously as pino's own default is (an unwritable destination
+ * holds the process back rather than growing its memory).
+ *
+ * By default (LOG_SYNC=false) lines are batched: up to 4 KiB, or 100 ms after the last write, go
+ * out in one write(2). A busy instance writes an access line per request, and measured per line
+ * (`/dev/null`, 50,000 access lines) a write each costs 9.7 µs of CPU, pino's asynchronous mode
+ * 12.5 µs (every write a round trip through libuv's thread pool), 4 KiB batches 5.4 µs. What is
+ * buffered is written when the process exits (a fatal error's `process.exit` included); only a
+ * kill that gives no exit (SIGKILL, a power cut) can lose the last 100 ms of lines, and the
+ * payment records, not the log, are the audit trail. `sync: true` (LOG_SYNC=true) writes each
+ * line before going on.
  */
 export function logDestination(opts: { dest: number | string; sync: boolean }): DestinationStream {
-  return pino.destination({ dest: opts.dest, sync: opts.sync, minLength: 0 });
+  if (opts.sync) return pino.destination({ dest: opts.dest, sync: true, minLength: 0 });
+  const stream = pino.destination({ dest: opts.dest, sync: true, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_BATCH_FLUSH_MS });
+  batched.add(stream);
+  // A destination that was ended has written its buffer; it leaves the set as it closes.
+  stream.once('close', () => batched.delete(stream));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const s of batched) s.flushSync();
+    });
+  }
+  return stream;
 }
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
