@@ -27,8 +27,10 @@ function isPlainObject(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
-function refusedKind(value: object): TypeError {
-  return new TypeError(`a stored record holds only plain data and dates, not ${Object.prototype.toString.call(value)}`);
+function refusedKind(value: unknown): TypeError {
+  return new TypeError(
+    `a stored record holds only plain data and dates, not ${typeof value === 'symbol' ? 'a symbol' : Object.prototype.toString.call(value)}`,
+  );
 }
 
 /**
@@ -48,19 +50,19 @@ export function frozenSnapshot<V>(value: V): V {
  * frozen in one pass without being copied first.
  */
 export function freezeOwned<V>(value: V): V {
+  if (typeof value === 'function' || typeof value === 'symbol') throw refusedKind(value);
   if (value === null || typeof value !== 'object') return value;
   if (value instanceof Date) return frozenDate(value) as V;
-  if (Object.isFrozen(value) && !Array.isArray(value) && isPlainObject(value)) {
-    // Already frozen (a stored record's sub-document reused in a new one): copied, since its
-    // children may be another record's and this one must own what it freezes.
-    return freezeOwned(mutableCopy(value));
-  }
   if (Array.isArray(value)) {
-    if (Object.isFrozen(value)) return freezeOwned(mutableCopy(value));
+    // Frozen already (another record's), or an Array subclass: a plain copy is frozen instead.
+    if (Object.isFrozen(value) || Object.getPrototypeOf(value) !== Array.prototype) return freezeOwned(mutableCopy(value));
     for (let i = 0; i < value.length; i++) value[i] = freezeOwned(value[i]);
     return Object.freeze(value);
   }
   if (!isPlainObject(value)) throw refusedKind(value);
+  // Already frozen (a stored record's sub-document reused in a new one), or without a prototype:
+  // copied, since its children may be another record's and this one must own what it freezes.
+  if (Object.isFrozen(value) || Object.getPrototypeOf(value) === null) return freezeOwned(mutableCopy(value));
   const record = value as Record<string, unknown>;
   for (const key of Object.keys(record)) record[key] = freezeOwned(record[key]);
   return Object.freeze(value);
@@ -78,11 +80,21 @@ function frozenDate(date: Date): Date {
  * is applied to. Dates come back as ordinary Dates.
  */
 export function mutableCopy<V>(value: V): V {
+  if (typeof value === 'function' || typeof value === 'symbol') throw refusedKind(value);
   if (value === null || typeof value !== 'object') return value;
   if (value instanceof Date) return new Date(value.getTime()) as V;
-  if (Array.isArray(value)) return value.map(mutableCopy) as V;
+  if (Array.isArray(value)) {
+    // By index into a plain Array: an Array subclass's `map` or iterator could yield anything.
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = mutableCopy(value[i]);
+    return out as V;
+  }
   if (!isPlainObject(value)) throw refusedKind(value);
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) out[key] = mutableCopy((value as Record<string, unknown>)[key]);
+  for (const key of Object.keys(value)) {
+    // Assigned, an own `__proto__` key would set the copy's prototype instead of a field.
+    if (key === '__proto__') throw new TypeError('a stored record holds no "__proto__" key');
+    out[key] = mutableCopy((value as Record<string, unknown>)[key]);
+  }
   return out as V;
 }

@@ -110,16 +110,31 @@ function storableMixed(c: CollectionName, path: string, v: unknown): unknown {
     if (!isWellFormedText(v)) refuse(c, path, 'holds a lone UTF-16 surrogate');
     return v;
   }
-  if (Array.isArray(v)) return v.map((x, i) => (x === undefined ? null : storableMixed(c, `${path}.${i}`, x)));
-  if (v && typeof v === 'object' && !(v instanceof Date) && Object.getPrototypeOf(v) === Object.prototype) {
+  if (typeof v === 'function' || typeof v === 'symbol') refuse(c, path, `is a ${typeof v}, not data`);
+  if (Array.isArray(v)) return plainArray(v, (x, i) => (x === undefined ? null : storableMixed(c, `${path}.${i}`, x)));
+  const proto: unknown = v && typeof v === 'object' ? Object.getPrototypeOf(v) : undefined;
+  if (v && typeof v === 'object' && !(v instanceof Date) && (proto === Object.prototype || proto === null)) {
+    // Copied into a plain object, getters read once: what is stored is data, not the caller's object.
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
       if (!isStorableKey(k) || k === '_bsontype') refuse(c, `${path}.${k.slice(0, 64)}`, 'is a key MongoDB cannot store');
+      // Assigned, it would set the copy's prototype instead of a field.
+      if (k === '__proto__') refuse(c, `${path}.${k}`, 'is a key the store refuses');
       if (x !== undefined) out[k] = storableMixed(c, `${path}.${k}`, x);
     }
     return out;
   }
   return v;
+}
+
+/**
+ * A plain Array of `f` over `v`'s elements, read by index: `map` on an Array subclass builds
+ * another instance of it (Symbol.species), and a subclass's own iterator may yield anything.
+ */
+function plainArray(v: readonly unknown[], f: (x: unknown, i: number) => unknown): unknown[] {
+  const out = new Array<unknown>(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = f(v[i], i);
+  return out;
 }
 
 function check(c: CollectionName, path: string, rule: Rule, value: unknown, fill: boolean): unknown {
@@ -147,7 +162,7 @@ function check(c: CollectionName, path: string, rule: Rule, value: unknown, fill
       return storableMixed(c, path, value);
     case 'array':
       if (!Array.isArray(value)) refuse(c, path, 'must be an array');
-      return value.map((x, i) => check(c, `${path}.${i}`, rule.element, x === undefined ? null : x, fill));
+      return plainArray(value, (x, i) => check(c, `${path}.${i}`, rule.element, x === undefined ? null : x, fill));
     case 'object':
       if (typeof value !== 'object' || Array.isArray(value) || value instanceof Date) refuse(c, path, 'must be an object');
       return checkFields(c, `${path}.`, rule.fields, value as Record<string, unknown>, fill);
@@ -210,6 +225,8 @@ export function normaliseUpdate(collection: CollectionName, update: Update): Upd
     const next: Record<string, unknown> = {};
     for (const [path, value] of Object.entries(fields)) {
       if (value === undefined) continue;
+      // A path through `__proto__` would reach Object.prototype, not a field (parentFor walks own fields only).
+      if (path.split('.').includes('__proto__')) refuse(collection, path, 'names __proto__, which the store refuses');
       const rule = ruleAt(collection, path);
       if (!rule) refuse(collection, path, 'is not in the schema');
       switch (op) {

@@ -100,7 +100,9 @@ function parentFor(doc: Record<string, unknown>, path: string, create: boolean):
   let cur: Record<string, unknown> = doc;
   for (const part of parts.slice(0, -1)) {
     if (Array.isArray(cur) && !isIndex(part)) return notViable(path, part, create);
-    const next = cur[part];
+    // Only the record's own fields are walked: `constructor` or `__proto__` inherited from
+    // Object.prototype is not a field of it (normaliseUpdate refuses `__proto__` outright).
+    const next = Object.hasOwn(cur, part) ? cur[part] : undefined;
     if (next === undefined) {
       if (!create) return null;
       cur = cur[part] = {};
