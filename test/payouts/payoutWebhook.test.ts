@@ -134,7 +134,7 @@ describe('hand-made payout callbacks', () => {
     ] as const) {
       const r = await expectNothingChanged(h, send);
       expect(r.status, what).toBe(401);
-      expect(r.body).toEqual({ success: false, message: expect.any(String), data: null });
+      expect(r.body).toEqual({ success: false, message: expect.any(String), data: null, error: { code: 'invalid_signature', message: expect.any(String) } });
     }
     expect((await payoutOf(h, payoutId)).status).toBe('processing');
     expect(completedEvents(payoutId)).toEqual([]);
@@ -156,7 +156,7 @@ describe('hand-made payout callbacks', () => {
     ]) {
       const r = await expectNothingChanged(h, () => postCallback(raw));
       expect(r.status, raw).toBe(400);
-      expect(r.body).toEqual({ success: false, message: expect.any(String), data: null });
+      expect(r.body).toEqual({ success: false, message: expect.any(String), data: null, error: { code: 'validation_error', message: expect.any(String) } });
     }
     expect((await payoutOf(h, payoutId)).status).toBe('processing');
   });

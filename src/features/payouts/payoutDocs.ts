@@ -45,6 +45,11 @@ const PayoutWebhookAnswer = z
   })
   .openapi('PayoutWebhookAnswer', { description: "SHKeeper's `{ success, message, data }`, for errors too (not the API's error shape)" });
 
+const PayoutWebhookRefusal = PayoutWebhookAnswer.extend({
+  data: z.null(),
+  error: z.object({ code: z.string(), message: z.string() }).openapi({ description: "the catalog's code, as every other refusal carries" }),
+}).openapi('PayoutWebhookRefusal', { description: "SHKeeper's `{ success: false, message, data: null }`, with the API's `error` beside it" });
+
 const webhookHeaders = z.object({
   'X-Shkeeper-Timestamp': z.string().regex(/^\d+$/).optional().openapi({ description: 'unix seconds; signs `ts + "." + body`' }),
   'X-Shkeeper-Signature': z.string().openapi({ description: 'hex HMAC-SHA256 (see the security scheme); no API-key form here' }),
@@ -128,18 +133,21 @@ export function registerPayoutDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     description:
       'Verified on the raw bytes (HMAC forms only). **Answers 202, not 200**, once recorded (SHKeeper retries anything ' +
       'else, at most 7 times); the inbox then applies it, deduplicated by (external id, tx hash), a failure of ours ' +
-      'retried there. Errors use `{ success: false, message, data: null }`.',
+      'retried there. Errors use `{ success: false, message, data: null }` with the `error` code beside it.',
     auth: 'signature',
     rawBody: true,
     headers: webhookHeaders,
     body: { schema: payoutCallback, contentTypes: ['application/json', 'text/plain'], description: 'A flat payout callback' },
     responses: {
       202: json('Recorded (`data.deliveryId`); the inbox applies it', PayoutWebhookAnswer),
-      400: json('Not a payout callback; or a body the parser refused (error shape)', z.union([PayoutWebhookAnswer, ErrorResponseSchema])),
-      401: json('Signature missing or invalid', PayoutWebhookAnswer),
+      400: json(
+        'Not a payout callback (`validation_error`), nested too deep (`json_too_deep`); or a body the parser refused (error shape)',
+        z.union([PayoutWebhookRefusal, ErrorResponseSchema]),
+      ),
+      401: json('Signature missing or invalid (`invalid_signature`)', PayoutWebhookRefusal),
       503: json(
         'SHKEEPER_WEBHOOK_SECRET (or SHKEEPER_API_KEY) is not configured; or rate limiting is unavailable (`rate_limit_unavailable`, error shape)',
-        z.union([PayoutWebhookAnswer, ErrorResponseSchema]),
+        z.union([PayoutWebhookRefusal, ErrorResponseSchema]),
       ),
     },
   });

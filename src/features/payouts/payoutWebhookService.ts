@@ -3,7 +3,7 @@ import type { Config } from '../../platform/config.js';
 import type { DeliveryLog } from '../../core/webhooks/deliveryLog.js';
 import { inboxKey, type DeliveryResult, type WebhookInbox } from '../../core/webhooks/webhookInbox.js';
 import { parseJsonBody } from '../../adapters/shkeeper/webhookPayload.js';
-import { unstorableText } from '../../platform/http/http.js';
+import { jsonDeeperThan, MAX_JSON_DEPTH, unstorableText } from '../../platform/http/http.js';
 import { verifyShkeeperSignature } from '../../adapters/shkeeper/webhookSignature.js';
 import type { Store } from '../../core/store/store.js';
 import { payoutCallback } from './payoutSchemas.js';
@@ -37,14 +37,18 @@ export class PayoutWebhookService {
       await this.d.deliveries.badSignature('payout', verdict.reason);
       return refused('invalid_signature', 'the webhook signature is missing or invalid');
     }
-    let parsed;
+    let body: unknown;
     try {
-      const body = parseJsonBody(raw);
-      // Text no store keeps as sent (a lone surrogate; NUL in a key) is malformed here.
-      parsed = unstorableText(body) === null ? payoutCallback.safeParse(body) : undefined;
+      body = parseJsonBody(raw);
     } catch {
-      parsed = undefined;
+      body = undefined; // not JSON: malformed, below
     }
+    // As the invoice callback's: nested too deep (every check walks it), or text no store keeps as sent.
+    if (body !== undefined && jsonDeeperThan(body, MAX_JSON_DEPTH)) {
+      await this.d.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'nested too deep');
+      return refused('json_too_deep', `the webhook body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+    }
+    const parsed = body !== undefined && unstorableText(body) === null ? payoutCallback.safeParse(body) : undefined;
     if (!parsed?.success) {
       await this.d.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed');
       return refused('validation_error', 'the body is not a payout callback');

@@ -3,7 +3,8 @@ import type { TokenService } from '../../platform/auth/tokens.js';
 import type { PayoutService } from './payoutService.js';
 import { principalOf, requireAdmin, requireAuth } from '../../platform/auth/authMiddleware.js';
 import { endpoint } from '../../platform/http/http.js';
-import { httpStatusOfCode } from '../../platform/errors.js';
+import { fail, httpStatusOfCode } from '../../platform/errors.js';
+import { errorBody } from '../../platform/http/errorHandler.js';
 import { bodyBytes, rawWebhookBody } from '../shared/rawWebhookBody.js';
 import { payoutBody, payoutIdParams, taskParams } from './payoutSchemas.js';
 import type { PayoutWebhookService } from './payoutWebhookService.js';
@@ -43,9 +44,11 @@ export function shkeeperPayoutWebhookRoutes(deps: { webhooks: PayoutWebhookServi
   const router = Router();
   router.post('/payout/webhook', rawWebhookBody, async (req, res) => {
     const outcome = await deps.webhooks.receive(req.headers, bodyBytes(req.body));
-    // The spec's shape either way; SHKeeper counts only 202 as delivered.
+    // The spec's shape either way (payment-api.md: `{ success, message, data }`), a refusal with the
+    // catalog's `error` beside it, as every other refusal carries; SHKeeper counts only 202 as delivered.
     if (outcome.kind === 'accepted') res.status(202).json({ success: true, message: outcome.message, data: outcome.data });
-    else res.status(httpStatusOfCode(outcome.code)).json({ success: false, message: outcome.message, data: null });
+    else
+      res.status(httpStatusOfCode(outcome.code)).json({ ...errorBody(fail(outcome.code, { message: outcome.message })), message: outcome.message, data: null });
   });
   return router;
 }
