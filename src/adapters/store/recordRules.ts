@@ -188,9 +188,20 @@ function checkFields(c: CollectionName, prefix: string, fields: Fields, doc: Rec
 export function normaliseRecord<T extends { id: string }>(collection: CollectionName, doc: T): T {
   if (!isObjectId(doc.id)) refuse(collection, 'id', 'must be a 24-hex ObjectId string');
   const { id, ...rest } = doc as T & Record<string, unknown>;
-  const fields = new Map(RULES[collection]);
-  fields.delete('_id');
-  return { id, ...checkFields(collection, '', fields, rest, true) } as T;
+  return { id, ...checkFields(collection, '', recordFields(collection), rest, true) } as T;
+}
+
+const RECORD_FIELDS = new Map<CollectionName, Fields>();
+
+/** A collection's rules without `_id` (the record's `id` is checked apart), built once per collection. */
+function recordFields(collection: CollectionName): Fields {
+  let fields = RECORD_FIELDS.get(collection);
+  if (!fields) {
+    fields = new Map(RULES[collection]);
+    fields.delete('_id');
+    RECORD_FIELDS.set(collection, fields);
+  }
+  return fields;
 }
 
 /** The rule for a dotted path, or `mixed` when the path runs inside a Mixed field; null when unknown. */

@@ -95,13 +95,19 @@ export const MAX_JSON_DEPTH = 32;
  * first too-deep value.
  */
 export function jsonDeeperThan(value: unknown, max: number): boolean {
-  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 1 }];
-  while (stack.length > 0) {
-    const { v, depth } = stack.pop()!;
+  // Two parallel stacks rather than an object per node: every webhook body and JSON request walks this.
+  const values: unknown[] = [value];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
     if (v === null || typeof v !== 'object') continue;
     if (depth > max) return true;
     for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) {
-      if (child !== null && typeof child === 'object') stack.push({ v: child, depth: depth + 1 });
+      if (child !== null && typeof child === 'object') {
+        values.push(child);
+        depths.push(depth + 1);
+      }
     }
   }
   return false;
@@ -115,6 +121,31 @@ export const jsonTooDeep = (max: number) => fail('json_too_deep', { message: `th
  * `jsonDeeperThan`, and meant to run after it.
  */
 export function unstorableText(value: unknown): string | null {
+  // The check builds no path; only a value that fails it is walked again to name where.
+  return allStorable(value) ? null : firstUnstorablePath(value);
+}
+
+function allStorable(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (!isWellFormedText(v)) return false;
+    } else if (v !== null && typeof v === 'object') {
+      if (Array.isArray(v)) {
+        for (const child of v) stack.push(child);
+      } else {
+        for (const k of Object.keys(v)) {
+          if (!isStorableKey(k)) return false;
+          stack.push((v as Record<string, unknown>)[k]);
+        }
+      }
+    }
+  }
+  return true;
+}
+
+function firstUnstorablePath(value: unknown): string | null {
   const stack: { v: unknown; path: string }[] = [{ v: value, path: '' }];
   while (stack.length > 0) {
     const { v, path } = stack.pop()!;
