@@ -4,6 +4,7 @@ import type { Store } from '../../src/core/store/store.js';
 import { MemoryStore } from '../../src/adapters/store/memoryStore.js';
 import { systemClock } from '../../src/platform/clock.js';
 import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
+import { paid, pending, tx, type Intent } from './invoiceAttackKit.js';
 import {
   ADMIN,
   BUYER,
@@ -45,19 +46,6 @@ async function world(env: Record<string, string> = {}, opts: { captureLogs?: boo
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-type Intent = Awaited<ReturnType<typeof intentFor>>;
-
-/** A pending SHKeeper invoice of seller-1's 25.5 USDT offer. */
-async function pending(h: ListeningWorld): Promise<Intent> {
-  return intentFor(h, await seed(h));
-}
-
-const tx = (n: number) => `0x${n.toString(16).padStart(2, '0').repeat(32)}`;
-
-/** A PAID callback for `intent` for its whole price, in one transfer `txid`. */
-const paid = (intent: Intent, txid = tx(1), amount = '25.5') =>
-  invoiceCallback(intent, { balance_crypto: amount, status: 'PAID', paid: true }, { txid, amount_crypto: amount });
 
 /** A PARTIAL callback for `intent`: one transfer of `amount`. */
 const partial = (intent: Intent, txid: string, amount: string) =>

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { compactSortedJson } from '../helpers/fakeShkeeper/signing.js';
 import { ManualClock } from '../helpers/manualClock.js';
 import { startTestWorld, type ListeningWorld } from '../helpers/testWorld.js';
-import { hmac, intentFor, invoiceCallback, nowSec, paymentOf, secretOf, seed } from '../shkeeper/payinTestKit.js';
+import { paid, pending, tx, type Intent } from './invoiceAttackKit.js';
+import { hmac, invoiceCallback, nowSec, paymentOf, secretOf } from '../shkeeper/payinTestKit.js';
 
 /**
  * An outsider (and, for the body checks, whoever holds the signing secret) against SHKeeper's
@@ -24,18 +25,6 @@ async function world(opts: { clock?: ManualClock; env?: Record<string, string> }
   worlds.push(w);
   return w;
 }
-
-type Intent = Awaited<ReturnType<typeof intentFor>>;
-
-async function pending(h: ListeningWorld): Promise<Intent> {
-  return intentFor(h, await seed(h));
-}
-
-const tx = (n: number) => `0x${n.toString(16).padStart(2, '0').repeat(32)}`;
-
-/** A PAID callback for `intent` for its whole price (25.5), in one transfer. */
-const paid = (intent: Intent, txid = tx(1), amount = '25.5') =>
-  invoiceCallback(intent, { balance_crypto: amount, status: 'PAID', paid: true }, { txid, amount_crypto: amount });
 
 /** Posts raw bytes with exactly these headers (content-type JSON unless given). */
 async function post(h: ListeningWorld, raw: string | Buffer, headers: Record<string, string | string[]>, path = '/shkeeper/webhook') {
