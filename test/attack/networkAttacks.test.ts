@@ -83,6 +83,20 @@ async function market(currency: string, amount = '10') {
   return { request, offer };
 }
 
+/** The buyer's manual-payment body (`POST /`) for a fresh 10 USDT offer, on `blockchain` when given. */
+async function manualBody(blockchain?: { network: string; token: string }) {
+  const { request, offer } = await market('USDT');
+  const body = {
+    purchaseRequestId: request.id,
+    sellerOfferId: offer.id,
+    buyerId: BUYER,
+    sellerId: offer.sellerId,
+    amount: { amount: '10', currency: 'USDT' },
+    ...(blockchain ? { blockchain } : {}),
+  };
+  return { offer, body };
+}
+
 /** A SHKeeper intent (raw answer) for a fresh offer priced in `currency`, asking for (network, token). */
 async function rawIntent(currency: string, network: unknown, tokenSymbol: unknown, payAddress = Wallet.createRandom().address) {
   const { request, offer } = await market(currency);
@@ -369,15 +383,8 @@ describe('crediting across networks and tokens', () => {
   });
 
   it('a manual payment on bsc is not completed by an admin with the same transfer made on ethereum', async () => {
-    const { request, offer } = await market('USDT');
-    const created = await h.as(BUYER).post('/', {
-      purchaseRequestId: request.id,
-      sellerOfferId: offer.id,
-      buyerId: BUYER,
-      sellerId: offer.sellerId,
-      amount: { amount: '10', currency: 'USDT' },
-      blockchain: { network: 'bsc', token: 'USDT' },
-    });
+    const { body } = await manualBody({ network: 'bsc', token: 'USDT' });
+    const created = await h.as(BUYER).post('/', body);
     expect(created.status, created.text).toBe(201);
     const id = created.body.data.id ?? created.body.data.paymentId;
     const hash = await pay('ethereum', 'USDT', chains.receiver);
@@ -389,14 +396,7 @@ describe('crediting across networks and tokens', () => {
   });
 
   it('a manual payment for a USDT offer cannot be paid in USDC: not at creation, not by changing its token, not by an admin completion', async () => {
-    const { request, offer } = await market('USDT');
-    const body = {
-      purchaseRequestId: request.id,
-      sellerOfferId: offer.id,
-      buyerId: BUYER,
-      sellerId: offer.sellerId,
-      amount: { amount: '10', currency: 'USDT' },
-    };
+    const { body } = await manualBody();
     const usdcHash = await pay('ethereum', 'USDC', chains.receiver);
     const created = await h.as(BUYER).post('/', { ...body, blockchain: { network: 'ethereum', token: 'USDC' } });
     let id: string;
@@ -417,15 +417,8 @@ describe('crediting across networks and tokens', () => {
   });
 
   it("only the buyer moves a manual payment's network, and never a SHKeeper payment's", async () => {
-    const { request, offer } = await market('USDT');
-    const created = await h.as(BUYER).post('/', {
-      purchaseRequestId: request.id,
-      sellerOfferId: offer.id,
-      buyerId: BUYER,
-      sellerId: offer.sellerId,
-      amount: { amount: '10', currency: 'USDT' },
-      blockchain: { network: 'bsc', token: 'USDT' },
-    });
+    const { offer, body } = await manualBody({ network: 'bsc', token: 'USDT' });
+    const created = await h.as(BUYER).post('/', body);
     expect(created.status, created.text).toBe(201);
     const id = created.body.data.id ?? created.body.data.paymentId;
     const bySeller = await h.as(offer.sellerId).put(`/${id}`, { blockchain: { network: 'ethereum', token: 'USDT' } });
