@@ -141,7 +141,7 @@ export function registerPayoutDocs(registry: OpenAPIRegistry, opts: DocsOptions)
     responses: {
       202: json('Recorded (`data.deliveryId`); the inbox applies it', PayoutWebhookAnswer),
       400: json(
-        'Not a payout callback (`validation_error`), nested too deep (`json_too_deep`); or a body the parser refused (error shape)',
+        'Not a payout callback (`validation_error`), nested too deep (`json_too_deep`), text no store keeps as sent (`invalid_text`); or a body the parser refused (error shape)',
         z.union([PayoutWebhookRefusal, ErrorResponseSchema]),
       ),
       401: json('Signature missing or invalid (`invalid_signature`)', PayoutWebhookRefusal),

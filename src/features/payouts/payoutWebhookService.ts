@@ -3,7 +3,7 @@ import type { Config } from '../../platform/config.js';
 import type { DeliveryLog } from '../../core/webhooks/deliveryLog.js';
 import { inboxKey, type DeliveryResult, type WebhookInbox } from '../../core/webhooks/webhookInbox.js';
 import { parseJsonBody } from '../../adapters/shkeeper/webhookPayload.js';
-import { jsonDeeperThan, MAX_JSON_DEPTH, unstorableText } from '../../platform/http/http.js';
+import { jsonBodyProblem } from '../../platform/http/http.js';
 import { verifyShkeeperSignature } from '../../adapters/shkeeper/webhookSignature.js';
 import type { Store } from '../../core/store/store.js';
 import { payoutCallback } from './payoutSchemas.js';
@@ -43,12 +43,13 @@ export class PayoutWebhookService {
     } catch {
       body = undefined; // not JSON: malformed, below
     }
-    // As the invoice callback's: nested too deep (every check walks it), or text no store keeps as sent.
-    if (body !== undefined && jsonDeeperThan(body, MAX_JSON_DEPTH)) {
-      await this.d.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'nested too deep');
-      return refused('json_too_deep', `the webhook body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+    // As the invoice callback's: nested too deep, or text no store keeps as sent.
+    const problem = body === undefined ? undefined : jsonBodyProblem(body);
+    if (problem) {
+      await this.d.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', problem.code);
+      return refused(problem.code, problem.message);
     }
-    const parsed = body !== undefined && unstorableText(body) === null ? payoutCallback.safeParse(body) : undefined;
+    const parsed = body === undefined ? undefined : payoutCallback.safeParse(body);
     if (!parsed?.success) {
       await this.d.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed');
       return refused('validation_error', 'the body is not a payout callback');

@@ -1,5 +1,5 @@
 import type { Clock } from '../../platform/clock.js';
-import { jsonDeeperThan, MAX_JSON_DEPTH, unstorableText } from '../../platform/http/http.js';
+import { jsonBodyProblem } from '../../platform/http/http.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Config } from '../../platform/config.js';
 import type { DeliveryLog } from '../../core/webhooks/deliveryLog.js';
@@ -57,14 +57,11 @@ export class ShkeeperWebhookService {
       await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'not JSON');
       return refused('malformed_json', 'the webhook body is not JSON');
     }
-    if (jsonDeeperThan(body, MAX_JSON_DEPTH)) {
-      await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'nested too deep');
-      return refused('json_too_deep', `the webhook body is nested deeper than ${MAX_JSON_DEPTH} levels`);
-    }
-    // Text no store keeps as sent (a lone surrogate; NUL in a key) is not logged or applied.
-    if (unstorableText(body) !== null) {
-      await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', 'text that cannot be stored');
-      return refused('invalid_text', 'the webhook body holds text that cannot be stored as sent');
+    // Nested too deep, or text no store keeps as sent (a lone surrogate; NUL in a key): not logged or applied.
+    const problem = jsonBodyProblem(body);
+    if (problem) {
+      await this.deliveries.received({ ...base, verification: verdict.method, verificationError: null }, 'malformed', problem.code);
+      return refused(problem.code, problem.message);
     }
     const normalised = normaliseInvoiceCallback(body);
     if (!normalised.ok) {

@@ -165,9 +165,10 @@ function firstUnstorablePath(value: unknown): string | null {
 /**
  * What is wrong with a parsed JSON body, or undefined: nested deeper than `max` → 400
  * `json_too_deep` (checked first: recursive code would overflow the stack on it), then text no
- * store keeps as sent → 400 `invalid_text` naming where.
+ * store keeps as sent → 400 `invalid_text` naming where. The JSON parser's check, and the
+ * SHKeeper webhooks' (which parse their own raw bodies after the signature).
  */
-function jsonBodyProblem(body: unknown, max: number): AppError | undefined {
+export function jsonBodyProblem(body: unknown, max = MAX_JSON_DEPTH): AppError | undefined {
   if (body === null || typeof body !== 'object') return undefined;
   if (jsonDeeperThan(body, max)) return jsonTooDeep(max);
   const at = unstorableText(body);
