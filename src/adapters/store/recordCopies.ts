@@ -46,25 +46,24 @@ export function frozenSnapshot<V>(value: V): V {
  * Freezes a value whose objects and arrays are the caller's own (just built, shared with no one),
  * copying only what may still be shared with someone else: each Date is replaced by a read-only
  * copy, since freezing it means changing its prototype. `normaliseRecord`'s output is such a
- * value (every object and array in it is new, dates are the caller's), so a stored record is
- * frozen in one pass without being copied first.
+ * value (every object and array in it is new and plain, dates are the caller's), and so is
+ * `mutableCopy`'s, so a stored record is frozen in one pass without being copied first. Anything
+ * else (a frozen object, an Array subclass, a class instance, a function) is refused with a
+ * TypeError: it is not the caller's to freeze, or not data.
  */
 export function freezeOwned<V>(value: V): V {
   if (typeof value === 'function' || typeof value === 'symbol') throw refusedKind(value);
   if (value === null || typeof value !== 'object') return value;
   if (value instanceof Date) return frozenDate(value) as V;
+  const plain = Object.getPrototypeOf(value) === (Array.isArray(value) ? Array.prototype : Object.prototype);
+  if (!plain) throw refusedKind(value);
+  if (Object.isFrozen(value)) throw new TypeError('freezeOwned: the value is frozen already, so it is not the caller’s own');
   if (Array.isArray(value)) {
-    // Frozen already (another record's), or an Array subclass: a plain copy is frozen instead.
-    if (Object.isFrozen(value) || Object.getPrototypeOf(value) !== Array.prototype) return freezeOwned(mutableCopy(value));
     for (let i = 0; i < value.length; i++) value[i] = freezeOwned(value[i]);
-    return Object.freeze(value);
+  } else {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) record[key] = freezeOwned(record[key]);
   }
-  if (!isPlainObject(value)) throw refusedKind(value);
-  // Already frozen (a stored record's sub-document reused in a new one), or without a prototype:
-  // copied, since its children may be another record's and this one must own what it freezes.
-  if (Object.isFrozen(value) || Object.getPrototypeOf(value) === null) return freezeOwned(mutableCopy(value));
-  const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) record[key] = freezeOwned(record[key]);
   return Object.freeze(value);
 }
 
