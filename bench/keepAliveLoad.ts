@@ -84,10 +84,3 @@ export class KeepAliveLoad {
     return this.pool.close();
   }
 }
-
-/** The `q` quantile (0–1) of some latencies, nearest-rank: p99 of 2,000 is the 1,980th smallest. */
-export function quantile(values: number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}

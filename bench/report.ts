@@ -27,6 +27,13 @@ export interface Section {
 
 export const verdict = (pass: boolean): Verdict => (pass ? 'PASS' : 'FAIL');
 
+/** The `q` quantile (0–1) of some samples, nearest-rank: p99 of 2,000 is the 1,980th smallest. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
 export const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
 export const fmtMs = (n: number) => `${n.toFixed(n < 10 ? 2 : 0)} ms`;
 export const fmtMiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;

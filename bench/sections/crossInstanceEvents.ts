@@ -1,7 +1,7 @@
 import { io as connect, type Socket } from 'socket.io-client';
 import { startCluster, type Cluster, type Instance } from '../../test/helpers/multiInstance.js';
 import { redisUnavailable, startLocalRedis, type LocalRedis } from '../../test/helpers/redisServer.js';
-import { fmtMs, verdict, type Section } from '../report.js';
+import { fmtMs, quantile, verdict, type Section } from '../report.js';
 
 /**
  * Socket.IO event latency across instances: an event emitted on instance A reaching a client
@@ -19,8 +19,6 @@ const WARMUP = 20;
 const SAMPLE_TIMEOUT_MS = 1_000;
 /** Generous on purpose: a loopback Redis hop should cost well under this at p99. */
 const TARGET_CROSS_P99_MS = 25;
-
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
 async function client(cluster: Cluster, on: Instance, userId: string): Promise<Socket> {
   const c = connect(on.url, { auth: { token: cluster.tokens.sign({ sub: userId }, 600) }, transports: ['websocket'], reconnection: false });
@@ -78,8 +76,6 @@ export const crossInstanceEventsSection: Section = {
           cross.push(r);
         }
       }
-      local.sort((x, y) => x - y);
-      cross.sort((x, y) => x - y);
       const p99 = quantile(cross, 0.99);
       return [
         {

@@ -1,7 +1,7 @@
 import { signedInvoiceCallback, type SignedDelivery } from '../invoiceCallback.js';
-import { fmtInt, fmtMs, verdict, type Row, type Section } from '../report.js';
+import { fmtInt, fmtMs, quantile, verdict, type Row, type Section } from '../report.js';
 import type { BenchServer } from '../serverProcess.js';
-import { KeepAliveLoad, quantile } from '../keepAliveLoad.js';
+import { KeepAliveLoad } from '../keepAliveLoad.js';
 
 /** Every delivery pays its invoice at the bench server's one pay address. */
 const delivery = (secret: string, externalId: string, txid: string): SignedDelivery =>
