@@ -50,10 +50,14 @@ export interface RssStopResult {
   samples: number;
 }
 
-/** The server process's CPU time between `cpuStart` and `cpuStop` (`process.cpuUsage()`), in µs. */
+/**
+ * The server process's CPU time between `cpuStart` and `cpuStop` (`process.cpuUsage()`), in µs,
+ * and the garbage collector's pauses in that window (node:perf_hooks `gc` entries), in µs.
+ */
 export interface CpuStopResult {
   userUs: number;
   systemUs: number;
+  gcPauseUs: number;
 }
 
 export interface InvoiceCounts {

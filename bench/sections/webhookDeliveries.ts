@@ -37,6 +37,8 @@ interface Run {
   errors: number;
   /** The server process's CPU over the run (user + system), in µs. */
   serverCpuUs: number;
+  /** The server's garbage-collection pauses over the run, in µs (part of `serverCpuUs`). */
+  gcPauseUs: number;
   /** This (client) process's CPU over the run, in ms: near a full core, the client set the pace. */
   clientCpuMs: number;
 }
@@ -75,6 +77,7 @@ async function deliverAll(server: BenchServer, to: Target, deliveries: SignedDel
     statuses: r.statuses,
     errors: r.errors,
     serverCpuUs: serverCpu.userUs + serverCpu.systemUs,
+    gcPauseUs: serverCpu.gcPauseUs,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
   };
 }
@@ -180,7 +183,8 @@ export const webhookDeliveriesSection: Section = {
         bareRuns.flatMap((r) => r.latenciesMs),
         0.99,
       );
-      const perDelivery = (runs: Run[]) => `${(runs.reduce((n, r) => n + r.serverCpuUs, 0) / runs.reduce((n, r) => n + r.requests, 0)).toFixed(1)} µs`;
+      const perDelivery = (runs: Run[], of: (r: Run) => number = (r) => r.serverCpuUs) =>
+        `${(runs.reduce((n, r) => n + of(r), 0) / runs.reduce((n, r) => n + r.requests, 0)).toFixed(1)} µs`;
       const clientShare = (runs: Run[]) =>
         `${((runs.reduce((n, r) => n + r.clientCpuMs, 0) / runs.reduce((t, r) => t + r.seconds * 1000, 0)) * 100).toFixed(0)}% of a core`;
       const rows: Row[] = [
@@ -220,6 +224,11 @@ export const webhookDeliveriesSection: Section = {
         { section: NAME, metric: 'all answered after (each burst)', value: each((a) => fmtMs(a.run.seconds * 1000)) },
         { section: NAME, metric: 'last delivery applied after (each burst)', value: each((a) => fmtMs(a.lastAppliedMs)), target: 'reported' },
         { section: NAME, metric: 'server CPU per delivery, baseline / app', value: `${perDelivery(bareRuns)} / ${perDelivery(appRuns)}` },
+        {
+          section: NAME,
+          metric: '  of which GC pauses, baseline / app',
+          value: `${perDelivery(bareRuns, (r) => r.gcPauseUs)} / ${perDelivery(appRuns, (r) => r.gcPauseUs)}`,
+        },
         { section: NAME, metric: 'client CPU, baseline / app runs', value: `${clientShare(bareRuns)} / ${clientShare(appRuns)}` },
       ];
       return rows;
