@@ -6,7 +6,10 @@
  *   - the real app from `startServer` (MemoryStore, JWT auth, pino at `info` into /dev/null, so
  *     log serialisation and the write syscall are paid but nothing is printed);
  *   - a bare Express app answering the same JSON envelope for the same payment (no auth, no
- *     logging), the baseline the app's throughput is compared with.
+ *     logging), the baseline the app's throughput is compared with (stock: `app.listen`);
+ *   - the same bare Express app once more, on an http server created with the app's request and
+ *     response classes (src/platform/http/messageClasses.ts), reported beside the stock baseline
+ *     so that what those classes alone are worth is not read as the app's own efficiency.
  * Control (seeding, RSS windows) goes over the IPC channel, not HTTP, so it never shares a socket
  * pool or a route table with what is being measured.
  *
@@ -16,7 +19,7 @@
  * the store lands inside a measured request.
  */
 import express from 'express';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { systemClock } from '../src/platform/clock.js';
@@ -25,6 +28,7 @@ import { createLogger, logDestination } from '../src/platform/logger.js';
 import { configFrom } from '../src/platform/config.js';
 import { paymentView } from '../src/core/payments/paymentView.js';
 import { startServer } from '../src/app/server.js';
+import { expressMessageClasses } from '../src/platform/http/messageClasses.js';
 import { MemoryStore } from '../src/adapters/store/memoryStore.js';
 import type { PaymentRecord } from '../src/core/store/records.js';
 import { payment, purchaseRequest } from '../test/helpers/fixtures.js';
@@ -59,7 +63,8 @@ function samplePayment(over: Partial<PaymentRecord> = {}): PaymentRecord {
   });
 }
 
-async function listenBaseline(body: unknown): Promise<Server> {
+/** The bare Express app; `classes`: served as the app is (startServer), else as `app.listen` does. */
+async function listenBaseline(body: unknown, classes: boolean): Promise<Server> {
   const app = express();
   app.disable('x-powered-by');
   // Same path shape as the real route so routing cost is comparable; the body is computed once.
@@ -74,8 +79,10 @@ async function listenBaseline(body: unknown): Promise<Server> {
   app.post('/webhook', express.raw({ type: () => true }), (_req, res) => {
     res.status(202).json({ success: true });
   });
+  const server = classes ? createServer(expressMessageClasses(app), app) : createServer(app);
   return new Promise((resolve, reject) => {
-    const server = app.listen(0, HOST, (err?: Error) => (err ? reject(err) : resolve(server)));
+    server.once('error', reject);
+    server.listen(0, HOST, () => resolve(server));
   });
 }
 
@@ -104,7 +111,8 @@ async function main(): Promise<void> {
   const shkeeper = growthRole ? stubShkeeper() : undefined;
   const app = await startServer({ config, store, logger, clock: systemClock, shkeeper }, { port: 0, host: HOST });
   const growth = new GrowthSeeder(store, (userId) => `Bearer ${app.ctx.tokens.sign({ sub: userId }, 600)}`);
-  const baseline = await listenBaseline(ok(paymentView(record)));
+  const baseline = await listenBaseline(ok(paymentView(record)), false);
+  const classesBaseline = await listenBaseline(ok(paymentView(record)), true);
   const sampler = new RssSampler();
   // One CPU window at a time: the sections measure their load windows one after another.
   let cpuFrom: NodeJS.CpuUsage | undefined;
@@ -239,8 +247,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     setTimeout(() => process.exit(0), 2_000).unref();
-    baseline.closeAllConnections();
-    baseline.close();
+    for (const server of [baseline, classesBaseline]) {
+      server.closeAllConnections();
+      server.close();
+    }
     await app.close(1_000).catch(() => undefined);
     await sampler.close();
     process.exit(0);
@@ -256,6 +266,7 @@ async function main(): Promise<void> {
     authorization: `Bearer ${app.ctx.tokens.sign({ sub: BUYER }, 600)}`,
     webhookSecret: WEBHOOK_SECRET,
     baselineWebhookUrl: `http://${HOST}:${(baseline.address() as AddressInfo).port}/webhook`,
+    classesBaselineUrl: `http://${HOST}:${(classesBaseline.address() as AddressInfo).port}`,
   };
   send(ready);
 }

@@ -19,6 +19,11 @@ export interface ReadyMessage {
   webhookSecret: string;
   /** A bare Express POST that reads the raw body and answers 202: the webhook baseline. */
   baselineWebhookUrl: string;
+  /**
+   * The same bare Express app (both routes, same paths) on a server made with the app's request
+   * and response classes (src/platform/http/messageClasses.ts), as `startServer` makes the app's.
+   */
+  classesBaselineUrl: string;
 }
 
 /** Requests the parent may make; each carries an id echoed in the reply. */

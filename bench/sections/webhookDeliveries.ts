@@ -15,7 +15,10 @@ const delivery = (secret: string, externalId: string, txid: string): SignedDeliv
  * the inbox is empty — exactly 1,000 completions, 1,000 counted duplicates, 0 errors, per burst —
  * and the time until the last delivery was applied is reported. Throughput is a ratio of a bare
  * Express route that only reads the body and answers 202 (target ≥ 0.5, over both runs of each),
- * and the app's p99 latency over both bursts has a target of its own (≤ 50 ms).
+ * and the app's p99 latency over both bursts has a target of its own (≤ 50 ms). As in the GET
+ * section, the same bare route on a server made with the app's request and response classes is
+ * run too (classes baseline, bursts of its own around the app's), and the app's ratio to it is
+ * reported beside the target's: the cost of the app's own work, without what the classes spare.
  */
 const NAME = 'SHKeeper webhook';
 const INVOICES = 1_000;
@@ -153,20 +156,25 @@ export const webhookDeliveriesSection: Section = {
         }),
       );
     const bare = target(server.info.baselineWebhookUrl, '/health');
+    const classes = target(`${server.info.classesBaselineUrl}/webhook`, '/health');
     const appTarget = target(`${server.info.appUrl}/api/payment/shkeeper/webhook`, '/api/payment/health');
     try {
       // Warm-up (not measured): both servers' JIT settles, and the app's inbox applies its own
       // warm-up invoices before the first measured burst starts.
       await deliverAll(server, bare, twice(warmIds, 2 * INVOICES));
+      await deliverAll(server, classes, twice(warmIds, 2 * INVOICES));
       await deliverAll(server, appTarget, twice(warmIds, 2 * INVOICES));
       await inboxEmpty(server);
-      // Baseline, app, app, baseline (ABBA, as the GET section): a machine that gets busier or
-      // quieter during the section weighs on both targets alike. Every app burst starts with the
-      // inbox empty, as does every baseline run.
+      // Baseline, classes baseline, app, app, classes baseline, baseline (ABCCBA, as the GET
+      // section): a machine that gets busier or quieter during the section weighs on every target
+      // alike. Every app burst starts with the inbox empty, as does every baseline run.
       const bare1 = await deliverAll(server, bare, twice(invoiceSets[0]!, 0));
+      const classes1 = await deliverAll(server, classes, twice(invoiceSets[0]!, 0));
       const app1 = await appBurst(server, appTarget, invoiceSets[0]!, twice(invoiceSets[0]!, 0));
       const app2 = await appBurst(server, appTarget, invoiceSets[1]!, twice(invoiceSets[1]!, INVOICES));
+      const classes2 = await deliverAll(server, classes, twice(invoiceSets[1]!, INVOICES));
       const bare2 = await deliverAll(server, bare, twice(invoiceSets[1]!, INVOICES));
+      const classesRuns = [classes1, classes2];
 
       const apps = [app1, app2];
       const appRuns = apps.map((a) => a.run);
@@ -191,7 +199,7 @@ export const webhookDeliveriesSection: Section = {
         {
           section: NAME,
           metric: 'deliveries',
-          value: `2 bursts × ${fmtInt(INVOICES * 2)} (${fmtInt(INVOICES)} invoices × 2), ${CONNECTIONS} connections, baseline/app/app/baseline`,
+          value: `2 bursts × ${fmtInt(INVOICES * 2)} (${fmtInt(INVOICES)} invoices × 2), ${CONNECTIONS} connections, ABCCBA`,
         },
         {
           section: NAME,
@@ -230,10 +238,18 @@ export const webhookDeliveriesSection: Section = {
           value: `${perDelivery(bareRuns, (r) => r.gcPauseUs)} / ${perDelivery(appRuns, (r) => r.gcPauseUs)}`,
         },
         { section: NAME, metric: 'client CPU, baseline / app runs', value: `${clientShare(bareRuns)} / ${clientShare(appRuns)}` },
+        // Not the target's baseline, reported so the classes' share of the ratio above is plain to see.
+        {
+          section: NAME,
+          metric: 'bare Express on the same server classes deliveries/s',
+          value: `${fmtInt(rate(classesRuns))} (${classesRuns.map((r) => fmtInt(rate([r]))).join(' / ')})`,
+        },
+        { section: NAME, metric: 'ratio = app / bare Express on the same server classes', value: (rate(appRuns) / rate(classesRuns)).toFixed(3) },
+        { section: NAME, metric: '  server CPU per delivery, classes baseline / app', value: `${perDelivery(classesRuns)} / ${perDelivery(appRuns)}` },
       ];
       return rows;
     } finally {
-      await Promise.all([bare.load.close(), appTarget.load.close()]);
+      await Promise.all([bare.load.close(), classes.load.close(), appTarget.load.close()]);
     }
   },
 };

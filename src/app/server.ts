@@ -10,6 +10,7 @@ import type { PaymentEvents } from '../core/events/paymentEvents.js';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import { createSocketServer, SocketIoEvents } from '../adapters/socket/socketServer.js';
+import { expressMessageClasses } from '../platform/http/messageClasses.js';
 
 export interface RunningServer {
   httpServer: HttpServer;
@@ -30,8 +31,9 @@ export async function startServer(
   const app = createApp({ ...deps, events });
   const ctx = app.locals.ctx;
   let draining = false;
+  // Requests and responses are made with the app's prototypes, so Express does not swap them per request.
   // While shutting down, a request arriving on a kept-alive connection gets a clear 503.
-  const httpServer = createServer((req, res) => {
+  const httpServer = createServer(expressMessageClasses(app), (req, res) => {
     if (!draining) return app(req, res);
     const refusal = fail('shutting_down');
     res.writeHead(httpStatusOf(refusal.kind), { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
