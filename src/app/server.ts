@@ -32,7 +32,9 @@ export async function startServer(
   const ctx = app.locals.ctx;
   let draining = false;
   // Requests and responses are made with the app's prototypes, so Express does not swap them per request.
-  // While shutting down, a request arriving on a kept-alive connection gets a clear 503.
+  // While shutting down, a request arriving on a connection still in use (an answer in flight, or
+  // pipelined behind one) gets a clear 503; idle kept-alive connections are closed instead
+  // (closeIdleConnections below), as Node does, and their clients retry elsewhere.
   const httpServer = createServer(expressMessageClasses(app), (req, res) => {
     if (!draining) return app(req, res);
     const refusal = fail('shutting_down');
