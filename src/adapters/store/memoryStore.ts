@@ -2,7 +2,7 @@ import { fail } from '../../platform/errors.js';
 import type { Clock } from '../../platform/clock.js';
 import { INDEXES, leadingField, uniqueFields, type CollectionName } from './indexPlan.js';
 import { HashIndexes, stringValues } from './memoryIndexes.js';
-import { matcher } from './mingoQuery.js';
+import { matcher, predicate } from './mingoQuery.js';
 import type { IdempotencyRecord, PaymentRecord, PurchaseRequestRecord, SellerOfferRecord, WebhookDeliveryRecord } from '../../core/store/records.js';
 import type { EventDeliveryRecord, PaymentEventRecord, WebhookEndpointRecord } from '../../core/store/eventRecords.js';
 import { normaliseRecord, normaliseUpdate } from './recordRules.js';
@@ -101,20 +101,20 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
 
   /** The records a filter matches, in insertion order; callers must not mutate them. */
   private matching(filter: Filter): T[] {
-    const q = matcher(filter);
+    const test = predicate(filter);
     const out: T[] = [];
-    for (const d of this.candidates(filter)) if (q.test(d)) out.push(d);
+    for (const d of this.candidates(filter)) if (test(d)) out.push(d);
     return out;
   }
 
   private cursor(filter: Filter, options: FindOptions): T[] {
-    const q = matcher(filter);
     if (!options.sort) {
+      const test = predicate(filter);
       // Unsorted: stop at the last row wanted instead of matching every candidate first.
       const out: T[] = [];
       let skip = options.skip ?? 0;
       for (const d of this.candidates(filter)) {
-        if (!q.test(d)) continue;
+        if (!test(d)) continue;
         if (skip > 0) {
           skip--;
           continue;
@@ -124,7 +124,7 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
       }
       return out;
     }
-    let c = q.find<T>([...this.candidates(filter)]);
+    let c = matcher(filter).find<T>([...this.candidates(filter)]);
     if (options.sort) c = c.sort(options.sort);
     if (options.skip) c = c.skip(options.skip);
     // 0 is no limit, as in MongoDB.
@@ -133,8 +133,8 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
   }
 
   private firstMatch(filter: Filter): T | undefined {
-    const q = matcher(filter);
-    for (const d of this.candidates(filter)) if (q.test(d)) return d;
+    const test = predicate(filter);
+    for (const d of this.candidates(filter)) if (test(d)) return d;
     return undefined;
   }
 

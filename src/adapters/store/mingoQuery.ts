@@ -52,3 +52,51 @@ const OPTIONS = { context: CONTEXT, idKey: 'id', scriptEnabled: false } as const
 export function matcher(filter: Filter): Query {
   return new Query(filter, OPTIONS);
 }
+
+/**
+ * `filter` as a test of one record, with the same answers as `matcher(filter).test`. Most of the
+ * store's filters are plain equalities (`{ id }`, `{ id, 'job.state', 'job.leaseOwner' }`, `{}`):
+ * about two thirds of the inbox's queries in the webhook bench. Compiling each into a mingo Query
+ * was the largest cost of applying a delivery (≈ 0.5 ms of ≈ 2.5 ms in the profile), so such a
+ * filter is tested here directly: every key a field path, every value a string, finite number or
+ * boolean, each compared with `===` after walking plain objects. MongoDB's equality also matches
+ * an array holding the value, and steps through arrays on a path; a record that puts an array on
+ * the way goes to mingo, compiled once for the filter, so the answer is always mingo's.
+ */
+export function predicate(filter: Filter): (doc: object) => boolean {
+  const keys = Object.keys(filter);
+  const simple = keys.every((k) => !k.startsWith('$') && isPlainValue((filter as Record<string, unknown>)[k]));
+  if (!simple) {
+    const q = matcher(filter);
+    return (doc) => q.test(doc as Record<string, unknown>);
+  }
+  const paths = keys.map((k) => k.split('.'));
+  const wanted = keys.map((k) => (filter as Record<string, unknown>)[k]);
+  let slow: Query | undefined;
+  return (doc) => {
+    for (let i = 0; i < paths.length; i++) {
+      const found = plainValueAt(doc, paths[i]!);
+      if (found === ARRAY_ON_PATH) return (slow ??= matcher(filter)).test(doc as Record<string, unknown>);
+      // This equality fails without an array in play, so the whole conjunction does.
+      if (found !== wanted[i]) return false;
+    }
+    return true;
+  };
+}
+
+function isPlainValue(v: unknown): boolean {
+  return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+const ARRAY_ON_PATH = Symbol('array on the path');
+
+/** The value at a dotted path through plain objects (own fields only), or ARRAY_ON_PATH when an array is met, the last step included. */
+function plainValueAt(doc: unknown, parts: string[]): unknown {
+  let cur = doc;
+  for (const part of parts) {
+    if (Array.isArray(cur)) return ARRAY_ON_PATH;
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, part)) return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return Array.isArray(cur) ? ARRAY_ON_PATH : cur;
+}
