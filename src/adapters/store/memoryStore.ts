@@ -179,9 +179,8 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
 
   private replace(current: T, next: T): void {
     this.assertUnique(next);
-    this.indexes.remove(current.id, current);
+    this.indexes.replace(next.id, current, next);
     this.docs.set(next.id, next);
-    this.indexes.add(next.id, next);
   }
 
   private assertUnique(doc: T, pending?: Map<string, Map<string, string>>): void {
