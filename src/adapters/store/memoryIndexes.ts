@@ -23,13 +23,7 @@ export class HashIndexes {
   }
 
   add(id: string, doc: unknown): void {
-    for (const [field, index] of this.byField) {
-      for (const v of stringValues(doc, field)) {
-        let ids = index.get(v);
-        if (!ids) index.set(v, (ids = new Set()));
-        ids.add(id);
-      }
-    }
+    for (const [field, index] of this.byField) enter(index, id, stringValues(doc, field));
   }
 
   /**
@@ -43,27 +37,13 @@ export class HashIndexes {
       const was = stringValues(before, field);
       const is = stringValues(after, field);
       if (was.length === is.length && was.every((v, i) => v === is[i])) continue;
-      for (const v of was) {
-        const ids = index.get(v);
-        ids?.delete(id);
-        if (ids?.size === 0) index.delete(v);
-      }
-      for (const v of is) {
-        let ids = index.get(v);
-        if (!ids) index.set(v, (ids = new Set()));
-        ids.add(id);
-      }
+      leave(index, id, was);
+      enter(index, id, is);
     }
   }
 
   remove(id: string, doc: unknown): void {
-    for (const [field, index] of this.byField) {
-      for (const v of stringValues(doc, field)) {
-        const ids = index.get(v);
-        ids?.delete(id);
-        if (ids?.size === 0) index.delete(v);
-      }
-    }
+    for (const [field, index] of this.byField) leave(index, id, stringValues(doc, field));
   }
 
   /**
@@ -112,6 +92,24 @@ export class HashIndexes {
       return { size, ids: () => union(index.values()) };
     }
     return null;
+  }
+}
+
+/** `id` joins the set of each of `values` in one field's index. */
+function enter(index: Map<string, Set<string>>, id: string, values: readonly string[]): void {
+  for (const v of values) {
+    let ids = index.get(v);
+    if (!ids) index.set(v, (ids = new Set()));
+    ids.add(id);
+  }
+}
+
+/** `id` leaves the set of each of `values`; a set left empty is dropped, so a value no record holds costs nothing. */
+function leave(index: Map<string, Set<string>>, id: string, values: readonly string[]): void {
+  for (const v of values) {
+    const ids = index.get(v);
+    ids?.delete(id);
+    if (ids?.size === 0) index.delete(v);
   }
 }
 
